@@ -1,0 +1,255 @@
+// Package activitylog builds Azure activity-log events (EventData, the
+// Administrative category) for writes, deletes and actions, and parses the
+// $filter of the activity-log query API into a store.EventQuery.
+//
+// It imports the standard library, arm and store (interfaces only).
+package activitylog
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/store"
+)
+
+// Caller identifies who made a request.
+type Caller struct {
+	Name     string // UPN for users, else the application id
+	ObjectID string
+	TenantID string
+	AppID    string
+	Type     string // User, ServicePrincipal, ManagedIdentity
+	Claims   map[string]any
+}
+
+// Op describes one operation (write, delete or action) for its events.
+type Op struct {
+	OperationName   string // e.g. Microsoft.MachineLearningServices/workspaces/write
+	ResourceID      string // as the caller wrote it
+	ResourceType    string
+	SubscriptionID  string
+	ResourceGroup   string
+	CorrelationID   string
+	OperationID     string
+	Method          string
+	ClientRequestID string
+	ClientIP        string
+	Caller          Caller
+}
+
+// Status of an event.
+type Status string
+
+// Statuses.
+const (
+	Started   Status = "Started"
+	Accepted  Status = "Accepted"
+	Succeeded Status = "Succeeded"
+	Failed    Status = "Failed"
+)
+
+var subStatusText = map[int]string{
+	200: "OK", 201: "Created", 202: "Accepted", 204: "NoContent", 400: "BadRequest", 401: "Unauthorized",
+	403: "Forbidden", 404: "NotFound", 409: "Conflict", 412: "PreconditionFailed", 413: "RequestEntityTooLarge",
+	500: "InternalServerError",
+}
+
+// eventData is the JSON of an event. Its fields are in the order of their
+// names, so that it encodes exactly as the same data in a map would (sorted
+// keys), only faster: events are built inside write transactions.
+type eventData struct {
+	Authorization struct {
+		Action string `json:"action"`
+		Scope  string `json:"scope"`
+	} `json:"authorization"`
+	Caller         string         `json:"caller"`
+	Category       localized      `json:"category"`
+	Channels       string         `json:"channels"`
+	Claims         map[string]any `json:"claims"`
+	CorrelationID  string         `json:"correlationId"`
+	Description    string         `json:"description"`
+	EventDataID    string         `json:"eventDataId"`
+	EventName      localized      `json:"eventName"`
+	EventTimestamp string         `json:"eventTimestamp"`
+	HTTPRequest    struct {
+		ClientIPAddress string `json:"clientIpAddress"`
+		ClientRequestID string `json:"clientRequestId"`
+		Method          string `json:"method"`
+	} `json:"httpRequest"`
+	ID                   string         `json:"id"`
+	Level                string         `json:"level"`
+	OperationID          string         `json:"operationId"`
+	OperationName        localized      `json:"operationName"`
+	Properties           map[string]any `json:"properties"`
+	RelatedEvents        []any          `json:"relatedEvents"`
+	ResourceGroupName    string         `json:"resourceGroupName"`
+	ResourceID           string         `json:"resourceId"`
+	ResourceProviderName localized      `json:"resourceProviderName"`
+	ResourceType         localized      `json:"resourceType"`
+	Status               localized      `json:"status"`
+	SubStatus            localized      `json:"subStatus"`
+	SubmissionTimestamp  string         `json:"submissionTimestamp"`
+	SubscriptionID       string         `json:"subscriptionId"`
+	TenantID             string         `json:"tenantId"`
+}
+
+type localized struct {
+	LocalizedValue string `json:"localizedValue"`
+	Value          string `json:"value"`
+}
+
+// Event builds one event. httpStatus is 0 for the start event.
+func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, properties map[string]string) *store.Event {
+	level := "Informational"
+	if status == Failed {
+		level = "Error"
+	}
+	eventName := "EndRequest"
+	if status == Started {
+		eventName = "BeginRequest"
+	}
+	sub := ""
+	subLocalized := ""
+	if httpStatus != 0 {
+		sub = subStatusText[httpStatus]
+		subLocalized = fmt.Sprintf("%s (HTTP Status Code: %d)", sub, httpStatus)
+	}
+	provider := op.ResourceType
+	if i := strings.IndexByte(provider, '/'); i > 0 {
+		provider = provider[:i]
+	}
+	props := make(map[string]any, len(properties)+1)
+	for k, v := range properties {
+		props[k] = v
+	}
+	if httpStatus != 0 {
+		props["statusCode"] = sub
+	}
+	ts := at.UTC()
+	claims := op.Caller.Claims
+	if claims == nil {
+		claims = map[string]any{}
+	}
+	stamp := ts.Format("2006-01-02T15:04:05.0000000Z")
+	body := eventData{
+		Caller:               op.Caller.Name,
+		Category:             localized{"Administrative", "Administrative"},
+		Channels:             "Operation",
+		Claims:               claims,
+		CorrelationID:        op.CorrelationID,
+		EventDataID:          eventID,
+		EventName:            localized{map[string]string{"BeginRequest": "Begin request", "EndRequest": "End request"}[eventName], eventName},
+		EventTimestamp:       stamp,
+		ID:                   op.ResourceID + "/events/" + eventID + "/ticks/" + strconv.FormatInt(ts.UnixNano()/100+621355968000000000, 10),
+		Level:                level,
+		OperationID:          op.OperationID,
+		OperationName:        localized{op.OperationName, op.OperationName},
+		Properties:           props,
+		RelatedEvents:        []any{},
+		ResourceGroupName:    op.ResourceGroup,
+		ResourceID:           op.ResourceID,
+		ResourceProviderName: localized{provider, provider},
+		ResourceType:         localized{op.ResourceType, op.ResourceType},
+		Status:               localized{string(status), string(status)},
+		SubStatus:            localized{subLocalized, sub},
+		SubmissionTimestamp:  stamp,
+		SubscriptionID:       op.SubscriptionID,
+		TenantID:             op.Caller.TenantID,
+	}
+	body.Authorization.Action, body.Authorization.Scope = op.OperationName, op.ResourceID
+	body.HTTPRequest.ClientIPAddress, body.HTTPRequest.ClientRequestID, body.HTTPRequest.Method = op.ClientIP, op.ClientRequestID, op.Method
+	b, _ := json.Marshal(&body)
+	return &store.Event{
+		ID:              eventID,
+		SubscriptionKey: strings.ToLower(op.SubscriptionID),
+		Timestamp:       ts,
+		ResourceGroup:   strings.ToLower(op.ResourceGroup),
+		ResourceKey:     strings.ToLower(op.ResourceID),
+		CorrelationID:   strings.ToLower(op.CorrelationID),
+		OperationID:     op.OperationID,
+		Body:            b,
+	}
+}
+
+// ParseFilter parses the activity-log $filter: clauses joined by "and":
+// eventTimestamp ge|le|gt|lt '<time>', resourceGroupName eq '<rg>',
+// resourceUri|resourceId eq '<id>', correlationId eq '<id>'. Errors are
+// *arm.Error with code InvalidFilter.
+func ParseFilter(filter string, q *store.EventQuery) error {
+	f := strings.TrimSpace(filter)
+	if f == "" {
+		return nil
+	}
+	for _, clause := range splitAnd(f) {
+		parts := strings.Fields(clause)
+		if len(parts) < 3 {
+			return arm.Errorf("InvalidFilter", "The $filter clause '%s' is not valid: expected '<field> <operator> '<value>''.", clause)
+		}
+		field, op := strings.ToLower(parts[0]), strings.ToLower(parts[1])
+		raw := strings.TrimSpace(clause[strings.Index(clause, parts[1])+len(parts[1]):])
+		if len(raw) < 2 || raw[0] != '\'' || raw[len(raw)-1] != '\'' {
+			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' must be quoted with single quotes.", clause)
+		}
+		val := strings.ReplaceAll(raw[1:len(raw)-1], "''", "'")
+		switch field {
+		case "eventtimestamp":
+			t, err := time.Parse(time.RFC3339Nano, val)
+			if err != nil {
+				return arm.Errorf("InvalidFilter", "The eventTimestamp '%s' in $filter is not an ISO 8601 date-time.", val)
+			}
+			switch op {
+			case "ge":
+				q.From = t
+			case "gt":
+				q.From = t.Add(time.Nanosecond)
+			case "le":
+				q.To = t
+			case "lt":
+				q.To = t.Add(-time.Nanosecond)
+			default:
+				return arm.Errorf("InvalidFilter", "eventTimestamp supports ge, gt, le and lt, not '%s'.", parts[1])
+			}
+		case "resourcegroupname", "resourceuri", "resourceid", "correlationid":
+			if op != "eq" {
+				return arm.Errorf("InvalidFilter", "%s supports only eq, not '%s'.", parts[0], parts[1])
+			}
+			switch field {
+			case "resourcegroupname":
+				q.ResourceGroup = strings.ToLower(val)
+			case "correlationid":
+				q.CorrelationID = strings.ToLower(val)
+			default:
+				q.ResourceKey = strings.ToLower(val)
+			}
+		default:
+			return arm.Errorf("InvalidFilter", "The $filter field '%s' is not supported (eventTimestamp, resourceGroupName, resourceUri, resourceId, correlationId are).", parts[0])
+		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return arm.Errorf("InvalidFilter", "The $filter time range ends before it starts.")
+	}
+	return nil
+}
+
+// splitAnd splits on " and " outside quotes (case-insensitive).
+func splitAnd(s string) []string {
+	var out []string
+	inQ := false
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			inQ = !inQ
+			continue
+		}
+		if !inQ && i+5 <= len(s) && strings.EqualFold(s[i:i+5], " and ") {
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 5
+			i += 4
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}

@@ -1,0 +1,261 @@
+// Package api is the HTTP transport of the control plane: the ARM
+// dispatcher (case-insensitive resource-ID routing), request limits,
+// authentication, and the ARM error envelope. It is the only package that
+// builds HTTP responses and maps error codes to statuses; unknown errors
+// become InternalServerError without internals and are logged with the
+// correlation id.
+//
+// It imports arm, resources, activitylog and the store interfaces; never
+// a concrete store or driver.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/resources"
+)
+
+// MaxBody is the largest accepted request body (4 MiB).
+const MaxBody = 4 << 20
+
+// Authenticator verifies the Authorization header of an ARM request.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (*activitylog.Caller, error)
+}
+
+// AuthError is a refused request: a 401 with an ARM code and the
+// WWW-Authenticate challenge.
+type AuthError struct {
+	Code            string
+	Message         string
+	WWWAuthenticate string
+}
+
+func (e *AuthError) Error() string { return e.Code + ": " + e.Message }
+
+// Server serves the ARM API.
+type Server struct {
+	Manager *resources.Manager
+	Auth    Authenticator
+	Log     *slog.Logger
+	// Extra handles non-ARM paths (OAuth endpoints, health); nil: none.
+	Extra http.Handler
+	// Policies serves the built-in policy definitions; nil: none loaded.
+	Policies *PolicyDefinitions
+}
+
+// statusOf maps ARM error codes to HTTP statuses (the one table).
+var statusOf = map[string]int{
+	"MissingApiVersionParameter": 400, "InvalidApiVersionParameter": 400, "NoRegisteredProviderFound": 400,
+	"InvalidRequestContent": 400, "InvalidResourceId": 400, "InvalidResourceName": 400, "InvalidResourceGroupName": 400,
+	"InvalidResourceType": 400, "InvalidResourceLocation": 400, "LocationRequired": 400, "InvalidTag": 400,
+	"InvalidTagName": 400, "InvalidIdentity": 400, "InvalidIdentityType": 400, "InvalidQueryParameter": 400,
+	"InvalidSkipToken": 400, "InvalidFilter": 400, "InvalidAction": 400, "OperationNotSupported": 400,
+	"UnsupportedMediaType": 415, "RequestEntityTooLarge": 413, "MethodNotAllowed": 405,
+	"SubscriptionNotFound": 404, "ResourceGroupNotFound": 404, "ResourceNotFound": 404, "ParentResourceNotFound": 404,
+	"OperationNotFound": 404, "NotFound": 404,
+	"Conflict": 409, "ResourceGroupBeingDeleted": 409,
+	"PreconditionFailed":  412,
+	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403,
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	corr := req.Header.Get("x-ms-correlation-request-id")
+	if corr == "" || len(corr) > 128 {
+		corr = uuid.New()
+	}
+	reqID := uuid.New()
+	h := w.Header()
+	h.Set("x-ms-request-id", reqID)
+	h.Set("x-ms-correlation-request-id", corr)
+	if strings.EqualFold(req.Header.Get("x-ms-return-client-request-id"), "true") {
+		if c := req.Header.Get("x-ms-client-request-id"); c != "" {
+			h.Set("x-ms-client-request-id", c)
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger().Error("panic serving request", "correlationId", corr, "path", req.URL.Path, "panic", fmt.Sprint(p))
+			writeError(w, 500, &arm.Error{Code: "InternalServerError", Message: "The server encountered an internal error. Correlation id: " + corr + "."})
+		}
+	}()
+	if !isARMPath(req.URL.Path) && s.Extra != nil {
+		s.Extra.ServeHTTP(w, req)
+		return
+	}
+	caller, err := s.authenticate(req)
+	if err != nil {
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			if ae.WWWAuthenticate != "" {
+				h.Set("WWW-Authenticate", ae.WWWAuthenticate)
+			}
+			writeError(w, 401, &arm.Error{Code: ae.Code, Message: ae.Message})
+			return
+		}
+		s.fail(w, corr, err)
+		return
+	}
+	if id, err := arm.ParseID(req.URL.Path); err == nil && isPolicyDefinitionsPath(id) {
+		p := s.Policies
+		if p == nil {
+			p = NewPolicyDefinitions(nil)
+		}
+		p.serve(w, req, id)
+		return
+	}
+	r, aerr := s.parse(req, caller, corr)
+	if aerr != nil {
+		writeError(w, statusFor(aerr.Code), aerr)
+		return
+	}
+	resp, err := s.Manager.Handle(req.Context(), r)
+	if err != nil {
+		status := 500
+		var ae *arm.Error
+		if errors.As(err, &ae) {
+			status = statusFor(ae.Code)
+		}
+		s.Manager.RecordFailure(context.WithoutCancel(req.Context()), r, status, err)
+		s.fail(w, corr, err)
+		return
+	}
+	for k, v := range resp.Header {
+		h.Set(k, v)
+	}
+	if resp.Body != nil {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	w.WriteHeader(resp.Status)
+	if resp.Body != nil {
+		w.Write(resp.Body)
+	}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func statusFor(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return 400
+}
+
+// isARMPath reports whether a path belongs to the ARM API.
+func isARMPath(p string) bool {
+	lp := strings.ToLower(p)
+	return strings.HasPrefix(lp, "/subscriptions") || strings.HasPrefix(lp, "/providers/")
+}
+
+func (s *Server) authenticate(req *http.Request) (*activitylog.Caller, error) {
+	h := req.Header.Get("Authorization")
+	if h == "" {
+		return nil, &AuthError{Code: "AuthenticationFailed", Message: "Authentication failed. The 'Authorization' header is missing.",
+			WWWAuthenticate: `Bearer authorization_uri="` + baseURL(req) + `", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`}
+	}
+	if s.Auth == nil {
+		return nil, &AuthError{Code: "AuthenticationFailed", Message: "Authentication failed: no token verifier is configured."}
+	}
+	return s.Auth.Authenticate(req.Context(), h)
+}
+
+// parse turns an HTTP request into a resources.Request.
+func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string) (*resources.Request, *arm.Error) {
+	path := req.URL.Path
+	id, err := arm.ParseID(path)
+	if err != nil {
+		var ae *arm.Error
+		errors.As(err, &ae)
+		return nil, ae
+	}
+	q := req.URL.Query()
+	r := &resources.Request{
+		Method: req.Method, Path: strings.TrimSuffix(path, "/"), ID: id, Query: q,
+		APIVersion: q.Get("api-version"), IfMatch: req.Header.Get("If-Match"), IfNoneMatch: req.Header.Get("If-None-Match"),
+		Caller: *caller, CorrelationID: corr, ClientRequestID: req.Header.Get("x-ms-client-request-id"),
+		ClientIP: clientIP(req), BaseURL: baseURL(req),
+	}
+	if req.Method == "PUT" || req.Method == "PATCH" || req.Method == "POST" {
+		if ct := req.Header.Get("Content-Type"); ct != "" && req.ContentLength != 0 && !strings.Contains(strings.ToLower(ct), "json") {
+			return nil, arm.Errorf("UnsupportedMediaType", "The content media type '%s' is not supported. Only 'application/json' is supported.", ct)
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
+		if err != nil {
+			return nil, arm.Errorf("InvalidRequestContent", "The request content could not be read.")
+		}
+		if len(body) > MaxBody {
+			return nil, arm.Errorf("RequestEntityTooLarge", "The request content is larger than the limit of %d bytes.", MaxBody)
+		}
+		r.Body = body
+	}
+	return r, nil
+}
+
+func (s *Server) fail(w http.ResponseWriter, corr string, err error) {
+	var ae *arm.Error
+	if errors.As(err, &ae) {
+		writeError(w, statusFor(ae.Code), ae)
+		return
+	}
+	s.logger().Error("internal error", "correlationId", corr, "err", err)
+	writeError(w, 500, &arm.Error{Code: "InternalServerError", Message: "The server encountered an internal error. Correlation id: " + corr + "."})
+}
+
+// writeError writes the ARM error envelope.
+func writeError(w http.ResponseWriter, status int, e *arm.Error) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("x-ms-failure-cause", "gateway")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": envelope(e)})
+}
+
+func envelope(e *arm.Error) map[string]any {
+	m := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Target != "" {
+		m["target"] = e.Target
+	}
+	if len(e.Details) > 0 {
+		var d []any
+		for _, x := range e.Details {
+			d = append(d, envelope(x))
+		}
+		m["details"] = d
+	}
+	if len(e.AdditionalInfo) > 0 {
+		m["additionalInfo"] = e.AdditionalInfo
+	}
+	return m
+}
+
+func baseURL(req *http.Request) string {
+	scheme := "https"
+	if req.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + req.Host
+}
+
+func clientIP(req *http.Request) string {
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		return req.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,8 @@
+// Package arm holds Azure Resource Manager primitives: resource IDs
+// (parse, format, case-insensitive keys, parents, types), name rules,
+// locations and the domain error type with stable ARM codes.
+//
+// Invariants: IDs keep the casing they were given and compare through Key
+// (lower case); parsing never panics and reports InvalidResourceId errors.
+// It imports only the standard library; everything may import it.
+package arm

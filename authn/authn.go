@@ -1,0 +1,125 @@
+package authn
+
+import (
+	"crypto/rand"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlgov/mlgov/store"
+)
+
+// Object kinds this package keeps in the store (store.Object.Kind).
+const (
+	KindTenant           = "tenant"
+	KindServicePrincipal = "servicePrincipal"
+	KindSigningKey       = "signingKey"
+)
+
+// Audiences ARM accepts in the aud claim, exactly (resource-model.md §3.4, §7).
+var Audiences = []string{
+	"https://management.core.windows.net/",
+	"https://management.core.windows.net",
+	"https://management.azure.com/",
+	"https://management.azure.com",
+}
+
+// Config configures a Service. Zero fields take the defaults noted.
+type Config struct {
+	// Issuer returns the iss claim (and the discovery document's issuer)
+	// for a tenant. Required. MSAL requires the issuer to have the same
+	// scheme, host and port as the authority the client was given, so
+	// for a server at https://127.0.0.1:8443 use
+	// IssuerAt("https://127.0.0.1:8443"), giving
+	// https://127.0.0.1:8443/{tenant}/v2.0 (Entra's v2 shape).
+	Issuer func(tenantID string) string
+	// TokenLifetime is how long access tokens are valid (default 1h; Entra
+	// reports expires_in 3599 for app tokens).
+	TokenLifetime time.Duration
+	// Leeway is the clock skew Verify tolerates on exp and nbf (default
+	// 5m, the Microsoft.IdentityModel default).
+	Leeway time.Duration
+	// SecretLifetime is how long a new client secret is valid; 0 means it
+	// does not expire.
+	SecretLifetime time.Duration
+	// KeyCacheTTL is how long signing keys read from the store are reused
+	// before they are read again (default 1m). A key rotated by another
+	// replica is seen after at most this long (an unknown kid triggers an
+	// earlier reload). Retired keys stay published this much longer.
+	KeyCacheTTL time.Duration
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+	// Rand is the source of identifiers, client secrets, salts and token
+	// ids (default crypto/rand.Reader). RSA key generation always uses the
+	// system's secure source (Go 1.26 ignores the random argument of
+	// rsa.GenerateKey).
+	Rand io.Reader
+}
+
+// IssuerAt returns an issuer function for a server whose public base URL
+// is baseURL (scheme://host[:port], no trailing slash):
+// baseURL + "/" + tenantID + "/v2.0".
+func IssuerAt(baseURL string) func(string) string {
+	baseURL = strings.TrimRight(baseURL, "/")
+	return func(tenantID string) string { return baseURL + "/" + tenantID + "/v2.0" }
+}
+
+// Service issues and verifies access tokens and manages tenants, service
+// principals and signing keys. It is safe for concurrent use.
+type Service struct {
+	st  store.Store
+	cfg Config
+
+	mu      sync.Mutex
+	keys    *keySet   // cached signing keys; nil until first load
+	loaded  time.Time // when keys were read
+	tenants sync.Map  // tenant id → struct{}: tenants known to exist
+}
+
+// New returns a Service storing its state in st. It panics if
+// cfg.Issuer is nil (a wiring error).
+func New(st store.Store, cfg Config) *Service {
+	if cfg.Issuer == nil {
+		panic("authn: Config.Issuer is required")
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = time.Hour
+	}
+	if cfg.Leeway <= 0 {
+		cfg.Leeway = 5 * time.Minute
+	}
+	if cfg.KeyCacheTTL <= 0 {
+		cfg.KeyCacheTTL = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	return &Service{st: st, cfg: cfg}
+}
+
+// Issuer returns the issuer URL of a tenant.
+func (s *Service) Issuer(tenantID string) string { return s.cfg.Issuer(tenantID) }
+
+// Authority returns the authority URL of a tenant, the value for
+// authorization_uri in WWW-Authenticate: the issuer's origin + "/" +
+// tenantID (https://127.0.0.1:8443/{tenant}). With tenantID "" it is the
+// origin + "/", as ARM answers "https://login.windows.net/" when it
+// knows no tenant.
+func (s *Service) Authority(tenantID string) string {
+	tenantID = strings.ToLower(tenantID)
+	u, err := url.Parse(s.cfg.Issuer(tenantID))
+	if err != nil || u.Host == "" {
+		return "/" + tenantID
+	}
+	return u.Scheme + "://" + u.Host + "/" + tenantID
+}
+
+// TokenLifetime returns the configured access-token lifetime.
+func (s *Service) TokenLifetime() time.Duration { return s.cfg.TokenLifetime }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

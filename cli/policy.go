@@ -1,0 +1,731 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlgov/mlgov/policy"
+	"github.com/mlgov/mlgov/policy/alias"
+	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/policytest"
+)
+
+func newPolicyCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "policy", Short: "Evaluate, test and compile Azure Policy definitions locally"}
+	c.AddCommand(newEvalCmd(e), newTestCmd(e), newCompileCmd(e))
+	return c
+}
+
+// loadCatalog merges mlgov's own aliases with the given catalog files.
+func loadCatalog(paths []string) (*alias.Catalog, error) {
+	cats := []*alias.Catalog{alias.Builtin()}
+	for _, p := range paths {
+		c, err := alias.LoadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		cats = append(cats, c)
+	}
+	return alias.Merge(cats...), nil
+}
+
+// program is a compiled definition or initiative member, named for output.
+type program struct {
+	name string
+	file string
+	prog *policy.Program
+}
+
+// compileAll loads and compiles definitions and initiatives. It returns
+// the programs and, per file, the errors.
+func compileAll(paths []string, opts policy.Options, params *paramFile, lenientParams bool) ([]program, []fileError, int, error) {
+	files, err := definition.LoadPaths(paths)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	byKey := map[string]*definition.Definition{}
+	for _, f := range files {
+		if f.Err == nil && f.Doc.Kind != definition.KindPolicySet {
+			for _, k := range f.Doc.Policy.Keys() {
+				byKey[k] = f.Doc.Policy
+			}
+		}
+	}
+	resolve := func(id string) (*definition.Definition, bool) {
+		l := strings.ToLower(id)
+		if d, ok := byKey[l]; ok {
+			return d, true
+		}
+		d, ok := byKey[l[strings.LastIndexByte(l, '/')+1:]]
+		return d, ok
+	}
+	var progs []program
+	var ferrs []fileError
+	compiled := 0
+	cache := policy.NewCache()
+	for _, f := range files {
+		if f.Err != nil {
+			ferrs = append(ferrs, fileError{f.Path, f.Err})
+			continue
+		}
+		o := opts
+		if f.Doc.Kind == definition.KindPolicySet {
+			o.Parameters = onlyDeclared(params.forDoc(f.Path, f.Doc.Set.ID, f.Doc.Set.Name), f.Doc.Set.Parameters, lenientParams)
+			members, err := policy.CompileSet(f.Doc.Set, resolve, o, cache)
+			if err != nil {
+				ferrs = append(ferrs, fileError{f.Path, err})
+				continue
+			}
+			compiled++
+			name := f.Doc.Set.DisplayName
+			if name == "" {
+				name = f.Doc.Set.Name
+			}
+			for _, m := range members {
+				progs = append(progs, program{name: name + " / " + m.ReferenceID, file: f.Path, prog: m.Program})
+			}
+			continue
+		}
+		o.Parameters = onlyDeclared(params.forDoc(f.Path, f.Doc.Policy.ID, f.Doc.Policy.Name), f.Doc.Policy.Parameters, lenientParams)
+		p, err := policy.Compile(f.Doc.Policy, o)
+		if err != nil {
+			ferrs = append(ferrs, fileError{f.Path, err})
+			continue
+		}
+		compiled++
+		progs = append(progs, program{name: p.Describe(), file: f.Path, prog: p})
+	}
+	return progs, ferrs, compiled, nil
+}
+
+// onlyDeclared keeps the parameter values a definition declares when
+// several definitions share one parameters file.
+func onlyDeclared(all map[string]value.Value, decl []*definition.Parameter, lenient bool) map[string]value.Value {
+	if !lenient || all == nil {
+		return all
+	}
+	out := map[string]value.Value{}
+	for k, v := range all {
+		for _, p := range decl {
+			if strings.EqualFold(p.Name, k) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+type fileError struct {
+	path string
+	err  error
+}
+
+// printFileError prints every error of a file, one per line, with code.
+func printFileError(w io.Writer, fe fileError) {
+	if el, ok := fe.err.(definition.ErrorList); ok {
+		for _, e := range el {
+			p := e.Pointer
+			if p == "" {
+				p = "/"
+			}
+			fmt.Fprintf(w, "%s: %s: %s: %s\n", fe.path, p, e.Code, e.Message)
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", fe.path, fe.err)
+}
+
+// paramFile holds the values of a parameters file: values shared by every
+// definition, and per-definition values that override them (for parameters
+// that several definitions declare with different allowed values, such as
+// "effect").
+type paramFile struct {
+	shared map[string]value.Value
+	// per maps a definition's file base name (without .json), name or id,
+	// lower-cased, to its own values.
+	per map[string]map[string]value.Value
+}
+
+// perDefinitionKey is the reserved member of a parameters file that holds
+// per-definition values: {"$definitions": {"<file base name, name or id>":
+// {"<parameter>": {"value": x}}}}. A '$' cannot start a parameter name.
+const perDefinitionKey = "$definitions"
+
+// forDoc returns the values for the definition or initiative loaded from
+// path with the given id and name: the shared values with its own on top.
+// The result is nil when the file gave no values at all.
+func (pf *paramFile) forDoc(path string, keys ...string) map[string]value.Value {
+	if pf == nil {
+		return nil
+	}
+	var own map[string]value.Value
+	base := filepath.Base(path)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	for _, k := range append([]string{base}, keys...) {
+		if k == "" {
+			continue
+		}
+		if m, ok := pf.per[strings.ToLower(k)]; ok {
+			own = m
+			break
+		}
+	}
+	if own == nil {
+		return pf.shared
+	}
+	out := make(map[string]value.Value, len(pf.shared)+len(own))
+	for k, v := range pf.shared {
+		out[k] = v
+	}
+	for k, v := range own {
+		for k2 := range out {
+			if strings.EqualFold(k, k2) {
+				delete(out, k2)
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// readParameters reads a parameters file: {"name": {"value": x}}, plain
+// {"name": x}, or an ARM parameters file {"parameters": {...}}, with
+// optional per-definition values under "$definitions".
+func readParameters(path string) (*paramFile, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := value.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if v.Kind() != value.Object {
+		return nil, fmt.Errorf("%s: parameters must be a JSON object", path)
+	}
+	pf := &paramFile{per: map[string]map[string]value.Value{}}
+	if per, ok := v.GetExact(perDefinitionKey); ok {
+		if per.Kind() != value.Object {
+			return nil, fmt.Errorf("%s: %s must be an object of definition names to parameter values", path, perDefinitionKey)
+		}
+		for i := 0; i < per.Len(); i++ {
+			k, m := per.MemberAt(i)
+			if m.Kind() != value.Object {
+				return nil, fmt.Errorf("%s: %s[%q] must be an object of parameter values", path, perDefinitionKey, k)
+			}
+			pf.per[strings.ToLower(k)] = parameterValues(m)
+		}
+		v = v.Without(perDefinitionKey)
+	}
+	if p, ok := v.Get("parameters"); ok && p.Kind() == value.Object {
+		if _, schema := v.Get("$schema"); schema || v.Len() <= 3 {
+			v = p
+		}
+	}
+	if v.Kind() != value.Object {
+		return nil, fmt.Errorf("%s: parameters must be a JSON object", path)
+	}
+	pf.shared = parameterValues(v)
+	return pf, nil
+}
+
+// parameterValues unwraps {"name": {"value": x}} members to name → x.
+func parameterValues(v value.Value) map[string]value.Value {
+	out := map[string]value.Value{}
+	for i := 0; i < v.Len(); i++ {
+		k, e := v.MemberAt(i)
+		if e.Kind() == value.Object && e.Len() == 1 {
+			if inner, ok := e.Get("value"); ok {
+				out[k] = inner
+				continue
+			}
+		}
+		out[k] = e
+	}
+	return out
+}
+
+func newCompileCmd(e *env) *cobra.Command {
+	var aliasPaths []string
+	var strict bool
+	var paramsPath string
+	c := &cobra.Command{
+		Use:   "compile PATH...",
+		Short: "Load and compile every definition and initiative under the paths",
+		Long: "Loads every *.json file under the given files or folders, compiles policy definitions and\n" +
+			"initiatives (members resolved among the loaded definitions) and reports errors per file with\n" +
+			"stable codes. The last line is 'N compiled, M failed'.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, err := loadCatalog(aliasPaths)
+			if err != nil {
+				return err
+			}
+			params, err := readParameters(paramsPath)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			_, ferrs, n, err := compileAll(args, policy.Options{Aliases: cat, Strict: strict, AllowExtraParameters: true, AllowMissingParameters: true}, params, true)
+			if err != nil {
+				return err
+			}
+			for _, fe := range ferrs {
+				printFileError(e.stdout, fe)
+			}
+			fmt.Fprintf(e.stderr, "compile time: %s\n", time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(e.stdout, "%d compiled, %d failed\n", n, len(ferrs))
+			if len(ferrs) > 0 {
+				return &exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog file (providers-API JSON, az provider show JSON, or name,defaultPath CSV; .gz ok); repeatable")
+	c.Flags().BoolVar(&strict, "strict", false, "treat unknown aliases as errors")
+	c.Flags().StringVar(&paramsPath, "parameters", "", "parameter values (JSON) used where definitions have no defaults")
+	return c
+}
+
+func newTestCmd(e *env) *cobra.Command {
+	var aliasPaths []string
+	var verbose bool
+	c := &cobra.Command{
+		Use:   "test PATH...",
+		Short: "Run policy test files (mlgov, regorus and azure-policy-evaluator formats)",
+		Long: "Runs every test file under the paths: mlgov's own YAML format (kind: mlgov.policytest/v1),\n" +
+			"regorus YAML policy cases and template-function cases, and azure-policy-evaluator folders\n" +
+			"(azurepolicy.json + tests/<name>-<effect>.json). Prints one line per failure with the\n" +
+			"difference, one line per skip with its reason, and ends with 'N passed, M failed, K skipped'.\n" +
+			"Exit status 1 on any failure.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cat *alias.Catalog
+			if len(aliasPaths) > 0 {
+				c, err := loadCatalog(aliasPaths)
+				if err != nil {
+					return err
+				}
+				cat = c
+			}
+			r := &policytest.Runner{Aliases: cat}
+			sum, err := r.Run(args)
+			if err != nil {
+				return err
+			}
+			for _, o := range sum.Outcomes {
+				label := o.File
+				if o.Case != "" {
+					label += ": " + o.Case
+				}
+				switch {
+				case o.Status == policytest.Fail:
+					fmt.Fprintf(e.stdout, "FAIL %s: %s\n", label, o.Detail)
+				case o.Status == policytest.Skip:
+					fmt.Fprintf(e.stdout, "SKIP %s: %s\n", label, o.Detail)
+				case verbose:
+					fmt.Fprintf(e.stdout, "PASS %s\n", label)
+				}
+			}
+			fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, sum.Skipped)
+			if sum.Failed > 0 {
+				return &exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog for files that name none (repeatable)")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "also list passing cases")
+	return c
+}
+
+func newEvalCmd(e *env) *cobra.Command {
+	var defPaths, aliasPaths []string
+	var resPath, paramsPath, apiVersion, output, relatedPath string
+	var summary, strict bool
+	c := &cobra.Command{
+		Use:   "eval --definition PATH... --resource PATH",
+		Short: "Evaluate definitions against resources and explain every decision",
+		Long: "Evaluates every definition (and initiative member) against every resource. PATH may be a file\n" +
+			"or a folder; resources may be one JSON object, a JSON array or JSON Lines. Prints, for each\n" +
+			"resource and definition, the effect (or none) and the evaluated conditions; ends with a summary\n" +
+			"(evaluations, counts per effect, time, evaluations per second) on stderr.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(defPaths) == 0 || resPath == "" {
+				return fmt.Errorf("--definition and --resource are required")
+			}
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output must be table or json, got %q", output)
+			}
+			start := time.Now()
+			cat, err := loadCatalog(aliasPaths)
+			if err != nil {
+				return err
+			}
+			params, err := readParameters(paramsPath)
+			if err != nil {
+				return err
+			}
+			progs, ferrs, _, err := compileAll(defPaths, policy.Options{Aliases: cat, Strict: strict}, params, true)
+			if err != nil {
+				return err
+			}
+			for _, fe := range ferrs {
+				printFileError(e.stderr, fe)
+			}
+			if len(ferrs) > 0 {
+				return &exitError{1}
+			}
+			var lookup policy.Lookup
+			if relatedPath != "" {
+				pool, err := readAll(relatedPath)
+				if err != nil {
+					return err
+				}
+				lookup = policytest.PoolLookup(pool)
+			}
+			ev := &evaluator{e: e, progs: progs, summary: summary, json: output == "json", apiVersion: apiVersion, lookup: lookup}
+			ev.ix = policy.NewIndex(ev.programs())
+			if err := ev.run(resPath); err != nil {
+				return err
+			}
+			ev.printSummary(time.Since(start))
+			if ev.errors > 0 {
+				return &exitError{1}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringArrayVarP(&defPaths, "definition", "d", nil, "definition or initiative file or folder (repeatable)")
+	f.StringVarP(&resPath, "resource", "r", "", "resources: a JSON object, a JSON array or JSON Lines ('-' = stdin)")
+	f.StringVarP(&paramsPath, "parameters", "p", "", "assignment parameter values (JSON); each definition gets the ones it declares, and \"$definitions\": {\"<file name, name or id>\": {...}} gives one definition its own")
+	f.StringVar(&apiVersion, "api-version", "", "api-version of the request (selects alias paths, requestContext().apiVersion)")
+	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	f.BoolVar(&summary, "summary", false, "print only the summary")
+	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog file (repeatable)")
+	f.BoolVar(&strict, "strict", false, "treat unknown aliases as errors")
+	f.StringVar(&relatedPath, "related", "", "resources that exist (JSON/JSON Lines) for AuditIfNotExists/DeployIfNotExists checks")
+	return c
+}
+
+type evaluator struct {
+	e          *env
+	progs      []program
+	ix         *policy.Index
+	summary    bool
+	json       bool
+	apiVersion string
+	lookup     policy.Lookup
+
+	resources, evaluations, errors int
+	counts                         [32]int
+	tw                             *bufio.Writer
+	jw                             *bufio.Writer
+	first                          bool
+}
+
+func (ev *evaluator) programs() []*policy.Program {
+	out := make([]*policy.Program, len(ev.progs))
+	for i, p := range ev.progs {
+		out[i] = p.prog
+	}
+	return out
+}
+
+// readAll reads every resource of a file into memory (for --related).
+func readAll(path string) ([]value.Value, error) {
+	var out []value.Value
+	err := forEachResource(path, nil, func(v value.Value) error {
+		// Values from the streaming decoder are only valid until the next
+		// one: keep a copy.
+		c, err := value.Parse([]byte(v.JSON()))
+		if err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// forEachResource streams resources from a JSON object, array or JSON
+// Lines file. The value passed to fn is valid only during the call.
+func forEachResource(path string, stdin io.Reader, fn func(value.Value) error) error {
+	var r io.Reader
+	if path == "-" {
+		r = stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	// Peek at the first non-space byte.
+	var first byte
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if b == ' ' || b == '\t' || b == '\r' || b == '\n' || b == 0xef || b == 0xbb || b == 0xbf {
+			continue
+		}
+		first = b
+		br.UnreadByte()
+		break
+	}
+	var dec value.Decoder
+	if first == '[' {
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return err
+		}
+		v, err := dec.DecodeInPlace(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, e := range v.Elems() {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// JSON Lines (a single object is one line, or a pretty-printed object:
+	// then the whole input is one document).
+	var pending []byte
+	line := 0
+	for {
+		b, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			pending = append(pending, b...)
+			continue
+		}
+		if len(pending) > 0 {
+			b = append(pending, b...)
+			pending = pending[:0]
+		}
+		if len(bytes.TrimSpace(b)) > 0 {
+			line++
+			// b is only valid until the next read, which comes after fn.
+			v, derr := dec.DecodeInPlace(b)
+			if derr != nil {
+				if se, ok := derr.(*value.SyntaxError); ok && line == 1 && strings.Contains(se.Msg, "end of input") {
+					// A multi-line document: read it whole.
+					rest, rerr := io.ReadAll(br)
+					if rerr != nil {
+						return rerr
+					}
+					all := append(append([]byte(nil), b...), rest...)
+					v, derr = dec.DecodeInPlace(all)
+					if derr != nil {
+						return fmt.Errorf("%s: %w", path, derr)
+					}
+					return fn(v)
+				}
+				return fmt.Errorf("%s: line %d: %w", path, line, derr)
+			}
+			if ferr := fn(v); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (ev *evaluator) run(path string) error {
+	ev.first = true
+	if !ev.summary {
+		if ev.json {
+			ev.jw = bufio.NewWriterSize(ev.e.stdout, 1<<16)
+			ev.jw.WriteString("[")
+		} else {
+			ev.tw = bufio.NewWriterSize(ev.e.stdout, 1<<16)
+		}
+	}
+	var buf [256]byte
+	// One evaluation time for the whole run; the summary needs no details.
+	in := policy.Input{APIVersion: ev.apiVersion, Lookup: ev.lookup, Explain: !ev.summary, SkipDetails: ev.summary, Now: time.Now().UTC()}
+	if ev.apiVersion != "" {
+		in.RequestContext = value.ObjectValue(value.Member{Key: "apiVersion", Value: value.StringValue(ev.apiVersion)})
+	}
+	progs := ev.ix.Programs()
+	countResult := func(_ int, res policy.Result) { ev.count(&res) }
+	err := forEachResource(path, ev.e.stdin, func(r value.Value) error {
+		ev.resources++
+		ev.evaluations += len(progs)
+		in.Resource = r
+		in.ResourceGroup = resourceGroupContext(r)
+		if ev.summary {
+			ev.ix.EvaluateEach(&in, countResult)
+			return nil
+		}
+		cands := ev.ix.Candidates(r.Field("type").Str(), buf[:0])
+		ci := 0
+		for i, p := range progs {
+			var res policy.Result
+			if ci < len(cands) && cands[ci] == i {
+				res = p.Evaluate(&in)
+				ci++
+			} else {
+				res = policy.Result{Reason: "type"}
+			}
+			ev.count(&res)
+			ev.print(r, ev.progs[i], &res)
+		}
+		return nil
+	})
+	if !ev.summary {
+		if ev.json {
+			ev.jw.WriteString("\n]\n")
+			ev.jw.Flush()
+		} else {
+			ev.tw.Flush()
+		}
+	}
+	return err
+}
+
+// resourceGroupContext derives resourceGroup() from the resource id.
+func resourceGroupContext(r value.Value) value.Value {
+	return value.Value{}
+}
+
+func (ev *evaluator) count(res *policy.Result) {
+	if res.Err != nil {
+		ev.errors++
+		return
+	}
+	ev.counts[res.Effect]++
+}
+
+func resourceLabel(r value.Value) string {
+	if id := r.Field("id").Str(); id != "" {
+		return id
+	}
+	n := r.Field("name").Str()
+	if t := r.Field("type").Str(); t != "" {
+		return t + "/" + n
+	}
+	return n
+}
+
+func reasonOf(res *policy.Result) string {
+	switch {
+	case res.Err != nil:
+		return "evaluation error: " + res.Err.Error()
+	case res.Reason == "type":
+		return "not applicable: resource type not targeted"
+	case res.Reason == "mode":
+		return "not applicable: outside the definition's mode"
+	case res.Reason == "disabled":
+		return "effect is Disabled"
+	case res.Reason != "":
+		return "not applicable: " + res.Reason
+	case res.Effect == policy.None && res.Matched && res.Existence != nil:
+		return fmt.Sprintf("related resource exists: %s", res.Existence.Matched)
+	case res.Effect == policy.None:
+		return "if-condition is false"
+	case res.Existence != nil:
+		return fmt.Sprintf("if-condition is true; no related %s matched (%d examined)", res.Existence.Query.Type, res.Existence.TotalResources)
+	}
+	return "if-condition is true"
+}
+
+func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
+	eff := "none"
+	if res.Effect != policy.None {
+		eff = res.EffectName
+	}
+	if ev.json {
+		type out struct {
+			Resource    string                    `json:"resource"`
+			Policy      string                    `json:"policy"`
+			File        string                    `json:"file"`
+			Effect      string                    `json:"effect"`
+			Reason      string                    `json:"reason"`
+			Details     *value.Value              `json:"details,omitempty"`
+			Existence   *policy.Existence         `json:"ifNotExistsDetails,omitempty"`
+			Expressions []policy.ExpressionResult `json:"evaluatedExpressions,omitempty"`
+		}
+		o := out{Resource: resourceLabel(r), Policy: p.name, File: p.file, Effect: eff, Reason: reasonOf(res), Existence: res.Existence, Expressions: res.Expressions}
+		if !res.Details.IsUndefined() {
+			d := res.Details
+			o.Details = &d
+		}
+		b, _ := json.Marshal(o)
+		if !ev.first {
+			ev.jw.WriteString(",")
+		}
+		ev.first = false
+		ev.jw.WriteString("\n")
+		ev.jw.Write(b)
+		return
+	}
+	// One line per evaluation, then the evaluated conditions indented.
+	w := ev.tw
+	fmt.Fprintf(w, "%s × %s → %s: %s\n", resourceLabel(r), p.name, eff, reasonOf(res))
+	for _, x := range res.Expressions {
+		v := "(missing)"
+		if !x.Value.IsUndefined() {
+			v = x.Value.JSON()
+		}
+		path := ""
+		if x.Path != "" && x.Path != x.Expression {
+			path = " [" + x.Path + "]"
+		}
+		fmt.Fprintf(w, "    %-5v %s %s%s = %s %s %s\n", x.Result, x.Kind, x.Expression, path, v, x.Operator, x.Target.JSON())
+	}
+	if !res.Details.IsUndefined() && res.Effect != policy.None {
+		fmt.Fprintf(w, "    details: %s\n", res.Details.JSON())
+	}
+}
+
+func (ev *evaluator) printSummary(d time.Duration) {
+	var parts []string
+	for i, n := range ev.counts {
+		if n > 0 && policy.Effect(i) != policy.None {
+			parts = append(parts, fmt.Sprintf("%s=%d", policy.Effect(i), n))
+		}
+	}
+	sort.Strings(parts)
+	none := ev.evaluations - ev.errors
+	for i, n := range ev.counts {
+		if policy.Effect(i) != policy.None {
+			none -= n
+		}
+	}
+	secs := d.Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	fmt.Fprintf(ev.e.stderr, "summary: %d resources, %d definitions, %d evaluations; effects: %s none=%d errors=%d; time %s; %.0f evaluations/s, %.0f resources/s\n",
+		ev.resources, len(ev.progs), ev.evaluations, strings.Join(parts, " "), none, ev.errors, d.Round(time.Millisecond), float64(ev.evaluations)/secs, float64(ev.resources)/secs)
+}

@@ -1,0 +1,32 @@
+// Command mlgov is the mlgov control plane and CLI. This is the only place
+// that picks concrete stores.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mlgov/mlgov/cli"
+	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/postgres"
+	"github.com/mlgov/mlgov/store/sqlite"
+)
+
+func openStore(ctx context.Context, url, dataDir string) (store.Store, error) {
+	switch {
+	case url == "":
+		return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return postgres.Open(ctx, url)
+	case strings.HasPrefix(url, "sqlite://"):
+		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite://"))
+	}
+	return nil, fmt.Errorf("--store %q: use postgres://... or sqlite://PATH (or nothing for SQLite in the data directory)", url)
+}
+
+func main() {
+	os.Exit(cli.MainWith(cli.Deps{OpenStore: openStore}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,191 @@
+// Package armtest runs the ARM API in-process (real store, real token
+// service, real HTTPS) for tests: a harness and the API-level test suites
+// (bad input, concurrency).
+package armtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/api"
+	"github.com/mlgov/mlgov/api/oauth"
+	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+)
+
+// Server is a running in-process control plane.
+type Server struct {
+	URL            string
+	TenantID       string
+	SubscriptionID string
+	ClientID       string
+	ClientSecret   string
+	Client         *http.Client
+	Manager        *resources.Manager
+	Store          store.Store
+	token          string
+}
+
+type auth struct {
+	svc    *authn.Service
+	tenant string
+	url    string
+}
+
+func (a *auth) Authenticate(ctx context.Context, h string) (*activitylog.Caller, error) {
+	tok, err := authn.BearerToken(h)
+	if err == nil {
+		var p *authn.Principal
+		if p, err = a.svc.Verify(ctx, tok); err == nil {
+			if err = a.svc.CheckTenant(p, a.tenant); err == nil {
+				return &activitylog.Caller{Name: p.AppID, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: p.Claims}, nil
+			}
+		}
+	}
+	if te, ok := err.(*authn.TokenError); ok {
+		return nil, &api.AuthError{Code: te.Code, Message: te.Message, WWWAuthenticate: authn.WWWAuthenticate(a.url+"/"+a.tenant, err)}
+	}
+	return nil, err
+}
+
+// Start runs a server over st.
+func Start(t testing.TB, st store.Store) *Server {
+	t.Helper()
+	ctx := context.Background()
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	url := ts.URL
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url)})
+	if err := idsvc.EnsureSigningKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ten, err := idsvc.CreateTenant(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, secret, err := idsvc.CreateServicePrincipal(ctx, ten.ID, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := resources.New(st, resources.NewRegistry(), resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond})
+	sub := uuidV4()
+	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
+		t.Fatal(err)
+	}
+	extra := http.NewServeMux()
+	oauth.New(idsvc, oauth.Config{BaseURL: url}).Register(extra)
+	ts.Config.Handler = &api.Server{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, Client: ts.Client(), Manager: mgr, Store: st}
+	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
+	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.token = tok.AccessToken
+	return s
+}
+
+// Response is a decoded response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body.
+func (r *Response) JSON() map[string]any {
+	var m map[string]any
+	json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// ErrorCode returns error.code of an ARM error body.
+func (r *Response) ErrorCode() string {
+	if e, ok := r.JSON()["error"].(map[string]any); ok {
+		s, _ := e["code"].(string)
+		return s
+	}
+	return ""
+}
+
+// ErrorMessage returns error.message.
+func (r *Response) ErrorMessage() string {
+	if e, ok := r.JSON()["error"].(map[string]any); ok {
+		s, _ := e["message"].(string)
+		return s
+	}
+	return ""
+}
+
+// Do sends a request with the administrator's token (headers as pairs).
+func (s *Server) Do(t testing.TB, method, path string, body any, headers ...string) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// RG returns the path of a resource group of the default subscription.
+func (s *Server) RG(name string) string {
+	return "/subscriptions/" + s.SubscriptionID + "/resourceGroups/" + name
+}
+
+// WaitLRO polls an Azure-AsyncOperation URL until it is terminal.
+func (s *Server) WaitLRO(t testing.TB, url string) string {
+	t.Helper()
+	path := strings.TrimPrefix(url, s.URL)
+	for i := 0; i < 200; i++ {
+		r := s.Do(t, "GET", path, nil)
+		st, _ := r.JSON()["status"].(string)
+		if st != "InProgress" && st != "" {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("operation %s did not finish", url)
+	return ""
+}
+
+func uuidV4() string { return uuid.New() }

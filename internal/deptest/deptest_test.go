@@ -1,0 +1,57 @@
+// Package deptest enforces the dependency direction of docs/ARCHITECTURE.md.
+package deptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// allowed third-party module prefixes per package pattern.
+var rules = []struct {
+	pkgs    string
+	allowed []string // import path prefixes allowed outside the standard library
+	banned  []string // standard-library packages that must not appear
+}{
+	{"./policy/...", []string{"github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
+	{"./arm/...", []string{"github.com/mlgov/mlgov/arm"}, []string{"net/http", "database/sql"}},
+	// Services and the transport use the store interfaces, never a driver.
+	{"./resources/...", []string{"github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
+	{"./api/...", []string{"github.com/mlgov/mlgov/api", "github.com/mlgov/mlgov/internal/uuid", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "golang.org/x/text", "github.com/go-jose/go-jose"}, []string{"database/sql"}},
+	{"./authn/...", []string{"github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/go-jose/go-jose"}, []string{"database/sql", "net/http"}},
+}
+
+func TestDependencyDirection(t *testing.T) {
+	for _, r := range rules {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "../../"+strings.TrimPrefix(r.pkgs, "./")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", r.pkgs, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.HasPrefix(dep, "github.com/mlgov/mlgov/store/") {
+				t.Errorf("%s depends on the concrete store %s", r.pkgs, dep)
+				continue
+			}
+			ok := false
+			for _, a := range r.allowed {
+				if strings.HasPrefix(dep, a) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s depends on %s, which is not allowed", r.pkgs, dep)
+			}
+		}
+		std, err := exec.Command("go", "list", "-deps", "-f", "{{if .Standard}}{{.ImportPath}}{{end}}", "../../"+strings.TrimPrefix(r.pkgs, "./")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", r.pkgs, err, std)
+		}
+		for _, dep := range strings.Fields(string(std)) {
+			for _, b := range r.banned {
+				if dep == b {
+					t.Errorf("%s imports %s, which the engine must not use", r.pkgs, dep)
+				}
+			}
+		}
+	}
+}

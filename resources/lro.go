@@ -1,0 +1,271 @@
+package resources
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/store"
+)
+
+// operationStatus serves the Azure-AsyncOperation and Location URLs:
+// /subscriptions/{s}/providers/{ns}/locations/{loc}/operationStatuses/{id}
+// and .../operationResults/{id}.
+func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Response, error) {
+	id := r.ID
+	if len(id.Parts) != 2 || id.ResourceGroup != "" || !strings.EqualFold(id.Parts[0].Type, "locations") || id.Trailing != "" {
+		return false, nil, nil
+	}
+	kind := strings.ToLower(id.Parts[1].Type)
+	if kind != "operationstatuses" && kind != "operationresults" {
+		return false, nil, nil
+	}
+	if r.Method != "GET" {
+		return true, nil, methodNotAllowed(r)
+	}
+	opID := strings.ToLower(id.Parts[1].Name)
+	if err := m.completeIfDue(ctx, opID); err != nil {
+		return true, nil, err
+	}
+	var op *store.Operation
+	err := m.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		op, err = tx.GetOperation(ctx, opID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil, arm.Errorf("OperationNotFound", "The operation '%s' was not found.", id.Parts[1].Name)
+	} else if err != nil {
+		return true, nil, err
+	}
+	var rec opRecord
+	if err := json.Unmarshal(op.Body, &rec); err != nil {
+		return true, nil, err
+	}
+	if !strings.EqualFold(rec.Activity.SubscriptionID, id.SubscriptionID) {
+		return true, nil, arm.Errorf("OperationNotFound", "The operation '%s' was not found.", id.Parts[1].Name)
+	}
+	if kind == "operationstatuses" {
+		st := map[string]any{"id": r.Path, "name": rec.ID, "status": rec.Status, "startTime": rec.StartTime}
+		if rec.EndTime != "" {
+			st["endTime"] = rec.EndTime
+			st["percentComplete"] = 100
+		}
+		if rec.Error != nil {
+			st["error"] = rec.Error
+		}
+		b, _ := json.Marshal(st)
+		return true, &Response{Status: 200, Body: b}, nil
+	}
+	// operationResults: 202 while running, then the final result.
+	if rec.Status == "InProgress" {
+		return true, &Response{Status: 202, Header: map[string]string{"Location": r.BaseURL + r.Path + "?" + r.Query.Encode()}}, nil
+	}
+	if rec.Error != nil {
+		return true, nil, &arm.Error{Code: rec.Error.Code, Message: rec.Error.Message}
+	}
+	switch rec.Kind {
+	case "delete":
+		return true, &Response{Status: 204}, nil
+	case "action":
+		if len(rec.Response) > 0 {
+			return true, &Response{Status: 200, Body: rec.Response}, nil
+		}
+		return true, &Response{Status: 204}, nil
+	}
+	rid, err := arm.ParseID(rec.ResourceID)
+	if err != nil {
+		return true, nil, err
+	}
+	resp, err := m.getOne(ctx, rid, false)
+	return true, resp, err
+}
+
+// completeIfDue completes one operation if its time has come.
+func (m *Manager) completeIfDue(ctx context.Context, opID string) error {
+	now := m.cfg.Now()
+	return m.st.Write(ctx, func(tx store.Tx) error {
+		op, err := tx.GetOperation(ctx, opID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if op.Status != "InProgress" || op.NotBefore.After(now) {
+			return nil
+		}
+		return m.complete(ctx, tx, op, now)
+	})
+}
+
+// completeBatch is how many operations one CompleteDue transaction
+// completes: small, so that the requests waiting for the store's write
+// lock get it between batches.
+const completeBatch = 16
+
+// CompleteDue completes every due long-running operation (run
+// periodically by the server), completeBatch per transaction. It returns
+// how many it completed.
+func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
+	now := m.cfg.Now()
+	total := 0
+	for {
+		n := 0
+		err := m.st.Write(ctx, func(tx store.Tx) error {
+			ops, err := tx.DueOperations(ctx, now, completeBatch)
+			if err != nil {
+				return err
+			}
+			n = 0
+			for _, op := range ops {
+				if err := m.complete(ctx, tx, op, now); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < completeBatch {
+			return total, nil
+		}
+	}
+}
+
+// complete finishes an operation inside a transaction.
+func (m *Manager) complete(ctx context.Context, tx store.Tx, op *store.Operation, now time.Time) error {
+	var rec opRecord
+	if err := json.Unmarshal(op.Body, &rec); err != nil {
+		return err
+	}
+	rid, err := arm.ParseID(rec.ResourceID)
+	if err != nil {
+		return err
+	}
+	status := 200
+	var failure error
+	switch rec.Kind {
+	case "delete":
+		if err := m.deleteTree(ctx, tx, rid); err != nil {
+			return err
+		}
+	default:
+		res, err := tx.GetResource(ctx, rid.Key(), true)
+		if errors.Is(err, store.ErrNotFound) {
+			failure = notFound(rid)
+			break
+		} else if err != nil {
+			return err
+		}
+		cur, err := value.Parse(res.Body)
+		if err != nil {
+			return err
+		}
+		if rec.Kind == "action" {
+			spec, _ := m.spec(rid)
+			as := spec.Actions[rec.Action]
+			var body value.Value
+			if len(rec.ActionBody) > 0 {
+				body, _ = value.Parse(rec.ActionBody)
+			}
+			if as == nil {
+				failure = arm.Errorf("InvalidAction", "The action '%s' is no longer supported.", rec.Action)
+				break
+			}
+			nr, out, err := as.Run(&Ctx{ID: rid, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID}, cur, body)
+			if err != nil {
+				failure = err
+				break
+			}
+			if !out.IsUndefined() {
+				rec.Response = json.RawMessage(out.JSON())
+			}
+			if !nr.IsUndefined() {
+				cur = nr
+			}
+		} else {
+			cur = set(cur, str("Succeeded"), "properties", "provisioningState")
+		}
+		res.Body, res.UpdatedAt = []byte(cur.JSON()), now
+		if rec.Kind != "action" {
+			res.ETag = m.cfg.NewID()
+		}
+		if err := tx.PutResource(ctx, res); err != nil {
+			return err
+		}
+	}
+	rec.EndTime = timestamp(now).Str()
+	evStatus := activitylog.Succeeded
+	if failure != nil {
+		rec.Status, evStatus, status = "Failed", activitylog.Failed, 400
+		var ae *arm.Error
+		if errors.As(failure, &ae) {
+			rec.Error = &opError{Code: ae.Code, Message: ae.Message}
+		} else {
+			rec.Error = &opError{Code: "InternalServerError", Message: "The operation failed."}
+		}
+	} else {
+		rec.Status = "Succeeded"
+	}
+	b, _ := json.Marshal(rec)
+	op.Body, op.Status, op.UpdatedAt = b, rec.Status, now
+	if err := tx.PutOperation(ctx, op); err != nil {
+		return err
+	}
+	return tx.AppendEvents(ctx, activitylog.Event(rec.Activity, evStatus, status, m.cfg.NewID(), now, nil))
+}
+
+// listEvents serves the activity-log query API.
+func (m *Manager) listEvents(ctx context.Context, r *Request) (*Response, error) {
+	q := store.EventQuery{SubscriptionKey: strings.ToLower(r.ID.SubscriptionID)}
+	if err := activitylog.ParseFilter(r.Query.Get("$filter"), &q); err != nil {
+		return nil, err
+	}
+	limit := m.cfg.PageSize
+	if t := r.Query.Get("$skipToken"); t != "" {
+		n, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || n < 0 {
+			return nil, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", t)
+		}
+		q.AfterSeq = n
+	}
+	q.Limit = limit + 1
+	var evs []*store.Event
+	if err := m.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		evs, err = tx.ListEvents(ctx, q)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	more := len(evs) > limit
+	if more {
+		evs = evs[:limit]
+	}
+	var b strings.Builder
+	b.WriteString(`{"value":[`)
+	for i, e := range evs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e.Body)
+	}
+	b.WriteString("]")
+	if more {
+		qv := r.Query
+		qv.Set("$skipToken", strconv.FormatInt(evs[len(evs)-1].Seq, 10))
+		b.WriteString(`,"nextLink":`)
+		b.WriteString(value.StringValue(r.BaseURL + r.Path + "?" + qv.Encode()).JSON())
+	}
+	b.WriteString("}")
+	return &Response{Status: 200, Body: []byte(b.String())}, nil
+}

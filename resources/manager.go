@@ -1,0 +1,589 @@
+package resources
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/store"
+)
+
+// Request is one ARM request as the manager sees it.
+type Request struct {
+	Method      string
+	Path        string
+	ID          *arm.ID
+	APIVersion  string
+	Query       url.Values
+	Body        []byte
+	IfMatch     string
+	IfNoneMatch string
+	Caller      activitylog.Caller
+	// CorrelationID, ClientRequestID and ClientIP come from headers.
+	CorrelationID   string
+	ClientRequestID string
+	ClientIP        string
+	// BaseURL is scheme://host of the request, for Location and nextLink.
+	BaseURL string
+}
+
+// Response is the manager's answer: an HTTP status (2xx), an optional JSON
+// body and extra headers. Errors are returned as *arm.Error instead.
+type Response struct {
+	Status int
+	Body   []byte
+	Header map[string]string
+}
+
+// Config configures a Manager.
+type Config struct {
+	Now      func() time.Time
+	NewID    func() string
+	TenantID string
+	// LROLatency is how long long-running operations stay in progress.
+	LROLatency time.Duration
+	// PageSize is the default list page size.
+	PageSize int
+}
+
+// Manager implements ARM resource-manager semantics over a store.
+type Manager struct {
+	st  store.Store
+	reg *Registry
+	cfg Config
+}
+
+// New returns a Manager.
+func New(st store.Store, reg *Registry, cfg Config) *Manager {
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 100
+	}
+	return &Manager{st: st, reg: reg, cfg: cfg}
+}
+
+// Registry returns the type registry.
+func (m *Manager) Registry() *Registry { return m.reg }
+
+const (
+	typeSubscription  = "Microsoft.Resources/subscriptions"
+	typeResourceGroup = "Microsoft.Resources/resourceGroups"
+)
+
+// EnsureSubscription creates a subscription if it does not exist.
+func (m *Manager) EnsureSubscription(ctx context.Context, subID, displayName string) error {
+	id := &arm.ID{SubscriptionID: subID}
+	return m.st.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetResource(ctx, id.Key(), false); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		body := value.ObjectValue(
+			value.Member{Key: "id", Value: str(id.String())},
+			value.Member{Key: "subscriptionId", Value: str(subID)},
+			value.Member{Key: "tenantId", Value: str(m.cfg.TenantID)},
+			value.Member{Key: "displayName", Value: str(displayName)},
+			value.Member{Key: "state", Value: str("Enabled")},
+			value.Member{Key: "subscriptionPolicies", Value: value.ObjectValue(
+				value.Member{Key: "locationPlacementId", Value: str("Public_2014-09-01")},
+				value.Member{Key: "quotaId", Value: str("mlgov")},
+				value.Member{Key: "spendingLimit", Value: str("Off")})},
+			value.Member{Key: "authorizationSource", Value: str("RoleBased")},
+		)
+		now := m.cfg.Now()
+		return tx.PutResource(ctx, &store.Resource{Key: id.Key(), ID: id.String(), TypeKey: strings.ToLower(typeSubscription),
+			SubscriptionKey: strings.ToLower(subID), Body: []byte(body.JSON()), ETag: m.cfg.NewID(), CreatedAt: now, UpdatedAt: now})
+	})
+}
+
+// Handle serves one ARM request.
+func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
+	id := r.ID
+	switch {
+	case id.SubscriptionID == "" && len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "subscriptions"):
+		if r.Method != "GET" {
+			return nil, methodNotAllowed(r)
+		}
+		return m.list(ctx, r, store.ListQuery{TypeKey: strings.ToLower(typeSubscription)})
+	case id.SubscriptionID == "":
+		return nil, arm.Errorf("InvalidResourceId", "The path '%s' is not a subscription, resource group or resource path.", r.Path)
+	}
+	if err := m.checkAPIVersion(r, nil); err != nil {
+		return nil, err
+	}
+	if id.IsSubscription() && id.Trailing == "" {
+		if r.Method != "GET" {
+			return nil, methodNotAllowed(r)
+		}
+		return m.getOne(ctx, id, true)
+	}
+	if ok, resp, err := m.operationStatus(ctx, r); ok {
+		return resp, err
+	}
+	if id.Trailing != "" {
+		return m.collectionOrAction(ctx, r)
+	}
+	switch r.Method {
+	case "GET":
+		if spec, _ := m.spec(id); id.IsResource() {
+			if err := m.checkAPIVersion(r, spec); err != nil {
+				return nil, err
+			}
+		}
+		return m.getInSubscription(ctx, id)
+	case "PUT":
+		return m.put(ctx, r)
+	case "PATCH":
+		return m.patch(ctx, r)
+	case "DELETE":
+		return m.delete(ctx, r)
+	case "HEAD":
+		if _, err := m.getOne(ctx, id, false); err != nil {
+			return nil, err
+		}
+		return &Response{Status: 204}, nil
+	}
+	return nil, methodNotAllowed(r)
+}
+
+func methodNotAllowed(r *Request) error {
+	return arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on '%s'.", r.Method, r.Path)
+}
+
+// spec returns the type spec of the resource the request names.
+func (m *Manager) spec(id *arm.ID) (*TypeSpec, bool) {
+	switch {
+	case id.IsResourceGroup():
+		return &TypeSpec{Type: typeResourceGroup, Tracked: true, Async: false}, true
+	case id.IsSubscription():
+		return &TypeSpec{Type: typeSubscription}, true
+	}
+	return m.reg.Lookup(id.Type())
+}
+
+// checkAPIVersion validates the api-version of a request for a type (nil:
+// format only).
+func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
+	if r.APIVersion == "" {
+		return arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+	}
+	if !ValidAPIVersion(r.APIVersion) {
+		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview' suffix.", r.APIVersion)
+	}
+	if spec != nil && len(spec.APIVersions) > 0 {
+		for _, v := range spec.APIVersions {
+			if strings.EqualFold(v, r.APIVersion) {
+				return nil
+			}
+		}
+		return arm.Errorf("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s'. The supported api-versions are '%s'.",
+			"global", r.APIVersion, spec.Type[strings.IndexByte(spec.Type, '/')+1:], strings.Join(spec.APIVersions, ", "))
+	}
+	return nil
+}
+
+func (m *Manager) requireSubscription(ctx context.Context, sub string) error {
+	return m.st.Read(ctx, func(tx store.Tx) error {
+		_, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+sub), false)
+		if errors.Is(err, store.ErrNotFound) {
+			return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
+		}
+		return err
+	})
+}
+
+func notFound(id *arm.ID) error {
+	switch {
+	case id.IsSubscription():
+		return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
+	case id.IsResourceGroup():
+		return arm.Errorf("ResourceGroupNotFound", "Resource group '%s' could not be found.", id.ResourceGroup)
+	}
+	return arm.Errorf("ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", id.Type(), id.FullName(), id.ResourceGroup)
+}
+
+// getOne returns one stored resource.
+func (m *Manager) getOne(ctx context.Context, id *arm.ID, isSub bool) (*Response, error) {
+	return m.readOne(ctx, id, false)
+}
+
+// getInSubscription is getOne after checking, in the same read
+// transaction, that the subscription exists (requireSubscription): a GET
+// costs one transaction.
+func (m *Manager) getInSubscription(ctx context.Context, id *arm.ID) (*Response, error) {
+	return m.readOne(ctx, id, true)
+}
+
+// readOne reads one resource, after its subscription if checkSub.
+func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Response, error) {
+	var res *store.Resource
+	err := m.st.Read(ctx, func(tx store.Tx) error {
+		if checkSub {
+			if _, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+id.SubscriptionID), false); errors.Is(err, store.ErrNotFound) {
+				return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
+			} else if err != nil {
+				return err
+			}
+		}
+		var err error
+		res, err = tx.GetResource(ctx, id.Key(), false)
+		if errors.Is(err, store.ErrNotFound) {
+			if id.ResourceGroup != "" && !id.IsResourceGroup() {
+				if _, err2 := tx.GetResource(ctx, (&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}).Key(), false); errors.Is(err2, store.ErrNotFound) {
+					return notFound(&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup})
+				}
+			}
+			return notFound(id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: 200, Body: res.Body, Header: etagHeader(res.ETag)}, nil
+}
+
+func etagHeader(etag string) map[string]string {
+	if etag == "" {
+		return nil
+	}
+	return map[string]string{"ETag": `"` + etag + `"`}
+}
+
+// matchETag implements If-Match / If-None-Match for an existing (or not)
+// resource.
+func matchETag(r *Request, existing *store.Resource) error {
+	if r.IfNoneMatch != "" {
+		if strings.TrimSpace(r.IfNoneMatch) == "*" && existing != nil {
+			return arm.Errorf("PreconditionFailed", "The resource already exists and If-None-Match is '*'.")
+		}
+		if existing != nil && etagIn(r.IfNoneMatch, existing.ETag) {
+			return arm.Errorf("PreconditionFailed", "The resource's ETag matches If-None-Match.")
+		}
+	}
+	if r.IfMatch != "" {
+		if existing == nil {
+			return arm.Errorf("PreconditionFailed", "The resource does not exist, so If-Match '%s' cannot match.", r.IfMatch)
+		}
+		if strings.TrimSpace(r.IfMatch) != "*" && !etagIn(r.IfMatch, existing.ETag) {
+			return arm.Errorf("PreconditionFailed", "The ETag in If-Match does not match the resource's current ETag.")
+		}
+	}
+	return nil
+}
+
+func etagIn(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		t = strings.TrimPrefix(t, "W/")
+		t = strings.Trim(t, `"`)
+		if t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// opFor builds the activity-log description of a request.
+func (m *Manager) opFor(r *Request, id *arm.ID, opName string) activitylog.Op {
+	return activitylog.Op{
+		OperationName: opName, ResourceID: id.String(), ResourceType: typeOf(id),
+		SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup,
+		CorrelationID: r.CorrelationID, OperationID: m.cfg.NewID(), Method: r.Method,
+		ClientRequestID: r.ClientRequestID, ClientIP: r.ClientIP, Caller: r.Caller,
+	}
+}
+
+func typeOf(id *arm.ID) string {
+	if id.IsResourceGroup() {
+		return typeResourceGroup
+	}
+	return id.Type()
+}
+
+// operationName returns {type}/write|delete or {type}/{action}/action.
+func operationName(typ, verb string) string { return typ + "/" + verb }
+
+// RecordFailure logs the start and failed end events of a write, delete
+// or action that was refused (its own transaction: nothing else was
+// written).
+func (m *Manager) RecordFailure(ctx context.Context, r *Request, status int, cause error) {
+	if r.Method == "GET" || r.Method == "HEAD" || r.ID == nil || r.ID.SubscriptionID == "" {
+		return
+	}
+	verb := map[string]string{"PUT": "write", "PATCH": "write", "DELETE": "delete"}[r.Method]
+	typ := typeOf(r.ID)
+	if r.Method == "POST" && r.ID.Trailing != "" {
+		verb = r.ID.Trailing + "/action"
+	}
+	if verb == "" {
+		return
+	}
+	op := m.opFor(r, r.ID, operationName(typ, verb))
+	now := m.cfg.Now()
+	props := map[string]string{}
+	var ae *arm.Error
+	if errors.As(cause, &ae) {
+		props["statusMessage"] = fmt.Sprintf(`{"error":{"code":%q,"message":%q}}`, ae.Code, ae.Message)
+	}
+	_ = m.st.Write(ctx, func(tx store.Tx) error {
+		return tx.AppendEvents(ctx,
+			activitylog.Event(op, activitylog.Started, 0, m.cfg.NewID(), now, nil),
+			activitylog.Event(op, activitylog.Failed, status, m.cfg.NewID(), now, props))
+	})
+}
+
+// envelope validates the common envelope of a PUT body and builds the
+// stored representation (identity, location, tags, systemData, ...).
+func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existing value.Value, id *arm.ID, now time.Time) (value.Value, error) {
+	if body.Kind() != value.Object {
+		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content must be a JSON object.")
+	}
+	out := value.ObjectValue()
+	storedID := id.String()
+	if !existing.IsUndefined() {
+		storedID = existing.Field("id").Str()
+	}
+	out = out.With("id", str(storedID))
+	out = out.With("name", str(id.Name()))
+	out = out.With("type", str(spec.Type))
+	loc := body.Field("location")
+	if spec.Tracked {
+		if loc.Kind() != value.String || strings.TrimSpace(loc.Str()) == "" {
+			if existing.IsUndefined() {
+				return value.Value{}, arm.Errorf("LocationRequired", "The location property is required for this definition.")
+			}
+			loc = existing.Field("location")
+		}
+		nl := arm.NormalizeLocation(loc.Str())
+		if !existing.IsUndefined() && existing.Field("location").Str() != "" && existing.Field("location").Str() != nl {
+			return value.Value{}, arm.Errorf("InvalidResourceLocation", "The resource '%s' already exists in location '%s'; a resource cannot be moved to location '%s'.", id.Name(), existing.Field("location").Str(), nl)
+		}
+		out = out.With("location", str(nl))
+	} else if loc.Kind() == value.String {
+		out = out.With("location", str(arm.NormalizeLocation(loc.Str())))
+	}
+	if tags, ok := body.Get("tags"); ok && tags.Kind() != value.Null {
+		if err := validateTags(tags); err != nil {
+			return value.Value{}, err
+		}
+		out = out.With("tags", tags)
+	} else if spec.Tracked {
+		out = out.With("tags", value.ObjectValue())
+	}
+	for _, k := range []string{"sku", "kind", "plan", "zones", "managedBy", "extendedLocation"} {
+		if v, ok := body.Get(k); ok && v.Kind() != value.Null {
+			out = out.With(k, v)
+		}
+	}
+	if idv, ok := body.Get("identity"); ok && idv.Kind() != value.Null {
+		ident, err := m.identity(idv, existing.Field("identity"))
+		if err != nil {
+			return value.Value{}, err
+		}
+		out = out.With("identity", ident)
+	}
+	props := body.Field("properties")
+	if props.IsUndefined() || props.Kind() == value.Null {
+		props = value.ObjectValue()
+	}
+	if props.Kind() != value.Object {
+		return value.Value{}, arm.Errorf("InvalidRequestContent", "'properties' must be a JSON object.")
+	}
+	out = out.With("properties", props.Without("provisioningState"))
+	who, whoType := r.Caller.Name, callerType(r.Caller)
+	sd := value.ObjectValue(
+		value.Member{Key: "createdBy", Value: str(who)},
+		value.Member{Key: "createdByType", Value: str(whoType)},
+		value.Member{Key: "createdAt", Value: timestamp(now)})
+	if e := existing.Field("systemData"); e.Kind() == value.Object {
+		sd = value.ObjectValue(
+			value.Member{Key: "createdBy", Value: e.Field("createdBy")},
+			value.Member{Key: "createdByType", Value: e.Field("createdByType")},
+			value.Member{Key: "createdAt", Value: e.Field("createdAt")})
+	}
+	sd = sd.With("lastModifiedBy", str(who)).With("lastModifiedByType", str(whoType)).With("lastModifiedAt", timestamp(now))
+	out = out.With("systemData", sd)
+	return out, nil
+}
+
+func callerType(c activitylog.Caller) string {
+	switch c.Type {
+	case "User":
+		return "User"
+	case "ManagedIdentity":
+		return "ManagedIdentity"
+	}
+	return "Application"
+}
+
+func validateTags(tags value.Value) error {
+	if tags.Kind() != value.Object {
+		return arm.Errorf("InvalidTag", "'tags' must be a JSON object of strings.")
+	}
+	if tags.Len() > 50 {
+		return arm.Errorf("InvalidTag", "A resource can have at most 50 tags; %d were given.", tags.Len())
+	}
+	for i := 0; i < tags.Len(); i++ {
+		k, v := tags.MemberAt(i)
+		if v.Kind() != value.String {
+			return arm.Errorf("InvalidTag", "The value of tag '%s' must be a string.", k)
+		}
+		if len(k) == 0 || len([]rune(k)) > 512 || strings.ContainsAny(k, "<>%&\\?/") {
+			return arm.Errorf("InvalidTagName", "The tag name '%s' is invalid: 1 to 512 characters without < > %% & \\ ? /.", k)
+		}
+		if len([]rune(v.Str())) > 256 {
+			return arm.Errorf("InvalidTag", "The value of tag '%s' is longer than 256 characters.", k)
+		}
+	}
+	return nil
+}
+
+// identity validates a managed-identity object and fills in principal and
+// tenant ids (kept across updates).
+func (m *Manager) identity(v, existing value.Value) (value.Value, error) {
+	if v.Kind() != value.Object {
+		return value.Value{}, arm.Errorf("InvalidIdentity", "'identity' must be a JSON object.")
+	}
+	t := strings.ReplaceAll(v.Field("type").Str(), " ", "")
+	lt := strings.ToLower(t)
+	var sys, user bool
+	switch lt {
+	case "none":
+	case "systemassigned":
+		sys = true
+	case "userassigned":
+		user = true
+	case "systemassigned,userassigned":
+		sys, user = true, true
+	default:
+		return value.Value{}, arm.Errorf("InvalidIdentityType", "The identity type '%s' is not supported; use None, SystemAssigned, UserAssigned or 'SystemAssigned,UserAssigned'.", v.Field("type").Str())
+	}
+	canon := map[string]string{"none": "None", "systemassigned": "SystemAssigned", "userassigned": "UserAssigned", "systemassigned,userassigned": "SystemAssigned,UserAssigned"}[lt]
+	out := value.ObjectValue(value.Member{Key: "type", Value: str(canon)})
+	if sys {
+		pid := existing.Field("principalId")
+		if pid.Kind() != value.String {
+			pid = str(m.cfg.NewID())
+		}
+		out = out.With("principalId", pid).With("tenantId", str(m.cfg.TenantID))
+	}
+	uais := v.Field("userAssignedIdentities")
+	if user {
+		if uais.Kind() != value.Object || uais.Len() == 0 {
+			return value.Value{}, arm.Errorf("InvalidIdentity", "identity.userAssignedIdentities must name at least one user-assigned identity for type '%s'.", canon)
+		}
+		var ms []value.Member
+		for i := 0; i < uais.Len(); i++ {
+			k, _ := uais.MemberAt(i)
+			uid, err := arm.ParseID(k)
+			if err != nil || !strings.EqualFold(uid.Type(), "Microsoft.ManagedIdentity/userAssignedIdentities") {
+				return value.Value{}, arm.Errorf("InvalidIdentity", "'%s' is not the resource id of a user-assigned identity.", k)
+			}
+			prev, _ := existing.Field("userAssignedIdentities").Get(k)
+			pid, cid := prev.Field("principalId"), prev.Field("clientId")
+			if pid.Kind() != value.String {
+				pid, cid = str(m.cfg.NewID()), str(m.cfg.NewID())
+			}
+			ms = append(ms, value.Member{Key: k, Value: value.ObjectValue(value.Member{Key: "principalId", Value: pid}, value.Member{Key: "clientId", Value: cid})})
+		}
+		out = out.With("userAssignedIdentities", value.ObjectValue(ms...))
+	} else if uais.Kind() == value.Object && uais.Len() > 0 {
+		return value.Value{}, arm.Errorf("InvalidIdentity", "identity.userAssignedIdentities is only allowed with type UserAssigned or 'SystemAssigned,UserAssigned'.")
+	}
+	return out, nil
+}
+
+// skipToken encodes a paging cursor.
+func skipToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func parseSkipToken(t string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", t)
+	}
+	return string(b), nil
+}
+
+// list returns one page of resources.
+func (m *Manager) list(ctx context.Context, r *Request, q store.ListQuery) (*Response, error) {
+	return m.listFiltered(ctx, r, q, nil)
+}
+
+// listFiltered is list with a filter applied to the stored items (paging
+// stays exact: more items are fetched until the page is full).
+func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, keep func(*store.Resource) bool) (*Response, error) {
+	limit := m.cfg.PageSize
+	if top := r.Query.Get("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n <= 0 {
+			return nil, arm.Errorf("InvalidQueryParameter", "$top must be a positive integer, got '%s'.", top)
+		}
+		if n < limit {
+			limit = n
+		}
+	}
+	if t := r.Query.Get("$skipToken"); t != "" {
+		after, err := parseSkipToken(t)
+		if err != nil {
+			return nil, err
+		}
+		q.After = after
+	}
+	q.Limit = limit + 1
+	var items []*store.Resource
+	if err := m.st.Read(ctx, func(tx store.Tx) error {
+		for {
+			batch, err := tx.ListResources(ctx, q)
+			if err != nil {
+				return err
+			}
+			for _, it := range batch {
+				if keep == nil || keep(it) {
+					items = append(items, it)
+				}
+			}
+			if keep == nil || len(items) > limit || len(batch) < q.Limit {
+				return nil
+			}
+			q.After = batch[len(batch)-1].Key
+		}
+	}); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString(`{"value":[`)
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it.Body)
+	}
+	b.WriteString("]")
+	if more {
+		qv := url.Values{}
+		for k, v := range r.Query {
+			if k != "$skipToken" {
+				qv[k] = v
+			}
+		}
+		qv.Set("$skipToken", skipToken(items[len(items)-1].Key))
+		next := r.BaseURL + r.Path + "?" + qv.Encode()
+		b.WriteString(`,"nextLink":`)
+		b.WriteString(value.StringValue(next).JSON())
+	}
+	b.WriteString("}")
+	return &Response{Status: 200, Body: []byte(b.String())}, nil
+}

@@ -1,0 +1,283 @@
+package resources
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+)
+
+// Type hooks of the Microsoft.MachineLearningServices types, following the
+// request/response examples of the resource provider.
+
+func badRequest(code, format string, args ...any) error { return arm.Errorf(code, format, args...) }
+
+func oneOf(v value.Value, path string, allowed ...string) error {
+	if v.IsNullish() {
+		return nil
+	}
+	if v.Kind() == value.String {
+		for _, a := range allowed {
+			if strings.EqualFold(a, v.Str()) {
+				return nil
+			}
+		}
+	}
+	return badRequest("InvalidRequestContent", "The value %s of '%s' is not valid; allowed values are %s.", v.JSON(), path, strings.Join(allowed, ", "))
+}
+
+func requireProperties(body value.Value, create bool) error {
+	p := body.Field("properties")
+	if create && p.Kind() != value.Object {
+		return badRequest("InvalidRequestContent", "The request body must contain a 'properties' object.")
+	}
+	return nil
+}
+
+func plainDefaults(c *Ctx, body, existing value.Value) value.Value { return body }
+
+func validateWorkspace(body value.Value, create bool) error {
+	p := body.Field("properties")
+	if !p.IsNullish() && p.Kind() != value.Object {
+		return badRequest("InvalidRequestContent", "'properties' must be an object.")
+	}
+	if err := oneOf(p.Field("publicNetworkAccess"), "properties.publicNetworkAccess", "Enabled", "Disabled"); err != nil {
+		return err
+	}
+	if enc := p.Field("encryption"); !enc.IsNullish() {
+		if err := oneOf(enc.Field("status"), "properties.encryption.status", "Enabled", "Disabled"); err != nil {
+			return err
+		}
+		kv := enc.Field("keyVaultProperties")
+		if strings.EqualFold(enc.Field("status").Str(), "Enabled") {
+			if kv.Field("keyVaultArmId").Str() == "" || kv.Field("keyIdentifier").Str() == "" {
+				return badRequest("InvalidRequestContent", "Customer-managed key encryption needs properties.encryption.keyVaultProperties.keyVaultArmId and keyIdentifier.")
+			}
+			if _, err := arm.ParseID(kv.Field("keyVaultArmId").Str()); err != nil {
+				return badRequest("InvalidRequestContent", "properties.encryption.keyVaultProperties.keyVaultArmId is not a resource id: %v", err)
+			}
+		}
+	}
+	if pu := p.Field("primaryUserAssignedIdentity"); pu.Kind() == value.String && pu.Str() != "" {
+		if _, ok := body.Field("identity").Field("userAssignedIdentities").Get(pu.Str()); !ok {
+			return badRequest("InvalidRequestContent", "properties.primaryUserAssignedIdentity '%s' must be one of the workspace's user-assigned identities.", pu.Str())
+		}
+	}
+	if mn := p.Field("managedNetwork"); !mn.IsNullish() {
+		if err := oneOf(mn.Field("isolationMode"), "properties.managedNetwork.isolationMode", "Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func workspaceDefaults(c *Ctx, body, existing value.Value) value.Value {
+	guid := func() value.Value { return str(c.NewID()) }
+	body = keep(body, existing, guid, "properties", "workspaceId")
+	body = setDefault(body, str(c.TenantID), "properties", "tenantId")
+	body = setDefault(body, str("Enabled"), "properties", "publicNetworkAccess")
+	body = setDefault(body, value.BoolValue(false), "properties", "v1LegacyMode")
+	body = setDefault(body, value.BoolValue(false), "properties", "storageHasPrivateLinkConnection")
+	body = setDefault(body, value.IntValue(0), "properties", "privateLinkCount")
+	body = setDefault(body, value.BoolValue(false), "properties", "hbiWorkspace")
+	loc := body.Field("location").Str()
+	body = set(body, str("https://"+loc+".api.azureml.ms/discovery"), "properties", "discoveryUrl")
+	body = set(body, str("azureml://"+loc+".api.azureml.ms/mlflow/v1.0"+c.ID.String()), "properties", "mlFlowTrackingUri")
+	if !get(existing, "properties", "privateEndpointConnections").IsUndefined() {
+		body = setDefault(body, get(existing, "properties", "privateEndpointConnections"), "properties", "privateEndpointConnections")
+	}
+	return body
+}
+
+func provisionManagedNetwork(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
+	r = set(r, str("Active"), "properties", "managedNetwork", "status", "status")
+	return r, value.ObjectValue(value.Member{Key: "status", Value: str("Active")}, value.Member{Key: "sparkReady", Value: value.BoolValue(body.Field("includeSpark").Bool())}), nil
+}
+
+var computeNameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{1,23}$`)
+
+func computeName(n string) error {
+	if !computeNameRE.MatchString(n) {
+		return badRequest("InvalidResourceName", "The compute name '%s' is invalid: it must be 2 to 24 characters, start with a letter, and contain only letters, digits and '-'.", n)
+	}
+	return nil
+}
+
+var computeTypes = []string{"ComputeInstance", "AmlCompute", "Kubernetes", "AKS", "VirtualMachine", "HDInsight", "DataFactory", "Databricks", "DataLakeAnalytics", "SynapseSpark"}
+
+func validateCompute(body value.Value, create bool) error {
+	p := body.Field("properties")
+	if p.Kind() != value.Object {
+		return badRequest("InvalidRequestContent", "The request body must contain a 'properties' object with a computeType.")
+	}
+	ct := p.Field("computeType")
+	if ct.Kind() != value.String {
+		return badRequest("InvalidRequestContent", "properties.computeType is required (one of %s).", strings.Join(computeTypes, ", "))
+	}
+	if err := oneOf(ct, "properties.computeType", computeTypes...); err != nil {
+		return err
+	}
+	if d := p.Field("disableLocalAuth"); !d.IsNullish() && d.Kind() != value.Bool {
+		return badRequest("InvalidRequestContent", "properties.disableLocalAuth must be a boolean.")
+	}
+	if strings.EqualFold(ct.Str(), "AmlCompute") {
+		ss := p.Field("properties").Field("scaleSettings")
+		if !ss.IsNullish() {
+			mx, mn := ss.Field("maxNodeCount"), ss.Field("minNodeCount")
+			if !mx.IsNumber() {
+				return badRequest("InvalidRequestContent", "properties.properties.scaleSettings.maxNodeCount is required and must be a number.")
+			}
+			if mn.IsNumber() && mn.Int() > mx.Int() {
+				return badRequest("InvalidRequestContent", "properties.properties.scaleSettings.minNodeCount (%d) must not exceed maxNodeCount (%d).", mn.Int(), mx.Int())
+			}
+		}
+	}
+	return nil
+}
+
+func computeDefaults(c *Ctx, body, existing value.Value) value.Value {
+	now := timestamp(c.Now)
+	body = keep(body, existing, func() value.Value { return now }, "properties", "createdOn")
+	body = set(body, now, "properties", "modifiedOn")
+	body = setDefault(body, value.BoolValue(false), "properties", "disableLocalAuth")
+	body = setDefault(body, value.BoolValue(false), "properties", "isAttachedCompute")
+	body = set(body, body.Field("location"), "properties", "computeLocation")
+	switch strings.ToLower(get(body, "properties", "computeType").Str()) {
+	case "computeinstance":
+		st := get(existing, "properties", "properties", "state")
+		if st.IsNullish() {
+			st = str("Running")
+		}
+		body = set(body, st, "properties", "properties", "state")
+		body = setDefault(body, str("personal"), "properties", "properties", "computeInstanceAuthorizationType")
+		body = setDefault(body, str("Shared"), "properties", "properties", "applicationSharingPolicy")
+	case "amlcompute":
+		body = setDefault(body, str("Dedicated"), "properties", "properties", "vmPriority")
+		body = setDefault(body, str("Linux"), "properties", "properties", "osType")
+		body = setDefault(body, value.IntValue(0), "properties", "properties", "scaleSettings", "minNodeCount")
+		body = setDefault(body, str("PT120S"), "properties", "properties", "scaleSettings", "nodeIdleTimeBeforeScaleDown")
+		body = setDefault(body, value.IntValue(0), "properties", "properties", "currentNodeCount")
+		body = setDefault(body, value.IntValue(0), "properties", "properties", "targetNodeCount")
+		body = setDefault(body, str("Steady"), "properties", "properties", "allocationState")
+	}
+	return body
+}
+
+func computeState(state string, kinds ...string) func(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
+	return func(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
+		if !strings.EqualFold(get(r, "properties", "computeType").Str(), "ComputeInstance") {
+			return value.Value{}, value.Value{}, badRequest("OperationNotSupported", "This action is only supported for compute instances.")
+		}
+		return set(r, str(state), "properties", "properties", "state"), value.Value{}, nil
+	}
+}
+
+func during(state string) func(r value.Value) value.Value {
+	return func(r value.Value) value.Value {
+		if !strings.EqualFold(get(r, "properties", "computeType").Str(), "ComputeInstance") {
+			return r
+		}
+		return set(r, str(state), "properties", "properties", "state")
+	}
+}
+
+func computeActions() map[string]*ActionSpec {
+	return map[string]*ActionSpec{
+		"start":   {Name: "start", Async: true, Run: computeState("Running"), During: during("Starting")},
+		"stop":    {Name: "stop", Async: true, Run: computeState("Stopped"), During: during("Stopping")},
+		"restart": {Name: "restart", Async: true, Run: computeState("Running"), During: during("Restarting")},
+		"updateidleshutdownsetting": {Name: "updateIdleShutdownSetting", Run: func(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
+			t := body.Field("idleTimeBeforeShutdown")
+			if t.Kind() != value.String {
+				return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "idleTimeBeforeShutdown must be an ISO 8601 duration string.")
+			}
+			return set(r, t, "properties", "properties", "idleTimeBeforeShutdown"), value.Value{}, nil
+		}},
+	}
+}
+
+var jobTypes = []string{"Command", "Pipeline", "Sweep", "AutoML", "Spark", "Labeling"}
+
+func validateJob(body value.Value, create bool) error {
+	if err := requireProperties(body, true); err != nil {
+		return err
+	}
+	jt := get(body, "properties", "jobType")
+	if jt.Kind() != value.String {
+		return badRequest("InvalidRequestContent", "properties.jobType is required (one of %s).", strings.Join(jobTypes, ", "))
+	}
+	if err := oneOf(jt, "properties.jobType", jobTypes...); err != nil {
+		return err
+	}
+	if strings.EqualFold(jt.Str(), "Command") {
+		if get(body, "properties", "command").Str() == "" || get(body, "properties", "environmentId").Str() == "" {
+			return badRequest("InvalidRequestContent", "A command job needs properties.command and properties.environmentId.")
+		}
+	}
+	return nil
+}
+
+func jobDefaults(c *Ctx, body, existing value.Value) value.Value {
+	st := get(existing, "properties", "status")
+	if st.IsNullish() {
+		st = str("Running")
+	}
+	body = set(body, st, "properties", "status")
+	body = setDefault(body, str("Default"), "properties", "experimentName")
+	body = setDefault(body, value.BoolValue(false), "properties", "isArchived")
+	return body
+}
+
+func jobCancel(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
+	switch strings.ToLower(get(r, "properties", "status").Str()) {
+	case "completed", "failed", "canceled":
+		return value.Value{}, value.Value{}, badRequest("Conflict", "The job has already finished (status %s) and cannot be canceled.", get(r, "properties", "status").Str())
+	}
+	return set(r, str("Canceled"), "properties", "status"), value.Value{}, nil
+}
+
+func jobCancelling(r value.Value) value.Value {
+	return set(r, str("CancelRequested"), "properties", "status")
+}
+
+var endpointNameRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,31}$`)
+
+func endpointName(n string) error {
+	if !endpointNameRE.MatchString(n) {
+		return badRequest("InvalidResourceName", "The name '%s' is invalid: it must be 1 to 32 characters, start with a letter, and contain only letters, digits and '-'.", n)
+	}
+	return nil
+}
+
+func validateEndpoint(body value.Value, create bool) error {
+	if err := requireProperties(body, true); err != nil {
+		return err
+	}
+	am := get(body, "properties", "authMode")
+	if am.Kind() != value.String {
+		return badRequest("InvalidRequestContent", "properties.authMode is required (Key, AMLToken or AADToken).")
+	}
+	return oneOf(am, "properties.authMode", "Key", "AMLToken", "AADToken")
+}
+
+func endpointDefaults(c *Ctx, body, existing value.Value) value.Value {
+	loc := body.Field("location").Str()
+	name := c.ID.Name()
+	body = set(body, str("https://"+strings.ToLower(name)+"."+loc+".inference.ml.azure.com/score"), "properties", "scoringUri")
+	body = set(body, str("https://"+strings.ToLower(name)+"."+loc+".inference.ml.azure.com/swagger.json"), "properties", "swaggerUri")
+	body = setDefault(body, str("Enabled"), "properties", "publicNetworkAccess")
+	return body
+}
+
+func deploymentDefaults(c *Ctx, body, existing value.Value) value.Value {
+	return body
+}
+
+func uaiDefaults(c *Ctx, body, existing value.Value) value.Value {
+	guid := func() value.Value { return str(c.NewID()) }
+	body = keep(body, existing, guid, "properties", "principalId")
+	body = keep(body, existing, guid, "properties", "clientId")
+	body = set(body, str(c.TenantID), "properties", "tenantId")
+	return body
+}

@@ -1,0 +1,151 @@
+package resources
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+)
+
+// TypeSpec describes a resource type the manager serves.
+type TypeSpec struct {
+	// Type is the full type in canonical casing.
+	Type string
+	// APIVersions lists the accepted api-versions (nil: any well-formed).
+	APIVersions []string
+	// Tracked types have location and tags (location required on create).
+	Tracked bool
+	// Async types run create, update and delete as long-running operations.
+	Async bool
+	// Name validates the resource name (after the generic ARM rules).
+	Name func(string) error
+	// Validate checks a create/replace body (properties etc.).
+	Validate func(body value.Value, create bool) error
+	// Defaults completes a body on create or replace (server-set
+	// properties); existing is Undefined on create.
+	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// Actions are POST actions by lower-cased name.
+	Actions map[string]*ActionSpec
+	// Extension types hang off any resource ({id}/providers/NS/type/name).
+	Extension bool
+	// Generic is set for types mlgov stores without knowing them.
+	Generic bool
+}
+
+// ActionSpec is a POST action.
+type ActionSpec struct {
+	Name  string
+	Async bool
+	// Run computes the new resource body (or Undefined to leave it) and
+	// the response body (Undefined: none). It runs inside the write
+	// transaction for sync actions, at completion for async ones.
+	Run func(c *Ctx, resource value.Value, body value.Value) (newResource value.Value, response value.Value, err error)
+	// During sets the resource while the async action runs (e.g.
+	// state Stopping); nil leaves it.
+	During func(resource value.Value) value.Value
+}
+
+// Ctx is what type hooks may use: the resource's ID, the time and an ID
+// generator (both injected), and the tenant.
+type Ctx struct {
+	ID       *arm.ID
+	Now      time.Time
+	NewID    func() string
+	TenantID string
+	BaseURL  string
+}
+
+// Registry maps types to specs; unknown provider types are generic.
+type Registry struct {
+	types map[string]*TypeSpec
+}
+
+// Lookup returns the spec of a full type (case-insensitive) and whether
+// mlgov knows it; unknown types get a generic spec.
+func (r *Registry) Lookup(typ string) (*TypeSpec, bool) {
+	if s, ok := r.types[strings.ToLower(typ)]; ok {
+		return s, true
+	}
+	return &TypeSpec{Type: typ, Generic: true, Tracked: false}, false
+}
+
+// Types lists the known types.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.types))
+	for _, s := range r.types {
+		out = append(out, s.Type)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *Registry) add(s *TypeSpec) { r.types[strings.ToLower(s.Type)] = s }
+
+var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$`)
+
+// ValidAPIVersion reports whether v has ARM's api-version format.
+func ValidAPIVersion(v string) bool { return apiVersionRE.MatchString(v) }
+
+var mlNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`)
+
+func mlName(kind string) func(string) error {
+	return func(n string) error {
+		if !mlNameRE.MatchString(n) {
+			return arm.Errorf("InvalidResourceName", "The %s name '%s' is invalid: it must be 3 to 33 characters, start with a letter or digit, and contain only letters, digits, '_' and '-'.", kind, n)
+		}
+		return nil
+	}
+}
+
+// mlAPIVersions are the Microsoft.MachineLearningServices api-versions
+// accepted (stable and preview versions of the current SDKs).
+var mlAPIVersions = []string{
+	"2021-07-01", "2022-05-01", "2022-10-01", "2023-04-01", "2023-10-01", "2024-04-01", "2024-10-01",
+	"2025-01-01-preview", "2025-04-01", "2025-06-01", "2025-09-01", "2025-12-01",
+	"2024-01-01-preview", "2024-07-01-preview", "2024-10-01-preview", "2025-04-01-preview", "2025-07-01-preview",
+}
+
+// NewRegistry returns the registry of the types mlgov serves.
+func NewRegistry() *Registry {
+	r := &Registry{types: map[string]*TypeSpec{}}
+	ml := "Microsoft.MachineLearningServices/"
+	r.add(&TypeSpec{Type: ml + "workspaces", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: mlName("workspace"),
+		Validate: validateWorkspace, Defaults: workspaceDefaults,
+		Actions: map[string]*ActionSpec{
+			"provisionmanagednetwork": {Name: "provisionManagedNetwork", Async: true, Run: provisionManagedNetwork},
+		}})
+	r.add(&TypeSpec{Type: ml + "workspaces/computes", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: computeName,
+		Validate: validateCompute, Defaults: computeDefaults, Actions: computeActions()})
+	r.add(&TypeSpec{Type: ml + "workspaces/jobs", APIVersions: mlAPIVersions, Validate: validateJob, Defaults: jobDefaults,
+		Actions: map[string]*ActionSpec{"cancel": {Name: "cancel", Async: true, Run: jobCancel, During: jobCancelling}}})
+	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
+		Validate: validateEndpoint, Defaults: endpointDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints/deployments", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
+		Validate: requireProperties, Defaults: deploymentDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/batchEndpoints", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
+		Validate: requireProperties, Defaults: endpointDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/batchEndpoints/deployments", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
+		Validate: requireProperties, Defaults: deploymentDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/datastores", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Async: true, Name: mlName("outbound rule"), Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/privateEndpointConnections", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "registries", APIVersions: mlAPIVersions, Tracked: true, Async: true, Validate: requireProperties, Defaults: plainDefaults})
+	for _, t := range []string{
+		"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.ContainerRegistry/registries",
+		"Microsoft.Insights/components", "Microsoft.Network/privateEndpoints", "Microsoft.Network/privateDnsZones",
+		"Microsoft.Network/virtualNetworks", "Microsoft.ManagedIdentity/userAssignedIdentities",
+	} {
+		r.add(&TypeSpec{Type: t, Tracked: true, Defaults: plainDefaults})
+	}
+	r.add(&TypeSpec{Type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks", Tracked: true, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Network/virtualNetworks/subnets", Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, Defaults: plainDefaults})
+	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
+	return r
+}

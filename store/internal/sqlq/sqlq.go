@@ -1,0 +1,184 @@
+package sqlq
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mlgov/mlgov/store"
+)
+
+// Dialect is what the shared builders need to know about a database.
+type Dialect struct {
+	// Dollar selects PostgreSQL's numbered placeholders ($1, $2, ...)
+	// instead of SQLite's ?.
+	Dollar bool
+	// Time encodes a timestamp argument the way the dialect stores it.
+	Time func(time.Time) any
+}
+
+// Builder accumulates SQL text and its arguments.
+type Builder struct {
+	d    Dialect
+	sb   strings.Builder
+	args []any
+}
+
+// NewBuilder starts a statement with the given text.
+func NewBuilder(d Dialect, text string) *Builder {
+	b := &Builder{d: d}
+	b.sb.Grow(len(text) + 128)
+	b.sb.WriteString(text)
+	return b
+}
+
+// Write appends SQL text.
+func (b *Builder) Write(text string) { b.sb.WriteString(text) }
+
+// Arg binds v and appends its placeholder.
+func (b *Builder) Arg(v any) {
+	b.args = append(b.args, v)
+	if b.d.Dollar {
+		b.sb.WriteByte('$')
+		b.sb.WriteString(strconv.Itoa(len(b.args)))
+		return
+	}
+	b.sb.WriteByte('?')
+}
+
+// And appends " AND " + expr followed by the placeholder of v; expr ends
+// with the comparison operator ("key > ").
+func (b *Builder) And(expr string, v any) {
+	b.sb.WriteString(" AND ")
+	b.sb.WriteString(expr)
+	b.Arg(v)
+}
+
+// SQL returns the statement text and its arguments.
+func (b *Builder) SQL() (string, []any) { return b.sb.String(), b.args }
+
+// ListResources builds the query for q. selectFrom is the statement up to
+// and including "FROM resources"; the builder adds WHERE, ORDER BY key and
+// LIMIT.
+func ListResources(d Dialect, selectFrom string, q store.ListQuery) (string, []any) {
+	b := NewBuilder(d, selectFrom)
+	b.Write(" WHERE 1=1")
+	if q.ParentKey != "" {
+		b.And("parent_key = ", q.ParentKey)
+	}
+	if q.TypeKey != "" {
+		b.And("type_key = ", q.TypeKey)
+	}
+	if q.SubscriptionKey != "" {
+		b.And("subscription_key = ", q.SubscriptionKey)
+	}
+	if q.ResourceGroupKey != "" {
+		b.And("resource_group_key = ", q.ResourceGroupKey)
+	}
+	if q.KeyPrefix != "" {
+		b.And("key >= ", q.KeyPrefix)
+		if end, ok := PrefixEnd(q.KeyPrefix); ok {
+			b.And("key < ", end)
+		}
+	}
+	if q.After != "" {
+		b.And("key > ", q.After)
+	}
+	b.Write(" ORDER BY key")
+	if q.Limit > 0 {
+		b.Write(" LIMIT ")
+		b.Arg(q.Limit)
+	}
+	return b.SQL()
+}
+
+// EventCursor is the position of the event named by EventQuery.AfterSeq.
+// Found is false when no such event exists; paging then continues with
+// the events of a higher Seq.
+type EventCursor struct {
+	Seq   int64
+	TS    time.Time
+	Found bool
+}
+
+// ListEvents builds the query for q, ordered by (ts, seq). selectFrom is
+// the statement up to and including "FROM events".
+func ListEvents(d Dialect, selectFrom string, q store.EventQuery, c EventCursor) (string, []any) {
+	b := NewBuilder(d, selectFrom)
+	b.Write(" WHERE 1=1")
+	if q.SubscriptionKey != "" {
+		b.And("subscription_key = ", q.SubscriptionKey)
+	}
+	if !q.From.IsZero() {
+		b.And("ts >= ", d.Time(q.From))
+	}
+	if !q.To.IsZero() {
+		b.And("ts <= ", d.Time(q.To))
+	}
+	if q.ResourceGroup != "" {
+		b.And("resource_group = ", q.ResourceGroup)
+	}
+	if q.ResourceKey != "" {
+		b.And("resource_key = ", q.ResourceKey)
+	}
+	if q.CorrelationID != "" {
+		b.And("correlation_id = ", q.CorrelationID)
+	}
+	if q.AfterSeq > 0 {
+		if c.Found {
+			// (ts, seq) > (c.TS, c.Seq), written so that the ts bound
+			// is usable as an index range.
+			ts := d.Time(c.TS)
+			b.And("ts >= ", ts)
+			b.And("(ts > ", ts)
+			b.Write(" OR seq > ")
+			b.Arg(c.Seq)
+			b.Write(")")
+		} else {
+			b.And("seq > ", q.AfterSeq)
+		}
+	}
+	b.Write(" ORDER BY ts, seq")
+	if q.Limit > 0 {
+		b.Write(" LIMIT ")
+		b.Arg(q.Limit)
+	}
+	return b.SQL()
+}
+
+// PrefixEnd returns the least string, in byte order, that is greater than
+// every string beginning with prefix, so that "key >= prefix AND key < end"
+// selects exactly the keys with that prefix. ok is false when no such
+// bound exists (an empty prefix, or one made only of U+10FFFF and 0xFF
+// bytes).
+//
+// Byte order of UTF-8 is code point order, so incrementing the last code
+// point (skipping the surrogate range, carrying past U+10FFFF) gives the
+// bound and keeps the result valid UTF-8 (PostgreSQL rejects anything
+// else). The bound is exact for valid UTF-8 keys, which is why the stores
+// reject other keys; an invalid trailing byte in prefix is incremented as
+// a byte.
+func PrefixEnd(prefix string) (end string, ok bool) {
+	for prefix != "" {
+		r, size := utf8.DecodeLastRuneInString(prefix)
+		head := prefix[:len(prefix)-size]
+		if r == utf8.RuneError && size == 1 {
+			if c := prefix[len(prefix)-1]; c < 0xFF {
+				return head + string([]byte{c + 1}), true
+			}
+			prefix = head
+			continue
+		}
+		r++
+		if r >= 0xD800 && r <= 0xDFFF {
+			r = 0xE000
+		}
+		if r > utf8.MaxRune {
+			prefix = head
+			continue
+		}
+		return head + string(r), true
+	}
+	return "", false
+}

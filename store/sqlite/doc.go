@@ -1,0 +1,64 @@
+// Package sqlite implements store.Store on an embedded SQLite database
+// (modernc.org/sqlite: pure Go, no cgo) through database/sql. It is the
+// default store of a single `mlgov serve` process: one file in the data
+// directory.
+//
+// Connections: one write connection, held for the DB's life, whose
+// transactions start with BEGIN IMMEDIATE (they take SQLite's write lock
+// up front, so a read-then-write transaction can never fail to upgrade),
+// and a fixed set of query-only read connections for Read. Every
+// connection keeps its statements prepared (parsing SQL costs more than
+// running most of these statements). The database runs in WAL mode, so
+// readers never block the writer and see the last committed snapshot for
+// the whole of a Read.
+//
+// Group commit: concurrent Writes share one SQLite transaction on the
+// write connection; each fn runs alone inside a SAVEPOINT that is rolled
+// back if fn fails or panics, and the transaction commits when no other
+// writer is waiting or it is 64 Writes or 4ms old (WithGroupCommit). A
+// Write returns after the commit that holds its changes, so what a Write
+// acknowledges is as durable as with one transaction per Write; Writes of
+// a group see the changes of the earlier ones, which commit with them or
+// not at all, so the outcome is that of the Writes one after the other.
+// Statements of a Write do not stop when its context is canceled (an
+// interrupted statement would roll back the whole group); Write checks
+// the context before and after fn instead.
+//
+// The write connection remembers the resources it read (GetResource),
+// dropping a key when it is written or deleted, everything when a
+// savepoint or group rolls back, and everything when another connection
+// (another process) has committed (PRAGMA data_version, checked as each
+// group begins).
+//
+// Checkpoints: a background connection copies the WAL into the database
+// file (passive checkpoints, every 50ms while there are commits), so that
+// commits do not; past 4000 WAL pages it takes the write lock briefly so
+// that the WAL can start over. The write connection still checkpoints by
+// itself past 20000 pages.
+//
+// Durability: journal_mode=WAL with synchronous=NORMAL (the default). A
+// commit has written its WAL frames to the file (write(2)) before Write
+// returns; the fsync happens at checkpoints only. A committed write
+// therefore survives a crash of the process, SIGKILL included (the data
+// is in the kernel's page cache and SQLite replays the WAL on the next
+// open; TestCrashDurability kills a writer with SIGKILL and checks every
+// acknowledged commit), but the last transactions before an operating
+// system crash or power loss may roll back (the database stays
+// consistent). WithSynchronous(SyncFull) fsyncs the WAL on every commit
+// when that matters more than write latency.
+//
+// Invariants: Seq comes from a counter row incremented inside the write
+// transaction, so it is strictly increasing in commit order and never
+// reused, deletes included; timestamps are stored as INTEGER microseconds
+// since the Unix epoch and come back in UTC; keys compare byte-wise;
+// GetResource's forUpdate needs no lock here (there is only one writer);
+// resource keys must be valid UTF-8 (as in PostgreSQL), and replacing a
+// resource keeps the ID casing first written (PutResource sets r.ID to
+// it).
+// A Write's fn must not call Write on the same DB (it would wait for the
+// one write connection forever).
+//
+// It imports store, store/internal/sqlq, database/sql and
+// modernc.org/sqlite; it must not import other backends, services or
+// net/http.
+package sqlite

@@ -1,0 +1,107 @@
+package sqlite_test
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/sqlite"
+	"github.com/mlgov/mlgov/store/storetest"
+)
+
+// opener returns a storetest open function: one database file per test,
+// the same file again when a test opens a second time.
+func opener() func(t *testing.T) store.Store {
+	var mu sync.Mutex
+	paths := map[*testing.T]string{}
+	return func(t *testing.T) store.Store {
+		t.Helper()
+		mu.Lock()
+		path, ok := paths[t]
+		if !ok {
+			path = filepath.Join(t.TempDir(), "mlgov.db")
+			paths[t] = path
+		}
+		mu.Unlock()
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("sqlite.Open(%q): %v", path, err)
+		}
+		t.Cleanup(func() {
+			if err := db.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return db
+	}
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, opener())
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, path := range []string{"", ":memory:", "file:x.db"} {
+		if db, err := sqlite.Open(t.Context(), path); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded, want an error", path)
+		}
+	}
+	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "x.db"), sqlite.WithSynchronous("OFF")); err == nil {
+		t.Error("Open with synchronous=OFF succeeded, want an error")
+	}
+}
+
+// TestPathCharacters opens a database whose path contains characters
+// that mean something in a URI.
+func TestPathCharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a dir?x=1#frag%20", "my db.sqlite")
+	if err := mkdirAll(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	defer db.Close()
+	if err := db.Write(t.Context(), func(tx store.Tx) error {
+		return tx.PutObject(t.Context(), &store.Object{Kind: "k", Key: "k", Body: []byte("{}")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !fileExists(path) {
+		t.Errorf("database file %q was not created", path)
+	}
+}
+
+// TestSynchronousFull runs the suite's basics with synchronous=FULL.
+func TestSynchronousFull(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "full.db"), sqlite.WithSynchronous(sqlite.SyncFull))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(t.Context(), func(tx store.Tx) error {
+		return tx.PutObject(t.Context(), &store.Object{Kind: "k", Key: "k", Body: []byte("{}")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.Benchmark(b, db)
+}
+
+func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,159 @@
+// Package store defines the storage interfaces of the control plane and
+// its sentinel errors. Implementations live in store/sqlite and
+// store/postgres; store/storetest is the conformance suite every backend
+// must pass. Services depend on these interfaces only; cmd/mlgov picks the
+// concrete store.
+//
+// Invariants: everything written inside one Write call commits or rolls
+// back together (a resource write, its activity-log events and its
+// bookkeeping); keys are lower-cased resource IDs while the stored IDs keep
+// the casing first written; list results are ordered by key.
+//
+// It imports only the standard library.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them (errors.Is works).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict") // e.g. an insert of an existing key with Create
+	ErrClosed   = errors.New("store closed")
+)
+
+// Resource is one stored ARM resource (subscriptions and resource groups
+// included: they are resources of type Microsoft.Resources/subscriptions
+// and .../resourceGroups).
+type Resource struct {
+	// Key is the lower-cased resource ID: the primary key.
+	Key string
+	// ID is the resource ID with the casing first written.
+	ID string
+	// ParentKey is the lower-cased ID of the parent: the resource group
+	// for top-level resources, the parent resource for children, the
+	// resource for extension resources, the subscription for resource
+	// groups, "" for subscriptions.
+	ParentKey string
+	// TypeKey is the lower-cased full resource type
+	// (microsoft.machinelearningservices/workspaces/computes).
+	TypeKey string
+	// SubscriptionKey and ResourceGroupKey are lower-cased ("" when not
+	// applicable).
+	SubscriptionKey  string
+	ResourceGroupKey string
+	// Body is the full JSON representation returned by GET.
+	Body []byte
+	// ETag is the opaque entity tag of this version (without quotes).
+	ETag string
+	// Seq is the store-wide change sequence number of the last write
+	// (set by the store on Put; increases with every write).
+	Seq int64
+	// CreatedAt and UpdatedAt are set by the caller.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ListQuery selects resources. Zero fields do not filter.
+type ListQuery struct {
+	ParentKey        string // direct children of this key
+	TypeKey          string // of this type
+	SubscriptionKey  string
+	ResourceGroupKey string
+	KeyPrefix        string // keys starting with this prefix (e.g. everything under a resource group: "<rgkey>/")
+	// After returns keys strictly greater than this (paging cursor).
+	After string
+	// Limit caps the result (0 = no cap).
+	Limit int
+}
+
+// Event is one activity-log event. Body is the full EventData JSON; the
+// other fields are the indexed columns used by ListEvents.
+type Event struct {
+	// ID is unique per event (eventDataId).
+	ID              string
+	SubscriptionKey string
+	Timestamp       time.Time
+	ResourceGroup   string // lower-cased
+	ResourceKey     string // lower-cased resource ID
+	CorrelationID   string // lower-cased
+	OperationID     string
+	Body            []byte
+	// Seq orders events (set by the store).
+	Seq int64
+}
+
+// EventQuery filters events of one subscription. Zero fields do not
+// filter. Results are ordered by (Timestamp, Seq).
+type EventQuery struct {
+	SubscriptionKey string
+	From, To        time.Time // inclusive range on Timestamp
+	ResourceGroup   string
+	ResourceKey     string // exact resource ID (lower-cased)
+	CorrelationID   string
+	// AfterSeq continues after this event (paging cursor).
+	AfterSeq int64
+	Limit    int
+}
+
+// Operation is a long-running operation's record.
+type Operation struct {
+	ID          string // lower-cased GUID
+	ResourceKey string
+	Status      string // InProgress, Succeeded, Failed, Canceled
+	Body        []byte // the Azure-AsyncOperation status body and result
+	// NotBefore is when a worker may next act on it (due time).
+	NotBefore time.Time
+	UpdatedAt time.Time
+}
+
+// Object is a small typed document for everything else the control plane
+// keeps (tenants, principals, client secret hashes, signing keys, ...),
+// keyed by (Kind, Key).
+type Object struct {
+	Kind      string
+	Key       string
+	Body      []byte
+	UpdatedAt time.Time
+}
+
+// Tx is a transaction. Reads inside a Write transaction see its own
+// writes. GetResource with forUpdate locks the row (PostgreSQL
+// SELECT ... FOR UPDATE; SQLite serializes writers anyway), so a
+// read-check-write sequence (If-Match) is race-free.
+type Tx interface {
+	GetResource(ctx context.Context, key string, forUpdate bool) (*Resource, error)
+	// PutResource inserts or replaces the resource and sets r.Seq.
+	PutResource(ctx context.Context, r *Resource) error
+	// DeleteResource removes one resource; ErrNotFound if absent.
+	DeleteResource(ctx context.Context, key string) error
+	ListResources(ctx context.Context, q ListQuery) ([]*Resource, error)
+
+	AppendEvents(ctx context.Context, evs ...*Event) error
+	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
+
+	PutOperation(ctx context.Context, op *Operation) error
+	GetOperation(ctx context.Context, id string) (*Operation, error)
+	// DueOperations returns in-progress operations with NotBefore <= now.
+	DueOperations(ctx context.Context, now time.Time, limit int) ([]*Operation, error)
+
+	GetObject(ctx context.Context, kind, key string) (*Object, error)
+	PutObject(ctx context.Context, o *Object) error
+	DeleteObject(ctx context.Context, kind, key string) error
+	ListObjects(ctx context.Context, kind string) ([]*Object, error)
+}
+
+// Store runs transactions.
+type Store interface {
+	// Read runs fn in a read-only transaction.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Write runs fn in a read-write transaction that commits if fn
+	// returns nil and rolls back otherwise. Implementations may retry fn
+	// on serialization failures, so fn must not have side effects
+	// outside the transaction.
+	Write(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
