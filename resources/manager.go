@@ -224,31 +224,28 @@ func (m *Manager) getInSubscription(ctx context.Context, id *arm.ID) (*Response,
 
 // readOne reads one resource, after its subscription if checkSub.
 func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Response, error) {
-	var res *store.Resource
-	err := m.st.Read(ctx, func(tx store.Tx) error {
-		if checkSub {
-			if _, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+id.SubscriptionID), false); errors.Is(err, store.ErrNotFound) {
-				return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
-			} else if err != nil {
-				return err
-			}
-		}
-		var err error
-		res, err = tx.GetResource(ctx, id.Key(), false)
-		if errors.Is(err, store.ErrNotFound) {
-			if id.ResourceGroup != "" && !id.IsResourceGroup() {
-				if _, err2 := tx.GetResource(ctx, (&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}).Key(), false); errors.Is(err2, store.ErrNotFound) {
-					return notFound(&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup})
-				}
-			}
-			return notFound(id)
-		}
-		return err
-	})
+	// One committed state for the resource, its subscription and its
+	// resource group (for the right NotFound); usually from the store's
+	// cache, without a transaction.
+	keys := []string{id.Key(), strings.ToLower("/subscriptions/" + id.SubscriptionID)}
+	var rg *arm.ID
+	if id.ResourceGroup != "" && !id.IsResourceGroup() {
+		rg = &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}
+		keys = append(keys, rg.Key())
+	}
+	rs, err := store.GetResources(ctx, m.st, keys...)
 	if err != nil {
 		return nil, err
 	}
-	return &Response{Status: 200, Body: res.Body, Header: etagHeader(res.ETag)}, nil
+	switch {
+	case checkSub && rs[1] == nil:
+		return nil, arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
+	case rs[0] == nil && rg != nil && rs[2] == nil:
+		return nil, notFound(rg)
+	case rs[0] == nil:
+		return nil, notFound(id)
+	}
+	return &Response{Status: 200, Body: rs[0].Body, Header: etagHeader(rs[0].ETag)}, nil
 }
 
 func etagHeader(etag string) map[string]string {

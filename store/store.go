@@ -157,3 +157,33 @@ type Store interface {
 	Write(ctx context.Context, fn func(Tx) error) error
 	Close() error
 }
+
+// ResourceGetter is implemented by stores that can read a few resources
+// without a transaction, typically from a cache of committed state.
+// GetResources returns, for each key, the resource or nil when it does
+// not exist; all of them as of one committed state of the store, as a
+// Read transaction would see them.
+type ResourceGetter interface {
+	GetResources(ctx context.Context, keys ...string) ([]*Resource, error)
+}
+
+// GetResources reads the resources of keys (nil for those that do not
+// exist) as of one committed state: through st's ResourceGetter when it
+// has one, in a Read transaction otherwise.
+func GetResources(ctx context.Context, st Store, keys ...string) ([]*Resource, error) {
+	if g, ok := st.(ResourceGetter); ok {
+		return g.GetResources(ctx, keys...)
+	}
+	out := make([]*Resource, len(keys))
+	err := st.Read(ctx, func(tx Tx) error {
+		for i, k := range keys {
+			r, err := tx.GetResource(ctx, k, false)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			out[i] = r
+		}
+		return nil
+	})
+	return out, err
+}

@@ -165,15 +165,16 @@ func TestWriteCacheRollback(t *testing.T) {
 }
 
 // TestWriteCacheOtherConnection: a change committed by another process
-// (here another DB on the same file) is seen by the next Write.
+// (here another DB on the same file, opened with WithSharedFile) is seen
+// by the next Write.
 func TestWriteCacheOtherConnection(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "o.db")
-	db1, err := sqlite.Open(t.Context(), path)
+	db1, err := sqlite.Open(t.Context(), path, sqlite.WithSharedFile())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db1.Close()
-	db2, err := sqlite.Open(t.Context(), path)
+	db2, err := sqlite.Open(t.Context(), path, sqlite.WithSharedFile())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -45,6 +46,7 @@ type config struct {
 	synchronous  Synchronous
 	maxReadConns int
 	group        groupConfig
+	shared       bool
 }
 
 // groupConfig bounds a group transaction (see DB.Write).
@@ -64,6 +66,14 @@ func WithSynchronous(s Synchronous) Option { return func(c *config) { c.synchron
 // WithMaxReadConns sets the number of read connections (default
 // max(4, GOMAXPROCS)).
 func WithMaxReadConns(n int) Option { return func(c *config) { c.maxReadConns = n } }
+
+// WithSharedFile lets several processes (or DBs) that all open the file
+// with WithSharedFile use it at once. By default Open takes an exclusive
+// lock on PATH.lock, fails while anyone else holds it, and serves reads
+// of single resources from a cache of committed state; with
+// WithSharedFile the lock is shared and there is no such cache (every
+// read is a transaction).
+func WithSharedFile() Option { return func(c *config) { c.shared = true } }
 
 // WithGroupCommit bounds the group transactions that concurrent Writes
 // share (default 64 Writes, 4ms); maxTx 1 gives one transaction per
@@ -89,6 +99,11 @@ type DB struct {
 	pending atomic.Int64
 	group   groupConfig
 	cache   resCache // guarded by wsem
+
+	// rc is the committed-resource cache (GetResources); lock holds the
+	// exclusive lock on the database that makes it safe.
+	rc   committed
+	lock *os.File
 
 	rconns chan *conn // idle read connections
 	nread  int        // read connections opened
@@ -127,6 +142,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
+	// One process at a time unless shared: the committed-resource cache
+	// assumes no other writer.
+	lock, locked, err := lockFile(abs+".lock", !cfg.shared)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	unlock := func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}
+
 	common := url.Values{}
 	common.Set("_busy_timeout", strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10))
 	common.Set("_foreign_keys", "1")
@@ -137,6 +164,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	wq.Set("_txlock", "immediate")
 	write, err := openPool(abs, wq)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	write.SetMaxOpenConns(1)
@@ -148,6 +176,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	// (a persistent setting) before any reader connects.
 	if err := migrate(ctx, write); err != nil {
 		write.Close()
+		unlock()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
@@ -156,6 +185,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	read, err := openPool(abs, rq)
 	if err != nil {
 		write.Close()
+		unlock()
 		return nil, err
 	}
 	read.SetMaxOpenConns(cfg.maxReadConns)
@@ -163,11 +193,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	read.SetConnMaxLifetime(0)
 	read.SetConnMaxIdleTime(0)
 	db := &DB{path: path, write: write, read: read, wsem: make(chan struct{}, 1), group: cfg.group,
-		rconns: make(chan *conn, cfg.maxReadConns), quit: make(chan struct{})}
+		rconns: make(chan *conn, cfg.maxReadConns), quit: make(chan struct{}), lock: lock}
+	db.rc.enabled = locked && !cfg.shared
 	fail := func(err error) (*DB, error) {
 		db.closeConns()
 		read.Close()
 		write.Close()
+		unlock()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	wc, err := write.Conn(ctx)
@@ -317,6 +349,9 @@ func (db *DB) Close() error {
 	// closes.
 	err := db.closeConns()
 	err = errors.Join(err, db.read.Close(), db.ckpt.Close(), db.write.Close())
+	if db.lock != nil {
+		err = errors.Join(err, db.lock.Close())
+	}
 	<-db.wsem // writers still queued see closed and return ErrClosed
 	return err
 }
@@ -469,7 +504,10 @@ func (db *DB) begin() error {
 
 // batch is a group transaction: the Writes that share one commit.
 type batch struct {
-	n       int // successful Writes in it
+	n int // successful Writes in it
+	// keys are the resources it wrote (Writes rolled back included), for
+	// the committed-resource cache.
+	keys    map[string]struct{}
 	started time.Time
 	done    chan struct{} // closed after the commit (or its failure)
 	err     error
@@ -491,7 +529,7 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 				panicked, pval = true, p
 			}
 		}()
-		fnErr = fn(&tx{c: c, writable: true, detached: true, cache: &db.cache})
+		fnErr = fn(&tx{c: c, writable: true, detached: true, cache: &db.cache, batch: b})
 	}()
 	if fnErr == nil && !panicked {
 		if err := ctx.Err(); err != nil {
@@ -521,11 +559,13 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 // tells its writers.
 func (db *DB) commitBatch(b *batch) error {
 	db.batch = nil
+	db.rc.begin(b.keys)
 	err := db.wconn.exec(context.Background(), "COMMIT")
 	if err != nil {
 		db.wconn.exec(context.Background(), "ROLLBACK")
 		db.cache.clear()
 	}
+	db.rc.end()
 	b.err = err
 	close(b.done)
 	db.commits.Add(1)

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -97,6 +98,51 @@ func BenchmarkStore(b *testing.B) {
 	}
 	defer db.Close()
 	storetest.Benchmark(b, db)
+}
+
+// BenchmarkStoreShared is BenchmarkStore without the committed-resource
+// cache (WithSharedFile), for comparison.
+func BenchmarkStoreShared(b *testing.B) {
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), sqlite.WithSharedFile())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.Benchmark(b, db)
+}
+
+// TestOpenLocked: one DB at a time on a file, unless all of them share it.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]sqlite.Option{nil, {sqlite.WithSharedFile()}} {
+		if db2, err := sqlite.Open(t.Context(), path, opts...); err == nil {
+			db2.Close()
+			t.Fatalf("a second Open (%d options) succeeded while the file is open", len(opts))
+		} else if !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), "l.db.lock") {
+			t.Errorf("second Open: %v, want an error naming the lock", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s1, err := sqlite.Open(t.Context(), path, sqlite.WithSharedFile())
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	defer s1.Close()
+	s2, err := sqlite.Open(t.Context(), path, sqlite.WithSharedFile())
+	if err != nil {
+		t.Fatalf("second shared Open: %v", err)
+	}
+	defer s2.Close()
+	if db3, err := sqlite.Open(t.Context(), path); err == nil {
+		db3.Close()
+		t.Fatal("an exclusive Open succeeded while the file is shared")
+	}
 }
 
 func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }

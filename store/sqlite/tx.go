@@ -44,6 +44,16 @@ type tx struct {
 	detached bool
 	// cache is the write connection's resource cache (nil in a Read).
 	cache *resCache
+	// batch is the group transaction of a Write (nil in a Read).
+	batch *batch
+}
+
+// wrote records a resource key written, for the committed-resource cache.
+func (t *tx) wrote(key string) {
+	if t.batch.keys == nil {
+		t.batch.keys = make(map[string]struct{})
+	}
+	t.batch.keys[key] = struct{}{}
 }
 
 func (t *tx) qctx(ctx context.Context) context.Context {
@@ -130,6 +140,7 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 	if t.cache != nil {
 		t.cache.drop(r.Key)
 	}
+	t.wrote(r.Key)
 	var seq int64
 	if err := t.queryRow(ctx,
 		`UPDATE counters SET value = value + 1 WHERE name = 'resource_seq' RETURNING value`).Scan(&seq); err != nil {
@@ -165,6 +176,7 @@ func (t *tx) DeleteResource(ctx context.Context, key string) error {
 	if t.cache != nil {
 		t.cache.drop(key)
 	}
+	t.wrote(key)
 	res, err := t.exec(ctx, `DELETE FROM resources WHERE key = ?`, key)
 	if err != nil {
 		return wrapErr(ctx, "delete resource", err)

@@ -32,6 +32,17 @@ func Benchmark(b *testing.B, s store.Store) {
 	var eventSeq atomic.Int64 // event IDs stay unique when -count reruns a sub-benchmark
 	keys := make([]string, benchKeys)
 	write(b, s, func(tx store.Tx) error {
+		r0 := benchResource(0)
+		sub := resource("/subscriptions/00000000-0000-0000-0000-000000000001", "Microsoft.Resources/subscriptions", "", "", "")
+		rg := resource("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/RG1", "Microsoft.Resources/resourceGroups", r0.SubscriptionKey, r0.SubscriptionKey, "")
+		if sub.Key != r0.SubscriptionKey || rg.Key != r0.ResourceGroupKey {
+			return fmt.Errorf("benchmark fixture: subscription %q / resource group %q do not match %q / %q", sub.Key, rg.Key, r0.SubscriptionKey, r0.ResourceGroupKey)
+		}
+		for _, r := range []*store.Resource{sub, rg} {
+			if err := tx.PutResource(ctx, r); err != nil {
+				return err
+			}
+		}
 		for i := range benchKeys {
 			r := benchResource(i)
 			keys[i] = r.Key
@@ -101,6 +112,23 @@ func Benchmark(b *testing.B, s store.Store) {
 					_, err := tx.GetResource(ctx, key, false)
 					return err
 				}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+
+	// GetResources is what an ARM GET does: the resource with its
+	// subscription and resource group, as of one committed state.
+	b.Run("GetResourcesParallel", func(b *testing.B) {
+		b.ReportAllocs()
+		r0 := benchResource(0)
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				key := keys[int(n.Add(1))%benchKeys]
+				if _, err := store.GetResources(ctx, s, key, r0.SubscriptionKey, r0.ResourceGroupKey); err != nil {
 					b.Error(err)
 					return
 				}

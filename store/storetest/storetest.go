@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReadYourWrites", testReadYourWrites},
 		{"ReadOnly", testReadOnly},
 		{"NoLostUpdate", testNoLostUpdate},
+		{"GetResources", testGetResources},
+		{"GetResourcesCoherent", testGetResourcesCoherent},
 		{"DueOperationsExclusive", testDueOperationsExclusive},
 		{"Events", testEvents},
 		{"EventConflict", testEventConflict},
@@ -1292,5 +1295,151 @@ func testReopen(t *testing.T, open func(t *testing.T) store.Store) {
 	write(t, s, func(tx store.Tx) error { return tx.AppendEvents(t.Context(), evs[0]) })
 	if evs[0].Seq <= e.Seq {
 		t.Errorf("event Seq after reopen = %d, want > %d", evs[0].Seq, e.Seq)
+	}
+}
+
+// testGetResources: store.GetResources (a ResourceGetter's cache, or a
+// Read) returns what was last committed, nil for absent keys, and copies
+// the caller may change.
+func testGetResources(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	a, b := workspace("ga"), workspace("gb")
+	put(t, s, a)
+	get := func() []*store.Resource {
+		t.Helper()
+		rs, err := store.GetResources(t.Context(), s, a.Key, b.Key, a.Key)
+		if err != nil {
+			t.Fatalf("GetResources: %v", err)
+		}
+		if len(rs) != 3 {
+			t.Fatalf("GetResources returned %d resources for 3 keys", len(rs))
+		}
+		return rs
+	}
+	for round := range 2 { // the second round may come from a cache
+		rs := get()
+		if rs[0] == nil || rs[2] == nil || rs[0].ETag != "etag-1" || rs[0].ID != a.ID || string(rs[0].Body) != string(a.Body) {
+			t.Fatalf("round %d: GetResources(a) = %+v, want %+v", round, rs[0], a)
+		}
+		if rs[1] != nil {
+			t.Fatalf("round %d: GetResources(absent) = %+v, want nil", round, rs[1])
+		}
+		rs[0].Body[0] = 'X' // must not reach the store or its cache
+		rs[0].ETag = "changed"
+	}
+	// A committed change is seen at once; a rolled-back one never.
+	a2 := workspace("ga")
+	a2.ETag, a2.Body = "etag-2", []byte(`{"v":2}`)
+	put(t, s, a2)
+	if rs := get(); rs[0] == nil || rs[0].ETag != "etag-2" || string(rs[0].Body) != `{"v":2}` {
+		t.Fatalf("after an update: %+v, want etag-2", rs[0])
+	}
+	err := s.Write(t.Context(), func(tx store.Tx) error {
+		a3 := workspace("ga")
+		a3.ETag = "etag-rolled-back"
+		if err := tx.PutResource(t.Context(), a3); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("failing Write: %v", err)
+	}
+	if rs := get(); rs[0] == nil || rs[0].ETag != "etag-2" {
+		t.Fatalf("after a rolled-back update: %+v, want etag-2", rs[0])
+	}
+	write(t, s, func(tx store.Tx) error { return tx.DeleteResource(t.Context(), a.Key) })
+	if rs := get(); rs[0] != nil || rs[2] != nil {
+		t.Fatalf("after delete: %+v, want nil", rs[0])
+	}
+}
+
+// testGetResourcesCoherent: writers update two resources together, each
+// write with a higher version; readers must always see both at the same
+// version (one committed state), and never a version older than one
+// whose Write had returned before the read began.
+func testGetResourcesCoherent(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	a, b := workspace("pair-a"), workspace("pair-b")
+	a.ETag, b.ETag = "0", "0"
+	put(t, s, a, b)
+	const writers, readers, rounds = 4, 4, 60
+	var next, acked atomic.Int64
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range rounds {
+				var v int64
+				err := s.Write(t.Context(), func(tx store.Tx) error {
+					// Lock a first, so that versions follow commit order.
+					if _, err := tx.GetResource(t.Context(), a.Key, true); err != nil {
+						return err
+					}
+					v = next.Add(1)
+					for _, r := range []*store.Resource{workspace("pair-a"), workspace("pair-b")} {
+						r.ETag = strconv.FormatInt(v, 10)
+						if err := tx.PutResource(t.Context(), r); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Errorf("Write: %v", err)
+					return
+				}
+				for { // acked = max(acked, v)
+					cur := acked.Load()
+					if v <= cur || acked.CompareAndSwap(cur, v) {
+						break
+					}
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	var reads atomic.Int64
+	var rwg sync.WaitGroup
+	for range readers {
+		rwg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				floor := acked.Load()
+				rs, err := store.GetResources(t.Context(), s, a.Key, b.Key)
+				if err != nil {
+					t.Errorf("GetResources: %v", err)
+					return
+				}
+				if rs[0] == nil || rs[1] == nil {
+					t.Errorf("GetResources: a resource is missing: %v", rs)
+					return
+				}
+				va, _ := strconv.ParseInt(rs[0].ETag, 10, 64)
+				vb, _ := strconv.ParseInt(rs[1].ETag, 10, 64)
+				if va != vb {
+					t.Errorf("GetResources saw two states at once: a at version %d, b at %d", va, vb)
+					return
+				}
+				if va < floor {
+					t.Errorf("GetResources saw version %d after version %d was acknowledged", va, floor)
+					return
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	rwg.Wait()
+	if reads.Load() == 0 {
+		t.Error("no read completed")
+	}
+	rs, err := store.GetResources(t.Context(), s, a.Key, b.Key)
+	if err != nil || rs[0] == nil || rs[0].ETag != strconv.FormatInt(acked.Load(), 10) {
+		t.Errorf("after the writers: %v %v, want version %d", rs, err, acked.Load())
 	}
 }
