@@ -24,6 +24,23 @@
 // interrupted statement would roll back the whole group); Write checks
 // the context before and after fn instead.
 //
+// One process at a time: Open takes an exclusive lock (flock) on
+// PATH.lock, so a second `mlgov serve` on the same data directory fails at
+// once with an error naming the lock, and a killed process releases it
+// with its life. WithSharedFile takes a shared lock instead, for DBs that
+// all agree to share the file.
+//
+// Committed-resource cache: GetResources (store.ResourceGetter, what an
+// ARM GET uses) answers from memory when it can. Every commit drops the
+// keys its group wrote and brackets the COMMIT with a generation counter
+// (odd while a commit is in flight); a lookup answers only if the
+// generation was even and unchanged across it, and a Read that missed
+// fills the cache only if no commit began since it started. So a lookup
+// returns one committed state, and never one older than a Write that had
+// returned (storetest's GetResourcesCoherent). The cache needs the
+// exclusive lock (no other writer) and is off with WithSharedFile. It is
+// bounded (65536 entries, 64 MiB).
+//
 // The write connection remembers the resources it read (GetResource),
 // dropping a key when it is written or deleted, everything when a
 // savepoint or group rolls back, and everything when another connection
