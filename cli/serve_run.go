@@ -141,7 +141,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 
 // completeOperations finishes due long-running operations until ctx ends.
 func completeOperations(ctx context.Context, mgr *resources.Manager, log interface{ Error(string, ...any) }) {
-	t := time.NewTicker(100 * time.Millisecond)
+	// Often, so that each round completes a few operations instead of a
+	// burst that holds the store's write lock (see resources.CompleteDue).
+	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
