@@ -23,7 +23,9 @@ type Caller struct {
 	TenantID string
 	AppID    string
 	Type     string // User, ServicePrincipal, ManagedIdentity
-	Claims   map[string]any
+	// Claims are the claims of the caller's token as a JSON object,
+	// encoded once per token rather than once per event (nil: none).
+	Claims json.RawMessage
 }
 
 // Op describes one operation (write, delete or action) for its events.
@@ -69,7 +71,7 @@ type eventData struct {
 	Caller         string         `json:"caller"`
 	Category       localized      `json:"category"`
 	Channels       string         `json:"channels"`
-	Claims         map[string]any `json:"claims"`
+	Claims         json.RawMessage `json:"claims"`
 	CorrelationID  string         `json:"correlationId"`
 	Description    string         `json:"description"`
 	EventDataID    string         `json:"eventDataId"`
@@ -131,8 +133,8 @@ func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, p
 	}
 	ts := at.UTC()
 	claims := op.Caller.Claims
-	if claims == nil {
-		claims = map[string]any{}
+	if len(claims) == 0 {
+		claims = json.RawMessage(`{}`)
 	}
 	stamp := ts.Format("2006-01-02T15:04:05.0000000Z")
 	body := eventData{

@@ -36,9 +36,11 @@ func referenceEventBody(op Op, status Status, httpStatus int, eventID string, at
 		props["statusCode"] = sub
 	}
 	ts := at.UTC()
-	claims := op.Caller.Claims
-	if claims == nil {
-		claims = map[string]any{}
+	claims := map[string]any{}
+	if len(op.Caller.Claims) > 0 {
+		if err := json.Unmarshal(op.Caller.Claims, &claims); err != nil {
+			panic(err)
+		}
 	}
 	body := map[string]any{
 		"authorization":        map[string]any{"action": op.OperationName, "scope": op.ResourceID},
@@ -85,11 +87,11 @@ func TestEventBodyEncoding(t *testing.T) {
 			ResourceType:  "Microsoft.MachineLearningServices/workspaces/computes", SubscriptionID: "S", ResourceGroup: "RG",
 			CorrelationID: "Corr", OperationID: "op", Method: "PUT", ClientRequestID: "cr", ClientIP: "127.0.0.1",
 			Caller: Caller{Name: "app", ObjectID: "oid", TenantID: "tid", AppID: "app", Type: "ServicePrincipal",
-				Claims: map[string]any{"aud": "https://management.azure.com", "exp": 1.795e9, "roles": []any{"a", "b"}, "idtyp": "app", "ver": "1.0"}},
+				Claims: claimsJSON(map[string]any{"aud": "https://management.azure.com", "exp": 1.795e9, "roles": []any{"a", "b"}, "idtyp": "app", "ver": "1.0"})},
 		},
 		{
 			OperationName: `weird/<&>"\` + "\u2028\x01/action", ResourceID: "/x/é/\U0001F600", ResourceType: "NoSlash",
-			Method: "POST", Caller: Caller{Name: "<b>", Claims: map[string]any{"z": nil, "a": map[string]any{"k": true}}},
+			Method: "POST", Caller: Caller{Name: "<b>", Claims: claimsJSON(map[string]any{"z": nil, "a": map[string]any{"k": true}})},
 		},
 	}
 	props := []map[string]string{nil, {}, {"statusMessage": `{"error":{"code":"X","message":"<m>"}}`, "statusCode": "overridden"}}
@@ -114,11 +116,19 @@ func BenchmarkEvent(b *testing.B) {
 	op := Op{OperationName: "Microsoft.MachineLearningServices/workspaces/computes/write",
 		ResourceID:   "/subscriptions/s/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c",
 		ResourceType: "Microsoft.MachineLearningServices/workspaces/computes", SubscriptionID: "S", ResourceGroup: "RG",
-		Caller: Caller{Name: "app", Claims: map[string]any{"aud": "https://management.azure.com", "exp": 1.795e9, "idtyp": "app", "ver": "1.0",
-			"iss": "https://127.0.0.1:8443/t/v2.0", "oid": "f5ba8f1a-7131-4fad-80f0-f1071049f6c3", "tid": "2ad38d83-4498-406c-a8bf-fea7dcbd71fc"}}}
+		Caller: Caller{Name: "app", Claims: claimsJSON(map[string]any{"aud": "https://management.azure.com", "exp": 1.795e9, "idtyp": "app", "ver": "1.0",
+			"iss": "https://127.0.0.1:8443/t/v2.0", "oid": "f5ba8f1a-7131-4fad-80f0-f1071049f6c3", "tid": "2ad38d83-4498-406c-a8bf-fea7dcbd71fc"})}}
 	at := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
 		Event(op, Accepted, 201, "ev", at, nil)
 	}
+}
+
+func claimsJSON(m map[string]any) json.RawMessage {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

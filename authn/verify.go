@@ -163,6 +163,19 @@ func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) 
 	return p, nil
 }
 
+// ClaimsJSON returns the claims of p's token as a JSON object (keys
+// sorted), for records that keep them (the activity log).
+func ClaimsJSON(p *Principal) json.RawMessage {
+	if p == nil || len(p.Claims) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(p.Claims)
+	if err != nil { // claims decoded from JSON always encode
+		return nil
+	}
+	return b
+}
+
 // CheckTenant refuses a principal whose token was issued by another
 // tenant than tenantID (the tenant of the subscription being accessed),
 // with ARM's InvalidAuthenticationTokenTenant.

@@ -270,3 +270,20 @@ func TestHistogram(t *testing.T) {
 		t.Error("an empty histogram reports nonzero latency")
 	}
 }
+
+// TestServeDataDirInUse: a second server on the data directory of a
+// running one stops at once with an error that says why.
+func TestServeDataDirInUse(t *testing.T) {
+	dir := filepath.Dir(startServe(t))
+	var logs bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &syncWriter{w: &logs},
+		openStore: func(ctx context.Context, url, dataDir string) (store.Store, error) {
+			return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := serve(ctx, e, serveConfig{dataDir: dir, listen: "127.0.0.1:0", lroLatency: 20 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), "mlgov.db.lock") {
+		t.Fatalf("second serve on %s: %v, want an error saying the database is in use\n%s", dir, err, logs.String())
+	}
+}

@@ -41,7 +41,7 @@ func (a *tokenAuth) Authenticate(ctx context.Context, header string) (*activityl
 				if name == "" {
 					name = p.ObjectID
 				}
-				c := &activitylog.Caller{Name: name, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: p.Claims}
+				c := &activitylog.Caller{Name: name, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: authn.ClaimsJSON(p)}
 				until := now.Add(verifiedTokenTTL)
 				if p.ExpiresAt.Before(until) {
 					until = p.ExpiresAt

@@ -64,6 +64,10 @@ func testActivityLog(t *testing.T, s *Server) {
 		if ev["caller"] != s.ClientID {
 			t.Errorf("caller = %v, want the client id", ev["caller"])
 		}
+		// The claims of the caller's token, as Azure records them.
+		if claims, _ := ev["claims"].(map[string]any); claims["appid"] != s.ClientID || claims["idtyp"] != "app" || claims["aud"] == nil {
+			t.Errorf("claims = %v, want the token's claims (appid %s)", ev["claims"], s.ClientID)
+		}
 	}
 	last := all[len(all)-1]
 	if last["status"].(map[string]any)["value"] != "Failed" || last["subStatus"].(map[string]any)["value"] != "BadRequest" {

@@ -49,7 +49,7 @@ func (a *auth) Authenticate(ctx context.Context, h string) (*activitylog.Caller,
 		var p *authn.Principal
 		if p, err = a.svc.Verify(ctx, tok); err == nil {
 			if err = a.svc.CheckTenant(p, a.tenant); err == nil {
-				return &activitylog.Caller{Name: p.AppID, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: p.Claims}, nil
+				return &activitylog.Caller{Name: p.AppID, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: authn.ClaimsJSON(p)}, nil
 			}
 		}
 	}

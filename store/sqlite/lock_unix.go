@@ -24,7 +24,7 @@ func lockFile(path string, exclusive bool) (f *os.File, ok bool, err error) {
 	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, false, fmt.Errorf("the database is in use by another process or another Open (%s is locked; see WithSharedFile)", path)
+			return nil, false, fmt.Errorf("the database is in use by another process, or already open in this one (%s is locked)", path)
 		}
 		return nil, false, fmt.Errorf("lock %s: %w", path, err)
 	}
