@@ -68,15 +68,15 @@ type eventData struct {
 		Action string `json:"action"`
 		Scope  string `json:"scope"`
 	} `json:"authorization"`
-	Caller         string         `json:"caller"`
-	Category       localized      `json:"category"`
-	Channels       string         `json:"channels"`
+	Caller         string          `json:"caller"`
+	Category       localized       `json:"category"`
+	Channels       string          `json:"channels"`
 	Claims         json.RawMessage `json:"claims"`
-	CorrelationID  string         `json:"correlationId"`
-	Description    string         `json:"description"`
-	EventDataID    string         `json:"eventDataId"`
-	EventName      localized      `json:"eventName"`
-	EventTimestamp string         `json:"eventTimestamp"`
+	CorrelationID  string          `json:"correlationId"`
+	Description    string          `json:"description"`
+	EventDataID    string          `json:"eventDataId"`
+	EventName      localized       `json:"eventName"`
+	EventTimestamp string          `json:"eventTimestamp"`
 	HTTPRequest    struct {
 		ClientIPAddress string `json:"clientIpAddress"`
 		ClientRequestID string `json:"clientRequestId"`
