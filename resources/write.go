@@ -156,9 +156,89 @@ func (m *Manager) newOp(opID, kind string, id *arm.ID, now time.Time, act activi
 }
 
 func (m *Manager) saveOp(ctx context.Context, tx store.Tx, op *opRecord, id *arm.ID, now time.Time) error {
+	return tx.PutOperation(ctx, m.storeOp(op, id, now))
+}
+
+func (m *Manager) storeOp(op *opRecord, id *arm.ID, now time.Time) *store.Operation {
 	b, _ := json.Marshal(op)
-	return tx.PutOperation(ctx, &store.Operation{ID: strings.ToLower(op.ID), ResourceKey: id.Key(), Status: op.Status, Body: b,
-		NotBefore: now.Add(m.cfg.LROLatency), UpdatedAt: now})
+	return &store.Operation{ID: strings.ToLower(op.ID), ResourceKey: id.Key(), Status: op.Status, Body: b,
+		NotBefore: now.Add(m.cfg.LROLatency), UpdatedAt: now}
+}
+
+// putPlan is everything a PUT writes, worked out from the resource as it
+// was before (base; nil when it did not exist).
+type putPlan struct {
+	base   *store.Resource
+	res    *store.Resource
+	events []*store.Event
+	op     *store.Operation // nil unless the type is long-running
+	resp   *Response
+}
+
+// sameVersion reports whether the plan was made from existing.
+func (p *putPlan) sameVersion(existing *store.Resource) bool {
+	if p.base == nil || existing == nil {
+		return p.base == nil && existing == nil
+	}
+	return p.base.ETag == existing.ETag && p.base.Key == existing.Key
+}
+
+// planPut works out a PUT of body at id over existing (nil: a create).
+// It reads nothing from the store, so put can run it before taking the
+// store's write lock, and again inside only if the resource changed in
+// between.
+func (m *Manager) planPut(r *Request, spec *TypeSpec, body value.Value, id *arm.ID, now time.Time, existing *store.Resource) (*putPlan, error) {
+	var prev value.Value
+	if existing != nil {
+		var err error
+		if prev, err = value.Parse(existing.Body); err != nil {
+			return nil, err
+		}
+		if get(prev, "properties", "provisioningState").Str() == "Deleting" {
+			return nil, arm.Errorf("Conflict", "The resource '%s' is being deleted.", id.Name())
+		}
+	}
+	if spec.Validate != nil {
+		if err := spec.Validate(body, existing == nil); err != nil {
+			return nil, err
+		}
+	}
+	stored, err := m.envelope(r, spec, body, prev, id, now)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Defaults != nil {
+		stored = spec.Defaults(m.ctxFor(id, r, now), stored, prev)
+	}
+	status := 201
+	state := "Creating"
+	if existing != nil {
+		status, state = 200, "Updating"
+	}
+	if !spec.Async {
+		state = "Succeeded"
+	}
+	stored = set(stored, str(state), "properties", "provisioningState")
+	etag := m.cfg.NewID()
+	p := &putPlan{base: existing, res: m.storeResource(id, stored, etag, now, existing)}
+	act := m.opFor(r, id, operationName(spec.Type, "write"))
+	evStatus := activitylog.Succeeded
+	if spec.Async {
+		evStatus = activitylog.Accepted
+	}
+	p.events = []*store.Event{
+		activitylog.Event(act, activitylog.Started, 0, m.cfg.NewID(), now, nil),
+		activitylog.Event(act, evStatus, status, m.cfg.NewID(), now, nil),
+	}
+	p.resp = &Response{Status: status, Body: p.res.Body, Header: etagHeader(etag)}
+	if spec.Async {
+		op := m.newOp(m.cfg.NewID(), "put", id, now, act)
+		p.op = m.storeOp(op, id, now)
+		for k, v := range m.asyncHeaders(r, id, op.ID, stored.Field("location").Str(), false) {
+			p.resp.Header[k] = v
+		}
+	}
+	return p, nil
 }
 
 func (m *Manager) put(ctx context.Context, r *Request) (*Response, error) {
@@ -175,6 +255,13 @@ func (m *Manager) put(ctx context.Context, r *Request) (*Response, error) {
 		return nil, err
 	}
 	now := m.cfg.Now()
+	// Work the PUT out before taking the write lock, from the resource as
+	// last committed; inside, only a resource that changed in between
+	// (or an error, reported from there) makes it start over.
+	var pre *putPlan
+	if rs, err := store.GetResources(ctx, m.st, id.Key()); err == nil {
+		pre, _ = m.planPut(r, spec, body, id, now, rs[0])
+	}
 	var resp *Response
 	err = m.st.Write(ctx, func(tx store.Tx) error {
 		if err := checkParents(ctx, tx, id); err != nil {
@@ -189,62 +276,24 @@ func (m *Manager) put(ctx context.Context, r *Request) (*Response, error) {
 		if err := matchETag(r, existing); err != nil {
 			return err
 		}
-		var prev value.Value
-		if existing != nil {
-			if prev, err = value.Parse(existing.Body); err != nil {
-				return err
-			}
-			if get(prev, "properties", "provisioningState").Str() == "Deleting" {
-				return arm.Errorf("Conflict", "The resource '%s' is being deleted.", id.Name())
-			}
-		}
-		if spec.Validate != nil {
-			if err := spec.Validate(body, existing == nil); err != nil {
+		p := pre
+		if p == nil || !p.sameVersion(existing) {
+			if p, err = m.planPut(r, spec, body, id, now, existing); err != nil {
 				return err
 			}
 		}
-		stored, err := m.envelope(r, spec, body, prev, id, now)
-		if err != nil {
+		if err := tx.PutResource(ctx, p.res); err != nil {
 			return err
 		}
-		c := m.ctxFor(id, r, now)
-		if spec.Defaults != nil {
-			stored = spec.Defaults(c, stored, prev)
-		}
-		status := 201
-		state := "Creating"
-		if existing != nil {
-			status, state = 200, "Updating"
-		}
-		if !spec.Async {
-			state = "Succeeded"
-		}
-		stored = set(stored, str(state), "properties", "provisioningState")
-		etag := m.cfg.NewID()
-		sr := m.storeResource(id, stored, etag, now, existing)
-		if err := tx.PutResource(ctx, sr); err != nil {
+		if err := tx.AppendEvents(ctx, p.events...); err != nil {
 			return err
 		}
-		act := m.opFor(r, id, operationName(spec.Type, "write"))
-		evStatus := activitylog.Succeeded
-		if spec.Async {
-			evStatus = activitylog.Accepted
-		}
-		if err := tx.AppendEvents(ctx,
-			activitylog.Event(act, activitylog.Started, 0, m.cfg.NewID(), now, nil),
-			activitylog.Event(act, evStatus, status, m.cfg.NewID(), now, nil)); err != nil {
-			return err
-		}
-		resp = &Response{Status: status, Body: sr.Body, Header: etagHeader(etag)}
-		if spec.Async {
-			op := m.newOp(m.cfg.NewID(), "put", id, now, act)
-			if err := m.saveOp(ctx, tx, op, id, now); err != nil {
+		if p.op != nil {
+			if err := tx.PutOperation(ctx, p.op); err != nil {
 				return err
 			}
-			for k, v := range m.asyncHeaders(r, id, op.ID, stored.Field("location").Str(), false) {
-				resp.Header[k] = v
-			}
 		}
+		resp = p.resp
 		return nil
 	})
 	return resp, err

@@ -64,9 +64,12 @@
 // consistent). WithSynchronous(SyncFull) fsyncs the WAL on every commit
 // when that matters more than write latency.
 //
-// Invariants: Seq comes from a counter row incremented inside the write
-// transaction, so it is strictly increasing in commit order and never
-// reused, deletes included; timestamps are stored as INTEGER microseconds
+// Invariants: Seq comes from a counter that only the write connection
+// advances (in memory in exclusive mode, stored in the counters row by
+// each group transaction before its COMMIT; with WithSharedFile the row
+// is incremented by every PutResource), so it is strictly increasing in
+// commit order and never reused, deletes, rollbacks and restarts
+// included; timestamps are stored as INTEGER microseconds
 // since the Unix epoch and come back in UTC; keys compare byte-wise;
 // GetResource's forUpdate needs no lock here (there is only one writer);
 // resource keys must be valid UTF-8 (as in PostgreSQL), and replacing a

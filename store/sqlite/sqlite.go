@@ -104,6 +104,10 @@ type DB struct {
 	// exclusive lock on the database that makes it safe.
 	rc   committed
 	lock *os.File
+	// seq is the last resource Seq handed out, in exclusive mode (guarded
+	// by wsem); memSeq tells whether it is used.
+	seq    int64
+	memSeq bool
 
 	rconns chan *conn // idle read connections
 	nread  int        // read connections opened
@@ -195,6 +199,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db := &DB{path: path, write: write, read: read, wsem: make(chan struct{}, 1), group: cfg.group,
 		rconns: make(chan *conn, cfg.maxReadConns), quit: make(chan struct{}), lock: lock}
 	db.rc.enabled = locked && !cfg.shared
+	if db.rc.enabled {
+		if err := write.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'resource_seq'`).Scan(&db.seq); err != nil {
+			write.Close()
+			read.Close()
+			unlock()
+			return nil, fmt.Errorf("sqlite: open %q: reading the resource sequence: %w", path, err)
+		}
+		db.memSeq = true
+	}
 	fail := func(err error) (*DB, error) {
 		db.closeConns()
 		read.Close()
@@ -507,7 +520,10 @@ type batch struct {
 	n int // successful Writes in it
 	// keys are the resources it wrote (Writes rolled back included), for
 	// the committed-resource cache.
-	keys    map[string]struct{}
+	keys map[string]struct{}
+	// seq is the highest resource Seq its Writes took (memSeq mode), to
+	// store before the COMMIT.
+	seq     int64
 	started time.Time
 	done    chan struct{} // closed after the commit (or its failure)
 	err     error
@@ -529,7 +545,11 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 				panicked, pval = true, p
 			}
 		}()
-		fnErr = fn(&tx{c: c, writable: true, detached: true, cache: &db.cache, batch: b})
+		t := &tx{c: c, writable: true, detached: true, cache: &db.cache, batch: b}
+		if db.memSeq {
+			t.seq = &db.seq
+		}
+		fnErr = fn(t)
 	}()
 	if fnErr == nil && !panicked {
 		if err := ctx.Err(); err != nil {
@@ -560,7 +580,13 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 func (db *DB) commitBatch(b *batch) error {
 	db.batch = nil
 	db.rc.begin(b.keys)
-	err := db.wconn.exec(context.Background(), "COMMIT")
+	var err error
+	if b.seq > 0 {
+		err = db.wconn.exec(context.Background(), "UPDATE counters SET value = ? WHERE name = 'resource_seq' AND value < ?", b.seq, b.seq)
+	}
+	if err == nil {
+		err = db.wconn.exec(context.Background(), "COMMIT")
+	}
 	if err != nil {
 		db.wconn.exec(context.Background(), "ROLLBACK")
 		db.cache.clear()

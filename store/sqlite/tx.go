@@ -46,6 +46,9 @@ type tx struct {
 	cache *resCache
 	// batch is the group transaction of a Write (nil in a Read).
 	batch *batch
+	// seq is the resource sequence counter held in memory (exclusive
+	// mode; nil otherwise, and in a Read).
+	seq *int64
 }
 
 // wrote records a resource key written, for the committed-resource cache.
@@ -142,7 +145,13 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 	}
 	t.wrote(r.Key)
 	var seq int64
-	if err := t.queryRow(ctx,
+	if t.seq != nil {
+		// Exclusive mode: the counter lives in memory and the group
+		// transaction stores it once, before its COMMIT.
+		*t.seq++
+		seq = *t.seq
+		t.batch.seq = seq
+	} else if err := t.queryRow(ctx,
 		`UPDATE counters SET value = value + 1 WHERE name = 'resource_seq' RETURNING value`).Scan(&seq); err != nil {
 		return wrapErr(ctx, "put resource", err)
 	}

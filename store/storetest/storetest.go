@@ -524,6 +524,16 @@ func testSeq(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 	put(t, s, all[12])
 	check("Put after a rollback", all[12])
+	// Nor after the newest is deleted and the store closed and opened
+	// again.
+	write(t, s, func(tx store.Tx) error { return tx.DeleteResource(ctx, all[12].Key) })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t)
+	r := *all[0]
+	put(t, s, &r)
+	check("Put after reopening", &r)
 }
 
 // seed writes one resource, event, operation and object.
