@@ -155,8 +155,24 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 		`UPDATE counters SET value = value + 1 WHERE name = 'resource_seq' RETURNING value`).Scan(&seq); err != nil {
 		return wrapErr(ctx, "put resource", err)
 	}
+	// A replace whose key columns are unchanged (the usual case: they are
+	// derived from the key) updates the row alone, so that SQLite does not
+	// rewrite the entries of the parent, type, subscription and resource
+	// group indexes; anything else goes through the upsert below.
 	var id string
-	err := t.queryRow(ctx, `INSERT INTO resources (`+resourceCols+`)
+	err := t.queryRow(ctx, `UPDATE resources SET body = ?, etag = ?, seq = ?, created_at = ?, updated_at = ?
+		WHERE key = ? AND parent_key = ? AND type_key = ? AND subscription_key = ? AND resource_group_key = ?
+		RETURNING id`,
+		nz(r.Body), r.ETag, seq, encTime(r.CreatedAt), encTime(r.UpdatedAt),
+		r.Key, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey).Scan(&id)
+	if err == nil {
+		r.ID, r.Seq = id, seq
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return wrapErr(ctx, "put resource", err)
+	}
+	err = t.queryRow(ctx, `INSERT INTO resources (`+resourceCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			parent_key = excluded.parent_key,
