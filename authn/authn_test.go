@@ -681,6 +681,35 @@ func TestRotation(t *testing.T) {
 	}
 }
 
+func TestRotateSigningKeyIfOlder(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	kid1 := f.token(t).KeyID
+	f.clk.Advance(29 * 24 * time.Hour)
+	if rotated, err := f.svc.RotateSigningKeyIfOlder(ctx, 30*24*time.Hour); err != nil || rotated {
+		t.Fatalf("29-day-old key: rotated %v (%v), want not rotated", rotated, err)
+	}
+	if kid := f.token(t).KeyID; kid != kid1 {
+		t.Errorf("signing kid %s, want %s", kid, kid1)
+	}
+	f.clk.Advance(24 * time.Hour)
+	if rotated, err := f.svc.RotateSigningKeyIfOlder(ctx, 30*24*time.Hour); err != nil || !rotated {
+		t.Fatalf("30-day-old key: rotated %v (%v), want rotated", rotated, err)
+	}
+	kid2 := f.token(t).KeyID
+	if kid2 == kid1 {
+		t.Error("the rotation kept the signing kid")
+	}
+	if rotated, err := f.svc.RotateSigningKeyIfOlder(ctx, 30*24*time.Hour); err != nil || rotated {
+		t.Errorf("fresh key: rotated %v (%v), want not rotated", rotated, err)
+	}
+	want := []string{kid1, kid2}
+	slices.Sort(want)
+	if got := jwksKIDs(t, f.svc); !slices.Equal(got, want) {
+		t.Errorf("JWKS kids = %v, want %v (the old key stays published)", got, want)
+	}
+}
+
 func TestEnsureSigningKeyIdempotent(t *testing.T) {
 	ctx := context.Background()
 	st := authntest.NewMemStore()

@@ -140,6 +140,21 @@ func (s *Service) RotateSigningKey(ctx context.Context) error {
 	return err
 }
 
+// RotateSigningKeyIfOlder rotates the signing key if the active one was
+// created maxAge or longer ago (or there is none), and reports whether it
+// did. Replicas that call it at the same moment may each rotate; the keys
+// they retire keep verifying for the retention, so that does no harm.
+func (s *Service) RotateSigningKeyIfOlder(ctx context.Context, maxAge time.Duration) (bool, error) {
+	ks, err := s.reloadKeys(ctx)
+	if err != nil {
+		return false, err
+	}
+	if ks.active != nil && s.now().Sub(ks.active.created) < maxAge {
+		return false, nil
+	}
+	return true, s.RotateSigningKey(ctx)
+}
+
 // JWKS returns the JSON Web Key Set of the public keys that tokens may be
 // signed with now: the active key and retired keys still in retention.
 func (s *Service) JWKS(ctx context.Context) ([]byte, error) {

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -293,12 +292,6 @@ func (s *benchStats) merge(o *benchStats) {
 func newBenchStats() *benchStats { return &benchStats{statuses: map[int]int64{}} }
 
 func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResult, error) {
-	// The load generator shares the machine with the server it measures:
-	// it collects garbage less often (its heap stays a few MB) so that
-	// more of the CPU goes to the server. GOGC, if set, still wins.
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
-	}
 	bs, err := readBootstrap(cfg.bootstrap)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s (start `mlgov serve` first, or pass --bootstrap): %w", cfg.bootstrap, err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +29,12 @@ import (
 // bootstrap.json. The server stops when the test ends.
 func startServe(t *testing.T) string {
 	t.Helper()
+	return startServeWith(t, nil)
+}
+
+// startServeWith is startServe with changes to the configuration.
+func startServeWith(t *testing.T, mod func(*serveConfig)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +49,12 @@ func startServe(t *testing.T) string {
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	cfg := serveConfig{dataDir: dir, listen: addr, lroLatency: 20 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
 	go func() {
-		done <- serve(ctx, e, serveConfig{dataDir: dir, listen: addr, lroLatency: 20 * time.Millisecond})
+		done <- serve(ctx, e, cfg)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -285,5 +297,62 @@ func TestServeDataDirInUse(t *testing.T) {
 	err := serve(ctx, e, serveConfig{dataDir: dir, listen: "127.0.0.1:0", lroLatency: 20 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), "mlgov.db.lock") {
 		t.Fatalf("second serve on %s: %v, want an error saying the database is in use\n%s", dir, err, logs.String())
+	}
+}
+
+// TestServeSigningKeyRotation: with --signing-key-lifetime the server
+// rotates its signing key as it ages; the JWKS keeps the old key and a
+// token signed with it still works until it expires.
+func TestServeSigningKeyRotation(t *testing.T) {
+	const lifetime = 300 * time.Millisecond
+	path := startServeWith(t, func(c *serveConfig) { c.keyLifetime = lifetime })
+	ctx := t.Context()
+	c, err := newARMClient(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kidOf := func(tok string) string {
+		h, _, _ := strings.Cut(tok, ".")
+		b, err := base64.RawURLEncoding.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr struct{ Kid string }
+		json.Unmarshal(b, &hdr)
+		return hdr.Kid
+	}
+	jwks := func() []string {
+		b, err := c.get(ctx, "/"+c.bs.TenantID+"/discovery/v2.0/keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set struct{ Keys []struct{ Kid string } }
+		if err := json.Unmarshal(b, &set); err != nil {
+			t.Fatal(err)
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		return kids
+	}
+	oldKid := kidOf(c.token)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(jwks()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	kids := jwks()
+	if len(kids) < 2 || !slices.Contains(kids, oldKid) {
+		t.Fatalf("JWKS after the key lifetime: %v; want the old key %s and a new one", kids, oldKid)
+	}
+	if _, err := c.get(ctx, "/subscriptions/"+c.bs.SubscriptionID+"?api-version=2022-12-01"); err != nil {
+		t.Errorf("a token signed with the old key no longer works: %v", err)
+	}
+	c2, err := newARMClient(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := kidOf(c2.token); kid == oldKid || !slices.Contains(jwks(), kid) {
+		t.Errorf("a new token is signed with %s; want a newer published key than %s", kid, oldKid)
 	}
 }

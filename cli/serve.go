@@ -48,7 +48,8 @@ type Bootstrap struct {
 
 func newServeCmd(e *env) *cobra.Command {
 	var dataDir, listen, storeURL, certFile, keyFile string
-	var lroLatency time.Duration
+	var lroLatency, keyLifetime time.Duration
+	var rotateKey bool
 	var policyPaths, aliasPaths []string
 	var pprofAddr string
 	c := &cobra.Command{
@@ -75,8 +76,11 @@ func newServeCmd(e *env) *cobra.Command {
 			if !cmd.Flags().Changed("aliases") {
 				aliasPaths = existing(defaultAliasPaths)
 			}
+			if keyLifetime < 0 {
+				return fmt.Errorf("--signing-key-lifetime %s: want a positive duration, or 0 for no automatic rotation", keyLifetime)
+			}
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr})
+				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey})
 		},
 	}
 	f := c.Flags()
@@ -85,6 +89,8 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&storeURL, "store", "", "store URL: empty for SQLite in the data directory, or postgres://...")
 	f.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: a self-signed one in DIR/tls")
 	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.DurationVar(&keyLifetime, "signing-key-lifetime", 30*24*time.Hour, "rotate the token signing key once it is this old (0: only when asked); old keys keep verifying until their tokens expire")
+	f.BoolVar(&rotateKey, "rotate-signing-key", false, "rotate the token signing key now, at start")
 	f.DurationVar(&lroLatency, "lro-latency", 300*time.Millisecond, "how long long-running operations stay in progress")
 	f.StringArrayVar(&policyPaths, "policy-definitions", nil, "folder or file of built-in policy definitions to load (repeatable; default: ../shared/corpus/azure-policy when present)")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
@@ -98,6 +104,8 @@ type serveConfig struct {
 	lroLatency                                   time.Duration
 	policyPaths, aliasPaths                      []string
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
+	keyLifetime                                  time.Duration
+	rotateKey                                    bool
 }
 
 // endpointFor turns a listen address into the URL clients use.

@@ -107,6 +107,12 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err := idsvc.EnsureSigningKey(ctx); err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
+	if cfg.rotateKey {
+		if err := idsvc.RotateSigningKey(ctx); err != nil {
+			return fmt.Errorf("rotating the signing key: %w", err)
+		}
+		log.Info("token signing key rotated")
+	}
 	bs, err := ensureBootstrap(ctx, st, idsvc, dataDir, endpoint, certFile)
 	if err != nil {
 		return err
@@ -135,11 +141,37 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 	}
 	go completeOperations(ctx, mgr, log)
+	if cfg.keyLifetime > 0 {
+		go rotateSigningKeys(ctx, idsvc, cfg.keyLifetime, log)
+	}
 	log.Info("mlgov serving", "endpoint", endpoint, "bootstrap", filepath.Join(dataDir, "bootstrap.json"), "caCertFile", certFile)
 	return serveHTTP(ctx, log, srv, ln, certFile, keyFile)
 }
 
 // completeOperations finishes due long-running operations until ctx ends.
+// rotateSigningKeys rotates the token signing key whenever it has been
+// in use for lifetime, checking every lifetime/24 (at most hourly).
+func rotateSigningKeys(ctx context.Context, idsvc *authn.Service, lifetime time.Duration, log interface {
+	Info(string, ...any)
+	Error(string, ...any)
+}) {
+	every := min(max(lifetime/24, 10*time.Millisecond), time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if rotated, err := idsvc.RotateSigningKeyIfOlder(ctx, lifetime); err != nil && ctx.Err() == nil {
+			log.Error("rotating the signing key", "err", err)
+		} else if rotated {
+			log.Info("token signing key rotated", "lifetime", lifetime)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func completeOperations(ctx context.Context, mgr *resources.Manager, log interface{ Error(string, ...any) }) {
 	// Often, so that each round completes a few operations instead of a
 	// burst that holds the store's write lock (see resources.CompleteDue).
