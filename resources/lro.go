@@ -1,7 +1,6 @@
 package resources
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +119,6 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 	now := m.cfg.Now()
 	total := 0
 	for {
-		plans := m.planCompletions(ctx, now)
 		n := 0
 		err := m.st.Write(ctx, func(tx store.Tx) error {
 			ops, err := tx.DueOperations(ctx, now, completeBatch)
@@ -129,11 +127,7 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 			}
 			n = 0
 			for _, op := range ops {
-				done, err := plans[op.ID].apply(ctx, tx, op)
-				if err == nil && !done {
-					err = m.complete(ctx, tx, op, now)
-				}
-				if err != nil {
+				if err := m.complete(ctx, tx, op, now); err != nil {
 					return err
 				}
 				n++
@@ -148,88 +142,6 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 			return total, nil
 		}
 	}
-}
-
-// completion is the completion of a create or update operation worked
-// out before the write lock is taken, from the operation and its resource
-// as last committed.
-type completion struct {
-	opBody  []byte // the operation as it was read
-	resETag string // the resource version it was worked out from
-	res     *store.Resource
-	op      *store.Operation
-	event   *store.Event
-}
-
-// planCompletions works out, in one Read transaction, the completions of
-// the create and update operations that CompleteDue's next transaction
-// will most likely take, so that the transaction only writes them. It is
-// best effort: what it cannot work out (actions, deletes, a failure) is
-// done by complete inside the transaction.
-func (m *Manager) planCompletions(ctx context.Context, now time.Time) map[string]*completion {
-	plans := map[string]*completion{}
-	m.st.Read(ctx, func(tx store.Tx) error {
-		ops, err := tx.DueOperations(ctx, now, completeBatch)
-		if err != nil {
-			return err
-		}
-		for _, op := range ops {
-			var rec opRecord
-			if json.Unmarshal(op.Body, &rec) != nil || (rec.Kind != "put" && rec.Kind != "patch") {
-				continue
-			}
-			rid, err := arm.ParseID(rec.ResourceID)
-			if err != nil {
-				continue
-			}
-			res, err := tx.GetResource(ctx, rid.Key(), false)
-			if err != nil {
-				continue
-			}
-			cur, err := value.Parse(res.Body)
-			if err != nil {
-				continue
-			}
-			c := &completion{opBody: op.Body, resETag: res.ETag}
-			nr := *res
-			nr.Body = []byte(set(cur, str("Succeeded"), "properties", "provisioningState").JSON())
-			nr.UpdatedAt, nr.ETag = now, m.cfg.NewID()
-			c.res = &nr
-			rec.EndTime, rec.Status = timestamp(now).Str(), "Succeeded"
-			b, _ := json.Marshal(rec)
-			nop := *op
-			nop.Body, nop.Status, nop.UpdatedAt = b, rec.Status, now
-			c.op = &nop
-			c.event = activitylog.Event(rec.Activity, activitylog.Succeeded, 200, m.cfg.NewID(), now, nil)
-			plans[op.ID] = c
-		}
-		return nil
-	})
-	return plans
-}
-
-// apply writes the completion if op and its resource are still as it was
-// worked out from, and reports whether it did.
-func (c *completion) apply(ctx context.Context, tx store.Tx, op *store.Operation) (bool, error) {
-	if c == nil || op.Status != "InProgress" || !bytes.Equal(op.Body, c.opBody) {
-		return false, nil
-	}
-	res, err := tx.GetResource(ctx, c.res.Key, true)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	if res.ETag != c.resETag {
-		return false, nil
-	}
-	if err := tx.PutResource(ctx, c.res); err != nil {
-		return false, err
-	}
-	if err := tx.PutOperation(ctx, c.op); err != nil {
-		return false, err
-	}
-	return true, tx.AppendEvents(ctx, c.event)
 }
 
 // complete finishes an operation inside a transaction.
