@@ -98,8 +98,14 @@ func (c *committed) fill(g uint64, rs []*store.Resource) {
 	}
 }
 
-// begin is called before a COMMIT of a transaction that wrote keys.
+// begin is called before a COMMIT of a transaction that wrote keys. A
+// transaction that wrote no resources changes nothing the cache holds
+// and leaves it alone (begin and end do nothing), so that lookups and
+// fills running beside it need not start over.
 func (c *committed) begin(keys map[string]struct{}) {
+	if len(keys) == 0 {
+		return
+	}
 	c.mu.Lock()
 	c.gen.Add(1)
 	for k := range keys {
@@ -111,8 +117,13 @@ func (c *committed) begin(keys map[string]struct{}) {
 	c.mu.Unlock()
 }
 
-// end is called after the COMMIT (whether it succeeded or not).
-func (c *committed) end() { c.gen.Add(1) }
+// end is called after the COMMIT (whether it succeeded or not), with the
+// keys given to begin.
+func (c *committed) end(keys map[string]struct{}) {
+	if len(keys) > 0 {
+		c.gen.Add(1)
+	}
+}
 
 func entrySize(r *store.Resource) int {
 	return len(r.Key) + len(r.ID) + len(r.ParentKey) + len(r.TypeKey) + len(r.SubscriptionKey) +

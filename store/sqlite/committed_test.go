@@ -31,10 +31,18 @@ func TestCommittedBounds(t *testing.T) {
 	g := c.gen.Load()
 	c.begin(map[string]struct{}{"/k/000001": {}})
 	c.fill(g, []*store.Resource{{Key: "/stale"}})
-	c.end()
+	c.end(map[string]struct{}{"/k/000001": {}})
 	c.fill(g, []*store.Resource{{Key: "/stale"}})
 	if c.m["/stale"] != nil || c.m["/k/000001"] != nil {
 		t.Error("a fill from before a commit was stored, or the committed key survived")
+	}
+	// A transaction that wrote no resources leaves fills alone.
+	g = c.gen.Load()
+	c.begin(nil)
+	c.end(nil)
+	c.fill(g, []*store.Resource{{Key: "/fresh"}})
+	if c.m["/fresh"] == nil {
+		t.Error("a fill after a commit without resource writes was dropped")
 	}
 	out := make([]*store.Resource, 1)
 	if c.lookup([]string{"/stale"}, out) {

@@ -591,7 +591,7 @@ func (db *DB) commitBatch(b *batch) error {
 		db.wconn.exec(context.Background(), "ROLLBACK")
 		db.cache.clear()
 	}
-	db.rc.end()
+	db.rc.end(b.keys)
 	b.err = err
 	close(b.done)
 	db.commits.Add(1)
