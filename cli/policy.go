@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -357,6 +358,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	var defPaths, aliasPaths []string
 	var resPath, paramsPath, apiVersion, output, relatedPath string
 	var summary, strict bool
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "eval --definition PATH... --resource PATH",
 		Short: "Evaluate definitions against resources and explain every decision",
@@ -401,6 +403,17 @@ func newEvalCmd(e *env) *cobra.Command {
 			}
 			ev := &evaluator{e: e, progs: progs, summary: summary, json: output == "json", apiVersion: apiVersion, lookup: lookup}
 			ev.ix = policy.NewIndex(ev.programs())
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			if err := ev.run(resPath); err != nil {
 				return err
 			}
@@ -421,6 +434,8 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog file (repeatable)")
 	f.BoolVar(&strict, "strict", false, "treat unknown aliases as errors")
 	f.StringVar(&relatedPath, "related", "", "resources that exist (JSON/JSON Lines) for AuditIfNotExists/DeployIfNotExists checks")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the evaluation to this file (go tool pprof)")
+	f.MarkHidden("cpuprofile")
 	return c
 }
 
