@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -238,7 +237,8 @@ func (ix *Index) EvaluateEach(in *Input, fn func(i int, res Result)) {
 // Programs returns the indexed programs.
 func (ix *Index) Programs() []*Program { return ix.progs }
 
-// Describe names a program for output: display name, else name.
+// Describe names a program for output: display name, else name, else
+// id, else "(unnamed)" (a bare rule; the caller knows its file).
 func (p *Program) Describe() string {
 	d := p.Definition
 	switch {
@@ -246,6 +246,8 @@ func (p *Program) Describe() string {
 		return d.DisplayName
 	case d.Name != "":
 		return d.Name
+	case d.ID != "":
+		return d.ID
 	}
-	return fmt.Sprintf("policy@%p", p)
+	return "(unnamed)"
 }

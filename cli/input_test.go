@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestEvalInputShapes: every input shape gives the same results read from
+// a file (mapped into memory) and from standard input (streamed), and the
+// expected number of resources.
+func TestEvalInputShapes(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "def.json")
+	if err := os.WriteFile(def, []byte(`{"properties":{"mode":"All","policyRule":{"if":{"field":"location","equals":"eastus"},"then":{"effect":"audit"}}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := func(name, loc string) string {
+		return `{"id":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/` + name + `","name":"` + name + `","type":"Microsoft.Storage/storageAccounts","location":"` + loc + `","tags":{"note":"a\"b\u00e9\\n"}}`
+	}
+	cases := []struct {
+		name, input string
+		resources   int // -1: an error naming line 3
+	}{
+		{"object", res("a", "eastus"), 1},
+		{"object with BOM and blank lines", "\ufeff\n\n  " + res("a", "eastus") + "\n\n", 1},
+		{"array", "[" + res("a", "eastus") + ",\n" + res("b", "westus") + "]", 2},
+		{"JSON Lines", res("a", "eastus") + "\n" + res("b", "westus") + "\r\n\n" + res("c", "eastus"), 3},
+		{"JSON Lines with a final newline", res("a", "eastus") + "\n" + res("b", "westus") + "\n", 2},
+		{"pretty-printed object", strings.ReplaceAll(res("a", "eastus"), ",", ",\n  "), 1},
+		{"empty", "", 0},
+		{"whitespace only", " \n\t\n", 0},
+		{"malformed third line", res("a", "eastus") + "\n" + res("b", "westus") + "\n{\"id\": oops}\n", -1},
+	}
+	count := regexp.MustCompile(`summary: (\d+) resources`)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "in.json")
+			if err := os.WriteFile(path, []byte(c.input), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"policy", "eval", "-d", def, "-o", "json"}
+			var fout, ferr, sout, serr bytes.Buffer
+			fcode := Main(append(args, "-r", path), strings.NewReader(""), &fout, &ferr)
+			scode := Main(append(args, "-r", "-"), strings.NewReader(c.input), &sout, &serr)
+			if c.resources < 0 {
+				if fcode == 0 || scode == 0 || !strings.Contains(ferr.String(), "line 3") || !strings.Contains(serr.String(), "line 3") {
+					t.Fatalf("want an error naming line 3; file: %d %s; stdin: %d %s", fcode, ferr.String(), scode, serr.String())
+				}
+				return
+			}
+			if fcode != 0 || scode != 0 {
+				t.Fatalf("exit codes file %d, stdin %d\n%s\n%s", fcode, scode, ferr.String(), serr.String())
+			}
+			if fout.String() != sout.String() {
+				t.Errorf("file and stdin differ:\nfile:  %s\nstdin: %s", fout.String(), sout.String())
+			}
+			for what, e := range map[string]string{"file": ferr.String(), "stdin": serr.String()} {
+				m := count.FindStringSubmatch(e)
+				if m == nil || m[1] != strconv.Itoa(c.resources) {
+					t.Errorf("%s: %q, want %d resources", what, e, c.resources)
+				}
+			}
+		})
+	}
+}

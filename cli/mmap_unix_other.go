@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package cli
+
+const mapPopulate = 0
