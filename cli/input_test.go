@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// TestEvalInputShapes: every input shape gives the same results read from
-// a file (mapped into memory) and from standard input (streamed), and the
-// expected number of resources.
+// TestEvalInputShapes: every input shape gives the expected number of
+// resources (or an error naming the line), and the same results read from
+// a file and from standard input.
 func TestEvalInputShapes(t *testing.T) {
 	dir := t.TempDir()
 	def := filepath.Join(dir, "def.json")

@@ -491,12 +491,6 @@ func forEachResource(path string, stdin io.Reader, fn func(value.Value) error) e
 			return err
 		}
 		defer f.Close()
-		// A regular file is mapped into memory where the system allows:
-		// no copying through a read buffer.
-		if data, unmap, ok := mapFile(f); ok {
-			defer unmap()
-			return forEachInMemory(path, data, fn)
-		}
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
@@ -579,59 +573,6 @@ func forEachResource(path string, stdin io.Reader, fn func(value.Value) error) e
 			return err
 		}
 	}
-}
-
-// forEachInMemory is forEachResource over a whole file in memory (a JSON
-// value, a JSON array, or JSON Lines). data may be changed: strings with
-// escapes are decoded in place.
-func forEachInMemory(path string, data []byte, fn func(value.Value) error) error {
-	var dec value.Decoder
-	trimmed := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf")
-	if len(trimmed) == 0 {
-		return nil
-	}
-	whole := func() error {
-		v, err := dec.DecodeInPlace(trimmed)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if v.Kind() == value.Array {
-			for _, e := range v.Elems() {
-				if err := fn(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		return fn(v)
-	}
-	if trimmed[0] == '[' {
-		return whole()
-	}
-	rest := trimmed
-	for line := 0; len(rest) > 0; {
-		b := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			b, rest = rest[:i+1], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		line++
-		v, err := dec.DecodeInPlace(b)
-		if err != nil {
-			if se, ok := err.(*value.SyntaxError); ok && line == 1 && strings.Contains(se.Msg, "end of input") {
-				return whole() // a multi-line document
-			}
-			return fmt.Errorf("%s: line %d: %w", path, line, err)
-		}
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (ev *evaluator) run(path string) error {

@@ -1,5 +1,0 @@
-//go:build unix && !linux
-
-package cli
-
-const mapPopulate = 0
