@@ -205,6 +205,8 @@ func (c *compiler) bindParams() {
 		} else {
 			if pd.Type != 0 && v.Kind() != value.Null && !pd.Type.Accepts(v) {
 				c.errs.Add(pd.Pointer.String(), definition.CodeParameterValue, "the value %s given for parameter %q is %s, but the parameter's type is %s", short(v), pd.Name, strings.ToLower(v.Kind().String()), pd.TypeName)
+			} else if vs := schemaViolations(pd, v); len(vs) > 0 {
+				c.errs.Add(pd.Pointer.String(), definition.CodeParameterValue, "the value given for parameter %q does not match the parameter's schema: %s", pd.Name, definition.Violations(vs))
 			} else if len(pd.AllowedValues) > 0 && !allowed(pd, v, c.opts.FoldAllowedValues) {
 				var av []string
 				for _, a := range pd.AllowedValues {
@@ -227,6 +229,14 @@ func (c *compiler) bindParams() {
 			}
 		}
 	}
+}
+
+// schemaViolations checks an object value against the parameter's schema.
+func schemaViolations(pd *definition.Parameter, v value.Value) []definition.Violation {
+	if pd.Check == nil || v.Kind() != value.Object {
+		return nil
+	}
+	return pd.Check.Validate(v)
 }
 
 // allowed checks a value against allowedValues: strings case-sensitively

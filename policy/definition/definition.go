@@ -45,7 +45,10 @@ type Parameter struct {
 	HasDefault    bool
 	AllowedValues []value.Value
 	Schema        value.Value
-	Metadata      value.Value
+	// Check is Schema compiled, for object-typed parameters (Azure uses
+	// the schema of those only); nil when there is none.
+	Check    *Schema
+	Metadata value.Value
 	Pointer       Pointer
 	// DefaultMismatch describes a defaultValue whose kind differs from
 	// Type (a warning: Azure's own built-ins have some).
@@ -337,8 +340,17 @@ func parseParams(v value.Value, ptr Pointer, errs *ErrorList) []*Parameter {
 		} else {
 			p.Type, p.TypeName = t, tv.Str()
 		}
+		if sv, ok := pv.Get("schema"); ok && p.Type == TypeObject {
+			p.Check = CompileSchema(sv, pp.Key("schema"), errs)
+		}
 		if dv, ok := pv.Get("defaultValue"); ok {
 			p.Default, p.HasDefault = dv, true
+			if p.Check != nil && dv.Kind() == value.Object {
+				if vs := p.Check.Validate(dv); len(vs) > 0 {
+					// Checked only when used, like a value of the wrong kind.
+					p.DefaultMismatch = fmt.Sprintf("%s: defaultValue of parameter %q does not match its schema: %s", pp.Key("defaultValue"), name, Violations(vs))
+				}
+			}
 			if p.Type != 0 && dv.Kind() != value.Null && !p.Type.Accepts(dv) {
 				// Azure accepts such defaults in built-in initiatives
 				// (e.g. CMMC_L3); a value given at assignment is checked.
