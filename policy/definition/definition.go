@@ -49,7 +49,7 @@ type Parameter struct {
 	// the schema of those only); nil when there is none.
 	Check    *Schema
 	Metadata value.Value
-	Pointer       Pointer
+	Pointer  Pointer
 	// DefaultMismatch describes a defaultValue whose kind differs from
 	// Type (a warning: Azure's own built-ins have some).
 	DefaultMismatch string
