@@ -79,6 +79,7 @@ func FuzzParse(f *testing.F) {
 		`{"properties":{"policyDefinitions":[{"policyDefinitionId":"a","parameters":{"p":{"value":1}}}]}}`,
 		`{"if":{"not":{"field":"a","exists":true}},"then":{"effect":"deny"}}`,
 		`[]`, `{}`, `{"properties":null}`,
+		`{"properties":{"parameters":{"c":{"type":"Object","defaultValue":{"a":["x"],"n":2},"schema":{"type":"object","properties":{"a":{"type":"array","items":{"type":"string","pattern":"^x"},"uniqueItems":true}},"patternProperties":{"^n":{"minimum":1,"multipleOf":2}},"required":["a"],"additionalProperties":false,"oneOf":[{"minProperties":1},{"not":{"const":{}}}],"if":{"required":["n"]},"then":{"maxProperties":3}}}},"policyRule":{"if":{"field":"type","equals":"x"},"then":{"effect":"audit"}}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -91,6 +92,13 @@ func FuzzParse(f *testing.F) {
 			for _, e := range el {
 				if e.Code == "" || e.Message == "" {
 					t.Fatalf("error without code or message: %+v", e)
+				}
+			}
+		}
+		if err == nil && d.Policy != nil {
+			for _, p := range d.Policy.Parameters {
+				if p.Check != nil { // the validator must not panic on any value
+					p.Check.Validate(p.Default)
 				}
 			}
 		}
