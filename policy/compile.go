@@ -109,6 +109,7 @@ func Compile(def *definition.Definition, opts Options) (*Program, error) {
 	c.bindParams()
 	p := &Program{Definition: def, params: c.params, paramNames: c.pnames}
 	p.mode = parseMode(def.Mode, def.RulePointer, &c.errs)
+	p.mode.catalog = opts.Aliases
 	rule := def.Rule
 	rp := def.RulePointer
 	if rule.Kind() != value.Object {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/expr"
 	"github.com/mlgov/mlgov/policy/value"
 )
@@ -151,8 +152,27 @@ func (p *Program) Evaluate(in *Input) Result {
 type resType struct {
 	v value.Value
 	s string // v.Str()
-	// indexed: resources of the type are in the scope of mode Indexed.
+	// indexed: resources of the type are in the scope of mode Indexed, as
+	// far as the type name tells (not a subscription or resource group).
 	indexed bool
+	// capCatalog and capIndexed remember indexedIn's answer for the last
+	// catalog asked (programs of one run normally share their catalog).
+	capCatalog *alias.Catalog
+	capIndexed bool
+}
+
+// indexedIn reports whether c, where it describes the type's
+// capabilities, lets mode Indexed apply: the type supports tags and
+// location. It does not allocate.
+func (rt *resType) indexedIn(c *alias.Catalog) bool {
+	if c == nil {
+		return true
+	}
+	if rt.capCatalog != c {
+		t, ok := c.Type(rt.s)
+		rt.capCatalog, rt.capIndexed = c, !ok || !t.CapabilitiesKnown || (t.SupportsTags && t.SupportsLocation)
+	}
+	return rt.capIndexed
 }
 
 func resourceTypeOf(r value.Value) resType {

@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/definition"
 	"github.com/mlgov/mlgov/policy/value"
 )
@@ -12,6 +13,9 @@ type mode struct {
 	kind modeKind
 	// rp is the resource-provider mode namespace ("Microsoft.MachineLearningServices.v2.Data").
 	rp string
+	// catalog is the alias catalog the program was compiled with: it
+	// says which types support tags and location (mode Indexed).
+	catalog *alias.Catalog
 }
 
 type modeKind uint8
@@ -39,13 +43,15 @@ func parseMode(s string, ptr definition.Pointer, errs *definition.ErrorList) mod
 }
 
 // appliesTo reports whether a resource of the given type is in the mode's
-// scope. Indexed mode excludes resource groups and subscriptions; the
-// finer "supports tags and location" rule needs type metadata and is
-// applied by callers that have it (see Program.IndexedApplies).
+// scope. Indexed mode excludes resource groups and subscriptions, and,
+// for types the alias catalog describes with their capabilities, types
+// that do not support both tags and location (Azure's rule:
+// Microsoft.Network/routeTables yes, .../routeTables/routes no). Types the
+// catalog does not describe stay in scope.
 func (m mode) appliesTo(rt *resType) bool {
 	switch m.kind {
 	case modeIndexed:
-		return rt.indexed
+		return rt.indexed && rt.indexedIn(m.catalog)
 	case modeRP:
 		typ := rt.s
 		return len(typ) > len(m.rp) && typ[len(m.rp)] == '/' && value.EqualFold(typ[:len(m.rp)], m.rp)
