@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,5 +67,63 @@ func TestEvalInputShapes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEvalScopeContexts: resourceGroup() and subscription() come from the
+// resource id, or whole from --related when the resource group or
+// subscription is there; a property that neither gives is undefined (a
+// value condition on it is false), not a guess.
+func TestEvalScopeContexts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	rule := func(name, cond string) string {
+		return write(name+".json", `{"name":"`+name+`","properties":{"mode":"All","policyRule":{"if":`+cond+`,"then":{"effect":"audit"}}}}`)
+	}
+	byName := rule("by-name", `{"allOf":[{"value":"[resourceGroup().name]","equals":"RG1"},{"value":"[resourceGroup().id]","equals":"/subscriptions/s1/resourceGroups/RG1"},{"value":"[subscription().subscriptionId]","equals":"s1"}]}`)
+	byLocation := rule("by-location", `{"field":"location","notEquals":"[resourceGroup().location]"}`)
+	byTag := rule("by-tag", `{"value":"[resourceGroup().tags['env']]","equals":"prod"}`)
+	res := write("res.jsonl", `{"id":"/subscriptions/s1/resourceGroups/RG1/providers/Microsoft.Storage/storageAccounts/a","name":"a","type":"Microsoft.Storage/storageAccounts","location":"eastus"}`+"\n"+
+		`{"id":"/subscriptions/s1/resourceGroups/RG1/providers/Microsoft.Storage/storageAccounts/b","name":"b","type":"Microsoft.Storage/storageAccounts","location":"westus"}`+"\n")
+	related := write("related.json", `[{"id":"/subscriptions/s1/resourceGroups/rg1","name":"rg1","type":"Microsoft.Resources/resourceGroups","location":"westus","tags":{"env":"prod"}}]`)
+
+	effects := func(args ...string) (string, int) {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"policy", "eval", "-o", "json", "-r", res}, args...), strings.NewReader(""), &out, &errb)
+		var got []string
+		var rows []struct {
+			Resource, Policy, Effect string
+			Error                    string
+		}
+		if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+			t.Fatalf("%v\n%s\n%s", err, out.String(), errb.String())
+		}
+		for _, r := range rows {
+			e := r.Effect
+			if r.Error != "" {
+				e = "error"
+			}
+			got = append(got, r.Policy+"/"+r.Resource[strings.LastIndexByte(r.Resource, '/')+1:]+"="+e)
+		}
+		return strings.Join(got, " "), code
+	}
+	if got, _ := effects("-d", byName); got != "by-name/a=audit by-name/b=audit" {
+		t.Errorf("from the id: %s", got)
+	}
+	if got, _ := effects("-d", byLocation, "-d", byTag, "--related", related); got != "by-location/a=audit by-tag/a=audit by-location/b=none by-tag/b=audit" {
+		t.Errorf("from --related: %s", got)
+	}
+	rgLocation := rule("rg-location", `{"value":"[resourceGroup().location]","equals":"westus"}`)
+	if got, _ := effects("-d", rgLocation); got != "rg-location/a=none rg-location/b=none" {
+		t.Errorf("location not given: %s", got)
+	}
+	if got, _ := effects("-d", rgLocation, "--related", related); got != "rg-location/a=audit rg-location/b=audit" {
+		t.Errorf("location from --related: %s", got)
 	}
 }

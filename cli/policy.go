@@ -394,14 +394,16 @@ func newEvalCmd(e *env) *cobra.Command {
 				return &exitError{1}
 			}
 			var lookup policy.Lookup
+			scopes := newScopeContexts(nil)
 			if relatedPath != "" {
 				pool, err := readAll(relatedPath)
 				if err != nil {
 					return err
 				}
 				lookup = policytest.PoolLookup(pool)
+				scopes = newScopeContexts(pool)
 			}
-			ev := &evaluator{e: e, progs: progs, summary: summary, json: output == "json", apiVersion: apiVersion, lookup: lookup}
+			ev := &evaluator{e: e, progs: progs, summary: summary, json: output == "json", apiVersion: apiVersion, lookup: lookup, scopes: scopes}
 			ev.ix = policy.NewIndex(ev.programs())
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -447,6 +449,7 @@ type evaluator struct {
 	json       bool
 	apiVersion string
 	lookup     policy.Lookup
+	scopes     *scopeContexts
 
 	resources, evaluations, errors int
 	counts                         [32]int
@@ -592,12 +595,18 @@ func (ev *evaluator) run(path string) error {
 		in.RequestContext = value.ObjectValue(value.Member{Key: "apiVersion", Value: value.StringValue(ev.apiVersion)})
 	}
 	progs := ev.ix.Programs()
+	needScopes := false
+	for _, p := range progs {
+		needScopes = needScopes || p.UsesScopeContext()
+	}
 	countResult := func(_ int, res policy.Result) { ev.count(&res) }
 	err := forEachResource(path, ev.e.stdin, func(r value.Value) error {
 		ev.resources++
 		ev.evaluations += len(progs)
 		in.Resource = r
-		in.ResourceGroup = resourceGroupContext(r)
+		if needScopes {
+			in.ResourceGroup, in.Subscription = ev.scopes.of(r)
+		}
 		if ev.summary {
 			ev.ix.EvaluateEach(&in, countResult)
 			return nil
@@ -628,9 +637,97 @@ func (ev *evaluator) run(path string) error {
 	return err
 }
 
-// resourceGroupContext derives resourceGroup() from the resource id.
-func resourceGroupContext(r value.Value) value.Value {
-	return value.Value{}
+// scopeContexts supplies resourceGroup() and subscription() for the
+// resources evaluated: the resource group and subscription from --related
+// when they are there (with their location, tags and the rest), else what
+// the resource id tells ({id, name, type} and {id, subscriptionId}); what
+// neither gives (the group's location, its tags) reads as undefined, like
+// any missing property, rather than a made-up value. Contexts are built
+// once per scope id.
+type scopeContexts struct {
+	known map[string]value.Value // lower-cased id → resource group or subscription from --related
+	made  map[string]value.Value // scope id as written → context
+}
+
+func newScopeContexts(pool []value.Value) *scopeContexts {
+	c := &scopeContexts{known: map[string]value.Value{}, made: map[string]value.Value{}}
+	for _, r := range pool {
+		t := r.Field("type").Str()
+		if value.EqualFold(t, "Microsoft.Resources/resourceGroups") || value.EqualFold(t, "Microsoft.Resources/subscriptions/resourceGroups") ||
+			value.EqualFold(t, "Microsoft.Resources/subscriptions") {
+			if id := r.Field("id").Str(); id != "" {
+				c.known[strings.ToLower(id)] = r
+			}
+		}
+	}
+	return c
+}
+
+// of returns the resource group and subscription contexts of r (Undefined
+// when its id names none).
+func (c *scopeContexts) of(r value.Value) (rg, sub value.Value) {
+	subID, _, rgID, _ := scopeIDs(r.Field("id").Str())
+	if subID != "" {
+		sub = c.context(subID)
+	}
+	if rgID != "" {
+		rg = c.context(rgID)
+	}
+	return rg, sub
+}
+
+// context returns the context of a subscription or resource group id.
+func (c *scopeContexts) context(id string) value.Value {
+	if v, ok := c.made[id]; ok {
+		return v
+	}
+	id = strings.Clone(id) // id points into a buffer the decoder reuses
+	v, ok := c.known[strings.ToLower(id)]
+	if !ok {
+		_, sub, _, rg := scopeIDs(id)
+		if rg == "" {
+			v = value.ObjectValue(value.Member{Key: "id", Value: value.StringValue(id)},
+				value.Member{Key: "subscriptionId", Value: value.StringValue(sub)})
+		} else {
+			v = value.ObjectValue(value.Member{Key: "id", Value: value.StringValue(id)},
+				value.Member{Key: "name", Value: value.StringValue(rg)},
+				value.Member{Key: "type", Value: value.StringValue("Microsoft.Resources/resourceGroups")})
+		}
+	}
+	c.made[id] = v
+	return v
+}
+
+// segment is the length of s up to its first '/'.
+func segment(s string) int {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return i
+	}
+	return len(s)
+}
+
+// scopeIDs splits "/subscriptions/{s}/resourceGroups/{rg}/..." into the
+// subscription id and name and the resource group id and name (empty when
+// absent). The ids are substrings of id.
+func scopeIDs(id string) (subID, sub, rgID, rg string) {
+	const subs, rgs = "/subscriptions/", "/resourcegroups/"
+	if len(id) <= len(subs) || !strings.EqualFold(id[:len(subs)], subs) {
+		return
+	}
+	end := len(subs) + segment(id[len(subs):])
+	subID, sub = id[:end], id[len(subs):end]
+	if sub == "" {
+		return "", "", "", ""
+	}
+	rest := id[end:]
+	if len(rest) <= len(rgs) || !strings.EqualFold(rest[:len(rgs)], rgs) {
+		return
+	}
+	rgEnd := len(rgs) + segment(rest[len(rgs):])
+	if rgEnd == len(rgs) {
+		return
+	}
+	return subID, sub, id[:end+rgEnd], rest[len(rgs):rgEnd]
 }
 
 func (ev *evaluator) count(res *policy.Result) {

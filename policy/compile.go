@@ -65,7 +65,14 @@ type Program struct {
 	warnings      []string
 	// existence check
 	exist *existenceSpec
+	// usesScope: the definition calls resourceGroup() or subscription().
+	usesScope bool
 }
+
+// UsesScopeContext reports whether the definition calls resourceGroup() or
+// subscription(), that is whether Input.ResourceGroup and
+// Input.Subscription matter to it.
+func (p *Program) UsesScopeContext() bool { return p.usesScope }
 
 // Warnings returns non-fatal findings (unknown aliases in non-strict mode).
 func (p *Program) Warnings() []string { return p.warnings }
@@ -89,6 +96,8 @@ type compiler struct {
 	inModify bool // compiling a modify operation condition (no field())
 	inExist  bool // compiling an existence condition
 	warnings []string
+	// usesScope: the definition calls resourceGroup() or subscription().
+	usesScope bool
 }
 
 // Warn implements expr.Warner.
@@ -151,6 +160,7 @@ func Compile(def *definition.Definition, opts Options) (*Program, error) {
 		p.unknownReason = "unknown alias " + p.unknown[0]
 	}
 	p.warnings = append(p.warnings, c.warnings...)
+	p.usesScope = c.usesScope
 	for _, a := range p.unknown {
 		p.warnings = append(p.warnings, fmt.Sprintf("unknown alias %q: the policy is not applicable to any resource until a catalog that defines it is loaded", a))
 	}
@@ -744,6 +754,9 @@ func (c *compiler) Bind(call *expr.Call, args []expr.Evaluable) (expr.Evaluable,
 		}
 		if c.inModify && (name == "resourcegroup" || name == "subscription") {
 			return nil, false, &expr.CompileError{Offset: call.At, Msg: fmt.Sprintf("%s() cannot be used in a modify operation's condition", call.Name)}
+		}
+		if name == "resourcegroup" || name == "subscription" {
+			c.usesScope = true
 		}
 		return &ctxNode{which: name}, true, nil
 	}
