@@ -148,7 +148,6 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	return serveHTTP(ctx, log, srv, ln, certFile, keyFile)
 }
 
-// completeOperations finishes due long-running operations until ctx ends.
 // rotateSigningKeys rotates the token signing key whenever it has been
 // in use for lifetime, checking every lifetime/24 (at most hourly).
 func rotateSigningKeys(ctx context.Context, idsvc *authn.Service, lifetime time.Duration, log interface {
@@ -172,6 +171,7 @@ func rotateSigningKeys(ctx context.Context, idsvc *authn.Service, lifetime time.
 	}
 }
 
+// completeOperations finishes due long-running operations until ctx ends.
 func completeOperations(ctx context.Context, mgr *resources.Manager, log interface{ Error(string, ...any) }) {
 	// Often, so that each round completes a few operations instead of a
 	// burst that holds the store's write lock (see resources.CompleteDue).
