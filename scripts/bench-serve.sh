@@ -22,7 +22,7 @@ ADDR="127.0.0.1:${PORT:-19643}"
 OUT="$(mktemp)"
 pid=""
 stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; pid=""; }
-trap 'stop; rm -rf "$DATA" "$(dirname "$BIN")" "$OUT"' EXIT
+trap 'stop; rm -rf "$DATA" "$DATA.log" "$(dirname "$BIN")" "$OUT" "$OUT.t"' EXIT
 fresh() {
   stop
   rm -rf "$DATA"/*
@@ -48,10 +48,9 @@ for run in $(seq "$RUNS"); do
 done
 stop
 echo "== median [min-max] of $RUNS runs"
+med() { sort -n | awk '{a[NR]=$1} END {printf "%s [%s-%s]", a[int((NR+1)/2)], a[1], a[NR]}'; }
 for name in put-rate1000 put-flat get-flat get-rate1000 get-rate5000 get-c8-flat; do
-  awk -v n="$name" '$1 == n {print $2, $5, $8}' "$OUT" | sort -n -k1 > "$OUT.t"
-  med() { sort -n | awk '{a[NR]=$1} END {printf "%s [%s-%s]", a[int((NR+1)/2)], a[1], a[NR]}'; }
+  awk -v n="$name" '$1 == n {print $2, $5, $8}' "$OUT" > "$OUT.t"
   printf "%-13s req/s %s  p50 ms %s  p99 ms %s\n" "$name" \
     "$(cut -d' ' -f1 "$OUT.t" | med)" "$(cut -d' ' -f2 "$OUT.t" | med)" "$(cut -d' ' -f3 "$OUT.t" | med)"
 done
-rm -f "$OUT.t"

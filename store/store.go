@@ -174,6 +174,12 @@ func GetResources(ctx context.Context, st Store, keys ...string) ([]*Resource, e
 	if g, ok := st.(ResourceGetter); ok {
 		return g.GetResources(ctx, keys...)
 	}
+	return ReadResources(ctx, st, keys...)
+}
+
+// ReadResources reads the resources of keys (nil for those that do not
+// exist) in one Read transaction.
+func ReadResources(ctx context.Context, st Store, keys ...string) ([]*Resource, error) {
 	out := make([]*Resource, len(keys))
 	err := st.Read(ctx, func(tx Tx) error {
 		for i, k := range keys {
@@ -185,5 +191,8 @@ func GetResources(ctx context.Context, st Store, keys ...string) ([]*Resource, e
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -49,7 +49,6 @@ type Schema struct {
 	unique      bool
 	contains    *Schema
 	props       map[string]*Schema
-	propOrder   []string
 	patProps    []patternSchema
 	addProps    *Schema
 	required    []string
@@ -248,7 +247,6 @@ func compileSchema(v value.Value, ptr Pointer, errs *ErrorList, depth int) *Sche
 			for i := 0; i < p.Len(); i++ {
 				name, ps := p.MemberAt(i)
 				s.props[name] = compileSchema(ps, ptr.Key("properties").Key(name), errs, depth+1)
-				s.propOrder = append(s.propOrder, name)
 			}
 		}
 	}

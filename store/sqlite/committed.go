@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -142,16 +141,7 @@ func (db *DB) GetResources(ctx context.Context, keys ...string) ([]*store.Resour
 		return out, nil
 	}
 	g := db.rc.gen.Load()
-	err := db.Read(ctx, func(tx store.Tx) error {
-		for i, k := range keys {
-			r, err := tx.GetResource(ctx, k, false)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			out[i] = r
-		}
-		return nil
-	})
+	out, err := store.ReadResources(ctx, db, keys...)
 	if err != nil {
 		return nil, err
 	}
