@@ -67,6 +67,9 @@ func newBenchCmd(e *env) *cobra.Command {
 			"--concurrency clients over keep-alive HTTPS connections until --duration has passed or\n" +
 			"--requests requests were sent, and reports requests, failures by status, throughput and\n" +
 			"p50/p95/p99/max latency.\n\n" +
+			"With --rate the load is open: requests are sent when they are due, whether or not earlier\n" +
+			"ones were answered, and each is timed from when it was due; \"send lag\" says how late the\n" +
+			"clients sent them (it grows when every client is waiting for the server).\n\n" +
 			"Operations: put-compute PUTs AmlCompute computes (distinct names; every --repeat-every'th\n" +
 			"request replaces one of a few fixed names); get GETs --objects existing computes; mixed sends\n" +
 			"--put-percent PUTs and GETs for the rest.\n\n" +
@@ -237,19 +240,23 @@ var benchComputeBody = []byte(`{"location":"eastus","properties":{"computeType":
 
 // benchResult is what a run reports (the JSON output).
 type benchResult struct {
-	Op          string           `json:"op"`
-	Endpoint    string           `json:"endpoint"`
-	Protocol    string           `json:"protocol"`
-	Concurrency int              `json:"concurrency"`
-	Rate        float64          `json:"rate,omitempty"`
-	Duration    float64          `json:"durationSeconds"`
-	Requests    int64            `json:"requests"`
-	Failed      int64            `json:"failed"`
-	Throughput  float64          `json:"throughput"`
-	Latency     benchLatency     `json:"latencyMs"`
-	Statuses    map[string]int64 `json:"statuses"`
-	Ops         []*benchOpResult `json:"ops"`
-	samples     []string
+	Op          string       `json:"op"`
+	Endpoint    string       `json:"endpoint"`
+	Protocol    string       `json:"protocol"`
+	Concurrency int          `json:"concurrency"`
+	Rate        float64      `json:"rate,omitempty"`
+	Duration    float64      `json:"durationSeconds"`
+	Requests    int64        `json:"requests"`
+	Failed      int64        `json:"failed"`
+	Throughput  float64      `json:"throughput"`
+	Latency     benchLatency `json:"latencyMs"`
+	// SendLag (with a rate) is how late the clients sent requests
+	// after they were due: the client's share of the latency, which
+	// grows when every client is waiting for the server.
+	SendLag  *benchLatency    `json:"sendLagMs,omitempty"`
+	Statuses map[string]int64 `json:"statuses"`
+	Ops      []*benchOpResult `json:"ops"`
+	samples  []string
 }
 
 type benchOpResult struct {
@@ -391,35 +398,43 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	// Requests under way at the deadline finish (and are counted):
 	// cancelling them would make the server log aborted requests.
 	//
-	// With a rate, request n (counted from first) is due at start +
-	// n/rate, and its latency runs from then, not from when a client was
-	// free to send it: a server that falls behind shows it in the latency
-	// (no coordinated omission).
-	load := func(start, deadline time.Time, first, limit int64, next *atomic.Int64, record bool) [2]*benchStats {
+	// With a rate, pace hands each request to a client when it is due,
+	// and its latency runs from then, not from when a client was free to
+	// send it: a server that falls behind shows it in the latency (no
+	// coordinated omission). How late the clients sent is recorded too
+	// (the returned histogram), so that a client falling behind is seen
+	// as that.
+	load := func(start, deadline time.Time, first, limit int64, next *atomic.Int64, record bool) ([2]*benchStats, *histogram) {
 		var wg sync.WaitGroup
 		per := make([][2]*benchStats, cfg.concurrency)
+		lags := make([]histogram, cfg.concurrency)
+		var tokens chan int64
+		if cfg.rate > 0 {
+			tokens = make(chan int64)
+			pctx, stop := context.WithCancel(ctx)
+			defer stop()
+			go pace(pctx, tokens, next, start, deadline, first, limit, cfg.rate)
+		}
 		for w := range cfg.concurrency {
 			per[w] = [2]*benchStats{newBenchStats(), newBenchStats()}
 			wg.Go(func() {
-				for ctx.Err() == nil && time.Now().Before(deadline) {
-					n := next.Add(1)
-					if limit > 0 && n > limit {
-						return
-					}
-					t0 := time.Now()
-					if cfg.rate > 0 {
-						due := start.Add(time.Duration(float64(n-first-1) / cfg.rate * float64(time.Second)))
-						if !due.Before(deadline) {
+				for ctx.Err() == nil {
+					var n int64
+					var t0 time.Time
+					if tokens != nil {
+						var ok bool
+						if n, ok = <-tokens; !ok {
 							return
 						}
-						if wait := due.Sub(t0); wait > 0 {
-							select {
-							case <-time.After(wait):
-							case <-ctx.Done():
-								return
-							}
+						t0 = dueAt(start, n-first-1, cfg.rate)
+						if record {
+							lags[w].record(time.Since(t0))
 						}
-						t0 = due
+					} else {
+						if n = next.Add(1); (limit > 0 && n > limit) || !time.Now().Before(deadline) {
+							return
+						}
+						t0 = time.Now()
 					}
 					op, method, path, body := gen(n)
 					st, _, b, err := cl.do(ctx, method, path, body, false)
@@ -450,18 +465,20 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 		}
 		wg.Wait()
 		total := [2]*benchStats{newBenchStats(), newBenchStats()}
-		for _, p := range per {
+		lag := &histogram{}
+		for w, p := range per {
 			total[0].merge(p[0])
 			total[1].merge(p[1])
+			lag.merge(&lags[w])
 		}
-		return total
+		return total, lag
 	}
 
 	var next atomic.Int64
 	if cfg.warmup > 0 {
 		fmt.Fprintf(logw, "bench: warming up for %s\n", cfg.warmup)
 		now := time.Now()
-		load(now, now.Add(cfg.warmup), 0, 0, &next, false)
+		load(now, now.Add(cfg.warmup), next.Load(), 0, &next, false)
 	}
 	if cfg.rate > 0 {
 		fmt.Fprintf(logw, "bench: %s with %d clients at %g requests/s over %s\n", cfg.op, cfg.concurrency, cfg.rate, proto)
@@ -474,7 +491,7 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 		limit = base + int64(cfg.requests)
 	}
 	start := time.Now()
-	stats := load(start, start.Add(cfg.duration), base, limit, &next, true)
+	stats, lag := load(start, start.Add(cfg.duration), base, limit, &next, true)
 	elapsed := time.Since(start)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -495,6 +512,10 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	res.Throughput = round1(float64(all.hist.n) / elapsed.Seconds())
 	res.Latency = latencyOf(&all.hist)
 	res.Statuses = statusNames(all.statuses)
+	if cfg.rate > 0 {
+		l := latencyOf(lag)
+		res.SendLag = &l
+	}
 	return res, nil
 }
 
@@ -614,6 +635,10 @@ func (r *benchResult) write(w io.Writer, format string) error {
 	fmt.Fprintf(w, "throughput   %.1f req/s\n", r.Throughput)
 	fmt.Fprintf(w, "latency      p50 %s  p95 %s  p99 %s  max %s  mean %s\n",
 		fmtMS(r.Latency.P50), fmtMS(r.Latency.P95), fmtMS(r.Latency.P99), fmtMS(r.Latency.Max), fmtMS(r.Latency.Mean))
+	if r.SendLag != nil {
+		fmt.Fprintf(w, "send lag     p50 %s  p95 %s  p99 %s  max %s  mean %s\n",
+			fmtMS(r.SendLag.P50), fmtMS(r.SendLag.P95), fmtMS(r.SendLag.P99), fmtMS(r.SendLag.Max), fmtMS(r.SendLag.Mean))
+	}
 	fmt.Fprintf(w, "statuses     %s\n\n", fmtStatuses(r.Statuses))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OP\tREQUESTS\tFAILED\tREQ/S\tP50\tP95\tP99\tMAX\tSTATUSES")

@@ -149,6 +149,9 @@ func TestBench(t *testing.T) {
 		t.Errorf("get over HTTP/2: %+v", r)
 	}
 	checkLatency(t, "get", r.Latency)
+	if r.SendLag != nil {
+		t.Errorf("get without --rate reports a send lag: %+v", r.SendLag)
+	}
 
 	r = benchJSON(t, "--bootstrap", bs, "--op", "mixed", "--requests", "100", "--rate", "500", "--objects", "5", "--warmup", "0")
 	if r.Requests != 100 || r.Failed != 0 || len(r.Ops) != 2 || r.Rate != 500 {
@@ -163,6 +166,9 @@ func TestBench(t *testing.T) {
 	// 100 requests at 500/s take about 200ms: the rate held.
 	if r.Duration < 0.15 {
 		t.Errorf("mixed at 500/s: 100 requests in %vs", r.Duration)
+	}
+	if r.SendLag == nil || r.SendLag.Max < r.SendLag.P50 || r.SendLag.Max > r.Latency.Max {
+		t.Errorf("mixed at 500/s: send lag %+v (latency max %v): want it reported, and within the latency", r.SendLag, r.Latency.Max)
 	}
 
 	out, errOut, code := run(t, "bench", "--bootstrap", bs, "--requests", "50", "--concurrency", "4", "--warmup", "0")

@@ -10,7 +10,7 @@
 # Series (64 clients unless noted; --rate N sends N requests per second and
 # times each from when it was due):
 #   put-rate1000  PUT computes at 1,000/s      put-flat  PUT computes, flat out
-#   get-flat      GET, flat out                get-rate1000 / get-rate5000
+#   get-flat      GET, flat out                get-rate1000 / 5000 / 10000
 #   get-c8-flat   GET with 8 clients, flat out
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ fresh() {
 one() { # name, bench args...
   local name=$1; shift
   "$BIN" bench --bootstrap "$DATA/bootstrap.json" --duration 10s "$@" 2>/dev/null |
-    awk -v n="$name" '/^throughput/ {t=$2} /^latency/ {p50=$3; p99=$7; sub("ms","",p50); sub("ms","",p99)} END {printf "%-13s %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms\n", n, t, p50, p99}' | tee -a "$OUT"
+    awk -v n="$name" '/^throughput/ {t=$2} /^latency/ {p50=$3; p99=$7; sub("ms","",p50); sub("ms","",p99)} END {printf "%-14s %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms\n", n, t, p50, p99}' | tee -a "$OUT"
 }
 for run in $(seq "$RUNS"); do
   echo "== run $run (load $(cut -d' ' -f1 /proc/loadavg))"
@@ -44,13 +44,14 @@ for run in $(seq "$RUNS"); do
   one get-flat --concurrency 64 --op get
   one get-rate1000 --concurrency 64 --op get --rate 1000
   one get-rate5000 --concurrency 64 --op get --rate 5000
+  one get-rate10000 --concurrency 64 --op get --rate 10000
   one get-c8-flat --concurrency 8 --op get
 done
 stop
 echo "== median [min-max] of $RUNS runs"
 med() { sort -n | awk '{a[NR]=$1} END {printf "%s [%s-%s]", a[int((NR+1)/2)], a[1], a[NR]}'; }
-for name in put-rate1000 put-flat get-flat get-rate1000 get-rate5000 get-c8-flat; do
+for name in put-rate1000 put-flat get-flat get-rate1000 get-rate5000 get-rate10000 get-c8-flat; do
   awk -v n="$name" '$1 == n {print $2, $5, $8}' "$OUT" > "$OUT.t"
-  printf "%-13s req/s %s  p50 ms %s  p99 ms %s\n" "$name" \
+  printf "%-14s req/s %s  p50 ms %s  p99 ms %s\n" "$name" \
     "$(cut -d' ' -f1 "$OUT.t" | med)" "$(cut -d' ' -f2 "$OUT.t" | med)" "$(cut -d' ' -f3 "$OUT.t" | med)"
 done
