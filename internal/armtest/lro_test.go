@@ -1,0 +1,93 @@
+package armtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCompleteDueBacklog: a backlog of overdue operations, larger than
+// one transaction's batch at any lag, is completed by one CompleteDue
+// call (whose batches grow with the lag), each operation and its
+// resource exactly once, and nothing is left for the next call.
+func TestCompleteDueBacklog(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testCompleteDueBacklog(t, b.start(t)) })
+	}
+}
+
+func testCompleteDueBacklog(t *testing.T, s *Server) {
+	ctx := context.Background()
+	s.Do(t, "PUT", s.RG("rg")+"?api-version=2021-04-01", `{"location":"eastus"}`)
+	ws := wsPath(s, "rg", "ws1")
+	r := s.Do(t, "PUT", ws+av, `{"location":"eastus","properties":{}}`)
+	if r.Status != 201 {
+		t.Fatalf("create ws: %d %s", r.Status, r.Body)
+	}
+	if st := s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation")); st != "Succeeded" {
+		t.Fatalf("workspace: %s", st)
+	}
+	const n = 150 // more than completeBatchMax (64)
+	body := `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1,"minNodeCount":0}}}}`
+	ops := make([]string, n)
+	for i := range n {
+		r := s.Do(t, "PUT", fmt.Sprintf("%s/computes/c%d%s", ws, i, av), body)
+		if r.Status != 201 || r.Header.Get("Azure-AsyncOperation") == "" {
+			t.Fatalf("create compute %d: %d %s", i, r.Status, r.Body)
+		}
+		ops[i] = strings.TrimPrefix(r.Header.Get("Azure-AsyncOperation"), s.URL)
+	}
+	// The harness's operations take 50ms; wait until they are well
+	// overdue (the batch grows past 100ms of lag).
+	time.Sleep(500 * time.Millisecond)
+	done, err := s.Manager.CompleteDue(ctx)
+	if err != nil || done != n {
+		t.Fatalf("CompleteDue: %d completed, err %v; want %d", done, err, n)
+	}
+	if again, err := s.Manager.CompleteDue(ctx); err != nil || again != 0 {
+		t.Errorf("second CompleteDue: %d completed, err %v; want 0", again, err)
+	}
+	for i := range n {
+		r := s.Do(t, "GET", fmt.Sprintf("%s/computes/c%d%s", ws, i, av), nil)
+		props, _ := r.JSON()["properties"].(map[string]any)
+		if r.Status != 200 || props["provisioningState"] != "Succeeded" {
+			t.Fatalf("compute %d after CompleteDue: %d %s", i, r.Status, r.Body)
+		}
+		if st, _ := s.Do(t, "GET", ops[i], nil).JSON()["status"].(string); st != "Succeeded" {
+			t.Fatalf("operation of compute %d: %q", i, st)
+		}
+	}
+	// Each operation ended once: one Succeeded end event per compute.
+	filter := "eventTimestamp ge '2000-01-01T00:00:00Z' and eventTimestamp le '2100-01-01T00:00:00Z' and resourceGroupName eq 'rg'"
+	ended := map[string]int{}
+	path := "/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=" + url.QueryEscape(filter)
+	for path != "" {
+		r := s.Do(t, "GET", path, nil)
+		if r.Status != 200 {
+			t.Fatalf("activity log: %d %s", r.Status, r.Body)
+		}
+		j := r.JSON()
+		vals, _ := j["value"].([]any)
+		for _, v := range vals {
+			e, _ := v.(map[string]any)
+			st, _ := e["status"].(map[string]any)
+			rid, _ := e["resourceId"].(string)
+			if st["value"] == "Succeeded" && strings.Contains(strings.ToLower(rid), "/computes/") {
+				ended[strings.ToLower(rid)]++
+			}
+		}
+		next, _ := j["nextLink"].(string)
+		path = strings.TrimPrefix(next, s.URL)
+	}
+	if len(ended) != n {
+		t.Errorf("%d computes have a Succeeded event, want %d", len(ended), n)
+	}
+	for rid, c := range ended {
+		if c != 1 {
+			t.Errorf("%s: %d Succeeded events, want 1", rid, c)
+		}
+	}
+}
