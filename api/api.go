@@ -160,8 +160,12 @@ func statusFor(code string) int {
 
 // isARMPath reports whether a path belongs to the ARM API.
 func isARMPath(p string) bool {
-	lp := strings.ToLower(p)
-	return strings.HasPrefix(lp, "/subscriptions") || strings.HasPrefix(lp, "/providers/")
+	return hasPrefixFold(p, "/subscriptions") || hasPrefixFold(p, "/providers/")
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring case, for an ASCII prefix.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func (s *Server) authenticate(req *http.Request) (*activitylog.Caller, error) {

@@ -125,7 +125,21 @@ func invalidID(path, why string) *Error {
 
 // String formats the ID (without Trailing) with its original casing.
 func (id *ID) String() string {
+	n := 0
+	if id.SubscriptionID != "" {
+		n += len("/subscriptions/") + len(id.SubscriptionID)
+		if id.ResourceGroup != "" {
+			n += len("/resourceGroups/") + len(id.ResourceGroup)
+		}
+	}
+	for _, p := range id.Parts {
+		if p.Namespace != "" {
+			n += len("/providers/") + len(p.Namespace)
+		}
+		n += 2 + len(p.Type) + len(p.Name)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	if id.SubscriptionID != "" {
 		b.WriteString("/subscriptions/")
 		b.WriteString(id.SubscriptionID)
