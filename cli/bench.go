@@ -54,6 +54,7 @@ type benchConfig struct {
 	repeatEvery   int
 	putPercent    int
 	proto         string
+	stdClient     bool
 	output        string
 	allowRemote   bool
 }
@@ -114,6 +115,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	f.IntVar(&cfg.repeatEvery, "repeat-every", 10, "every Nth PUT replaces an existing compute instead of creating one (0: never)")
 	f.IntVar(&cfg.putPercent, "put-percent", 20, "share of PUTs in --op mixed (percent)")
 	f.StringVar(&cfg.proto, "http", "1.1", "HTTP version of the load connections: 1.1 (one connection per client) or 2 (multiplexed)")
+	f.BoolVar(&cfg.stdClient, "std-client", false, "send the HTTP/1.1 load with net/http's client instead of the bench's own (to compare: it takes more of the machine's CPU)")
 	f.StringVarP(&cfg.output, "output", "o", "table", "table or json")
 	f.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback endpoint")
 	return c
@@ -173,7 +175,9 @@ type benchClient struct {
 	protocol string
 }
 
-func newBenchHTTP(bs *Bootstrap, proto string, conns int) (*http.Client, error) {
+// benchTLS is the TLS configuration of the bench's connections: the
+// server's certificate from bootstrap.json's caCertFile, if given.
+func benchTLS(bs *Bootstrap) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if bs.CACertFile != "" {
 		pem, err := os.ReadFile(bs.CACertFile)
@@ -186,6 +190,10 @@ func newBenchHTTP(bs *Bootstrap, proto string, conns int) (*http.Client, error) 
 		}
 		tc.RootCAs = pool
 	}
+	return tc, nil
+}
+
+func newBenchHTTP(tc *tls.Config, proto string, conns int) *http.Client {
 	tr := &http.Transport{
 		TLSClientConfig:     tc,
 		MaxIdleConns:        conns,
@@ -201,7 +209,7 @@ func newBenchHTTP(bs *Bootstrap, proto string, conns int) (*http.Client, error) 
 	} else {
 		tr.Protocols.SetHTTP1(true)
 	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
 // do sends one request and returns the status (the body is read and
@@ -310,10 +318,11 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	if err != nil {
 		return nil, err
 	}
-	hc, err := newBenchHTTP(bs, cfg.proto, cfg.concurrency)
+	tc, err := benchTLS(bs)
 	if err != nil {
 		return nil, err
 	}
+	hc := newBenchHTTP(tc, cfg.proto, cfg.concurrency)
 	defer hc.CloseIdleConnections()
 	cl := &benchClient{http: hc, base: strings.TrimRight(bs.Endpoint, "/"), auth: "Bearer " + ac.token}
 
@@ -352,9 +361,31 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	}
 
 	// Connections: every client sends one request before the clock
-	// starts, so that TLS handshakes are not measured.
-	if err := parallel(ctx, cfg.concurrency, cfg.concurrency, func(int) error {
-		st, _, b, err := cl.do(ctx, "GET", ws+q, nil, false)
+	// starts, so that TLS handshakes are not measured. Over HTTP/1.1
+	// each client has a connection of its own (h1Conn, unless
+	// --std-client); over HTTP/2 they share net/http's.
+	send := func(w int, method, path string, body []byte) (int, []byte, error) {
+		st, _, b, err := cl.do(ctx, method, path, body, false)
+		return st, b, err
+	}
+	if cfg.proto == "1.1" && !cfg.stdClient {
+		conns := make([]*h1Conn, cfg.concurrency)
+		for w := range conns {
+			if conns[w], err = newH1Conn(bs.Endpoint, cl.auth, tc); err != nil {
+				return nil, err
+			}
+		}
+		defer func() {
+			for _, c := range conns {
+				c.close()
+			}
+		}()
+		send = func(w int, method, path string, body []byte) (int, []byte, error) {
+			return conns[w].do(ctx, method, path, body)
+		}
+	}
+	if err := parallel(ctx, cfg.concurrency, cfg.concurrency, func(w int) error {
+		st, b, err := send(w, "GET", ws+q, nil)
 		if err != nil || st != 200 {
 			return setupErr("reading the workspace", st, b, err)
 		}
@@ -437,7 +468,7 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 						t0 = time.Now()
 					}
 					op, method, path, body := gen(n)
-					st, _, b, err := cl.do(ctx, method, path, body, false)
+					st, b, err := send(w, method, path, body)
 					d := time.Since(t0)
 					if err != nil && ctx.Err() != nil {
 						return // interrupted

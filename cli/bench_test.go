@@ -76,7 +76,8 @@ func startServeWith(t *testing.T, mod func(*serveConfig)) string {
 		default:
 		}
 		if bs, err := readBootstrap(path); err == nil {
-			if hc, err := newBenchHTTP(bs, "1.1", 1); err == nil {
+			if tc, err := benchTLS(bs); err == nil {
+				hc := newBenchHTTP(tc, "1.1", 1)
 				resp, err := hc.Get(bs.Endpoint + "/healthz")
 				hc.CloseIdleConnections()
 				if err == nil {
@@ -143,6 +144,12 @@ func TestBench(t *testing.T) {
 		t.Errorf("put-compute: throughput %v, duration %v, ops %d", r.Throughput, r.Duration, len(r.Ops))
 	}
 	checkLatency(t, "put-compute", r.Latency)
+
+	r = benchJSON(t, "--bootstrap", bs, "--op", "get", "--requests", "200", "--warmup", "0", "--concurrency", "4", "--objects", "5", "--std-client")
+	if r.Requests != 200 || r.Failed != 0 || r.Statuses["200"] != 200 || r.Protocol != "HTTP/1.1" {
+		t.Errorf("get with net/http's client: %+v", r)
+	}
+	checkLatency(t, "get --std-client", r.Latency)
 
 	r = benchJSON(t, "--bootstrap", bs, "--op", "get", "--duration", "300ms", "--warmup", "100ms", "--concurrency", "4", "--objects", "5", "--http", "2")
 	if r.Op != "get" || r.Requests == 0 || r.Failed != 0 || r.Statuses["200"] != r.Requests || r.Protocol != "HTTP/2.0" {

@@ -35,6 +35,7 @@ policy/definition FuzzParse 120000x
 policy FuzzCompileEvaluate 120000x
 arm FuzzParseID 400000x
 internal/armtest FuzzRequestBody 40000x
+cli FuzzH1Response 60000x
 authn FuzzVerify 100000x
 TARGETS
 rm -f "$fuzzlog"
