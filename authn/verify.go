@@ -49,7 +49,7 @@ func BearerToken(authorization string) (string, error) {
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", tokenErr(ErrMalformedHeader, "Authentication failed. The 'Authorization' header is provided in an invalid format.")
 	}
 	return tok, nil
