@@ -74,6 +74,9 @@ func newBenchCmd(e *env) *cobra.Command {
 			"Operations: put-compute PUTs AmlCompute computes (distinct names; every --repeat-every'th\n" +
 			"request replaces one of a few fixed names); get GETs --objects existing computes; mixed sends\n" +
 			"--put-percent PUTs and GETs for the rest.\n\n" +
+			"Over HTTP/1.1 every client has a connection of its own, driven by the bench's own lean HTTP/1.1\n" +
+			"client, so that the client takes as little as it can of a machine it shares with the server\n" +
+			"(--std-client uses net/http's client instead).\n\n" +
 			"Only loopback endpoints are targeted unless --allow-remote is given. Exit status 1 when a\n" +
 			"request failed (a transport error or a status other than 200/201 for PUT and 200 for GET).",
 		Args: cobra.NoArgs,
