@@ -118,7 +118,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	f.IntVar(&cfg.repeatEvery, "repeat-every", 10, "every Nth PUT replaces an existing compute instead of creating one (0: never)")
 	f.IntVar(&cfg.putPercent, "put-percent", 20, "share of PUTs in --op mixed (percent)")
 	f.StringVar(&cfg.proto, "http", "1.1", "HTTP version of the load connections: 1.1 (one connection per client) or 2 (multiplexed)")
-	f.BoolVar(&cfg.stdClient, "std-client", false, "send the HTTP/1.1 load with net/http's client instead of the bench's own (to compare: it takes more of the machine's CPU)")
+	f.BoolVar(&cfg.stdClient, "std-client", false, "send the HTTP/1.1 load with net/http's client instead of the bench's own (to compare: it takes more of the machine's CPU); HTTP/2 always uses net/http's")
 	f.StringVarP(&cfg.output, "output", "o", "table", "table or json")
 	f.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow a non-loopback endpoint")
 	return c
