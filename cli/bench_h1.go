@@ -22,8 +22,8 @@ import (
 // goroutine per connection, and a request, header maps and a response
 // per request. Client and server share the machine's cores, so whatever
 // the client spends is taken from the server. Measured on two cores,
-// GETs flat out with 64 clients: net/http 14,000 req/s, this client
-// 24,000 (as Debian's wrk).
+// GETs flat out with 64 clients: net/http's client 18,000-23,000 req/s,
+// this one 28,000-32,000, Debian's wrk 24,000-27,000.
 //
 // It speaks the part of HTTP/1.1 a server answers a plain request with:
 // a status line, headers, and a body framed by Content-Length, chunked
