@@ -38,6 +38,7 @@ type h1Conn struct {
 	timeout time.Duration
 
 	conn net.Conn
+	stop func() bool // stops the context watch of conn
 	br   *bufio.Reader
 	req  []byte // the request being written (reused)
 	body []byte // the answer's body (reused)
@@ -87,6 +88,9 @@ func (h *h1Conn) connect(ctx context.Context) error {
 		return err
 	}
 	h.conn = c
+	// When ctx ends, a request under way fails at once (its read or write
+	// passes the deadline) instead of waiting for the timeout.
+	h.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	if h.br == nil {
 		h.br = bufio.NewReaderSize(c, 16<<10)
 	} else {
@@ -97,13 +101,15 @@ func (h *h1Conn) connect(ctx context.Context) error {
 
 func (h *h1Conn) close() {
 	if h.conn != nil {
+		h.stop()
 		h.conn.Close()
 		h.conn = nil
 	}
 }
 
 // do sends one request (body nil: none) and returns the answer's status
-// and body; the body is valid until the next call.
+// and body; the body is valid until the next call. The connection's
+// context is that of the call that opened it (the bench uses one).
 func (h *h1Conn) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
 	if err := h.connect(ctx); err != nil {
 		return 0, nil, err
@@ -125,6 +131,10 @@ func (h *h1Conn) do(ctx context.Context, method, path string, body []byte) (int,
 	b = append(b, body...)
 	h.req = b
 	h.conn.SetDeadline(time.Now().Add(h.timeout))
+	if err := ctx.Err(); err != nil { // it may have ended before the deadline was set
+		h.close()
+		return 0, nil, err
+	}
 	if _, err := h.conn.Write(b); err != nil {
 		h.close()
 		return 0, nil, err

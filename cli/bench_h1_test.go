@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestH1Conn runs the bench's HTTP/1.1 client against net/http's server
@@ -172,4 +173,43 @@ func FuzzH1Response(f *testing.F) {
 			t.Fatalf("status %d, body of %d bytes from an answer of %d", status, len(h.body), len(answer))
 		}
 	})
+}
+
+// TestH1ConnCancel: a request to a server that does not answer ends when
+// the context ends, not at the 30 s timeout.
+func TestH1ConnCancel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err == nil {
+			defer conn.Close()
+			io.Copy(io.Discard, conn) // reads, never answers
+		}
+	}()
+	h, err := newH1Conn("http://"+ln.Addr().String(), "Bearer t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := h.do(ctx, "GET", "/", nil)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a request without an answer succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not end with its context")
+	}
+	if _, _, err := h.do(ctx, "GET", "/", nil); err == nil {
+		t.Error("a request with an ended context succeeded")
+	}
 }
