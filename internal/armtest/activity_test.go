@@ -1,8 +1,6 @@
 package armtest
 
 import (
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 )
@@ -28,30 +26,7 @@ func testActivityLog(t *testing.T, s *Server) {
 	if failed.Status != 400 {
 		t.Fatalf("want a refused write, got %d", failed.Status)
 	}
-	base := "/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01"
-	list := func(filter string) []map[string]any {
-		t.Helper()
-		var all []map[string]any
-		next := base + "&$top=3"
-		if filter != "" {
-			next += "&$filter=" + url.QueryEscape(filter)
-		}
-		for pages := 0; next != ""; pages++ {
-			r := s.Do(t, "GET", strings.TrimPrefix(next, s.URL), nil)
-			if r.Status != 200 {
-				t.Fatalf("list: %d %s", r.Status, r.Body)
-			}
-			m := r.JSON()
-			for _, v := range m["value"].([]any) {
-				all = append(all, v.(map[string]any))
-			}
-			next, _ = m["nextLink"].(string)
-			if pages > 50 {
-				t.Fatal("paging does not end")
-			}
-		}
-		return all
-	}
+	list := func(filter string) []map[string]any { t.Helper(); return s.Events(t, filter, 3) }
 	all := list("")
 	// 2 RG creates + 1 create + 1 delete + 1 failed write = 5 operations × 2 events.
 	if len(all) != 10 {

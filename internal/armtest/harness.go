@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +172,38 @@ func (s *Server) Do(t testing.TB, method, path string, body any, headers ...stri
 // RG returns the path of a resource group of the default subscription.
 func (s *Server) RG(name string) string {
 	return "/subscriptions/" + s.SubscriptionID + "/resourceGroups/" + name
+}
+
+// Events reads the activity log of the default subscription, every page
+// of top events (top 0: the server's page size), with an optional
+// $filter.
+func (s *Server) Events(t testing.TB, filter string, top int) []map[string]any {
+	t.Helper()
+	next := "/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01"
+	if top > 0 {
+		next += "&$top=" + strconv.Itoa(top)
+	}
+	if filter != "" {
+		next += "&$filter=" + url.QueryEscape(filter)
+	}
+	var all []map[string]any
+	for pages := 0; next != ""; pages++ {
+		r := s.Do(t, "GET", strings.TrimPrefix(next, s.URL), nil)
+		if r.Status != 200 {
+			t.Fatalf("activity log: %d %s", r.Status, r.Body)
+		}
+		m := r.JSON()
+		vals, _ := m["value"].([]any)
+		for _, v := range vals {
+			e, _ := v.(map[string]any)
+			all = append(all, e)
+		}
+		next, _ = m["nextLink"].(string)
+		if pages > 50 {
+			t.Fatal("activity log paging does not end")
+		}
+	}
+	return all
 }
 
 // WaitLRO polls an Azure-AsyncOperation URL until it is terminal.

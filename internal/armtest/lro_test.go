@@ -3,7 +3,6 @@ package armtest
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -63,24 +62,12 @@ func testCompleteDueBacklog(t *testing.T, s *Server) {
 	// Each operation ended once: one Succeeded end event per compute.
 	filter := "eventTimestamp ge '2000-01-01T00:00:00Z' and eventTimestamp le '2100-01-01T00:00:00Z' and resourceGroupName eq 'rg'"
 	ended := map[string]int{}
-	path := "/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=" + url.QueryEscape(filter)
-	for path != "" {
-		r := s.Do(t, "GET", path, nil)
-		if r.Status != 200 {
-			t.Fatalf("activity log: %d %s", r.Status, r.Body)
+	for _, e := range s.Events(t, filter, 0) {
+		st, _ := e["status"].(map[string]any)
+		rid, _ := e["resourceId"].(string)
+		if st["value"] == "Succeeded" && strings.Contains(strings.ToLower(rid), "/computes/") {
+			ended[strings.ToLower(rid)]++
 		}
-		j := r.JSON()
-		vals, _ := j["value"].([]any)
-		for _, v := range vals {
-			e, _ := v.(map[string]any)
-			st, _ := e["status"].(map[string]any)
-			rid, _ := e["resourceId"].(string)
-			if st["value"] == "Succeeded" && strings.Contains(strings.ToLower(rid), "/computes/") {
-				ended[strings.ToLower(rid)]++
-			}
-		}
-		next, _ := j["nextLink"].(string)
-		path = strings.TrimPrefix(next, s.URL)
 	}
 	if len(ended) != n {
 		t.Errorf("%d computes have a Succeeded event, want %d", len(ended), n)
