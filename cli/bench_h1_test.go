@@ -119,17 +119,7 @@ func TestH1ConnMalformed(t *testing.T) {
 		{"long line", "HTTP/1.1 200 OK\r\nA: " + strings.Repeat("x", 20<<10) + "\r\n\r\n", "longer than"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer conn.Close()
+			h := rawServer(t, func(conn net.Conn) {
 				br := bufio.NewReader(conn)
 				for { // the request's head
 					line, err := br.ReadString('\n')
@@ -138,12 +128,8 @@ func TestH1ConnMalformed(t *testing.T) {
 					}
 				}
 				io.WriteString(conn, c.answer)
-			}()
-			h, err := newH1Conn("http://"+ln.Addr().String(), "Bearer t", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = h.do(context.Background(), "GET", "/", nil)
+			})
+			_, _, err := h.do(context.Background(), "GET", "/", nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}
@@ -178,22 +164,7 @@ func FuzzH1Response(f *testing.F) {
 // TestH1ConnCancel: a request to a server that does not answer ends when
 // the context ends, not at the 30 s timeout.
 func TestH1ConnCancel(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		conn, err := ln.Accept()
-		if err == nil {
-			defer conn.Close()
-			io.Copy(io.Discard, conn) // reads, never answers
-		}
-	}()
-	h, err := newH1Conn("http://"+ln.Addr().String(), "Bearer t", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := rawServer(t, func(conn net.Conn) { io.Copy(io.Discard, conn) }) // reads, never answers
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -212,4 +183,27 @@ func TestH1ConnCancel(t *testing.T) {
 	if _, _, err := h.do(ctx, "GET", "/", nil); err == nil {
 		t.Error("a request with an ended context succeeded")
 	}
+}
+
+// rawServer serves the first connection to a loopback listener with
+// serve (then closes it) and returns an h1Conn for it.
+func rawServer(t *testing.T, serve func(net.Conn)) *h1Conn {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err == nil {
+			defer conn.Close()
+			serve(conn)
+		}
+	}()
+	h, err := newH1Conn("http://"+ln.Addr().String(), "Bearer t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
