@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/mlgov/mlgov/activitylog"
@@ -28,6 +30,19 @@ import (
 
 // MaxBody is the largest accepted request body (4 MiB).
 const MaxBody = 4 << 20
+
+// Bounds on what a request may carry besides its body.
+const (
+	// MaxHeaderBytes bounds the request line and headers together; a
+	// larger request gets 431 with an ARM body. (http.Server's own
+	// MaxHeaderBytes is set higher, as a backstop.)
+	MaxHeaderBytes = 64 << 10
+	// MaxClientRequestID is ARM's bound on x-ms-client-request-id.
+	MaxClientRequestID = 512
+	// maxCorrelationID: a longer x-ms-correlation-request-id is replaced
+	// by a new one.
+	maxCorrelationID = 128
+)
 
 // Authenticator verifies the Authorization header of an ARM request.
 type Authenticator interface {
@@ -45,7 +60,13 @@ type AuthError struct {
 func (e *AuthError) Error() string { return e.Code + ": " + e.Message }
 
 // Server serves the ARM API.
+//
+// Every URL it returns (Location, Azure-AsyncOperation, nextLink, the
+// authorization_uri of a challenge) is built from PublicURL, never from
+// the request's Host header, which a client chooses.
 type Server struct {
+	// PublicURL is https://host[:port], where clients reach the server.
+	PublicURL string
 	Manager *resources.Manager
 	Auth    Authenticator
 	Log     *slog.Logger
@@ -62,7 +83,7 @@ var statusOf = map[string]int{
 	"InvalidResourceType": 400, "InvalidResourceLocation": 400, "LocationRequired": 400, "InvalidTag": 400,
 	"InvalidTagName": 400, "InvalidIdentity": 400, "InvalidIdentityType": 400, "InvalidQueryParameter": 400,
 	"InvalidSkipToken": 400, "InvalidFilter": 400, "InvalidAction": 400, "OperationNotSupported": 400,
-	"UnsupportedMediaType": 415, "RequestEntityTooLarge": 413, "MethodNotAllowed": 405,
+	"UnsupportedMediaType": 415, "RequestEntityTooLarge": 413, "MethodNotAllowed": 405, "InvalidRequestHeader": 400, "InvalidRequestHost": 400, "RequestHeaderFieldsTooLarge": 431,
 	"SubscriptionNotFound": 404, "ResourceGroupNotFound": 404, "ResourceNotFound": 404, "ParentResourceNotFound": 404,
 	"OperationNotFound": 404, "NotFound": 404,
 	"Conflict": 409, "ResourceGroupBeingDeleted": 409,
@@ -73,17 +94,16 @@ var statusOf = map[string]int{
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	corr := req.Header.Get("x-ms-correlation-request-id")
-	if corr == "" || len(corr) > 128 {
+	if corr == "" || len(corr) > maxCorrelationID {
 		corr = uuid.New()
 	}
 	reqID := uuid.New()
 	h := w.Header()
 	h.Set("x-ms-request-id", reqID)
 	h.Set("x-ms-correlation-request-id", corr)
-	if strings.EqualFold(req.Header.Get("x-ms-return-client-request-id"), "true") {
-		if c := req.Header.Get("x-ms-client-request-id"); c != "" {
-			h.Set("x-ms-client-request-id", c)
-		}
+	clientReqID := req.Header.Get("x-ms-client-request-id")
+	if len(clientReqID) <= MaxClientRequestID && strings.EqualFold(req.Header.Get("x-ms-return-client-request-id"), "true") && clientReqID != "" {
+		h.Set("x-ms-client-request-id", clientReqID)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -91,8 +111,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			writeError(w, 500, &arm.Error{Code: "InternalServerError", Message: "The server encountered an internal error. Correlation id: " + corr + "."})
 		}
 	}()
-	if !isARMPath(req.URL.Path) && s.Extra != nil {
-		s.Extra.ServeHTTP(w, req)
+	if aerr := s.checkRequest(req); aerr != nil {
+		s.refuse(w, req, aerr)
+		return
+	}
+	if !isARMPath(req.URL.Path) {
+		if s.Extra == nil {
+			s.refuse(w, req, arm.Errorf("NotFound", "The path '%s' is not served.", truncate(req.URL.Path, 300)))
+			return
+		}
+		s.Extra.ServeHTTP(&plainErrors{ResponseWriter: w, req: req}, req)
 		return
 	}
 	caller, err := s.authenticate(req)
@@ -102,10 +130,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if ae.WWWAuthenticate != "" {
 				h.Set("WWW-Authenticate", ae.WWWAuthenticate)
 			}
-			writeError(w, 401, &arm.Error{Code: ae.Code, Message: ae.Message})
+			s.refuseStatus(w, req, 401, &arm.Error{Code: ae.Code, Message: ae.Message})
 			return
 		}
+		bodyUnread(w, req)
 		s.fail(w, corr, err)
+		return
+	}
+	if len(clientReqID) > MaxClientRequestID {
+		s.refuse(w, req, arm.Errorf("InvalidRequestHeader", "The header 'x-ms-client-request-id' is %d characters long; at most %d are allowed.", len(clientReqID), MaxClientRequestID))
 		return
 	}
 	if id, err := arm.ParseID(req.URL.Path); err == nil && isPolicyDefinitionsPath(id) {
@@ -118,7 +151,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r, aerr := s.parse(req, caller, corr)
 	if aerr != nil {
-		writeError(w, statusFor(aerr.Code), aerr)
+		if r != nil { // authenticated and addressed: the refusal is logged
+			s.Manager.RecordFailure(context.WithoutCancel(req.Context()), r, statusFor(aerr.Code), aerr)
+		}
+		s.refuse(w, req, aerr)
 		return
 	}
 	resp, err := s.Manager.Handle(req.Context(), r)
@@ -135,12 +171,97 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	for k, v := range resp.Header {
 		h.Set(k, v)
 	}
-	if resp.Body != nil {
+	if resp.Body != nil || resp.Chunks != nil {
 		h.Set("Content-Type", "application/json; charset=utf-8")
+		n := len(resp.Body)
+		for _, c := range resp.Chunks {
+			n += len(c)
+		}
+		h.Set("Content-Length", strconv.Itoa(n))
 	}
 	w.WriteHeader(resp.Status)
 	if resp.Body != nil {
 		w.Write(resp.Body)
+	}
+	for _, c := range resp.Chunks { // written as they are: no copy of a large page
+		if _, err := w.Write(c); err != nil {
+			return
+		}
+	}
+}
+
+// checkRequest refuses what no handler should see: an absolute-form
+// request for another host, headers over MaxHeaderBytes, a query that is
+// not valid %-encoding.
+func (s *Server) checkRequest(req *http.Request) *arm.Error {
+	if req.URL.Host != "" && s.PublicURL != "" && !sameHost(req.URL.Host, s.PublicURL) {
+		return arm.Errorf("InvalidRequestHost", "The request names the host '%s'; this server is %s.", truncate(req.URL.Host, 256), s.PublicURL)
+	}
+	if n := headerBytes(req); n > MaxHeaderBytes {
+		return arm.Errorf("RequestHeaderFieldsTooLarge", "The request headers are %d bytes; at most %d are allowed.", n, MaxHeaderBytes)
+	}
+	if raw := req.URL.RawPath; raw != "" && (strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f")) && isARMPath(req.URL.Path) {
+		return arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", truncate(raw, 300))
+	}
+	if _, err := url.ParseQuery(req.URL.RawQuery); err != nil {
+		return arm.Errorf("InvalidQueryParameter", "The query string is not valid: %v.", err)
+	}
+	return nil
+}
+
+// sameHost reports whether host (from an absolute-form request line)
+// names the host and port of public.
+func sameHost(host, public string) bool {
+	u, err := url.Parse(public)
+	if err != nil {
+		return false
+	}
+	want := u.Host
+	if u.Port() == "" {
+		want = net.JoinHostPort(u.Hostname(), "443")
+	}
+	got := host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		got = net.JoinHostPort(strings.Trim(host, "[]"), "443")
+	}
+	return strings.EqualFold(got, want)
+}
+
+// headerBytes is about what the request line and headers took on the wire.
+func headerBytes(req *http.Request) int {
+	n := len(req.Method) + len(req.RequestURI) + len(req.Host) + 16
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// refuse answers with an ARM error without reading the request body.
+func (s *Server) refuse(w http.ResponseWriter, req *http.Request, e *arm.Error) {
+	s.refuseStatus(w, req, statusFor(e.Code), e)
+}
+
+func (s *Server) refuseStatus(w http.ResponseWriter, req *http.Request, status int, e *arm.Error) {
+	bodyUnread(w, req)
+	writeError(w, status, e)
+}
+
+// bodyUnread closes the connection after the answer when a request body
+// is announced and not read: otherwise net/http reads up to 256 KiB of it
+// before answering, at whatever pace the client sends it (a refusal must
+// not wait for a slow body).
+func bodyUnread(w http.ResponseWriter, req *http.Request) {
+	if req.ContentLength != 0 && req.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
 	}
 }
 
@@ -172,7 +293,7 @@ func (s *Server) authenticate(req *http.Request) (*activitylog.Caller, error) {
 	h := req.Header.Get("Authorization")
 	if h == "" {
 		return nil, &AuthError{Code: "AuthenticationFailed", Message: "Authentication failed. The 'Authorization' header is missing.",
-			WWWAuthenticate: `Bearer authorization_uri="` + baseURL(req) + `", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`}
+			WWWAuthenticate: `Bearer authorization_uri="` + s.PublicURL + `", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`}
 	}
 	if s.Auth == nil {
 		return nil, &AuthError{Code: "AuthenticationFailed", Message: "Authentication failed: no token verifier is configured."}
@@ -180,7 +301,8 @@ func (s *Server) authenticate(req *http.Request) (*activitylog.Caller, error) {
 	return s.Auth.Authenticate(req.Context(), h)
 }
 
-// parse turns an HTTP request into a resources.Request.
+// parse turns an HTTP request into a resources.Request. After the path is
+// parsed, a refusal comes back with the request, for the activity log.
 func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string) (*resources.Request, *arm.Error) {
 	path := req.URL.Path
 	id, err := arm.ParseID(path)
@@ -194,18 +316,21 @@ func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr strin
 		Method: req.Method, Path: strings.TrimSuffix(path, "/"), ID: id, Query: q,
 		APIVersion: q.Get("api-version"), IfMatch: req.Header.Get("If-Match"), IfNoneMatch: req.Header.Get("If-None-Match"),
 		Caller: *caller, CorrelationID: corr, ClientRequestID: req.Header.Get("x-ms-client-request-id"),
-		ClientIP: clientIP(req), BaseURL: baseURL(req),
+		ClientIP: clientIP(req), BaseURL: s.PublicURL,
 	}
 	if req.Method == "PUT" || req.Method == "PATCH" || req.Method == "POST" {
 		if ct := req.Header.Get("Content-Type"); ct != "" && req.ContentLength != 0 && !strings.Contains(strings.ToLower(ct), "json") {
-			return nil, arm.Errorf("UnsupportedMediaType", "The content media type '%s' is not supported. Only 'application/json' is supported.", ct)
+			return r, arm.Errorf("UnsupportedMediaType", "The content media type '%s' is not supported. Only 'application/json' is supported.", truncate(ct, 256))
+		}
+		if req.ContentLength > MaxBody {
+			return r, arm.Errorf("RequestEntityTooLarge", "The request content is larger than the limit of %d bytes.", MaxBody)
 		}
 		body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
 		if err != nil {
-			return nil, arm.Errorf("InvalidRequestContent", "The request content could not be read.")
+			return r, arm.Errorf("InvalidRequestContent", "The request content could not be read.")
 		}
 		if len(body) > MaxBody {
-			return nil, arm.Errorf("RequestEntityTooLarge", "The request content is larger than the limit of %d bytes.", MaxBody)
+			return r, arm.Errorf("RequestEntityTooLarge", "The request content is larger than the limit of %d bytes.", MaxBody)
 		}
 		r.Body = body
 	}
@@ -246,14 +371,6 @@ func envelope(e *arm.Error) map[string]any {
 		m["additionalInfo"] = e.AdditionalInfo
 	}
 	return m
-}
-
-func baseURL(req *http.Request) string {
-	scheme := "https"
-	if req.TLS == nil {
-		scheme = "http"
-	}
-	return scheme + "://" + req.Host
 }
 
 func clientIP(req *http.Request) string {

@@ -59,8 +59,13 @@ func ParseID(path string) (*ID, error) {
 		return nil, invalidID(path, "it is empty")
 	}
 	for _, s := range segs {
-		if s == "" {
+		switch s {
+		case "":
 			return nil, invalidID(path, "it has an empty segment")
+		case ".", "..":
+			// A client normalises "/a/.." to "/", so a resource named
+			// ".." would later be deleted as its parent.
+			return nil, invalidID(path, fmt.Sprintf("the segment %q is not allowed", s))
 		}
 	}
 	id := &ID{}
@@ -293,13 +298,18 @@ func ValidateResourceGroupName(n string) error {
 }
 
 // ValidateResourceName checks the generic ARM name rules: 1-260
-// characters, none of < > % & : \ ? / or control characters.
+// characters, none of < > % & : \ ? / # or control characters, not
+// ending with '.' or a space (so not "." or "..", which a client's path
+// normalisation would turn into the parent).
 func ValidateResourceName(n string) error {
 	if len(n) == 0 || len([]rune(n)) > 260 {
 		return Errorf("InvalidResourceName", "The resource name '%s' is invalid: it must be 1 to 260 characters long.", n)
 	}
+	if strings.HasSuffix(n, ".") || strings.HasSuffix(n, " ") {
+		return Errorf("InvalidResourceName", "The resource name '%s' is invalid: it cannot end with a period or a space.", n)
+	}
 	for _, r := range n {
-		if strings.ContainsRune(`<>%&:\?/`, r) || unicode.IsControl(r) {
+		if strings.ContainsRune(`<>%&:\?/#`, r) || unicode.IsControl(r) {
 			return Errorf("InvalidResourceName", "The resource name '%s' is invalid: the character %q is not allowed.", n, r)
 		}
 	}

@@ -71,7 +71,9 @@ func TestParseID(t *testing.T) {
 
 func TestParseIDErrors(t *testing.T) {
 	for _, p := range []string{"", "subscriptions/x", "/", "/subscriptions", "/subscriptions//resourceGroups/rg",
-		"/subscriptions/s/resourceGroups/rg/foo/bar", "/subscriptions/s/resourceGroups/rg/providers", "/subscriptions/s/resourceGroups/rg/providers/NS"} {
+		"/subscriptions/s/resourceGroups/rg/foo/bar", "/subscriptions/s/resourceGroups/rg/providers", "/subscriptions/s/resourceGroups/rg/providers/NS",
+		"/subscriptions/s/resourceGroups/rg/providers/NS/t/..", "/subscriptions/s/resourceGroups/./providers/NS/t/n",
+		"/subscriptions/s/resourceGroups/rg/providers/NS/t/n/c/../x"} {
 		_, err := ParseID(p)
 		e, ok := err.(*Error)
 		if !ok || e.Code != "InvalidResourceId" {
@@ -91,7 +93,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("ValidateResourceGroupName(%q) accepted", n)
 		}
 	}
-	for _, n := range []string{"a<b", "a%b", "a:b", "a?b", "", "x\x01"} {
+	for _, n := range []string{"a<b", "a%b", "a:b", "a?b", "", "x\x01", ".", "..", "name.", "name ", "a#b"} {
 		if err := ValidateResourceName(n); err == nil {
 			t.Errorf("ValidateResourceName(%q) accepted", n)
 		}

@@ -127,7 +127,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	extra.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	extra.Handle("/", newOAuthHandler(idsvc, endpoint, log))
 	srv := &http.Server{
-		Handler:           &api.Server{Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs},
+		Handler:           &api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}

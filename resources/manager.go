@@ -40,6 +40,9 @@ type Request struct {
 type Response struct {
 	Status int
 	Body   []byte
+	// Chunks, when set, follow Body: the pieces of a large answer (a
+	// list page) written one after the other without joining them.
+	Chunks [][]byte
 	Header map[string]string
 }
 
@@ -52,6 +55,11 @@ type Config struct {
 	LROLatency time.Duration
 	// PageSize is the default list page size.
 	PageSize int
+	// PageBytes bounds a list page in bytes as well (default 4 MiB): a
+	// page ends after the item that reaches it, so it holds at least one
+	// item and at most PageBytes plus one item (ARM pages by nextLink
+	// either way).
+	PageBytes int
 }
 
 // Manager implements ARM resource-manager semantics over a store.
@@ -65,6 +73,9 @@ type Manager struct {
 func New(st store.Store, reg *Registry, cfg Config) *Manager {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 100
+	}
+	if cfg.PageBytes <= 0 {
+		cfg.PageBytes = 4 << 20
 	}
 	return &Manager{st: st, reg: reg, cfg: cfg}
 }
@@ -536,40 +547,55 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 		q.After = after
 	}
 	q.Limit = limit + 1
+	q.MaxBytes = m.cfg.PageBytes
 	var items []*store.Resource
+	size, more := 0, false
 	if err := m.st.Read(ctx, func(tx store.Tx) error {
 		for {
 			batch, err := tx.ListResources(ctx, q)
 			if err != nil {
 				return err
 			}
+			batchBytes := 0
 			for _, it := range batch {
+				batchBytes += len(it.Body)
+				if len(items) == limit {
+					more = true
+					return nil
+				}
 				if keep == nil || keep(it) {
 					items = append(items, it)
+					size += len(it.Body)
 				}
 			}
-			if keep == nil || len(items) > limit || len(batch) < q.Limit {
+			if len(items) > 0 && size >= m.cfg.PageBytes {
+				// Full by bytes. What follows is not read (it may be
+				// large): the nextLink may lead to an empty last page.
+				more = true
 				return nil
 			}
+			if len(batch) == 0 || (len(batch) < q.Limit && batchBytes < q.MaxBytes) {
+				return nil // no more items
+			}
 			q.After = batch[len(batch)-1].Key
+			q.MaxBytes = m.cfg.PageBytes - size
 		}
 	}); err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.WriteString(`{"value":[`)
-	more := len(items) > limit
-	if more {
-		items = items[:limit]
-	}
+	// The page: {"value":[item,item,...],"nextLink":...}, each item's
+	// stored bytes written as they are.
+	chunks := make([][]byte, 0, 2*len(items)+2)
+	chunks = append(chunks, []byte(`{"value":[`))
 	for i, it := range items {
 		if i > 0 {
-			b.WriteByte(',')
+			chunks = append(chunks, comma)
 		}
-		b.Write(it.Body)
+		chunks = append(chunks, it.Body)
 	}
+	var b strings.Builder
 	b.WriteString("]")
-	if more {
+	if more && len(items) > 0 {
 		qv := url.Values{}
 		for k, v := range r.Query {
 			if k != "$skipToken" {
@@ -582,5 +608,8 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 		b.WriteString(value.StringValue(next).JSON())
 	}
 	b.WriteString("}")
-	return &Response{Status: 200, Body: []byte(b.String())}, nil
+	chunks = append(chunks, []byte(b.String()))
+	return &Response{Status: 200, Chunks: chunks}, nil
 }
+
+var comma = []byte{','}

@@ -68,6 +68,11 @@ type ListQuery struct {
 	After string
 	// Limit caps the result (0 = no cap).
 	Limit int
+	// MaxBytes, when positive, ends the result after the first resource
+	// at which the bodies returned add up to MaxBytes or more (so at
+	// least one resource is returned): a page of large resources is
+	// bounded in memory, not only in count.
+	MaxBytes int
 }
 
 // Event is one activity-log event. Body is the full EventData JSON; the

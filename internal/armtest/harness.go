@@ -88,7 +88,7 @@ func Start(t testing.TB, st store.Store) *Server {
 	}
 	extra := http.NewServeMux()
 	oauth.New(idsvc, oauth.Config{BaseURL: url}).Register(extra)
-	ts.Config.Handler = &api.Server{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra}
+	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra}
 	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, Client: ts.Client(), Manager: mgr, Store: st}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")

@@ -222,12 +222,16 @@ func (t *tx) ListResources(ctx context.Context, q store.ListQuery) ([]*store.Res
 	}
 	defer rows.Close()
 	var out []*store.Resource
+	size := 0
 	for rows.Next() {
 		r, err := scanResource(rows)
 		if err != nil {
 			return nil, wrapErr(ctx, "list resources", err)
 		}
 		out = append(out, r)
+		if size += len(r.Body); q.MaxBytes > 0 && size >= q.MaxBytes {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrapErr(ctx, "list resources", err)

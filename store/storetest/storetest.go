@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResourceIDCasing", testResourceIDCasing},
 		{"InvalidKeys", testInvalidKeys},
 		{"ListResources", testListResources},
+		{"ListMaxBytes", testListMaxBytes},
 		{"KeyPrefixByteOrder", testKeyPrefixByteOrder},
 		{"Timestamps", testTimestamps},
 		{"Seq", testSeq},
