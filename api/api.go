@@ -67,9 +67,9 @@ func (e *AuthError) Error() string { return e.Code + ": " + e.Message }
 type Server struct {
 	// PublicURL is https://host[:port], where clients reach the server.
 	PublicURL string
-	Manager *resources.Manager
-	Auth    Authenticator
-	Log     *slog.Logger
+	Manager   *resources.Manager
+	Auth      Authenticator
+	Log       *slog.Logger
 	// Extra handles non-ARM paths (OAuth endpoints, health); nil: none.
 	Extra http.Handler
 	// Policies serves the built-in policy definitions; nil: none loaded.

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -47,7 +49,9 @@ type Bootstrap struct {
 }
 
 func newServeCmd(e *env) *cobra.Command {
-	var dataDir, listen, storeURL, certFile, keyFile string
+	var dataDir, listen, publicURL, storeURL, certFile, keyFile string
+	var maxConnsPerIP int
+	var readTimeout, writeTimeout time.Duration
 	var lroLatency, keyLifetime time.Duration
 	var rotateKey bool
 	var policyPaths, aliasPaths []string
@@ -79,13 +83,23 @@ func newServeCmd(e *env) *cobra.Command {
 			if keyLifetime < 0 {
 				return fmt.Errorf("--signing-key-lifetime %s: want a positive duration, or 0 for no automatic rotation", keyLifetime)
 			}
-			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
+			if readTimeout <= 0 || writeTimeout <= 0 {
+				return fmt.Errorf("--read-timeout and --write-timeout must be positive")
+			}
+			if maxConnsPerIP < 0 {
+				return fmt.Errorf("--max-conns-per-ip %d: want a positive number, or 0 for no cap", maxConnsPerIP)
+			}
+			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
 				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey})
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&dataDir, "data", "./mlgov-data", "data directory (SQLite database, TLS certificate, bootstrap.json)")
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to listen on")
+	f.StringVar(&publicURL, "public-url", "", "https://host[:port] clients reach the server at: the token issuer, and the base of every URL the server returns (default: from --listen)")
+	f.IntVar(&maxConnsPerIP, "max-conns-per-ip", 256, "connections open at once from one client address (0: no cap)")
+	f.DurationVar(&readTimeout, "read-timeout", 60*time.Second, "a request, body included, must arrive within this")
+	f.DurationVar(&writeTimeout, "write-timeout", 60*time.Second, "an answer must be taken by the client within this")
 	f.StringVar(&storeURL, "store", "", "store URL: empty for SQLite in the data directory, or postgres://...")
 	f.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: a self-signed one in DIR/tls")
 	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
@@ -101,6 +115,9 @@ func newServeCmd(e *env) *cobra.Command {
 
 type serveConfig struct {
 	dataDir, listen, storeURL, certFile, keyFile string
+	publicURL                                    string
+	maxConnsPerIP                                int
+	readTimeout, writeTimeout                    time.Duration
 	lroLatency                                   time.Duration
 	policyPaths, aliasPaths                      []string
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
@@ -108,8 +125,16 @@ type serveConfig struct {
 	rotateKey                                    bool
 }
 
-// endpointFor turns a listen address into the URL clients use.
-func endpointFor(listen string) (string, error) {
+// endpointFor returns the URL clients use: --public-url, checked, or
+// one made from the listen address.
+func endpointFor(listen, public string) (string, error) {
+	if public != "" {
+		u, err := url.Parse(public)
+		if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return "", fmt.Errorf("--public-url %q: want https://host[:port] with no path", public)
+		}
+		return "https://" + u.Host, nil
+	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "", fmt.Errorf("--listen %q: %w", listen, err)
@@ -214,9 +239,9 @@ func newLogger(e *env) *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-func serveHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener, certFile, keyFile string) error {
+func serveHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, certFile, keyFile) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -228,6 +253,49 @@ func serveHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.L
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(sctx)
+	}
+}
+
+// serverTLS is the TLS configuration of the listener.
+func serverTLS(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
+}
+
+// newHTTPServer bounds what one client can hold: the headers must arrive
+// within 10 s, the whole request within readTimeout, the answer must be
+// taken within writeTimeout (both 60 s by default), and idle connections
+// close after 120 s. Refusals close the
+// connection rather than wait for an unread body (api.Server). HTTP/2
+// gets the same bounds and limits on streams and buffers.
+func newHTTPServer(h http.Handler, l *api.Listener, log *slog.Logger, readTimeout, writeTimeout time.Duration) *http.Server {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20, // a backstop: api.Server answers over api.MaxHeaderBytes with 431
+		ConnState:         l.ConnState,
+		Protocols:         p,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          100,
+			MaxReadFrameSize:              1 << 20,
+			MaxDecoderHeaderTableSize:     4 << 10,
+			MaxEncoderHeaderTableSize:     4 << 10,
+			MaxReceiveBufferPerConnection: 8 << 20,
+			MaxReceiveBufferPerStream:     4 << 20,
+			SendPingTimeout:               30 * time.Second,
+			PingTimeout:                   15 * time.Second,
+			WriteByteTimeout:              writeTimeout,
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 

@@ -76,7 +76,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	endpoint, err := endpointFor(cfg.listen)
+	endpoint, err := endpointFor(cfg.listen, cfg.publicURL)
 	if err != nil {
 		return err
 	}
@@ -126,15 +126,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	extra := http.NewServeMux()
 	extra.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	extra.Handle("/", newOAuthHandler(idsvc, endpoint, log))
-	srv := &http.Server{
-		Handler:           &api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs},
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	ln, err := net.Listen("tcp", cfg.listen)
+	tlsCfg, err := serverTLS(certFile, keyFile)
 	if err != nil {
 		return err
 	}
+	raw, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
+	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {
 			return err
@@ -145,7 +146,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		go rotateSigningKeys(ctx, idsvc, cfg.keyLifetime, log)
 	}
 	log.Info("mlgov serving", "endpoint", endpoint, "bootstrap", filepath.Join(dataDir, "bootstrap.json"), "caCertFile", certFile)
-	return serveHTTP(ctx, log, srv, ln, certFile, keyFile)
+	return serveHTTP(ctx, log, srv, ln)
 }
 
 // rotateSigningKeys rotates the token signing key whenever it has been
