@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/arm"
@@ -259,9 +260,13 @@ func (s *Server) refuseStatus(w http.ResponseWriter, req *http.Request, status i
 // is announced and not read: otherwise net/http reads up to 256 KiB of it
 // before answering, at whatever pace the client sends it (a refusal must
 // not wait for a slow body).
+//
+// The read deadline is moved to now as well: after the answer, net/http
+// would otherwise still read up to 256 KiB of the body before closing.
 func bodyUnread(w http.ResponseWriter, req *http.Request) {
 	if req.ContentLength != 0 && req.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 }
 
