@@ -575,3 +575,114 @@ func TestHostileEveryAnswerJSON(t *testing.T) {
 		}
 	})
 }
+
+// Finding 4: a list of large resources is paged by bytes as well as by
+// count, and three clients that ask for it and do not read the answer
+// hold a bounded amount of the server's memory, until the write timeout
+// closes their connections.
+//
+// The bound: the server's heap in use after a collection (runtime
+// HeapInuse, read through net/http/pprof with gc=1) stays under hxHeapBound while 100 resources of 4 MiB
+// are listed by three stalled readers. A page holds at most 4 MiB plus
+// one resource, so three stalled pages hold about 24 MiB; before pages
+// were bounded in bytes one page held all 100 (400 MB, twice over while
+// it was joined).
+const hxHeapBound = 200 << 20
+
+func TestHostileListMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 400 MB through mlgov serve")
+	}
+	pprofAddr := FreeAddr(t)
+	s := hxStart(t, "--pprof", pprofAddr, "--write-timeout", "8s")
+	ws := s.hxWorkspace(t, "rg-mem", "wsmem")
+	const n, size = 100, 4<<20 - 4<<10
+	pad := strings.Repeat("m", size-200)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			body := fmt.Sprintf(`{"location":"eastus","properties":{"description":%q,"authMode":"AADToken"}}`, pad)
+			a, err := s.cl.do("PUT", fmt.Sprintf("%s/batchEndpoints/be%03d?api-version=%s", ws, i, hxAPI), "", nil, []byte(body))
+			if err == nil && a.status >= 300 {
+				err = fmt.Errorf("PUT be%03d: %s", i, a)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	heap := func() int64 {
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1&debug=1")
+		if err != nil {
+			t.Fatalf("pprof: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			var v int64
+			if _, err := fmt.Sscanf(line, "# HeapInuse = %d", &v); err == nil {
+				return v
+			}
+		}
+		t.Fatalf("no HeapInuse in the heap profile")
+		return 0
+	}
+	list := ws + "/batchEndpoints?api-version=" + hxAPI
+
+	// Three readers that ask and stop reading after 1 KiB.
+	var stalled []net.Conn
+	for range 3 {
+		c := s.hxDial(t)
+		io.WriteString(c, s.hxReq("GET", list, ""))
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 1024)); err != nil {
+			t.Fatalf("stalled reader: %v", err)
+		}
+		stalled = append(stalled, c)
+	}
+	var peak int64
+	for range 10 {
+		peak = max(peak, heap())
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("heap in use with three stalled readers of a list of %d × %.1f MB: peak %.1f MB (bound %d MB)", n, float64(size)/1e6, float64(peak)/1e6, hxHeapBound>>20)
+	if peak > hxHeapBound {
+		t.Errorf("heap in use %.1f MB with three stalled list readers, bound %d MB", float64(peak)/1e6, hxHeapBound>>20)
+	}
+	// The write timeout (8 s) ends the stalled answers.
+	for i, c := range stalled {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		start := time.Now()
+		// Drain slowly: the server must give up before we have read it all.
+		_, err := io.Copy(io.Discard, c)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("stalled reader %d: the server kept the connection open for %v past the write timeout", i, time.Since(start))
+		}
+	}
+	// Every item comes back, over pages bounded in bytes.
+	pages, items := 0, 0
+	for u := list; u != ""; pages++ {
+		a := s.hxMust(t, "GET", u, nil, 200)
+		var page struct {
+			Value    []json.RawMessage `json:"value"`
+			NextLink string            `json:"nextLink"`
+		}
+		if err := json.Unmarshal(a.body, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(a.body) > 9<<20 {
+			t.Errorf("page %d is %d bytes, want at most 4 MiB plus one item", pages, len(a.body))
+		}
+		items += len(page.Value)
+		u = page.NextLink
+	}
+	if items != n || pages < n/2 {
+		t.Errorf("listed %d items in %d pages, want %d items in at least %d pages", items, pages, n, n/2)
+	}
+}
