@@ -8,7 +8,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
 )
 
 // storedKeyForms are the byte strings that would show a private signing

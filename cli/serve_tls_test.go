@@ -109,7 +109,9 @@ func TestEnsureCertDamaged(t *testing.T) {
 			return os.WriteFile(k, b[:len(b)/2], 0o600)
 		}, "TLS key", "key"},
 		{"missing key", func(c, k string) error { return os.Remove(k) }, "TLS key", "key"},
-		{"corrupt cert", func(c, k string) error { return os.WriteFile(c, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600) }, "TLS certificate", "cert"},
+		{"corrupt cert", func(c, k string) error {
+			return os.WriteFile(c, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
+		}, "TLS certificate", "cert"},
 		{"missing cert", func(c, k string) error { return os.Remove(c) }, "TLS certificate", "cert"},
 		{"other key", func(c, k string) error { _, err := writeNewKey(k); return err }, "does not belong to the key", "cert"},
 	} {
