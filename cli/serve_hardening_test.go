@@ -108,14 +108,16 @@ func TestSecureDataDir(t *testing.T) {
 	}
 	must(os.MkdirAll(filepath.Join(dir, "tls"), 0o755))
 	must(os.Chmod(dir, 0o755))
-	files := map[string]os.FileMode{"mlgov.db": 0o644, "mlgov.db-wal": 0o644, "mlgov.db-shm": 0o664, "bootstrap.json": 0o600, "tls/key.pem": 0o640, "tls/cert.pem": 0o400}
+	must(os.MkdirAll(filepath.Join(dir, "keys"), 0o750))
+	must(os.MkdirAll(filepath.Join(dir, "notes"), 0o755))
+	files := map[string]os.FileMode{"notes/a.txt": 0o644, "unrelated.txt": 0o644, "keys/master.key": 0o644, "mlgov.db": 0o644, "mlgov.db-wal": 0o644, "mlgov.db-shm": 0o664, "bootstrap.json": 0o600, "tls/key.pem": 0o640, "tls/cert.pem": 0o400}
 	for f, m := range files {
 		must(os.WriteFile(filepath.Join(dir, f), []byte("x"), m))
 		must(os.Chmod(filepath.Join(dir, f), m))
 	}
 	log, logs := testLogger()
 	must(secureDataDir(dir, log))
-	for p, want := range map[string]os.FileMode{".": 0o700, "tls": 0o700, "mlgov.db": 0o600, "mlgov.db-wal": 0o600, "mlgov.db-shm": 0o600, "bootstrap.json": 0o600, "tls/key.pem": 0o600, "tls/cert.pem": 0o400} {
+	for p, want := range map[string]os.FileMode{"notes": 0o755, "notes/a.txt": 0o644, "unrelated.txt": 0o644, "keys": 0o700, "keys/master.key": 0o600, ".": 0o700, "tls": 0o700, "mlgov.db": 0o600, "mlgov.db-wal": 0o600, "mlgov.db-shm": 0o600, "bootstrap.json": 0o600, "tls/key.pem": 0o600, "tls/cert.pem": 0o400} {
 		fi, err := os.Stat(filepath.Join(dir, p))
 		must(err)
 		if fi.Mode().Perm() != want {
@@ -128,8 +130,16 @@ func TestSecureDataDir(t *testing.T) {
 			t.Errorf("no log line for %s:\n%s", p, out)
 		}
 	}
-	if n := strings.Count(out, "file mode fixed"); n != 6 {
-		t.Errorf("%d log lines, want 6 (dir, tls, db, wal, shm, key):\n%s", n, out)
+	if n := strings.Count(out, "file mode fixed"); n != 8 {
+		t.Errorf("%d log lines, want 8 (dir, tls, keys, master.key, db, wal, shm, key.pem):\n%s", n, out)
+	}
+	sticky := t.TempDir()
+	must(os.Chmod(sticky, 0o777|os.ModeSticky))
+	if err := secureDataDir(sticky, log); err == nil || !strings.Contains(err.Error(), "sticky") {
+		t.Errorf("a sticky folder: %v, want it refused", err)
+	}
+	if fi, _ := os.Stat(sticky); fi.Mode().Perm() != 0o777 {
+		t.Errorf("the sticky folder's mode was changed to %v", fi.Mode())
 	}
 }
 

@@ -390,32 +390,69 @@ func resetAdminSecret(ctx context.Context, idsvc *authn.Service, state *bootstra
 	return sec, nil
 }
 
-// secureDataDir makes the data directory 0700 and every file in it 0600
-// (directories 0700), logging each change with the path and old mode.
+// secureDataDir makes the data directory 0700 and the files mlgov keeps
+// in it 0600 (its tls and keys folders 0700), logging each change with
+// the path and old mode. Only mlgov's own files are touched (mlgov.db*,
+// bootstrap.json, leftovers of atomic writes, tls/, keys/), so a
+// --data folder shared with other files does not get them changed; a
+// shared folder such as /tmp (sticky bit) is refused.
 func secureDataDir(dir string, log *slog.Logger) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("checking the data directory: %w", err)
-		}
-		want := fs.FileMode(0o600)
-		switch {
-		case d.IsDir():
-			want = 0o700
-		case !d.Type().IsRegular():
-			return nil // symlinks, sockets: left alone
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("checking the data directory: %w", err)
-		}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("checking the data directory: %w", err)
+	}
+	if fi.Mode()&fs.ModeSticky != 0 {
+		return fmt.Errorf("--data %s is a shared folder (sticky bit set, like /tmp): give mlgov a folder of its own", dir)
+	}
+	fix := func(p string, fi fs.FileInfo, want fs.FileMode) error {
 		if old := fi.Mode().Perm(); old&0o077 != 0 {
 			if err := os.Chmod(p, want); err != nil {
-				return fmt.Errorf("%s has mode %v (readable by others) and cannot be fixed: %w", p, old, err)
+				return fmt.Errorf("%s has mode %04o (open to other users) and cannot be fixed: %w", p, old, err)
 			}
-			log.Warn("file mode fixed: readable by other users", "path", p, "oldMode", fmt.Sprintf("%04o", old), "mode", fmt.Sprintf("%04o", want))
+			log.Warn("file mode fixed: it was open to other users", "path", p, "oldMode", fmt.Sprintf("%04o", old), "mode", fmt.Sprintf("%04o", want))
 		}
 		return nil
-	})
+	}
+	if err := fix(dir, fi, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checking the data directory: %w", err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir() && (e.Name() == "tls" || e.Name() == "keys"):
+			err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return fmt.Errorf("checking the data directory: %w", err)
+				}
+				want := fs.FileMode(0o600)
+				if d.IsDir() {
+					want = 0o700
+				} else if !d.Type().IsRegular() {
+					return nil
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return fmt.Errorf("checking the data directory: %w", err)
+				}
+				return fix(q, fi, want)
+			})
+		case e.Type().IsRegular() && (strings.HasPrefix(e.Name(), "mlgov.db") || e.Name() == "bootstrap.json" || strings.HasPrefix(e.Name(), ".tmp-")):
+			var fi fs.FileInfo
+			if fi, err = e.Info(); err == nil {
+				err = fix(p, fi, 0o600)
+			} else if errors.Is(err, fs.ErrNotExist) {
+				err = nil // a -wal or -shm that went away
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolveStoreURL returns the store URL: --store, else env MLGOV_STORE.
@@ -525,16 +562,16 @@ const (
 	minFreeFraction = 0.01
 )
 
+// diskStatus is the body of /healthz (which needs no token: no paths).
 type diskStatus struct {
 	Status    string `json:"status"` // "ok" or "degraded"
 	Problem   string `json:"problem,omitempty"`
 	FreeBytes uint64 `json:"freeBytes"`
-	DataDir   string `json:"dataDir"`
 }
 
 func diskCheck(dir string, diskFree func(string) (uint64, uint64, error)) diskStatus {
 	free, total, err := diskFree(dir)
-	st := diskStatus{Status: "ok", FreeBytes: free, DataDir: dir}
+	st := diskStatus{Status: "ok", FreeBytes: free}
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 	case err != nil:
