@@ -135,16 +135,17 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	certFile, keyFile := cfg.certFile, cfg.keyFile
-	if certFile == "" {
-		if certFile, keyFile, err = ensureCert(dataDir, certOptions{hosts: certHosts(cfg.listen), now: time.Now(), regenerate: cfg.regenerateTLS}, log); err != nil {
+	certFile, keyFile, selfSigned := cfg.certFile, cfg.keyFile, cfg.certFile == ""
+	hosts := certHosts(cfg.listen)
+	if selfSigned {
+		if certFile, keyFile, err = ensureCert(dataDir, certOptions{hosts: hosts, now: time.Now(), regenerate: cfg.regenerateTLS}, log); err != nil {
 			return fmt.Errorf("TLS certificate: %w", err)
 		}
 	}
 	if certFile, err = filepath.Abs(certFile); err != nil {
 		return err
 	}
-	tlsCfg, err := serverTLS(certFile, keyFile, minTLS)
+	tlsCfg, servedCert, err := serverTLS(certFile, keyFile, minTLS)
 	if err != nil {
 		return err
 	}
@@ -207,6 +208,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 	}
 	go completeOperations(ctx, mgr, log)
+	if selfSigned {
+		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
+	}
 	if cfg.keyLifetime > 0 {
 		go rotateSigningKeys(ctx, idsvc, cfg.keyLifetime, log)
 	}

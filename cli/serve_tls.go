@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -237,19 +239,65 @@ var tls12Ciphers = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
+// servingCert is the certificate the server presents; the self-signed
+// one is swapped when it is renewed while the server runs.
+type servingCert struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+// load reads the key pair (errors name the files) and serves it.
+func (c *servingCert) load() error {
+	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate %s and key %s: %w", c.certFile, c.keyFile, err)
+	}
+	c.cur.Store(&pair)
+	return nil
+}
+
+func (c *servingCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
+
 // serverTLS loads the key pair (errors name the files) and returns the
 // server's TLS configuration.
-func serverTLS(certFile, keyFile string, minVersion uint16) (*tls.Config, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", certFile, keyFile, err)
+func serverTLS(certFile, keyFile string, minVersion uint16) (*tls.Config, *servingCert, error) {
+	sc := &servingCert{certFile: certFile, keyFile: keyFile}
+	if err := sc.load(); err != nil {
+		return nil, nil, err
 	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		MinVersion:   minVersion,
-		CipherSuites: slices.Clone(tls12Ciphers),
-		NextProtos:   []string{"h2", "http/1.1"},
-	}, nil
+		GetCertificate: sc.get,
+		MinVersion:     minVersion,
+		CipherSuites:   slices.Clone(tls12Ciphers),
+		NextProtos:     []string{"h2", "http/1.1"},
+	}, sc, nil
+}
+
+// renewSelfSigned renews the self-signed certificate in dir when it
+// expires within selfSignedRenewBefore (see ensureCert) and serves the
+// result; errors are logged and the current certificate kept.
+func renewSelfSigned(dir string, hosts []string, now time.Time, sc *servingCert, log *slog.Logger) {
+	if _, _, err := ensureCert(dir, certOptions{hosts: hosts, now: now}, log); err != nil {
+		log.Error("checking the self-signed TLS certificate", "err", err)
+		return
+	}
+	if err := sc.load(); err != nil {
+		log.Error("reloading the self-signed TLS certificate", "err", err)
+	}
+}
+
+// renewSelfSignedEvery runs renewSelfSigned every interval until ctx ends.
+func renewSelfSignedEvery(ctx context.Context, every time.Duration, dir string, hosts []string, sc *servingCert, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			renewSelfSigned(dir, hosts, now, sc, log)
+		}
+	}
 }
 
 // handshakeLog is the http.Server's error log: it turns "http: TLS

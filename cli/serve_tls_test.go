@@ -238,3 +238,47 @@ func TestHandshakeLog(t *testing.T) {
 		t.Errorf("other server errors are not passed on:\n%s", logs)
 	}
 }
+
+// TestRenewSelfSignedWhileServing: the running server's certificate is
+// renewed and swapped once it expires within 30 days.
+func TestRenewSelfSignedWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	log, logs := testLogger()
+	hosts := certHosts("127.0.0.1:1")
+	certFile, keyFile, err := ensureCert(dir, certOptions{hosts: hosts, now: t0}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sc, err := serverTLS(certFile, keyFile, tls.VersionTLS12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := func() *x509.Certificate {
+		c, _ := sc.get(nil)
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf
+	}
+	first := served()
+	renewSelfSigned(dir, hosts, t0.Add(100*24*time.Hour), sc, log)
+	if !served().Equal(first) {
+		t.Fatal("renewed 100 days after creation")
+	}
+	renewSelfSigned(dir, hosts, first.NotAfter.Add(-20*24*time.Hour), sc, log)
+	if served().Equal(first) || !served().NotAfter.After(first.NotAfter) {
+		t.Fatalf("not renewed 20 days before expiry: %v", served().NotAfter)
+	}
+	if !strings.Contains(logs.String(), "expires soon") {
+		t.Errorf("no log line:\n%s", logs)
+	}
+	// A damaged key while running: logged, the served certificate kept.
+	cur := served()
+	os.WriteFile(keyFile, []byte("x"), 0o600)
+	renewSelfSigned(dir, hosts, first.NotAfter, sc, log)
+	if !served().Equal(cur) || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("damaged key while running: served changed or no error logged:\n%s", logs)
+	}
+}
