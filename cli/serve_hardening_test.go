@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/sqlite"
 )
 
 func TestDiskCheck(t *testing.T) {
@@ -202,5 +209,84 @@ func TestReadBootstrapFile(t *testing.T) {
 	raw, bs, err := readBootstrapFile(filepath.Join(dir, "none.json"))
 	if raw != nil || bs != nil || err != nil {
 		t.Errorf("missing file: %v %v %v", raw, bs, err)
+	}
+}
+
+// TestServeEncryptsPlainSigningKeys: a store written before signing keys
+// were encrypted (keys in plain form) is migrated at start, with a log
+// line, and the server then refuses another master key.
+func TestServeEncryptsPlainSigningKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "mlgov.db")
+	signingKeys := func() []*store.Object {
+		t.Helper()
+		db, err := sqlite.Open(ctx, dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var objs []*store.Object
+		if err := db.Read(ctx, func(tx store.Tx) error {
+			objs, err = tx.ListObjects(ctx, authn.KindSigningKey)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return objs
+	}
+	{
+		db, err := sqlite.Open(ctx, dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := authn.New(db, authn.Config{Issuer: authn.IssuerAt("https://127.0.0.1:1")}).EnsureSigningKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	if objs := signingKeys(); len(objs) != 1 || !bytes.Contains(objs[0].Body, []byte(`"privateKey":`)) {
+		t.Fatalf("setup: want one key in plain form, got %d", len(objs))
+	}
+	run := func(mod func(*serveConfig)) (string, error) {
+		var logs syncBuffer
+		e := &env{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs,
+			openStore: func(ctx context.Context, url, dataDir string) (store.Store, error) {
+				return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
+			}}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		cfg := serveConfig{dataDir: dir, listen: "127.0.0.1:0"}
+		if mod != nil {
+			mod(&cfg)
+		}
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, e, cfg) }()
+		for ctx.Err() == nil && !strings.Contains(logs.String(), "mlgov serving") {
+			select {
+			case err := <-done:
+				return logs.String(), err
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		cancel()
+		err := <-done
+		return logs.String(), err
+	}
+	if logs, err := run(nil); err != nil || !strings.Contains(logs, "were in plain form and are now encrypted") || !strings.Contains(logs, "keys=1") {
+		t.Fatalf("first start: %v\n%s", err, logs)
+	}
+	objs := signingKeys()
+	if len(objs) != 1 || bytes.Contains(objs[0].Body, []byte(`"privateKey":`)) || !bytes.Contains(objs[0].Body, []byte(`"sealedPrivateKey":`)) {
+		t.Errorf("after the start the key is stored as %s", objs[0].Body)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	os.WriteFile(other, []byte("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"), 0o600)
+	logs, err := run(func(c *serveConfig) { c.masterKeyFile = other })
+	if err == nil || !strings.Contains(err.Error(), "another key-encryption key") || !strings.Contains(err.Error(), other) {
+		t.Errorf("start with another master key: %v\n%s", err, logs)
+	}
+	if n := len(signingKeys()); n != 1 {
+		t.Errorf("%d signing keys after the refused start, want 1", n)
 	}
 }

@@ -167,7 +167,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
 		return fmt.Errorf("encrypting the stored signing keys with %s: %w", kekFile, err)
 	} else if n > 0 {
-		log.Info("stored token signing keys encrypted with the master key", "keys", n, "masterKeyFile", kekFile)
+		log.Warn("stored token signing keys were in plain form and are now encrypted with the master key; plain copies may remain in free pages of the database and in backups: rotate the signing key (--rotate-signing-key) so that they stop being trusted",
+			"keys", n, "masterKeyFile", kekFile)
 	}
 	if err := idsvc.EnsureSigningKey(ctx); err != nil {
 		return fmt.Errorf("signing key (master key %s; replicas sharing a store must all use the same --master-key-file): %w", kekFile, err)
@@ -302,6 +303,9 @@ func ensureBootstrap(ctx context.Context, st store.Store, idsvc *authn.Service, 
 	var secret string
 	switch {
 	case state == nil:
+		if old != nil {
+			log.Warn("the store is empty: bootstrap.json of an earlier store is replaced", "bootstrap", path, "oldTenantId", old.TenantID, "oldClientId", old.ClientID)
+		}
 		t, err := idsvc.CreateTenant(ctx, "mlgov")
 		if err != nil {
 			return nil, fmt.Errorf("creating the tenant: %w", err)
