@@ -667,7 +667,7 @@ func TestHostileStartTLS(t *testing.T) {
 	}
 
 	// 300 handshakes that fail (a client that does not trust the
-	// certificate) give at most 10 structured log lines.
+	// certificate) give a few structured log lines.
 	before := strings.Count(s.LogTail(100000), "\n")
 	for range 300 {
 		if conn, err := tls.Dial("tcp", s.Addr, &tls.Config{ServerName: "127.0.0.1"}); err == nil {
@@ -683,8 +683,10 @@ func TestHostileStartTLS(t *testing.T) {
 			hs = append(hs, l)
 		}
 	}
-	if len(hs) == 0 || len(hs) > 10 {
-		t.Errorf("%d handshake log lines for 300 failed handshakes, want 1..10:\n%s", len(hs), strings.Join(hs, "\n"))
+	// At most 10 a minute; 20 leaves room for a minute boundary during
+	// the test on a slow machine (without the limit: 300).
+	if len(hs) == 0 || len(hs) > 20 {
+		t.Errorf("%d handshake log lines for 300 failed handshakes, want 1..20:\n%s", len(hs), strings.Join(hs, "\n"))
 	}
 	for _, l := range hs {
 		if !strings.Contains(l, `msg="TLS handshake failed"`) || !strings.Contains(l, "remote=127.0.0.1:") || !strings.Contains(l, "err=") {
