@@ -567,6 +567,24 @@ func TestHostileStartBootstrap(t *testing.T) {
 			t.Error("bootstrap.json was rewritten although nothing changed")
 		}
 		s.Stop(t)
+
+		// The bootstrap.json of another store (another administrator)
+		// stops the start and is left alone.
+		foreign := s.Bootstrap
+		foreign.TenantID, foreign.ClientID, foreign.ClientSecret = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "someone-elses-secret"
+		fb, _ := json.MarshalIndent(foreign, "", "  ")
+		if err := os.WriteFile(path, fb, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := hsStartFails(t, bin, dir, hsArgs())
+		for _, want := range []string{path, "belongs to another store", "--reset-admin-secret"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("bootstrap.json of another store: output lacks %q:\n%s", want, out)
+			}
+		}
+		if now, _ := os.ReadFile(path); !bytes.Equal(now, fb) {
+			t.Error("the other store's bootstrap.json was replaced")
+		}
 	})
 	t.Run("postgres-second-replica", func(t *testing.T) {
 		storeURL, _, _ := hsPostgres(t)
