@@ -138,7 +138,7 @@ func (l *Listener) acceptLoop() {
 		ip := clientAddr(raw.RemoteAddr())
 		if !l.acquire(ip) {
 			raw.Close()
-			l.logRefused(ip, "too many connections from this address", slog.Int("maxConnsPerIP", l.cfg.MaxConnsPerIP))
+			l.logRefused("connection refused", raw.RemoteAddr(), slog.String("reason", "too many connections from this address"), slog.Int("maxConnsPerIP", l.cfg.MaxConnsPerIP))
 			continue
 		}
 		go l.handshake(raw, ip)
@@ -156,11 +156,11 @@ func (l *Listener) handshake(raw net.Conn, ip string) {
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader[:]) {
 			writePlainHTTPRefusal(re.Conn)
 			re.Conn.Close()
-			l.logRefused(ip, "plain HTTP request on the TLS port")
+			l.logRefused("TLS handshake failed", raw.RemoteAddr(), slog.String("err", "the client sent plain HTTP"))
 			return
 		}
 		raw.Close()
-		l.logRefused(ip, "TLS handshake failed", slog.String("err", err.Error()))
+		l.logRefused("TLS handshake failed", raw.RemoteAddr(), slog.String("err", err.Error()))
 		return
 	}
 	var c net.Conn = tc
@@ -215,7 +215,9 @@ func (l *Listener) OpenConns(ip string) int {
 	return l.perIP[ip]
 }
 
-func (l *Listener) logRefused(ip, reason string, attrs ...slog.Attr) {
+// logRefused logs a connection that was not served: msg, the client's
+// address and port, attrs.
+func (l *Listener) logRefused(msg string, remote net.Addr, attrs ...slog.Attr) {
 	if l.cfg.Log == nil {
 		return
 	}
@@ -223,14 +225,14 @@ func (l *Listener) logRefused(ip, reason string, attrs ...slog.Attr) {
 	if !ok {
 		return
 	}
-	args := []any{slog.String("remote", ip), slog.String("reason", reason)}
+	args := []any{slog.String("remote", remote.String())}
 	for _, a := range attrs {
 		args = append(args, a)
 	}
 	if suppressed > 0 {
 		args = append(args, slog.Int("suppressed", suppressed))
 	}
-	l.cfg.Log.Warn("connection refused", args...)
+	l.cfg.Log.Warn(msg, args...)
 }
 
 // logLimiter lets burst lines through per minute and counts the rest.

@@ -49,6 +49,11 @@ type Config struct {
 	// replica is seen after at most this long (an unknown kid triggers an
 	// earlier reload). Retired keys stay published this much longer.
 	KeyCacheTTL time.Duration
+	// KeyEncryptionKey, 32 bytes, encrypts the private signing keys in the
+	// store (AES-256-GCM); nil stores them in plain form. Replicas sharing
+	// a store must use the same one: keys sealed under another are an
+	// error (ErrWrongKeyEncryptionKey), never silently replaced.
+	KeyEncryptionKey []byte
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// Rand is the source of identifiers, client secrets, salts and token

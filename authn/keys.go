@@ -30,12 +30,16 @@ const rsaBits = 2048
 const minKeyReload = 5 * time.Second
 
 // keyRecord is the stored form of a signing key (Kind KindSigningKey, Key
-// its kid). The private key is stored as PKCS#8 DER: whoever can read the
-// store can mint tokens, as with any key store without an HSM.
+// its kid). With Config.KeyEncryptionKey the private key's PKCS#8 DER is
+// stored sealed (Sealed, KEK; see keycrypt.go); without it, or in records
+// written before, in plain form (PrivateKey): whoever can read the store
+// can then mint tokens.
 type keyRecord struct {
 	KID        string    `json:"kid"`
 	Alg        string    `json:"alg"`
-	PrivateKey []byte    `json:"privateKey"`
+	PrivateKey []byte    `json:"privateKey,omitempty"`
+	Sealed     []byte    `json:"sealedPrivateKey,omitempty"`
+	KEK        string    `json:"kek,omitempty"`
 	CreatedAt  time.Time `json:"createdAt"`
 	// RetiredAt is when a newer key replaced it; zero while it signs.
 	RetiredAt time.Time `json:"retiredAt,omitzero"`
@@ -186,7 +190,11 @@ func (s *Service) newKeyRecord() (*keyRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &keyRecord{KID: kid, Alg: Algorithm, PrivateKey: der, CreatedAt: s.now()}, nil
+	rec := &keyRecord{KID: kid, Alg: Algorithm, PrivateKey: der, CreatedAt: s.now()}
+	if err := s.seal(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // keyID is the RFC 7638 JWK thumbprint (SHA-256, base64url).
@@ -270,7 +278,11 @@ func (s *Service) reloadKeys(ctx context.Context) (*keySet, error) {
 		if r.Alg != Algorithm {
 			return nil, fmt.Errorf("authn: signing key %s: unsupported algorithm %q", r.KID, r.Alg)
 		}
-		pk, err := x509.ParsePKCS8PrivateKey(r.PrivateKey)
+		der, err := s.privateDER(&r)
+		if err != nil {
+			return nil, err
+		}
+		pk, err := x509.ParsePKCS8PrivateKey(der)
 		if err != nil {
 			return nil, fmt.Errorf("authn: signing key %s: %w", r.KID, err)
 		}

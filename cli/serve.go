@@ -2,18 +2,10 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -54,6 +46,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var readTimeout, writeTimeout time.Duration
 	var lroLatency, keyLifetime time.Duration
 	var rotateKey bool
+	var hc hardeningFlags
 	var policyPaths, aliasPaths []string
 	var pprofAddr string
 	c := &cobra.Command{
@@ -89,8 +82,9 @@ func newServeCmd(e *env) *cobra.Command {
 			if maxConnsPerIP < 0 {
 				return fmt.Errorf("--max-conns-per-ip %d: want a positive number, or 0 for no cap", maxConnsPerIP)
 			}
+			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey})
+				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey, hardeningFlags: hc})
 		},
 	}
 	f := c.Flags()
@@ -108,6 +102,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.DurationVar(&lroLatency, "lro-latency", 300*time.Millisecond, "how long long-running operations stay in progress")
 	f.StringArrayVar(&policyPaths, "policy-definitions", nil, "folder or file of built-in policy definitions to load (repeatable; default: ../shared/corpus/azure-policy when present)")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
+	hc.register(c)
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
 	return c
@@ -123,6 +118,16 @@ type serveConfig struct {
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
 	keyLifetime                                  time.Duration
 	rotateKey                                    bool
+	hardeningFlags
+}
+
+// publicHost is the host name of an endpoint URL.
+func publicHost(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // endpointFor returns the URL clients use: --public-url, checked, or
@@ -143,51 +148,6 @@ func endpointFor(listen, public string) (string, error) {
 		host = "127.0.0.1"
 	}
 	return "https://" + net.JoinHostPort(host, port), nil
-}
-
-// ensureCert creates a self-signed certificate for localhost and
-// 127.0.0.1 in dir/tls unless one exists.
-func ensureCert(dir string, now time.Time) (certFile, keyFile string, err error) {
-	tdir := filepath.Join(dir, "tls")
-	certFile, keyFile = filepath.Join(tdir, "cert.pem"), filepath.Join(tdir, "key.pem")
-	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
-		return certFile, keyFile, nil
-	}
-	if err := os.MkdirAll(tdir, 0o700); err != nil {
-		return "", "", err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", err
-	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "mlgov local control plane", Organization: []string{"mlgov"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", err
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		return "", "", err
-	}
-	if err := writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return "", "", err
-	}
-	return certFile, keyFile, nil
 }
 
 // writeFileAtomic writes via a temporary file and rename.
@@ -228,11 +188,16 @@ func readBootstrap(path string) (*Bootstrap, error) {
 }
 
 func writeBootstrap(path string, bs *Bootstrap) error {
-	b, err := json.MarshalIndent(bs, "", "  ")
+	b, err := marshalBootstrap(bs)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	return writeFileAtomic(path, b, 0o600)
+}
+
+func marshalBootstrap(bs *Bootstrap) ([]byte, error) {
+	b, err := json.MarshalIndent(bs, "", "  ")
+	return append(b, '\n'), err
 }
 
 func newLogger(e *env) *slog.Logger {
@@ -254,15 +219,6 @@ func serveHTTP(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.L
 		defer cancel()
 		return srv.Shutdown(sctx)
 	}
-}
-
-// serverTLS is the TLS configuration of the listener.
-func serverTLS(certFile, keyFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("TLS certificate %s and key %s: %w", certFile, keyFile, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
 }
 
 // newHTTPServer bounds what one client can hold: the headers must arrive

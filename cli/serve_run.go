@@ -1,17 +1,26 @@
 package cli
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/authn"
@@ -67,8 +76,41 @@ func (g *timeUUIDs) next() string {
 	return uuid.Format(&b)
 }
 
+// hardeningFlags are the serve flags about files, keys and TLS.
+type hardeningFlags struct {
+	tlsMin            string // --tls-min: 1.2 (default) or 1.3
+	regenerateTLS     bool   // --regenerate-tls
+	resetAdminSecret  bool   // --reset-admin-secret
+	masterKeyFile     string // --master-key-file (or MLGOV_MASTER_KEY_FILE)
+	storePasswordFile string // --store-password-file
+	storeOnCmdline    bool   // --store was given (warn if it holds a password)
+	// getenv reads the environment (default os.Getenv).
+	getenv func(string) string
+	// diskFree reports the free and total bytes of a file system (default statfs).
+	diskFree func(path string) (free, total uint64, err error)
+}
+
+func (h *hardeningFlags) register(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&h.tlsMin, "tls-min", "1.2", "lowest TLS version accepted: 1.2 or 1.3")
+	f.BoolVar(&h.regenerateTLS, "regenerate-tls", false, "replace the self-signed TLS key and certificate in DIR/tls (needed when they are damaged)")
+	f.BoolVar(&h.resetAdminSecret, "reset-admin-secret", false, "issue a new administrator client secret into DIR/bootstrap.json and revoke the earlier ones (needed when bootstrap.json is damaged or belongs to another store)")
+	f.StringVar(&h.masterKeyFile, "master-key-file", "", "file holding the key that encrypts the token signing keys in the store (base64 of 32 bytes; env MLGOV_MASTER_KEY_FILE; default DIR/keys/master.key, created on first start); replicas sharing a store must use the same one")
+	f.StringVar(&h.storePasswordFile, "store-password-file", "", "file holding the PostgreSQL password (so it is not on the command line; env MLGOV_STORE_PASSWORD and PGPASSWORD also work; the store URL may also come from env MLGOV_STORE)")
+}
+
 func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	log := newLogger(e)
+	if cfg.getenv == nil {
+		cfg.getenv = os.Getenv
+	}
+	if cfg.diskFree == nil {
+		cfg.diskFree = statfsFree
+	}
+	minTLS, err := tlsVersion(cfg.tlsMin)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return err
 	}
@@ -76,17 +118,34 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := secureDataDir(dataDir, log); err != nil {
+		return err
+	}
+	checkDisk(dataDir, cfg.diskFree, log)
 	endpoint, err := endpointFor(cfg.listen, cfg.publicURL)
 	if err != nil {
 		return err
 	}
-	certFile, keyFile := cfg.certFile, cfg.keyFile
-	if certFile == "" {
-		if certFile, keyFile, err = ensureCert(dataDir, time.Now()); err != nil {
-			return fmt.Errorf("creating the TLS certificate: %w", err)
+	storeURL, err := resolveStoreURL(cfg.storeURL, cfg.storeOnCmdline, cfg.storePasswordFile, cfg.getenv, log)
+	if err != nil {
+		return err
+	}
+	kek, kekFile, err := loadMasterKey(dataDir, cfg.masterKeyFile, cfg.getenv, log)
+	if err != nil {
+		return err
+	}
+	certFile, keyFile, selfSigned := cfg.certFile, cfg.keyFile, cfg.certFile == ""
+	hosts := certHosts(cfg.listen, publicHost(endpoint))
+	if selfSigned {
+		if certFile, keyFile, err = ensureCert(dataDir, certOptions{hosts: hosts, now: time.Now(), regenerate: cfg.regenerateTLS}, log); err != nil {
+			return fmt.Errorf("TLS certificate: %w", err)
 		}
 	}
 	if certFile, err = filepath.Abs(certFile); err != nil {
+		return err
+	}
+	tlsCfg, servedCert, err := serverTLS(certFile, keyFile, minTLS)
+	if err != nil {
 		return err
 	}
 	pl, err := loadPolicies(cfg.policyPaths, cfg.aliasPaths)
@@ -97,15 +156,21 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		log.Warn("policy definition not loaded", "error", f)
 	}
 	log.Info("policy definitions loaded", "definitions", pl.defs.Len(), "failed", len(pl.failed), "aliases", pl.catalog.Len(), "paths", cfg.policyPaths)
-	st, err := e.openStore(ctx, cfg.storeURL, dataDir)
+	st, err := e.openStore(ctx, storeURL, dataDir)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
 	defer st.Close()
 
-	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint)})
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek})
+	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
+		return fmt.Errorf("encrypting the stored signing keys with %s: %w", kekFile, err)
+	} else if n > 0 {
+		log.Warn("stored token signing keys were in plain form and are now encrypted with the master key; plain copies may remain in free pages of the database and in backups: rotate the signing key (--rotate-signing-key) so that they stop being trusted",
+			"keys", n, "masterKeyFile", kekFile)
+	}
 	if err := idsvc.EnsureSigningKey(ctx); err != nil {
-		return fmt.Errorf("signing key: %w", err)
+		return fmt.Errorf("signing key (master key %s; replicas sharing a store must all use the same --master-key-file): %w", kekFile, err)
 	}
 	if cfg.rotateKey {
 		if err := idsvc.RotateSigningKey(ctx); err != nil {
@@ -113,7 +178,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 		log.Info("token signing key rotated")
 	}
-	bs, err := ensureBootstrap(ctx, st, idsvc, dataDir, endpoint, certFile)
+	bs, err := ensureBootstrap(ctx, st, idsvc, bootstrapConfig{dataDir: dataDir, endpoint: endpoint, certFile: certFile, reset: cfg.resetAdminSecret}, log)
 	if err != nil {
 		return err
 	}
@@ -124,12 +189,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	extra := http.NewServeMux()
-	extra.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	extra.Handle("GET /healthz", healthHandler(dataDir, cfg.diskFree))
 	extra.Handle("/", newOAuthHandler(idsvc, endpoint, log))
-	tlsCfg, err := serverTLS(certFile, keyFile)
-	if err != nil {
-		return err
-	}
 	raw, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
@@ -142,10 +203,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 	}
 	go completeOperations(ctx, mgr, log)
+	if selfSigned {
+		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
+	}
 	if cfg.keyLifetime > 0 {
 		go rotateSigningKeys(ctx, idsvc, cfg.keyLifetime, log)
 	}
-	log.Info("mlgov serving", "endpoint", endpoint, "bootstrap", filepath.Join(dataDir, "bootstrap.json"), "caCertFile", certFile)
+	log.Info("mlgov serving", "endpoint", endpoint, "bootstrap", filepath.Join(dataDir, "bootstrap.json"), "caCertFile", certFile, "tlsMin", cmp.Or(cfg.tlsMin, "1.2"))
 	return serveHTTP(ctx, log, srv, ln)
 }
 
@@ -190,12 +254,34 @@ func completeOperations(ctx context.Context, mgr *resources.Manager, log interfa
 	}
 }
 
+// bootstrapConfig configures ensureBootstrap.
+type bootstrapConfig struct {
+	dataDir, endpoint, certFile string
+	reset                       bool // --reset-admin-secret
+}
+
 // ensureBootstrap creates the tenant, subscription and administrator on
-// first start and (re)writes bootstrap.json; later starts reuse them.
-func ensureBootstrap(ctx context.Context, st store.Store, idsvc *authn.Service, dataDir, endpoint, certFile string) (*Bootstrap, error) {
-	path := filepath.Join(dataDir, "bootstrap.json")
+// first start and writes bootstrap.json; later starts reuse them and
+// rewrite the file only when its content changes (so that a start on a
+// full disk works).
+//
+// It never issues an administrator secret silently: a damaged
+// bootstrap.json, or one that names another store's administrator, stops
+// the start; a missing one while the store already has an administrator
+// (a second replica on the same PostgreSQL database, or a lost file) is
+// written without clientSecret, with a warning. --reset-admin-secret
+// issues a new secret and revokes the earlier ones.
+func ensureBootstrap(ctx context.Context, st store.Store, idsvc *authn.Service, cfg bootstrapConfig, log *slog.Logger) (*Bootstrap, error) {
+	path := filepath.Join(cfg.dataDir, "bootstrap.json")
+	raw, old, err := readBootstrapFile(path)
+	if err != nil {
+		if !cfg.reset {
+			return nil, fmt.Errorf("%w; restore it, or start with --reset-admin-secret to write a new one with a new administrator secret (earlier secrets are then revoked)", err)
+		}
+		old = nil
+	}
 	var state *bootstrapState
-	err := st.Read(ctx, func(tx store.Tx) error {
+	err = st.Read(ctx, func(tx store.Tx) error {
 		o, err := tx.GetObject(ctx, "bootstrap", "state")
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -209,7 +295,11 @@ func ensureBootstrap(ctx context.Context, st store.Store, idsvc *authn.Service, 
 		return nil, err
 	}
 	var secret string
-	if state == nil {
+	switch {
+	case state == nil:
+		if old != nil {
+			log.Warn("the store is empty: bootstrap.json of an earlier store is replaced", "bootstrap", path, "oldTenantId", old.TenantID, "oldClientId", old.ClientID)
+		}
 		t, err := idsvc.CreateTenant(ctx, "mlgov")
 		if err != nil {
 			return nil, fmt.Errorf("creating the tenant: %w", err)
@@ -226,21 +316,290 @@ func ensureBootstrap(ctx context.Context, st store.Store, idsvc *authn.Service, 
 		}); err != nil {
 			return nil, err
 		}
-	} else if old, err := readBootstrap(path); err == nil && old.ClientID == state.ClientID && old.ClientSecret != "" {
-		secret = old.ClientSecret
-	} else {
-		// The file is gone or belongs to another store: issue a new
-		// secret for the administrator.
-		sec, _, err := idsvc.AddClientSecret(ctx, state.TenantID, state.ClientID)
-		if err != nil {
-			return nil, fmt.Errorf("new administrator secret: %w", err)
+	case cfg.reset:
+		if secret, err = resetAdminSecret(ctx, idsvc, state); err != nil {
+			return nil, err
 		}
-		secret = sec
+		log.Warn("new administrator secret issued (--reset-admin-secret); earlier administrator secrets are revoked", "bootstrap", path, "clientId", state.ClientID)
+	case old != nil && strings.EqualFold(old.ClientID, state.ClientID) && strings.EqualFold(old.TenantID, state.TenantID):
+		secret = old.ClientSecret
+	case old != nil:
+		return nil, fmt.Errorf("%s names administrator %s of tenant %s, but the store's administrator is %s of tenant %s: the file belongs to another store; move it away, or start with --reset-admin-secret to issue a new administrator secret",
+			path, old.ClientID, old.TenantID, state.ClientID, state.TenantID)
+	default:
+		log.Warn("bootstrap.json written without clientSecret: the store already has an administrator (created by another replica or an earlier start whose bootstrap.json is gone); copy clientSecret from that bootstrap.json, or start once with --reset-admin-secret to issue a new one",
+			"bootstrap", path, "clientId", state.ClientID)
 	}
 	bs := &Bootstrap{TenantID: state.TenantID, SubscriptionID: state.SubscriptionID, ClientID: state.ClientID, ClientSecret: secret,
-		Endpoint: endpoint, AuthorityHost: endpoint, CACertFile: certFile}
-	if err := writeBootstrap(path, bs); err != nil {
+		Endpoint: cfg.endpoint, AuthorityHost: cfg.endpoint, CACertFile: cfg.certFile}
+	b, err := marshalBootstrap(bs)
+	if err != nil {
 		return nil, err
 	}
+	if bytes.Equal(b, raw) {
+		return bs, nil // unchanged: no write (a full disk does not stop the start)
+	}
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
 	return bs, nil
+}
+
+// readBootstrapFile reads bootstrap.json: (nil, nil, nil) when it does
+// not exist, an error naming the file when it is not valid JSON or lacks
+// tenantId, subscriptionId or clientId.
+func readBootstrapFile(path string) ([]byte, *Bootstrap, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	var bs Bootstrap
+	if err := json.Unmarshal(raw, &bs); err != nil {
+		return raw, nil, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"tenantId", bs.TenantID}, {"subscriptionId", bs.SubscriptionID}, {"clientId", bs.ClientID}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return raw, nil, fmt.Errorf("%s is damaged: %s missing", path, strings.Join(missing, ", "))
+	}
+	return raw, &bs, nil
+}
+
+// resetAdminSecret issues a new secret for the administrator and removes
+// every other one.
+func resetAdminSecret(ctx context.Context, idsvc *authn.Service, state *bootstrapState) (string, error) {
+	sp, err := idsvc.ServicePrincipal(ctx, state.TenantID, state.ClientID)
+	if err != nil {
+		return "", fmt.Errorf("administrator %s: %w", state.ClientID, err)
+	}
+	sec, cred, err := idsvc.AddClientSecret(ctx, state.TenantID, state.ClientID)
+	if err != nil {
+		return "", fmt.Errorf("new administrator secret: %w", err)
+	}
+	for _, c := range sp.PasswordCredentials {
+		if c.KeyID != cred.KeyID {
+			if err := idsvc.RemoveClientSecret(ctx, state.TenantID, state.ClientID, c.KeyID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return "", fmt.Errorf("revoking administrator secret %s: %w", c.KeyID, err)
+			}
+		}
+	}
+	return sec, nil
+}
+
+// secureDataDir makes the data directory 0700 and the files mlgov keeps
+// in it 0600 (its tls and keys folders 0700), logging each change with
+// the path and old mode. Only mlgov's own files are touched (mlgov.db*,
+// bootstrap.json, leftovers of atomic writes, tls/, keys/), so a
+// --data folder shared with other files does not get them changed; a
+// shared folder such as /tmp (sticky bit) is refused.
+func secureDataDir(dir string, log *slog.Logger) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("checking the data directory: %w", err)
+	}
+	if fi.Mode()&fs.ModeSticky != 0 {
+		return fmt.Errorf("--data %s is a shared folder (sticky bit set, like /tmp): give mlgov a folder of its own", dir)
+	}
+	fix := func(p string, fi fs.FileInfo, want fs.FileMode) error {
+		if old := fi.Mode().Perm(); old&0o077 != 0 {
+			if err := os.Chmod(p, want); err != nil {
+				return fmt.Errorf("%s has mode %04o (open to other users) and cannot be fixed: %w", p, old, err)
+			}
+			log.Warn("file mode fixed: it was open to other users", "path", p, "oldMode", fmt.Sprintf("%04o", old), "mode", fmt.Sprintf("%04o", want))
+		}
+		return nil
+	}
+	if err := fix(dir, fi, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checking the data directory: %w", err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir() && (e.Name() == "tls" || e.Name() == "keys"):
+			err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return fmt.Errorf("checking the data directory: %w", err)
+				}
+				want := fs.FileMode(0o600)
+				if d.IsDir() {
+					want = 0o700
+				} else if !d.Type().IsRegular() {
+					return nil
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return fmt.Errorf("checking the data directory: %w", err)
+				}
+				return fix(q, fi, want)
+			})
+		case e.Type().IsRegular() && (strings.HasPrefix(e.Name(), "mlgov.db") || e.Name() == "bootstrap.json" || strings.HasPrefix(e.Name(), ".tmp-")):
+			var fi fs.FileInfo
+			if fi, err = e.Info(); err == nil {
+				err = fix(p, fi, 0o600)
+			} else if errors.Is(err, fs.ErrNotExist) {
+				err = nil // a -wal or -shm that went away
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveStoreURL returns the store URL: --store, else env MLGOV_STORE.
+// A PostgreSQL password comes from --store-password-file or env
+// MLGOV_STORE_PASSWORD (put into the URL in memory only) or PGPASSWORD
+// (read by the driver), so that it need not be visible in ps; a password
+// written into --store itself is accepted with a warning.
+func resolveStoreURL(flagURL string, onCmdline bool, passwordFile string, getenv func(string) string, log *slog.Logger) (string, error) {
+	raw := flagURL
+	if raw == "" {
+		raw, onCmdline = getenv("MLGOV_STORE"), false
+	}
+	isPG := strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://")
+	var u *url.URL
+	if isPG {
+		var err error
+		if u, err = url.Parse(raw); err != nil {
+			return "", fmt.Errorf("store URL: %w", redactURLError(err))
+		}
+		if _, has := u.User.Password(); has && onCmdline {
+			log.Warn("the --store URL holds a password, visible to every local user in the process list; use --store-password-file, MLGOV_STORE_PASSWORD or PGPASSWORD, or pass the URL in MLGOV_STORE")
+		}
+	}
+	pw, from := "", ""
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return "", fmt.Errorf("--store-password-file: %w", err)
+		}
+		pw, from = strings.TrimRight(string(b), "\r\n"), "--store-password-file"
+		if pw == "" {
+			return "", fmt.Errorf("--store-password-file %s is empty", passwordFile)
+		}
+	} else if v := getenv("MLGOV_STORE_PASSWORD"); v != "" {
+		pw, from = v, "MLGOV_STORE_PASSWORD"
+	}
+	if from == "" {
+		return raw, nil
+	}
+	if !isPG {
+		return "", fmt.Errorf("%s is set but the store is not a postgres:// URL", from)
+	}
+	user := "postgres"
+	if u.User != nil {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, pw)
+	return u.String(), nil
+}
+
+// redactURLError drops the URL (which may hold a password) from a parse error.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// masterKeyLen is the size of the key-encryption key (AES-256).
+const masterKeyLen = 32
+
+// loadMasterKey reads the key that encrypts the token signing keys in the
+// store: --master-key-file, else env MLGOV_MASTER_KEY_FILE, else
+// DIR/keys/master.key, which is created (0600, 32 random bytes in base64)
+// when missing. An explicitly named file must exist.
+func loadMasterKey(dataDir, file string, getenv func(string) string, log *slog.Logger) ([]byte, string, error) {
+	explicit := true
+	if file == "" {
+		file = getenv("MLGOV_MASTER_KEY_FILE")
+	}
+	if file == "" {
+		file, explicit = filepath.Join(dataDir, "keys", "master.key"), false
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		key := make([]byte, masterKeyLen)
+		if _, err := rand.Read(key); err != nil {
+			return nil, "", err
+		}
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			return nil, "", err
+		}
+		if err := writeFileAtomic(file, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, "", fmt.Errorf("creating the master key %s: %w", file, err)
+		}
+		log.Info("master key created: it encrypts the token signing keys in the store; keep it with the data (replicas sharing a store need the same file)", "masterKeyFile", file)
+		return key, file, nil
+	} else if err != nil {
+		return nil, "", fmt.Errorf("master key (--master-key-file, MLGOV_MASTER_KEY_FILE): %w", err)
+	}
+	if fi, err := os.Stat(file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the master key file is readable by other users", "masterKeyFile", file, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != masterKeyLen {
+		return nil, "", fmt.Errorf("master key %s: want the base64 encoding of %d bytes", file, masterKeyLen)
+	}
+	return key, file, nil
+}
+
+// Disk space: a data directory whose file system has less than
+// max(minFreeBytes, minFreeFraction of it) free is reported by /healthz
+// (503) and at start; reads keep working.
+const (
+	minFreeBytes    = 16 << 20
+	minFreeFraction = 0.01
+)
+
+// diskStatus is the body of /healthz (which needs no token: no paths).
+type diskStatus struct {
+	Status    string `json:"status"` // "ok" or "degraded"
+	Problem   string `json:"problem,omitempty"`
+	FreeBytes uint64 `json:"freeBytes"`
+}
+
+func diskCheck(dir string, diskFree func(string) (uint64, uint64, error)) diskStatus {
+	free, total, err := diskFree(dir)
+	st := diskStatus{Status: "ok", FreeBytes: free}
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+	case err != nil:
+		st.Status, st.Problem = "degraded", "cannot read the free space of the data directory: "+err.Error()
+	case free < min(uint64(minFreeBytes), uint64(float64(total)*minFreeFraction)) || free == 0:
+		st.Status, st.Problem = "degraded", "the data directory's file system is full: writes fail until space is freed; reads keep working"
+	}
+	return st
+}
+
+func checkDisk(dir string, diskFree func(string) (uint64, uint64, error), log *slog.Logger) {
+	if st := diskCheck(dir, diskFree); st.Status != "ok" {
+		log.Warn("disk space", "problem", st.Problem, "freeBytes", st.FreeBytes, "dataDir", dir)
+	}
+}
+
+// healthHandler serves /healthz: 200 {"status":"ok"} or 503 with the
+// problem.
+func healthHandler(dir string, diskFree func(string) (uint64, uint64, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := diskCheck(dir, diskFree)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if st.Status != "ok" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(st)
+	})
 }

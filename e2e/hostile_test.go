@@ -563,7 +563,7 @@ func TestHostileEveryAnswerJSON(t *testing.T) {
 			switch {
 			case strings.Contains(line, "TLS handshake error"):
 				unstructured++
-			case strings.Contains(line, `msg="connection refused"`) && strings.Contains(line, `reason="TLS handshake failed"`) && strings.Contains(line, "remote=127.0.0.1"):
+			case strings.Contains(line, `msg="TLS handshake failed"`) && strings.Contains(line, "remote=127.0.0.1:") && strings.Contains(line, "err="):
 				structured++
 			}
 		}

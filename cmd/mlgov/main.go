@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,20 @@ func openStore(ctx context.Context, url, dataDir string) (store.Store, error) {
 	case strings.HasPrefix(url, "sqlite://"):
 		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite://"))
 	}
-	return nil, fmt.Errorf("--store %q: use postgres://... or sqlite://PATH (or nothing for SQLite in the data directory)", url)
+	return nil, fmt.Errorf("--store %q: use postgres://... or sqlite://PATH (or nothing for SQLite in the data directory)", redact(url))
+}
+
+// redact hides the password of a URL (error messages end up in logs).
+func redact(s string) string {
+	if u, err := neturl.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "…" + s[i:] // unparsable: keep only the host part
+	}
+	return s
 }
 
 func main() {

@@ -146,6 +146,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
+	// The database holds secrets (signing keys, bootstrap state): create
+	// it readable by its owner only. SQLite gives the -wal and -shm files
+	// the mode of the database file.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	} else {
+		f.Close()
+	}
+
 	// One process at a time unless shared: the committed-resource cache
 	// assumes no other writer.
 	lock, locked, err := lockFile(abs+".lock", !cfg.shared)
