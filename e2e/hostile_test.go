@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -685,4 +686,84 @@ func TestHostileListMemory(t *testing.T) {
 	if items != n || pages < n/2 {
 		t.Errorf("listed %d items in %d pages, want %d items in at least %d pages", items, pages, n, n/2)
 	}
+}
+
+// Finding 3: replicas behind one public URL share the token issuer, so a
+// token from one is accepted by the other (PostgreSQL, shared master
+// key). Before, the issuer was tied to each replica's --listen address.
+func TestHostileReplicaIssuer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two mlgov serve")
+	}
+	storeURL := crashPostgresSchema(t)
+	addrA, addrB := FreeAddr(t), FreeAddr(t)
+	_, portA, _ := net.SplitHostPort(addrA)
+	public := "https://localhost:" + portA // the address of the load balancer, say
+	dirA := filepath.Join(t.TempDir(), "a")
+	a := StartServer(t, ServerOptions{DataDir: dirA, Addr: addrA, Args: []string{"--store", storeURL, "--public-url", public}})
+	dirB := filepath.Join(t.TempDir(), "b")
+	hsStartBareAt(t, MLGovBinary(t), dirB, addrB, []string{"--store", storeURL, "--public-url", public, "--master-key-file", filepath.Join(dirA, "keys", "master.key")})
+
+	hcA := hsClient(t, a.Bootstrap.CACertFile)
+	hcB := hsClient(t, filepath.Join(dirB, "tls", "cert.pem"))
+	urlB := "https://" + addrB
+	st, tokA := hsToken(t, hcA, a.Bootstrap.Endpoint, a.Bootstrap, a.Bootstrap.ClientSecret)
+	if st != 200 {
+		t.Fatalf("token from replica A: %d", st)
+	}
+	st, tokB := hsToken(t, hcB, urlB, a.Bootstrap, a.Bootstrap.ClientSecret)
+	if st != 200 {
+		t.Fatalf("token from replica B: %d", st)
+	}
+	rgs := "/subscriptions/" + a.Bootstrap.SubscriptionID + "/resourcegroups?api-version=2021-04-01"
+	if st, body := hsDo(t, hcB, "GET", urlB+rgs, tokA, nil); st != 200 {
+		t.Errorf("A's token at replica B: %d %s", st, body)
+	}
+	if st, body := hsDo(t, hcA, "GET", a.Bootstrap.Endpoint+rgs, tokB, nil); st != 200 {
+		t.Errorf("B's token at replica A: %d %s", st, body)
+	}
+}
+
+// hsStartBareAt starts `mlgov serve` on addr and waits until it writes
+// bootstrap.json and completes TLS handshakes (its bootstrap.json names
+// the public URL, not addr).
+func hsStartBareAt(t *testing.T, bin, dataDir, addr string, args []string) {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "server.log")
+	lf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--data", dataDir, "--listen", addr}, args...)...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); lf.Close(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("server log %s:\n%s", logPath, b)
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("server exited early:\n%s", b)
+		default:
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "bootstrap.json")); err != nil {
+			continue
+		}
+		if c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}); err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("server on %s not ready after 60 s", addr)
 }
