@@ -50,7 +50,9 @@ func TestErrorResponse(t *testing.T) {
 	if n != len(body) {
 		t.Errorf("Content-Length %d, body %d bytes", n, len(body))
 	}
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code != "BadRequest" || e.Error.Message != "The request is malformed: malformed Host header." {
 		t.Errorf("body %q (%v)", body, err)
 	}

@@ -297,5 +297,3 @@ func renewSelfSignedEvery(ctx context.Context, every time.Duration, dir string, 
 		}
 	}
 }
-
-

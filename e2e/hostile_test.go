@@ -59,7 +59,9 @@ type hxAnswer struct {
 	body   []byte
 }
 
-func (a *hxAnswer) String() string { return fmt.Sprintf("%d %.300s", a.status, bytes.TrimSpace(a.body)) }
+func (a *hxAnswer) String() string {
+	return fmt.Sprintf("%d %.300s", a.status, bytes.TrimSpace(a.body))
+}
 
 // armCode returns error.code of an ARM error body, or "" if the body is
 // not one.
