@@ -40,9 +40,17 @@ func (m *Manager) parseBody(r *Request) (value.Value, error) {
 	if len(strings.TrimSpace(string(r.Body))) == 0 {
 		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content was empty; a JSON object is required.")
 	}
-	v, err := value.Parse(r.Body)
+	// Strict: a duplicate key (compared case-insensitively, as every
+	// lookup of the body is) or a number float64 cannot hold is refused
+	// rather than stored as something else than what was sent.
+	v, err := value.ParseStrict(r.Body)
 	if err != nil {
-		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content was invalid and could not be deserialized: %v.", err)
+		e := arm.Errorf("InvalidRequestContent", "The request content was invalid and could not be deserialized: %v.", err)
+		var se *value.SyntaxError
+		if errors.As(err, &se) && se.Pointer != "" {
+			e.Target = se.Pointer
+		}
+		return value.Value{}, e
 	}
 	if v.Kind() != value.Object {
 		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content must be a JSON object.")

@@ -23,6 +23,9 @@ func AppendJSON(b []byte, v Value) []byte {
 	case Int:
 		return strconv.AppendInt(b, int64(v.n), 10)
 	case Float:
+		if v.s != "" {
+			return append(b, v.s...) // the decoded literal
+		}
 		return AppendFloat(b, math.Float64frombits(v.n))
 	case String:
 		return AppendQuoted(b, v.s)

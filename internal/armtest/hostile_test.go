@@ -1,0 +1,111 @@
+package armtest
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store/postgres"
+	"github.com/mlgov/mlgov/store/postgres/pgtest"
+	"github.com/mlgov/mlgov/store/sqlite"
+)
+
+// Input that used to be stored as something else than what was sent is
+// refused with a 400 that names the offending part, or kept exactly.
+
+// eachBackend runs f against a server over every store, its manager
+// configured by with (nil: the defaults).
+func eachBackend(t *testing.T, with func(*resources.Config), f func(t *testing.T, s *Server)) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "mlgov.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		f(t, StartWith(t, st, with))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), pgtest.SchemaURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		f(t, StartWith(t, st, with))
+	})
+}
+
+// wantError checks status, ARM code, target and that the message holds
+// each of parts.
+func wantError(t *testing.T, what string, r *Response, status int, code, target string, parts ...string) {
+	t.Helper()
+	e, _ := r.JSON()["error"].(map[string]any)
+	gotTarget, _ := e["target"].(string)
+	if r.Status != status || r.ErrorCode() != code || gotTarget != target {
+		t.Errorf("%s: %d %s target %q, want %d %s target %q; body %.300s", what, r.Status, r.ErrorCode(), gotTarget, status, code, target, r.Body)
+		return
+	}
+	for _, p := range parts {
+		if !strings.Contains(r.ErrorMessage(), p) {
+			t.Errorf("%s: message %q does not name %q", what, r.ErrorMessage(), p)
+		}
+	}
+}
+
+func mustCreateRG(t *testing.T, s *Server, rg string) {
+	t.Helper()
+	if r := s.Do(t, "PUT", s.RG(rg)+"?api-version=2021-04-01", `{"location":"eastus"}`); r.Status != 201 && r.Status != 200 {
+		t.Fatalf("creating %s: %d %s", rg, r.Status, r.Body)
+	}
+}
+
+const storageAV = "?api-version=2023-05-01"
+
+func storagePath(s *Server, rg, name string) string {
+	return s.RG(rg) + "/providers/Microsoft.Storage/storageAccounts/" + name
+}
+
+// TestNumbersExact: numbers are stored and returned exactly as sent
+// (big integers, decimal fractions, exponents); out-of-range numbers are
+// a 400 naming the member by JSON pointer.
+func TestNumbersExact(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		props := `{"big":123456789012345678901234567890,"max":9223372036854775807,"over":9223372036854775808,` +
+			`"tenth":0.1,"sum":0.30000000000000004,"exp":1e3,"tiny":1e-400,"pi":3.14159265358979323846264338327950288}`
+		p := storagePath(s, "rg1", "st1")
+		if r := s.Do(t, "PUT", p+storageAV, `{"location":"eastus","properties":`+props+`}`); r.Status != 201 {
+			t.Fatalf("PUT: %d %s", r.Status, r.Body)
+		}
+		r := s.Do(t, "GET", p+storageAV, nil)
+		if !strings.Contains(string(r.Body), `"properties":`+strings.TrimSuffix(props, "}")) {
+			t.Errorf("GET returned %s; want the properties %s unchanged", r.Body, props)
+		}
+		wantError(t, "1e999999", s.Do(t, "PUT", p+storageAV, `{"location":"eastus","properties":{"n":[1,1e999999]}}`),
+			400, "InvalidRequestContent", "/properties/n/1", "out of range", "/properties/n/1")
+		wantError(t, "-1e400 in PATCH", s.Do(t, "PATCH", p+storageAV, `{"properties":{"n":-1e400}}`),
+			400, "InvalidRequestContent", "/properties/n", "out of range")
+	})
+}
+
+// TestDuplicateKeys: a body with the same key twice (compared
+// case-insensitively, as ARM looks properties up) is a 400 naming the
+// second one; nothing is stored.
+func TestDuplicateKeys(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		p := storagePath(s, "rg1", "st1")
+		for _, tc := range []struct{ body, target string }{
+			{`{"location":"eastus","location":"westus"}`, "/location"},
+			{`{"location":"eastus","Location":"westus"}`, "/Location"},
+			{`{"location":"eastus","properties":{"a":{"x":1,"X":2}}}`, "/properties/a/X"},
+			{`{"location":"eastus","tags":{"env":"prod","ENV":"dev"}}`, "/tags/ENV"},
+		} {
+			wantError(t, tc.body, s.Do(t, "PUT", p+storageAV, tc.body), 400, "InvalidRequestContent", tc.target, "duplicate key")
+		}
+		if r := s.Do(t, "GET", p+storageAV, nil); r.Status != 404 {
+			t.Errorf("GET after refused PUTs: %d %s, want 404", r.Status, r.Body)
+		}
+	})
+}
