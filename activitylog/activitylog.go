@@ -167,11 +167,11 @@ func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, p
 	b, _ := json.Marshal(&body)
 	return &store.Event{
 		ID:              eventID,
-		SubscriptionKey: strings.ToLower(op.SubscriptionID),
+		SubscriptionKey: arm.KeyOf(op.SubscriptionID),
 		Timestamp:       ts,
-		ResourceGroup:   strings.ToLower(op.ResourceGroup),
-		ResourceKey:     strings.ToLower(op.ResourceID),
-		CorrelationID:   strings.ToLower(op.CorrelationID),
+		ResourceGroup:   arm.KeyOf(op.ResourceGroup),
+		ResourceKey:     arm.KeyOf(op.ResourceID),
+		CorrelationID:   arm.KeyOf(op.CorrelationID),
 		OperationID:     op.OperationID,
 		Body:            b,
 	}
@@ -221,11 +221,11 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 			}
 			switch field {
 			case "resourcegroupname":
-				q.ResourceGroup = strings.ToLower(val)
+				q.ResourceGroup = arm.KeyOf(val)
 			case "correlationid":
-				q.CorrelationID = strings.ToLower(val)
+				q.CorrelationID = arm.KeyOf(val)
 			default:
-				q.ResourceKey = strings.ToLower(val)
+				q.ResourceKey = arm.KeyOf(val)
 			}
 		default:
 			return arm.Errorf("InvalidFilter", "The $filter field '%s' is not supported (eventTimestamp, resourceGroupName, resourceUri, resourceId, correlationId are).", parts[0])

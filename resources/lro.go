@@ -29,7 +29,7 @@ func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Respo
 	if r.Method != "GET" {
 		return true, nil, methodNotAllowed(r)
 	}
-	opID := strings.ToLower(id.Parts[1].Name)
+	opID := arm.KeyOf(id.Parts[1].Name)
 	if err := m.completeIfDue(ctx, opID); err != nil {
 		return true, nil, err
 	}
@@ -261,7 +261,7 @@ func (m *Manager) complete(ctx context.Context, tx store.Tx, op *store.Operation
 
 // listEvents serves the activity-log query API.
 func (m *Manager) listEvents(ctx context.Context, r *Request) (*Response, error) {
-	q := store.EventQuery{SubscriptionKey: strings.ToLower(r.ID.SubscriptionID)}
+	q := store.EventQuery{SubscriptionKey: arm.KeyOf(r.ID.SubscriptionID)}
 	if err := activitylog.ParseFilter(r.Query.Get("$filter"), &q); err != nil {
 		return nil, err
 	}

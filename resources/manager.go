@@ -99,8 +99,8 @@ func (m *Manager) EnsureSubscription(ctx context.Context, subID, displayName str
 			value.Member{Key: "authorizationSource", Value: str("RoleBased")},
 		)
 		now := m.cfg.Now()
-		return tx.PutResource(ctx, &store.Resource{Key: id.Key(), ID: id.String(), TypeKey: strings.ToLower(typeSubscription),
-			SubscriptionKey: strings.ToLower(subID), Body: []byte(body.JSON()), ETag: m.cfg.NewID(), CreatedAt: now, UpdatedAt: now})
+		return tx.PutResource(ctx, &store.Resource{Key: id.Key(), ID: id.String(), TypeKey: arm.KeyOf(typeSubscription),
+			SubscriptionKey: arm.KeyOf(subID), Body: []byte(body.JSON()), ETag: m.cfg.NewID(), CreatedAt: now, UpdatedAt: now})
 	})
 }
 
@@ -112,7 +112,7 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 		if r.Method != "GET" {
 			return nil, methodNotAllowed(r)
 		}
-		return m.list(ctx, r, store.ListQuery{TypeKey: strings.ToLower(typeSubscription)})
+		return m.list(ctx, r, store.ListQuery{TypeKey: arm.KeyOf(typeSubscription)})
 	case id.SubscriptionID == "":
 		return nil, arm.Errorf("InvalidResourceId", "The path '%s' is not a subscription, resource group or resource path.", r.Path)
 	}
@@ -192,7 +192,7 @@ func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
 
 func (m *Manager) requireSubscription(ctx context.Context, sub string) error {
 	return m.st.Read(ctx, func(tx store.Tx) error {
-		_, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+sub), false)
+		_, err := tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+sub), false)
 		if errors.Is(err, store.ErrNotFound) {
 			return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
 		}
@@ -227,7 +227,7 @@ func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Resp
 	// One committed state for the resource, its subscription and its
 	// resource group (for the right NotFound); usually from the store's
 	// cache, without a transaction.
-	keys := []string{id.Key(), strings.ToLower("/subscriptions/" + id.SubscriptionID)}
+	keys := []string{id.Key(), arm.KeyOf("/subscriptions/" + id.SubscriptionID)}
 	var rg *arm.ID
 	if id.ResourceGroup != "" && !id.IsResourceGroup() {
 		rg = &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}

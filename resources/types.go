@@ -3,7 +3,6 @@ package resources
 import (
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
@@ -66,7 +65,7 @@ type Registry struct {
 // Lookup returns the spec of a full type (case-insensitive) and whether
 // mlgov knows it; unknown types get a generic spec.
 func (r *Registry) Lookup(typ string) (*TypeSpec, bool) {
-	if s, ok := r.types[strings.ToLower(typ)]; ok {
+	if s, ok := r.types[arm.KeyOf(typ)]; ok {
 		return s, true
 	}
 	return &TypeSpec{Type: typ, Generic: true, Tracked: false}, false
@@ -82,7 +81,7 @@ func (r *Registry) Types() []string {
 	return out
 }
 
-func (r *Registry) add(s *TypeSpec) { r.types[strings.ToLower(s.Type)] = s }
+func (r *Registry) add(s *TypeSpec) { r.types[arm.KeyOf(s.Type)] = s }
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$`)
 

@@ -109,3 +109,37 @@ func TestDuplicateKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestNamesOrdinalIgnoreCase: names compare by ARM's rule (ordinal
+// ignore-case): "KV1" is "kv1", but the Kelvin sign "K" (U+212A) is a
+// different letter, so its resource is a different resource, not an
+// update of the other one; the same for resource groups.
+func TestNamesOrdinalIgnoreCase(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		body := `{"location":"eastus","properties":{"which":"%s"}}`
+		for _, tc := range []struct {
+			name   string
+			status int
+		}{{"kv1", 201}, {"\u212Av1", 201}, {"KV1", 200}} {
+			r := s.Do(t, "PUT", storagePath(s, "rg1", tc.name)+storageAV, strings.Replace(body, "%s", tc.name, 1))
+			if r.Status != tc.status {
+				t.Errorf("PUT %q: %d %s, want %d", tc.name, r.Status, r.Body, tc.status)
+			}
+		}
+		for name, want := range map[string]string{"Kv1": "KV1", "\u212AV1": "\u212Av1"} {
+			r := s.Do(t, "GET", storagePath(s, "rg1", name)+storageAV, nil)
+			props, _ := r.JSON()["properties"].(map[string]any)
+			if r.Status != 200 || props["which"] != want {
+				t.Errorf("GET %q: %d %s, want the resource last written as %q", name, r.Status, r.Body, want)
+			}
+		}
+		if r := s.Do(t, "GET", s.RG("rg1")+"/providers/Microsoft.Storage/storageAccounts"+storageAV, nil); len(r.JSON()["value"].([]any)) != 2 {
+			t.Errorf("list: %s, want 2 storage accounts", r.Body)
+		}
+		mustCreateRG(t, s, "\u212Arg")
+		if r := s.Do(t, "PUT", s.RG("krg")+"?api-version=2021-04-01", `{"location":"eastus"}`); r.Status != 201 {
+			t.Errorf("PUT resource group krg after \\u212Arg: %d %s, want 201 (a different group)", r.Status, r.Body)
+		}
+	})
+}
