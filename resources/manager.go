@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/arm"
@@ -502,10 +502,12 @@ func (m *Manager) identity(v, existing value.Value) (value.Value, error) {
 // skipToken encodes a paging cursor.
 func skipToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
 
+// parseSkipToken decodes a paging cursor: what skipToken made of a
+// resource key (keys are UTF-8 and start with '/').
 func parseSkipToken(t string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(t)
-	if err != nil {
-		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", t)
+	if err != nil || len(b) == 0 || b[0] != '/' || !utf8.Valid(b) {
+		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", clipQuery(t))
 	}
 	return string(b), nil
 }
@@ -518,15 +520,9 @@ func (m *Manager) list(ctx context.Context, r *Request, q store.ListQuery) (*Res
 // listFiltered is list with a filter applied to the stored items (paging
 // stays exact: more items are fetched until the page is full).
 func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, keep func(*store.Resource) bool) (*Response, error) {
-	limit := m.cfg.PageSize
-	if top := r.Query.Get("$top"); top != "" {
-		n, err := strconv.Atoi(top)
-		if err != nil || n <= 0 {
-			return nil, arm.Errorf("InvalidQueryParameter", "$top must be a positive integer, got '%s'.", top)
-		}
-		if n < limit {
-			limit = n
-		}
+	limit, err := parseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	if t := r.Query.Get("$skipToken"); t != "" {
 		after, err := parseSkipToken(t)

@@ -2,6 +2,7 @@ package armtest
 
 import (
 	"context"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,6 +141,47 @@ func TestNamesOrdinalIgnoreCase(t *testing.T) {
 		mustCreateRG(t, s, "\u212Arg")
 		if r := s.Do(t, "PUT", s.RG("krg")+"?api-version=2021-04-01", `{"location":"eastus"}`); r.Status != 201 {
 			t.Errorf("PUT resource group krg after \\u212Arg: %d %s, want 201 (a different group)", r.Status, r.Body)
+		}
+	})
+}
+
+// TestBadQueryValues: $top, $skipToken and $filter values that are not
+// what the API takes are a 400 naming the parameter, on the activity log
+// and on resource lists; good values still page.
+func TestBadQueryValues(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		mustCreateRG(t, s, "rg2")
+		events := "/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01"
+		groups := "/subscriptions/" + s.SubscriptionID + "/resourcegroups?api-version=2021-04-01"
+		for _, base := range []string{events, groups} {
+			for _, top := range []string{"-1", "0", "1001", "abc", "1.5", "+5", "%205", "99999999999999999999", ""} {
+				wantError(t, base+" $top="+top, s.Do(t, "GET", base+"&$top="+top, nil), 400, "InvalidQueryParameter", "", "$top")
+			}
+			for _, tok := range []string{"-1", "zzzz%25", "not%20base64!", "AAAA"} {
+				wantError(t, base+" $skipToken="+tok, s.Do(t, "GET", base+"&$skipToken="+tok, nil), 400, "InvalidSkipToken", "", "$skipToken")
+			}
+			r := s.Do(t, "GET", base+"&$top=1", nil)
+			next, _ := r.JSON()["nextLink"].(string)
+			if vals, _ := r.JSON()["value"].([]any); r.Status != 200 || len(vals) != 1 || next == "" {
+				t.Errorf("%s $top=1: %d, %d items, nextLink %q; want 200, 1 item and a nextLink", base, r.Status, len(vals), next)
+			}
+		}
+		for _, f := range []string{
+			"eventTimestamp ge 'yesterday'",
+			"resourceGroupName eq 'rg1' and resourceGroupName eq 'rg2'",
+			"eventTimestamp ge '2026-01-01T00:00:00Z' and eventTimestamp gt '2026-01-02T00:00:00Z'",
+			"resourceGroupName eq 'a'b'",
+			"resourceGroupName ne 'rg1'",
+			"status eq 'Failed'",
+			"eventTimestamp ge '2026-01-02T00:00:00Z' and eventTimestamp le '2026-01-01T00:00:00Z'",
+			"resourceGroupName eq rg1",
+			"and",
+		} {
+			wantError(t, "$filter="+f, s.Do(t, "GET", events+"&$filter="+url.QueryEscape(f), nil), 400, "InvalidFilter", "")
+		}
+		if got := s.Events(t, "resourceGroupName eq 'RG1' and eventTimestamp ge '2020-01-01T00:00:00Z'", 1); len(got) != 2 {
+			t.Errorf("events of rg1, one per page: %d, want 2 (started, succeeded)", len(got))
 		}
 	})
 }
