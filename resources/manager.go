@@ -176,7 +176,10 @@ func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
 		return arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
 	if !ValidAPIVersion(r.APIVersion) {
-		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview' suffix.", r.APIVersion)
+		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview', '-alpha', '-beta', '-rc' or '-privatepreview' suffix.", clipQuery(r.APIVersion))
+	}
+	if spec != nil && len(spec.APIVersions) == 0 && r.APIVersion[:10] < firstAPIVersion {
+		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid: it predates Azure Resource Manager (api-versions date from %s on).", r.APIVersion, firstAPIVersion)
 	}
 	if spec != nil && len(spec.APIVersions) > 0 {
 		for _, v := range spec.APIVersions {

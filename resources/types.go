@@ -85,8 +85,21 @@ func (r *Registry) add(s *TypeSpec) { r.types[arm.KeyOf(s.Type)] = s }
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$`)
 
-// ValidAPIVersion reports whether v has ARM's api-version format.
-func ValidAPIVersion(v string) bool { return apiVersionRE.MatchString(v) }
+// firstAPIVersion is the earliest date an api-version can have: ARM
+// resource providers date from 2014 (the oldest versions still listed,
+// e.g. Microsoft.Resources 2014-04-01-preview; a year of margin).
+const firstAPIVersion = "2013-01-01"
+
+// ValidAPIVersion reports whether v has ARM's api-version form:
+// YYYY-MM-DD, a real calendar date, with an optional -preview, -alpha,
+// -beta, -rc or -privatepreview suffix.
+func ValidAPIVersion(v string) bool {
+	if !apiVersionRE.MatchString(v) {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, v[:10])
+	return err == nil
+}
 
 var mlNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`)
 

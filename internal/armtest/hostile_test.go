@@ -185,3 +185,18 @@ func TestBadQueryValues(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIVersionForm: api-versions have ARM's form (a real date, one of
+// the known suffixes); for the types mlgov serves with a version list,
+// only those versions.
+func TestAPIVersionForm(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		for _, v := range []string{"2024-02-30", "1999-01-01", "2024-04-01-evil", "2024-4-1", "latest"} {
+			wantError(t, "api-version "+v, s.Do(t, "PUT", storagePath(s, "rg1", "st1")+"?api-version="+v, `{"location":"eastus"}`),
+				400, "InvalidApiVersionParameter", "", v)
+		}
+		wantError(t, "unknown ML version", s.Do(t, "PUT", wsPath(s, "rg1", "ws1")+"?api-version=2099-01-01", `{"location":"eastus"}`),
+			400, "NoRegisteredProviderFound", "", "2099-01-01", "2024-04-01")
+	})
+}
