@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,13 +53,17 @@ type Config struct {
 	LROLatency time.Duration
 	// PageSize is the default list page size.
 	PageSize int
+	// Locations are the locations resources may be created in (short
+	// names); nil: the Azure public-cloud regions (arm.PublicLocations).
+	Locations []string
 }
 
 // Manager implements ARM resource-manager semantics over a store.
 type Manager struct {
-	st  store.Store
-	reg *Registry
-	cfg Config
+	st        store.Store
+	reg       *Registry
+	cfg       Config
+	locations map[string]bool // cfg.Locations, normalized
 }
 
 // New returns a Manager.
@@ -66,7 +71,14 @@ func New(st store.Store, reg *Registry, cfg Config) *Manager {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 100
 	}
-	return &Manager{st: st, reg: reg, cfg: cfg}
+	if cfg.Locations == nil {
+		cfg.Locations = arm.PublicLocations()
+	}
+	locs := make(map[string]bool, len(cfg.Locations))
+	for _, l := range cfg.Locations {
+		locs[arm.NormalizeLocation(l)] = true
+	}
+	return &Manager{st: st, reg: reg, cfg: cfg, locations: locs}
 }
 
 // Registry returns the type registry.
@@ -356,6 +368,16 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 	out = out.With("name", str(id.Name()))
 	out = out.With("type", str(spec.Type))
 	loc := body.Field("location")
+	if !loc.IsNullish() && loc.Kind() != value.String {
+		e := arm.Errorf("InvalidResourceLocation", "The location must be a string, not %s.", loc.Kind())
+		e.Target = "location"
+		return value.Value{}, e
+	}
+	if loc.Kind() == value.String && existing.IsUndefined() {
+		if err := m.checkLocation(spec, loc.Str()); err != nil {
+			return value.Value{}, err
+		}
+	}
 	if spec.Tracked {
 		if loc.Kind() != value.String || strings.TrimSpace(loc.Str()) == "" {
 			if existing.IsUndefined() {
@@ -413,6 +435,36 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 	sd = sd.With("lastModifiedBy", str(who)).With("lastModifiedByType", str(whoType)).With("lastModifiedAt", timestamp(now))
 	out = out.With("systemData", sd)
 	return out, nil
+}
+
+// checkLocation checks the location of a resource being created: a
+// location mlgov serves, or "global" for the types that live there.
+func (m *Manager) checkLocation(spec *TypeSpec, loc string) error {
+	if len(loc) > arm.MaxLocationLength {
+		e := arm.Errorf("InvalidResourceLocation", "The location '%s' is not valid: a location name has at most %d characters, this one has %d.", clipQuery(loc), arm.MaxLocationLength, len(loc))
+		e.Target = "location"
+		return e
+	}
+	nl := arm.NormalizeLocation(loc)
+	if m.locations[nl] || (nl == arm.GlobalLocation && spec.GlobalLocation) {
+		return nil
+	}
+	avail := make([]string, 0, len(m.cfg.Locations)+1)
+	for _, l := range m.cfg.Locations {
+		avail = append(avail, arm.NormalizeLocation(l))
+	}
+	if spec.GlobalLocation {
+		avail = append(avail, arm.GlobalLocation)
+	}
+	slices.Sort(avail)
+	var e *arm.Error
+	if spec.Type == typeResourceGroup {
+		e = arm.Errorf("LocationNotAvailableForResourceGroup", "The provided location '%s' is not available for resource group. List of available regions is '%s'.", loc, strings.Join(avail, ","))
+	} else {
+		e = arm.Errorf("LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type '%s'. List of available regions for the resource type is '%s'.", loc, spec.Type, strings.Join(avail, ","))
+	}
+	e.Target = "location"
+	return e
 }
 
 func callerType(c activitylog.Caller) string {

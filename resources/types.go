@@ -32,6 +32,9 @@ type TypeSpec struct {
 	Extension bool
 	// Generic is set for types mlgov stores without knowing them.
 	Generic bool
+	// GlobalLocation types may have the location "global" (besides the
+	// regions).
+	GlobalLocation bool
 }
 
 // ActionSpec is a POST action.
@@ -68,7 +71,7 @@ func (r *Registry) Lookup(typ string) (*TypeSpec, bool) {
 	if s, ok := r.types[arm.KeyOf(typ)]; ok {
 		return s, true
 	}
-	return &TypeSpec{Type: typ, Generic: true, Tracked: false}, false
+	return &TypeSpec{Type: typ, Generic: true, Tracked: false, GlobalLocation: true}, false
 }
 
 // Types lists the known types.
@@ -154,10 +157,11 @@ func NewRegistry() *Registry {
 	} {
 		r.add(&TypeSpec{Type: t, Tracked: true, Defaults: plainDefaults})
 	}
-	r.add(&TypeSpec{Type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks", Tracked: true, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks", Tracked: true, GlobalLocation: true, Defaults: plainDefaults})
+	r.types[arm.KeyOf("Microsoft.Network/privateDnsZones")].GlobalLocation = true
 	r.add(&TypeSpec{Type: "Microsoft.Network/virtualNetworks/subnets", Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", Defaults: plainDefaults})
-	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, GlobalLocation: true, Defaults: plainDefaults})
 	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
 	return r
 }

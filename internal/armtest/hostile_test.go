@@ -200,3 +200,32 @@ func TestAPIVersionForm(t *testing.T) {
 			400, "NoRegisteredProviderFound", "", "2099-01-01", "2024-04-01")
 	})
 }
+
+// TestLocation: a new resource's location is one mlgov serves (display
+// names normalized), "global" only for the types that live there, and
+// bounded in length; the refusal names the location and what is
+// available.
+func TestLocation(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		huge := strings.Repeat("x", 1<<20)
+		wantError(t, "1 MB location", s.Do(t, "PUT", storagePath(s, "rg1", "st1")+storageAV, `{"location":"`+huge+`"}`),
+			400, "InvalidResourceLocation", "location", "at most 64 characters")
+		wantError(t, "unknown region", s.Do(t, "PUT", storagePath(s, "rg1", "st1")+storageAV, `{"location":"moon"}`),
+			400, "LocationNotAvailableForResourceType", "location", "'moon'", "Microsoft.Storage/storageAccounts", "westeurope")
+		wantError(t, "number", s.Do(t, "PUT", storagePath(s, "rg1", "st1")+storageAV, `{"location":42}`),
+			400, "InvalidResourceLocation", "location", "string")
+		wantError(t, "global workspace", s.Do(t, "PUT", wsPath(s, "rg1", "ws1")+av, `{"location":"global"}`),
+			400, "LocationNotAvailableForResourceType", "location", "global")
+		wantError(t, "resource group", s.Do(t, "PUT", s.RG("rg2")+"?api-version=2021-04-01", `{"location":"atlantis"}`),
+			400, "LocationNotAvailableForResourceGroup", "location", "atlantis")
+		r := s.Do(t, "PUT", storagePath(s, "rg1", "st1")+storageAV, `{"location":"West Europe"}`)
+		if r.Status != 201 || r.JSON()["location"] != "westeurope" {
+			t.Errorf("PUT West Europe: %d %s, want 201 with location westeurope", r.Status, r.Body)
+		}
+		zone := s.RG("rg1") + "/providers/Microsoft.Network/privateDnsZones/privatelink.api.azureml.ms?api-version=2020-06-01"
+		if r := s.Do(t, "PUT", zone, `{"location":"global"}`); r.Status != 201 {
+			t.Errorf("PUT private DNS zone in global: %d %s, want 201", r.Status, r.Body)
+		}
+	})
+}
