@@ -56,6 +56,10 @@ type Config struct {
 	// Locations are the locations resources may be created in (short
 	// names); nil: the Azure public-cloud regions (arm.PublicLocations).
 	Locations []string
+	// GenericProviders stores resources of types mlgov does not serve
+	// (any namespace, any type) as they are, without validation; false
+	// refuses to create, update or act on them (docs/security.md).
+	GenericProviders bool
 }
 
 // Manager implements ARM resource-manager semantics over a store.
@@ -435,6 +439,23 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 	sd = sd.With("lastModifiedBy", str(who)).With("lastModifiedByType", str(whoType)).With("lastModifiedAt", timestamp(now))
 	out = out.With("systemData", sd)
 	return out, nil
+}
+
+// checkServed refuses writes to types mlgov does not serve unless
+// Config.GenericProviders: an unknown namespace is NoRegisteredProviderFound,
+// an unknown type of a served namespace InvalidResourceType.
+func (m *Manager) checkServed(r *Request, spec *TypeSpec) error {
+	if !spec.Generic || m.cfg.GenericProviders {
+		return nil
+	}
+	typ := spec.Type
+	ns, rest, _ := strings.Cut(typ, "/")
+	const hint = " mlgov stores resources of types it does not serve only when started with --generic-providers."
+	if !m.reg.ServesNamespace(ns) {
+		return arm.Errorf("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s' of namespace '%s'. The namespaces served are '%s'."+hint,
+			arm.GlobalLocation, clipQuery(r.APIVersion), clipQuery(rest), clipQuery(ns), strings.Join(m.reg.Namespaces(), ", "))
+	}
+	return arm.Errorf("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'."+hint, clipQuery(rest), ns, clipQuery(r.APIVersion))
 }
 
 // checkLocation checks the location of a resource being created: a

@@ -3,6 +3,7 @@ package resources
 import (
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
@@ -72,6 +73,33 @@ func (r *Registry) Lookup(typ string) (*TypeSpec, bool) {
 		return s, true
 	}
 	return &TypeSpec{Type: typ, Generic: true, Tracked: false, GlobalLocation: true}, false
+}
+
+// ServesNamespace reports whether some known type is in namespace ns
+// (compared as names are, arm.KeyOf).
+func (r *Registry) ServesNamespace(ns string) bool {
+	k := arm.KeyOf(ns) + "/"
+	for t := range r.types {
+		if strings.HasPrefix(t, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Namespaces lists the namespaces of the known types.
+func (r *Registry) Namespaces() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range r.types {
+		ns, _, _ := strings.Cut(s.Type, "/")
+		if !seen[ns] {
+			seen[ns] = true
+			out = append(out, ns)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Types lists the known types.

@@ -255,6 +255,9 @@ func (m *Manager) put(ctx context.Context, r *Request) (*Response, error) {
 	if err := m.checkAPIVersion(r, spec); err != nil {
 		return nil, err
 	}
+	if err := m.checkServed(r, spec); err != nil {
+		return nil, err
+	}
 	if err := validateNames(id, spec); err != nil {
 		return nil, err
 	}
@@ -311,6 +314,9 @@ func (m *Manager) patch(ctx context.Context, r *Request) (*Response, error) {
 	id := r.ID
 	spec, _ := m.spec(id)
 	if err := m.checkAPIVersion(r, spec); err != nil {
+		return nil, err
+	}
+	if err := m.checkServed(r, spec); err != nil {
 		return nil, err
 	}
 	patch, err := m.parseBody(r)
@@ -563,6 +569,9 @@ func (m *Manager) action(ctx context.Context, r *Request) (*Response, error) {
 	rid := &arm.ID{SubscriptionID: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup, Parts: r.ID.Parts}
 	spec, _ := m.spec(rid)
 	if err := m.checkAPIVersion(r, spec); err != nil {
+		return nil, err
+	}
+	if err := m.checkServed(r, spec); err != nil {
 		return nil, err
 	}
 	as, ok := spec.Actions[arm.KeyOf(r.ID.Trailing)]

@@ -229,3 +229,38 @@ func TestLocation(t *testing.T) {
 		}
 	})
 }
+
+// TestGenericProviders: by default, resources of namespaces and types
+// mlgov does not serve are refused (naming the setting); with
+// Config.GenericProviders they are stored as they are.
+func TestGenericProviders(t *testing.T) {
+	evil := func(s *Server) string {
+		return s.RG("rg1") + "/providers/Evil.Provider/things/t1?api-version=2024-01-01"
+	}
+	mlUnknown := func(s *Server) string {
+		return wsPath(s, "rg1", "ws1") + "/gadgets/g1" + av
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		wantError(t, "unknown namespace", s.Do(t, "PUT", evil(s), `{"properties":{}}`),
+			400, "NoRegisteredProviderFound", "", "Evil.Provider", "--generic-providers", "Microsoft.MachineLearningServices")
+		wantError(t, "unknown namespace, PATCH", s.Do(t, "PATCH", evil(s), `{"properties":{}}`),
+			400, "NoRegisteredProviderFound", "", "Evil.Provider")
+		if r := s.Do(t, "PUT", wsPath(s, "rg1", "ws1")+av, `{"location":"eastus"}`); r.Status >= 300 {
+			t.Fatalf("PUT workspace: %d %s", r.Status, r.Body)
+		}
+		wantError(t, "unknown type of a served namespace", s.Do(t, "PUT", mlUnknown(s), `{"properties":{}}`),
+			400, "InvalidResourceType", "", "gadgets", "--generic-providers")
+	})
+	t.Run("enabled", func(t *testing.T) {
+		eachBackend(t, func(c *resources.Config) { c.GenericProviders = true }, func(t *testing.T, s *Server) {
+			mustCreateRG(t, s, "rg1")
+			if r := s.Do(t, "PUT", evil(s), `{"location":"global","properties":{"n":1.50}}`); r.Status != 201 {
+				t.Fatalf("PUT Evil.Provider with generic providers: %d %s, want 201", r.Status, r.Body)
+			}
+			if r := s.Do(t, "GET", evil(s), nil); r.Status != 200 || !strings.Contains(string(r.Body), `"n":1.50`) {
+				t.Errorf("GET: %d %s", r.Status, r.Body)
+			}
+		})
+	})
+}
