@@ -52,6 +52,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var rotateKey bool
 	var policyPaths, aliasPaths []string
 	var pprofAddr string
+	input := new(inputOptions)
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the ARM-compatible control plane over HTTPS",
@@ -80,7 +81,7 @@ func newServeCmd(e *env) *cobra.Command {
 				return fmt.Errorf("--signing-key-lifetime %s: want a positive duration, or 0 for no automatic rotation", keyLifetime)
 			}
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey})
+				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey, input: input})
 		},
 	}
 	f := c.Flags()
@@ -96,6 +97,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
+	input.register(c)
 	return c
 }
 
@@ -106,6 +108,7 @@ type serveConfig struct {
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
 	keyLifetime                                  time.Duration
 	rotateKey                                    bool
+	input                                        *inputOptions // serve_retention.go
 }
 
 // endpointFor turns a listen address into the URL clients use.

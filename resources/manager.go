@@ -56,6 +56,10 @@ type Config struct {
 	// Locations are the locations resources may be created in (short
 	// names); nil: the Azure public-cloud regions (arm.PublicLocations).
 	Locations []string
+	// ActivityRetention is how long activity-log events are kept:
+	// PruneEvents deletes older ones. 0 keeps them forever; mlgov serve
+	// defaults to DefaultActivityRetention.
+	ActivityRetention time.Duration
 	// GenericProviders stores resources of types mlgov does not serve
 	// (any namespace, any type) as they are, without validation; false
 	// refuses to create, update or act on them (docs/security.md).
