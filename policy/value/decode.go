@@ -16,17 +16,19 @@ const maxDepth = 512
 // SyntaxError is a JSON syntax error with its position.
 type SyntaxError struct {
 	Offset int // byte offset of the error
-	Line   int // 1-based
+	Line   int // 1-based; 0 when the error is about the document as a whole (a duplicate key found by ParseStrict)
 	Column int // 1-based, in bytes
 	Msg    string
-	// Pointer is the JSON pointer (RFC 6901) of the value or member where
-	// the error is; set by ParseStrict only ("" is the whole document
-	// there too).
+	// Pointer is the JSON pointer (RFC 6901) of the member or element
+	// where the error is; set by ParseStrict only.
 	Pointer string
 }
 
 func (e *SyntaxError) Error() string {
-	if e.Pointer != "" {
+	switch {
+	case e.Line == 0:
+		return fmt.Sprintf("invalid JSON at %s: %s", e.Pointer, e.Msg)
+	case e.Pointer != "":
 		return fmt.Sprintf("invalid JSON at %s (line %d, column %d, offset %d): %s", e.Pointer, e.Line, e.Column, e.Offset, e.Msg)
 	}
 	return fmt.Sprintf("invalid JSON at line %d, column %d (offset %d): %s", e.Line, e.Column, e.Offset, e.Msg)
@@ -47,33 +49,11 @@ type Decoder struct {
 	depth int
 	err   *SyntaxError
 	keep  bool // Parse mode: never reuse memory
-	// strict (ParseStrict): duplicate member keys are errors, and path
-	// tracks where the decoder is, for the error's JSON pointer.
-	strict bool
-	path   []pathSeg
-}
-
-// pathSeg is one step of the decoder's position: an object member's key
-// or an array index (key unset).
-type pathSeg struct {
-	key   string
-	index int
-	isKey bool
 }
 
 // Parse decodes one JSON document into a Value that stays valid forever.
 func Parse(data []byte) (Value, error) {
 	d := &Decoder{keep: true}
-	return d.decode(append([]byte(nil), data...))
-}
-
-// ParseStrict is Parse for documents from outside (request bodies): it
-// also refuses duplicate member keys, compared as Get compares them (full
-// Unicode case folding: {"a":1,"A":2} is a duplicate, since a lookup could
-// only ever see one of them), and its errors carry the JSON pointer of
-// the offending member.
-func ParseStrict(data []byte) (Value, error) {
-	d := &Decoder{keep: true, strict: true}
 	return d.decode(append([]byte(nil), data...))
 }
 
@@ -139,32 +119,6 @@ func (d *Decoder) fail(msg string) {
 		}
 	}
 	d.err = &SyntaxError{Offset: d.pos, Line: line, Column: col, Msg: msg}
-	if d.strict {
-		d.err.Pointer = d.pointer()
-	}
-}
-
-// pointer renders d.path as a JSON pointer.
-func (d *Decoder) pointer() string {
-	var b []byte
-	for _, s := range d.path {
-		b = append(b, '/')
-		if !s.isKey {
-			b = strconv.AppendInt(b, int64(s.index), 10)
-			continue
-		}
-		for i := 0; i < len(s.key); i++ {
-			switch c := s.key[i]; c {
-			case '~':
-				b = append(b, '~', '0')
-			case '/':
-				b = append(b, '~', '1')
-			default:
-				b = append(b, c)
-			}
-		}
-	}
-	return string(b)
 }
 
 func (d *Decoder) skipSpace() {
@@ -286,15 +240,9 @@ func (d *Decoder) array() {
 	}
 	for {
 		d.skipSpace()
-		if d.strict {
-			d.path = append(d.path, pathSeg{index: len(d.stack) - base})
-		}
 		d.push()
 		if d.err != nil {
 			return
-		}
-		if d.strict {
-			d.path = d.path[:len(d.path)-1]
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) {
@@ -321,7 +269,6 @@ func (d *Decoder) object() {
 	}
 	d.pos++ // {
 	base := len(d.stack)
-	var seen map[string]string // strict mode, large objects: folded key → key
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
@@ -338,22 +285,9 @@ func (d *Decoder) object() {
 			d.fail(fmt.Sprintf("unexpected %s in object, expected a string key", describeByte(d.data[d.pos])))
 			return
 		}
-		keyPos := d.pos
 		k, kflags, ok := d.str()
 		if !ok {
 			return
-		}
-		if d.strict {
-			d.path = append(d.path, pathSeg{key: k, isKey: true})
-			if prev, dup := d.duplicate(base, k, &seen); dup {
-				d.pos = keyPos
-				if prev == k {
-					d.fail(fmt.Sprintf("duplicate key %q", k))
-				} else {
-					d.fail(fmt.Sprintf("duplicate key %q: %q came before it, and keys are compared case-insensitively", k, prev))
-				}
-				return
-			}
 		}
 		d.stack = append(d.stack, Value{kind: String, flags: kflags, s: k})
 		d.skipSpace()
@@ -366,9 +300,6 @@ func (d *Decoder) object() {
 		d.push()
 		if d.err != nil {
 			return
-		}
-		if d.strict {
-			d.path = d.path[:len(d.path)-1]
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) {
@@ -387,33 +318,6 @@ func (d *Decoder) object() {
 		}
 	}
 	d.finish(base, Object)
-}
-
-// duplicate reports whether key k matches (as Get matches) a key of the
-// object being built from base, and which. Small objects are searched
-// linearly; from 16 members on, seen indexes the folded keys.
-func (d *Decoder) duplicate(base int, k string, seen *map[string]string) (string, bool) {
-	n := (len(d.stack) - base) / 2
-	if n < 16 {
-		for i := base; i < len(d.stack); i += 2 {
-			if EqualFold(d.stack[i].s, k) {
-				return d.stack[i].s, true
-			}
-		}
-		return "", false
-	}
-	if *seen == nil {
-		*seen = make(map[string]string, 2*n)
-		for i := base; i < len(d.stack); i += 2 {
-			(*seen)[Fold(d.stack[i].s)] = d.stack[i].s
-		}
-	}
-	f := Fold(k)
-	if prev, ok := (*seen)[f]; ok {
-		return prev, true
-	}
-	(*seen)[f] = k
-	return "", false
 }
 
 // str decodes a string starting at the opening quote. flags is strASCII
