@@ -108,3 +108,15 @@ func FuzzParseStrict(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONByValue: AppendJSONByValue writes decoded floats from their
+// value, as the encoder did before it kept literals.
+func TestJSONByValue(t *testing.T) {
+	v, err := Parse([]byte(`{"a":[1.50,1e3,0.1,12345678901234567890,7]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(AppendJSONByValue(nil, v)), `{"a":[1.5,1000,0.1,12345678901234567000,7]}`; got != want {
+		t.Errorf("AppendJSONByValue = %s, want %s", got, want)
+	}
+}
