@@ -381,8 +381,8 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 		e.Target = "location"
 		return value.Value{}, e
 	}
-	if loc.Kind() == value.String && existing.IsUndefined() {
-		if err := m.checkLocation(spec, loc.Str()); err != nil {
+	if loc.Kind() == value.String {
+		if err := m.checkLocation(spec, loc.Str(), existing.IsUndefined()); err != nil {
 			return value.Value{}, err
 		}
 	}
@@ -462,16 +462,18 @@ func (m *Manager) checkServed(r *Request, spec *TypeSpec) error {
 	return arm.Errorf("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'."+hint, clipQuery(rest), ns, clipQuery(r.APIVersion))
 }
 
-// checkLocation checks the location of a resource being created: a
-// location mlgov serves, or "global" for the types that live there.
-func (m *Manager) checkLocation(spec *TypeSpec, loc string) error {
+// checkLocation checks a location given in a body: its length always;
+// on create, that it is a location mlgov serves, or "global" for the
+// types that live there (an existing resource's location cannot change,
+// and is not re-checked against today's list).
+func (m *Manager) checkLocation(spec *TypeSpec, loc string, create bool) error {
 	if len(loc) > arm.MaxLocationLength {
 		e := arm.Errorf("InvalidResourceLocation", "The location '%s' is not valid: a location name has at most %d characters, this one has %d.", clipQuery(loc), arm.MaxLocationLength, len(loc))
 		e.Target = "location"
 		return e
 	}
 	nl := arm.NormalizeLocation(loc)
-	if m.locations[nl] || (nl == arm.GlobalLocation && spec.GlobalLocation) {
+	if !create || m.locations[nl] || (nl == arm.GlobalLocation && spec.GlobalLocation) {
 		return nil
 	}
 	avail := make([]string, 0, len(m.cfg.Locations)+1)

@@ -346,6 +346,9 @@ func (m *Manager) patch(ctx context.Context, r *Request) (*Response, error) {
 			return arm.Errorf("Conflict", "The resource '%s' is being deleted.", id.Name())
 		}
 		if l := patch.Field("location"); l.Kind() == value.String && arm.NormalizeLocation(l.Str()) != prev.Field("location").Str() {
+			if err := m.checkLocation(spec, l.Str(), false); err != nil {
+				return err
+			}
 			return arm.Errorf("InvalidResourceLocation", "The location of '%s' cannot be changed from '%s' to '%s'.", id.Name(), prev.Field("location").Str(), arm.NormalizeLocation(l.Str()))
 		}
 		merged := prev

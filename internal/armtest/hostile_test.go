@@ -223,6 +223,14 @@ func TestLocation(t *testing.T) {
 		if r.Status != 201 || r.JSON()["location"] != "westeurope" {
 			t.Errorf("PUT West Europe: %d %s, want 201 with location westeurope", r.Status, r.Body)
 		}
+		// An existing resource: still bounded, and the answer does not echo 1 MB.
+		for _, method := range []string{"PUT", "PATCH"} {
+			r := s.Do(t, method, storagePath(s, "rg1", "st1")+storageAV, `{"location":"`+huge+`"}`)
+			wantError(t, method+" 1 MB location over an existing resource", r, 400, "InvalidResourceLocation", "location", "at most 64 characters")
+			if len(r.Body) > 4096 {
+				t.Errorf("%s 1 MB location: the error body has %d bytes", method, len(r.Body))
+			}
+		}
 		zone := s.RG("rg1") + "/providers/Microsoft.Network/privateDnsZones/privatelink.api.azureml.ms?api-version=2020-06-01"
 		if r := s.Do(t, "PUT", zone, `{"location":"global"}`); r.Status != 201 {
 			t.Errorf("PUT private DNS zone in global: %d %s, want 201", r.Status, r.Body)
