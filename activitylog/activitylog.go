@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/store"
@@ -167,11 +168,11 @@ func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, p
 	b, _ := json.Marshal(&body)
 	return &store.Event{
 		ID:              eventID,
-		SubscriptionKey: strings.ToLower(op.SubscriptionID),
+		SubscriptionKey: arm.KeyOf(op.SubscriptionID),
 		Timestamp:       ts,
-		ResourceGroup:   strings.ToLower(op.ResourceGroup),
-		ResourceKey:     strings.ToLower(op.ResourceID),
-		CorrelationID:   strings.ToLower(op.CorrelationID),
+		ResourceGroup:   arm.KeyOf(op.ResourceGroup),
+		ResourceKey:     arm.KeyOf(op.ResourceID),
+		CorrelationID:   arm.KeyOf(op.CorrelationID),
 		OperationID:     op.OperationID,
 		Body:            b,
 	}
@@ -186,22 +187,39 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 	if f == "" {
 		return nil
 	}
+	seen := map[string]bool{}
 	for _, clause := range splitAnd(f) {
 		parts := strings.Fields(clause)
 		if len(parts) < 3 {
-			return arm.Errorf("InvalidFilter", "The $filter clause '%s' is not valid: expected '<field> <operator> '<value>''.", clause)
+			return arm.Errorf("InvalidFilter", "The $filter clause '%s' is not valid: expected '<field> <operator> '<value>''.", clip(clause))
 		}
 		field, op := strings.ToLower(parts[0]), strings.ToLower(parts[1])
 		raw := strings.TrimSpace(clause[strings.Index(clause, parts[1])+len(parts[1]):])
 		if len(raw) < 2 || raw[0] != '\'' || raw[len(raw)-1] != '\'' {
-			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' must be quoted with single quotes.", clause)
+			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' must be quoted with single quotes.", clip(clause))
 		}
-		val := strings.ReplaceAll(raw[1:len(raw)-1], "''", "'")
+		val, ok := unquote(raw[1 : len(raw)-1])
+		if !ok {
+			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' has a single quote that is not doubled ('').", clip(clause))
+		}
+		// Each field (each end of the time range) at most once: a second
+		// value would silently replace the first.
+		slot := field
+		if field == "eventtimestamp" {
+			slot += map[string]string{"ge": " from", "gt": " from", "le": " to", "lt": " to"}[op]
+		}
+		if field == "resourceid" {
+			slot = "resourceuri"
+		}
+		if seen[slot] {
+			return arm.Errorf("InvalidFilter", "The $filter gives '%s' more than once; each condition may appear once.", clip(clause))
+		}
+		seen[slot] = true
 		switch field {
 		case "eventtimestamp":
 			t, err := time.Parse(time.RFC3339Nano, val)
 			if err != nil {
-				return arm.Errorf("InvalidFilter", "The eventTimestamp '%s' in $filter is not an ISO 8601 date-time.", val)
+				return arm.Errorf("InvalidFilter", "The eventTimestamp '%s' in $filter is not an ISO 8601 date-time.", clip(val))
 			}
 			switch op {
 			case "ge":
@@ -221,20 +239,51 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 			}
 			switch field {
 			case "resourcegroupname":
-				q.ResourceGroup = strings.ToLower(val)
+				q.ResourceGroup = arm.KeyOf(val)
 			case "correlationid":
-				q.CorrelationID = strings.ToLower(val)
+				q.CorrelationID = arm.KeyOf(val)
 			default:
-				q.ResourceKey = strings.ToLower(val)
+				q.ResourceKey = arm.KeyOf(val)
 			}
 		default:
-			return arm.Errorf("InvalidFilter", "The $filter field '%s' is not supported (eventTimestamp, resourceGroupName, resourceUri, resourceId, correlationId are).", parts[0])
+			return arm.Errorf("InvalidFilter", "The $filter field '%s' is not supported (eventTimestamp, resourceGroupName, resourceUri, resourceId, correlationId are).", clip(parts[0]))
 		}
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		return arm.Errorf("InvalidFilter", "The $filter time range ends before it starts.")
 	}
 	return nil
+}
+
+// unquote undoes the doubling of single quotes inside a quoted $filter
+// value; a lone quote is an error.
+func unquote(s string) (string, bool) {
+	if !strings.Contains(s, "'") {
+		return s, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			if i+1 >= len(s) || s[i+1] != '\'' {
+				return "", false
+			}
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), true
+}
+
+// clip shortens user text for an error message.
+func clip(s string) string {
+	if len(s) <= 100 {
+		return s
+	}
+	cut := 100
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // splitAnd splits on " and " outside quotes (case-insensitive).

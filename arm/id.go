@@ -166,8 +166,9 @@ func (id *ID) String() string {
 	return b.String()
 }
 
-// Key is the lower-cased ID: the storage key.
-func (id *ID) Key() string { return strings.ToLower(id.String()) }
+// Key is the storage key of the ID: KeyOf its string (lower case, but
+// compared by ARM's ordinal ignore-case rule).
+func (id *ID) Key() string { return KeyOf(id.String()) }
 
 // IsSubscription, IsResourceGroup and IsResource tell the ID's level.
 func (id *ID) IsSubscription() bool {

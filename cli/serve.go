@@ -49,6 +49,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var hc hardeningFlags
 	var policyPaths, aliasPaths []string
 	var pprofAddr string
+	input := new(inputOptions)
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the ARM-compatible control plane over HTTPS",
@@ -84,7 +85,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey, hardeningFlags: hc})
+				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey, hardeningFlags: hc, input: input})
 		},
 	}
 	f := c.Flags()
@@ -105,6 +106,7 @@ func newServeCmd(e *env) *cobra.Command {
 	hc.register(c)
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
+	input.register(c)
 	return c
 }
 
@@ -119,6 +121,7 @@ type serveConfig struct {
 	keyLifetime                                  time.Duration
 	rotateKey                                    bool
 	hardeningFlags
+	input                                        *inputOptions // serve_retention.go
 }
 
 // publicHost is the host name of an endpoint URL.

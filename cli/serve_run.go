@@ -182,9 +182,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	mgr := resources.New(st, resources.NewRegistry(), resources.Config{
+	mgr := resources.New(st, resources.NewRegistry(), cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: new(timeUUIDs).next, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
-	})
+	}))
 	if err := mgr.EnsureSubscription(ctx, bs.SubscriptionID, "mlgov default subscription"); err != nil {
 		return err
 	}
@@ -206,6 +206,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	}
+	go pruneActivityLog(ctx, mgr, cfg.input, log)
 	if cfg.keyLifetime > 0 {
 		go rotateSigningKeys(ctx, idsvc, cfg.keyLifetime, log)
 	}

@@ -29,7 +29,7 @@ func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Respo
 	if r.Method != "GET" {
 		return true, nil, methodNotAllowed(r)
 	}
-	opID := strings.ToLower(id.Parts[1].Name)
+	opID := arm.KeyOf(id.Parts[1].Name)
 	if err := m.completeIfDue(ctx, opID); err != nil {
 		return true, nil, err
 	}
@@ -261,17 +261,21 @@ func (m *Manager) complete(ctx context.Context, tx store.Tx, op *store.Operation
 
 // listEvents serves the activity-log query API.
 func (m *Manager) listEvents(ctx context.Context, r *Request) (*Response, error) {
-	q := store.EventQuery{SubscriptionKey: strings.ToLower(r.ID.SubscriptionID)}
+	q := store.EventQuery{SubscriptionKey: arm.KeyOf(r.ID.SubscriptionID)}
 	if err := activitylog.ParseFilter(r.Query.Get("$filter"), &q); err != nil {
 		return nil, err
 	}
-	limit := m.cfg.PageSize
-	if t := r.Query.Get("$skipToken"); t != "" {
-		n, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || n < 0 {
-			return nil, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", t)
+	limit, err := parseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	if r.Query.Has("$skipToken") {
+		t := r.Query.Get("$skipToken")
+		n, err := strconv.ParseUint(t, 10, 63)
+		if err != nil {
+			return nil, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", clipQuery(t))
 		}
-		q.AfterSeq = n
+		q.AfterSeq = int64(n)
 	}
 	q.Limit = limit + 1
 	var evs []*store.Event

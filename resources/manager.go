@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/arm"
@@ -60,13 +61,25 @@ type Config struct {
 	// item and at most PageBytes plus one item (ARM pages by nextLink
 	// either way).
 	PageBytes int
+	// Locations are the locations resources may be created in (short
+	// names); nil: the Azure public-cloud regions (arm.PublicLocations).
+	Locations []string
+	// ActivityRetention is how long activity-log events are kept:
+	// PruneEvents deletes older ones. 0 keeps them forever; mlgov serve
+	// defaults to DefaultActivityRetention.
+	ActivityRetention time.Duration
+	// GenericProviders stores resources of types mlgov does not serve
+	// (any namespace, any type) as they are, without validation; false
+	// refuses to create, update or act on them (docs/security.md).
+	GenericProviders bool
 }
 
 // Manager implements ARM resource-manager semantics over a store.
 type Manager struct {
-	st  store.Store
-	reg *Registry
-	cfg Config
+	st        store.Store
+	reg       *Registry
+	cfg       Config
+	locations map[string]bool // cfg.Locations, normalized
 }
 
 // New returns a Manager.
@@ -77,7 +90,14 @@ func New(st store.Store, reg *Registry, cfg Config) *Manager {
 	if cfg.PageBytes <= 0 {
 		cfg.PageBytes = 4 << 20
 	}
-	return &Manager{st: st, reg: reg, cfg: cfg}
+	if cfg.Locations == nil {
+		cfg.Locations = arm.PublicLocations()
+	}
+	locs := make(map[string]bool, len(cfg.Locations))
+	for _, l := range cfg.Locations {
+		locs[arm.NormalizeLocation(l)] = true
+	}
+	return &Manager{st: st, reg: reg, cfg: cfg, locations: locs}
 }
 
 // Registry returns the type registry.
@@ -110,8 +130,8 @@ func (m *Manager) EnsureSubscription(ctx context.Context, subID, displayName str
 			value.Member{Key: "authorizationSource", Value: str("RoleBased")},
 		)
 		now := m.cfg.Now()
-		return tx.PutResource(ctx, &store.Resource{Key: id.Key(), ID: id.String(), TypeKey: strings.ToLower(typeSubscription),
-			SubscriptionKey: strings.ToLower(subID), Body: []byte(body.JSON()), ETag: m.cfg.NewID(), CreatedAt: now, UpdatedAt: now})
+		return tx.PutResource(ctx, &store.Resource{Key: id.Key(), ID: id.String(), TypeKey: arm.KeyOf(typeSubscription),
+			SubscriptionKey: arm.KeyOf(subID), Body: []byte(body.JSON()), ETag: m.cfg.NewID(), CreatedAt: now, UpdatedAt: now})
 	})
 }
 
@@ -123,7 +143,7 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 		if r.Method != "GET" {
 			return nil, methodNotAllowed(r)
 		}
-		return m.list(ctx, r, store.ListQuery{TypeKey: strings.ToLower(typeSubscription)})
+		return m.list(ctx, r, store.ListQuery{TypeKey: arm.KeyOf(typeSubscription)})
 	case id.SubscriptionID == "":
 		return nil, arm.Errorf("InvalidResourceId", "The path '%s' is not a subscription, resource group or resource path.", r.Path)
 	}
@@ -187,7 +207,10 @@ func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
 		return arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
 	if !ValidAPIVersion(r.APIVersion) {
-		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview' suffix.", r.APIVersion)
+		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview', '-alpha', '-beta', '-rc' or '-privatepreview' suffix.", clipQuery(r.APIVersion))
+	}
+	if spec != nil && len(spec.APIVersions) == 0 && r.APIVersion[:10] < firstAPIVersion {
+		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid: it predates Azure Resource Manager (api-versions date from %s on).", r.APIVersion, firstAPIVersion)
 	}
 	if spec != nil && len(spec.APIVersions) > 0 {
 		for _, v := range spec.APIVersions {
@@ -203,7 +226,7 @@ func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
 
 func (m *Manager) requireSubscription(ctx context.Context, sub string) error {
 	return m.st.Read(ctx, func(tx store.Tx) error {
-		_, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+sub), false)
+		_, err := tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+sub), false)
 		if errors.Is(err, store.ErrNotFound) {
 			return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", sub)
 		}
@@ -238,7 +261,7 @@ func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Resp
 	// One committed state for the resource, its subscription and its
 	// resource group (for the right NotFound); usually from the store's
 	// cache, without a transaction.
-	keys := []string{id.Key(), strings.ToLower("/subscriptions/" + id.SubscriptionID)}
+	keys := []string{id.Key(), arm.KeyOf("/subscriptions/" + id.SubscriptionID)}
 	var rg *arm.ID
 	if id.ResourceGroup != "" && !id.IsResourceGroup() {
 		rg = &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}
@@ -364,6 +387,16 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 	out = out.With("name", str(id.Name()))
 	out = out.With("type", str(spec.Type))
 	loc := body.Field("location")
+	if !loc.IsNullish() && loc.Kind() != value.String {
+		e := arm.Errorf("InvalidResourceLocation", "The location must be a string, not %s.", loc.Kind())
+		e.Target = "location"
+		return value.Value{}, e
+	}
+	if loc.Kind() == value.String {
+		if err := m.checkLocation(spec, loc.Str(), existing.IsUndefined()); err != nil {
+			return value.Value{}, err
+		}
+	}
 	if spec.Tracked {
 		if loc.Kind() != value.String || strings.TrimSpace(loc.Str()) == "" {
 			if existing.IsUndefined() {
@@ -421,6 +454,55 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 	sd = sd.With("lastModifiedBy", str(who)).With("lastModifiedByType", str(whoType)).With("lastModifiedAt", timestamp(now))
 	out = out.With("systemData", sd)
 	return out, nil
+}
+
+// checkServed refuses writes to types mlgov does not serve unless
+// Config.GenericProviders: an unknown namespace is NoRegisteredProviderFound,
+// an unknown type of a served namespace InvalidResourceType.
+func (m *Manager) checkServed(r *Request, spec *TypeSpec) error {
+	if !spec.Generic || m.cfg.GenericProviders {
+		return nil
+	}
+	typ := spec.Type
+	ns, rest, _ := strings.Cut(typ, "/")
+	const hint = " mlgov stores resources of types it does not serve only when started with --generic-providers."
+	if !m.reg.ServesNamespace(ns) {
+		return arm.Errorf("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s' of namespace '%s'. The namespaces served are '%s'."+hint,
+			arm.GlobalLocation, clipQuery(r.APIVersion), clipQuery(rest), clipQuery(ns), strings.Join(m.reg.Namespaces(), ", "))
+	}
+	return arm.Errorf("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'."+hint, clipQuery(rest), ns, clipQuery(r.APIVersion))
+}
+
+// checkLocation checks a location given in a body: its length always;
+// on create, that it is a location mlgov serves, or "global" for the
+// types that live there (an existing resource's location cannot change,
+// and is not re-checked against today's list).
+func (m *Manager) checkLocation(spec *TypeSpec, loc string, create bool) error {
+	if len(loc) > arm.MaxLocationLength {
+		e := arm.Errorf("InvalidResourceLocation", "The location '%s' is not valid: a location name has at most %d characters, this one has %d.", clipQuery(loc), arm.MaxLocationLength, len(loc))
+		e.Target = "location"
+		return e
+	}
+	nl := arm.NormalizeLocation(loc)
+	if !create || m.locations[nl] || (nl == arm.GlobalLocation && spec.GlobalLocation) {
+		return nil
+	}
+	avail := make([]string, 0, len(m.cfg.Locations)+1)
+	for _, l := range m.cfg.Locations {
+		avail = append(avail, arm.NormalizeLocation(l))
+	}
+	if spec.GlobalLocation {
+		avail = append(avail, arm.GlobalLocation)
+	}
+	slices.Sort(avail)
+	var e *arm.Error
+	if spec.Type == typeResourceGroup {
+		e = arm.Errorf("LocationNotAvailableForResourceGroup", "The provided location '%s' is not available for resource group. List of available regions is '%s'.", loc, strings.Join(avail, ","))
+	} else {
+		e = arm.Errorf("LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type '%s'. List of available regions for the resource type is '%s'.", loc, spec.Type, strings.Join(avail, ","))
+	}
+	e.Target = "location"
+	return e
 }
 
 func callerType(c activitylog.Caller) string {
@@ -513,10 +595,12 @@ func (m *Manager) identity(v, existing value.Value) (value.Value, error) {
 // skipToken encodes a paging cursor.
 func skipToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
 
+// parseSkipToken decodes a paging cursor: what skipToken made of a
+// resource key (keys are UTF-8 and start with '/').
 func parseSkipToken(t string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(t)
-	if err != nil {
-		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", t)
+	if err != nil || len(b) == 0 || b[0] != '/' || !utf8.Valid(b) {
+		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", clipQuery(t))
 	}
 	return string(b), nil
 }
@@ -529,15 +613,9 @@ func (m *Manager) list(ctx context.Context, r *Request, q store.ListQuery) (*Res
 // listFiltered is list with a filter applied to the stored items (paging
 // stays exact: more items are fetched until the page is full).
 func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, keep func(*store.Resource) bool) (*Response, error) {
-	limit := m.cfg.PageSize
-	if top := r.Query.Get("$top"); top != "" {
-		n, err := strconv.Atoi(top)
-		if err != nil || n <= 0 {
-			return nil, arm.Errorf("InvalidQueryParameter", "$top must be a positive integer, got '%s'.", top)
-		}
-		if n < limit {
-			limit = n
-		}
+	limit, err := parseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	if t := r.Query.Get("$skipToken"); t != "" {
 		after, err := parseSkipToken(t)

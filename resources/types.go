@@ -33,6 +33,9 @@ type TypeSpec struct {
 	Extension bool
 	// Generic is set for types mlgov stores without knowing them.
 	Generic bool
+	// GlobalLocation types may have the location "global" (besides the
+	// regions).
+	GlobalLocation bool
 }
 
 // ActionSpec is a POST action.
@@ -66,10 +69,37 @@ type Registry struct {
 // Lookup returns the spec of a full type (case-insensitive) and whether
 // mlgov knows it; unknown types get a generic spec.
 func (r *Registry) Lookup(typ string) (*TypeSpec, bool) {
-	if s, ok := r.types[strings.ToLower(typ)]; ok {
+	if s, ok := r.types[arm.KeyOf(typ)]; ok {
 		return s, true
 	}
-	return &TypeSpec{Type: typ, Generic: true, Tracked: false}, false
+	return &TypeSpec{Type: typ, Generic: true, Tracked: false, GlobalLocation: true}, false
+}
+
+// ServesNamespace reports whether some known type is in namespace ns
+// (compared as names are, arm.KeyOf).
+func (r *Registry) ServesNamespace(ns string) bool {
+	k := arm.KeyOf(ns) + "/"
+	for t := range r.types {
+		if strings.HasPrefix(t, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Namespaces lists the namespaces of the known types.
+func (r *Registry) Namespaces() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range r.types {
+		ns, _, _ := strings.Cut(s.Type, "/")
+		if !seen[ns] {
+			seen[ns] = true
+			out = append(out, ns)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Types lists the known types.
@@ -82,12 +112,25 @@ func (r *Registry) Types() []string {
 	return out
 }
 
-func (r *Registry) add(s *TypeSpec) { r.types[strings.ToLower(s.Type)] = s }
+func (r *Registry) add(s *TypeSpec) { r.types[arm.KeyOf(s.Type)] = s }
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$`)
 
-// ValidAPIVersion reports whether v has ARM's api-version format.
-func ValidAPIVersion(v string) bool { return apiVersionRE.MatchString(v) }
+// firstAPIVersion is the earliest date an api-version can have: ARM
+// resource providers date from 2014 (the oldest versions still listed,
+// e.g. Microsoft.Resources 2014-04-01-preview; a year of margin).
+const firstAPIVersion = "2013-01-01"
+
+// ValidAPIVersion reports whether v has ARM's api-version form:
+// YYYY-MM-DD, a real calendar date, with an optional -preview, -alpha,
+// -beta, -rc or -privatepreview suffix.
+func ValidAPIVersion(v string) bool {
+	if !apiVersionRE.MatchString(v) {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, v[:10])
+	return err == nil
+}
 
 var mlNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`)
 
@@ -142,10 +185,11 @@ func NewRegistry() *Registry {
 	} {
 		r.add(&TypeSpec{Type: t, Tracked: true, Defaults: plainDefaults})
 	}
-	r.add(&TypeSpec{Type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks", Tracked: true, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Network/privateDnsZones/virtualNetworkLinks", Tracked: true, GlobalLocation: true, Defaults: plainDefaults})
+	r.types[arm.KeyOf("Microsoft.Network/privateDnsZones")].GlobalLocation = true
 	r.add(&TypeSpec{Type: "Microsoft.Network/virtualNetworks/subnets", Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", Defaults: plainDefaults})
-	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, GlobalLocation: true, Defaults: plainDefaults})
 	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
 	return r
 }

@@ -40,9 +40,17 @@ func (m *Manager) parseBody(r *Request) (value.Value, error) {
 	if len(strings.TrimSpace(string(r.Body))) == 0 {
 		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content was empty; a JSON object is required.")
 	}
-	v, err := value.Parse(r.Body)
+	// Strict: a duplicate key (compared case-insensitively, as every
+	// lookup of the body is) or a number float64 cannot hold is refused
+	// rather than stored as something else than what was sent.
+	v, err := value.ParseStrict(r.Body)
 	if err != nil {
-		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content was invalid and could not be deserialized: %v.", err)
+		e := arm.Errorf("InvalidRequestContent", "The request content was invalid and could not be deserialized: %v.", err)
+		var se *value.SyntaxError
+		if errors.As(err, &se) && se.Pointer != "" {
+			e.Target = se.Pointer
+		}
+		return value.Value{}, e
 	}
 	if v.Kind() != value.Object {
 		return value.Value{}, arm.Errorf("InvalidRequestContent", "The request content must be a JSON object.")
@@ -70,7 +78,7 @@ func validateNames(id *arm.ID, spec *TypeSpec) error {
 // checkParents verifies the subscription, resource group and parent
 // resources exist (inside a transaction).
 func checkParents(ctx context.Context, tx store.Tx, id *arm.ID) error {
-	if _, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+id.SubscriptionID), false); err != nil {
+	if _, err := tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+id.SubscriptionID), false); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
 		}
@@ -117,8 +125,8 @@ func (m *Manager) storeResource(id *arm.ID, stored value.Value, etag string, now
 		parent = p.Key()
 	}
 	res := &store.Resource{
-		Key: id.Key(), ID: stored.Field("id").Str(), ParentKey: parent, TypeKey: strings.ToLower(typeOf(id)),
-		SubscriptionKey: strings.ToLower(id.SubscriptionID), ResourceGroupKey: strings.ToLower(id.ResourceGroup),
+		Key: id.Key(), ID: stored.Field("id").Str(), ParentKey: parent, TypeKey: arm.KeyOf(typeOf(id)),
+		SubscriptionKey: arm.KeyOf(id.SubscriptionID), ResourceGroupKey: arm.KeyOf(id.ResourceGroup),
 		Body: []byte(stored.JSON()), ETag: etag, CreatedAt: now, UpdatedAt: now,
 	}
 	if existing != nil {
@@ -161,7 +169,7 @@ func (m *Manager) saveOp(ctx context.Context, tx store.Tx, op *opRecord, id *arm
 
 func (m *Manager) storeOp(op *opRecord, id *arm.ID, now time.Time) *store.Operation {
 	b, _ := json.Marshal(op)
-	return &store.Operation{ID: strings.ToLower(op.ID), ResourceKey: id.Key(), Status: op.Status, Body: b,
+	return &store.Operation{ID: arm.KeyOf(op.ID), ResourceKey: id.Key(), Status: op.Status, Body: b,
 		NotBefore: now.Add(m.cfg.LROLatency), UpdatedAt: now}
 }
 
@@ -247,6 +255,9 @@ func (m *Manager) put(ctx context.Context, r *Request) (*Response, error) {
 	if err := m.checkAPIVersion(r, spec); err != nil {
 		return nil, err
 	}
+	if err := m.checkServed(r, spec); err != nil {
+		return nil, err
+	}
 	if err := validateNames(id, spec); err != nil {
 		return nil, err
 	}
@@ -305,6 +316,9 @@ func (m *Manager) patch(ctx context.Context, r *Request) (*Response, error) {
 	if err := m.checkAPIVersion(r, spec); err != nil {
 		return nil, err
 	}
+	if err := m.checkServed(r, spec); err != nil {
+		return nil, err
+	}
 	patch, err := m.parseBody(r)
 	if err != nil {
 		return nil, err
@@ -332,6 +346,9 @@ func (m *Manager) patch(ctx context.Context, r *Request) (*Response, error) {
 			return arm.Errorf("Conflict", "The resource '%s' is being deleted.", id.Name())
 		}
 		if l := patch.Field("location"); l.Kind() == value.String && arm.NormalizeLocation(l.Str()) != prev.Field("location").Str() {
+			if err := m.checkLocation(spec, l.Str(), false); err != nil {
+				return err
+			}
 			return arm.Errorf("InvalidResourceLocation", "The location of '%s' cannot be changed from '%s' to '%s'.", id.Name(), prev.Field("location").Str(), arm.NormalizeLocation(l.Str()))
 		}
 		merged := prev
@@ -412,7 +429,7 @@ func (m *Manager) delete(ctx context.Context, r *Request) (*Response, error) {
 	now := m.cfg.Now()
 	var resp *Response
 	err := m.st.Write(ctx, func(tx store.Tx) error {
-		if _, err := tx.GetResource(ctx, strings.ToLower("/subscriptions/"+id.SubscriptionID), false); errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+id.SubscriptionID), false); errors.Is(err, store.ErrNotFound) {
 			return arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
 		}
 		if !id.IsResourceGroup() && id.ResourceGroup != "" {
@@ -512,11 +529,11 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 	}
 	switch {
 	case id.ResourceGroup == "" && len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "resourceGroups"):
-		return m.list(ctx, r, store.ListQuery{ParentKey: strings.ToLower("/subscriptions/" + id.SubscriptionID), TypeKey: strings.ToLower(typeResourceGroup)})
+		return m.list(ctx, r, store.ListQuery{ParentKey: arm.KeyOf("/subscriptions/" + id.SubscriptionID), TypeKey: arm.KeyOf(typeResourceGroup)})
 	case id.ResourceGroup == "" && len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "resources"):
 		// Resources only: not the subscription or its resource groups.
-		return m.listFiltered(ctx, r, store.ListQuery{SubscriptionKey: strings.ToLower(id.SubscriptionID)}, func(it *store.Resource) bool {
-			return it.TypeKey != strings.ToLower(typeSubscription) && it.TypeKey != strings.ToLower(typeResourceGroup)
+		return m.listFiltered(ctx, r, store.ListQuery{SubscriptionKey: arm.KeyOf(id.SubscriptionID)}, func(it *store.Resource) bool {
+			return it.TypeKey != arm.KeyOf(typeSubscription) && it.TypeKey != arm.KeyOf(typeResourceGroup)
 		})
 	case id.IsResourceGroup() && strings.EqualFold(id.Trailing, "resources"):
 		if _, err := m.getOne(ctx, id, false); err != nil {
@@ -532,7 +549,7 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 	if err := m.checkAPIVersion(r, spec); err != nil {
 		return nil, err
 	}
-	q := store.ListQuery{TypeKey: strings.ToLower(ct)}
+	q := store.ListQuery{TypeKey: arm.KeyOf(ct)}
 	switch {
 	case id.IsResource():
 		if _, err := m.getOne(ctx, id, false); err != nil {
@@ -546,7 +563,7 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 		}
 		q.ParentKey = rg.Key()
 	default:
-		q.SubscriptionKey = strings.ToLower(id.SubscriptionID)
+		q.SubscriptionKey = arm.KeyOf(id.SubscriptionID)
 	}
 	return m.list(ctx, r, q)
 }
@@ -557,7 +574,10 @@ func (m *Manager) action(ctx context.Context, r *Request) (*Response, error) {
 	if err := m.checkAPIVersion(r, spec); err != nil {
 		return nil, err
 	}
-	as, ok := spec.Actions[strings.ToLower(r.ID.Trailing)]
+	if err := m.checkServed(r, spec); err != nil {
+		return nil, err
+	}
+	as, ok := spec.Actions[arm.KeyOf(r.ID.Trailing)]
 	if !ok {
 		return nil, arm.Errorf("InvalidAction", "The action '%s' is not supported on resources of type '%s'.", r.ID.Trailing, spec.Type)
 	}
@@ -612,7 +632,7 @@ func (m *Manager) action(ctx context.Context, r *Request) (*Response, error) {
 			}
 		}
 		op := m.newOp(m.cfg.NewID(), "action", rid, now, act)
-		op.Action = strings.ToLower(r.ID.Trailing)
+		op.Action = arm.KeyOf(r.ID.Trailing)
 		if !body.IsUndefined() {
 			op.ActionBody = json.RawMessage(body.JSON())
 		}

@@ -29,11 +29,14 @@ while read -r pkg target budget; do
 done <<'TARGETS'
 policy/value FuzzDecode 120000x
 policy/value FuzzEqualFold 100000x
+policy/value FuzzParseStrict 100000x
 policy/expr FuzzParseAndEval 150000x
 policy/alias FuzzParse 100000x
 policy/definition FuzzParse 120000x
 policy FuzzCompileEvaluate 120000x
 arm FuzzParseID 400000x
+arm FuzzEqualName 150000x
+activitylog FuzzParseFilter 100000x
 internal/armtest FuzzRequestBody 40000x
 cli FuzzH1Response 60000x
 authn FuzzVerify 100000x

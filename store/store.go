@@ -139,6 +139,10 @@ type Tx interface {
 
 	AppendEvents(ctx context.Context, evs ...*Event) error
 	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
+	// PruneEvents deletes up to limit events (of every subscription)
+	// whose Timestamp is before before, oldest first, and returns how
+	// many it deleted; callers prune in batches, a transaction each.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	PutOperation(ctx context.Context, op *Operation) error
 	GetOperation(ctx context.Context, id string) (*Operation, error)

@@ -142,6 +142,9 @@ func (t *memTx) ListResources(context.Context, store.ListQuery) ([]*store.Resour
 	return nil, errUnsupported
 }
 func (t *memTx) AppendEvents(context.Context, ...*store.Event) error { return errUnsupported }
+func (t *memTx) PruneEvents(context.Context, time.Time, int) (int, error) {
+	return 0, errUnsupported
+}
 func (t *memTx) ListEvents(context.Context, store.EventQuery) ([]*store.Event, error) {
 	return nil, errUnsupported
 }

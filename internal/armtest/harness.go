@@ -62,7 +62,11 @@ func (a *auth) Authenticate(ctx context.Context, h string) (*activitylog.Caller,
 }
 
 // Start runs a server over st.
-func Start(t testing.TB, st store.Store) *Server {
+func Start(t testing.TB, st store.Store) *Server { t.Helper(); return StartWith(t, st, nil) }
+
+// StartWith is Start with the manager's configuration adjusted by with
+// (nil: unchanged).
+func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Server {
 	t.Helper()
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
@@ -81,7 +85,11 @@ func Start(t testing.TB, st store.Store) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr := resources.New(st, resources.NewRegistry(), resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond})
+	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond}
+	if with != nil {
+		with(&cfg)
+	}
+	mgr := resources.New(st, resources.NewRegistry(), cfg)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)

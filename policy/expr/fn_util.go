@@ -467,7 +467,7 @@ func toJSONString(fn string, v value.Value) (string, error) {
 	if jsonSizeExceeds(v, 4*maxStringLength) {
 		return "", failf(fn, "the value is too large to convert to a string (limit %d characters)", maxStringLength)
 	}
-	s := v.JSON()
+	s := string(value.AppendJSONByValue(nil, v)) // floats by value, as before literals were kept
 	if err := checkString(fn, s); err != nil {
 		return "", err
 	}

@@ -16,12 +16,21 @@ const maxDepth = 512
 // SyntaxError is a JSON syntax error with its position.
 type SyntaxError struct {
 	Offset int // byte offset of the error
-	Line   int // 1-based
+	Line   int // 1-based; 0 when the error is about the document as a whole (a duplicate key found by ParseStrict)
 	Column int // 1-based, in bytes
 	Msg    string
+	// Pointer is the JSON pointer (RFC 6901) of the member or element
+	// where the error is; set by ParseStrict only.
+	Pointer string
 }
 
 func (e *SyntaxError) Error() string {
+	switch {
+	case e.Line == 0:
+		return fmt.Sprintf("invalid JSON at %s: %s", e.Pointer, e.Msg)
+	case e.Pointer != "":
+		return fmt.Sprintf("invalid JSON at %s (line %d, column %d, offset %d): %s", e.Pointer, e.Line, e.Column, e.Offset, e.Msg)
+	}
 	return fmt.Sprintf("invalid JSON at line %d, column %d (offset %d): %s", e.Line, e.Column, e.Offset, e.Msg)
 }
 
@@ -561,11 +570,26 @@ func (d *Decoder) number() Value {
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
-	if err != nil && !math.IsInf(f, 0) {
+	if math.IsInf(f, 0) {
+		d.pos = start
+		d.fail(fmt.Sprintf("the number %s is out of range (a JSON number must fit a 64-bit float)", clip(text, 40)))
+		return Value{}
+	}
+	if err != nil {
 		d.fail("invalid number")
 		return Value{}
 	}
-	return FloatValue(f)
+	// The literal is kept, so that encoding gives back exactly the number
+	// that was written (float64 rounds 0.1, 1e-400, large integers...).
+	return Value{kind: Float, n: math.Float64bits(f), s: text}
+}
+
+// clip shortens s to at most n bytes for a message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func parseSmallInt(b []byte) (int64, bool) {

@@ -10,8 +10,16 @@ import (
 )
 
 // AppendJSON appends the compact JSON encoding of v to b. Undefined encodes
-// as null. Non-finite floats encode as null (JSON has no NaN/Inf).
-func AppendJSON(b []byte, v Value) []byte {
+// as null. Non-finite floats encode as null (JSON has no NaN/Inf). A
+// decoded float is written as its literal, exactly as it was read.
+func AppendJSON(b []byte, v Value) []byte { return appendJSON(b, v, true) }
+
+// AppendJSONByValue is AppendJSON with every float written from its value
+// (AppendFloat: "1.50" and "1.5" both as 1.5, "1e3" as 1000), as the
+// template functions that serialize values (string(), json()) write them.
+func AppendJSONByValue(b []byte, v Value) []byte { return appendJSON(b, v, false) }
+
+func appendJSON(b []byte, v Value, literal bool) []byte {
 	switch v.kind {
 	case Undefined, Null:
 		return append(b, "null"...)
@@ -23,6 +31,9 @@ func AppendJSON(b []byte, v Value) []byte {
 	case Int:
 		return strconv.AppendInt(b, int64(v.n), 10)
 	case Float:
+		if literal && v.s != "" {
+			return append(b, v.s...) // the decoded literal
+		}
 		return AppendFloat(b, math.Float64frombits(v.n))
 	case String:
 		return AppendQuoted(b, v.s)
@@ -32,7 +43,7 @@ func AppendJSON(b []byte, v Value) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = AppendJSON(b, e)
+			b = appendJSON(b, e, literal)
 		}
 		return append(b, ']')
 	case Object:
@@ -43,7 +54,7 @@ func AppendJSON(b []byte, v Value) []byte {
 			}
 			b = AppendQuoted(b, v.list[i].s)
 			b = append(b, ':')
-			b = AppendJSON(b, v.list[i+1])
+			b = appendJSON(b, v.list[i+1], literal)
 		}
 		return append(b, '}')
 	}

@@ -48,8 +48,11 @@ type Value struct {
 	// (strASCII); zero means nothing is known.
 	flags uint8
 	n     uint64 // Bool: 0/1; Int: int64 bits; Float: float64 bits
-	s     string
-	list  []Value
+	// s is the String's text; for a Float decoded from JSON, the number's
+	// literal ("0.1", "1e-400", "123456789012345678901"), which encoding
+	// writes back unchanged ("" for computed floats).
+	s    string
+	list []Value
 }
 
 // strASCII: the string is known to hold only ASCII bytes (set by the

@@ -9,7 +9,7 @@ import (
 func TestDecodeRoundTrip(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"a":1,"b":[true,false,null],"c":"x\"y\u00e9\ud83d\ude00"}`, `{"a":1,"b":[true,false,null],"c":"x\"yé😀"}`},
-		{` [ 1.5 , -0 , 1e3, 12345678901234567890 ] `, `[1.5,0,1000,12345678901234567000]`},
+		{` [ 1.5 , -0 , 1e3, 12345678901234567890 ] `, `[1.5,0,1e3,12345678901234567890]`},
 		{`"\n\t\\\/"`, `"\n\t\\/"`},
 		{`{}`, `{}`},
 		{`[]`, `[]`},
@@ -148,8 +148,9 @@ func FuzzDecode(f *testing.F) {
 		v, err := Parse(data)
 		valid := json.Valid(data)
 		if (err == nil) != valid {
-			// encoding/json rejects nothing we accept except depth; allow depth errors.
-			if err != nil && strings.Contains(err.Error(), "nesting deeper") {
+			// encoding/json accepts what we refuse only for depth and for
+			// numbers beyond float64 (which it checks only on decoding).
+			if err != nil && (strings.Contains(err.Error(), "nesting deeper") || strings.Contains(err.Error(), "out of range")) {
 				return
 			}
 			t.Fatalf("Parse(%q) err=%v, json.Valid=%v", data, err, valid)

@@ -178,6 +178,21 @@ func (t *tx) AppendEvents(ctx context.Context, evs ...*store.Event) error {
 	return nil
 }
 
+func (t *tx) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := t.tx.Exec(ctx, `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE ts < $1 ORDER BY ts, seq LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, wrapErr(ctx, "prune events", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (t *tx) scanEventSeq(ctx context.Context, e *store.Event, row pgx.Row) error {
 	err := row.Scan(&e.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -264,6 +264,25 @@ func (t *tx) AppendEvents(ctx context.Context, evs ...*store.Event) error {
 	return nil
 }
 
+func (t *tx) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !t.writable {
+		return 0, errReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	res, err := t.exec(ctx, `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE ts < ? ORDER BY ts, seq LIMIT ?)`, encTime(before), limit)
+	if err != nil {
+		return 0, wrapErr(ctx, "prune events", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrapErr(ctx, "prune events", err)
+	}
+	return int(n), nil
+}
+
 func (t *tx) ListEvents(ctx context.Context, q store.EventQuery) ([]*store.Event, error) {
 	var c sqlq.EventCursor
 	if q.AfterSeq > 0 {

@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DueOperationsExclusive", testDueOperationsExclusive},
 		{"Events", testEvents},
 		{"EventConflict", testEventConflict},
+		{"PruneEvents", testPruneEvents},
+		{"KeysCompareByBytes", testKeysCompareByBytes},
 		{"Operations", testOperations},
 		{"Objects", testObjects},
 		{"ContextCanceled", testContextCanceled},
@@ -761,6 +763,10 @@ func testReadOnly(t *testing.T, open func(t *testing.T) store.Store) {
 			return tx.PutObject(ctx, &store.Object{Kind: "k", Key: "ro", Body: []byte("{}")})
 		},
 		"DeleteObject": func(tx store.Tx) error { return tx.DeleteObject(ctx, "tenant", "seed") },
+		"PruneEvents": func(tx store.Tx) error {
+			_, err := tx.PruneEvents(ctx, base.Add(time.Hour), 10)
+			return err
+		},
 	}
 	for name, fn := range writes {
 		err := s.Read(ctx, func(tx store.Tx) error {

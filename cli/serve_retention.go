@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlgov/mlgov/resources"
+)
+
+// inputOptions are the serve flags about what mlgov accepts and keeps:
+// resources of types it does not serve, and activity-log retention.
+type inputOptions struct {
+	genericProviders  bool
+	activityRetention retention
+}
+
+// register adds the flags to serve.
+func (o *inputOptions) register(c *cobra.Command) {
+	f := c.Flags()
+	f.BoolVar(&o.genericProviders, "generic-providers", false,
+		"store resources of namespaces and types mlgov does not serve, unvalidated (an emulator's choice; see docs/security.md)")
+	o.activityRetention = retention(resources.DefaultActivityRetention)
+	f.Var(&o.activityRetention, "activity-retention",
+		"delete activity-log events older than this (0: keep them forever)")
+}
+
+// apply sets the options on the resource manager's configuration (nil
+// options leave it as it is).
+func (o *inputOptions) apply(c resources.Config) resources.Config {
+	if o == nil {
+		return c
+	}
+	c.GenericProviders = o.genericProviders
+	c.ActivityRetention = time.Duration(o.activityRetention)
+	return c
+}
+
+// pruneActivityLog deletes expired activity-log events at start and then
+// every resources.PruneInterval, until ctx ends.
+func pruneActivityLog(ctx context.Context, mgr *resources.Manager, o *inputOptions, log interface{ Error(string, ...any) }) {
+	if o == nil || o.activityRetention <= 0 {
+		return
+	}
+	t := time.NewTicker(resources.PruneInterval(time.Duration(o.activityRetention)))
+	defer t.Stop()
+	for {
+		if _, err := mgr.PruneEvents(ctx); err != nil && ctx.Err() == nil {
+			log.Error("pruning the activity log", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// retention is a flag value: a duration that is not negative.
+type retention time.Duration
+
+func (r *retention) String() string { return time.Duration(*r).String() }
+func (r *retention) Type() string   { return "duration" }
+
+func (r *retention) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as 2160h (90 days), or 0 to keep events forever: %w", err)
+	}
+	if d < 0 {
+		return fmt.Errorf("%s: want a positive duration, or 0 to keep events forever", s)
+	}
+	*r = retention(d)
+	return nil
+}
