@@ -121,7 +121,7 @@ type serveConfig struct {
 	keyLifetime                                  time.Duration
 	rotateKey                                    bool
 	hardeningFlags
-	input                                        *inputOptions // serve_retention.go
+	input *inputOptions // serve_retention.go
 }
 
 // publicHost is the host name of an endpoint URL.
