@@ -13,7 +13,7 @@ import (
 	"github.com/mlgov/mlgov/store/internal/sqlq"
 )
 
-var dialect = sqlq.Dialect{Dollar: true, Time: func(t time.Time) any { return encTime(t) }}
+var dialect = sqlq.Dialect{Dollar: true, Time: func(t time.Time) any { return encTime(t) }, ByteLength: "octet_length"}
 
 // errReadOnly is returned by the write methods of a Read transaction.
 var errReadOnly = errors.New("postgres: write in a read-only transaction")
@@ -112,23 +112,19 @@ func (t *tx) DeleteResource(ctx context.Context, key string) error {
 }
 
 func (t *tx) ListResources(ctx context.Context, q store.ListQuery) ([]*store.Resource, error) {
-	text, args := sqlq.ListResources(dialect, `SELECT `+resourceCols+` FROM resources`, q)
+	text, args := sqlq.ListResources(dialect, resourceCols, q)
 	rows, err := t.tx.Query(ctx, text, args...)
 	if err != nil {
 		return nil, wrapErr(ctx, "list resources", err)
 	}
 	defer rows.Close()
 	var out []*store.Resource
-	size := 0
-	for rows.Next() {
+	for rows.Next() { // q.MaxBytes: the query is cut (sqlq.ListResources)
 		r, err := scanResource(rows)
 		if err != nil {
 			return nil, wrapErr(ctx, "list resources", err)
 		}
 		out = append(out, r)
-		if size += len(r.Body); q.MaxBytes > 0 && size >= q.MaxBytes {
-			break
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrapErr(ctx, "list resources", err)

@@ -215,7 +215,7 @@ func (t *tx) DeleteResource(ctx context.Context, key string) error {
 }
 
 func (t *tx) ListResources(ctx context.Context, q store.ListQuery) ([]*store.Resource, error) {
-	text, args := sqlq.ListResources(dialect, `SELECT `+resourceCols+` FROM resources`, q)
+	text, args := sqlq.ListResources(dialect, resourceCols, q)
 	rows, err := t.query(ctx, text, args...)
 	if err != nil {
 		return nil, wrapErr(ctx, "list resources", err)
@@ -229,6 +229,8 @@ func (t *tx) ListResources(ctx context.Context, q store.ListQuery) ([]*store.Res
 			return nil, wrapErr(ctx, "list resources", err)
 		}
 		out = append(out, r)
+		// q.MaxBytes: the query is not cut (see sqlq.Dialect.ByteLength);
+		// rows after this one are never stepped, so never read.
 		if size += len(r.Body); q.MaxBytes > 0 && size >= q.MaxBytes {
 			break
 		}

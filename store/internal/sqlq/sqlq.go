@@ -16,6 +16,12 @@ type Dialect struct {
 	Dollar bool
 	// Time encodes a timestamp argument the way the dialect stores it.
 	Time func(time.Time) any
+	// ByteLength is the function giving a body's length in bytes without
+	// reading the body (PostgreSQL's octet_length reads the TOAST header
+	// only). Empty: ListResources leaves ListQuery.MaxBytes to the caller,
+	// which stops scanning instead (SQLite: rows are read as they are
+	// stepped, and its length() inside a window function reads the blob).
+	ByteLength string
 }
 
 // Builder accumulates SQL text and its arguments.
@@ -58,11 +64,24 @@ func (b *Builder) And(expr string, v any) {
 // SQL returns the statement text and its arguments.
 func (b *Builder) SQL() (string, []any) { return b.sb.String(), b.args }
 
-// ListResources builds the query for q. selectFrom is the statement up to
-// and including "FROM resources"; the builder adds WHERE, ORDER BY key and
-// LIMIT.
-func ListResources(d Dialect, selectFrom string, q store.ListQuery) (string, []any) {
-	b := NewBuilder(d, selectFrom)
+// ListResources builds the query for q, selecting cols (which include
+// body) from resources, with WHERE, ORDER BY key and LIMIT. With
+// q.MaxBytes and a Dialect.ByteLength, the rows after the one at which the bodies reach MaxBytes
+// are cut in the query itself, from the bodies' lengths, so that the
+// database does not send (PostgreSQL) or read what a page will not hold:
+//
+//	SELECT cols FROM (SELECT cols, SUM(len(body)) OVER (ORDER BY key) - len(body) AS before
+//	                  FROM resources WHERE ... ORDER BY key LIMIT n) AS page
+//	WHERE before < MaxBytes ORDER BY key
+func ListResources(d Dialect, cols string, q store.ListQuery) (string, []any) {
+	var b *Builder
+	cut := q.MaxBytes > 0 && d.ByteLength != ""
+	if cut {
+		length := d.ByteLength + "(body)"
+		b = NewBuilder(d, "SELECT "+cols+" FROM (SELECT "+cols+", SUM("+length+") OVER (ORDER BY key ROWS UNBOUNDED PRECEDING) - "+length+" AS bytes_before FROM resources")
+	} else {
+		b = NewBuilder(d, "SELECT "+cols+" FROM resources")
+	}
 	b.Write(" WHERE 1=1")
 	if q.ParentKey != "" {
 		b.And("parent_key = ", q.ParentKey)
@@ -89,6 +108,11 @@ func ListResources(d Dialect, selectFrom string, q store.ListQuery) (string, []a
 	if q.Limit > 0 {
 		b.Write(" LIMIT ")
 		b.Arg(q.Limit)
+	}
+	if cut {
+		b.Write(") AS page WHERE bytes_before < ")
+		b.Arg(q.MaxBytes)
+		b.Write(" ORDER BY key")
 	}
 	return b.SQL()
 }

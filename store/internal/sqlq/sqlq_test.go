@@ -64,15 +64,24 @@ func TestListQueries(t *testing.T) {
 		{sqlite, "SELECT key FROM resources WHERE 1=1 AND parent_key = ? AND type_key = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?"},
 		{pg, "SELECT key FROM resources WHERE 1=1 AND parent_key = $1 AND type_key = $2 AND key >= $3 AND key < $4 AND key > $5 ORDER BY key LIMIT $6"},
 	} {
-		got, args := ListResources(tc.d, "SELECT key FROM resources", q)
+		got, args := ListResources(tc.d, "key", q)
 		if got != tc.want || len(args) != 6 || args[3] != "/a0" {
 			t.Errorf("ListResources(Dollar=%v) = %q %v,\nwant %q", tc.d.Dollar, got, args, tc.want)
 		}
 	}
+	// With MaxBytes the rows past the byte bound are cut in the query.
+	q.MaxBytes = 4096
+	pg.ByteLength = "octet_length"
+	got, args := ListResources(pg, "key, body", q)
+	want := "SELECT key, body FROM (SELECT key, body, SUM(octet_length(body)) OVER (ORDER BY key ROWS UNBOUNDED PRECEDING) - octet_length(body) AS bytes_before FROM resources" +
+		" WHERE 1=1 AND parent_key = $1 AND type_key = $2 AND key >= $3 AND key < $4 AND key > $5 ORDER BY key LIMIT $6) AS page WHERE bytes_before < $7 ORDER BY key"
+	if got != want || len(args) != 7 || args[6] != 4096 {
+		t.Errorf("ListResources with MaxBytes = %q %v,\nwant %q", got, args, want)
+	}
 	ts := time.Unix(100, 0)
-	got, args := ListEvents(pg, "SELECT seq FROM events", store.EventQuery{SubscriptionKey: "s", AfterSeq: 7, Limit: 2},
+	got, args = ListEvents(pg, "SELECT seq FROM events", store.EventQuery{SubscriptionKey: "s", AfterSeq: 7, Limit: 2},
 		EventCursor{Seq: 7, TS: ts, Found: true})
-	want := "SELECT seq FROM events WHERE 1=1 AND subscription_key = $1 AND ts >= $2 AND (ts > $3 OR seq > $4) ORDER BY ts, seq LIMIT $5"
+	want = "SELECT seq FROM events WHERE 1=1 AND subscription_key = $1 AND ts >= $2 AND (ts > $3 OR seq > $4) ORDER BY ts, seq LIMIT $5"
 	if got != want || len(args) != 5 {
 		t.Errorf("ListEvents = %q %v,\nwant %q", got, args, want)
 	}
