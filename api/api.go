@@ -112,6 +112,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			writeError(w, 500, &arm.Error{Code: "InternalServerError", Message: "The server encountered an internal error. Correlation id: " + corr + "."})
 		}
 	}()
+	collapseSlashes(req.URL)
 	if aerr := s.checkRequest(req); aerr != nil {
 		s.refuse(w, req, aerr)
 		return
@@ -208,6 +209,32 @@ func (s *Server) checkRequest(req *http.Request) *arm.Error {
 		return arm.Errorf("InvalidQueryParameter", "The query string is not valid: %v.", err)
 	}
 	return nil
+}
+
+// collapseSlashes makes repeated slashes in the path one, as ARM does
+// (@azure/arm-policy sends PUT //subscriptions/... for a scope with a
+// leading slash): no redirect, which a client would follow without its
+// token.
+func collapseSlashes(u *url.URL) {
+	if !strings.Contains(u.Path, "//") {
+		return
+	}
+	u.Path = collapse(u.Path)
+	if u.RawPath != "" {
+		u.RawPath = collapse(u.RawPath)
+	}
+}
+
+func collapse(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }
 
 // sameHost reports whether host (from an absolute-form request line)

@@ -21,3 +21,17 @@ func TestIsARMPath(t *testing.T) {
 		}
 	}
 }
+
+func TestCollapseSlashes(t *testing.T) {
+	for in, want := range map[string]string{
+		"//subscriptions/s//resourceGroups///rg": "/subscriptions/s/resourceGroups/rg",
+		"/subscriptions/s":                       "/subscriptions/s",
+		"/":                                      "/",
+		"//":                                     "/",
+		"/a//":                                   "/a/",
+	} {
+		if got := collapse(in); got != want {
+			t.Errorf("collapse(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -185,6 +185,13 @@ func TestHostileDotNames(t *testing.T) {
 		})
 	}
 	s.hxMust(t, "GET", ws+"?api-version="+hxAPI, nil, 200)
+	// Repeated slashes are one slash (as in ARM), with no redirect: the
+	// path the SDKs send for a scope with a leading slash.
+	a := s.hxRaw(t, s.hxReq("PUT", "/"+strings.Replace(ws, "/workspaces/", "//workspaces/", 1)+"/datastores/ds1?api-version="+hxAPI, ds))
+	if a.status != 201 && a.status != 200 {
+		t.Errorf("PUT //subscriptions/...//workspaces/...: %s, want 201", a)
+	}
+	s.hxMust(t, "GET", ws+"/datastores/ds1?api-version="+hxAPI, nil, 200)
 }
 
 // Finding 3: URLs in answers come from the public URL, never from the
