@@ -1,8 +1,17 @@
 package api
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +88,66 @@ func TestLogLimiter(t *testing.T) {
 	if !ok || s != 7 {
 		t.Errorf("next window: allow = %v, suppressed = %d; want true, 7", ok, s)
 	}
+}
+
+// TestListenerSlotsFreed: connections over HTTP/1.1 and HTTP/2 free their
+// client address's slot when they close, so a cap of 2 never locks a
+// client out that opens and closes connections one after another.
+func TestListenerSlotsFreed(t *testing.T) {
+	cert := selfSignedForTest(t)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(raw, ListenerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, MaxConnsPerIP: 2})
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }), ConnState: l.ConnState, Protocols: p}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		for i := range 6 {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: proto == "HTTP/2.0"}
+			if proto == "HTTP/1.1" {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + raw.Addr().String() + "/")
+			if err != nil {
+				t.Fatalf("%s connection %d: %v", proto, i+1, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != proto {
+				t.Errorf("served over %s, want %s", b, proto)
+			}
+			tr.CloseIdleConnections()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.OpenConns("127.0.0.1") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d slots still taken after every connection closed", l.OpenConns("127.0.0.1"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func selfSignedForTest(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
