@@ -73,6 +73,8 @@ type Server struct {
 	Log       *slog.Logger
 	// Extra handles non-ARM paths (OAuth endpoints, health); nil: none.
 	Extra http.Handler
+	// Providers serves the resource-provider reads; nil: not served.
+	Providers *Providers
 	// Policies serves the built-in policy definitions; nil: none loaded.
 	Policies *PolicyDefinitions
 }
@@ -141,6 +143,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if len(clientReqID) > MaxClientRequestID {
 		s.refuse(w, req, arm.Errorf("InvalidRequestHeader", "The header 'x-ms-client-request-id' is %d characters long; at most %d are allowed.", len(clientReqID), MaxClientRequestID))
+		return
+	}
+	if sub, ns, ok := providersPath(req.URL.Path); ok && s.Providers != nil {
+		s.Providers.serve(w, req, sub, ns)
 		return
 	}
 	if id, err := arm.ParseID(req.URL.Path); err == nil && isPolicyDefinitionsPath(id) {

@@ -103,6 +103,9 @@ func New(st store.Store, reg *Registry, cfg Config) *Manager {
 // Registry returns the type registry.
 func (m *Manager) Registry() *Registry { return m.reg }
 
+// Locations returns the locations resources may be created in.
+func (m *Manager) Locations() []string { return slices.Clone(m.cfg.Locations) }
+
 const (
 	typeSubscription  = "Microsoft.Resources/subscriptions"
 	typeResourceGroup = "Microsoft.Resources/resourceGroups"
