@@ -459,21 +459,42 @@ func (m *Manager) envelope(r *Request, spec *TypeSpec, body value.Value, existin
 	return out, nil
 }
 
-// checkServed refuses writes to types mlgov does not serve unless
-// Config.GenericProviders: an unknown namespace is NoRegisteredProviderFound,
-// an unknown type of a served namespace InvalidResourceType.
+// checkServed refuses writes to types mlgov does not serve. A namespace
+// mlgov implements (one it serves types of, or one of ownNamespaces)
+// refuses its unknown types always, with InvalidResourceType: storing them
+// would answer 201 for something that did not happen (a policy assignment
+// never enforced, a deployment never run). Another namespace is
+// NoRegisteredProviderFound unless Config.GenericProviders stores it.
 func (m *Manager) checkServed(r *Request, spec *TypeSpec) error {
-	if !spec.Generic || m.cfg.GenericProviders {
+	if !spec.Generic {
 		return nil
 	}
 	typ := spec.Type
 	ns, rest, _ := strings.Cut(typ, "/")
-	const hint = " mlgov stores resources of types it does not serve only when started with --generic-providers."
-	if !m.reg.ServesNamespace(ns) {
-		return arm.Errorf("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s' of namespace '%s'. The namespaces served are '%s'."+hint,
-			arm.GlobalLocation, clipQuery(r.APIVersion), clipQuery(rest), clipQuery(ns), strings.Join(m.reg.Namespaces(), ", "))
+	if m.reg.ServesNamespace(ns) || ownNamespace(ns) {
+		return arm.Errorf("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s': mlgov implements this namespace and not this type (it is not stored as a generic resource, even with --generic-providers).",
+			clipQuery(rest), clipQuery(ns), clipQuery(r.APIVersion))
 	}
-	return arm.Errorf("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s'."+hint, clipQuery(rest), ns, clipQuery(r.APIVersion))
+	if m.cfg.GenericProviders {
+		return nil
+	}
+	const hint = " mlgov stores resources of types it does not serve only when started with --generic-providers."
+	return arm.Errorf("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s' of namespace '%s'. The namespaces served are '%s'."+hint,
+		arm.GlobalLocation, clipQuery(r.APIVersion), clipQuery(rest), clipQuery(ns), strings.Join(m.reg.Namespaces(), ", "))
+}
+
+// ownNamespaces are the namespaces of ARM itself and of governance that
+// mlgov implements (or will) beside the ones it serves types of: never
+// stored generically.
+var ownNamespaces = []string{"Microsoft.Authorization", "Microsoft.PolicyInsights", "Microsoft.Resources", "Microsoft.Management"}
+
+func ownNamespace(ns string) bool {
+	for _, o := range ownNamespaces {
+		if arm.EqualName(o, ns) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkLocation checks a location given in a body: its length always;

@@ -260,6 +260,30 @@ func TestGenericProviders(t *testing.T) {
 		wantError(t, "unknown type of a served namespace", s.Do(t, "PUT", mlUnknown(s), `{"properties":{}}`),
 			400, "InvalidResourceType", "", "gadgets", "--generic-providers")
 	})
+	// Namespaces mlgov implements refuse what they do not implement even
+	// with generic providers on: nothing is answered 201 that did not happen.
+	own := func(s *Server) []string {
+		return []string{
+			wsPath(s, "rg1", "ws1") + "/gadgets/g1" + av,
+			s.RG("rg1") + "/providers/Microsoft.Resources/deployments/d1?api-version=2021-04-01",
+			"/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Authorization/policyAssignments/a1?api-version=2023-04-01",
+			s.RG("rg1") + "/providers/microsoft.policyinsights/remediations/r1?api-version=2021-10-01",
+		}
+	}
+	t.Run("own-namespaces", func(t *testing.T) {
+		eachBackend(t, func(c *resources.Config) { c.GenericProviders = true }, func(t *testing.T, s *Server) {
+			mustCreateRG(t, s, "rg1")
+			if r := s.Do(t, "PUT", wsPath(s, "rg1", "ws1")+av, `{"location":"eastus"}`); r.Status >= 300 {
+				t.Fatalf("PUT workspace: %d %s", r.Status, r.Body)
+			}
+			for _, p := range own(s) {
+				wantError(t, p, s.Do(t, "PUT", p, `{"properties":{"policyDefinitionId":"x"}}`), 400, "InvalidResourceType", "")
+				if r := s.Do(t, "GET", p, nil); r.Status != 404 {
+					t.Errorf("GET %s after the refused PUT: %d %s, want 404", p, r.Status, r.Body)
+				}
+			}
+		})
+	})
 	t.Run("enabled", func(t *testing.T) {
 		eachBackend(t, func(c *resources.Config) { c.GenericProviders = true }, func(t *testing.T, s *Server) {
 			mustCreateRG(t, s, "rg1")
