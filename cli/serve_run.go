@@ -154,6 +154,10 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		log.Warn("policy definition not loaded", "error", f)
 	}
 	log.Info("policy definitions loaded", "definitions", pl.defs.Len(), "failed", len(pl.failed), "aliases", pl.catalog.Len(), "paths", cfg.policyPaths)
+	if len(cfg.policyPaths) == 0 {
+		log.Warn("no built-in policy definitions: none are served or can be assigned. mlgov ships no copies of Azure's built-ins; " +
+			"give --policy-definitions the built-in folder of a checkout of the public Azure/azure-policy repository (its built-in-policies/policyDefinitions)")
+	}
 	st, err := e.openStore(ctx, storeURL, dataDir)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)

@@ -784,3 +784,15 @@ func hsStartBareAt(t *testing.T, bin, dataDir, addr string, args []string) {
 	}
 	t.Fatalf("server on %s not ready after 60 s", addr)
 }
+
+// Without built-in definitions (the e2e servers run where ../shared is
+// not), the start says so once, and how to fix it.
+func TestStartWithoutBuiltins(t *testing.T) {
+	s := hxStart(t)
+	raw, _ := os.ReadFile(s.LogPath)
+	if n := strings.Count(string(raw), "no built-in policy definitions"); n != 1 {
+		t.Errorf("%d start lines about missing built-ins, want 1 naming --policy-definitions:\n%s", n, raw)
+	} else if !strings.Contains(string(raw), "--policy-definitions") {
+		t.Errorf("the line does not say how to fix it:\n%s", raw)
+	}
+}
