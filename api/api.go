@@ -154,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if p == nil {
 			p = NewPolicyDefinitions(nil)
 		}
-		p.serve(w, req, id)
+		p.serve(w, req, id, s.PublicURL)
 		return
 	}
 	r, aerr := s.parse(req, caller, corr)

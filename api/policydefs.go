@@ -1,12 +1,17 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/resources"
 )
 
 // PolicyDefinitions serves the built-in policy definitions loaded at
@@ -32,35 +37,80 @@ func NewPolicyDefinitions(defs map[string]json.RawMessage) *PolicyDefinitions {
 // Len is the number of definitions.
 func (p *PolicyDefinitions) Len() int { return len(p.names) }
 
-func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *arm.ID) {
+// policyDefinitionsPage bounds a page of the list (ARM pages by nextLink).
+const (
+	policyDefinitionsPage      = 100
+	policyDefinitionsPageBytes = 4 << 20
+)
+
+func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *arm.ID, publicURL string) {
 	if req.Method != "GET" {
 		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on built-in policy definitions.", req.Method))
 		return
 	}
-	if req.URL.Query().Get("api-version") == "" {
+	q := req.URL.Query()
+	if q.Get("api-version") == "" {
 		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if id.Trailing != "" {
-		var b strings.Builder
-		b.WriteString(`{"value":[`)
-		for i, n := range p.names {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(p.byName[n])
+	if id.Trailing == "" {
+		d, ok := p.byName[strings.ToLower(id.Name())]
+		if !ok {
+			writeError(w, 404, arm.Errorf("PolicyDefinitionNotFound", "The policy definition '%s' could not be found.", id.Name()))
+			return
 		}
-		b.WriteString("]}")
-		w.Write([]byte(b.String()))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write(d)
 		return
 	}
-	d, ok := p.byName[strings.ToLower(id.Name())]
-	if !ok {
-		writeError(w, 404, arm.Errorf("PolicyDefinitionNotFound", "The policy definition '%s' could not be found.", id.Name()))
+	// The list: pages of at most $top (≤ 100) definitions and 4 MiB plus
+	// one definition, written one by one.
+	limit, err := resources.ParseTop(q.Get("$top"), q.Has("$top"), policyDefinitionsPage)
+	if err != nil {
+		var ae *arm.Error
+		errors.As(err, &ae)
+		writeError(w, 400, ae)
 		return
 	}
-	w.Write(d)
+	start := 0
+	if t := q.Get("$skipToken"); t != "" {
+		after, err := base64.RawURLEncoding.DecodeString(t)
+		if err != nil {
+			writeError(w, 400, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", truncate(t, 64)))
+			return
+		}
+		start = sort.SearchStrings(p.names, string(after))
+		if start < len(p.names) && p.names[start] == string(after) {
+			start++
+		}
+	}
+	end, size := start, 0
+	for end < len(p.names) && end-start < limit && (size < policyDefinitionsPageBytes || end == start) {
+		size += len(p.byName[p.names[end]])
+		end++
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	io.WriteString(w, `{"value":[`)
+	for i, n := range p.names[start:end] {
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		w.Write(p.byName[n])
+	}
+	io.WriteString(w, "]")
+	if end < len(p.names) {
+		qv := url.Values{}
+		for k, v := range q {
+			if k != "$skipToken" {
+				qv[k] = v
+			}
+		}
+		qv.Set("$skipToken", base64.RawURLEncoding.EncodeToString([]byte(p.names[end-1])))
+		next, _ := json.Marshal(publicURL + strings.TrimSuffix(req.URL.Path, "/") + "?" + qv.Encode())
+		io.WriteString(w, `,"nextLink":`)
+		w.Write(next)
+	}
+	io.WriteString(w, "}")
 }
 
 // isPolicyDefinitionsPath matches the tenant-level built-in definitions.

@@ -265,7 +265,7 @@ func (m *Manager) listEvents(ctx context.Context, r *Request) (*Response, error)
 	if err := activitylog.ParseFilter(r.Query.Get("$filter"), &q); err != nil {
 		return nil, err
 	}
-	limit, err := parseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
+	limit, err := ParseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
 	if err != nil {
 		return nil, err
 	}

@@ -637,7 +637,7 @@ func (m *Manager) list(ctx context.Context, r *Request, q store.ListQuery) (*Res
 // listFiltered is list with a filter applied to the stored items (paging
 // stays exact: more items are fetched until the page is full).
 func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, keep func(*store.Resource) bool) (*Response, error) {
-	limit, err := parseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
+	limit, err := ParseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
 	if err != nil {
 		return nil, err
 	}

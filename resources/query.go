@@ -9,10 +9,10 @@ import (
 // MaxTop is the largest $top a list accepts.
 const MaxTop = 1000
 
-// parseTop reads $top: absent gives def; otherwise it must be a decimal
+// ParseTop reads $top: absent gives def; otherwise it must be a decimal
 // integer from 1 to MaxTop (no sign, no spaces), and the page holds at
 // most that many items (never more than def, the server's page size).
-func parseTop(raw string, present bool, def int) (int, error) {
+func ParseTop(raw string, present bool, def int) (int, error) {
 	if !present {
 		return def, nil
 	}
