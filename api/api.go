@@ -10,6 +10,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,8 +76,9 @@ type Server struct {
 	Extra http.Handler
 	// Providers serves the resource-provider reads; nil: not served.
 	Providers *Providers
-	// Policies serves the built-in policy definitions; nil: none loaded.
-	Policies *PolicyDefinitions
+	// Policies and PolicySets serve the built-in policy definitions and
+	// initiatives; nil: none loaded.
+	Policies, PolicySets *PolicyDefinitions
 }
 
 // statusOf maps ARM error codes to HTTP statuses (the one table).
@@ -149,13 +151,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.Providers.serve(w, req, sub, ns)
 		return
 	}
-	if id, err := arm.ParseID(req.URL.Path); err == nil && isPolicyDefinitionsPath(id) {
-		p := s.Policies
-		if p == nil {
-			p = NewPolicyDefinitions(nil)
+	if id, err := arm.ParseID(req.URL.Path); err == nil {
+		var p *PolicyDefinitions
+		switch builtInsPath(id) {
+		case "policyDefinitions":
+			p = cmp.Or(s.Policies, NewPolicyDefinitions(nil))
+		case "policySetDefinitions":
+			p = cmp.Or(s.PolicySets, NewPolicySetDefinitions(nil))
 		}
-		p.serve(w, req, id, s.PublicURL)
-		return
+		if p != nil {
+			p.serve(w, req, id, s.PublicURL)
+			return
+		}
 	}
 	r, aerr := s.parse(req, caller, corr)
 	if aerr != nil {

@@ -14,18 +14,32 @@ import (
 	"github.com/mlgov/mlgov/resources"
 )
 
-// PolicyDefinitions serves the built-in policy definitions loaded at
-// start as ARM resources:
-// GET /providers/Microsoft.Authorization/policyDefinitions[/{name}].
+// PolicyDefinitions serves built-ins loaded at start, read-only, as ARM
+// resources under their real ids: the policy definitions
+// (GET /providers/Microsoft.Authorization/policyDefinitions[/{name}]) or,
+// made with NewPolicySetDefinitions, the initiatives
+// (.../policySetDefinitions[/{name}]).
 type PolicyDefinitions struct {
-	byName map[string]json.RawMessage
-	names  []string
+	byName   map[string]json.RawMessage
+	names    []string
+	notFound string // the error code of a missing name
+	what     string // "policy definition" or "policy set definition"
 }
 
 // NewPolicyDefinitions indexes definitions (full resource JSON, with
 // "name") by name.
 func NewPolicyDefinitions(defs map[string]json.RawMessage) *PolicyDefinitions {
-	p := &PolicyDefinitions{byName: map[string]json.RawMessage{}}
+	return newBuiltIns(defs, "PolicyDefinitionNotFound", "policy definition")
+}
+
+// NewPolicySetDefinitions indexes initiatives (full resource JSON, with
+// "name") by name.
+func NewPolicySetDefinitions(sets map[string]json.RawMessage) *PolicyDefinitions {
+	return newBuiltIns(sets, "PolicySetDefinitionNotFound", "policy set definition")
+}
+
+func newBuiltIns(defs map[string]json.RawMessage, notFound, what string) *PolicyDefinitions {
+	p := &PolicyDefinitions{byName: map[string]json.RawMessage{}, notFound: notFound, what: what}
 	for n, d := range defs {
 		p.byName[strings.ToLower(n)] = d
 		p.names = append(p.names, strings.ToLower(n))
@@ -45,7 +59,7 @@ const (
 
 func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *arm.ID, publicURL string) {
 	if req.Method != "GET" {
-		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on built-in policy definitions.", req.Method))
+		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on built-in %ss: they are read-only.", req.Method, p.what))
 		return
 	}
 	q := req.URL.Query()
@@ -56,7 +70,7 @@ func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *
 	if id.Trailing == "" {
 		d, ok := p.byName[strings.ToLower(id.Name())]
 		if !ok {
-			writeError(w, 404, arm.Errorf("PolicyDefinitionNotFound", "The policy definition '%s' could not be found.", id.Name()))
+			writeError(w, 404, arm.Errorf(p.notFound, "The %s '%s' could not be found.", p.what, truncate(id.Name(), 260)))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -113,13 +127,29 @@ func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *
 	io.WriteString(w, "}")
 }
 
-// isPolicyDefinitionsPath matches the tenant-level built-in definitions.
-func isPolicyDefinitionsPath(id *arm.ID) bool {
+// builtInsPath matches the tenant-level built-ins: "policyDefinitions"
+// or "policySetDefinitions" (their list or one of them), else "".
+func builtInsPath(id *arm.ID) string {
 	if id.SubscriptionID != "" {
-		return false
+		return ""
 	}
-	if len(id.Parts) == 0 {
-		return strings.EqualFold(id.TrailingNamespace, "Microsoft.Authorization") && strings.EqualFold(id.Trailing, "policyDefinitions")
+	var ns, typ string
+	switch {
+	case len(id.Parts) == 0:
+		ns, typ = id.TrailingNamespace, id.Trailing
+	case len(id.Parts) == 1 && id.Trailing == "":
+		ns, typ = id.Parts[0].Namespace, id.Parts[0].Type
+	default:
+		return ""
 	}
-	return len(id.Parts) == 1 && id.Trailing == "" && strings.EqualFold(id.Parts[0].Namespace, "Microsoft.Authorization") && strings.EqualFold(id.Parts[0].Type, "policyDefinitions")
+	if !strings.EqualFold(ns, "Microsoft.Authorization") {
+		return ""
+	}
+	switch {
+	case strings.EqualFold(typ, "policyDefinitions"):
+		return "policyDefinitions"
+	case strings.EqualFold(typ, "policySetDefinitions"):
+		return "policySetDefinitions"
+	}
+	return ""
 }

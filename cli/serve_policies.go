@@ -32,6 +32,7 @@ func existing(paths []string) []string {
 // policyLoad is the result of loading built-in definitions at start.
 type policyLoad struct {
 	defs     *api.PolicyDefinitions
+	sets     *api.PolicyDefinitions
 	catalog  *alias.Catalog
 	compiled int
 	failed   []string
@@ -46,13 +47,23 @@ func loadPolicies(policyPaths, aliasPaths []string) (*policyLoad, error) {
 		return nil, err
 	}
 	out := &policyLoad{catalog: cat}
-	byName := map[string]json.RawMessage{}
+	byName, setsByName := map[string]json.RawMessage{}, map[string]json.RawMessage{}
 	if len(policyPaths) > 0 {
 		files, err := definition.LoadPaths(policyPaths)
 		if err != nil {
 			return nil, err
 		}
 		for _, f := range files {
+			if f.Err == nil && f.Doc.Kind == definition.KindPolicySet && f.Doc.Set.Name != "" {
+				// Served as read; members are compiled when an
+				// initiative is assigned, against the definitions then known.
+				if raw, err := builtInJSON(f.Path, "policySetDefinitions", f.Doc.Set.Name); err == nil {
+					setsByName[f.Doc.Set.Name] = raw
+				} else {
+					out.failed = append(out.failed, f.Path+": "+firstLine(err.Error()))
+				}
+				continue
+			}
 			if f.Err != nil || f.Doc.Kind != definition.KindPolicy {
 				if f.Err != nil {
 					out.failed = append(out.failed, f.Path+": "+firstLine(f.Err.Error()))
@@ -65,22 +76,34 @@ func loadPolicies(policyPaths, aliasPaths []string) (*policyLoad, error) {
 				continue
 			}
 			out.compiled++
-			raw, err := os.ReadFile(f.Path)
-			if err != nil {
+			if d.Name == "" {
 				continue
 			}
-			v, err := value.Parse(raw)
-			if err != nil || d.Name == "" {
-				continue
+			if raw, err := builtInJSON(f.Path, "policyDefinitions", d.Name); err == nil {
+				byName[d.Name] = raw
 			}
-			v = v.With("id", value.StringValue("/providers/Microsoft.Authorization/policyDefinitions/"+d.Name)).
-				With("type", value.StringValue("Microsoft.Authorization/policyDefinitions")).
-				With("name", value.StringValue(d.Name))
-			byName[d.Name] = json.RawMessage(v.JSON())
 		}
 	}
 	out.defs = api.NewPolicyDefinitions(byName)
+	out.sets = api.NewPolicySetDefinitions(setsByName)
 	return out, nil
+}
+
+// builtInJSON is a built-in file as the ARM resource Azure serves: its
+// id, type and name set for the tenant scope.
+func builtInJSON(path, typ, name string) (json.RawMessage, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := value.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	v = v.With("id", value.StringValue("/providers/Microsoft.Authorization/"+typ+"/"+name)).
+		With("type", value.StringValue("Microsoft.Authorization/"+typ)).
+		With("name", value.StringValue(name))
+	return json.RawMessage(v.JSON()), nil
 }
 
 func firstLine(s string) string {

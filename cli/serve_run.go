@@ -153,7 +153,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	for _, f := range pl.failed {
 		log.Warn("policy definition not loaded", "error", f)
 	}
-	log.Info("policy definitions loaded", "definitions", pl.defs.Len(), "failed", len(pl.failed), "aliases", pl.catalog.Len(), "paths", cfg.policyPaths)
+	log.Info("policy definitions loaded", "definitions", pl.defs.Len(), "initiatives", pl.sets.Len(), "failed", len(pl.failed), "aliases", pl.catalog.Len(), "paths", cfg.policyPaths)
 	if len(cfg.policyPaths) == 0 {
 		log.Warn("no built-in policy definitions: none are served or can be assigned. mlgov ships no copies of Azure's built-ins; " +
 			"give --policy-definitions the built-in folder of a checkout of the public Azure/azure-policy repository (its built-in-policies/policyDefinitions)")
@@ -198,7 +198,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
-	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs,
+	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets,
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {
