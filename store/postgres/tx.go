@@ -39,12 +39,13 @@ func encTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) 
 // the Querier methods below; AppendEvents pipelines its inserts.
 type tx struct {
 	generic.Tx
-	tx pgx.Tx
+	tx  pgx.Tx
+	buf generic.Buf
 }
 
 func newTx(ptx pgx.Tx, writable bool) *tx {
 	t := &tx{tx: ptx}
-	t.Tx = generic.Tx{D: dialect, Q: t, Writable: writable}
+	t.Tx = generic.Tx{D: dialect, Q: t, Writable: writable, B: &t.buf}
 	return t
 }
 

@@ -146,10 +146,15 @@ func NewDialect(d Dialect) *Dialect {
 }
 
 // InsertEvent returns the statement that appends e and returns its seq
-// (no row when its ID exists already), with its arguments.
+// (no row when its ID exists already), with its arguments in a new slice.
 func (d *Dialect) InsertEvent(e *store.Event) (string, []any) {
-	return d.s.insertEvent, []any{e.ID, e.SubscriptionKey, d.Time(e.Timestamp), e.ResourceGroup, e.ResourceKey,
-		e.CorrelationID, e.OperationID, NZ(e.Body)}
+	return d.s.insertEvent, d.eventArgs(make([]any, 0, 8), e)
+}
+
+// eventArgs appends InsertEvent's arguments for e to dst.
+func (d *Dialect) eventArgs(dst []any, e *store.Event) []any {
+	return append(dst, e.ID, e.SubscriptionKey, d.Time(e.Timestamp), e.ResourceGroup, e.ResourceKey,
+		e.CorrelationID, e.OperationID, NZ(e.Body))
 }
 
 // NZ keeps NOT NULL body columns NOT NULL: database/sql and pgx bind a
@@ -192,12 +197,34 @@ func (m microTime) Scan(src any) error {
 	return nil
 }
 
+// Buf holds the arguments, then the scan destinations, of one statement
+// at a time. Arguments and destinations passed through Querier's
+// interface methods escape, so a slice made for each call would be
+// allocated on the heap; one Buf per connection (or transaction) is
+// allocated once. It keeps the last statement's values reachable until
+// the next statement overwrites them.
+type Buf [11]any
+
 // Tx implements store.Tx with the shared statements. A backend embeds it
-// in its transaction type, with Q usually that type itself.
+// in its transaction type, with Q usually that type itself. A Tx is used
+// by one goroutine at a time.
 type Tx struct {
 	D        *Dialect
 	Q        Querier
 	Writable bool
+	// B is the statement buffer, used by one Tx at a time (nil: the Tx
+	// allocates one on first use).
+	B *Buf
+}
+
+// buf returns vals in t's statement buffer. The slice is valid until the
+// next call: a Querier consumes the arguments before it returns, and
+// Scan the destinations before it returns.
+func (t *Tx) buf(vals ...any) []any {
+	if t.B == nil {
+		t.B = new(Buf)
+	}
+	return t.B[:copy(t.B[:], vals)]
 }
 
 var _ store.Tx = (*Tx)(nil)
@@ -205,8 +232,8 @@ var _ store.Tx = (*Tx)(nil)
 func (t *Tx) scanResource(row Row) (*store.Resource, error) {
 	var r store.Resource
 	d := t.D
-	if err := row.Scan(&r.Key, &r.ID, &r.ParentKey, &r.TypeKey, &r.SubscriptionKey, &r.ResourceGroupKey,
-		&r.Body, &r.ETag, &r.Seq, d.timeDest(&r.CreatedAt), d.timeDest(&r.UpdatedAt)); err != nil {
+	if err := row.Scan(t.buf(&r.Key, &r.ID, &r.ParentKey, &r.TypeKey, &r.SubscriptionKey, &r.ResourceGroupKey,
+		&r.Body, &r.ETag, &r.Seq, d.timeDest(&r.CreatedAt), d.timeDest(&r.UpdatedAt))...); err != nil {
 		return nil, err
 	}
 	d.fixTime(&r.CreatedAt)
@@ -222,7 +249,7 @@ func (t *Tx) GetResource(ctx context.Context, key string, forUpdate bool) (*stor
 	if forUpdate && t.Writable && t.D.RowLocks {
 		text = t.D.s.getResourceForUpdate
 	}
-	r, err := t.scanResource(t.Q.QueryRow(ctx, text, key))
+	r, err := t.scanResource(t.Q.QueryRow(ctx, text, t.buf(key)...))
 	if errors.Is(err, t.D.NoRows) {
 		return nil, fmt.Errorf("resource %q: %w", key, store.ErrNotFound)
 	}
@@ -255,9 +282,10 @@ func (t *Tx) PutResource(ctx context.Context, r *store.Resource) error {
 	if t.D.NextSeq == "" {
 		return fmt.Errorf("%s: put resource: the dialect allocates no sequence numbers", t.D.Name)
 	}
-	err := t.Q.QueryRow(ctx, t.D.s.upsertResourceNext,
+	row := t.Q.QueryRow(ctx, t.D.s.upsertResourceNext, t.buf(
 		r.Key, r.ID, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey,
-		NZ(r.Body), r.ETag, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt)).Scan(&r.ID, &r.Seq)
+		NZ(r.Body), r.ETag, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt))...)
+	err := row.Scan(t.buf(&r.ID, &r.Seq)...)
 	if err != nil {
 		return t.D.Wrap(ctx, "put resource", err)
 	}
@@ -274,9 +302,10 @@ func (t *Tx) PutResource(ctx context.Context, r *store.Resource) error {
 // group indexes; anything else goes through the upsert.
 func (t *Tx) PutResourceSeq(ctx context.Context, r *store.Resource, seq int64) error {
 	var id string
-	err := t.Q.QueryRow(ctx, t.D.s.updateResource,
+	row := t.Q.QueryRow(ctx, t.D.s.updateResource, t.buf(
 		NZ(r.Body), r.ETag, seq, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt),
-		r.Key, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey).Scan(&id)
+		r.Key, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey)...)
+	err := row.Scan(t.buf(&id)...)
 	if err == nil {
 		r.ID, r.Seq = id, seq
 		return nil
@@ -284,9 +313,10 @@ func (t *Tx) PutResourceSeq(ctx context.Context, r *store.Resource, seq int64) e
 	if !errors.Is(err, t.D.NoRows) {
 		return t.D.Wrap(ctx, "put resource", err)
 	}
-	err = t.Q.QueryRow(ctx, t.D.s.upsertResourceSeq,
+	row = t.Q.QueryRow(ctx, t.D.s.upsertResourceSeq, t.buf(
 		r.Key, r.ID, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey,
-		NZ(r.Body), r.ETag, seq, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt)).Scan(&id)
+		NZ(r.Body), r.ETag, seq, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt))...)
+	err = row.Scan(t.buf(&id)...)
 	if err != nil {
 		return t.D.Wrap(ctx, "put resource", err)
 	}
@@ -299,7 +329,7 @@ func (t *Tx) DeleteResource(ctx context.Context, key string) error {
 	if !t.Writable {
 		return t.D.ErrReadOnly
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.deleteResource, key)
+	n, err := t.Q.Exec(ctx, t.D.s.deleteResource, t.buf(key)...)
 	if err != nil {
 		return t.D.Wrap(ctx, "delete resource", err)
 	}
@@ -347,8 +377,11 @@ func (t *Tx) AppendEvents(ctx context.Context, evs ...*store.Event) error {
 		return t.D.ErrReadOnly
 	}
 	for _, e := range evs {
-		text, args := t.D.InsertEvent(e)
-		if err := t.ScanEventSeq(ctx, e, t.Q.QueryRow(ctx, text, args...)); err != nil {
+		if t.B == nil {
+			t.B = new(Buf)
+		}
+		row := t.Q.QueryRow(ctx, t.D.s.insertEvent, t.D.eventArgs(t.B[:0], e)...)
+		if err := t.ScanEventSeq(ctx, e, row); err != nil {
 			return err
 		}
 	}
@@ -358,7 +391,7 @@ func (t *Tx) AppendEvents(ctx context.Context, evs ...*store.Event) error {
 // ScanEventSeq reads the seq that InsertEvent's statement returns into
 // e.Seq; no row is a conflict.
 func (t *Tx) ScanEventSeq(ctx context.Context, e *store.Event, row Row) error {
-	err := row.Scan(&e.Seq)
+	err := row.Scan(t.buf(&e.Seq)...)
 	if errors.Is(err, t.D.NoRows) {
 		return fmt.Errorf("event %q: %w", e.ID, store.ErrConflict)
 	}
@@ -377,7 +410,7 @@ func (t *Tx) PruneEvents(ctx context.Context, before time.Time, limit int) (int,
 	if limit <= 0 {
 		return 0, nil
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.pruneEvents, t.D.Time(before), limit)
+	n, err := t.Q.Exec(ctx, t.D.s.pruneEvents, t.buf(t.D.Time(before), limit)...)
 	if err != nil {
 		return 0, t.D.Wrap(ctx, "prune events", err)
 	}
@@ -390,7 +423,8 @@ func (t *Tx) ListEvents(ctx context.Context, q store.EventQuery) ([]*store.Event
 	var c sqlq.EventCursor
 	if q.AfterSeq > 0 {
 		var ts time.Time
-		err := t.Q.QueryRow(ctx, d.s.eventTS, q.AfterSeq).Scan(d.timeDest(&ts))
+		row := t.Q.QueryRow(ctx, d.s.eventTS, t.buf(q.AfterSeq)...)
+		err := row.Scan(t.buf(d.timeDest(&ts))...)
 		switch {
 		case err == nil:
 			d.fixTime(&ts)
@@ -408,8 +442,8 @@ func (t *Tx) ListEvents(ctx context.Context, q store.EventQuery) ([]*store.Event
 	var out []*store.Event
 	for rows.Next() {
 		var e store.Event
-		if err := rows.Scan(&e.Seq, &e.ID, &e.SubscriptionKey, d.timeDest(&e.Timestamp), &e.ResourceGroup, &e.ResourceKey,
-			&e.CorrelationID, &e.OperationID, &e.Body); err != nil {
+		if err := rows.Scan(t.buf(&e.Seq, &e.ID, &e.SubscriptionKey, d.timeDest(&e.Timestamp), &e.ResourceGroup, &e.ResourceKey,
+			&e.CorrelationID, &e.OperationID, &e.Body)...); err != nil {
 			return nil, d.Wrap(ctx, "list events", err)
 		}
 		d.fixTime(&e.Timestamp)
@@ -424,8 +458,8 @@ func (t *Tx) ListEvents(ctx context.Context, q store.EventQuery) ([]*store.Event
 func (t *Tx) scanOperation(row Row) (*store.Operation, error) {
 	var op store.Operation
 	d := t.D
-	if err := row.Scan(&op.ID, &op.ResourceKey, &op.Status, &op.Body,
-		d.timeDest(&op.NotBefore), d.timeDest(&op.UpdatedAt)); err != nil {
+	if err := row.Scan(t.buf(&op.ID, &op.ResourceKey, &op.Status, &op.Body,
+		d.timeDest(&op.NotBefore), d.timeDest(&op.UpdatedAt))...); err != nil {
 		return nil, err
 	}
 	d.fixTime(&op.NotBefore)
@@ -441,8 +475,8 @@ func (t *Tx) PutOperation(ctx context.Context, op *store.Operation) error {
 	if op.ID == "" {
 		return fmt.Errorf("%s: put operation: empty ID", t.D.Name)
 	}
-	_, err := t.Q.Exec(ctx, t.D.s.putOperation,
-		op.ID, op.ResourceKey, op.Status, NZ(op.Body), t.D.Time(op.NotBefore), t.D.Time(op.UpdatedAt))
+	_, err := t.Q.Exec(ctx, t.D.s.putOperation, t.buf(
+		op.ID, op.ResourceKey, op.Status, NZ(op.Body), t.D.Time(op.NotBefore), t.D.Time(op.UpdatedAt))...)
 	if err != nil {
 		return t.D.Wrap(ctx, "put operation", err)
 	}
@@ -451,7 +485,7 @@ func (t *Tx) PutOperation(ctx context.Context, op *store.Operation) error {
 
 // GetOperation reads one operation; store.ErrNotFound if absent.
 func (t *Tx) GetOperation(ctx context.Context, id string) (*store.Operation, error) {
-	op, err := t.scanOperation(t.Q.QueryRow(ctx, t.D.s.getOperation, id))
+	op, err := t.scanOperation(t.Q.QueryRow(ctx, t.D.s.getOperation, t.buf(id)...))
 	if errors.Is(err, t.D.NoRows) {
 		return nil, fmt.Errorf("operation %q: %w", id, store.ErrNotFound)
 	}
@@ -468,10 +502,11 @@ func (t *Tx) GetOperation(ctx context.Context, id string) (*store.Operation, err
 // different operations.
 func (t *Tx) DueOperations(ctx context.Context, now time.Time, limit int) ([]*store.Operation, error) {
 	hasLimit, lock := 0, 0
-	args := []any{t.D.Time(now)}
+	args := t.buf(t.D.Time(now))
 	if limit > 0 {
 		hasLimit = 1
-		args = append(args, limit)
+		args = t.B[:2]
+		args[1] = limit
 	}
 	if t.Writable && t.D.RowLocks {
 		lock = 1
@@ -498,7 +533,8 @@ func (t *Tx) DueOperations(ctx context.Context, now time.Time, limit int) ([]*st
 // GetObject reads one object; store.ErrNotFound if absent.
 func (t *Tx) GetObject(ctx context.Context, kind, key string) (*store.Object, error) {
 	o := store.Object{Kind: kind, Key: key}
-	err := t.Q.QueryRow(ctx, t.D.s.getObject, kind, key).Scan(&o.Body, t.D.timeDest(&o.UpdatedAt))
+	row := t.Q.QueryRow(ctx, t.D.s.getObject, t.buf(kind, key)...)
+	err := row.Scan(t.buf(&o.Body, t.D.timeDest(&o.UpdatedAt))...)
 	if errors.Is(err, t.D.NoRows) {
 		return nil, fmt.Errorf("object %s %q: %w", kind, key, store.ErrNotFound)
 	}
@@ -517,7 +553,7 @@ func (t *Tx) PutObject(ctx context.Context, o *store.Object) error {
 	if o.Kind == "" || o.Key == "" {
 		return fmt.Errorf("%s: put object: empty kind or key", t.D.Name)
 	}
-	_, err := t.Q.Exec(ctx, t.D.s.putObject, o.Kind, o.Key, NZ(o.Body), t.D.Time(o.UpdatedAt))
+	_, err := t.Q.Exec(ctx, t.D.s.putObject, t.buf(o.Kind, o.Key, NZ(o.Body), t.D.Time(o.UpdatedAt))...)
 	if err != nil {
 		return t.D.Wrap(ctx, "put object", err)
 	}
@@ -529,7 +565,7 @@ func (t *Tx) DeleteObject(ctx context.Context, kind, key string) error {
 	if !t.Writable {
 		return t.D.ErrReadOnly
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.deleteObject, kind, key)
+	n, err := t.Q.Exec(ctx, t.D.s.deleteObject, t.buf(kind, key)...)
 	if err != nil {
 		return t.D.Wrap(ctx, "delete object", err)
 	}
@@ -541,7 +577,7 @@ func (t *Tx) DeleteObject(ctx context.Context, kind, key string) error {
 
 // ListObjects returns the objects of kind ordered by key.
 func (t *Tx) ListObjects(ctx context.Context, kind string) ([]*store.Object, error) {
-	rows, err := t.Q.Query(ctx, t.D.s.listObjects, kind)
+	rows, err := t.Q.Query(ctx, t.D.s.listObjects, t.buf(kind)...)
 	if err != nil {
 		return nil, t.D.Wrap(ctx, "list objects", err)
 	}
@@ -549,7 +585,7 @@ func (t *Tx) ListObjects(ctx context.Context, kind string) ([]*store.Object, err
 	var out []*store.Object
 	for rows.Next() {
 		o := store.Object{Kind: kind}
-		if err := rows.Scan(&o.Key, &o.Body, t.D.timeDest(&o.UpdatedAt)); err != nil {
+		if err := rows.Scan(t.buf(&o.Key, &o.Body, t.D.timeDest(&o.UpdatedAt))...); err != nil {
 			return nil, t.D.Wrap(ctx, "list objects", err)
 		}
 		t.D.fixTime(&o.UpdatedAt)
