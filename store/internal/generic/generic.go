@@ -25,7 +25,10 @@ type Rows interface {
 }
 
 // Querier runs statements in a backend's transaction. Exec returns the
-// number of rows affected.
+// number of rows affected. A Querier is done with args when a call
+// returns, and a Row or Rows with dest when Scan returns: Tx passes both
+// in its reused Buf (database/sql and pgx convert them during the call;
+// a pgx.Batch, which keeps them, gets slices of its own).
 type Querier interface {
 	QueryRow(ctx context.Context, text string, args ...any) Row
 	Query(ctx context.Context, text string, args ...any) (Rows, error)
