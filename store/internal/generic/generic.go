@@ -220,12 +220,16 @@ type Tx struct {
 	B *Buf
 }
 
-// buf returns vals in t's statement buffer. The slice is valid until the
-// next call: a Querier consumes the arguments before it returns, and
-// Scan the destinations before it returns.
+// buf returns vals in t's statement buffer (in a new slice if they do not
+// fit). The slice is valid until the next call: a Querier consumes the
+// arguments before it returns, and Scan the destinations before it
+// returns.
 func (t *Tx) buf(vals ...any) []any {
 	if t.B == nil {
 		t.B = new(Buf)
+	}
+	if len(vals) > len(t.B) {
+		return append([]any(nil), vals...)
 	}
 	return t.B[:copy(t.B[:], vals)]
 }

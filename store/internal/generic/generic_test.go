@@ -129,3 +129,18 @@ func TestBufReuse(t *testing.T) {
 		}
 	}
 }
+
+func TestBufOverflow(t *testing.T) {
+	tx := &Tx{}
+	vals := make([]any, len(Buf{})+1)
+	for i := range vals {
+		vals[i] = i
+	}
+	got := tx.buf(vals...)
+	if len(got) != len(vals) || got[len(vals)-1] != len(vals)-1 {
+		t.Errorf("buf(%d values) = %v", len(vals), got)
+	}
+	if got := tx.buf(1, 2); len(got) != 2 || &got[0] != &tx.B[0] {
+		t.Errorf("buf(1, 2) = %v, not in the buffer", got)
+	}
+}
