@@ -19,6 +19,9 @@ var rules = []struct {
 	{"./resources/...", []string{"github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
 	{"./api/...", []string{"github.com/mlgov/mlgov/api", "github.com/mlgov/mlgov/internal/uuid", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "golang.org/x/text", "github.com/go-jose/go-jose"}, []string{"database/sql"}},
 	{"./authn/...", []string{"github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/go-jose/go-jose"}, []string{"database/sql", "net/http"}},
+	// The SQL shared by the SQL backends reaches a database only through
+	// the backend's Querier: no driver, no database/sql.
+	{"./store/internal/...", []string{"github.com/mlgov/mlgov/store"}, []string{"database/sql", "database/sql/driver"}},
 }
 
 func TestDependencyDirection(t *testing.T) {
@@ -28,7 +31,7 @@ func TestDependencyDirection(t *testing.T) {
 			t.Fatalf("go list %s: %v\n%s", r.pkgs, err, out)
 		}
 		for _, dep := range strings.Fields(string(out)) {
-			if strings.HasPrefix(dep, "github.com/mlgov/mlgov/store/") {
+			if strings.HasPrefix(dep, "github.com/mlgov/mlgov/store/") && !strings.HasPrefix(r.pkgs, "./store/") {
 				t.Errorf("%s depends on the concrete store %s", r.pkgs, dep)
 				continue
 			}

@@ -28,6 +28,11 @@
 // replacing a resource keeps the ID casing first written (PutResource sets
 // r.ID to it).
 //
-// It imports store, store/internal/sqlq and pgx; it must not import
-// database/sql drivers, other backends, services or net/http.
+// The statements of store.Tx and the scanning of their rows are
+// store/internal/generic's, shared with store/sqlite; tx.go holds only the
+// Querier over pgx.Tx and the pipelined AppendEvents.
+//
+// It imports store, store/internal/generic, store/internal/sqlq and pgx;
+// it must not import database/sql drivers, other backends, services or
+// net/http.
 package postgres

@@ -128,7 +128,7 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) err
 			ptx.Rollback(rctx)
 		}
 	}()
-	if err := fn(&tx{tx: ptx, writable: opts.AccessMode != pgx.ReadOnly}); err != nil {
+	if err := fn(newTx(ptx, opts.AccessMode != pgx.ReadOnly)); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/mlgov/mlgov/store/internal/generic"
 )
 
 // maxStmts bounds the prepared statements one connection keeps. The
@@ -17,6 +19,9 @@ const maxStmts = 256
 type conn struct {
 	c     *sql.Conn
 	stmts map[string]*sql.Stmt
+	// buf is the statement buffer of the transactions on this
+	// connection, one at a time.
+	buf generic.Buf
 }
 
 func newConn(c *sql.Conn) *conn { return &conn{c: c, stmts: map[string]*sql.Stmt{}} }
@@ -56,17 +61,4 @@ func (c *conn) close() error {
 	}
 	c.stmts = nil
 	return errors.Join(append(errs, c.c.Close())...)
-}
-
-// row is a single-row result whose preparation may have failed.
-type row struct {
-	r   *sql.Row
-	err error
-}
-
-func (r row) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
-	}
-	return r.r.Scan(dest...)
 }

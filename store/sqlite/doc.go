@@ -78,7 +78,13 @@
 // A Write's fn must not call Write on the same DB (it would wait for the
 // one write connection forever).
 //
-// It imports store, store/internal/sqlq, database/sql and
-// modernc.org/sqlite; it must not import other backends, services or
-// net/http.
+// The statements of store.Tx and the scanning of their rows are
+// store/internal/generic's, shared with store/postgres; tx.go holds only
+// what SQLite does differently: the Querier over the connection's prepared
+// statements, the resource cache, the keys written and the sequence
+// counter.
+//
+// It imports store, store/internal/generic, store/internal/sqlq,
+// database/sql and modernc.org/sqlite; it must not import other backends,
+// services or net/http.
 package sqlite

@@ -423,7 +423,7 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 			c.exec(context.Background(), "ROLLBACK")
 		}
 	}()
-	if err := fn(&tx{c: c}); err != nil {
+	if err := fn(newReadTx(c)); err != nil {
 		return err
 	}
 	done = true
@@ -554,11 +554,11 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 				panicked, pval = true, p
 			}
 		}()
-		t := &tx{c: c, writable: true, detached: true, cache: &db.cache, batch: b}
+		var seq *int64
 		if db.memSeq {
-			t.seq = &db.seq
+			seq = &db.seq
 		}
-		fnErr = fn(t)
+		fnErr = fn(newWriteTx(c, &db.cache, b, seq))
 	}()
 	if fnErr == nil && !panicked {
 		if err := ctx.Err(); err != nil {

@@ -1,8 +1,9 @@
-// Package sqlq holds the SQL-building pieces the two SQL backends
-// (store/sqlite and store/postgres) share, so that both give the same
+// Package sqlq holds the SQL-building pieces under store/internal/generic
+// (the SQL the two SQL backends share), so that both give the same
 // answers to the same store.ListQuery and store.EventQuery: the dynamic
-// WHERE clauses of ListResources and ListEvents, and the key-range bound
-// that turns a KeyPrefix into an index range scan.
+// WHERE clauses of ListResources and ListEvents, the key-range bound that
+// turns a KeyPrefix into an index range scan, and the rendering of ?
+// placeholders in a dialect's style.
 //
 // Invariants: the builders only append conditions joined by AND and bind
 // every caller-supplied value as a parameter (no value is ever spliced

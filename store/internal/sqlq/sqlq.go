@@ -24,6 +24,29 @@ type Dialect struct {
 	ByteLength string
 }
 
+// Rebind returns text, written with ? placeholders, in the dialect's
+// placeholder style: unchanged, or with the placeholders numbered $1, $2,
+// ... in order. text must have no ? other than placeholders (none in a
+// string literal or an identifier).
+func (d Dialect) Rebind(text string) string {
+	if !d.Dollar || !strings.Contains(text, "?") {
+		return text
+	}
+	var sb strings.Builder
+	sb.Grow(len(text) + 16)
+	n := 0
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c != '?' {
+			sb.WriteByte(c)
+			continue
+		}
+		n++
+		sb.WriteByte('$')
+		sb.WriteString(strconv.Itoa(n))
+	}
+	return sb.String()
+}
+
 // Builder accumulates SQL text and its arguments.
 type Builder struct {
 	d    Dialect

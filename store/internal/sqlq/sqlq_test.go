@@ -86,3 +86,19 @@ func TestListQueries(t *testing.T) {
 		t.Errorf("ListEvents = %q %v,\nwant %q", got, args, want)
 	}
 }
+
+func TestRebind(t *testing.T) {
+	for _, c := range []struct {
+		d        Dialect
+		in, want string
+	}{
+		{Dialect{}, "SELECT a FROM t WHERE a = ? AND b = ?", "SELECT a FROM t WHERE a = ? AND b = ?"},
+		{Dialect{Dollar: true}, "SELECT a FROM t WHERE a = ? AND b = ?", "SELECT a FROM t WHERE a = $1 AND b = $2"},
+		{Dialect{Dollar: true}, "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+		{Dialect{Dollar: true}, "SELECT 1", "SELECT 1"},
+	} {
+		if got := c.d.Rebind(c.in); got != c.want {
+			t.Errorf("Dialect{Dollar: %v}.Rebind(%q) = %q, want %q", c.d.Dollar, c.in, got, c.want)
+		}
+	}
+}
