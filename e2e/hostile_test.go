@@ -338,8 +338,7 @@ func TestHostileSlowClients(t *testing.T) {
 	})
 	t.Run("conns-per-ip", func(t *testing.T) {
 		s := hxStart(t, "--max-conns-per-ip", "6")
-		s.cl.close() // its idle connection from the token request
-		time.Sleep(300 * time.Millisecond)
+		s.cl.close() // its idle connection from the token request (the server frees it a moment later)
 		pool, _ := s.Bootstrap.CertPool()
 		var open []*tls.Conn
 		defer func() {
@@ -356,12 +355,20 @@ func TestHostileSlowClients(t *testing.T) {
 			// sure by reading (the server closes it).
 			return c, nil
 		}
-		for i := range 6 {
+		for deadline := time.Now().Add(5 * time.Second); len(open) < 6; {
 			c, err := dial()
-			if err != nil {
-				t.Fatalf("connection %d of 6: %v", i+1, err)
+			if err == nil {
+				open = append(open, c)
+				continue
 			}
-			open = append(open, c)
+			if time.Now().After(deadline) { // the token request's connection should be gone by now
+				t.Fatalf("connection %d of 6: %v", len(open)+1, err)
+			}
+			for _, c := range open {
+				c.Close()
+			}
+			open = open[:0]
+			time.Sleep(100 * time.Millisecond)
 		}
 		if c, err := dial(); err == nil {
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
