@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -936,3 +937,36 @@ func TestEnsureSigningKeyRace(t *testing.T) {
 		t.Errorf("%d signing keys after a racing EnsureSigningKey, want 1", n)
 	}
 }
+
+// TestRunKeyRotation: the worker rotates a key that has been in use for
+// the lifetime at once, logs it, and stops when its context ends.
+func TestRunKeyRotation(t *testing.T) {
+	f := newFixture(t, nil)
+	kid1 := f.token(t).KeyID
+	f.clk.Advance(31 * 24 * time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	var log rotationLog
+	done := make(chan struct{})
+	go func() { f.svc.RunKeyRotation(ctx, 30*24*time.Hour, &log); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.token(t).KeyID == kid1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not rotate a 31-day-old key (lifetime 30 days)")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker did not stop when its context ended")
+	}
+	if log.infos.Load() == 0 || log.errors.Load() != 0 {
+		t.Errorf("log: %d info lines, %d error lines; want a rotation line and no error", log.infos.Load(), log.errors.Load())
+	}
+}
+
+type rotationLog struct{ infos, errors atomic.Int32 }
+
+func (l *rotationLog) Info(string, ...any)  { l.infos.Add(1) }
+func (l *rotationLog) Error(string, ...any) { l.errors.Add(1) }

@@ -307,3 +307,26 @@ func (s *Service) reloadKeys(ctx context.Context) (*keySet, error) {
 	s.mu.Unlock()
 	return ks, nil
 }
+
+// RunKeyRotation rotates the signing key whenever it has been in use for
+// lifetime, checking every lifetime/24 (at most hourly), until ctx ends.
+func (s *Service) RunKeyRotation(ctx context.Context, lifetime time.Duration, log interface {
+	Info(msg string, args ...any)
+	Error(msg string, args ...any)
+}) {
+	every := min(max(lifetime/24, 10*time.Millisecond), time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if rotated, err := s.RotateSigningKeyIfOlder(ctx, lifetime); err != nil && ctx.Err() == nil {
+			log.Error("rotating the signing key", "err", err)
+		} else if rotated {
+			log.Info("token signing key rotated", "lifetime", lifetime)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -36,26 +35,6 @@ func (o *inputOptions) apply(c resources.Config) resources.Config {
 	c.GenericProviders = o.genericProviders
 	c.ActivityRetention = time.Duration(o.activityRetention)
 	return c
-}
-
-// pruneActivityLog deletes expired activity-log events at start and then
-// every resources.PruneInterval, until ctx ends.
-func pruneActivityLog(ctx context.Context, mgr *resources.Manager, o *inputOptions, log interface{ Error(string, ...any) }) {
-	if o == nil || o.activityRetention <= 0 {
-		return
-	}
-	t := time.NewTicker(resources.PruneInterval(time.Duration(o.activityRetention)))
-	defer t.Stop()
-	for {
-		if _, err := mgr.PruneEvents(ctx); err != nil && ctx.Err() == nil {
-			log.Error("pruning the activity log", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // retention is a flag value: a duration that is not negative.

@@ -205,57 +205,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			return err
 		}
 	}
-	go completeOperations(ctx, mgr, log)
+	go mgr.RunCompletions(ctx, 20*time.Millisecond, log)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	}
-	go pruneActivityLog(ctx, mgr, cfg.input, log)
+	go mgr.RunRetention(ctx, log)
 	if cfg.keyLifetime > 0 {
-		go rotateSigningKeys(ctx, idsvc, cfg.keyLifetime, log)
+		go idsvc.RunKeyRotation(ctx, cfg.keyLifetime, log)
 	}
 	log.Info("mlgov serving", "endpoint", endpoint, "bootstrap", filepath.Join(dataDir, "bootstrap.json"), "caCertFile", certFile, "tlsMin", cmp.Or(cfg.tlsMin, "1.2"))
 	return serveHTTP(ctx, log, srv, ln)
-}
-
-// rotateSigningKeys rotates the token signing key whenever it has been
-// in use for lifetime, checking every lifetime/24 (at most hourly).
-func rotateSigningKeys(ctx context.Context, idsvc *authn.Service, lifetime time.Duration, log interface {
-	Info(string, ...any)
-	Error(string, ...any)
-}) {
-	every := min(max(lifetime/24, 10*time.Millisecond), time.Hour)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if rotated, err := idsvc.RotateSigningKeyIfOlder(ctx, lifetime); err != nil && ctx.Err() == nil {
-			log.Error("rotating the signing key", "err", err)
-		} else if rotated {
-			log.Info("token signing key rotated", "lifetime", lifetime)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// completeOperations finishes due long-running operations until ctx ends.
-func completeOperations(ctx context.Context, mgr *resources.Manager, log interface{ Error(string, ...any) }) {
-	// Often, so that each round completes a few operations instead of a
-	// burst that holds the store's write lock (see resources.CompleteDue).
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := mgr.CompleteDue(ctx); err != nil && ctx.Err() == nil {
-				log.Error("completing operations", "err", err)
-			}
-		}
-	}
 }
 
 // bootstrapConfig configures ensureBootstrap.

@@ -78,3 +78,45 @@ func testCompleteDueBacklog(t *testing.T, s *Server) {
 		}
 	}
 }
+
+// TestRunCompletions: nobody polls an operation; the background worker
+// completes it once it is due (on both stores), and stops with its
+// context.
+func TestRunCompletions(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			s.Do(t, "PUT", s.RG("rg")+"?api-version=2021-04-01", `{"location":"eastus"}`)
+			ws := wsPath(s, "rg", "ws1")
+			if r := s.Do(t, "PUT", ws+av, `{"location":"eastus","properties":{}}`); r.Status != 201 {
+				t.Fatalf("create ws: %d %s", r.Status, r.Body)
+			}
+			state := func() string {
+				props, _ := s.Do(t, "GET", ws+av, nil).JSON()["properties"].(map[string]any)
+				st, _ := props["provisioningState"].(string)
+				return st
+			}
+			time.Sleep(200 * time.Millisecond) // due (50 ms), but no worker runs yet
+			if st := state(); st == "Succeeded" {
+				t.Fatalf("the workspace is %s before any worker ran: this test cannot tell", st)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { s.Manager.RunCompletions(ctx, 10*time.Millisecond, testLog{t}); close(done) }()
+			deadline := time.Now().Add(5 * time.Second)
+			for state() != "Succeeded" {
+				if time.Now().After(deadline) {
+					t.Fatalf("the worker did not complete the operation: %s", state())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			<-done
+		})
+	}
+}
+
+// testLog reports a worker's errors as test errors.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Error(msg string, args ...any) { l.t.Errorf("%s %v", msg, args) }
