@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,15 +100,11 @@ func (s *Service) EncryptStoredKeys(ctx context.Context) (int, error) {
 	n := 0
 	err := s.st.Write(ctx, func(tx store.Tx) error {
 		n = 0
-		objs, err := tx.ListObjects(ctx, KindSigningKey)
+		recs, err := keyRecords(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, o := range objs {
-			var r keyRecord
-			if err := json.Unmarshal(o.Body, &r); err != nil {
-				return fmt.Errorf("authn: signing key %s: %w", o.Key, err)
-			}
+		for _, r := range recs {
 			if r.Sealed != nil || r.PrivateKey == nil {
 				continue
 			}

@@ -82,15 +82,11 @@ func (s *Service) EnsureSigningKey(ctx context.Context) error {
 		return err
 	}
 	err = s.st.Write(ctx, func(tx store.Tx) error {
-		objs, err := tx.ListObjects(ctx, KindSigningKey)
+		recs, err := keyRecords(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, o := range objs {
-			var r keyRecord
-			if err := json.Unmarshal(o.Body, &r); err != nil {
-				return fmt.Errorf("authn: signing key %s: %w", o.Key, err)
-			}
+		for _, r := range recs {
 			if r.RetiredAt.IsZero() {
 				return nil // another replica made one meanwhile
 			}
@@ -114,15 +110,11 @@ func (s *Service) RotateSigningKey(ctx context.Context) error {
 	}
 	now := rec.CreatedAt
 	err = s.st.Write(ctx, func(tx store.Tx) error {
-		objs, err := tx.ListObjects(ctx, KindSigningKey)
+		recs, err := keyRecords(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, o := range objs {
-			var r keyRecord
-			if err := json.Unmarshal(o.Body, &r); err != nil {
-				return fmt.Errorf("authn: signing key %s: %w", o.Key, err)
-			}
+		for _, r := range recs {
 			switch {
 			case r.RetiredAt.IsZero():
 				r.RetiredAt = now
@@ -130,7 +122,7 @@ func (s *Service) RotateSigningKey(ctx context.Context) error {
 					return err
 				}
 			case !now.Before(r.RetiredAt.Add(s.retention())):
-				if err := tx.DeleteObject(ctx, KindSigningKey, o.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				if err := tx.DeleteObject(ctx, KindSigningKey, r.KID); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
 			}
@@ -206,6 +198,21 @@ func keyID(pub *rsa.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
+// keyRecords reads every stored signing-key record.
+func keyRecords(ctx context.Context, tx store.Tx) ([]keyRecord, error) {
+	objs, err := tx.ListObjects(ctx, KindSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]keyRecord, len(objs))
+	for i, o := range objs {
+		if err := json.Unmarshal(o.Body, &recs[i]); err != nil {
+			return nil, fmt.Errorf("authn: signing key %s: %w", o.Key, err)
+		}
+	}
+	return recs, nil
+}
+
 func putKey(ctx context.Context, tx store.Tx, r *keyRecord) error {
 	body, err := json.Marshal(r)
 	if err != nil {
@@ -256,19 +263,9 @@ func (s *Service) lookupKey(ctx context.Context, kid string) (*signingKey, error
 func (s *Service) reloadKeys(ctx context.Context) (*keySet, error) {
 	var recs []keyRecord
 	err := s.st.Read(ctx, func(tx store.Tx) error {
-		recs = recs[:0]
-		objs, err := tx.ListObjects(ctx, KindSigningKey)
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			var r keyRecord
-			if err := json.Unmarshal(o.Body, &r); err != nil {
-				return fmt.Errorf("authn: signing key %s: %w", o.Key, err)
-			}
-			recs = append(recs, r)
-		}
-		return nil
+		var err error
+		recs, err = keyRecords(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return nil, err
