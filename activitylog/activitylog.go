@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/store"
@@ -191,16 +190,16 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 	for _, clause := range splitAnd(f) {
 		parts := strings.Fields(clause)
 		if len(parts) < 3 {
-			return arm.Errorf("InvalidFilter", "The $filter clause '%s' is not valid: expected '<field> <operator> '<value>''.", clip(clause))
+			return arm.Errorf("InvalidFilter", "The $filter clause '%s' is not valid: expected '<field> <operator> '<value>''.", arm.Clip(clause, 100))
 		}
 		field, op := strings.ToLower(parts[0]), strings.ToLower(parts[1])
 		raw := strings.TrimSpace(clause[strings.Index(clause, parts[1])+len(parts[1]):])
 		if len(raw) < 2 || raw[0] != '\'' || raw[len(raw)-1] != '\'' {
-			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' must be quoted with single quotes.", clip(clause))
+			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' must be quoted with single quotes.", arm.Clip(clause, 100))
 		}
 		val, ok := unquote(raw[1 : len(raw)-1])
 		if !ok {
-			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' has a single quote that is not doubled ('').", clip(clause))
+			return arm.Errorf("InvalidFilter", "The value in the $filter clause '%s' has a single quote that is not doubled ('').", arm.Clip(clause, 100))
 		}
 		// Each field (each end of the time range) at most once: a second
 		// value would silently replace the first.
@@ -212,14 +211,14 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 			slot = "resourceuri"
 		}
 		if seen[slot] {
-			return arm.Errorf("InvalidFilter", "The $filter gives '%s' more than once; each condition may appear once.", clip(clause))
+			return arm.Errorf("InvalidFilter", "The $filter gives '%s' more than once; each condition may appear once.", arm.Clip(clause, 100))
 		}
 		seen[slot] = true
 		switch field {
 		case "eventtimestamp":
 			t, err := time.Parse(time.RFC3339Nano, val)
 			if err != nil {
-				return arm.Errorf("InvalidFilter", "The eventTimestamp '%s' in $filter is not an ISO 8601 date-time.", clip(val))
+				return arm.Errorf("InvalidFilter", "The eventTimestamp '%s' in $filter is not an ISO 8601 date-time.", arm.Clip(val, 100))
 			}
 			switch op {
 			case "ge":
@@ -246,7 +245,7 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 				q.ResourceKey = arm.KeyOf(val)
 			}
 		default:
-			return arm.Errorf("InvalidFilter", "The $filter field '%s' is not supported (eventTimestamp, resourceGroupName, resourceUri, resourceId, correlationId are).", clip(parts[0]))
+			return arm.Errorf("InvalidFilter", "The $filter field '%s' is not supported (eventTimestamp, resourceGroupName, resourceUri, resourceId, correlationId are).", arm.Clip(parts[0], 100))
 		}
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
@@ -272,18 +271,6 @@ func unquote(s string) (string, bool) {
 		b.WriteByte(s[i])
 	}
 	return b.String(), true
-}
-
-// clip shortens user text for an error message.
-func clip(s string) string {
-	if len(s) <= 100 {
-		return s
-	}
-	cut := 100
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
 
 // splitAnd splits on " and " outside quotes (case-insensitive).

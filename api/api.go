@@ -123,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if !isARMPath(req.URL.Path) {
 		if s.Extra == nil {
-			s.refuse(w, req, arm.Errorf("NotFound", "The path '%s' is not served.", truncate(req.URL.Path, 300)))
+			s.refuse(w, req, arm.Errorf("NotFound", "The path '%s' is not served.", arm.Clip(req.URL.Path, 300)))
 			return
 		}
 		s.Extra.ServeHTTP(&plainErrors{ResponseWriter: w, req: req}, req)
@@ -210,13 +210,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // not valid %-encoding.
 func (s *Server) checkRequest(req *http.Request) *arm.Error {
 	if req.URL.Host != "" && s.PublicURL != "" && !sameHost(req.URL.Host, s.PublicURL) {
-		return arm.Errorf("InvalidRequestHost", "The request names the host '%s'; this server is %s.", truncate(req.URL.Host, 256), s.PublicURL)
+		return arm.Errorf("InvalidRequestHost", "The request names the host '%s'; this server is %s.", arm.Clip(req.URL.Host, 256), s.PublicURL)
 	}
 	if n := headerBytes(req); n > MaxHeaderBytes {
 		return arm.Errorf("RequestHeaderFieldsTooLarge", "The request headers are %d bytes; at most %d are allowed.", n, MaxHeaderBytes)
 	}
 	if raw := req.URL.RawPath; raw != "" && (strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f")) && isARMPath(req.URL.Path) {
-		return arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", truncate(raw, 300))
+		return arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", arm.Clip(raw, 300))
 	}
 	if _, err := url.ParseQuery(req.URL.RawQuery); err != nil {
 		return arm.Errorf("InvalidQueryParameter", "The query string is not valid: %v.", err)
@@ -277,13 +277,6 @@ func headerBytes(req *http.Request) int {
 		}
 	}
 	return n
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }
 
 // refuse answers with an ARM error without reading the request body.
@@ -365,7 +358,7 @@ func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr strin
 	}
 	if req.Method == "PUT" || req.Method == "PATCH" || req.Method == "POST" {
 		if ct := req.Header.Get("Content-Type"); ct != "" && req.ContentLength != 0 && !strings.Contains(strings.ToLower(ct), "json") {
-			return r, arm.Errorf("UnsupportedMediaType", "The content media type '%s' is not supported. Only 'application/json' is supported.", truncate(ct, 256))
+			return r, arm.Errorf("UnsupportedMediaType", "The content media type '%s' is not supported. Only 'application/json' is supported.", arm.Clip(ct, 256))
 		}
 		if req.ContentLength > MaxBody {
 			return r, arm.Errorf("RequestEntityTooLarge", "The request content is larger than the limit of %d bytes.", MaxBody)

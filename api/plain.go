@@ -32,12 +32,12 @@ func (p *plainErrors) WriteHeader(status int) {
 	bodyUnread(p.ResponseWriter, p.req)
 	msg := http.StatusText(status)
 	if status == http.StatusMethodNotAllowed {
-		msg = "The method '" + p.req.Method + "' is not allowed on '" + truncate(p.req.URL.Path, 300) + "'"
+		msg = "The method '" + p.req.Method + "' is not allowed on '" + arm.Clip(p.req.URL.Path, 300) + "'"
 		if allow := h.Get("Allow"); allow != "" {
 			msg += "; allowed: " + allow
 		}
 	} else if status == http.StatusNotFound {
-		msg = "The path '" + truncate(p.req.URL.Path, 300) + "' is not served"
+		msg = "The path '" + arm.Clip(p.req.URL.Path, 300) + "' is not served"
 	}
 	if isOAuthPath(p.req.URL.Path) {
 		code := "invalid_request"

@@ -70,7 +70,7 @@ func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *
 	if id.Trailing == "" {
 		d, ok := p.byName[strings.ToLower(id.Name())]
 		if !ok {
-			writeError(w, 404, arm.Errorf(p.notFound, "The %s '%s' could not be found.", p.what, truncate(id.Name(), 260)))
+			writeError(w, 404, arm.Errorf(p.notFound, "The %s '%s' could not be found.", p.what, arm.Clip(id.Name(), 260)))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -90,7 +90,7 @@ func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *
 	if t := q.Get("$skipToken"); t != "" {
 		after, err := base64.RawURLEncoding.DecodeString(t)
 		if err != nil {
-			writeError(w, 400, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", truncate(t, 64)))
+			writeError(w, 400, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid.", arm.Clip(t, 64)))
 			return
 		}
 		start = sort.SearchStrings(p.names, string(after))

@@ -94,7 +94,7 @@ func (p *Providers) serve(w http.ResponseWriter, req *http.Request, sub, ns stri
 	withAliases := false
 	if e := q.Get("$expand"); e != "" {
 		if !strings.EqualFold(e, "resourceTypes/aliases") {
-			writeError(w, 400, arm.Errorf("InvalidQueryParameter", "The value '%s' of query parameter '$expand' is not supported; use 'resourceTypes/aliases'.", truncate(e, 100)))
+			writeError(w, 400, arm.Errorf("InvalidQueryParameter", "The value '%s' of query parameter '$expand' is not supported; use 'resourceTypes/aliases'.", arm.Clip(e, 100)))
 			return
 		}
 		withAliases = true
@@ -113,7 +113,7 @@ func (p *Providers) serve(w http.ResponseWriter, req *http.Request, sub, ns stri
 			return
 		}
 	}
-	writeError(w, 404, arm.Errorf("InvalidResourceNamespace", "The resource namespace '%s' is invalid: mlgov neither serves it nor has aliases for it.", truncate(ns, 100)))
+	writeError(w, 404, arm.Errorf("InvalidResourceNamespace", "The resource namespace '%s' is invalid: mlgov neither serves it nor has aliases for it.", arm.Clip(ns, 100)))
 }
 
 // namespaces are those served and those of the catalog, sorted.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Part is one typed segment pair of a resource ID. Namespace is set on the
@@ -122,9 +123,7 @@ func ParseID(path string) (*ID, error) {
 }
 
 func invalidID(path, why string) *Error {
-	if len(path) > 300 {
-		path = path[:300] + "..."
-	}
+	path = Clip(path, 300)
 	return &Error{Code: "InvalidResourceId", Message: fmt.Sprintf("The resource id '%s' is not valid: %s.", path, why)}
 }
 
@@ -321,4 +320,17 @@ func ValidateResourceName(n string) error {
 // spaces ("West US" → "westus").
 func NormalizeLocation(l string) string {
 	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
+}
+
+// Clip shortens text a client sent to at most n bytes (cut at a rune
+// boundary, "..." appended) for an error message or a log line.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -273,7 +273,7 @@ func (m *Manager) listEvents(ctx context.Context, r *Request) (*Response, error)
 		t := r.Query.Get("$skipToken")
 		n, err := strconv.ParseUint(t, 10, 63)
 		if err != nil {
-			return nil, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", clipQuery(t))
+			return nil, arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", arm.Clip(t, 64))
 		}
 		q.AfterSeq = int64(n)
 	}

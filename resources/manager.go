@@ -210,7 +210,7 @@ func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
 		return arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
 	if !ValidAPIVersion(r.APIVersion) {
-		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview', '-alpha', '-beta', '-rc' or '-privatepreview' suffix.", clipQuery(r.APIVersion))
+		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are of the form 'yyyy-mm-dd' with an optional '-preview', '-alpha', '-beta', '-rc' or '-privatepreview' suffix.", arm.Clip(r.APIVersion, 64))
 	}
 	if spec != nil && len(spec.APIVersions) == 0 && r.APIVersion[:10] < firstAPIVersion {
 		return arm.Errorf("InvalidApiVersionParameter", "The api-version '%s' is invalid: it predates Azure Resource Manager (api-versions date from %s on).", r.APIVersion, firstAPIVersion)
@@ -473,14 +473,14 @@ func (m *Manager) checkServed(r *Request, spec *TypeSpec) error {
 	ns, rest, _ := strings.Cut(typ, "/")
 	if m.reg.ServesNamespace(ns) || ownNamespace(ns) {
 		return arm.Errorf("InvalidResourceType", "The resource type '%s' could not be found in the namespace '%s' for api version '%s': mlgov implements this namespace and not this type (it is not stored as a generic resource, even with --generic-providers).",
-			clipQuery(rest), clipQuery(ns), clipQuery(r.APIVersion))
+			arm.Clip(rest, 64), arm.Clip(ns, 64), arm.Clip(r.APIVersion, 64))
 	}
 	if m.cfg.GenericProviders {
 		return nil
 	}
 	const hint = " mlgov stores resources of types it does not serve only when started with --generic-providers."
 	return arm.Errorf("NoRegisteredProviderFound", "No registered resource provider found for location '%s' and API version '%s' for type '%s' of namespace '%s'. The namespaces served are '%s'."+hint,
-		arm.GlobalLocation, clipQuery(r.APIVersion), clipQuery(rest), clipQuery(ns), strings.Join(m.reg.Namespaces(), ", "))
+		arm.GlobalLocation, arm.Clip(r.APIVersion, 64), arm.Clip(rest, 64), arm.Clip(ns, 64), strings.Join(m.reg.Namespaces(), ", "))
 }
 
 // ownNamespaces are the namespaces of ARM itself and of governance that
@@ -503,7 +503,7 @@ func ownNamespace(ns string) bool {
 // and is not re-checked against today's list).
 func (m *Manager) checkLocation(spec *TypeSpec, loc string, create bool) error {
 	if len(loc) > arm.MaxLocationLength {
-		e := arm.Errorf("InvalidResourceLocation", "The location '%s' is not valid: a location name has at most %d characters, this one has %d.", clipQuery(loc), arm.MaxLocationLength, len(loc))
+		e := arm.Errorf("InvalidResourceLocation", "The location '%s' is not valid: a location name has at most %d characters, this one has %d.", arm.Clip(loc, 64), arm.MaxLocationLength, len(loc))
 		e.Target = "location"
 		return e
 	}
@@ -624,7 +624,7 @@ func skipToken(key string) string { return base64.RawURLEncoding.EncodeToString(
 func parseSkipToken(t string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(t)
 	if err != nil || len(b) == 0 || b[0] != '/' || !utf8.Valid(b) {
-		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", clipQuery(t))
+		return "", arm.Errorf("InvalidSkipToken", "The $skipToken '%s' is not valid: use the nextLink of the previous page as it is.", arm.Clip(t, 64))
 	}
 	return string(b), nil
 }

@@ -1,8 +1,6 @@
 package resources
 
 import (
-	"unicode/utf8"
-
 	"github.com/mlgov/mlgov/arm"
 )
 
@@ -24,19 +22,7 @@ func ParseTop(raw string, present bool, def int) (int, error) {
 		n = n*10 + int(c-'0')
 	}
 	if !ok || n < 1 || n > MaxTop {
-		return 0, arm.Errorf("InvalidQueryParameter", "The value '%s' of query parameter '$top' is not valid: it must be an integer from 1 to %d.", clipQuery(raw), MaxTop)
+		return 0, arm.Errorf("InvalidQueryParameter", "The value '%s' of query parameter '$top' is not valid: it must be an integer from 1 to %d.", arm.Clip(raw, 64), MaxTop)
 	}
 	return min(n, def), nil
-}
-
-// clipQuery shortens a query value for an error message.
-func clipQuery(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
