@@ -57,22 +57,11 @@ func hiConnect(t *testing.T, s *Server) *hiClient {
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
 	}}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ClientID}, "client_secret": {b.ClientSecret},
-		"scope": {"https://management.azure.com/.default"}}
-	resp, err := c.hc.Post(strings.TrimRight(b.AuthorityHost, "/")+"/"+b.TenantID+"/oauth2/v2.0/token",
-		"application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatalf("token request: %v", err)
+	st, tok := clientToken(t, c.hc, b.AuthorityHost, b, b.ClientSecret)
+	if st != 200 || tok == "" {
+		t.Fatalf("token request: %d", st)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(raw, &tok); err != nil || resp.StatusCode != 200 || tok.AccessToken == "" {
-		t.Fatalf("token request: %s: %.400s", resp.Status, raw)
-	}
-	c.token = tok.AccessToken
+	c.token = tok
 	t.Cleanup(c.hc.CloseIdleConnections)
 	return c
 }

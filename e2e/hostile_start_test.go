@@ -152,24 +152,6 @@ func hsClient(t *testing.T, caCertFile string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
-// hsToken asks endpoint for a token with a client secret and returns the
-// HTTP status and the access token.
-func hsToken(t *testing.T, hc *http.Client, endpoint string, b Bootstrap, secret string) (int, string) {
-	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ClientID}, "client_secret": {secret},
-		"scope": {"https://management.azure.com/.default"}}
-	resp, err := hc.Post(strings.TrimRight(endpoint, "/")+"/"+b.TenantID+"/oauth2/v2.0/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatalf("token request: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.Unmarshal(raw, &tok)
-	return resp.StatusCode, tok.AccessToken
-}
 
 // hsDo sends an authenticated ARM request and returns the status and body.
 func hsDo(t *testing.T, hc *http.Client, method, u, token string, body []byte) (int, []byte) {
@@ -322,7 +304,7 @@ func TestHostileStartSigningKeyAtRest(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		s := StartServer(t, ServerOptions{DataDir: dir, Args: hsArgs("--rotate-signing-key")})
 		hc := s.HTTPClient(t)
-		if st, tok := hsToken(t, hc, s.Bootstrap.AuthorityHost, s.Bootstrap, s.Bootstrap.ClientSecret); st != 200 || tok == "" {
+		if st, tok := clientToken(t, hc, s.Bootstrap.AuthorityHost, s.Bootstrap, s.Bootstrap.ClientSecret); st != 200 || tok == "" {
 			t.Fatalf("token: %d", st)
 		}
 		var all []byte
@@ -352,7 +334,7 @@ func TestHostileStartSigningKeyAtRest(t *testing.T) {
 			}
 		}
 		s = StartServer(t, ServerOptions{DataDir: dir, Addr: s.Addr, Args: hsArgs()})
-		if st, _ := hsToken(t, s.HTTPClient(t), s.Bootstrap.AuthorityHost, s.Bootstrap, s.Bootstrap.ClientSecret); st != 200 {
+		if st, _ := clientToken(t, s.HTTPClient(t), s.Bootstrap.AuthorityHost, s.Bootstrap, s.Bootstrap.ClientSecret); st != 200 {
 			t.Errorf("token after the refused start: %d", st)
 		}
 		s.Stop(t)
@@ -403,7 +385,7 @@ func TestHostileStartFullDisk(t *testing.T) {
 	s := StartServer(t, ServerOptions{Bin: bin, DataDir: dir, Args: hsArgs()})
 	b := s.Bootstrap
 	hc := s.HTTPClient(t)
-	st, tok := hsToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
+	st, tok := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
 	if st != 200 {
 		t.Fatalf("token: %d", st)
 	}
@@ -539,7 +521,7 @@ func TestHostileStartBootstrap(t *testing.T) {
 			t.Errorf("no log line about the missing secret:\n%s", p.log())
 		}
 		hc := hsClient(t, b.CACertFile)
-		if st, _ := hsToken(t, hc, b.AuthorityHost, b, orig.ClientSecret); st != 200 {
+		if st, _ := clientToken(t, hc, b.AuthorityHost, b, orig.ClientSecret); st != 200 {
 			t.Errorf("the original secret stopped working: %d", st)
 		}
 		p.cmd.Process.Signal(syscall.SIGTERM)
@@ -552,10 +534,10 @@ func TestHostileStartBootstrap(t *testing.T) {
 			t.Errorf("--reset-admin-secret: %+v", crashRedact(s.Bootstrap))
 		}
 		hc = s.HTTPClient(t)
-		if st, _ := hsToken(t, hc, s.Bootstrap.AuthorityHost, s.Bootstrap, s.Bootstrap.ClientSecret); st != 200 {
+		if st, _ := clientToken(t, hc, s.Bootstrap.AuthorityHost, s.Bootstrap, s.Bootstrap.ClientSecret); st != 200 {
 			t.Errorf("new secret: %d", st)
 		}
-		if st, _ := hsToken(t, hc, s.Bootstrap.AuthorityHost, s.Bootstrap, orig.ClientSecret); st != 401 && st != 400 {
+		if st, _ := clientToken(t, hc, s.Bootstrap.AuthorityHost, s.Bootstrap, orig.ClientSecret); st != 401 && st != 400 {
 			t.Errorf("old secret after --reset-admin-secret: %d, want it refused", st)
 		}
 		s.Stop(t)
@@ -604,7 +586,7 @@ func TestHostileStartBootstrap(t *testing.T) {
 		}
 		// The first replica's secret works against the second one.
 		hc := hsClient(t, b.CACertFile)
-		st, tok := hsToken(t, hc, b.Endpoint, a.Bootstrap, a.Bootstrap.ClientSecret)
+		st, tok := clientToken(t, hc, b.Endpoint, a.Bootstrap, a.Bootstrap.ClientSecret)
 		if st != 200 {
 			t.Fatalf("first replica's secret at the second replica: %d", st)
 		}

@@ -731,11 +731,11 @@ func TestHostileReplicaIssuer(t *testing.T) {
 	hcA := hsClient(t, a.Bootstrap.CACertFile)
 	hcB := hsClient(t, filepath.Join(dirB, "tls", "cert.pem"))
 	urlB := "https://" + addrB
-	st, tokA := hsToken(t, hcA, a.Bootstrap.Endpoint, a.Bootstrap, a.Bootstrap.ClientSecret)
+	st, tokA := clientToken(t, hcA, a.Bootstrap.Endpoint, a.Bootstrap, a.Bootstrap.ClientSecret)
 	if st != 200 {
 		t.Fatalf("token from replica A: %d", st)
 	}
-	st, tokB := hsToken(t, hcB, urlB, a.Bootstrap, a.Bootstrap.ClientSecret)
+	st, tokB := clientToken(t, hcB, urlB, a.Bootstrap, a.Bootstrap.ClientSecret)
 	if st != 200 {
 		t.Fatalf("token from replica B: %d", st)
 	}

@@ -459,3 +459,22 @@ func (w *lineLogger) Flush() {
 }
 
 var _ io.Writer = (*lineLogger)(nil)
+
+// clientToken asks endpoint for a token with a client secret and returns the
+// HTTP status and the access token.
+func clientToken(t *testing.T, hc *http.Client, endpoint string, b Bootstrap, secret string) (int, string) {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ClientID}, "client_secret": {secret},
+		"scope": {"https://management.azure.com/.default"}}
+	resp, err := hc.Post(strings.TrimRight(endpoint, "/")+"/"+b.TenantID+"/oauth2/v2.0/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatalf("token request: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal(raw, &tok)
+	return resp.StatusCode, tok.AccessToken
+}
