@@ -152,7 +152,6 @@ func hsClient(t *testing.T, caCertFile string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
-
 // hsDo sends an authenticated ARM request and returns the status and body.
 func hsDo(t *testing.T, hc *http.Client, method, u, token string, body []byte) (int, []byte) {
 	t.Helper()
