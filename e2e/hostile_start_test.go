@@ -83,7 +83,15 @@ func (p *hsProc) log() string { b, _ := os.ReadFile(p.logPath); return string(b)
 // its port and it completes TLS handshakes.
 func hsStartBare(t *testing.T, bin, dataDir string, args []string, env ...string) *hsProc {
 	t.Helper()
-	p := &hsProc{addr: FreeAddr(t), logPath: filepath.Join(t.TempDir(), "server.log"), done: make(chan struct{})}
+	return hsStartBareOn(t, bin, dataDir, FreeAddr(t), true, args, env...)
+}
+
+// hsStartBareOn is hsStartBare on addr; with portInBootstrap false it
+// waits for bootstrap.json to exist only (with --public-url it names
+// another address).
+func hsStartBareOn(t *testing.T, bin, dataDir, addr string, portInBootstrap bool, args []string, env ...string) *hsProc {
+	t.Helper()
+	p := &hsProc{addr: addr, logPath: filepath.Join(t.TempDir(), "server.log"), done: make(chan struct{})}
 	lf, err := os.Create(p.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +120,7 @@ func hsStartBare(t *testing.T, bin, dataDir string, args []string, env ...string
 		default:
 		}
 		raw, err := os.ReadFile(filepath.Join(dataDir, "bootstrap.json"))
-		if err == nil && bytes.Contains(raw, []byte(":"+port+`"`)) {
+		if err == nil && (!portInBootstrap || bytes.Contains(raw, []byte(":"+port+`"`))) {
 			if c, err := tls.Dial("tcp", p.addr, &tls.Config{InsecureSkipVerify: true}); err == nil {
 				c.Close()
 				return p

@@ -726,7 +726,7 @@ func TestHostileReplicaIssuer(t *testing.T) {
 	dirA := filepath.Join(t.TempDir(), "a")
 	a := StartServer(t, ServerOptions{DataDir: dirA, Addr: addrA, Args: []string{"--store", storeURL, "--public-url", public}})
 	dirB := filepath.Join(t.TempDir(), "b")
-	hsStartBareAt(t, MLGovBinary(t), dirB, addrB, []string{"--store", storeURL, "--public-url", public, "--master-key-file", filepath.Join(dirA, "keys", "master.key")})
+	hsStartBareOn(t, MLGovBinary(t), dirB, addrB, false, []string{"--store", storeURL, "--public-url", public, "--master-key-file", filepath.Join(dirA, "keys", "master.key")})
 
 	hcA := hsClient(t, a.Bootstrap.CACertFile)
 	hcB := hsClient(t, filepath.Join(dirB, "tls", "cert.pem"))
@@ -746,50 +746,6 @@ func TestHostileReplicaIssuer(t *testing.T) {
 	if st, body := hsDo(t, hcA, "GET", a.Bootstrap.Endpoint+rgs, tokB, nil); st != 200 {
 		t.Errorf("B's token at replica A: %d %s", st, body)
 	}
-}
-
-// hsStartBareAt starts `mlgov serve` on addr and waits until it writes
-// bootstrap.json and completes TLS handshakes (its bootstrap.json names
-// the public URL, not addr).
-func hsStartBareAt(t *testing.T, bin, dataDir, addr string, args []string) {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "server.log")
-	lf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"serve", "--data", dataDir, "--listen", addr}, args...)...)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); lf.Close(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("server log %s:\n%s", logPath, b)
-		}
-	})
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("server exited early:\n%s", b)
-		default:
-		}
-		if _, err := os.Stat(filepath.Join(dataDir, "bootstrap.json")); err != nil {
-			continue
-		}
-		if c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}); err == nil {
-			c.Close()
-			return
-		}
-	}
-	t.Fatalf("server on %s not ready after 60 s", addr)
 }
 
 // Without built-in definitions (the e2e servers run where ../shared is
