@@ -117,7 +117,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	collapseSlashes(req.URL)
-	if aerr := s.checkRequest(req); aerr != nil {
+	query, aerr := s.checkRequest(req)
+	if aerr != nil {
 		s.refuse(w, req, aerr)
 		return
 	}
@@ -164,7 +165,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	r, aerr := s.parse(req, caller, corr)
+	r, aerr := s.parse(req, caller, corr, query)
 	if aerr != nil {
 		if r != nil { // authenticated and addressed: the refusal is logged
 			s.Manager.RecordFailure(context.WithoutCancel(req.Context()), r, statusFor(aerr.Code), aerr)
@@ -207,21 +208,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // checkRequest refuses what no handler should see: an absolute-form
 // request for another host, headers over MaxHeaderBytes, a query that is
-// not valid %-encoding.
-func (s *Server) checkRequest(req *http.Request) *arm.Error {
+// not valid %-encoding. It returns the parsed query.
+func (s *Server) checkRequest(req *http.Request) (url.Values, *arm.Error) {
 	if req.URL.Host != "" && s.PublicURL != "" && !sameHost(req.URL.Host, s.PublicURL) {
-		return arm.Errorf("InvalidRequestHost", "The request names the host '%s'; this server is %s.", arm.Clip(req.URL.Host, 256), s.PublicURL)
+		return nil, arm.Errorf("InvalidRequestHost", "The request names the host '%s'; this server is %s.", arm.Clip(req.URL.Host, 256), s.PublicURL)
 	}
 	if n := headerBytes(req); n > MaxHeaderBytes {
-		return arm.Errorf("RequestHeaderFieldsTooLarge", "The request headers are %d bytes; at most %d are allowed.", n, MaxHeaderBytes)
+		return nil, arm.Errorf("RequestHeaderFieldsTooLarge", "The request headers are %d bytes; at most %d are allowed.", n, MaxHeaderBytes)
 	}
 	if raw := req.URL.RawPath; raw != "" && (strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f")) && isARMPath(req.URL.Path) {
-		return arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", arm.Clip(raw, 300))
+		return nil, arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", arm.Clip(raw, 300))
 	}
-	if _, err := url.ParseQuery(req.URL.RawQuery); err != nil {
-		return arm.Errorf("InvalidQueryParameter", "The query string is not valid: %v.", err)
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return nil, arm.Errorf("InvalidQueryParameter", "The query string is not valid: %v.", err)
 	}
-	return nil
+	return q, nil
 }
 
 // collapseSlashes makes repeated slashes in the path one, as ARM does
@@ -341,7 +343,7 @@ func (s *Server) authenticate(req *http.Request) (*activitylog.Caller, error) {
 
 // parse turns an HTTP request into a resources.Request. After the path is
 // parsed, a refusal comes back with the request, for the activity log.
-func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string) (*resources.Request, *arm.Error) {
+func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string, q url.Values) (*resources.Request, *arm.Error) {
 	path := req.URL.Path
 	id, err := arm.ParseID(path)
 	if err != nil {
@@ -349,7 +351,6 @@ func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr strin
 		errors.As(err, &ae)
 		return nil, ae
 	}
-	q := req.URL.Query()
 	r := &resources.Request{
 		Method: req.Method, Path: strings.TrimSuffix(path, "/"), ID: id, Query: q,
 		APIVersion: q.Get("api-version"), IfMatch: req.Header.Get("If-Match"), IfNoneMatch: req.Header.Get("If-None-Match"),
