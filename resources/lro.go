@@ -168,6 +168,9 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
+		if n > 0 && m.cfg.OnCommit != nil {
+			m.cfg.OnCommit()
+		}
 		total += n
 		if n < batch {
 			return total, nil

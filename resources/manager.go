@@ -72,6 +72,15 @@ type Config struct {
 	// (any namespace, any type) as they are, without validation; false
 	// refuses to create, update or act on them (docs/security.md).
 	GenericProviders bool
+	// Authorizer decides every write (nil: AllowAll).
+	Authorizer Authorizer
+	// Mutating and Validating are the admission chains of the write
+	// path, run in order (pipeline.go).
+	Mutating   []MutatingAdmission
+	Validating []ValidatingAdmission
+	// OnCommit is called after every committed write (the change feed's
+	// wake-up); it must not block.
+	OnCommit func()
 }
 
 // Manager implements ARM resource-manager semantics over a store.
@@ -80,6 +89,7 @@ type Manager struct {
 	reg       *Registry
 	cfg       Config
 	locations map[string]bool // cfg.Locations, normalized
+	authz     Authorizer
 }
 
 // New returns a Manager.
@@ -97,7 +107,11 @@ func New(st store.Store, reg *Registry, cfg Config) *Manager {
 	for _, l := range cfg.Locations {
 		locs[arm.NormalizeLocation(l)] = true
 	}
-	return &Manager{st: st, reg: reg, cfg: cfg, locations: locs}
+	authz := cfg.Authorizer
+	if authz == nil {
+		authz = AllowAll{}
+	}
+	return &Manager{st: st, reg: reg, cfg: cfg, locations: locs, authz: authz}
 }
 
 // Registry returns the type registry.

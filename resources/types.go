@@ -27,6 +27,9 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// ReadsStore is set for types whose hooks read other resources:
+	// their writes are built in the write transaction only.
+	ReadsStore bool
 	// Actions are POST actions by lower-cased name.
 	Actions map[string]*ActionSpec
 	// Extension types hang off any resource ({id}/providers/NS/type/name).
