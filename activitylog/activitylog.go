@@ -104,12 +104,45 @@ type localized struct {
 	Value          string `json:"value"`
 }
 
-// Event builds one event. httpStatus is 0 for the start event.
+// Event builds one Administrative event. httpStatus is 0 for the start
+// event.
 func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, properties map[string]string) *store.Event {
 	level := "Informational"
 	if status == Failed {
 		level = "Error"
 	}
+	props := make(map[string]any, len(properties)+1)
+	for k, v := range properties {
+		props[k] = v
+	}
+	return build(op, op.OperationName, "Administrative", level, status, httpStatus, eventID, at, props)
+}
+
+// PolicyEvent builds a Policy-category event: an effect (audit, deny,
+// modify, append, denyAction, ...) applied to the request op (whose
+// OperationName is the triggering action, authorization.action).
+// policies is the JSON array of the policies that had the effect
+// ({policyDefinitionId, policyAssignmentId, ...}), stored as a JSON
+// string in properties.policies as Azure does. Audit events are level
+// Warning, deny events Error and Failed, the others Informational.
+func PolicyEvent(op Op, effect string, policies []byte, resourceLocation, eventID string, at time.Time) *store.Event {
+	level, status := "Informational", Succeeded
+	switch strings.ToLower(effect) {
+	case "audit", "auditifnotexists":
+		level = "Warning"
+	case "deny", "denyaction":
+		level, status = "Error", Failed
+	}
+	props := map[string]any{
+		"isComplianceCheck": "False",
+		"resourceLocation":  resourceLocation,
+		"ancestors":         "",
+		"policies":          string(policies),
+	}
+	return build(op, "Microsoft.Authorization/policies/"+effect+"/action", "Policy", level, status, 0, eventID, at, props)
+}
+
+func build(op Op, operationName, category, level string, status Status, httpStatus int, eventID string, at time.Time, props map[string]any) *store.Event {
 	eventName := "EndRequest"
 	if status == Started {
 		eventName = "BeginRequest"
@@ -124,10 +157,6 @@ func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, p
 	if i := strings.IndexByte(provider, '/'); i > 0 {
 		provider = provider[:i]
 	}
-	props := make(map[string]any, len(properties)+1)
-	for k, v := range properties {
-		props[k] = v
-	}
 	if httpStatus != 0 {
 		props["statusCode"] = sub
 	}
@@ -139,7 +168,7 @@ func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, p
 	stamp := ts.Format("2006-01-02T15:04:05.0000000Z")
 	body := eventData{
 		Caller:               op.Caller.Name,
-		Category:             localized{"Administrative", "Administrative"},
+		Category:             localized{category, category},
 		Channels:             "Operation",
 		Claims:               claims,
 		CorrelationID:        op.CorrelationID,
@@ -149,7 +178,7 @@ func Event(op Op, status Status, httpStatus int, eventID string, at time.Time, p
 		ID:                   op.ResourceID + "/events/" + eventID + "/ticks/" + strconv.FormatInt(ts.UnixNano()/100+621355968000000000, 10),
 		Level:                level,
 		OperationID:          op.OperationID,
-		OperationName:        localized{op.OperationName, op.OperationName},
+		OperationName:        localized{operationName, operationName},
 		Properties:           props,
 		RelatedEvents:        []any{},
 		ResourceGroupName:    op.ResourceGroup,

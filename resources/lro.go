@@ -90,7 +90,8 @@ func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Respo
 // completeIfDue completes one operation if its time has come.
 func (m *Manager) completeIfDue(ctx context.Context, opID string) error {
 	now := m.cfg.Now()
-	return m.st.Write(ctx, func(tx store.Tx) error {
+	completed := false
+	err := m.st.Write(ctx, func(tx store.Tx) error {
 		op, err := tx.GetOperation(ctx, opID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -100,8 +101,13 @@ func (m *Manager) completeIfDue(ctx context.Context, opID string) error {
 		if op.Status != "InProgress" || op.NotBefore.After(now) {
 			return nil
 		}
+		completed = true
 		return m.complete(ctx, tx, op, now)
 	})
+	if err == nil && completed {
+		m.notify(nil)
+	}
+	return err
 }
 
 // completeBatch is how many operations one CompleteDue transaction
@@ -168,8 +174,8 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if n > 0 && m.cfg.OnCommit != nil {
-			m.cfg.OnCommit()
+		if n > 0 {
+			m.notify(nil)
 		}
 		total += n
 		if n < batch {

@@ -78,9 +78,10 @@ type Config struct {
 	// path, run in order (pipeline.go).
 	Mutating   []MutatingAdmission
 	Validating []ValidatingAdmission
-	// OnCommit is called after every committed write (the change feed's
-	// wake-up); it must not block.
-	OnCommit func()
+	// Committers are told of every committed write, in order (the
+	// notify stage: the change feed's wake-up, the policy cache); they
+	// must not block.
+	Committers []Committer
 }
 
 // Manager implements ARM resource-manager semantics over a store.

@@ -29,8 +29,8 @@ import (
 //     record events (policy Deny, DenyAction, Audit);
 //  7. persist: the resource, its activity-log events (with the ones
 //     admission recorded) and its long-running operation are written;
-//  8. notify: after the commit, Config.OnCommit is called (the change
-//     feed's wake-up).
+//  8. notify: after the commit, each of Config.Committers is told (the
+//     change feed's wake-up, the policy cache).
 //
 // Stages 3 to 6 need no writes: for a PUT they are worked out before the
 // store's write lock from the committed state and only re-done inside
@@ -142,6 +142,26 @@ type AdmissionVersioner interface {
 	AdmissionVersion() uint64
 }
 
+// Committer is told of committed writes (the notify stage). a is nil for
+// writes that are not requests (long-running operations completed in the
+// background). Committed runs after the commit, on the request's
+// goroutine: it must not block.
+type Committer interface {
+	Committed(a *Attributes)
+}
+
+// CommitFunc adapts a function to Committer.
+type CommitFunc func(a *Attributes)
+
+// Committed calls f(a).
+func (f CommitFunc) Committed(a *Attributes) { f(a) }
+
+func (m *Manager) notify(a *Attributes) {
+	for _, c := range m.cfg.Committers {
+		c.Committed(a)
+	}
+}
+
 // AllowAll is the Authorizer that allows everything (until access control
 // is configured).
 type AllowAll struct{}
@@ -251,6 +271,7 @@ func (m *Manager) write(ctx context.Context, r *Request, w *writer) (*Response, 
 		pre = m.prepareCommitted(ctx, a, w, now)
 	}
 	var resp *Response
+	var done *Attributes // the attributes of the attempt that committed
 	err = m.st.Write(ctx, func(tx store.Tx) error {
 		cur := *a // each attempt (the store may retry) starts from the request
 		b := &cur
@@ -266,6 +287,7 @@ func (m *Manager) write(ctx context.Context, r *Request, w *writer) (*Response, 
 		}
 		var err error
 		resp, err = m.persist(ctx, tx, b)
+		done = b
 		return err
 	})
 	if err != nil {
@@ -274,8 +296,8 @@ func (m *Manager) write(ctx context.Context, r *Request, w *writer) (*Response, 
 		}
 		return nil, err
 	}
-	if m.cfg.OnCommit != nil {
-		m.cfg.OnCommit()
+	if done != nil {
+		m.notify(done)
 	}
 	return resp, nil
 }
