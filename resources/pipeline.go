@@ -114,6 +114,9 @@ type Attributes struct {
 	admissionVersion           uint64
 	// out is what persist writes, worked out by build.
 	out *writePlan
+	// tx is the write transaction while the stages run inside it (nil
+	// before the lock).
+	tx store.Tx
 }
 
 // Authorizer decides whether a principal may perform a write. It runs in
@@ -194,7 +197,7 @@ type writer struct {
 	// only, as ARM does for DELETE).
 	parents bool
 	// build works out a.Object and a.out.
-	build func(m *Manager, a *Attributes) error
+	build func(ctx context.Context, m *Manager, a *Attributes) error
 }
 
 // attributes is the first stage: the request checked and parsed.
@@ -429,12 +432,13 @@ func (m *Manager) load(ctx context.Context, tx store.Tx, a *Attributes, w *write
 // admission. tx is nil when it runs before the write lock.
 func (m *Manager) prepare(ctx context.Context, tx store.Tx, a *Attributes, w *writer, now time.Time) error {
 	a.admissionVersion = m.admissionVersion()
-	a.Events, a.RefusalEvents = nil, nil
+	a.Events, a.RefusalEvents, a.tx = nil, nil, tx
+	defer func() { a.tx = nil }()
 	if err := m.authz.Authorize(ctx, a); err != nil {
 		return err
 	}
 	a.out = &writePlan{}
-	if err := w.build(m, a); err != nil {
+	if err := w.build(ctx, m, a); err != nil {
 		return err
 	}
 	for _, p := range m.cfg.Mutating {

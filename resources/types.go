@@ -1,6 +1,10 @@
 package resources
 
 import (
+	"context"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/store"
 	"regexp"
 	"sort"
 	"strings"
@@ -30,6 +34,11 @@ type TypeSpec struct {
 	// ReadsStore is set for types whose hooks read other resources:
 	// their writes are built in the write transaction only.
 	ReadsStore bool
+	// Build, when set, completes the stored resource after the envelope
+	// and Defaults, and may refuse it; unlike Validate it gets the
+	// request body as sent (for errors that point into it) and may read
+	// other resources (c.Get; set ReadsStore).
+	Build func(c *Ctx, obj, body, existing value.Value) (value.Value, error)
 	// Actions are POST actions by lower-cased name.
 	Actions map[string]*ActionSpec
 	// Extension types hang off any resource ({id}/providers/NS/type/name).
@@ -62,7 +71,20 @@ type Ctx struct {
 	NewID    func() string
 	TenantID string
 	BaseURL  string
+	// Context is the request's context.
+	Context context.Context
+	// APIVersion is the request's api-version.
+	APIVersion string
+	// Principal is the caller.
+	Principal activitylog.Caller
+	// Get reads another resource by key in the write transaction (nil,
+	// nil when it does not exist); only for ReadsStore types.
+	Get func(key string) (*store.Resource, error)
 }
+
+// Add adds (or replaces) a type: the types of packages that extend the
+// control plane (the Microsoft.Authorization policy types).
+func (r *Registry) Add(s *TypeSpec) { r.add(s) }
 
 // Registry maps types to specs; unknown provider types are generic.
 type Registry struct {

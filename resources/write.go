@@ -84,7 +84,33 @@ func provisioningState(body []byte) string {
 }
 
 func (m *Manager) ctxFor(id *arm.ID, r *Request, now time.Time) *Ctx {
-	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, BaseURL: r.BaseURL}
+	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, BaseURL: r.BaseURL,
+		APIVersion: r.APIVersion, Principal: r.Caller}
+}
+
+// hookCtx is the Ctx of a write's type hooks: with the transaction's
+// reads when the write is prepared inside it.
+func (m *Manager) hookCtx(ctx context.Context, a *Attributes) *Ctx {
+	c := m.ctxFor(a.ID, a.Request, a.Now)
+	c.Context = ctx
+	if tx := a.tx; tx != nil {
+		c.Get = func(key string) (*store.Resource, error) {
+			r, err := tx.GetResource(ctx, key, false)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return r, err
+		}
+	} else {
+		c.Get = func(key string) (*store.Resource, error) {
+			rs, err := store.GetResources(ctx, m.st, key)
+			if err != nil {
+				return nil, err
+			}
+			return rs[0], nil
+		}
+	}
+	return c
 }
 
 func (m *Manager) storeResource(id *arm.ID, stored value.Value, etag string, now time.Time, existing *store.Resource) *store.Resource {

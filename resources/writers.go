@@ -113,6 +113,23 @@ func (m *Manager) stored(a *Attributes, obj value.Value, create, patch bool) {
 	}
 }
 
+// typeHooks runs the type's Defaults and Build hooks on the enveloped
+// object (body: what was sent, or for a PATCH the merged resource).
+func (m *Manager) typeHooks(ctx context.Context, a *Attributes, obj, body value.Value) (value.Value, error) {
+	spec := a.Spec
+	if spec.Defaults == nil && spec.Build == nil {
+		return obj, nil
+	}
+	c := m.hookCtx(ctx, a)
+	if spec.Defaults != nil {
+		obj = spec.Defaults(c, obj, a.OldObject)
+	}
+	if spec.Build != nil {
+		return spec.Build(c, obj, body, a.OldObject)
+	}
+	return obj, nil
+}
+
 func beingDeleted(a *Attributes) error {
 	if get(a.OldObject, "properties", "provisioningState").Str() == "Deleting" {
 		return arm.Errorf("Conflict", "The resource '%s' is being deleted.", a.ID.Name())
@@ -121,7 +138,7 @@ func beingDeleted(a *Attributes) error {
 }
 
 // buildPut: the body validated, enveloped and completed by the type.
-func buildPut(m *Manager, a *Attributes) error {
+func buildPut(ctx context.Context, m *Manager, a *Attributes) error {
 	spec := a.Spec
 	if a.Existing != nil {
 		if err := beingDeleted(a); err != nil {
@@ -137,8 +154,8 @@ func buildPut(m *Manager, a *Attributes) error {
 	if err != nil {
 		return err
 	}
-	if spec.Defaults != nil {
-		obj = spec.Defaults(m.ctxFor(a.ID, a.Request, a.Now), obj, a.OldObject)
+	if obj, err = m.typeHooks(ctx, a, obj, a.Body); err != nil {
+		return err
 	}
 	m.stored(a, obj, a.Existing == nil, false)
 	return nil
@@ -146,7 +163,7 @@ func buildPut(m *Manager, a *Attributes) error {
 
 // buildPatch: the body merged into the stored resource (RFC 7396; tags
 // and identity replaced whole), then as a PUT of the result.
-func buildPatch(m *Manager, a *Attributes) error {
+func buildPatch(ctx context.Context, m *Manager, a *Attributes) error {
 	spec, prev, patch := a.Spec, a.OldObject, a.Body
 	if err := beingDeleted(a); err != nil {
 		return err
@@ -181,8 +198,8 @@ func buildPatch(m *Manager, a *Attributes) error {
 	if err != nil {
 		return err
 	}
-	if spec.Defaults != nil {
-		obj = spec.Defaults(m.ctxFor(a.ID, a.Request, a.Now), obj, prev)
+	if obj, err = m.typeHooks(ctx, a, obj, merged); err != nil {
+		return err
 	}
 	m.stored(a, obj, false, true)
 	return nil
@@ -191,7 +208,7 @@ func buildPatch(m *Manager, a *Attributes) error {
 // buildDelete: synchronous types (and resources without a resource
 // group) are deleted with what is under them; long-running ones are
 // marked Deleting and completed by an operation.
-func buildDelete(m *Manager, a *Attributes) error {
+func buildDelete(ctx context.Context, m *Manager, a *Attributes) error {
 	id, p := a.ID, a.out
 	act := m.opFor(a.Request, id, a.Action)
 	if !(a.Spec.Async || id.IsResourceGroup()) {
@@ -217,12 +234,12 @@ func buildDelete(m *Manager, a *Attributes) error {
 // buildAction: a synchronous action runs now (its new resource body, if
 // any, is the object); a long-running one sets the resource's state while
 // it runs (During) and is completed by an operation.
-func buildAction(m *Manager, a *Attributes) error {
+func buildAction(ctx context.Context, m *Manager, a *Attributes) error {
 	as := a.Spec.Actions[arm.KeyOf(a.ActionName)]
 	p, cur := a.out, a.OldObject
 	act := m.opFor(a.Request, a.ID, a.Action)
 	if !as.Async {
-		nr, out, err := as.Run(m.ctxFor(a.ID, a.Request, a.Now), cur, a.Body)
+		nr, out, err := as.Run(m.hookCtx(ctx, a), cur, a.Body)
 		if err != nil {
 			return err
 		}
