@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -184,26 +183,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.fail(w, corr, err)
 		return
 	}
-	for k, v := range resp.Header {
-		h.Set(k, v)
-	}
-	if resp.Body != nil || resp.Chunks != nil {
-		h.Set("Content-Type", "application/json; charset=utf-8")
-		n := len(resp.Body)
-		for _, c := range resp.Chunks {
-			n += len(c)
-		}
-		h.Set("Content-Length", strconv.Itoa(n))
-	}
-	w.WriteHeader(resp.Status)
-	if resp.Body != nil {
-		w.Write(resp.Body)
-	}
-	for _, c := range resp.Chunks { // written as they are: no copy of a large page
-		if _, err := w.Write(c); err != nil {
-			return
-		}
-	}
+	s.render(w, r, resp)
 }
 
 // checkRequest refuses what no handler should see: an absolute-form
@@ -355,7 +335,7 @@ func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr strin
 		Method: req.Method, Path: strings.TrimSuffix(path, "/"), ID: id, Query: q,
 		APIVersion: q.Get("api-version"), IfMatch: req.Header.Get("If-Match"), IfNoneMatch: req.Header.Get("If-None-Match"),
 		Caller: *caller, CorrelationID: corr, ClientRequestID: req.Header.Get("x-ms-client-request-id"),
-		ClientIP: clientIP(req), BaseURL: s.PublicURL,
+		ClientIP: clientIP(req),
 	}
 	if req.Method == "PUT" || req.Method == "PATCH" || req.Method == "POST" {
 		if ct := req.Header.Get("Content-Type"); ct != "" && req.ContentLength != 0 && !strings.Contains(strings.ToLower(ct), "json") {

@@ -61,23 +61,23 @@ func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Respo
 			st["error"] = rec.Error
 		}
 		b, _ := json.Marshal(st)
-		return true, &Response{Status: 200, Body: b}, nil
+		return true, &Response{Body: b}, nil
 	}
 	// operationResults: 202 while running, then the final result.
 	if rec.Status == "InProgress" {
-		return true, &Response{Status: 202, Header: map[string]string{"Location": r.BaseURL + r.Path + "?" + r.Query.Encode()}}, nil
+		return true, &Response{Outcome: Accepted}, nil
 	}
 	if rec.Error != nil {
 		return true, nil, &arm.Error{Code: rec.Error.Code, Message: rec.Error.Message}
 	}
 	switch rec.Kind {
 	case "delete":
-		return true, &Response{Status: 204}, nil
+		return true, &Response{Outcome: NoContent}, nil
 	case "action":
 		if len(rec.Response) > 0 {
-			return true, &Response{Status: 200, Body: rec.Response}, nil
+			return true, &Response{Body: rec.Response}, nil
 		}
-		return true, &Response{Status: 204}, nil
+		return true, &Response{Outcome: NoContent}, nil
 	}
 	rid, err := arm.ParseID(rec.ResourceID)
 	if err != nil {
@@ -299,21 +299,12 @@ func (m *Manager) listEvents(ctx context.Context, r *Request) (*Response, error)
 	if more {
 		evs = evs[:limit]
 	}
-	var b strings.Builder
-	b.WriteString(`{"value":[`)
+	page := &Response{List: true, Items: make([][]byte, len(evs))}
 	for i, e := range evs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(e.Body)
+		page.Items[i] = e.Body
 	}
-	b.WriteString("]")
 	if more {
-		qv := r.Query
-		qv.Set("$skipToken", strconv.FormatInt(evs[len(evs)-1].Seq, 10))
-		b.WriteString(`,"nextLink":`)
-		b.WriteString(value.StringValue(r.BaseURL + r.Path + "?" + qv.Encode()).JSON())
+		page.Next = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
 	}
-	b.WriteString("}")
-	return &Response{Status: 200, Body: []byte(b.String())}, nil
+	return page, nil
 }

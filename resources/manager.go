@@ -32,19 +32,44 @@ type Request struct {
 	CorrelationID   string
 	ClientRequestID string
 	ClientIP        string
-	// BaseURL is scheme://host of the request, for Location and nextLink.
-	BaseURL string
 }
 
-// Response is the manager's answer: an HTTP status (2xx), an optional JSON
-// body and extra headers. Errors are returned as *arm.Error instead.
+// Response is what a request did, for the transport to render: the HTTP
+// status, the headers, the URLs a client polls and a list's nextLink are
+// the transport's (api). Errors are returned as *arm.Error instead.
 type Response struct {
-	Status int
-	Body   []byte
-	// Chunks, when set, follow Body: the pieces of a large answer (a
-	// list page) written one after the other without joining them.
-	Chunks [][]byte
-	Header map[string]string
+	Outcome Outcome
+	// Body is the JSON body (nil: none).
+	Body []byte
+	// List marks a list page: Items are its items' JSON, written one
+	// after the other without joining them, and Next is the cursor
+	// ($skipToken) of the next page ("" on the last).
+	List  bool
+	Items [][]byte
+	Next  string
+	// ETag is the entity tag of the resource returned ("": none).
+	ETag string
+	// Operation is the long-running operation the client polls (nil:
+	// none). An Accepted outcome without one is an operation result
+	// still running: the client polls the URL it asked.
+	Operation *AsyncOperation
+}
+
+// Outcome is what a request did.
+type Outcome uint8
+
+const (
+	OK        Outcome = iota // done; the body (if any) is the result
+	Created                  // a resource was created
+	Accepted                 // a long-running operation runs
+	NoContent                // done, nothing to return
+)
+
+// AsyncOperation names a long-running operation: the transport builds
+// its Azure-AsyncOperation (and, for Accepted, Location) URLs,
+// /subscriptions/{SubscriptionID}/providers/{Namespace}/locations/{Location}/operationStatuses/{ID}.
+type AsyncOperation struct {
+	ID, SubscriptionID, Namespace, Location string
 }
 
 // Config configures a Manager.
@@ -198,7 +223,7 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 		if _, err := m.getOne(ctx, id, false); err != nil {
 			return nil, err
 		}
-		return &Response{Status: 204}, nil
+		return &Response{Outcome: NoContent}, nil
 	}
 	return nil, methodNotAllowed(r)
 }
@@ -297,14 +322,7 @@ func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Resp
 	case rs[0] == nil:
 		return nil, notFound(id)
 	}
-	return &Response{Status: 200, Body: rs[0].Body, Header: etagHeader(rs[0].ETag)}, nil
-}
-
-func etagHeader(etag string) map[string]string {
-	if etag == "" {
-		return nil
-	}
-	return map[string]string{"ETag": `"` + etag + `"`}
+	return &Response{Body: rs[0].Body, ETag: rs[0].ETag}, nil
 }
 
 // matchETag implements If-Match / If-None-Match for an existing (or not)
@@ -700,33 +718,13 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 	}); err != nil {
 		return nil, err
 	}
-	// The page: {"value":[item,item,...],"nextLink":...}, each item's
-	// stored bytes written as they are.
-	chunks := make([][]byte, 0, 2*len(items)+2)
-	chunks = append(chunks, []byte(`{"value":[`))
+	page := &Response{List: true, Items: make([][]byte, len(items))}
 	for i, it := range items {
-		if i > 0 {
-			chunks = append(chunks, comma)
-		}
-		chunks = append(chunks, it.Body)
+		page.Items[i] = it.Body
 	}
-	var b strings.Builder
-	b.WriteString("]")
 	if more && len(items) > 0 {
-		qv := url.Values{}
-		for k, v := range r.Query {
-			if k != "$skipToken" {
-				qv[k] = v
-			}
-		}
-		qv.Set("$skipToken", skipToken(items[len(items)-1].Key))
-		next := r.BaseURL + r.Path + "?" + qv.Encode()
-		b.WriteString(`,"nextLink":`)
-		b.WriteString(value.StringValue(next).JSON())
+		page.Next = skipToken(items[len(items)-1].Key)
 	}
-	b.WriteString("}")
-	chunks = append(chunks, []byte(b.String()))
-	return &Response{Status: 200, Chunks: chunks}, nil
+	return page, nil
 }
 
-var comma = []byte{','}

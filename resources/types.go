@@ -70,7 +70,6 @@ type Ctx struct {
 	Now      time.Time
 	NewID    func() string
 	TenantID string
-	BaseURL  string
 	// Context is the request's context.
 	Context context.Context
 	// APIVersion is the request's api-version.

@@ -84,8 +84,7 @@ func provisioningState(body []byte) string {
 }
 
 func (m *Manager) ctxFor(id *arm.ID, r *Request, now time.Time) *Ctx {
-	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, BaseURL: r.BaseURL,
-		APIVersion: r.APIVersion, Principal: r.Caller}
+	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, APIVersion: r.APIVersion, Principal: r.Caller}
 }
 
 // hookCtx is the Ctx of a write's type hooks: with the transaction's
@@ -129,27 +128,20 @@ func (m *Manager) storeResource(id *arm.ID, stored value.Value, etag string, now
 	return res
 }
 
-func (m *Manager) asyncHeaders(r *Request, id *arm.ID, opID, location string, withLocation bool) map[string]string {
+// asyncOp names the operation opID of a write to id, for the client
+// to poll: under the namespace of the resource's type and its location.
+func asyncOp(id *arm.ID, opID, location string) *AsyncOperation {
 	ns := "Microsoft.Resources"
-	if id.IsResource() {
-		ns = id.Parts[len(id.Parts)-1].Namespace
-		for i := len(id.Parts) - 1; i >= 0; i-- {
-			if id.Parts[i].Namespace != "" {
-				ns = id.Parts[i].Namespace
-				break
-			}
+	for i := len(id.Parts) - 1; i >= 0; i-- {
+		if id.Parts[i].Namespace != "" {
+			ns = id.Parts[i].Namespace
+			break
 		}
 	}
 	if location == "" {
 		location = "global"
 	}
-	base := r.BaseURL + "/subscriptions/" + id.SubscriptionID + "/providers/" + ns + "/locations/" + location
-	q := "?api-version=" + r.APIVersion
-	h := map[string]string{"Azure-AsyncOperation": base + "/operationStatuses/" + opID + q}
-	if withLocation {
-		h["Location"] = base + "/operationResults/" + opID + q
-	}
-	return h
+	return &AsyncOperation{ID: opID, SubscriptionID: id.SubscriptionID, Namespace: ns, Location: location}
 }
 
 func (m *Manager) newOp(opID, kind string, id *arm.ID, now time.Time, act activitylog.Op) *opRecord {

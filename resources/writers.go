@@ -60,7 +60,7 @@ func deleteMissing(m *Manager, a *Attributes) (*Response, error) {
 	if a.Request.IfMatch != "" {
 		return nil, arm.Errorf("PreconditionFailed", "The resource does not exist, so If-Match cannot match.")
 	}
-	return &Response{Status: 204}, nil
+	return &Response{Outcome: NoContent}, nil
 }
 
 // events returns the start and end events of the write.
@@ -99,17 +99,18 @@ func (m *Manager) stored(a *Attributes, obj value.Value, create, patch bool) {
 	if patch && spec.Async {
 		op := m.newOp(m.cfg.NewID(), "patch", id, a.Now, act)
 		p.op = m.storeOp(op, id, a.Now)
-		p.resp = &Response{Status: 202, Header: m.asyncHeaders(a.Request, id, op.ID, a.Object.Field("location").Str(), true)}
+		p.resp = &Response{Outcome: Accepted, Operation: asyncOp(id, op.ID, a.Object.Field("location").Str())}
 		return
 	}
-	p.resp = &Response{Status: status, Header: etagHeader(etag)}
+	p.resp = &Response{ETag: etag}
+	if create {
+		p.resp.Outcome = Created
+	}
 	p.respBody = true
 	if spec.Async {
 		op := m.newOp(m.cfg.NewID(), "put", id, a.Now, act)
 		p.op = m.storeOp(op, id, a.Now)
-		for k, v := range m.asyncHeaders(a.Request, id, op.ID, a.Object.Field("location").Str(), false) {
-			p.resp.Header[k] = v
-		}
+		p.resp.Operation = asyncOp(id, op.ID, a.Object.Field("location").Str())
 	}
 }
 
@@ -214,7 +215,7 @@ func buildDelete(ctx context.Context, m *Manager, a *Attributes) error {
 	if !(a.Spec.Async || id.IsResourceGroup()) {
 		p.deleteID = id
 		p.events = m.events(a, act, activitylog.Succeeded, 200)
-		p.resp = &Response{Status: 200}
+		p.resp = &Response{}
 		return nil
 	}
 	prev := a.OldObject
@@ -227,7 +228,7 @@ func buildDelete(ctx context.Context, m *Manager, a *Attributes) error {
 	op := m.newOp(m.cfg.NewID(), "delete", id, a.Now, act)
 	p.op = m.storeOp(op, id, a.Now)
 	p.events = m.events(a, act, activitylog.Accepted, 202)
-	p.resp = &Response{Status: 202, Header: m.asyncHeaders(a.Request, id, op.ID, prev.Field("location").Str(), true)}
+	p.resp = &Response{Outcome: Accepted, Operation: asyncOp(id, op.ID, prev.Field("location").Str())}
 	return nil
 }
 
@@ -249,7 +250,7 @@ func buildAction(ctx context.Context, m *Manager, a *Attributes) error {
 			res.ETag, res.UpdatedAt = m.cfg.NewID(), a.Now
 			p.res = &res
 		}
-		p.resp = &Response{Status: 200}
+		p.resp = &Response{}
 		if !out.IsUndefined() {
 			p.resp.Body = []byte(out.JSON())
 		}
@@ -269,6 +270,6 @@ func buildAction(ctx context.Context, m *Manager, a *Attributes) error {
 	}
 	p.op = m.storeOp(op, a.ID, a.Now)
 	p.events = m.events(a, act, activitylog.Accepted, 202)
-	p.resp = &Response{Status: 202, Header: m.asyncHeaders(a.Request, a.ID, op.ID, cur.Field("location").Str(), true)}
+	p.resp = &Response{Outcome: Accepted, Operation: asyncOp(a.ID, op.ID, cur.Field("location").Str())}
 	return nil
 }
