@@ -210,12 +210,12 @@ func mutateOps(res *Result) ([]mutateOp, string, error) {
 	ops := make([]mutateOp, 0, list.Len())
 	for _, e := range list.Elems() {
 		o := mutateOp{}
-		switch strings.ToLower(e.Field("operation").Str()) {
-		case "addorreplace":
+		switch opn := e.Field("operation").Str(); {
+		case strings.EqualFold(opn, "addOrReplace"):
 			o.operation = "addOrReplace"
-		case "add":
+		case strings.EqualFold(opn, "add"):
 			o.operation = "add"
-		case "remove":
+		case strings.EqualFold(opn, "remove"):
 			o.operation = "remove"
 		default:
 			return nil, "", expr.Errorf("Apply: unknown operation %s", short(e.Field("operation")))
@@ -263,7 +263,11 @@ func (m *Mutation) apply(ops []mutateOp, opts ApplyOptions) {
 			m.Conflicts = append(m.Conflicts, Conflict{Operation: o.operation, Field: o.field, Path: r.conflictPath, Reason: r.conflict})
 		case changed:
 			m.Body = nb
-			m.Changes = append(m.Changes, r.changes...)
+			if m.Changes == nil {
+				m.Changes = r.changes
+			} else {
+				m.Changes = append(m.Changes, r.changes...)
+			}
 		case r.skipped != "":
 			m.Skipped = append(m.Skipped, Skip{Operation: o.operation, Field: o.field, Reason: r.skipped})
 		}
@@ -289,15 +293,17 @@ func resolveMutateField(o *mutateOp, body value.Value, opts ApplyOptions) (p val
 	if o.operation == "remove" {
 		return nil, "remove applies only to tags", ""
 	}
-	lower := strings.ToLower(o.field)
-	if lower == "identity.type" {
-		if isModify && !identityModifiable(body.Field("type").Str()) {
-			return nil, "", "identity.type can be modified only on virtual machines and virtual machine scale sets"
+	if !strings.Contains(o.field, "/") { // not an alias
+		lower := strings.ToLower(o.field)
+		if lower == "identity.type" {
+			if isModify && !identityModifiable(body.Field("type").Str()) {
+				return nil, "", "identity.type can be modified only on virtual machines and virtual machine scale sets"
+			}
+			return value.Path{{Key: "identity"}, {Key: "type"}}, "", ""
 		}
-		return value.Path{{Key: "identity"}, {Key: "type"}}, "", ""
-	}
-	if _, ok := specialFields[lower]; ok || lower == "identity" || strings.HasPrefix(lower, "identity.") {
-		return nil, "the field " + quote(o.field) + " cannot be changed (only tags, identity.type and aliases)", ""
+		if _, ok := specialFields[lower]; ok || lower == "identity" || strings.HasPrefix(lower, "identity.") {
+			return nil, "the field " + quote(o.field) + " cannot be changed (only tags, identity.type and aliases)", ""
+		}
 	}
 	if opts.Aliases == nil {
 		p, err := value.ParsePath(o.field)
