@@ -334,6 +334,16 @@ func resolveMutateField(o *mutateOp, body value.Value, opts ApplyOptions) (p val
 		return nil, "unknown alias " + quote(o.field) + ": it is not in the alias catalog", ""
 	}
 	p = a.PathFor(opts.APIVersion)
+	if len(a.Alternatives) > 0 && !present(body.At(p)) {
+		// A namespace-level name of a catalog without types: the first
+		// path present in the body, as conditions read it.
+		for _, alt := range a.Alternatives {
+			if present(body.At(alt)) {
+				p = alt
+				break
+			}
+		}
+	}
 	if isModify {
 		if a.MetadataKnown && !a.ModifiableFor(opts.APIVersion) {
 			return nil, notModifiable(o.field, opts.APIVersion), ""

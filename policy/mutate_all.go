@@ -108,11 +108,11 @@ func ApplyAll(body value.Value, results []*Result, opts ApplyOptions) (Mutations
 			case len(denies) == 1:
 				reason += "; result " + strconv.Itoa(denies[0]) + " has conflictEffect deny and wins"
 			}
-			f, p := "", ""
+			c := Conflict{Operation: "modify", Reason: reason}
 			if len(m.Changes) > 0 {
-				f, p = m.Changes[0].Field, m.Changes[0].Path
+				c.Operation, c.Field, c.Path = m.Changes[0].Operation, m.Changes[0].Field, m.Changes[0].Path
 			}
-			m.Conflicts = append(m.Conflicts, Conflict{Operation: "modify", Field: f, Path: p, Reason: reason})
+			m.Conflicts = append(m.Conflicts, c)
 			m.Body, m.Changes = body, nil
 		}
 	}

@@ -469,3 +469,27 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 }
+
+// TestApplyAlternatives: a namespace-level alias listed with several paths
+// (catalogs without types) changes the first path present in the body, the
+// one conditions read.
+func TestApplyAlternatives(t *testing.T) {
+	cat := alias.NewCatalog(
+		&alias.Alias{Name: "Contoso.Test/alt", ResourceType: "Contoso.Test", DefaultPath: value.Path{{Key: "properties"}, {Key: "a"}}},
+		&alias.Alias{Name: "Contoso.Test/alt", ResourceType: "Contoso.Test", DefaultPath: value.Path{{Key: "properties"}, {Key: "b"}}},
+	)
+	for _, tt := range []struct{ body, want string }{
+		{`{"type":"Contoso.Test/widgets","properties":{"b":"old"}}`, `{"type":"Contoso.Test/widgets","properties":{"b":"new"}}`},
+		{`{"type":"Contoso.Test/widgets","properties":{"a":"old","b":"old"}}`, `{"type":"Contoso.Test/widgets","properties":{"a":"new","b":"old"}}`},
+		{`{"type":"Contoso.Test/widgets","properties":{}}`, `{"type":"Contoso.Test/widgets","properties":{"a":"new"}}`},
+	} {
+		res, body := mutateResult(t, cat, modifyThen("", `{"operation":"addOrReplace","field":"Contoso.Test/alt","value":"new"}`), tt.body, "")
+		m, err := Apply(body, res, ApplyOptions{Aliases: cat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Body.JSON(); got != tt.want {
+			t.Errorf("%s: body = %s, want %s", tt.body, got, tt.want)
+		}
+	}
+}
