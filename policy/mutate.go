@@ -344,6 +344,9 @@ func resolveMutateField(o *mutateOp, body value.Value, opts ApplyOptions) (p val
 			}
 		}
 	}
+	if len(p) == 0 {
+		return nil, "the alias " + quote(o.field) + " has no path", ""
+	}
 	if isModify {
 		if a.MetadataKnown && !a.ModifiableFor(opts.APIVersion) {
 			return nil, notModifiable(o.field, opts.APIVersion), ""

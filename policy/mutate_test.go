@@ -209,6 +209,11 @@ func TestApply(t *testing.T) {
 		{name: "[*] add with an array value appends its members", then: modifyThen("", `{"operation":"add","field":"Contoso.Test/widgets/tiers[*]","value":["b","c"]}`),
 			body: `{` + w + `,"properties":{"tiers":["a"]}}`, want: `{` + w + `,"properties":{"tiers":["a","b","c"]}}`,
 			changes: "add properties.tiers: [\"a\"] -> [\"a\",\"b\",\"c\"]\n"},
+		{name: "X where only X[*] is an alias: the array", then: modifyThen("", `{"operation":"addOrReplace","field":"Contoso.Test/widgets/tiers","value":["x"]}`),
+			body: `{` + w + `,"properties":{"tiers":["a","b"]}}`, want: `{` + w + `,"properties":{"tiers":["x"]}}`,
+			changes: "addOrReplace properties.tiers: [\"a\",\"b\"] -> [\"x\"]\n"},
+		{name: "X where only X[*] is an alias: an array value", then: modifyThen("audit", `{"operation":"addOrReplace","field":"Contoso.Test/widgets/tiers","value":"x"}`),
+			body: `{` + w + `,"properties":{"tiers":["a","b"]}}`, want: `{` + w + `,"properties":{"tiers":["a","b"]}}`, conflicts: 1},
 		{name: "[*] member kind checked", then: modifyThen("audit", `{"operation":"add","field":"Contoso.Test/widgets/tiers[*]","value":["b",1]}`),
 			body: `{` + w + `,"properties":{"tiers":["a"]}}`, want: `{` + w + `,"properties":{"tiers":["a"]}}`, conflicts: 1},
 		{name: "[*] addOrReplace replaces all members", then: modifyThen("", `{"operation":"addOrReplace","field":"Contoso.Test/widgets/ipRules[*]","value":{"value":"1.1.1.1"}}`),
@@ -492,4 +497,48 @@ func TestApplyAlternatives(t *testing.T) {
 			t.Errorf("%s: body = %s, want %s", tt.body, got, tt.want)
 		}
 	}
+}
+
+// TestApplyMLGenerated applies the Machine Learning built-ins' Modify and
+// Append results to generated resources: no error, the input is left
+// alone, and the mutated body is stable (evaluated again, it yields no
+// further change).
+func TestApplyMLGenerated(t *testing.T) {
+	progs := mlPrograms(t)
+	opts := ApplyOptions{APIVersion: "2024-04-01", Aliases: alias.Builtin()}
+	applied := 0
+	for _, r := range mlResources(t, 2000, 11) {
+		for _, p := range progs {
+			res := evalAt(p, r, opts.APIVersion)
+			if res.Effect != Modify && res.Effect != Append {
+				continue
+			}
+			before := r.JSON()
+			m, err := Apply(r, &res, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", p.Definition.Name, err)
+			}
+			if r.JSON() != before {
+				t.Fatalf("%s changed its input", p.Definition.Name)
+			}
+			if m.Denied() || len(m.Conflicts) > 0 {
+				t.Fatalf("%s on %s: conflicts %v", p.Definition.Name, before, m.Conflicts)
+			}
+			if len(m.Changes) > 0 {
+				applied++
+			}
+			again := evalAt(p, m.Body, opts.APIVersion)
+			if again.Effect == None {
+				continue
+			}
+			m2, err := Apply(m.Body, &again, opts)
+			if err != nil || len(m2.Changes) > 0 {
+				t.Fatalf("%s: not stable: %v %v", p.Definition.Name, err, m2.Changes)
+			}
+		}
+	}
+	if applied == 0 {
+		t.Fatal("no Modify or Append changed any generated resource")
+	}
+	t.Logf("%d changes applied", applied)
 }
