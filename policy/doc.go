@@ -3,7 +3,8 @@
 // an immutable Program; Program.Evaluate evaluates it against one resource
 // and returns the effect, the evaluated details and, on request, every
 // evaluated condition. CompileSet expands initiatives; Index groups programs
-// by resource type.
+// by resource type. Apply carries out a Modify or Append result on a request
+// body; ApplyAll does so for several programs and settles their conflicts.
 //
 // Phases are separate: parse (definition) → compile (operator dispatch,
 // alias resolution, parameter binding, constant folding, like/match
