@@ -727,4 +727,3 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 	}
 	return page, nil
 }
-
