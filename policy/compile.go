@@ -36,6 +36,13 @@ type Options struct {
 	// but accepts built-in initiatives that pass "audit" to members whose
 	// allowedValues say "Audit"; CompileSet uses this for members.
 	FoldAllowedValues bool
+	// Effect, when set, replaces the definition's then.effect (an
+	// assignment's policyEffect override); it must name an effect.
+	Effect string
+	// MemberEffect, for CompileSet, replaces the effect of members by
+	// reference id (the overrides that select members; keys compared
+	// case-insensitively). Effect applies to the members it misses.
+	MemberEffect func(referenceID string) string
 }
 
 // limits from Azure's documentation.
@@ -68,6 +75,11 @@ type Program struct {
 	// usesScope: the definition calls resourceGroup() or subscription().
 	usesScope bool
 }
+
+// Effect returns the program's effect when it is known without
+// evaluating (a constant, or a parameter the assignment gave); ok is
+// false when it is computed per resource.
+func (p *Program) Effect() (e Effect, ok bool) { return p.effect.eff, p.effect.isCon }
 
 // UsesScopeContext reports whether the definition calls resourceGroup() or
 // subscription(), that is whether Input.ResourceGroup and

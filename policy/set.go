@@ -51,7 +51,7 @@ func (c *Cache) compile(d *definition.Definition, opts Options) (*Program, error
 			}
 		}
 	}
-	key := cacheKey{d, string(b)}
+	key := cacheKey{d, string(b) + "|" + opts.Effect}
 	if p, ok := c.m[key]; ok {
 		return p, nil
 	}
@@ -113,6 +113,12 @@ func CompileSet(set *definition.SetDefinition, resolve Resolver, opts Options, c
 		mopts.Parameters = vals
 		mopts.AllowExtraParameters = true
 		mopts.FoldAllowedValues = true
+		mopts.MemberEffect = nil
+		if opts.MemberEffect != nil {
+			if e := opts.MemberEffect(m.ReferenceID); e != "" {
+				mopts.Effect = e
+			}
+		}
 		p, err := cache.compile(d, mopts)
 		if err != nil {
 			if el, ok := err.(definition.ErrorList); ok {

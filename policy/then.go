@@ -81,6 +81,10 @@ func (c *compiler) then(p *Program, v value.Value, ptr definition.Pointer) {
 		return
 	}
 	ep := ptr.Key("effect")
+	if c.opts.Effect != "" {
+		// An assignment's override replaces the effect as written.
+		effV = value.StringValue(c.opts.Effect)
+	}
 	if effV.Kind() != value.String {
 		c.errs.Add(ep.String(), definition.CodeInvalidEffect, "effect must be a string, got %s", strings.ToLower(effV.Kind().String()))
 		return
