@@ -312,6 +312,8 @@ func addSetErrors(err error, e *errs) {
 		switch {
 		case de.Code == definition.CodeInvalidSetDefinition && strings.HasSuffix(de.Pointer, "/policyDefinitionReferenceId"):
 			code = CodeDuplicatePolicyDefinitionReferenceID
+		case de.Code == definition.CodeInvalidParameter && strings.HasPrefix(de.Pointer, "/properties/policyDefinitions/"):
+			code = CodeInvalidRequestContent // a member value not wrapped in {"value": ...}
 		case code == CodeInvalidRequestContent && (de.Code == definition.CodeInvalidExpression || de.Code == definition.CodeUnknownFunction):
 			code = CodeInvalidPolicyParameters
 		}
