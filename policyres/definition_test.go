@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/policy/value"
 )
 
@@ -96,5 +97,16 @@ func TestBuiltInDefinitionsAccepted(t *testing.T) {
 			_, err := BuildDefinition(ctx, mustID(t, defID), readJSON(t, f), value.Value{}, nil, testOpts)
 			wantOK(t, err)
 		})
+	}
+}
+
+// TestErrorDetails: every problem is reported, the first as the error.
+func TestErrorDetails(t *testing.T) {
+	body := `{"properties": {"mode": "Foo", "displayName": 1, "policyRule": {"if": {"field": "type", "equals": "a/b"}, "then": {"effect": "deny"}}}}`
+	_, err := BuildDefinition(ctx, mustID(t, defID), mustParse(t, body), value.Value{}, nil, testOpts)
+	wantErr(t, err, CodeInvalidRequestContent, "/properties/displayName")
+	ae := err.(*arm.Error)
+	if len(ae.Details) != 2 || ae.Details[1].Code != CodeInvalidPolicyDefinitionMode || ae.Details[1].Target != "/properties/mode" {
+		t.Errorf("details %+v", ae.Details)
 	}
 }
