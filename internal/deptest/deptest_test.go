@@ -15,6 +15,8 @@ var rules = []struct {
 }{
 	{"./policy/...", []string{"github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
 	{"./arm/...", []string{"github.com/mlgov/mlgov/arm"}, []string{"net/http", "database/sql"}},
+	// The policy resources are built for the write path, never from it.
+	{"./policyres/...", []string{"github.com/mlgov/mlgov/policyres", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog"}},
 	// Services and the transport use the store interfaces, never a driver.
 	{"./resources/...", []string{"github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
 	{"./api/...", []string{"github.com/mlgov/mlgov/api", "github.com/mlgov/mlgov/internal/uuid", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "golang.org/x/text", "github.com/go-jose/go-jose"}, []string{"database/sql"}},
