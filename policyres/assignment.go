@@ -92,7 +92,7 @@ func BuildAssignment(ctx context.Context, id *arm.ID, body, existing value.Value
 	}
 
 	// Parameters.
-	vals, normParams := assignmentParameters(p, params, def, set, &e)
+	vals, normParams := assignmentParameters(p, params, defID, &e)
 
 	// notScopes.
 	var notScopes []value.Value
@@ -254,15 +254,14 @@ func checkReference(rid string, refIDs map[string]string, ptr definition.Pointer
 // declarations: names declared, required ones given, types, schemas and
 // allowedValues (case-sensitive). It returns the plain values and the
 // normalized object.
-func assignmentParameters(p value.Value, params []*definition.Parameter, def *definition.Definition, set *definition.SetDefinition, e *errs) (map[string]value.Value, value.Value) {
+func assignmentParameters(p value.Value, params []*definition.Parameter, defID string, e *errs) (map[string]value.Value, value.Value) {
 	pp := props.Key("parameters")
 	pv, ok := p.Get("parameters")
 	given := map[string]value.Value{}
 	var norm value.Value
-	holder := def
-	if holder == nil {
-		holder = &definition.Definition{ID: set.ID, Name: set.Name, Parameters: set.Parameters}
-	}
+	// holder names the assigned definition in messages by the id the
+	// body gave.
+	holder := &definition.Definition{ID: defID, Name: defID, Parameters: params}
 	if ok && pv.Kind() != value.Null {
 		if pv.Kind() != value.Object {
 			e.add(CodeInvalidRequestContent, pp, "The request content was invalid and could not be deserialized: 'parameters' must be an object, got %s.", kindName(pv))

@@ -1,8 +1,11 @@
 package policyres
 
 import (
+	"context"
+	"errors"
 	"testing"
 
+	"github.com/mlgov/mlgov/policy/definition"
 	"github.com/mlgov/mlgov/policy/value"
 )
 
@@ -97,4 +100,39 @@ func upper(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// failingResolver fails every lookup: a store error, not a refusal.
+type failingResolver struct{}
+
+var errStore = errors.New("store is down")
+
+func (failingResolver) PolicyDefinition(context.Context, string) (*definition.Definition, value.Value, error) {
+	return nil, value.Value{}, errStore
+}
+func (failingResolver) PolicySetDefinition(context.Context, string) (*definition.SetDefinition, value.Value, error) {
+	return nil, value.Value{}, errStore
+}
+func (failingResolver) PolicyAssignment(context.Context, string) (value.Value, error) {
+	return value.Value{}, errStore
+}
+
+// TestResolverErrorsPassThrough: a failed lookup is returned as it is
+// (the caller answers 500), never turned into a 400.
+func TestResolverErrorsPassThrough(t *testing.T) {
+	var r failingResolver
+	_, err := BuildSetDefinition(ctx, mustID(t, setID), mustParse(t, `{"properties": {"policyDefinitions": [{"policyDefinitionId": "`+effectDefID+`"}]}}`), value.Value{}, r, testOpts)
+	if err != errStore {
+		t.Errorf("set: %v", err)
+	}
+	for _, id := range []string{effectDefID, setID} {
+		_, err = BuildAssignment(ctx, mustID(t, assignID), mustParse(t, `{"properties": {"policyDefinitionId": "`+id+`"}}`), value.Value{}, r, testOpts)
+		if err != errStore {
+			t.Errorf("assignment of %s: %v", id, err)
+		}
+	}
+	_, err = BuildExemption(ctx, mustID(t, exemptID), mustParse(t, `{"properties": {"exemptionCategory": "Waiver", "policyAssignmentId": "`+setAssignID+`"}}`), value.Value{}, r, testOpts)
+	if err != errStore {
+		t.Errorf("exemption: %v", err)
+	}
 }

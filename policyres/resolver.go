@@ -86,35 +86,55 @@ func NewMemResolver() *MemResolver {
 	return &MemResolver{defs: map[string]memDef{}, sets: map[string]memSet{}, assignments: map[string]value.Value{}}
 }
 
-// AddDefinition parses body (a full resource, bare properties or a
-// built-in file) and stores it as a policy definition under id.
-func (m *MemResolver) AddDefinition(id string, body value.Value) error {
-	doc, err := definition.FromValue(body)
+// ParseDefinition parses a stored policy definition (the ARM resource
+// body, bare properties or a built-in repository file) for a Resolver,
+// with its ID and Name set from id.
+func ParseDefinition(id string, stored value.Value) (*definition.Definition, error) {
+	doc, err := definition.FromValue(stored)
 	if err != nil {
-		return fmt.Errorf("%s: %w", id, err)
+		return nil, fmt.Errorf("%s: %w", id, err)
 	}
 	if doc.Kind != definition.KindPolicy {
-		return fmt.Errorf("%s: not a policy definition", id)
+		return nil, fmt.Errorf("%s: not a policy definition", id)
 	}
-	doc.Policy.ID = id
+	doc.Policy.ID, doc.Policy.Name = id, id[strings.LastIndexByte(id, '/')+1:]
+	return doc.Policy, nil
+}
+
+// ParseSetDefinition is ParseDefinition for a policy set definition.
+func ParseSetDefinition(id string, stored value.Value) (*definition.SetDefinition, error) {
+	doc, err := definition.FromValue(stored)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	if doc.Kind != definition.KindPolicySet {
+		return nil, fmt.Errorf("%s: not a policy set definition", id)
+	}
+	doc.Set.ID, doc.Set.Name = id, id[strings.LastIndexByte(id, '/')+1:]
+	return doc.Set, nil
+}
+
+// AddDefinition parses body (see ParseDefinition) and stores it as a
+// policy definition under id.
+func (m *MemResolver) AddDefinition(id string, body value.Value) error {
+	d, err := ParseDefinition(id, body)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	m.defs[idKey(id)] = memDef{doc.Policy, body}
+	m.defs[idKey(id)] = memDef{d, body}
 	m.mu.Unlock()
 	return nil
 }
 
 // AddSetDefinition stores an initiative under id.
 func (m *MemResolver) AddSetDefinition(id string, body value.Value) error {
-	doc, err := definition.FromValue(body)
+	s, err := ParseSetDefinition(id, body)
 	if err != nil {
-		return fmt.Errorf("%s: %w", id, err)
+		return err
 	}
-	if doc.Kind != definition.KindPolicySet {
-		return fmt.Errorf("%s: not a policy set definition", id)
-	}
-	doc.Set.ID = id
 	m.mu.Lock()
-	m.sets[idKey(id)] = memSet{doc.Set, body}
+	m.sets[idKey(id)] = memSet{s, body}
 	m.mu.Unlock()
 	return nil
 }
