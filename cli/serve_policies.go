@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"github.com/mlgov/mlgov/api"
+	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/definition"
-	"github.com/mlgov/mlgov/policy/value"
 )
 
 // defaultPolicyPaths are the development and CI defaults: the reference
@@ -33,6 +33,7 @@ func existing(paths []string) []string {
 type policyLoad struct {
 	defs     *api.PolicyDefinitions
 	sets     *api.PolicyDefinitions
+	builtins *govern.Builtins // the same, for assignments
 	catalog  *alias.Catalog
 	compiled int
 	failed   []string
@@ -86,24 +87,17 @@ func loadPolicies(policyPaths, aliasPaths []string) (*policyLoad, error) {
 	}
 	out.defs = api.NewPolicyDefinitions(byName)
 	out.sets = api.NewPolicySetDefinitions(setsByName)
+	out.builtins = govern.NewBuiltins(byName, setsByName)
 	return out, nil
 }
 
-// builtInJSON is a built-in file as the ARM resource Azure serves: its
-// id, type and name set for the tenant scope.
+// builtInJSON is a built-in file as the ARM resource Azure serves.
 func builtInJSON(path, typ, name string) (json.RawMessage, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	v, err := value.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	v = v.With("id", value.StringValue("/providers/Microsoft.Authorization/"+typ+"/"+name)).
-		With("type", value.StringValue("Microsoft.Authorization/"+typ)).
-		With("name", value.StringValue(name))
-	return json.RawMessage(v.JSON()), nil
+	return govern.BuiltinResource(raw, typ, name)
 }
 
 func firstLine(s string) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlgov/mlgov/api"
+	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
@@ -184,8 +185,17 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	mgr := resources.New(st, resources.NewRegistry(), cfg.input.apply(resources.Config{
-		Now: func() time.Time { return time.Now().UTC() }, NewID: new(timeUUIDs).next, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
+	newID := new(timeUUIDs).next
+	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID})
+	if err := gov.Refresh(ctx); err != nil {
+		return fmt.Errorf("loading the policy assignments: %w", err)
+	}
+	reg := resources.NewRegistry()
+	gov.Register(reg)
+	mgr := resources.New(st, reg, cfg.input.apply(resources.Config{
+		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
+		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
+		Committers: []resources.Committer{gov},
 	}))
 	if err := mgr.EnsureSubscription(ctx, bs.SubscriptionID, "mlgov default subscription"); err != nil {
 		return err

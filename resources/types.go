@@ -31,6 +31,10 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// CreatedOnUpdate answers 201 to a PUT that replaces the resource as
+	// well (Azure's policy definitions and assignments; their SDK
+	// accepts nothing else).
+	CreatedOnUpdate bool
 	// ReadsStore is set for types whose hooks read other resources:
 	// their writes are built in the write transaction only.
 	ReadsStore bool

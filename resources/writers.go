@@ -103,7 +103,7 @@ func (m *Manager) stored(a *Attributes, obj value.Value, create, patch bool) {
 		return
 	}
 	p.resp = &Response{ETag: etag}
-	if create {
+	if create || (spec.CreatedOnUpdate && !patch) {
 		p.resp.Outcome = Created
 	}
 	p.respBody = true

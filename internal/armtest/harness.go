@@ -21,6 +21,7 @@ import (
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
@@ -35,6 +36,7 @@ type Server struct {
 	ClientSecret   string
 	Client         *http.Client
 	Manager        *resources.Manager
+	Governor       *govern.Governor
 	Store          store.Store
 	token          string
 }
@@ -85,19 +87,25 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond}
+	bi := loadBuiltins()
+	gov := govern.New(st, govern.Config{Builtins: bi.builtins, Aliases: bi.catalog, NewID: uuidV4})
+	reg := resources.NewRegistry()
+	gov.Register(reg)
+	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
+		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov}, Committers: []resources.Committer{gov}}
 	if with != nil {
 		with(&cfg)
 	}
-	mgr := resources.New(st, resources.NewRegistry(), cfg)
+	mgr := resources.New(st, reg, cfg)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)
 	}
 	extra := http.NewServeMux()
 	oauth.New(idsvc, oauth.Config{BaseURL: url}).Register(extra)
-	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, Client: ts.Client(), Manager: mgr, Store: st}
+	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,
+		Policies: bi.defs, PolicySets: bi.sets}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, Client: ts.Client(), Manager: mgr, Governor: gov, Store: st}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {

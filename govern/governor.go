@@ -1,0 +1,580 @@
+package govern
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy"
+	"github.com/mlgov/mlgov/policy/alias"
+	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/policyres"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+)
+
+// Config configures a Governor.
+type Config struct {
+	// Builtins are the built-in definitions and initiatives (nil: none).
+	Builtins *Builtins
+	// Aliases is the alias catalog definitions are compiled with.
+	Aliases *alias.Catalog
+	Now     func() time.Time
+	NewID   func() string
+}
+
+// Governor serves the policy types and enforces the assignments: it is
+// the write path's MutatingAdmission, ValidatingAdmission, Committer and
+// AdmissionVersioner.
+type Governor struct {
+	st       store.Store
+	builtins *Builtins
+	catalog  *alias.Catalog
+	now      func() time.Time
+	newID    func() string
+
+	mu      sync.Mutex // serializes rebuilds
+	snap    atomic.Pointer[snapshot]
+	version atomic.Uint64 // bumped by every change of a policy resource
+}
+
+var (
+	_ resources.MutatingAdmission   = (*Governor)(nil)
+	_ resources.ValidatingAdmission = (*Governor)(nil)
+	_ resources.Committer           = (*Governor)(nil)
+	_ resources.AdmissionVersioner  = (*Governor)(nil)
+)
+
+// New returns a Governor over st.
+func New(st store.Store, cfg Config) *Governor {
+	if cfg.Builtins == nil {
+		cfg.Builtins = NewBuiltins(nil, nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Governor{st: st, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID}
+}
+
+// snapshot is the assignments and exemptions in force, compiled.
+type snapshot struct {
+	version    uint64
+	byScope    map[string][]*assigned  // scope key → assignments at it
+	exemptions map[string][]*exemption // scope key → exemptions at it
+	count      int
+}
+
+// assigned is one compiled assignment.
+type assigned struct {
+	a       *policyres.Assignment
+	members []*member
+	// err is why the assignment could not be compiled (its definition
+	// deleted or changed): it refuses what it covers.
+	err error
+	// params is policyAssignmentParameters ({name: {value: v}}).
+	params value.Value
+}
+
+type member struct {
+	refID    string
+	def      *definition.Definition
+	prog     *policy.Program
+	setID    string
+	setName  string
+	effect   policy.Effect // the effect when static
+	static   bool
+	policyIn value.Value // what policy() returns
+}
+
+type exemption struct {
+	x *policyres.Exemption
+}
+
+// AdmissionVersion implements resources.AdmissionVersioner.
+func (g *Governor) AdmissionVersion() uint64 { return g.version.Load() }
+
+// Committed implements resources.Committer: a committed write of a
+// policy resource rebuilds the snapshot at once, so that the next
+// request sees it.
+func (g *Governor) Committed(a *resources.Attributes) {
+	if a == nil || !policyTypes[arm.KeyOf(a.Spec.Type)] {
+		return
+	}
+	g.Invalidate()
+}
+
+// Invalidate marks the snapshot stale (a policy resource changed,
+// possibly on another replica) and rebuilds it.
+func (g *Governor) Invalidate() {
+	g.version.Add(1)
+	_, _ = g.current(context.Background())
+}
+
+// Refresh rebuilds the snapshot from the store now.
+func (g *Governor) Refresh(ctx context.Context) error {
+	g.version.Add(1)
+	_, err := g.current(ctx)
+	return err
+}
+
+// current returns the snapshot of the current version, rebuilding it when
+// stale.
+func (g *Governor) current(ctx context.Context) (*snapshot, error) {
+	v := g.version.Load()
+	if s := g.snap.Load(); s != nil && s.version == v {
+		return s, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v = g.version.Load()
+	if s := g.snap.Load(); s != nil && s.version == v {
+		return s, nil
+	}
+	s, err := g.build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.version = v
+	g.snap.Store(s)
+	return s, nil
+}
+
+// Assignments is how many assignments the current snapshot holds.
+func (g *Governor) Assignments(ctx context.Context) (int, error) {
+	s, err := g.current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.count, nil
+}
+
+// listType calls fn for every stored resource of typ.
+func listType(ctx context.Context, st store.Store, typ string, fn func(*store.Resource) error) error {
+	q := store.ListQuery{TypeKey: arm.KeyOf(typ), Limit: 500}
+	for {
+		var page []*store.Resource
+		if err := st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			page, err = tx.ListResources(ctx, q)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < q.Limit {
+			return nil
+		}
+		q.After = page[len(page)-1].Key
+	}
+}
+
+func (g *Governor) build(ctx context.Context) (*snapshot, error) {
+	s := &snapshot{byScope: map[string][]*assigned{}, exemptions: map[string][]*exemption{}}
+	r := resolver{b: g.builtins, get: storeGetter(g.st)}
+	cache := policy.NewCache()
+	err := listType(ctx, g.st, TypeAssignment, func(res *store.Resource) error {
+		v, err := value.Parse(res.Body)
+		if err != nil {
+			return nil // not an assignment mlgov wrote; nothing to enforce
+		}
+		pa, err := policyres.ParseAssignment(v)
+		if err != nil {
+			return nil
+		}
+		if pa.ID == "" {
+			pa.ID = res.ID
+		}
+		as := g.compile(ctx, r, pa, cache)
+		k := arm.KeyOf(policyres.CanonicalID(pa.Scope))
+		s.byScope[k] = append(s.byScope[k], as)
+		s.count++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = listType(ctx, g.st, TypeExemption, func(res *store.Resource) error {
+		v, err := value.Parse(res.Body)
+		if err != nil {
+			return nil
+		}
+		x, err := policyres.ParseExemption(v)
+		if err != nil {
+			return nil
+		}
+		if x.ID == "" {
+			x.ID = res.ID
+		}
+		k := arm.KeyOf(policyres.CanonicalID(x.Scope))
+		s.exemptions[k] = append(s.exemptions[k], &exemption{x: x})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// compile compiles an assignment's definition or initiative with its
+// parameters and effect overrides.
+func (g *Governor) compile(ctx context.Context, r resolver, pa *policyres.Assignment, cache *policy.Cache) *assigned {
+	as := &assigned{a: pa, params: wrapParams(pa.Parameters)}
+	opts := policy.Options{Aliases: g.catalog, Parameters: pa.Parameters}
+	if pa.IsSet {
+		set, _, err := r.PolicySetDefinition(ctx, pa.PolicyDefinitionID)
+		if err != nil {
+			as.err = fmt.Errorf("its policy set definition '%s' could not be loaded: %v", pa.PolicyDefinitionID, err)
+			return as
+		}
+		defs := map[string]*definition.Definition{}
+		resolve := func(id string) (*definition.Definition, bool) {
+			if d, ok := defs[id]; ok {
+				return d, true
+			}
+			d, _, err := r.PolicyDefinition(ctx, id)
+			if err != nil {
+				return nil, false
+			}
+			defs[id] = d
+			return d, true
+		}
+		opts.MemberEffect = func(ref string) string {
+			e, _ := pa.EffectOverride(ref)
+			return e
+		}
+		members, err := policy.CompileSet(set, resolve, opts, cache)
+		if err != nil {
+			as.err = fmt.Errorf("its policy set definition '%s' does not compile: %v", pa.PolicyDefinitionID, firstLine(err))
+			return as
+		}
+		for _, m := range members {
+			as.members = append(as.members, g.member(pa, m.ReferenceID, m.Program, set.ID, set.Name))
+		}
+		return as
+	}
+	d, _, err := r.PolicyDefinition(ctx, pa.PolicyDefinitionID)
+	if err != nil {
+		as.err = fmt.Errorf("its policy definition '%s' could not be loaded: %v", pa.PolicyDefinitionID, err)
+		return as
+	}
+	if e, ok := pa.EffectOverride(""); ok {
+		opts.Effect = e
+	}
+	prog, err := policy.Compile(d, opts)
+	if err != nil {
+		as.err = fmt.Errorf("its policy definition '%s' does not compile with the assignment's parameters: %v", pa.PolicyDefinitionID, firstLine(err))
+		return as
+	}
+	as.members = []*member{g.member(pa, "", prog, "", "")}
+	return as
+}
+
+func (g *Governor) member(pa *policyres.Assignment, ref string, prog *policy.Program, setID, setName string) *member {
+	m := &member{refID: ref, def: prog.Definition, prog: prog, setID: setID, setName: setName}
+	m.effect, m.static = prog.Effect()
+	m.policyIn = value.ObjectValue(
+		value.Member{Key: "assignmentId", Value: value.StringValue(pa.ID)},
+		value.Member{Key: "definitionId", Value: value.StringValue(prog.Definition.ID)},
+		value.Member{Key: "setDefinitionId", Value: value.StringValue(setID)},
+		value.Member{Key: "definitionReferenceId", Value: value.StringValue(ref)})
+	return m
+}
+
+func wrapParams(ps map[string]value.Value) value.Value {
+	out := value.ObjectValue()
+	for k, v := range ps {
+		out = out.With(k, value.ObjectValue(value.Member{Key: "value", Value: v}))
+	}
+	return out
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more)"
+	}
+	return s
+}
+
+// governed reports whether writes of a type are evaluated: resources of
+// Microsoft.Resources are not, except resource groups (Azure's rule).
+func governed(typ string) bool {
+	ns, _, _ := strings.Cut(typ, "/")
+	return !arm.EqualName(ns, "Microsoft.Resources") || arm.EqualName(typ, "Microsoft.Resources/resourceGroups")
+}
+
+// denyActionExempt are the types DenyAction never blocks (lockout).
+var denyActionExempt = map[string]bool{
+	"microsoft.authorization/policyassignments": true,
+	"microsoft.authorization/denyassignments":   true,
+	"microsoft.blueprint/blueprintassignments":  true,
+	"microsoft.resources/deploymentstacks":      true,
+	"microsoft.resources/subscriptions":         true,
+	"microsoft.authorization/locks":             true,
+}
+
+// hit is one member that applies to a request, with its result.
+type hit struct {
+	as  *assigned
+	m   *member
+	res policy.Result
+}
+
+// each calls fn for every member of the enforced assignments whose scope
+// contains the resource, that select it, and that no exemption covers;
+// broken is called for the enforced assignments that could not be
+// compiled.
+func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *assigned, m *member), broken func(as *assigned)) {
+	key := id.Key()
+	typ := obj.Field("type").Str()
+	if typ == "" {
+		typ = id.Type()
+	}
+	loc := obj.Field("location").Str()
+	var exempts []*exemption
+	forScopes(key, func(scope string) {
+		exempts = append(exempts, s.exemptions[scope]...)
+	})
+	forScopes(key, func(scope string) {
+		for _, as := range s.byScope[scope] {
+			if !as.a.Enforce || !as.a.AppliesTo(id.String(), loc, typ) {
+				continue
+			}
+			if as.err != nil {
+				broken(as)
+				continue
+			}
+		members:
+			for _, m := range as.members {
+				for _, x := range exempts {
+					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesTo(id.String(), loc, typ) {
+						continue members
+					}
+				}
+				fn(as, m)
+			}
+		}
+	})
+}
+
+// forScopes calls fn with every scope key that contains the resource key
+// (its prefixes at '/' boundaries, itself included).
+func forScopes(key string, fn func(string)) {
+	for i := 1; i < len(key); i++ {
+		if key[i] == '/' {
+			fn(key[:i])
+		}
+	}
+	fn(key)
+}
+
+// input is the evaluation input of a request.
+func input(a *resources.Attributes, obj value.Value, m *member) *policy.Input {
+	return &policy.Input{Resource: obj, ResourceGroup: a.ResourceGroup, Subscription: a.Subscription,
+		RequestContext: value.ObjectValue(value.Member{Key: "apiVersion", Value: value.StringValue(a.APIVersion)}),
+		Policy:         m.policyIn, APIVersion: a.APIVersion, Now: a.Now}
+}
+
+// Admit implements resources.MutatingAdmission: Append and Modify.
+func (g *Governor) Admit(ctx context.Context, a *resources.Attributes) error {
+	if (a.Operation != resources.OpCreate && a.Operation != resources.OpUpdate) || !governed(a.Spec.Type) {
+		return nil
+	}
+	s, err := g.current(ctx)
+	if err != nil {
+		return err
+	}
+	var hits []*hit
+	var failed []*hit
+	s.each(a.ID, a.Object, a.Now, func(as *assigned, m *member) {
+		if m.static && m.effect != policy.Append && m.effect != policy.Modify {
+			return
+		}
+		h := &hit{as: as, m: m, res: m.prog.Evaluate(input(a, a.Object, m))}
+		switch {
+		case h.res.Err != nil:
+			failed = append(failed, h)
+		case h.res.Effect == policy.Append || h.res.Effect == policy.Modify:
+			hits = append(hits, h)
+		}
+	}, func(as *assigned) { failed = append(failed, &hit{as: as}) })
+	if len(failed) > 0 {
+		return g.refuse(a, a.Object, nil, failed)
+	}
+	if len(hits) == 0 {
+		return nil
+	}
+	results := make([]*policy.Result, len(hits))
+	for i, h := range hits {
+		results[i] = &h.res
+	}
+	muts, err := policy.ApplyAll(a.Object, results, policy.ApplyOptions{APIVersion: a.APIVersion, Aliases: g.catalog})
+	if err != nil {
+		for _, h := range hits {
+			h.res.Err = err
+		}
+		return g.refuse(a, a.Object, nil, hits)
+	}
+	if muts.Denied {
+		var denying []*hit
+		for i, mu := range muts.Mutations {
+			if mu.Denied() {
+				hits[i].res.Err = nil
+				denying = append(denying, hits[i])
+			}
+		}
+		return g.refuse(a, a.Object, denying, nil)
+	}
+	a.Object = muts.Body
+	var modified, appended, audited []*hit
+	for i, mu := range muts.Mutations {
+		switch {
+		case len(mu.Conflicts) > 0 && mu.ConflictEffect == policy.ConflictAudit:
+			audited = append(audited, hits[i])
+		case len(mu.Changes) == 0:
+		case mu.Effect == policy.Modify:
+			modified = append(modified, hits[i])
+		default:
+			appended = append(appended, hits[i])
+		}
+	}
+	g.record(a, &a.Events, "modify", modified)
+	g.record(a, &a.Events, "append", appended)
+	g.record(a, &a.Events, "audit", audited)
+	return nil
+}
+
+// Validate implements resources.ValidatingAdmission: Deny and Audit on
+// writes, DenyAction on deletes.
+func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error {
+	var obj value.Value
+	switch a.Operation {
+	case resources.OpCreate, resources.OpUpdate:
+		obj = a.Object
+	case resources.OpDelete:
+		if denyActionExempt[arm.KeyOf(a.Spec.Type)] || a.ID.IsResourceGroup() {
+			return nil
+		}
+		obj = a.OldObject
+	default:
+		return nil
+	}
+	if !governed(a.Spec.Type) {
+		return nil
+	}
+	s, err := g.current(ctx)
+	if err != nil {
+		return err
+	}
+	del := a.Operation == resources.OpDelete
+	var denies, audits, failed []*hit
+	s.each(a.ID, obj, a.Now, func(as *assigned, m *member) {
+		if m.static {
+			switch m.effect {
+			case policy.Deny, policy.Audit:
+				if del {
+					return
+				}
+			case policy.DenyAction:
+				if !del {
+					return
+				}
+			default:
+				return
+			}
+		}
+		h := &hit{as: as, m: m, res: m.prog.Evaluate(input(a, obj, m))}
+		switch {
+		case h.res.Err != nil:
+			if !del {
+				failed = append(failed, h)
+			}
+		case h.res.Effect == policy.Deny && !del:
+			denies = append(denies, h)
+		case h.res.Effect == policy.Audit && !del:
+			audits = append(audits, h)
+		case h.res.Effect == policy.DenyAction && del && deniesDelete(h.res.Details):
+			denies = append(denies, h)
+		}
+	}, func(as *assigned) {
+		if !del {
+			failed = append(failed, &hit{as: as})
+		}
+	})
+	if len(denies) > 0 || len(failed) > 0 {
+		return g.refuse(a, obj, denies, failed)
+	}
+	g.record(a, &a.Events, "audit", audits)
+	return nil
+}
+
+// deniesDelete reports whether DenyAction details name the delete action.
+func deniesDelete(details value.Value) bool {
+	names := details.Field("actionNames")
+	for i := 0; i < names.Len(); i++ {
+		if strings.EqualFold(names.Index(i).Str(), "delete") {
+			return true
+		}
+	}
+	return false
+}
+
+// policiesJSON is the properties.policies of a policy event.
+func policiesJSON(hits []*hit) []byte {
+	out := make([]map[string]any, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, policyIdentity(h))
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// policyIdentity names the assignment, definition and (when assigned
+// through an initiative) set and reference of a hit.
+func policyIdentity(h *hit) map[string]any {
+	a := h.as.a
+	m := map[string]any{
+		"policyAssignmentId":         a.ID,
+		"policyAssignmentName":       a.Name,
+		"policyAssignmentScope":      a.Scope,
+		"policyAssignmentParameters": h.as.params,
+	}
+	if h.m != nil {
+		m["policyDefinitionId"] = h.m.def.ID
+		m["policyDefinitionName"] = h.m.def.Name
+		m["policyDefinitionEffect"] = effectName(h)
+		if h.m.setID != "" {
+			m["policySetDefinitionId"] = h.m.setID
+			m["policySetDefinitionName"] = h.m.setName
+			m["policyDefinitionReferenceId"] = h.m.refID
+		}
+	} else {
+		m["policyDefinitionId"] = a.PolicyDefinitionID
+	}
+	return m
+}
+
+func effectName(h *hit) string {
+	if h.res.Effect != policy.None {
+		return h.res.Effect.String()
+	}
+	if h.res.EffectName != "" {
+		if e, ok := policy.ParseEffect(h.res.EffectName); ok {
+			return e.String()
+		}
+	}
+	if h.m != nil && h.m.static {
+		return h.m.effect.String()
+	}
+	return ""
+}

@@ -1,0 +1,200 @@
+package govern
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/policyres"
+	"github.com/mlgov/mlgov/store"
+)
+
+// Builtins are the built-in policy definitions and initiatives loaded at
+// start (the full resource JSON by name, as api serves them), parsed on
+// first use.
+type Builtins struct {
+	defs, sets map[string]json.RawMessage // by lower-cased name
+	mu         sync.Mutex
+	parsedDefs map[string]*definition.Definition
+	parsedSets map[string]*definition.SetDefinition
+}
+
+// NewBuiltins indexes built-ins by name (nil maps: none).
+func NewBuiltins(defs, sets map[string]json.RawMessage) *Builtins {
+	b := &Builtins{defs: map[string]json.RawMessage{}, sets: map[string]json.RawMessage{},
+		parsedDefs: map[string]*definition.Definition{}, parsedSets: map[string]*definition.SetDefinition{}}
+	for n, d := range defs {
+		b.defs[strings.ToLower(n)] = d
+	}
+	for n, d := range sets {
+		b.sets[strings.ToLower(n)] = d
+	}
+	return b
+}
+
+// BuiltinResource is a built-in file of the Azure/azure-policy
+// repository as the ARM resource Azure serves: its id, type and name set
+// for the tenant scope (typ: policyDefinitions or policySetDefinitions).
+func BuiltinResource(raw []byte, typ, name string) (json.RawMessage, error) {
+	v, err := value.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	v = v.With("id", value.StringValue("/providers/Microsoft.Authorization/"+typ+"/"+name)).
+		With("type", value.StringValue("Microsoft.Authorization/"+typ)).
+		With("name", value.StringValue(name))
+	return json.RawMessage(v.JSON()), nil
+}
+
+const builtinPrefix = "/providers/microsoft.authorization/"
+
+// builtinName returns the name of a tenant-level built-in id of the kind
+// ("policydefinitions", "policysetdefinitions").
+func builtinName(id, kind string) (string, bool) {
+	k := arm.KeyOf(policyres.CanonicalID(id))
+	rest, ok := strings.CutPrefix(k, builtinPrefix+kind+"/")
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	return rest, true
+}
+
+func (b *Builtins) definition(name string) (*definition.Definition, value.Value, error) {
+	raw, ok := b.defs[name]
+	if !ok {
+		return nil, value.Value{}, policyres.ErrNotFound
+	}
+	v, err := value.Parse(raw)
+	if err != nil {
+		return nil, value.Value{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d, ok := b.parsedDefs[name]; ok {
+		return d, v, nil
+	}
+	doc, err := definition.FromValue(v)
+	if err != nil || doc.Kind != definition.KindPolicy {
+		return nil, value.Value{}, fmt.Errorf("built-in policy definition %s does not parse: %v", name, err)
+	}
+	b.parsedDefs[name] = doc.Policy
+	return doc.Policy, v, nil
+}
+
+func (b *Builtins) set(name string) (*definition.SetDefinition, value.Value, error) {
+	raw, ok := b.sets[name]
+	if !ok {
+		return nil, value.Value{}, policyres.ErrNotFound
+	}
+	v, err := value.Parse(raw)
+	if err != nil {
+		return nil, value.Value{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.parsedSets[name]; ok {
+		return s, v, nil
+	}
+	doc, err := definition.FromValue(v)
+	if err != nil || doc.Kind != definition.KindPolicySet {
+		return nil, value.Value{}, fmt.Errorf("built-in policy set definition %s does not parse: %v", name, err)
+	}
+	b.parsedSets[name] = doc.Set
+	return doc.Set, v, nil
+}
+
+// getter reads a stored resource by key (nil, nil when absent).
+type getter func(ctx context.Context, key string) (*store.Resource, error)
+
+// storeGetter reads committed resources of st.
+func storeGetter(st store.Store) getter {
+	return func(ctx context.Context, key string) (*store.Resource, error) {
+		rs, err := store.GetResources(ctx, st, key)
+		if err != nil {
+			return nil, err
+		}
+		return rs[0], nil
+	}
+}
+
+// resolver is the policyres.Resolver over built-ins and stored resources.
+type resolver struct {
+	b   *Builtins
+	get getter
+}
+
+var _ policyres.Resolver = resolver{}
+
+func (r resolver) stored(ctx context.Context, id string) (value.Value, error) {
+	res, err := r.get(ctx, arm.KeyOf(policyres.CanonicalID(id)))
+	if err != nil {
+		return value.Value{}, err
+	}
+	if res == nil {
+		return value.Value{}, policyres.ErrNotFound
+	}
+	return value.Parse(res.Body)
+}
+
+// PolicyDefinition implements policyres.Resolver.
+func (r resolver) PolicyDefinition(ctx context.Context, id string) (*definition.Definition, value.Value, error) {
+	if name, ok := builtinName(id, "policydefinitions"); ok {
+		return r.b.definition(name)
+	}
+	if !isType(id, "policyDefinitions") {
+		return nil, value.Value{}, policyres.ErrNotFound
+	}
+	v, err := r.stored(ctx, id)
+	if err != nil {
+		return nil, value.Value{}, err
+	}
+	doc, err := definition.FromValue(v)
+	if err != nil || doc.Kind != definition.KindPolicy {
+		return nil, value.Value{}, fmt.Errorf("the stored policy definition %s does not parse: %v", id, err)
+	}
+	doc.Policy.ID = v.Field("id").Str()
+	return doc.Policy, v, nil
+}
+
+// PolicySetDefinition implements policyres.Resolver.
+func (r resolver) PolicySetDefinition(ctx context.Context, id string) (*definition.SetDefinition, value.Value, error) {
+	if name, ok := builtinName(id, "policysetdefinitions"); ok {
+		return r.b.set(name)
+	}
+	if !isType(id, "policySetDefinitions") {
+		return nil, value.Value{}, policyres.ErrNotFound
+	}
+	v, err := r.stored(ctx, id)
+	if err != nil {
+		return nil, value.Value{}, err
+	}
+	doc, err := definition.FromValue(v)
+	if err != nil || doc.Kind != definition.KindPolicySet {
+		return nil, value.Value{}, fmt.Errorf("the stored policy set definition %s does not parse: %v", id, err)
+	}
+	doc.Set.ID = v.Field("id").Str()
+	return doc.Set, v, nil
+}
+
+// PolicyAssignment implements policyres.Resolver.
+func (r resolver) PolicyAssignment(ctx context.Context, id string) (value.Value, error) {
+	if !isType(id, "policyAssignments") {
+		return value.Value{}, policyres.ErrNotFound
+	}
+	return r.stored(ctx, id)
+}
+
+// isType reports whether id parses as a resource of Microsoft.Authorization/{typ}.
+func isType(id, typ string) bool {
+	p, err := arm.ParseID(policyres.CanonicalID(id))
+	return err == nil && p.IsResource() && arm.EqualName(p.Type(), "Microsoft.Authorization/"+typ)
+}
+
+// notFound reports whether err is a resolver's not-found.
+func notFound(err error) bool { return errors.Is(err, policyres.ErrNotFound) }

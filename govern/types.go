@@ -1,0 +1,73 @@
+package govern
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/policyres"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+)
+
+// The Microsoft.Authorization policy types, as types of the write path:
+// the envelope (id, name, type, systemData, location and identity for
+// assignments) is the write path's, the properties are policyres's.
+const (
+	TypeDefinition    = "Microsoft.Authorization/policyDefinitions"
+	TypeSetDefinition = "Microsoft.Authorization/policySetDefinitions"
+	TypeAssignment    = "Microsoft.Authorization/policyAssignments"
+	TypeExemption     = "Microsoft.Authorization/policyExemptions"
+)
+
+// policyTypes are the type keys whose changes change the snapshot.
+var policyTypes = map[string]bool{
+	arm.KeyOf(TypeDefinition): true, arm.KeyOf(TypeSetDefinition): true,
+	arm.KeyOf(TypeAssignment): true, arm.KeyOf(TypeExemption): true,
+}
+
+type buildFunc func(ctx context.Context, id *arm.ID, body, existing value.Value, r policyres.Resolver, opts policyres.Options) (value.Value, error)
+
+// Register adds the policy types to reg, built with g's built-ins and
+// alias catalog.
+func (g *Governor) Register(reg *resources.Registry) {
+	for _, t := range []struct {
+		typ     string
+		build   buildFunc
+		created bool // 201 on update too (what @azure/arm-policy accepts)
+	}{
+		{TypeDefinition, policyres.BuildDefinition, true},
+		{TypeSetDefinition, policyres.BuildSetDefinition, false},
+		{TypeAssignment, policyres.BuildAssignment, true},
+		{TypeExemption, policyres.BuildExemption, false},
+	} {
+		build := t.build
+		reg.Add(&resources.TypeSpec{Type: t.typ, Extension: true, ReadsStore: true, CreatedOnUpdate: t.created,
+			Build: func(c *resources.Ctx, obj, body, existing value.Value) (value.Value, error) {
+				r := resolver{b: g.builtins, get: txGetter(c.Get)}
+				props, err := build(c.Context, c.ID, body, existing, r, policyres.Options{Aliases: g.catalog, Caller: callerID(c), Now: c.Now})
+				if err != nil {
+					return value.Value{}, err
+				}
+				return obj.With("properties", props), nil
+			}})
+	}
+}
+
+func callerID(c *resources.Ctx) string {
+	if c.Principal.ObjectID != "" {
+		return c.Principal.ObjectID
+	}
+	return c.Principal.AppID
+}
+
+// txGetter adapts the write path's reads (Ctx.Get) to a getter.
+func txGetter(get func(key string) (*store.Resource, error)) getter {
+	return func(_ context.Context, key string) (*store.Resource, error) {
+		if get == nil {
+			return nil, errors.New("no reads in this context")
+		}
+		return get(key)
+	}
+}
