@@ -21,8 +21,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlgov/mlgov/api"
-	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
