@@ -43,7 +43,7 @@ func (g *Governor) Register(reg *resources.Registry) {
 		{TypeExemption, policyres.BuildExemption, false},
 	} {
 		build := t.build
-		reg.Add(&resources.TypeSpec{Type: t.typ, Extension: true, ReadsStore: true, CreatedOnUpdate: t.created,
+		reg.Add(&resources.TypeSpec{Type: t.typ, Extension: true, ReadsStore: true, CreatedOnUpdate: t.created, NoProvisioningState: true,
 			Build: func(c *resources.Ctx, obj, body, existing value.Value) (value.Value, error) {
 				r := resolver{b: g.builtins, get: txGetter(c.Get)}
 				props, err := build(c.Context, c.ID, body, existing, r, policyres.Options{Aliases: g.catalog, Caller: callerID(c), Now: c.Now})

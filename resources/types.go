@@ -31,6 +31,9 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// NoProvisioningState types have no properties.provisioningState
+	// (Azure's policy resources).
+	NoProvisioningState bool
 	// CreatedOnUpdate answers 201 to a PUT that replaces the resource as
 	// well (Azure's policy definitions and assignments; their SDK
 	// accepts nothing else).

@@ -83,7 +83,10 @@ func (m *Manager) stored(a *Attributes, obj value.Value, create, patch bool) {
 	if !spec.Async {
 		state = "Succeeded"
 	}
-	a.Object = set(obj, str(state), "properties", "provisioningState")
+	a.Object = obj
+	if !spec.NoProvisioningState {
+		a.Object = set(obj, str(state), "properties", "provisioningState")
+	}
 	etag := m.cfg.NewID()
 	p := a.out
 	p.res = m.storeResource(id, a.Object, etag, a.Now, a.Existing)
