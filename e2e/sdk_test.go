@@ -40,6 +40,20 @@ import (
 // they load and pass on Node 20, the version the project's machines carry.)
 const minNodeMajor = 20
 
+// builtinArgs loads the Machine Learning built-ins and the ML alias
+// catalog from the reference data beside the checkout (read in place), for
+// the policy tests; without it those tests fail and say why.
+func builtinArgs(t *testing.T) []string {
+	shared := filepath.Join(RepoRoot(t), "..", "shared")
+	ml := filepath.Join(shared, "corpus", "azure-policy", "policyDefinitions", "Machine Learning")
+	aliases := filepath.Join(shared, "corpus", "aliases", "Microsoft.MachineLearningServices.json")
+	if _, err := os.Stat(ml); err != nil {
+		t.Logf("no built-ins at %s: the policy tests will fail (%v)", ml, err)
+		return nil
+	}
+	return []string{"--policy-definitions", ml, "--aliases", aliases}
+}
+
 func TestSDKCompatibility(t *testing.T) {
 	node := lookTool(t, "node")
 	npm := lookTool(t, "npm")
@@ -53,7 +67,7 @@ func TestSDKCompatibility(t *testing.T) {
 
 	bin := MLGovBinary(t)
 	RequireServe(t, bin)
-	srv := StartServer(t, ServerOptions{Bin: bin})
+	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
 	t.Logf("mlgov serve ready at %s (bootstrap %s)", srv.Bootstrap.Endpoint, srv.BootstrapPath)
 
 	ctx, cancel := context.WithTimeout(context.Background(), budget(t, 15*time.Minute))
