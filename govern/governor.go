@@ -335,7 +335,7 @@ type hit struct {
 // broken is called for the enforced assignments that could not be
 // compiled.
 func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *assigned, m *member), broken func(as *assigned)) {
-	key := id.Key()
+	key := policyres.Key(id.String())
 	typ := obj.Field("type").Str()
 	if typ == "" {
 		typ = id.Type()
@@ -347,7 +347,7 @@ func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *
 	})
 	forScopes(key, func(scope string) {
 		for _, as := range s.byScope[scope] {
-			if !as.a.Enforce || !as.a.AppliesTo(id.String(), loc, typ) {
+			if !as.a.Enforce || !as.a.AppliesToKey(key, loc, typ) {
 				continue
 			}
 			if as.err != nil {
@@ -357,7 +357,7 @@ func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *
 		members:
 			for _, m := range as.members {
 				for _, x := range exempts {
-					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesTo(id.String(), loc, typ) {
+					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, loc, typ) {
 						continue members
 					}
 				}

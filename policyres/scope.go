@@ -10,12 +10,20 @@ import (
 // case-insensitively, segment by segment). The scope "/" (or "") is the
 // tenant root and contains everything.
 func ScopeContains(scope, id string) bool {
-	s, i := idKey(scope), idKey(id)
+	return keyContains(idKey(scope), idKey(id))
+}
+
+// keyContains is ScopeContains on keys.
+func keyContains(s, i string) bool {
 	if s == "" || s == "/" {
 		return true
 	}
 	return i == s || (strings.HasPrefix(i, s) && i[len(s)] == '/')
 }
+
+// Key is the comparison key of a resource id: its CanonicalID, lower-cased
+// as arm.KeyOf does.
+func Key(id string) string { return idKey(id) }
 
 // scopeOf returns the scope an extension resource ({scope}/providers/
 // Microsoft.Authorization/{type}/{name}) is created at.

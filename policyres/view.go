@@ -37,6 +37,11 @@ type Assignment struct {
 	Location          string
 	Identity          Identity
 	Metadata          value.Value
+
+	// scopeKey and notScopeKeys are the comparison keys of Scope and
+	// NotScopes (idKey), worked out once by ParseAssignment.
+	scopeKey     string
+	notScopeKeys []string
 }
 
 // Override is one effect override.
@@ -140,6 +145,10 @@ func ParseAssignment(stored value.Value) (*Assignment, error) {
 			}
 		}
 	}
+	a.scopeKey = idKey(a.Scope)
+	for _, ns := range a.NotScopes {
+		a.notScopeKeys = append(a.notScopeKeys, idKey(ns))
+	}
 	return a, nil
 }
 
@@ -147,11 +156,18 @@ func ParseAssignment(stored value.Value) (*Assignment, error) {
 // below Scope, not at or below any notScope, and selected by the
 // resourceSelectors (any group; location "" for a resource without one).
 func (a *Assignment) AppliesTo(resourceID, location, typ string) bool {
-	if !ScopeContains(a.Scope, resourceID) {
+	return a.AppliesToKey(idKey(resourceID), location, typ)
+}
+
+// AppliesToKey is AppliesTo for a resource id's key (arm.KeyOf of its
+// CanonicalID), for callers that test many assignments against one
+// resource.
+func (a *Assignment) AppliesToKey(resourceKey, location, typ string) bool {
+	if !keyContains(a.scopeKey, resourceKey) {
 		return false
 	}
-	for _, ns := range a.NotScopes {
-		if ScopeContains(ns, resourceID) {
+	for _, ns := range a.notScopeKeys {
+		if keyContains(ns, resourceKey) {
 			return false
 		}
 	}
@@ -211,6 +227,8 @@ type Exemption struct {
 	AssignmentScopeValidation string
 	ResourceSelectors         []ResourceSelector
 	Metadata                  value.Value
+
+	scopeKey string // idKey(Scope), worked out once by ParseExemption
 }
 
 // ParseExemption reads a stored exemption (the ARM resource body or its
@@ -260,6 +278,7 @@ func ParseExemption(stored value.Value) (*Exemption, error) {
 		x.ExpiresOn = t
 	}
 	x.ResourceSelectors = readResourceSelectors(p.Field("resourceSelectors"))
+	x.scopeKey = idKey(x.Scope)
 	return x, nil
 }
 
@@ -290,7 +309,13 @@ func (x *Exemption) Covers(assignmentID, referenceID string, now time.Time) bool
 // selected by its resourceSelectors. An exemption without a known scope
 // (a stored body without id) applies nowhere.
 func (x *Exemption) AppliesTo(resourceID, location, typ string) bool {
-	if x.Scope == "" || !ScopeContains(x.Scope, resourceID) {
+	return x.AppliesToKey(idKey(resourceID), location, typ)
+}
+
+// AppliesToKey is AppliesTo for a resource id's key (see
+// Assignment.AppliesToKey).
+func (x *Exemption) AppliesToKey(resourceKey, location, typ string) bool {
+	if x.Scope == "" || !keyContains(x.scopeKey, resourceKey) {
 		return false
 	}
 	return selected(x.ResourceSelectors, location, typ)

@@ -1,0 +1,222 @@
+package govern_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/govern"
+	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/policy/alias"
+	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store/sqlite"
+)
+
+const shared = "../../shared"
+
+// fixture is an in-process control plane (SQLite) with the governor wired
+// in and the ML built-ins loaded from the reference data, read in place.
+type fixture struct {
+	mgr      *resources.Manager
+	gov      *govern.Governor
+	sub      string
+	builtins []string // ids of the ML built-in definitions
+	caller   activitylog.Caller
+}
+
+func newFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	dir := filepath.Join(shared, "corpus/azure-policy/policyDefinitions/Machine Learning")
+	if _, err := os.Stat(dir); err != nil {
+		tb.Skipf("SKIP: the ML built-ins are not at %s", dir)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "mlgov.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	defs := map[string]json.RawMessage{}
+	f := &fixture{sub: "00000000-0000-0000-0000-0000000000a1", caller: activitylog.Caller{Name: "bench", ObjectID: "o", Type: "ServicePrincipal"}}
+	files, err := definition.LoadPaths([]string{dir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, fl := range files {
+		if fl.Err != nil || fl.Doc.Kind != definition.KindPolicy {
+			continue
+		}
+		raw, _ := os.ReadFile(fl.Path)
+		r, err := govern.BuiltinResource(raw, "policyDefinitions", fl.Doc.Policy.Name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defs[fl.Doc.Policy.Name] = r
+		f.builtins = append(f.builtins, "/providers/Microsoft.Authorization/policyDefinitions/"+fl.Doc.Policy.Name)
+	}
+	cats := []*alias.Catalog{alias.Builtin()}
+	if c, err := alias.LoadFile(filepath.Join(shared, "corpus/aliases/Microsoft.MachineLearningServices.json")); err == nil {
+		cats = append(cats, c)
+	}
+	f.gov = govern.New(st, govern.Config{Builtins: govern.NewBuiltins(defs, nil), Aliases: alias.Merge(cats...), NewID: uuid.New})
+	reg := resources.NewRegistry()
+	f.gov.Register(reg)
+	f.mgr = resources.New(st, reg, resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuid.New, TenantID: "t",
+		LROLatency: time.Hour, Mutating: []resources.MutatingAdmission{f.gov}, Validating: []resources.ValidatingAdmission{f.gov},
+		Committers: []resources.Committer{f.gov}})
+	if err := f.mgr.EnsureSubscription(ctx, f.sub, "bench"); err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// do sends one request through the manager (no HTTP).
+func (f *fixture) do(tb testing.TB, method, path, body string) (*resources.Response, error) {
+	tb.Helper()
+	u, err := url.Parse(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id, err := arm.ParseID(u.Path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f.mgr.Handle(context.Background(), &resources.Request{Method: method, Path: u.Path, ID: id, Query: u.Query(),
+		APIVersion: u.Query().Get("api-version"), Body: []byte(body), Caller: f.caller, CorrelationID: "c"})
+}
+
+func (f *fixture) must(tb testing.TB, method, path, body string) {
+	tb.Helper()
+	if _, err := f.do(tb, method, path, body); err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+}
+
+// assignBuiltins assigns every ML built-in that needs no parameter at the
+// subscription and at resource groups until n assignments exist; it
+// returns how many it made.
+func (f *fixture) assignBuiltins(tb testing.TB, n int) int {
+	made := 0
+	for scope := 0; made < n; scope++ {
+		at := "/subscriptions/" + f.sub
+		if scope > 0 {
+			at += fmt.Sprintf("/resourceGroups/rg%d", scope-1)
+		}
+		progress := false
+		for i, def := range f.builtins {
+			if made == n {
+				break
+			}
+			p := fmt.Sprintf("%s/providers/Microsoft.Authorization/policyAssignments/a%d?api-version=2025-03-01", at, i)
+			if _, err := f.do(tb, "PUT", p, `{"properties":{"policyDefinitionId":"`+def+`"}}`); err != nil {
+				continue // a built-in that needs parameters
+			}
+			made++
+			progress = true
+		}
+		if !progress {
+			tb.Fatalf("no built-in could be assigned at %s", at)
+		}
+	}
+	return made
+}
+
+const computePUT = `{"location":"eastus","properties":{"computeType":"AmlCompute","disableLocalAuth":true,"properties":{"vmSize":"STANDARD_DS3_V2"}}}`
+
+// TestSnapshotFollowsCommits: an assignment written through the write
+// path is in force for the next request (Committed rebuilds the
+// snapshot), its deletion likewise; the admission version moves with
+// them.
+func TestSnapshotFollowsCommits(t *testing.T) {
+	f := newFixture(t)
+	rg := "/subscriptions/" + f.sub + "/resourceGroups/rg0"
+	f.must(t, "PUT", rg+"?api-version=2021-04-01", `{"location":"eastus"}`)
+	f.must(t, "PUT", rg+"/providers/Microsoft.MachineLearningServices/workspaces/ws1?api-version=2024-04-01", `{"location":"eastus"}`)
+	v0 := f.gov.AdmissionVersion()
+	var localAuth string
+	for _, b := range f.builtins {
+		if strings.HasSuffix(b, "e96a9a5f-07ca-471b-9bc5-6a0f33cbd68f") {
+			localAuth = b
+		}
+	}
+	asg := rg + "/providers/Microsoft.Authorization/policyAssignments/deny?api-version=2025-03-01"
+	f.must(t, "PUT", asg, `{"properties":{"policyDefinitionId":"`+localAuth+`","parameters":{"effect":{"value":"Deny"}}}}`)
+	if f.gov.AdmissionVersion() == v0 {
+		t.Error("the admission version did not change with an assignment")
+	}
+	if n, _ := f.gov.Assignments(context.Background()); n != 1 {
+		t.Errorf("snapshot holds %d assignments, want 1", n)
+	}
+	c := rg + "/providers/Microsoft.MachineLearningServices/workspaces/ws1/computes/c%d?api-version=2024-04-01"
+	_, err := f.do(t, "PUT", fmt.Sprintf(c, 1), strings.Replace(computePUT, `"disableLocalAuth":true`, `"disableLocalAuth":false`, 1))
+	var ae *arm.Error
+	if !asARMError(err, &ae) || ae.Code != "RequestDisallowedByPolicy" {
+		t.Fatalf("PUT right after the assignment: %v, want RequestDisallowedByPolicy", err)
+	}
+	f.must(t, "DELETE", asg, "")
+	if _, err := f.do(t, "PUT", fmt.Sprintf(c, 2), strings.Replace(computePUT, `"disableLocalAuth":true`, `"disableLocalAuth":false`, 1)); err != nil {
+		t.Fatalf("PUT right after the assignment's deletion: %v", err)
+	}
+}
+
+func asARMError(err error, ae **arm.Error) bool {
+	e, ok := err.(*arm.Error)
+	*ae = e
+	return ok
+}
+
+// BenchmarkPolicyStages measures the admission stages alone (Admit and
+// Validate of the governor) for one compute create, with no assignment
+// and with 200 assignments in scope (the ML built-ins that need no
+// parameter, at the subscription and at resource groups, the compute's
+// own among them).
+func BenchmarkPolicyStages(b *testing.B) {
+	for _, n := range []int{0, 200} {
+		b.Run(fmt.Sprintf("assignments=%d", n), func(b *testing.B) {
+			f := newFixture(b)
+			for i := 0; i < 16; i++ {
+				f.must(b, "PUT", fmt.Sprintf("/subscriptions/%s/resourceGroups/rg%d?api-version=2021-04-01", f.sub, i), `{"location":"eastus"}`)
+			}
+			if n > 0 {
+				f.assignBuiltins(b, n)
+			}
+			ctx := context.Background()
+			id, _ := arm.ParseID("/subscriptions/" + f.sub + "/resourceGroups/rg0/providers/Microsoft.MachineLearningServices/workspaces/ws/computes/c1")
+			spec, _ := f.mgr.Registry().Lookup(id.Type())
+			obj, _ := value.Parse([]byte(`{"id":"` + id.String() + `","name":"c1","type":"Microsoft.MachineLearningServices/workspaces/computes","location":"eastus","tags":{},
+				"properties":{"computeType":"AmlCompute","disableLocalAuth":false,"properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":4,"minNodeCount":0}},"provisioningState":"Creating"}}`))
+			rgv, _ := value.Parse([]byte(`{"id":"/subscriptions/` + f.sub + `/resourceGroups/rg0","name":"rg0","location":"eastus","tags":{}}`))
+			subv, _ := value.Parse([]byte(`{"id":"/subscriptions/` + f.sub + `","subscriptionId":"` + f.sub + `","displayName":"bench"}`))
+			req := &resources.Request{Method: "PUT", ID: id, APIVersion: "2024-04-01", Caller: f.caller}
+			if _, err := f.gov.Assignments(ctx); err != nil {
+				b.Fatal(err)
+			}
+			var events atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				a := &resources.Attributes{Operation: resources.OpCreate, ID: id, Spec: spec, Action: spec.Type + "/write", Principal: f.caller,
+					APIVersion: "2024-04-01", Request: req, Now: time.Now(), Object: obj, ResourceGroup: rgv, Subscription: subv}
+				if err := f.gov.Admit(ctx, a); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.gov.Validate(ctx, a); err != nil {
+					b.Fatal(err)
+				}
+				events.Add(int64(len(a.Events)))
+			}
+			b.ReportMetric(float64(events.Load())/float64(b.N), "events/op")
+		})
+	}
+}
