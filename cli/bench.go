@@ -50,6 +50,7 @@ type benchConfig struct {
 	op            string
 	resourceGroup string
 	workspace     string
+	assignments   int
 	objects       int
 	repeatEvery   int
 	putPercent    int
@@ -114,6 +115,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.op, "op", "put-compute", "operation: "+strings.Join(benchOps, ", "))
 	f.StringVar(&cfg.resourceGroup, "resource-group", "mlgov-bench", "resource group the bench creates and uses")
 	f.StringVar(&cfg.workspace, "workspace", "bench-ws", "workspace the bench creates and uses")
+	f.IntVar(&cfg.assignments, "assignments", 0, "assign this many policies before the run (the server's Machine Learning built-ins that need no parameter, at the subscription and the resource group; removed after the run)")
 	f.IntVar(&cfg.objects, "objects", 100, "computes that get and mixed read (created before the run)")
 	f.IntVar(&cfg.repeatEvery, "repeat-every", 10, "every Nth PUT replaces an existing compute instead of creating one (0: never)")
 	f.IntVar(&cfg.putPercent, "put-percent", 20, "share of PUTs in --op mixed (percent)")
@@ -136,6 +138,8 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("--rate %v: want 0 to 1000000", c.rate)
 	case c.warmup < 0 || c.warmup > time.Minute:
 		return fmt.Errorf("--warmup %s: want 0 to 1m", c.warmup)
+	case c.assignments < 0 || c.assignments > 10000:
+		return fmt.Errorf("--assignments %d: want 0 to 10000", c.assignments)
 	case c.objects < 1 || c.objects > benchMaxObjects:
 		return fmt.Errorf("--objects %d: want 1 to %d", c.objects, benchMaxObjects)
 	case c.repeatEvery < 0:
@@ -344,6 +348,13 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	}
 	if err := cl.waitLRO(ctx, h.Get("Azure-AsyncOperation")); err != nil {
 		return nil, fmt.Errorf("creating the workspace: %w", err)
+	}
+	if cfg.assignments > 0 {
+		paths, err := cl.assignBuiltins(ctx, bs.SubscriptionID, cfg.resourceGroup, cfg.assignments, logw)
+		defer cl.unassign(context.WithoutCancel(ctx), paths)
+		if err != nil {
+			return nil, err
+		}
 	}
 	computes := ws + "/computes/"
 	var getPaths []string
