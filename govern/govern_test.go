@@ -220,3 +220,88 @@ func BenchmarkPolicyStages(b *testing.B) {
 		})
 	}
 }
+
+// get returns a stored resource's body.
+func (f *fixture) get(tb testing.TB, path string) value.Value {
+	tb.Helper()
+	r, err := f.do(tb, "GET", path, "")
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	v, err := value.Parse(r.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+func (f *fixture) builtin(tb testing.TB, name string) string {
+	for _, b := range f.builtins {
+		if strings.HasSuffix(b, "/"+name) {
+			return b
+		}
+	}
+	tb.Fatalf("no built-in %s", name)
+	return ""
+}
+
+// TestEvaluateCompliance: the compliance records of stored resources:
+// NonCompliant and Compliant by the rule, with the evaluated expressions
+// for the non-compliant; AuditIfNotExists by the related resources in the
+// store (a diagnostic setting); Exempt under an exemption; no record where
+// the definition does not apply (another type); DoNotEnforce assignments
+// evaluated like the others.
+func TestEvaluateCompliance(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub := "/subscriptions/" + f.sub
+	rg := sub + "/resourceGroups/rg0"
+	ws := rg + "/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+	f.must(t, "PUT", rg+"?api-version=2021-04-01", `{"location":"eastus"}`)
+	f.must(t, "PUT", ws+"?api-version=2024-04-01", `{"location":"eastus"}`)
+	ws2 := rg + "/providers/Microsoft.MachineLearningServices/workspaces/ws2"
+	f.must(t, "PUT", ws2+"?api-version=2024-04-01", `{"location":"eastus"}`)
+	f.must(t, "PUT", ws2+"/providers/Microsoft.Insights/diagnosticSettings/all?api-version=2021-05-01-preview",
+		`{"properties":{"logs":[{"category":"AmlComputeClusterEvent","enabled":true,"retentionPolicy":{"enabled":false,"days":0}}]}}`)
+	ci := ws + "/computes/ci1"
+	f.must(t, "PUT", ci+"?api-version=2024-04-01", `{"location":"eastus","properties":{"computeType":"ComputeInstance","disableLocalAuth":true,"properties":{"vmSize":"STANDARD_DS3_V2"}}}`)
+	ci2 := ws + "/computes/ci2"
+	f.must(t, "PUT", ci2+"?api-version=2024-04-01", `{"location":"eastus","properties":{"computeType":"ComputeInstance","disableLocalAuth":true,"properties":{"vmSize":"STANDARD_DS3_V2","idleTimeBeforeShutdown":"PT30M"}}}`)
+	idle := sub + "/providers/Microsoft.Authorization/policyAssignments/idle"
+	f.must(t, "PUT", idle+"?api-version=2025-03-01", `{"properties":{"policyDefinitionId":"`+f.builtin(t, "679ddf89-ab8f-48a5-9029-e76054077449")+`","enforcementMode":"DoNotEnforce"}}`)
+	diag := sub + "/providers/Microsoft.Authorization/policyAssignments/diag"
+	f.must(t, "PUT", diag+"?api-version=2025-03-01", `{"properties":{"policyDefinitionId":"`+f.builtin(t, "afe0c3be-ba3b-4544-ba52-0c99672a8ad6")+`"}}`)
+	rgv, subv := f.get(t, rg+"?api-version=2021-04-01"), f.get(t, sub+"?api-version=2021-04-01")
+	states := func(path string) map[string]govern.State {
+		st, err := f.gov.Evaluate(ctx, f.get(t, path+"?api-version=2024-04-01"), rgv, subv, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]govern.State{}
+		for _, s := range st {
+			out[s.AssignmentName] = s
+		}
+		return out
+	}
+	got := states(ci)
+	if s := got["idle"]; s.ComplianceState != govern.NonCompliant || s.Action != "audit" || s.Details.Field("evaluatedExpressions").Len() == 0 {
+		t.Errorf("ci1 against idle shutdown: %+v", s)
+	}
+	if _, ok := got["diag"]; ok {
+		t.Errorf("ci1 has a record of the workspace-only diagnostic policy: %+v", got["diag"])
+	}
+	if s := states(ci2)["idle"]; s.ComplianceState != govern.Compliant {
+		t.Errorf("ci2 against idle shutdown: %+v", s)
+	}
+	if s := states(ws)["diag"]; s.ComplianceState != govern.NonCompliant || s.Action != "auditifnotexists" || s.Details.Field("ifNotExistsDetails").IsUndefined() {
+		t.Errorf("ws1 without diagnostic settings: %+v", s)
+	}
+	if s := states(ws2)["diag"]; s.ComplianceState != govern.Compliant {
+		t.Errorf("ws2 with diagnostic settings: %+v (details %s)", s, s.Details.JSON())
+	}
+	f.must(t, "PUT", rg+"/providers/Microsoft.Authorization/policyExemptions/x?api-version=2024-12-01-preview",
+		`{"properties":{"policyAssignmentId":"`+idle+`","exemptionCategory":"Waiver"}}`)
+	if s := states(ci)["idle"]; s.ComplianceState != govern.Exempt || len(s.ExemptionIDs) != 1 {
+		t.Errorf("ci1 exempted: %+v", s)
+	}
+}

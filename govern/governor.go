@@ -87,6 +87,7 @@ type member struct {
 	prog     *policy.Program
 	setID    string
 	setName  string
+	groups   []string      // policyDefinitionGroupNames of the set's reference
 	effect   policy.Effect // the effect when static
 	static   bool
 	policyIn value.Value // what policy() returns
@@ -257,8 +258,14 @@ func (g *Governor) compile(ctx context.Context, r resolver, pa *policyres.Assign
 			as.err = fmt.Errorf("its policy set definition '%s' does not compile: %v", pa.PolicyDefinitionID, firstLine(err))
 			return as
 		}
+		groups := map[string][]string{}
+		for _, r := range set.Members {
+			groups[r.ReferenceID] = r.GroupNames
+		}
 		for _, m := range members {
-			as.members = append(as.members, g.member(pa, m.ReferenceID, m.Program, set.ID, set.Name))
+			mm := g.member(pa, m.ReferenceID, m.Program, set.ID, set.Name)
+			mm.groups = groups[m.ReferenceID]
+			as.members = append(as.members, mm)
 		}
 		return as
 	}
