@@ -78,6 +78,9 @@ type Server struct {
 	// Policies and PolicySets serve the built-in policy definitions and
 	// initiatives; nil: none loaded.
 	Policies, PolicySets *PolicyDefinitions
+	// Insights serves the Microsoft.PolicyInsights API (nil: not served;
+	// the manager refuses those paths).
+	Insights Insights
 }
 
 // statusOf maps ARM error codes to HTTP statuses (the one table).
@@ -172,7 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.refuse(w, req, aerr)
 		return
 	}
-	resp, err := s.Manager.Handle(req.Context(), r)
+	var resp *resources.Response
+	if s.Insights != nil && s.Insights.Serves(r.ID) {
+		resp, err = s.Insights.Handle(req.Context(), r)
+	} else {
+		resp, err = s.Manager.Handle(req.Context(), r)
+	}
 	if err != nil {
 		status := 500
 		var ae *arm.Error
@@ -184,6 +192,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	s.render(w, r, resp)
+}
+
+// Insights serves the paths it Serves (the PolicyInsights API) in place
+// of the resource manager.
+type Insights interface {
+	Serves(id *arm.ID) bool
+	Handle(ctx context.Context, r *resources.Request) (*resources.Response, error)
 }
 
 // checkRequest refuses what no handler should see: an absolute-form

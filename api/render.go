@@ -1,9 +1,11 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
@@ -32,6 +34,8 @@ func (s *Server) render(w http.ResponseWriter, r *resources.Request, resp *resou
 		if resp.Outcome == resources.Accepted {
 			h.Set("Location", base+"/operationResults/"+op.ID+q)
 		}
+	} else if resp.LocationPath != "" {
+		h.Set("Location", s.PublicURL+resp.LocationPath+"?api-version="+url.QueryEscape(r.APIVersion))
 	} else if resp.Outcome == resources.Accepted {
 		// An operation result still running: poll the same URL.
 		h.Set("Location", s.PublicURL+r.Path+"?"+r.Query.Encode())
@@ -52,14 +56,19 @@ func (s *Server) render(w http.ResponseWriter, r *resources.Request, resp *resou
 	// written as they are (no copy of a large page).
 	tail := []byte("]}")
 	if resp.Next != "" {
+		param := cmp.Or(resp.NextParam, "$skipToken")
 		q := url.Values{}
 		for k, v := range r.Query {
-			if k != "$skipToken" {
+			if !strings.EqualFold(k, param) {
 				q[k] = v
 			}
 		}
-		q.Set("$skipToken", resp.Next)
-		tail = []byte(`],"nextLink":` + value.StringValue(s.PublicURL+r.Path+"?"+q.Encode()).JSON() + "}")
+		q.Set(param, resp.Next)
+		name := "nextLink"
+		if resp.OData {
+			name = "@odata.nextLink"
+		}
+		tail = []byte(`],"` + name + `":` + value.StringValue(s.PublicURL+r.Path+"?"+q.Encode()).JSON() + "}")
 	}
 	n := len(listOpen) + len(tail)
 	for i, it := range resp.Items {

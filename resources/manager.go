@@ -47,6 +47,13 @@ type Response struct {
 	List  bool
 	Items [][]byte
 	Next  string
+	// NextParam is the query parameter Next goes in ("" : $skipToken);
+	// OData pages name their link @odata.nextLink (PolicyInsights).
+	NextParam string
+	OData     bool
+	// LocationPath, when set, is the Location to poll (a path under the
+	// public URL) of an Accepted outcome without Operation.
+	LocationPath string
 	// ETag is the entity tag of the resource returned ("": none).
 	ETag string
 	// Operation is the long-running operation the client polls (nil:
