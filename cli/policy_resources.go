@@ -377,7 +377,7 @@ func (c *armClient) resolveScope(scope, rg string) (string, error) {
 		return "", err
 	}
 	if rg != "" {
-		return sub + "/resourceGroups/" + rg, nil
+		return sub + "/resourceGroups/" + url.PathEscape(rg), nil
 	}
 	return sub, nil
 }
@@ -404,10 +404,12 @@ var (
 )
 
 func (k defKind) customPath(sub, name string) string {
-	return sub + authz + k.collection + "/" + name
+	return sub + authz + k.collection + "/" + url.PathEscape(name)
 }
 
-func (k defKind) builtinPath(name string) string { return authz + k.collection + "/" + name }
+func (k defKind) builtinPath(name string) string {
+	return authz + k.collection + "/" + url.PathEscape(name)
+}
 
 // get returns a definition by name as az does: the subscription's custom
 // one, else the built-in.
@@ -726,7 +728,7 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 	}
 	f.StringVar(&displayName, "display-name", "", "display name")
 	f.StringVar(&description, "description", "", "description")
-	f.StringSliceVar(&metadata, "metadata", nil, "metadata as key=value pairs (repeatable, comma-separated) or one JSON object")
+	f.StringArrayVar(&metadata, "metadata", nil, "metadata as key=value (repeatable) or one JSON object")
 
 	// list
 	var filter string
@@ -833,7 +835,7 @@ func newAssignmentCmd(e *env) *cobra.Command {
 	conn := new(connOptions)
 	conn.register(c.PersistentFlags())
 	path := func(scope, name string) string {
-		return scope + authz + "policyAssignments/" + name + "?api-version=" + policyAPIVersion
+		return scope + authz + "policyAssignments/" + url.PathEscape(name) + "?api-version=" + policyAPIVersion
 	}
 
 	var name, policyRef, setRef, scope, rg, params, enforcement, displayName, description, location, message string
@@ -1058,7 +1060,7 @@ func newExemptionCmd(e *env) *cobra.Command {
 	conn := new(connOptions)
 	conn.register(c.PersistentFlags())
 	path := func(scope, name string) string {
-		return scope + authz + "policyExemptions/" + name + "?api-version=" + policyExemptionAPIVersion
+		return scope + authz + "policyExemptions/" + url.PathEscape(name) + "?api-version=" + policyExemptionAPIVersion
 	}
 
 	var name, assignment, category, scope, rg, expiresOn, displayName, description string

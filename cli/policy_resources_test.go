@@ -83,6 +83,12 @@ func TestPolicyResourceInputs(t *testing.T) {
 			t.Errorf("assignmentParams(%s) = %s, %v; want %s", tc.in, got, err, tc.want)
 		}
 	}
+	if md, err := metadataArg([]string{`{"category": "Key Vault", "version": "1.0.0"}`}); err != nil || len(md.(map[string]json.RawMessage)) != 2 {
+		t.Errorf("metadataArg of a JSON object: %v %v", md, err)
+	}
+	if md, err := metadataArg([]string{"category=Key Vault", "a=b=c"}); err != nil || md.(map[string]string)["a"] != "b=c" {
+		t.Errorf("metadataArg of pairs: %v %v", md, err)
+	}
 	rule, params, err := ruleArg(`{"properties":{"mode":"All","parameters":{"e":{"type":"String"}},"policyRule":{"if":{},"then":{}}}}`)
 	if err != nil || string(rule) != `{"if":{},"then":{}}` || string(params) != `{"e":{"type":"String"}}` {
 		t.Errorf("ruleArg of a definition: %s %s %v", rule, params, err)
