@@ -278,6 +278,32 @@ func TestPolicyCLI(t *testing.T) {
 		t.Errorf("bad input stored assignments: %+v", none)
 	}
 
+	// An initiative of the custom definition, with groups and its own parameter.
+	members := write("members.json", `[{"policyDefinitionId":"`+def.ID+`","policyDefinitionReferenceId":"locations",
+		"parameters":{"allowedLocations":{"value":"[parameters('locations')]"}},"groupNames":["placement"]}]`)
+	r = policyCLI(t, srv, "set-definition", "create", "-n", "kv-guard", "--definitions", members, "--params", `{"locations":{"type":"Array"}}`,
+		"--definition-groups", `[{"name":"placement","displayName":"Placement"}]`, "--display-name", "Key vault guard").ok(t, "set-definition create")
+	if row := tableRow(r.stdout, "kv-guard"); !strings.Contains(row, "Key vault guard") || !strings.Contains(row, "Custom") || !strings.HasSuffix(strings.TrimSpace(row), "1") {
+		t.Errorf("set-definition create table:\n%s", r.stdout)
+	}
+	var set armResource
+	policyCLI(t, srv, "set-definition", "show", "-n", "kv-guard", "-o", "json").ok(t, "set-definition show").jsonOut(t, "set-definition show", &set)
+	if groups, _ := set.Properties["policyDefinitionGroups"].([]any); len(groups) != 1 || !strings.EqualFold(set.Type, "Microsoft.Authorization/policySetDefinitions") {
+		t.Errorf("set-definition show: %+v", set)
+	}
+	var sets []armResource
+	policyCLI(t, srv, "set-definition", "list", "--filter", "custom", "-o", "json").ok(t, "set-definition list").jsonOut(t, "set-definition list", &sets)
+	if len(sets) != 1 || sets[0].Name != "kv-guard" {
+		t.Errorf("set-definition list: %+v", sets)
+	}
+	policyCLI(t, srv, "set-definition", "create", "-n", "bad-set", "--definitions", `[{"policyDefinitionId":"`+sub+`/providers/Microsoft.Authorization/policyDefinitions/nope"}]`).failed(t,
+		"an initiative of an unknown definition", "error: PolicyDefinitionNotFound: ")
+	policyCLI(t, srv, "set-definition", "delete", "-n", "kv-guard").ok(t, "set-definition delete")
+	policyCLI(t, srv, "set-definition", "list", "--filter", "custom", "-o", "json").ok(t, "set-definition list after delete").jsonOut(t, "set-definition list", &sets)
+	if len(sets) != 0 {
+		t.Errorf("initiatives after delete: %+v", sets)
+	}
+
 	// The same server through --endpoint and --credentials.
 	cred := write("cred.json", `{"tenantId":"`+b.TenantID+`","clientId":"`+b.ClientID+`","clientSecret":"`+b.ClientSecret+`","caCertFile":"`+b.CACertFile+`","subscriptionId":"`+b.SubscriptionID+`"}`)
 	r = policyCLI(t, srv, "definition", "list", "--filter", "custom", "--endpoint", b.Endpoint, "--credentials", cred).ok(t, "--endpoint")
