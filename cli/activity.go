@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,9 +17,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlgov/mlgov/arm"
 )
 
-// armClient talks to a running mlgov serve with the bootstrap identity.
+// armClient talks to a running mlgov serve (or another ARM endpoint) with
+// a client-credentials identity: the bootstrap one by default.
 type armClient struct {
 	bs    *Bootstrap
 	http  *http.Client
@@ -34,9 +38,18 @@ func newARMClient(ctx context.Context, bootstrapPath string) (*armClient, error)
 	if pem, err := os.ReadFile(bs.CACertFile); err == nil {
 		pool.AppendCertsFromPEM(pem)
 	}
-	c := &armClient{bs: bs, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}
+	return dialARM(ctx, bs, pool)
+}
+
+// dialARM gets a token for bs's service principal from its authority host
+// and returns a client for its endpoint; roots nil means the system's.
+func dialARM(ctx context.Context, bs *Bootstrap, roots *x509.CertPool) (*armClient, error) {
+	c := &armClient{bs: bs, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}}
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {bs.ClientID}, "client_secret": {bs.ClientSecret}, "scope": {"https://management.azure.com/.default"}}
-	req, _ := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(bs.AuthorityHost, "/")+"/"+bs.TenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(bs.AuthorityHost, "/")+"/"+bs.TenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("getting a token: %w", err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -55,24 +68,54 @@ func newARMClient(ctx context.Context, bootstrapPath string) (*armClient, error)
 	return c, nil
 }
 
-func (c *armClient) get(ctx context.Context, pathOrURL string) ([]byte, error) {
+// do sends one request (a path under the endpoint, or an absolute URL on
+// the endpoint's host such as a nextLink) with the bearer token and a JSON
+// body when body is not nil, and returns the status and the response body.
+func (c *armClient) do(ctx context.Context, method, pathOrURL string, body []byte) (int, []byte, error) {
 	u := pathOrURL
 	if strings.HasPrefix(u, "/") {
 		u = strings.TrimRight(c.bs.Endpoint, "/") + u
+	} else if pu, err := url.Parse(u); err != nil || !sameOrigin(pu, c.bs.Endpoint) {
+		return 0, nil, fmt.Errorf("%s %s: not a URL of the endpoint %s", method, arm.Clip(pathOrURL, 200), c.bs.Endpoint)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, b, nil
+}
+
+// sameOrigin reports whether u has the scheme and host of endpoint (the
+// token is sent nowhere else).
+func sameOrigin(u *url.URL, endpoint string) bool {
+	e, err := url.Parse(endpoint)
+	return err == nil && strings.EqualFold(u.Scheme, e.Scheme) && strings.EqualFold(u.Host, e.Host)
+}
+
+func (c *armClient) get(ctx context.Context, pathOrURL string) ([]byte, error) {
+	st, b, err := c.do(ctx, "GET", pathOrURL, nil)
+	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("GET %s: %s: %s", pathOrURL, resp.Status, strings.TrimSpace(string(b)))
+	if st != 200 {
+		return nil, fmt.Errorf("GET %s: %d %s: %s", pathOrURL, st, http.StatusText(st), strings.TrimSpace(string(b)))
 	}
 	return b, nil
 }

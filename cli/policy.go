@@ -23,8 +23,9 @@ import (
 )
 
 func newPolicyCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "policy", Short: "Evaluate, test and compile Azure Policy definitions locally"}
-	c.AddCommand(newEvalCmd(e), newTestCmd(e), newCompileCmd(e))
+	c := &cobra.Command{Use: "policy", Short: "Evaluate, test and compile Azure Policy definitions locally; manage a server's policy resources"}
+	c.AddCommand(newEvalCmd(e), newTestCmd(e), newCompileCmd(e),
+		newDefinitionCmd(e, kindDefinition), newDefinitionCmd(e, kindSetDefinition), newAssignmentCmd(e), newExemptionCmd(e))
 	return c
 }
 
