@@ -11,7 +11,8 @@ import (
 // canonical OData form (canonical property names, lower-case keywords,
 // parenthesised and/or).
 type Expr interface {
-	// Pos is the node's byte offset in the parameter value.
+	// Pos is the node's byte offset in the parameter value: where a
+	// Compare or Logical has its operator, where other nodes begin.
 	Pos() int
 	String() string
 	expr()

@@ -141,7 +141,7 @@ func (p *parser) lexErr() error {
 func (p *parser) bothBoolean(op string, l, r Expr) error {
 	for _, e := range []Expr{l, r} {
 		if !isBoolean(e) {
-			return p.errf(e.Pos(), "'%s' is a %s; '%s' joins conditions", clip(e.String(), 60), typeOf(e), op)
+			return p.errf(start(e), "'%s' is a %s; '%s' joins conditions", clip(e.String(), 60), typeOf(e), op)
 		}
 	}
 	return nil
@@ -160,7 +160,7 @@ func (p *parser) unary() (Expr, error) {
 			return nil, err
 		}
 		if !isBoolean(x) {
-			return nil, p.errf(x.Pos(), "'%s' is a %s; 'not' takes a condition", clip(x.String(), 60), typeOf(x))
+			return nil, p.errf(start(x), "'%s' is a %s; 'not' takes a condition", clip(x.String(), 60), typeOf(x))
 		}
 		return &Not{At: at, X: x}, nil
 	}
@@ -207,10 +207,10 @@ func (p *parser) checkCompare(c *Compare) error {
 	for _, e := range []Expr{c.L, c.R} {
 		switch e.(type) {
 		case *Logical, *Not, *Compare:
-			return p.errf(e.Pos(), "'%s' is a condition; '%s' compares a property or a function with a value", clip(e.String(), 60), c.Op)
+			return p.errf(start(e), "'%s' is a condition; '%s' compares a property or a function with a value", clip(e.String(), 60), c.Op)
 		}
 		if call, ok := e.(*Call); ok && typeOf(call) == Bool {
-			return p.errf(e.Pos(), "'%s' is a condition; '%s' compares a property or a function with a value", clip(e.String(), 60), c.Op)
+			return p.errf(start(e), "'%s' is a condition; '%s' compares a property or a function with a value", clip(e.String(), 60), c.Op)
 		}
 	}
 	p.coerceTime(c.L, c.R)
@@ -223,7 +223,7 @@ func (p *parser) checkCompare(c *Compare) error {
 		return nil
 	}
 	if lt != rt {
-		return p.errf(c.R.Pos(), "'%s' is a %s but '%s' is a %s", clip(c.L.String(), 60), lt, clip(c.R.String(), 60), rt)
+		return p.errf(start(c.R), "'%s' is a %s but '%s' is a %s", clip(c.L.String(), 60), lt, clip(c.R.String(), 60), rt)
 	}
 	if lt == Bool && c.Op != "eq" && c.Op != "ne" {
 		return p.errf(c.At, "booleans can only be compared with eq or ne")
@@ -323,7 +323,7 @@ func (p *parser) call(name token) (Expr, error) {
 			return nil, err
 		}
 		if t := typeOf(a); isBoolean(a) || (t != String && t != 0) {
-			return nil, p.errf(a.Pos(), "%s takes strings; '%s' is a %s", fn, clip(a.String(), 60), t)
+			return nil, p.errf(start(a), "%s takes strings; '%s' is a %s", fn, clip(a.String(), 60), t)
 		}
 		c.Args = append(c.Args, a)
 		if p.tok.kind != tComma {
@@ -342,4 +342,19 @@ func (p *parser) call(name token) (Expr, error) {
 		return nil, p.errf(name.pos, "%s takes %d argument(s), got %d", fn, n, len(c.Args))
 	}
 	return c, nil
+}
+
+// start is the offset where e's text begins (Compare and Logical nodes are
+// positioned at their operator).
+func start(e Expr) int {
+	for {
+		switch x := e.(type) {
+		case *Compare:
+			e = x.L
+		case *Logical:
+			e = x.L
+		default:
+			return e.Pos()
+		}
+	}
 }
