@@ -17,7 +17,7 @@
 //
 // OData 4.0 boolean expressions: eq, ne, gt, ge, lt, le; and, or, not;
 // parentheses; startswith, endswith, contains (two strings → boolean),
-// tolower, toupper; literals 'string' ('' is a quote), numbers, true,
+// tolower, toupper; literals 'string' (a quote inside is doubled), numbers, true,
 // false, null, and date-times written 2024-05-01T12:00:00Z, 2024-05-01,
 // datetime'…' or, compared with a datetime property, '…'. A boolean
 // property alone is a condition (IsCompliant, not IsCompliant). Keywords,
