@@ -92,12 +92,21 @@ func ParseApply(s string, fields *Fields) (*Apply, error) {
 				if err := p.expect(tLParen, "'(' after aggregate"); err != nil {
 					return nil, err
 				}
-				if st.CountAs, err = p.countAs(); err != nil {
+				var aliasAt int
+				if st.CountAs, aliasAt, err = p.countAs(); err != nil {
+					return nil, err
+				}
+				for _, n := range names {
+					if lowerASCII(n) == lowerASCII(st.CountAs) {
+						return nil, p.errf(aliasAt, "the alias '%s' is also a grouping property", clip(st.CountAs, 60))
+					}
+				}
+				if err := p.expect(tRParen, "')' to close aggregate"); err != nil {
 					return nil, err
 				}
 			}
 		case "aggregate":
-			alias, err := p.countAs()
+			alias, _, err := p.countAs()
 			if err != nil {
 				return nil, err
 			}
@@ -108,11 +117,7 @@ func ParseApply(s string, fields *Fields) (*Apply, error) {
 		if err := p.expect(tRParen, "')' to close "+kind); err != nil {
 			return nil, err
 		}
-		out, err := p.stepFields(st, a.out)
-		if err != nil {
-			return nil, err
-		}
-		a.out = out
+		a.out = stepFields(st, a.out)
 		a.Steps = append(a.Steps, st)
 		if p.tok.kind == tEOF {
 			if err := p.lexErr(); err != nil {
@@ -170,37 +175,37 @@ func (p *parser) groupFields(fields *Fields) ([]string, error) {
 	}
 }
 
-// countAs parses "$count as Alias)" after "aggregate(".
-func (p *parser) countAs() (string, error) {
+// countAs parses "$count as Alias" after "aggregate(".
+func (p *parser) countAs() (alias string, at int, err error) {
 	if err := p.lexErr(); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if !p.keyword("$count") {
-		return "", p.errf(p.tok.pos, "only '$count as <alias>' is supported in aggregate, found %s", p.tok.describe())
+		return "", 0, p.errf(p.tok.pos, "only '$count as <alias>' is supported in aggregate, found %s", p.tok.describe())
 	}
 	p.advance()
 	if !p.keyword("as") {
-		return "", p.errf(p.tok.pos, "expected 'as <alias>' after $count, found %s", p.tok.describe())
+		return "", 0, p.errf(p.tok.pos, "expected 'as <alias>' after $count, found %s", p.tok.describe())
 	}
 	p.advance()
 	if err := p.lexErr(); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	t := p.tok
 	if t.kind != tIdent || t.text[0] == '$' {
-		return "", p.errf(t.pos, "expected an alias name after 'as', found %s", t.describe())
+		return "", 0, p.errf(t.pos, "expected an alias name after 'as', found %s", t.describe())
 	}
 	p.advance()
-	return t.text, p.expect(tRParen, "')' to close aggregate")
+	return t.text, t.pos, nil
 }
 
 // stepFields returns the properties after st.
-func (p *parser) stepFields(st Transform, in *Fields) (*Fields, error) {
+func stepFields(st Transform, in *Fields) *Fields {
 	switch st.Kind {
 	case "filter":
-		return in, nil
+		return in
 	case "aggregate":
-		return NewFields(Field{Name: st.CountAs, Type: Number}), nil
+		return NewFields(Field{Name: st.CountAs, Type: Number})
 	}
 	out := &Fields{index: map[string]int{}}
 	for _, n := range st.GroupBy {
@@ -208,12 +213,9 @@ func (p *parser) stepFields(st Transform, in *Fields) (*Fields, error) {
 		out.add(f)
 	}
 	if st.CountAs != "" {
-		if _, dup := out.Lookup(st.CountAs); dup {
-			return nil, p.errf(p.tok.pos, "the alias '%s' is also a grouping property", clip(st.CountAs, 60))
-		}
 		out.add(Field{Name: st.CountAs, Type: Number})
 	}
-	return out, nil
+	return out
 }
 
 // Run applies the transformations to records and returns the result rows
