@@ -144,15 +144,18 @@ func evalValue(e Expr, rec Record) (any, error) {
 			}
 			args[i] = s
 		}
+		if want := functions[e.Func]; len(args) != want {
+			return nil, fmt.Errorf("odata: %s takes %d argument(s), got %d", e.Func, want, len(args))
+		}
 		switch e.Func {
 		case "tolower":
 			return lowerASCII(args[0]), nil
 		case "toupper":
 			return upperASCII(args[0]), nil
 		case "startswith":
-			return strings.HasPrefix(lowerASCII(args[0]), lowerASCII(args[1])), nil
+			return len(args[0]) >= len(args[1]) && compareFold(args[0][:len(args[1])], args[1]) == 0, nil
 		case "endswith":
-			return strings.HasSuffix(lowerASCII(args[0]), lowerASCII(args[1])), nil
+			return len(args[0]) >= len(args[1]) && compareFold(args[0][len(args[0])-len(args[1]):], args[1]) == 0, nil
 		case "contains":
 			return strings.Contains(lowerASCII(args[0]), lowerASCII(args[1])), nil
 		}
@@ -272,7 +275,7 @@ func order(l, r any) (int, bool) {
 		if !ok {
 			return 0, false
 		}
-		return strings.Compare(lowerASCII(l), lowerASCII(r)), true
+		return compareFold(l, r), true
 	case float64:
 		r, ok := r.(float64)
 		if !ok || l != l || r != r {

@@ -122,8 +122,9 @@ func (e *Error) Error() string {
 // MaxLen is the longest parameter value accepted, in bytes.
 const MaxLen = 8 << 10
 
-// MaxDepth is the deepest nesting accepted (parentheses, not, function
-// calls, and/or chains count one level each).
+// MaxDepth is the deepest nesting accepted: parentheses, not and function
+// calls count one level each. A chain of and/or is not nesting (an
+// or-chain is how OData 4.0 writes "in"); its length is bounded by MaxLen.
 const MaxDepth = 32
 
 // lowerASCII lowers ASCII letters only: the case folding of this package
@@ -141,6 +142,34 @@ func lowerASCII(s string) string {
 		}
 	}
 	return s
+}
+
+// compareFold compares a and b as lowerASCII(a) and lowerASCII(b) would,
+// without allocating.
+func compareFold(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
 }
 
 func upperASCII(s string) string {

@@ -267,3 +267,20 @@ func TestFieldsLookup(t *testing.T) {
 }
 
 var _ = slices.Contains[[]string]
+
+// Trees built by hand rather than parsed are refused, not a panic.
+func TestHandBuiltTrees(t *testing.T) {
+	bad := []odata.Expr{
+		&odata.Call{Func: "tolower"},
+		&odata.Compare{Op: "eq", L: &odata.Call{Func: "toupper"}, R: &odata.Literal{Type: odata.String, Value: "x"}},
+		&odata.Call{Func: "startswith", Args: []odata.Expr{&odata.Literal{Type: odata.String, Value: "x"}}},
+	}
+	for _, e := range bad {
+		if _, err := odata.Eval(e, fixture[0]); err == nil {
+			t.Errorf("Eval(%s): no error", e)
+		}
+		if where, _, ok := odata.ToSQL(e, columns); ok {
+			t.Errorf("ToSQL(%s) = %q", e, where)
+		}
+	}
+}

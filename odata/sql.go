@@ -102,7 +102,7 @@ func (r *sqlRenderer) column(e Expr) (string, Field, bool) {
 			col, ok := r.columns[x.Field.Name]
 			return col, x.Field, ok
 		case *Call:
-			if x.Func != "tolower" && x.Func != "toupper" {
+			if (x.Func != "tolower" && x.Func != "toupper") || len(x.Args) != 1 {
 				return "", Field{}, false
 			}
 			e = x.Args[0]
