@@ -15,7 +15,8 @@ var fuzzColumns = map[string]string{
 
 // FuzzParseFilter: no input panics any parser; an accepted filter's
 // canonical form parses to itself, evaluates without error on the fixture
-// and renders as SQL with one argument per placeholder.
+// and renders as SQL with one argument per placeholder that selects in
+// SQLite the fixture rows Eval selects.
 func FuzzParseFilter(f *testing.F) {
 	for _, c := range filterCases {
 		f.Add(c.filter)
@@ -46,6 +47,20 @@ func FuzzParseFilter(f *testing.F) {
 			}
 			if where, args, ok := odata.ToSQL(e, fuzzColumns); ok && strings.Count(where, "?") != len(args) {
 				t.Fatalf("ToSQL(%q) = %q with %d args", e, where, len(args))
+			}
+			// SQLite selects what Eval selects.
+			if where, args, ok := odata.ToSQL(e, columns); ok {
+				q, err := sqliteFixture()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := q(where, args)
+				if err != nil {
+					t.Fatalf("%q as SQL %q %v: %v", e, where, args, err)
+				}
+				if want := names(t, e, fixture); got != want {
+					t.Fatalf("%q as SQL %q %v selects %q; Eval selects %q", e, where, args, got, want)
+				}
 			}
 		}
 		a, err := odata.ParseApply(s, stateFields)

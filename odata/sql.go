@@ -21,7 +21,9 @@ import (
 // and/or/not are SQL's, like Eval's; strings compare as lower(col) = ?
 // with the literal lowered; startswith, endswith and contains are
 // lower(col) LIKE ? ESCAPE '\' with %, _ and \ escaped. Arguments are
-// string, bool, float64 and time.Time (UTC): a backend that stores times
+// string, bool, float64 and time.Time (UTC, whole microseconds: stored
+// times have microsecond precision, and a finer literal is rendered to
+// select what it selects among those): a backend that stores times
 // otherwise (SQLite as Unix microseconds) converts the time.Time
 // arguments, and number columns should be floating point (PostgreSQL
 // types a parameter after its column). SQLite and PostgreSQL accept the
@@ -158,6 +160,25 @@ func (r *sqlRenderer) compare(c *Compare) bool {
 			return false
 		}
 		v = val.UTC()
+		if floor := val.Truncate(time.Microsecond); !floor.Equal(val) {
+			// Stored times have microseconds (SQLite's integers,
+			// PostgreSQL's timestamptz): no stored time equals a finer
+			// literal, and the orderings compare with the microsecond
+			// below it.
+			switch op {
+			case "eq":
+				r.b.WriteString("1 = 0")
+				return true
+			case "ne":
+				r.b.WriteString("1 = 1")
+				return true
+			case "gt", "ge":
+				op = "gt"
+			default:
+				op = "le"
+			}
+			v = floor.UTC()
+		}
 	default:
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,31 +34,53 @@ var columns = map[string]string{
 type querier func(where string, args []any) (string, error)
 
 func TestToSQLSQLite(t *testing.T) {
-	db, err := sql.Open("sqlite", ":memory:")
+	q, err := sqliteFixture()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE states (name TEXT PRIMARY KEY, resource_id TEXT, resource_type TEXT, resource_group TEXT,
-		policy_assignment_id TEXT, ref_id TEXT, action TEXT, compliance_state TEXT, is_compliant BOOLEAN, ts INTEGER, score REAL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range fixture {
-		if _, err := db.Exec(`INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rowArgs(r, sqliteArg)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	testToSQL(t, func(where string, args []any) (string, error) {
-		for i, a := range args {
-			args[i] = sqliteArg(a)
-		}
-		rows, err := db.Query("SELECT name FROM states WHERE "+where+" ORDER BY name", args...)
+	testToSQL(t, q)
+}
+
+var (
+	sqliteOnce  sync.Once
+	sqliteQuery querier
+	sqliteErr   error
+)
+
+// sqliteFixture returns a querier over the fixture in an in-memory SQLite
+// database, made once per process (the fuzz target queries it too).
+func sqliteFixture() (querier, error) {
+	sqliteOnce.Do(func() {
+		db, err := sql.Open("sqlite", ":memory:")
 		if err != nil {
-			return "", err
+			sqliteErr = err
+			return
 		}
-		return collect(rows.Next, rows.Scan, rows.Err, rows.Close)
+		db.SetMaxOpenConns(1)
+		if _, err := db.Exec(`CREATE TABLE states (name TEXT PRIMARY KEY, resource_id TEXT, resource_type TEXT, resource_group TEXT,
+		policy_assignment_id TEXT, ref_id TEXT, action TEXT, compliance_state TEXT, is_compliant BOOLEAN, ts INTEGER, score REAL)`); err != nil {
+			sqliteErr = err
+			return
+		}
+		for _, r := range fixture {
+			if _, err := db.Exec(`INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rowArgs(r, sqliteArg)...); err != nil {
+				sqliteErr = err
+				return
+			}
+		}
+		sqliteQuery = func(where string, args []any) (string, error) {
+			conv := make([]any, len(args))
+			for i, a := range args {
+				conv[i] = sqliteArg(a)
+			}
+			rows, err := db.Query("SELECT name FROM states WHERE "+where+" ORDER BY name", conv...)
+			if err != nil {
+				return "", err
+			}
+			return collect(rows.Next, rows.Scan, rows.Err, rows.Close)
+		}
 	})
+	return sqliteQuery, sqliteErr
 }
 
 func TestToSQLPostgres(t *testing.T) {
