@@ -12,7 +12,7 @@ import (
 // of e cannot be rendered: a property without a column, a comparison of
 // two properties or two literals, an ordering (gt, ge, lt, le) of strings,
 // a string literal with non-ASCII characters (SQLite's lower() folds ASCII
-// only, PostgreSQL's more), a function whose first argument is not a
+// only, PostgreSQL's more) or NUL, a function whose first argument is not a
 // column or whose second is not a string literal. The caller then
 // evaluates e in memory with Eval. A nil e renders as "" with ok true.
 //
@@ -141,7 +141,7 @@ func (r *sqlRenderer) compare(c *Compare) bool {
 	var v any
 	switch val := lit.Value.(type) {
 	case string:
-		if f.Type != String || !isASCII(val) || (op != "eq" && op != "ne") {
+		if f.Type != String || !sqlText(val) || (op != "eq" && op != "ne") {
 			return false
 		}
 		col, v = "lower("+col+")", lowerASCII(val)
@@ -202,7 +202,7 @@ func (r *sqlRenderer) like(c *Call) bool {
 		return false
 	}
 	s, isStr := lit.Value.(string)
-	if !isStr || !isASCII(s) {
+	if !isStr || !sqlText(s) {
 		return false
 	}
 	pat := likeEscaper.Replace(lowerASCII(s))
@@ -219,6 +219,18 @@ func (r *sqlRenderer) like(c *Call) bool {
 	r.b.WriteString("lower(" + col + ") LIKE ")
 	r.arg(pat)
 	r.b.WriteString(` ESCAPE '\'`)
+	return true
+}
+
+// sqlText reports whether a string literal can be a SQL argument that
+// compares as Eval does: ASCII (lower() folds alike in both databases)
+// without NUL (PostgreSQL refuses it in text, SQLite's LIKE stops at it).
+func sqlText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 || s[i] >= 0x80 {
+			return false
+		}
+	}
 	return true
 }
 
