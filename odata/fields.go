@@ -182,15 +182,6 @@ func upperASCII(s string) string {
 	return string(b)
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 // clip shortens s for an error message.
 func clip(s string, n int) string {
 	if len(s) <= n {
