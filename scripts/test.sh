@@ -37,6 +37,7 @@ policy FuzzCompileEvaluate 120000x
 arm FuzzParseID 400000x
 arm FuzzEqualName 150000x
 activitylog FuzzParseFilter 100000x
+odata FuzzParseFilter 60000x
 internal/armtest FuzzRequestBody 40000x
 cli FuzzH1Response 60000x
 authn FuzzVerify 100000x
