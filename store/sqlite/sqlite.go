@@ -548,6 +548,10 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 		db.failBatch(b, err)
 		return db.wrap(ctx, "begin", err), false, nil
 	}
+	// The sequence numbers fn takes go back to the counter if its
+	// savepoint rolls back: the change feed then sees no gap (which it
+	// would wait for) where a Write failed.
+	seq0, bseq0 := db.seq, b.seq
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -571,6 +575,8 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 			db.failBatch(b, err)
 		} else if err := c.exec(bg, "RELEASE w"); err != nil {
 			db.failBatch(b, err)
+		} else {
+			db.seq, b.seq = seq0, bseq0
 		}
 		return fnErr, panicked, pval
 	}

@@ -19,6 +19,7 @@ var dialect = generic.NewDialect(generic.Dialect{
 	Dialect:     sqlq.Dialect{Time: func(t time.Time) any { return encTime(t) }},
 	Name:        "sqlite",
 	MicroTime:   true,
+	TimeType:    "INTEGER",
 	NoRows:      sql.ErrNoRows,
 	ErrReadOnly: errReadOnly,
 	Wrap:        wrapErr,
@@ -162,36 +163,43 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 		t.cache.drop(r.Key)
 	}
 	t.wrote(r.Key)
-	var seq int64
-	if t.seq != nil {
-		// Exclusive mode: the counter lives in memory and the group
-		// transaction stores it once, before its COMMIT.
-		*t.seq++
-		seq = *t.seq
-		t.batch.seq = seq
-	} else if err := t.nextSeq(ctx, &seq); err != nil {
+	seq, err := t.nextSeq(ctx)
+	if err != nil {
 		return wrapErr(ctx, "put resource", err)
 	}
 	return t.PutResourceSeq(ctx, r, seq)
 }
 
-// nextSeq advances the stored resource sequence counter into *seq.
-func (t *tx) nextSeq(ctx context.Context, seq *int64) error {
+// nextSeq allocates the next resource sequence number (a resource write's
+// Seq and its change's).
+func (t *tx) nextSeq(ctx context.Context) (int64, error) {
+	if t.seq != nil {
+		// Exclusive mode: the counter lives in memory and the group
+		// transaction stores it once, before its COMMIT (runFn takes it
+		// back if the Write rolls back, so that the feed sees no gap).
+		*t.seq++
+		t.batch.seq = *t.seq
+		return *t.seq, nil
+	}
 	ctx = t.qctx(ctx)
 	s, err := t.c.stmt(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'resource_seq' RETURNING value`)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.QueryRowContext(ctx).Scan(seq)
+	var seq int64
+	err = s.QueryRowContext(ctx).Scan(&seq)
+	return seq, err
 }
 
-// DeleteResource removes one resource; store.ErrNotFound if absent.
+// DeleteResource removes one resource and records the change, with a new
+// sequence number; store.ErrNotFound if absent.
 func (t *tx) DeleteResource(ctx context.Context, key string) error {
-	if t.Writable {
-		if t.cache != nil {
-			t.cache.drop(key)
-		}
-		t.wrote(key)
+	if !t.Writable {
+		return t.Tx.DeleteResource(ctx, key) // the read-only error
 	}
-	return t.Tx.DeleteResource(ctx, key)
+	if t.cache != nil {
+		t.cache.drop(key)
+	}
+	t.wrote(key)
+	return t.DeleteResourceSeq(ctx, key, t.nextSeq)
 }
