@@ -140,6 +140,9 @@ type Change struct {
 	Time time.Time
 }
 
+// MaxFillChanges bounds the numbers one Tx.FillChanges call fills.
+const MaxFillChanges = 10000
+
 // Filler reports whether c is a filler: a sequence number no committed
 // change used (see Tx.FillChanges).
 func (c *Change) Filler() bool { return c.Key == "" }
@@ -184,7 +187,9 @@ type Tx interface {
 	// filler's insert waits for that transaction: if it commits, its
 	// change stays and no filler is recorded; if it rolls back, the
 	// filler takes its number. Either way the gap is closed for good and
-	// no committed change is skipped. At most 10000 numbers at a time.
+	// no committed change is skipped. At most MaxFillChanges numbers at
+	// a time, and only numbers below a change's Seq (the store hands out
+	// numbers above it).
 	FillChanges(ctx context.Context, from, to int64) (int, error)
 
 	AppendEvents(ctx context.Context, evs ...*Event) error

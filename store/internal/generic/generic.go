@@ -479,17 +479,14 @@ func (t *Tx) PruneChanges(ctx context.Context, before time.Time, limit int) (int
 	return int(n), nil
 }
 
-// MaxFill bounds the numbers one FillChanges call fills.
-const MaxFill = 10000
-
 // FillChanges records fillers at the numbers from from to to that have no
 // change and returns how many it recorded.
 func (t *Tx) FillChanges(ctx context.Context, from, to int64) (int, error) {
 	if !t.Writable {
 		return 0, t.D.ErrReadOnly
 	}
-	if from < 1 || to < from || to-from >= MaxFill {
-		return 0, fmt.Errorf("%s: fill changes %d to %d: want 1 <= from <= to < from+%d", t.D.Name, from, to, MaxFill)
+	if from < 1 || to < from || to-from >= store.MaxFillChanges {
+		return 0, fmt.Errorf("%s: fill changes %d to %d: want 1 <= from <= to < from+%d", t.D.Name, from, to, store.MaxFillChanges)
 	}
 	n, err := t.Q.Exec(ctx, t.D.s.fillChanges, t.buf(from, to, t.D.Time(t.now()))...)
 	if err != nil {
