@@ -174,13 +174,13 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 // Seq and its change's).
 func (t *tx) nextSeq(ctx context.Context) (int64, error) {
 	if t.seq != nil {
-		// Exclusive mode: the counter lives in memory and the group
-		// transaction stores it once, before its COMMIT (runFn takes it
-		// back if the Write rolls back, so that the feed sees no gap).
+		// Exclusive mode: the counter lives in memory; the number of the
+		// last write is kept by its change (runFn takes the numbers of a
+		// Write that rolls back back, so that the feed sees no gap).
 		*t.seq++
-		t.batch.seq = *t.seq
 		return *t.seq, nil
 	}
+	// Shared mode: the counters row (Open brought it up to date).
 	ctx = t.qctx(ctx)
 	s, err := t.c.stmt(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'resource_seq' RETURNING value`)
 	if err != nil {
