@@ -250,15 +250,6 @@ type Tx struct {
 	// B is the statement buffer, used by one Tx at a time (nil: the Tx
 	// allocates one on first use).
 	B *Buf
-	// Now is the clock of Change.Time (nil: time.Now).
-	Now func() time.Time
-}
-
-func (t *Tx) now() time.Time {
-	if t.Now != nil {
-		return t.Now()
-	}
-	return time.Now()
 }
 
 // buf returns vals in t's statement buffer (in a new slice if they do not
@@ -332,7 +323,7 @@ func (t *Tx) PutResource(ctx context.Context, r *store.Resource) error {
 	}
 	row := t.Q.QueryRow(ctx, t.D.s.upsertResourceNext, t.buf(
 		r.Key, r.ID, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey,
-		NZ(r.Body), r.ETag, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt), t.D.Time(t.now()))...)
+		NZ(r.Body), r.ETag, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt), t.D.Time(time.Now()))...)
 	err := row.Scan(t.buf(&r.ID, &r.Seq)...)
 	if err != nil {
 		return t.D.Wrap(ctx, "put resource", err)
@@ -374,7 +365,7 @@ func (t *Tx) PutResourceSeq(ctx context.Context, r *store.Resource, seq int64) e
 
 // insertChange records a change with the sequence number seq.
 func (t *Tx) insertChange(ctx context.Context, op string, seq int64, key, typeKey, subKey string, deleted bool) error {
-	_, err := t.Q.Exec(ctx, t.D.s.insertChange, t.buf(seq, key, typeKey, subKey, deleted, t.D.Time(t.now()))...)
+	_, err := t.Q.Exec(ctx, t.D.s.insertChange, t.buf(seq, key, typeKey, subKey, deleted, t.D.Time(time.Now()))...)
 	if err != nil {
 		return t.D.Wrap(ctx, op, err)
 	}
@@ -391,7 +382,7 @@ func (t *Tx) DeleteResource(ctx context.Context, key string) error {
 	if t.D.NextSeq == "" {
 		return fmt.Errorf("%s: delete resource: the dialect allocates no sequence numbers", t.D.Name)
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.deleteResource, t.buf(key, t.D.Time(t.now()))...)
+	n, err := t.Q.Exec(ctx, t.D.s.deleteResource, t.buf(key, t.D.Time(time.Now()))...)
 	if err != nil {
 		return t.D.Wrap(ctx, "delete resource", err)
 	}
@@ -488,7 +479,7 @@ func (t *Tx) FillChanges(ctx context.Context, from, to int64) (int, error) {
 	if from < 1 || to < from || to-from >= store.MaxFillChanges {
 		return 0, fmt.Errorf("%s: fill changes %d to %d: want 1 <= from <= to < from+%d", t.D.Name, from, to, store.MaxFillChanges)
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.fillChanges, t.buf(from, to, t.D.Time(t.now()))...)
+	n, err := t.Q.Exec(ctx, t.D.s.fillChanges, t.buf(from, to, t.D.Time(time.Now()))...)
 	if err != nil {
 		return 0, t.D.Wrap(ctx, "fill changes", err)
 	}
