@@ -15,5 +15,5 @@ CREATE TABLE changes (
 -- A database written before this migration: a filler at the current
 -- sequence number, so that the feed starts there and not at a gap.
 INSERT INTO changes (seq, key, type_key, subscription_key, deleted, ts)
-	SELECT value, '', '', '', 0, CAST(unixepoch('subsec') * 1000000 AS INTEGER)
+	SELECT value, '', '', '', 0, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)
 	FROM counters WHERE name = 'resource_seq' AND value > 0;
