@@ -5,8 +5,9 @@
 // concrete store.
 //
 // Invariants: everything written inside one Write call commits or rolls
-// back together (a resource write, its activity-log events and its
-// bookkeeping); keys are lower-cased resource IDs while the stored IDs keep
+// back together (a resource write, its change, its activity-log events
+// and its bookkeeping); every resource write records a Change (the store
+// does, not the caller); keys are lower-cased resource IDs while the stored IDs keep
 // the casing first written; list results are ordered by key.
 //
 // It imports only the standard library.
@@ -163,9 +164,11 @@ type Object struct {
 // read-check-write sequence (If-Match) is race-free.
 type Tx interface {
 	GetResource(ctx context.Context, key string, forUpdate bool) (*Resource, error)
-	// PutResource inserts or replaces the resource and sets r.Seq.
+	// PutResource inserts or replaces the resource, sets r.Seq and
+	// records the change (Changes) in the same transaction.
 	PutResource(ctx context.Context, r *Resource) error
-	// DeleteResource removes one resource; ErrNotFound if absent.
+	// DeleteResource removes one resource and records the change in the
+	// same transaction; ErrNotFound if absent (nothing is recorded).
 	DeleteResource(ctx context.Context, key string) error
 	ListResources(ctx context.Context, q ListQuery) ([]*Resource, error)
 
