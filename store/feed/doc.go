@@ -28,6 +28,10 @@
 //     whole state once after the Feed is Ready and then follows the feed
 //     (its handling of a change must not depend on having seen the
 //     previous ones);
+//   - changes pruned (Tx.PruneChanges) before a Feed read them are lost
+//     to it (it fills their numbers after the gap timeout): prune only
+//     changes far older than any Feed can lag (minutes, not
+//     milliseconds);
 //   - subscribers run on Run's goroutine: a slow subscriber slows the
 //     feed down (nothing is dropped or buffered without bound). They
 //     must not modify the batch, which all of them share.
