@@ -16,7 +16,7 @@ import (
 
 // opener returns a storetest open function: one database file per test,
 // the same file again when a test opens a second time.
-func opener() func(t *testing.T) store.Store {
+func opener(opts ...sqlite.Option) func(t *testing.T) store.Store {
 	var mu sync.Mutex
 	paths := map[*testing.T]string{}
 	return func(t *testing.T) store.Store {
@@ -28,7 +28,7 @@ func opener() func(t *testing.T) store.Store {
 			paths[t] = path
 		}
 		mu.Unlock()
-		db, err := sqlite.Open(t.Context(), path)
+		db, err := sqlite.Open(t.Context(), path, opts...)
 		if err != nil {
 			t.Fatalf("sqlite.Open(%q): %v", path, err)
 		}
@@ -43,6 +43,12 @@ func opener() func(t *testing.T) store.Store {
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, opener())
+}
+
+// TestStoreShared runs the suite WithSharedFile: no committed-resource
+// cache, and the sequence counter in the database.
+func TestStoreShared(t *testing.T) {
+	storetest.Run(t, opener(sqlite.WithSharedFile()))
 }
 
 func TestOpenErrors(t *testing.T) {
