@@ -65,10 +65,10 @@
 // when that matters more than write latency.
 //
 // Invariants: Seq comes from a counter that only the write connection
-// advances (in memory in exclusive mode; with WithSharedFile the counters
-// row, incremented by every PutResource and DeleteResource; Open brings
-// the row up to the newest change, which is never pruned and has the
-// number of the last write),
+// advances (in memory in exclusive mode, starting from the counters row,
+// which Open brings up to the newest change; with WithSharedFile the
+// newest change's Seq plus one, read in the write transaction: the newest
+// change is never pruned and has the number of the last write),
 // so it is strictly increasing in commit order and a committed number is
 // never used again, deletes and restarts included; the change feed's
 // numbers (the same) have no gaps, since a Write that rolls back gives

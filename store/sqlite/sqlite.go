@@ -376,12 +376,9 @@ func (db *DB) Close() error {
 	if b := db.batch; b != nil {
 		db.commitBatch(b)
 	}
-	// Open finds the sequence in the changes table too, but a binary
-	// from before it reads only the counters row.
-	var err error
-	if db.memSeq {
-		err = db.wconn.exec(context.Background(), "UPDATE counters SET value = ? WHERE name = 'resource_seq' AND value < ?", db.seq, db.seq)
-	}
+	// The sequence lives in the changes table now, but a binary from
+	// before it reads the counters row.
+	err := db.wconn.exec(context.Background(), syncSeq)
 	// Readers and the checkpointer first, so that the writer is the last
 	// connection: it checkpoints the WAL into the database file as it
 	// closes.
