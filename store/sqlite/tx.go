@@ -175,8 +175,9 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 func (t *tx) nextSeq(ctx context.Context) (int64, error) {
 	if t.seq != nil {
 		// Exclusive mode: the counter lives in memory; the number of the
-		// last write is kept by its change (runFn takes the numbers of a
-		// Write that rolls back back, so that the feed sees no gap).
+		// last write is kept by its change (and runFn gives back the
+		// numbers of a Write that rolls back, so that the feed sees no
+		// gap).
 		*t.seq++
 		return *t.seq, nil
 	}
