@@ -15,6 +15,7 @@ func TestDependencies(t *testing.T) {
 		banned  []string // standard-library packages
 	}{
 		{"github.com/mlgov/mlgov/store", []string{"github.com/mlgov/mlgov/store"}, []string{"database/sql", "net/http", "testing"}},
+		{"github.com/mlgov/mlgov/store/feed", []string{"github.com/mlgov/mlgov/store"}, []string{"database/sql", "net/http", "testing"}},
 		{"github.com/mlgov/mlgov/store/internal/sqlq", []string{"github.com/mlgov/mlgov/store"}, []string{"database/sql", "net/http", "testing"}},
 		{"github.com/mlgov/mlgov/store/storetest", []string{"github.com/mlgov/mlgov/store", "github.com/google/go-cmp"}, []string{"net/http"}},
 		{"github.com/mlgov/mlgov/store/sqlite", []string{"github.com/mlgov/mlgov/store", "modernc.org/", "golang.org/x/sys", "github.com/dustin/go-humanize", "github.com/google/uuid", "github.com/remyoudompheng/bigfft", "github.com/mattn/go-isatty", "github.com/ncruces/go-strftime"}, []string{"net/http", "testing"}},

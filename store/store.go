@@ -5,8 +5,9 @@
 // concrete store.
 //
 // Invariants: everything written inside one Write call commits or rolls
-// back together (a resource write, its activity-log events and its
-// bookkeeping); keys are lower-cased resource IDs while the stored IDs keep
+// back together (a resource write, its change, its activity-log events
+// and its bookkeeping); every resource write records a Change (the store
+// does, not the caller); keys are lower-cased resource IDs while the stored IDs keep
 // the casing first written; list results are ordered by key.
 //
 // It imports only the standard library.
@@ -115,6 +116,38 @@ type Operation struct {
 	UpdatedAt time.Time
 }
 
+// Change is one committed resource write, recorded by the store in the
+// transaction of the write itself (PutResource, DeleteResource), so that
+// no caller can forget it: the change feed that compliance evaluation
+// and caches follow, on every replica sharing the database.
+type Change struct {
+	// Seq orders changes. It is the Resource.Seq the write set (a delete
+	// takes a number of its own from the same sequence), so a resource
+	// read with Seq >= a change's Seq reflects that change. Numbers are
+	// unique and increase, but not every number is used (a rolled-back
+	// transaction's), and on some backends (PostgreSQL) a transaction
+	// may commit after one that took a higher number: see FillChanges.
+	Seq int64
+	// Key, TypeKey and SubscriptionKey are the resource's (lower-cased).
+	// Key is empty for a filler (see FillChanges), which records no
+	// change.
+	Key             string
+	TypeKey         string
+	SubscriptionKey string
+	// Deleted: the resource was deleted; otherwise it was created or
+	// replaced.
+	Deleted bool
+	// Time is when the store recorded the change (its clock).
+	Time time.Time
+}
+
+// MaxFillChanges bounds the numbers one Tx.FillChanges call fills.
+const MaxFillChanges = 10000
+
+// Filler reports whether c is a filler: a sequence number no committed
+// change used (see Tx.FillChanges).
+func (c *Change) Filler() bool { return c.Key == "" }
+
 // Object is a small typed document for everything else the control plane
 // keeps (tenants, principals, client secret hashes, signing keys, ...),
 // keyed by (Kind, Key).
@@ -131,11 +164,36 @@ type Object struct {
 // read-check-write sequence (If-Match) is race-free.
 type Tx interface {
 	GetResource(ctx context.Context, key string, forUpdate bool) (*Resource, error)
-	// PutResource inserts or replaces the resource and sets r.Seq.
+	// PutResource inserts or replaces the resource, sets r.Seq and
+	// records the change (Changes) in the same transaction.
 	PutResource(ctx context.Context, r *Resource) error
-	// DeleteResource removes one resource; ErrNotFound if absent.
+	// DeleteResource removes one resource and records the change in the
+	// same transaction; ErrNotFound if absent (nothing is recorded).
 	DeleteResource(ctx context.Context, key string) error
 	ListResources(ctx context.Context, q ListQuery) ([]*Resource, error)
+
+	// Changes returns up to limit changes (fillers included) with Seq
+	// greater than afterSeq, ordered by Seq; limit <= 0 means no cap.
+	Changes(ctx context.Context, afterSeq int64, limit int) ([]*Change, error)
+	// LastChangeSeq returns the highest Seq of the changes the
+	// transaction sees (0 before the first), fillers included.
+	LastChangeSeq(ctx context.Context) (int64, error)
+	// PruneChanges deletes up to limit changes whose Time is before
+	// before, lowest Seq first, and returns how many it deleted. It never
+	// deletes the change with the highest Seq, which LastChangeSeq needs.
+	PruneChanges(ctx context.Context, before time.Time, limit int) (int, error)
+	// FillChanges records a filler at every number from from to to
+	// (inclusive) that has no change, and returns how many it recorded.
+	// A reader of the feed calls it for a gap in Seq that stayed open too
+	// long: the number was taken by a transaction that rolled back, or
+	// that has not committed yet. In the second case (PostgreSQL) the
+	// filler's insert waits for that transaction: if it commits, its
+	// change stays and no filler is recorded; if it rolls back, the
+	// filler takes its number. Either way the gap is closed for good and
+	// no committed change is skipped. At most MaxFillChanges numbers at
+	// a time, and only numbers below a change's Seq (the store hands out
+	// numbers above it).
+	FillChanges(ctx context.Context, from, to int64) (int, error)
 
 	AppendEvents(ctx context.Context, evs ...*Event) error
 	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)

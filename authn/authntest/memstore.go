@@ -13,7 +13,7 @@ import (
 	"github.com/mlgov/mlgov/store"
 )
 
-// errUnsupported is returned by the resource, event and operation
+// errUnsupported is returned by the resource, change, event and operation
 // methods, which authn does not use.
 var errUnsupported = errors.New("authntest: not supported by the in-memory store")
 
@@ -155,3 +155,11 @@ func (t *memTx) GetOperation(context.Context, string) (*store.Operation, error) 
 func (t *memTx) DueOperations(context.Context, time.Time, int) ([]*store.Operation, error) {
 	return nil, errUnsupported
 }
+func (t *memTx) Changes(context.Context, int64, int) ([]*store.Change, error) {
+	return nil, errUnsupported
+}
+func (t *memTx) LastChangeSeq(context.Context) (int64, error) { return 0, errUnsupported }
+func (t *memTx) PruneChanges(context.Context, time.Time, int) (int, error) {
+	return 0, errUnsupported
+}
+func (t *memTx) FillChanges(context.Context, int64, int64) (int, error) { return 0, errUnsupported }

@@ -23,7 +23,9 @@
 // Invariants: Seq comes from the sequence resource_seq: strictly
 // increasing in the order writes take it and never reused, but two
 // concurrent transactions may commit in the other order, so a reader
-// polling "seq > last seen" must allow for a commit that lands behind it;
+// polling "seq > last seen" must allow for a commit that lands behind it
+// (store/feed does: it waits for the gap, then fills it); deletes take a
+// number too, and every write records its change in its own statement;
 // timestamps are TIMESTAMPTZ (microseconds) and come back in UTC;
 // replacing a resource keeps the ID casing first written (PutResource sets
 // r.ID to it).

@@ -22,6 +22,7 @@ var dialect = generic.NewDialect(generic.Dialect{
 		ByteLength: "octet_length",
 	},
 	Name:        "postgres",
+	TimeType:    "TIMESTAMPTZ",
 	RowLocks:    true,
 	NextSeq:     "nextval('resource_seq')",
 	NoRows:      pgx.ErrNoRows,

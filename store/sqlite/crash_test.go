@@ -89,6 +89,19 @@ func TestCrashDurability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The child kept the sequence counter in memory and never stored it:
+	// the next number still comes after every committed one.
+	var last int64
+	for _, seq := range committed {
+		last = max(last, seq)
+	}
+	r := &store.Resource{Key: "/after-crash", ID: "/after-crash", TypeKey: "t", Body: []byte("{}"), ETag: "e"}
+	if err := db.Write(t.Context(), func(tx store.Tx) error { return tx.PutResource(t.Context(), r) }); err != nil {
+		t.Fatalf("write after reopening: %v", err)
+	}
+	if r.Seq <= last {
+		t.Errorf("write after reopening: Seq %d, want > %d", r.Seq, last)
+	}
 }
 
 // crashChild writes until it is killed, printing "key seq" after each

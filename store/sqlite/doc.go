@@ -65,11 +65,15 @@
 // when that matters more than write latency.
 //
 // Invariants: Seq comes from a counter that only the write connection
-// advances (in memory in exclusive mode, stored in the counters row by
-// each group transaction before its COMMIT; with WithSharedFile the row
-// is incremented by every PutResource), so it is strictly increasing in
-// commit order and never reused, deletes, rollbacks and restarts
-// included; timestamps are stored as INTEGER microseconds
+// advances (in memory in exclusive mode, starting from the counters row,
+// which Open brings up to the newest change; with WithSharedFile the
+// newest change's Seq plus one, read in the write transaction: the newest
+// change is never pruned and has the number of the last write),
+// so it is strictly increasing in commit order and a committed number is
+// never used again, deletes and restarts included; the change feed's
+// numbers (the same) have no gaps, since a Write that rolls back gives
+// its numbers back;
+// timestamps are stored as INTEGER microseconds
 // since the Unix epoch and come back in UTC; keys compare byte-wise;
 // GetResource's forUpdate needs no lock here (there is only one writer);
 // resource keys must be valid UTF-8 (as in PostgreSQL), and replacing a

@@ -208,6 +208,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	db := &DB{path: path, write: write, read: read, wsem: make(chan struct{}, 1), group: cfg.group,
 		rconns: make(chan *conn, cfg.maxReadConns), quit: make(chan struct{}), lock: lock}
 	db.rc.enabled = locked && !cfg.shared
+	// The counters row is behind the last number used if an exclusive DB
+	// (which keeps the counter in memory) did not close: the change of
+	// the last write has that number (PruneChanges leaves the newest
+	// change alone). No exclusive DB can be writing now.
+	if _, err := write.ExecContext(ctx, syncSeq); err != nil {
+		write.Close()
+		read.Close()
+		unlock()
+		return nil, fmt.Errorf("sqlite: open %q: updating the resource sequence: %w", path, err)
+	}
 	if db.rc.enabled {
 		if err := write.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'resource_seq'`).Scan(&db.seq); err != nil {
 			write.Close()
@@ -366,10 +376,13 @@ func (db *DB) Close() error {
 	if b := db.batch; b != nil {
 		db.commitBatch(b)
 	}
+	// The sequence lives in the changes table now, but a binary from
+	// before it reads the counters row.
+	err := db.wconn.exec(context.Background(), syncSeq)
 	// Readers and the checkpointer first, so that the writer is the last
 	// connection: it checkpoints the WAL into the database file as it
 	// closes.
-	err := db.closeConns()
+	err = errors.Join(err, db.closeConns())
 	err = errors.Join(err, db.read.Close(), db.ckpt.Close(), db.write.Close())
 	if db.lock != nil {
 		err = errors.Join(err, db.lock.Close())
@@ -524,15 +537,16 @@ func (db *DB) begin() error {
 	return nil
 }
 
+// syncSeq brings the resource sequence counter up to the last change.
+const syncSeq = `UPDATE counters SET value = MAX(value, (SELECT COALESCE(MAX(seq), 0) FROM changes))
+	WHERE name = 'resource_seq'`
+
 // batch is a group transaction: the Writes that share one commit.
 type batch struct {
 	n int // successful Writes in it
 	// keys are the resources it wrote (Writes rolled back included), for
 	// the committed-resource cache.
-	keys map[string]struct{}
-	// seq is the highest resource Seq its Writes took (memSeq mode), to
-	// store before the COMMIT.
-	seq     int64
+	keys    map[string]struct{}
 	started time.Time
 	done    chan struct{} // closed after the commit (or its failure)
 	err     error
@@ -548,6 +562,10 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 		db.failBatch(b, err)
 		return db.wrap(ctx, "begin", err), false, nil
 	}
+	// The sequence numbers fn takes go back to the counter if its
+	// savepoint rolls back: the change feed then sees no gap (which it
+	// would wait for) where a Write failed.
+	seq0 := db.seq
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -571,6 +589,8 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 			db.failBatch(b, err)
 		} else if err := c.exec(bg, "RELEASE w"); err != nil {
 			db.failBatch(b, err)
+		} else {
+			db.seq = seq0
 		}
 		return fnErr, panicked, pval
 	}
@@ -589,13 +609,7 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 func (db *DB) commitBatch(b *batch) error {
 	db.batch = nil
 	db.rc.begin(b.keys)
-	var err error
-	if b.seq > 0 {
-		err = db.wconn.exec(context.Background(), "UPDATE counters SET value = ? WHERE name = 'resource_seq' AND value < ?", b.seq, b.seq)
-	}
-	if err == nil {
-		err = db.wconn.exec(context.Background(), "COMMIT")
-	}
+	err := db.wconn.exec(context.Background(), "COMMIT")
 	if err != nil {
 		db.wconn.exec(context.Background(), "ROLLBACK")
 		db.cache.clear()

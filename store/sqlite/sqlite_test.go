@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +16,7 @@ import (
 
 // opener returns a storetest open function: one database file per test,
 // the same file again when a test opens a second time.
-func opener() func(t *testing.T) store.Store {
+func opener(opts ...sqlite.Option) func(t *testing.T) store.Store {
 	var mu sync.Mutex
 	paths := map[*testing.T]string{}
 	return func(t *testing.T) store.Store {
@@ -26,7 +28,7 @@ func opener() func(t *testing.T) store.Store {
 			paths[t] = path
 		}
 		mu.Unlock()
-		db, err := sqlite.Open(t.Context(), path)
+		db, err := sqlite.Open(t.Context(), path, opts...)
 		if err != nil {
 			t.Fatalf("sqlite.Open(%q): %v", path, err)
 		}
@@ -41,6 +43,12 @@ func opener() func(t *testing.T) store.Store {
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, opener())
+}
+
+// TestStoreShared runs the suite WithSharedFile: no committed-resource
+// cache, and the sequence counter in the database.
+func TestStoreShared(t *testing.T) {
+	storetest.Run(t, opener(sqlite.WithSharedFile()))
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -150,4 +158,53 @@ func mkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestChangesNoGap: SQLite commits one transaction at a time, so the
+// numbers of its changes have no gaps for the feed to wait for: a Write
+// that rolls back gives its numbers back, in a group transaction too, and
+// a delete of a missing resource takes none.
+func TestChangesNoGap(t *testing.T) {
+	for _, opts := range [][]sqlite.Option{nil, {sqlite.WithSharedFile()}} {
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gap.db"), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		put := func(key string, fail bool) error {
+			return db.Write(ctx, func(tx store.Tx) error {
+				if err := tx.PutResource(ctx, &store.Resource{Key: key, ID: key, TypeKey: "t", Body: []byte("{}"), ETag: "e"}); err != nil {
+					return err
+				}
+				if err := tx.DeleteResource(ctx, "/missing"); err == nil {
+					t.Error("DeleteResource of a missing resource succeeded")
+				}
+				if fail {
+					return errors.New("boom")
+				}
+				return nil
+			})
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() { put(fmt.Sprintf("/r%02d", i), i%4 == 1) })
+		}
+		wg.Wait()
+		var cs []*store.Change
+		if err := db.Read(ctx, func(tx store.Tx) error {
+			cs, err = tx.Changes(ctx, 0, 0)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 15 {
+			t.Errorf("%d options: %d changes, want 15", len(opts), len(cs))
+		}
+		for i, c := range cs {
+			if c.Seq != int64(i+1) {
+				t.Errorf("%d options: change %d has Seq %d, want %d (no gaps)", len(opts), i, c.Seq, i+1)
+			}
+		}
+		db.Close()
+	}
 }

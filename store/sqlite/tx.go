@@ -19,6 +19,7 @@ var dialect = generic.NewDialect(generic.Dialect{
 	Dialect:     sqlq.Dialect{Time: func(t time.Time) any { return encTime(t) }},
 	Name:        "sqlite",
 	MicroTime:   true,
+	TimeType:    "INTEGER",
 	NoRows:      sql.ErrNoRows,
 	ErrReadOnly: errReadOnly,
 	Wrap:        wrapErr,
@@ -162,36 +163,48 @@ func (t *tx) PutResource(ctx context.Context, r *store.Resource) error {
 		t.cache.drop(r.Key)
 	}
 	t.wrote(r.Key)
-	var seq int64
-	if t.seq != nil {
-		// Exclusive mode: the counter lives in memory and the group
-		// transaction stores it once, before its COMMIT.
-		*t.seq++
-		seq = *t.seq
-		t.batch.seq = seq
-	} else if err := t.nextSeq(ctx, &seq); err != nil {
+	seq, err := t.nextSeq(ctx)
+	if err != nil {
 		return wrapErr(ctx, "put resource", err)
 	}
 	return t.PutResourceSeq(ctx, r, seq)
 }
 
-// nextSeq advances the stored resource sequence counter into *seq.
-func (t *tx) nextSeq(ctx context.Context, seq *int64) error {
-	ctx = t.qctx(ctx)
-	s, err := t.c.stmt(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'resource_seq' RETURNING value`)
-	if err != nil {
-		return err
+// nextSeq allocates the next resource sequence number (a resource write's
+// Seq and its change's).
+func (t *tx) nextSeq(ctx context.Context) (int64, error) {
+	if t.seq != nil {
+		// Exclusive mode: the counter lives in memory; the number of the
+		// last write is kept by its change (and runFn gives back the
+		// numbers of a Write that rolls back, so that the feed sees no
+		// gap).
+		*t.seq++
+		return *t.seq, nil
 	}
-	return s.QueryRowContext(ctx).Scan(seq)
+	// Shared mode: the number after the newest change, which has the
+	// last number committed (PruneChanges leaves it alone) or taken
+	// earlier in this transaction; the write lock the transaction holds
+	// keeps other processes out until it ends. Reading it costs less than
+	// advancing a counter row.
+	ctx = t.qctx(ctx)
+	s, err := t.c.stmt(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM changes`)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = s.QueryRowContext(ctx).Scan(&seq)
+	return seq, err
 }
 
-// DeleteResource removes one resource; store.ErrNotFound if absent.
+// DeleteResource removes one resource and records the change, with a new
+// sequence number; store.ErrNotFound if absent.
 func (t *tx) DeleteResource(ctx context.Context, key string) error {
-	if t.Writable {
-		if t.cache != nil {
-			t.cache.drop(key)
-		}
-		t.wrote(key)
+	if !t.Writable {
+		return t.Tx.DeleteResource(ctx, key) // the read-only error
 	}
-	return t.Tx.DeleteResource(ctx, key)
+	if t.cache != nil {
+		t.cache.drop(key)
+	}
+	t.wrote(key)
+	return t.DeleteResourceSeq(ctx, key, t.nextSeq)
 }

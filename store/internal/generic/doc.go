@@ -11,6 +11,11 @@
 // SQLite store's resource cache and in-memory sequence; PostgreSQL's
 // pipelined AppendEvents). It embeds Tx and overrides those methods.
 //
+// PutResource and DeleteResource record the change (the changes table)
+// themselves: with Dialect.NextSeq in the write's own statement (a
+// data-modifying WITH clause), otherwise with an insert after it, under
+// the number the backend allocated (PutResourceSeq, DeleteResourceSeq).
+//
 // It imports only the standard library, store and store/internal/sqlq; it
 // must not import a driver or database/sql.
 package generic

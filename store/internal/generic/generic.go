@@ -56,6 +56,9 @@ type Dialect struct {
 	// number inside the upsert (PostgreSQL: nextval('resource_seq')).
 	// Empty: the backend allocates it and calls Tx.PutResourceSeq.
 	NextSeq string
+	// TimeType is the SQL type of the timestamp columns, for the casts of
+	// time arguments whose type the database cannot infer.
+	TimeType string
 	// NoRows is the driver's error for a single-row query that found
 	// no row (sql.ErrNoRows, pgx.ErrNoRows).
 	NoRows error
@@ -79,10 +82,16 @@ type statements struct {
 	dueOperations                      [2][2]string // [limit][lock]
 	getObject, putObject, deleteObject string
 	listObjects                        string
+	deleteResourceRow, insertChange    string
+	changes                            [2]string // [limit]
+	lastChangeSeq, pruneChanges        string
+	fillChanges                        string
 }
 
 // ResourceCols are the columns of a resource row, in scanResource's order.
 const ResourceCols = `key, id, parent_key, type_key, subscription_key, resource_group_key, body, etag, seq, created_at, updated_at`
+
+const changeCols = `seq, key, type_key, subscription_key, deleted, ts`
 
 const operationCols = `id, resource_key, status, body, not_before, updated_at`
 
@@ -105,6 +114,9 @@ const resourceUpsert = `INSERT INTO resources (` + ResourceCols + `)
 
 // NewDialect renders the shared statements for d and returns it.
 func NewDialect(d Dialect) *Dialect {
+	if d.TimeType == "" {
+		panic("generic: NewDialect: no TimeType")
+	}
 	r := d.Rebind
 	s := &d.s
 	s.getResource = r(`SELECT ` + ResourceCols + ` FROM resources WHERE key = ?`)
@@ -114,9 +126,29 @@ func NewDialect(d Dialect) *Dialect {
 		RETURNING id`)
 	s.upsertResourceSeq = r(fmt.Sprintf(resourceUpsert, "?", "id"))
 	if d.NextSeq != "" {
-		s.upsertResourceNext = r(fmt.Sprintf(resourceUpsert, d.NextSeq, "id, seq"))
+		// The change is recorded in the same statement, like a trigger:
+		// no extra round trip.
+		s.upsertResourceNext = r(`WITH r AS (` + fmt.Sprintf(resourceUpsert, d.NextSeq, "id, seq, key, type_key, subscription_key") + `),
+			c AS (INSERT INTO changes (` + changeCols + `)
+				SELECT seq, key, type_key, subscription_key, FALSE, CAST(? AS ` + d.TimeType + `) FROM r)
+			SELECT id, seq FROM r`)
+		s.deleteResource = r(`WITH d AS (DELETE FROM resources WHERE key = ? RETURNING key, type_key, subscription_key)
+			INSERT INTO changes (` + changeCols + `)
+			SELECT ` + d.NextSeq + `, key, type_key, subscription_key, TRUE, CAST(? AS ` + d.TimeType + `) FROM d`)
 	}
-	s.deleteResource = r(`DELETE FROM resources WHERE key = ?`)
+	s.deleteResourceRow = r(`DELETE FROM resources WHERE key = ? RETURNING type_key, subscription_key`)
+	s.insertChange = r(`INSERT INTO changes (` + changeCols + `) VALUES (?, ?, ?, ?, ?, ?)`)
+	s.changes[0] = r(`SELECT ` + changeCols + ` FROM changes WHERE seq > ? ORDER BY seq`)
+	s.changes[1] = r(`SELECT ` + changeCols + ` FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`)
+	s.lastChangeSeq = `SELECT COALESCE(MAX(seq), 0) FROM changes`
+	s.pruneChanges = r(`DELETE FROM changes WHERE seq IN
+		(SELECT seq FROM changes WHERE ts < ? AND seq < (SELECT MAX(seq) FROM changes) ORDER BY seq LIMIT ?)`)
+	// WHERE TRUE: SQLite reads ON after INSERT ... SELECT ... FROM g as a
+	// join constraint otherwise.
+	s.fillChanges = r(`WITH RECURSIVE g(n) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT n + 1 FROM g WHERE n < CAST(? AS BIGINT))
+		INSERT INTO changes (` + changeCols + `)
+		SELECT n, '', '', '', FALSE, CAST(? AS ` + d.TimeType + `) FROM g WHERE TRUE
+		ON CONFLICT (seq) DO NOTHING`)
 	s.insertEvent = r(`INSERT INTO events
 			(id, subscription_key, ts, resource_group, resource_key, correlation_id, operation_id, body)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -279,9 +311,9 @@ func (t *Tx) CheckPutResource(r *store.Resource) error {
 	return nil
 }
 
-// PutResource inserts or replaces r and sets r.Seq from Dialect.NextSeq.
-// The ID of an existing resource keeps the casing first written; r.ID is
-// set to the stored ID.
+// PutResource inserts or replaces r, sets r.Seq from Dialect.NextSeq and
+// records the change in the same statement. The ID of an existing
+// resource keeps the casing first written; r.ID is set to the stored ID.
 func (t *Tx) PutResource(ctx context.Context, r *store.Resource) error {
 	if err := t.CheckPutResource(r); err != nil {
 		return err
@@ -291,7 +323,7 @@ func (t *Tx) PutResource(ctx context.Context, r *store.Resource) error {
 	}
 	row := t.Q.QueryRow(ctx, t.D.s.upsertResourceNext, t.buf(
 		r.Key, r.ID, r.ParentKey, r.TypeKey, r.SubscriptionKey, r.ResourceGroupKey,
-		NZ(r.Body), r.ETag, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt))...)
+		NZ(r.Body), r.ETag, t.D.Time(r.CreatedAt), t.D.Time(r.UpdatedAt), t.D.Time(time.Now()))...)
 	err := row.Scan(t.buf(&r.ID, &r.Seq)...)
 	if err != nil {
 		return t.D.Wrap(ctx, "put resource", err)
@@ -300,8 +332,8 @@ func (t *Tx) PutResource(ctx context.Context, r *store.Resource) error {
 }
 
 // PutResourceSeq inserts or replaces r with the sequence number seq,
-// allocated by the caller, and sets r.ID and r.Seq; the caller has called
-// CheckPutResource.
+// allocated by the caller, records the change and sets r.ID and r.Seq;
+// the caller has called CheckPutResource.
 //
 // A replace whose key columns are unchanged (the usual case: they are
 // derived from the key) updates the row alone, so that SQLite does not
@@ -315,7 +347,7 @@ func (t *Tx) PutResourceSeq(ctx context.Context, r *store.Resource, seq int64) e
 	err := row.Scan(t.buf(&id)...)
 	if err == nil {
 		r.ID, r.Seq = id, seq
-		return nil
+		return t.insertChange(ctx, "put resource", seq, r.Key, r.TypeKey, r.SubscriptionKey, false)
 	}
 	if !errors.Is(err, t.D.NoRows) {
 		return t.D.Wrap(ctx, "put resource", err)
@@ -328,15 +360,29 @@ func (t *Tx) PutResourceSeq(ctx context.Context, r *store.Resource, seq int64) e
 		return t.D.Wrap(ctx, "put resource", err)
 	}
 	r.ID, r.Seq = id, seq
+	return t.insertChange(ctx, "put resource", seq, r.Key, r.TypeKey, r.SubscriptionKey, false)
+}
+
+// insertChange records a change with the sequence number seq.
+func (t *Tx) insertChange(ctx context.Context, op string, seq int64, key, typeKey, subKey string, deleted bool) error {
+	_, err := t.Q.Exec(ctx, t.D.s.insertChange, t.buf(seq, key, typeKey, subKey, deleted, t.D.Time(time.Now()))...)
+	if err != nil {
+		return t.D.Wrap(ctx, op, err)
+	}
 	return nil
 }
 
-// DeleteResource removes one resource; store.ErrNotFound if absent.
+// DeleteResource removes one resource and records the change, with a
+// number from Dialect.NextSeq, in the same statement; store.ErrNotFound
+// if absent.
 func (t *Tx) DeleteResource(ctx context.Context, key string) error {
 	if !t.Writable {
 		return t.D.ErrReadOnly
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.deleteResource, t.buf(key)...)
+	if t.D.NextSeq == "" {
+		return fmt.Errorf("%s: delete resource: the dialect allocates no sequence numbers", t.D.Name)
+	}
+	n, err := t.Q.Exec(ctx, t.D.s.deleteResource, t.buf(key, t.D.Time(time.Now()))...)
 	if err != nil {
 		return t.D.Wrap(ctx, "delete resource", err)
 	}
@@ -344,6 +390,100 @@ func (t *Tx) DeleteResource(ctx context.Context, key string) error {
 		return fmt.Errorf("resource %q: %w", key, store.ErrNotFound)
 	}
 	return nil
+}
+
+// DeleteResourceSeq removes one resource and records the change with a
+// sequence number from next, which it calls only once the resource is
+// deleted (a missing resource takes no number); store.ErrNotFound if
+// absent.
+func (t *Tx) DeleteResourceSeq(ctx context.Context, key string, next func(context.Context) (int64, error)) error {
+	if !t.Writable {
+		return t.D.ErrReadOnly
+	}
+	var typeKey, subKey string
+	row := t.Q.QueryRow(ctx, t.D.s.deleteResourceRow, t.buf(key)...)
+	err := row.Scan(t.buf(&typeKey, &subKey)...)
+	if errors.Is(err, t.D.NoRows) {
+		return fmt.Errorf("resource %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return t.D.Wrap(ctx, "delete resource", err)
+	}
+	seq, err := next(ctx)
+	if err != nil {
+		return t.D.Wrap(ctx, "delete resource", err)
+	}
+	return t.insertChange(ctx, "delete resource", seq, key, typeKey, subKey, true)
+}
+
+// Changes returns up to limit changes after afterSeq, ordered by Seq
+// (limit <= 0: all of them).
+func (t *Tx) Changes(ctx context.Context, afterSeq int64, limit int) ([]*store.Change, error) {
+	d := t.D
+	text, args := d.s.changes[0], t.buf(afterSeq)
+	if limit > 0 {
+		text, args = d.s.changes[1], t.buf(afterSeq, limit)
+	}
+	rows, err := t.Q.Query(ctx, text, args...)
+	if err != nil {
+		return nil, d.Wrap(ctx, "changes", err)
+	}
+	defer rows.Close()
+	var out []*store.Change
+	for rows.Next() {
+		var c store.Change
+		if err := rows.Scan(t.buf(&c.Seq, &c.Key, &c.TypeKey, &c.SubscriptionKey, &c.Deleted, d.timeDest(&c.Time))...); err != nil {
+			return nil, d.Wrap(ctx, "changes", err)
+		}
+		d.fixTime(&c.Time)
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.Wrap(ctx, "changes", err)
+	}
+	return out, nil
+}
+
+// LastChangeSeq returns the highest change Seq (0 if there is none).
+func (t *Tx) LastChangeSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	row := t.Q.QueryRow(ctx, t.D.s.lastChangeSeq)
+	if err := row.Scan(t.buf(&seq)...); err != nil {
+		return 0, t.D.Wrap(ctx, "last change seq", err)
+	}
+	return seq, nil
+}
+
+// PruneChanges deletes up to limit changes older than before, lowest Seq
+// first, but never the newest, and returns how many it deleted.
+func (t *Tx) PruneChanges(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !t.Writable {
+		return 0, t.D.ErrReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := t.Q.Exec(ctx, t.D.s.pruneChanges, t.buf(t.D.Time(before), limit)...)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, "prune changes", err)
+	}
+	return int(n), nil
+}
+
+// FillChanges records fillers at the numbers from from to to that have no
+// change and returns how many it recorded.
+func (t *Tx) FillChanges(ctx context.Context, from, to int64) (int, error) {
+	if !t.Writable {
+		return 0, t.D.ErrReadOnly
+	}
+	if from < 1 || to < from || to-from >= store.MaxFillChanges {
+		return 0, fmt.Errorf("%s: fill changes %d to %d: want 1 <= from <= to < from+%d", t.D.Name, from, to, store.MaxFillChanges)
+	}
+	n, err := t.Q.Exec(ctx, t.D.s.fillChanges, t.buf(from, to, t.D.Time(time.Now()))...)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, "fill changes", err)
+	}
+	return int(n), nil
 }
 
 // ListResources returns the resources q selects, ordered by key.

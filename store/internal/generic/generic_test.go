@@ -17,6 +17,7 @@ func testDialect(dollar bool, nextSeq string) *Dialect {
 	return NewDialect(Dialect{
 		Dialect:     sqlq.Dialect{Dollar: dollar, Time: func(t time.Time) any { return t.UnixMicro() }},
 		Name:        "test",
+		TimeType:    "INTEGER",
 		NextSeq:     nextSeq,
 		NoRows:      errNoRows,
 		ErrReadOnly: errors.New("test: read-only"),
@@ -40,9 +41,17 @@ func TestNewDialect(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, c.got, c.want)
 		}
 	}
+	// The change is recorded in the statement of the write: the upsert
+	// and the delete are data-modifying WITH clauses.
 	if !strings.Contains(pg.s.upsertResourceNext, "$8, nextval('resource_seq'), $9, $10)") ||
-		!strings.HasSuffix(pg.s.upsertResourceNext, "RETURNING id, seq") {
+		!strings.Contains(pg.s.upsertResourceNext, "INSERT INTO changes") ||
+		!strings.Contains(pg.s.upsertResourceNext, "CAST($11 AS INTEGER)") ||
+		!strings.HasSuffix(pg.s.upsertResourceNext, "SELECT id, seq FROM r") {
 		t.Errorf("upsertResourceNext = %q", pg.s.upsertResourceNext)
+	}
+	if !strings.Contains(pg.s.deleteResource, "WHERE key = $1 RETURNING") ||
+		!strings.Contains(pg.s.deleteResource, "SELECT nextval('resource_seq'), key, type_key, subscription_key, TRUE, CAST($2 AS INTEGER) FROM d") {
+		t.Errorf("deleteResource = %q", pg.s.deleteResource)
 	}
 	lite := testDialect(false, "")
 	if strings.Contains(lite.s.upsertResourceSeq, "$") || lite.s.upsertResourceNext != "" {
