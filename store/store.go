@@ -227,9 +227,8 @@ var PolicyStateGroupBy = PolicyStateColumns[:len(PolicyStateColumns)-1]
 
 // PolicyStateCount is one group of CountPolicyStates.
 type PolicyStateCount struct {
-	// Values are the group's values of the groupBy columns, in the order
-	// given.
-	Values []string
+	// Values are the group's values, by groupBy column name.
+	Values map[string]string
 	// Count is the number of records, Resources the number of distinct
 	// resources among them.
 	Count     int
@@ -318,10 +317,12 @@ type Tx interface {
 	// states (none: DeletePolicyStates), which must all have ResourceKey
 	// resourceKey.
 	ReplacePolicyStates(ctx context.Context, resourceKey string, states []*PolicyState) error
-	// PutPolicyStates is the bulk path of a scan: it deletes every record
-	// of the resources replace names, then inserts or replaces states
-	// (multi-row statements). A key must not occur twice in states.
-	PutPolicyStates(ctx context.Context, replace []string, states []*PolicyState) error
+	// PutPolicyStatesBatch is the bulk path of a scan: it deletes every
+	// record of the resources replaceResources names, then inserts or
+	// replaces states (multi-row statements, thousands of records a
+	// call). A key must not occur twice in states. A resource of
+	// replaceResources without states is left with no records.
+	PutPolicyStatesBatch(ctx context.Context, states []*PolicyState, replaceResources []string) error
 	// DeletePolicyStates deletes the records of one resource.
 	DeletePolicyStates(ctx context.Context, resourceKey string) error
 	// DeletePolicyStatesOfAssignment deletes the records of one

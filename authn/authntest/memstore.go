@@ -166,7 +166,7 @@ func (t *memTx) FillChanges(context.Context, int64, int64) (int, error) { return
 func (t *memTx) ReplacePolicyStates(context.Context, string, []*store.PolicyState) error {
 	return errUnsupported
 }
-func (t *memTx) PutPolicyStates(context.Context, []string, []*store.PolicyState) error {
+func (t *memTx) PutPolicyStatesBatch(context.Context, []*store.PolicyState, []string) error {
 	return errUnsupported
 }
 func (t *memTx) DeletePolicyStates(context.Context, string) error { return errUnsupported }

@@ -175,3 +175,12 @@ func TestScanTasksTwoReplicas(t *testing.T) {
 	}
 	storetest.ScanTasksConcurrent(t, dbs[0], dbs[1])
 }
+
+func BenchmarkPolicyStates(b *testing.B) {
+	db, err := postgres.Open(b.Context(), pgtest.SchemaURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkPolicyStates(b, db)
+}

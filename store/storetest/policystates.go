@@ -72,7 +72,7 @@ func stateKeys(ss []*store.PolicyState) []string {
 
 func putStates(t *testing.T, s store.Store, replace []string, ss []*store.PolicyState) {
 	t.Helper()
-	write(t, s, func(tx store.Tx) error { return tx.PutPolicyStates(t.Context(), replace, ss) })
+	write(t, s, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(t.Context(), ss, replace) })
 }
 
 // testPolicyStatesReplace: ReplacePolicyStates makes a resource's records
@@ -123,10 +123,10 @@ func testPolicyStatesReplace(t *testing.T, open func(t *testing.T) store.Store) 
 	}
 	// A key twice in one batch is refused.
 	err = s.Write(ctx, func(tx store.Tx) error {
-		return tx.PutPolicyStates(ctx, nil, []*store.PolicyState{a1, policyState("rg1", "a", "as1", "", "Error")})
+		return tx.PutPolicyStatesBatch(ctx, []*store.PolicyState{a1, policyState("rg1", "a", "as1", "", "Error")}, nil)
 	})
 	if err == nil {
-		t.Error("PutPolicyStates with a key twice succeeded")
+		t.Error("PutPolicyStatesBatch with a key twice succeeded")
 	}
 
 	// Replacing with nothing deletes; DeletePolicyStates too.
@@ -155,9 +155,9 @@ func testPolicyStatesReplace(t *testing.T, open func(t *testing.T) store.Store) 
 	}
 
 	writes := map[string]func(tx store.Tx) error{
-		"ReplacePolicyStates": func(tx store.Tx) error { return tx.ReplacePolicyStates(ctx, a1.ResourceKey, []*store.PolicyState{a1}) },
-		"PutPolicyStates":     func(tx store.Tx) error { return tx.PutPolicyStates(ctx, nil, []*store.PolicyState{a1}) },
-		"DeletePolicyStates":  func(tx store.Tx) error { return tx.DeletePolicyStates(ctx, a1.ResourceKey) },
+		"ReplacePolicyStates":  func(tx store.Tx) error { return tx.ReplacePolicyStates(ctx, a1.ResourceKey, []*store.PolicyState{a1}) },
+		"PutPolicyStatesBatch": func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, []*store.PolicyState{a1}, nil) },
+		"DeletePolicyStates":   func(tx store.Tx) error { return tx.DeletePolicyStates(ctx, a1.ResourceKey) },
 		"DeletePolicyStatesOfAssignment": func(tx store.Tx) error {
 			_, err := tx.DeletePolicyStatesOfAssignment(ctx, a1.AssignmentKey)
 			return err
@@ -307,7 +307,14 @@ func countStates(t *testing.T, s store.Store, q store.PolicyStateQuery, groupBy 
 	read(t, s, func(tx store.Tx) error {
 		cs, err := tx.CountPolicyStates(t.Context(), q, groupBy)
 		for _, c := range cs {
-			out = append(out, fmt.Sprintf("%s=%d/%d", strings.Join(c.Values, ","), c.Count, c.Resources))
+			if len(c.Values) != len(groupBy) {
+				return fmt.Errorf("values %v, want one for each of %v", c.Values, groupBy)
+			}
+			vals := make([]string, len(groupBy))
+			for i, col := range groupBy {
+				vals[i] = c.Values[col]
+			}
+			out = append(out, fmt.Sprintf("%s=%d/%d", strings.Join(vals, ","), c.Count, c.Resources))
 		}
 		return err
 	})
@@ -385,7 +392,7 @@ func testPolicyStatesCount(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// testPolicyStatesBulk: PutPolicyStates over several statement sizes,
+// testPolicyStatesBulk: PutPolicyStatesBatch over several statement sizes,
 // replacing resources' records, and DeletePolicyStatesOfAssignment.
 func testPolicyStatesBulk(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)

@@ -93,12 +93,12 @@ func (t *Tx) ReplacePolicyStates(ctx context.Context, resourceKey string, states
 			return fmt.Errorf("%s: replace policy states of %q: a record of %q", t.D.Name, resourceKey, s.ResourceKey)
 		}
 	}
-	return t.PutPolicyStates(ctx, []string{resourceKey}, states)
+	return t.PutPolicyStatesBatch(ctx, states, []string{resourceKey})
 }
 
-// PutPolicyStates deletes the records of the resources of replace, then
-// inserts or replaces states, in multi-row statements.
-func (t *Tx) PutPolicyStates(ctx context.Context, replace []string, states []*store.PolicyState) error {
+// PutPolicyStatesBatch deletes the records of the resources of replace,
+// then inserts or replaces states, in multi-row statements.
+func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicyState, replace []string) error {
 	const op = "put policy states"
 	if !t.Writable {
 		return t.D.ErrReadOnly
@@ -231,13 +231,17 @@ func (t *Tx) CountPolicyStates(ctx context.Context, q store.PolicyStateQuery, gr
 	var out []*store.PolicyStateCount
 	dest := make([]any, len(groupBy)+2)
 	for rows.Next() {
-		c := &store.PolicyStateCount{Values: make([]string, len(groupBy))}
+		c := &store.PolicyStateCount{Values: make(map[string]string, len(groupBy))}
+		vals := make([]string, len(groupBy))
 		for i := range groupBy {
-			dest[i] = &c.Values[i]
+			dest[i] = &vals[i]
 		}
 		dest[len(groupBy)], dest[len(groupBy)+1] = &c.Count, &c.Resources
 		if err := rows.Scan(dest...); err != nil {
 			return nil, d.Wrap(ctx, op, err)
+		}
+		for i, col := range groupBy {
+			c.Values[col] = vals[i]
 		}
 		out = append(out, c)
 	}

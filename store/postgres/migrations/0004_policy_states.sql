@@ -20,6 +20,9 @@ CREATE TABLE policy_states (
 -- Deletes and queries by assignment; covers the per-assignment summary
 -- (GROUP BY assignment_key, state with COUNT(DISTINCT resource_key)).
 CREATE INDEX policy_states_assignment ON policy_states (assignment_key, state, resource_key);
+-- Queries of a subscription or resource group (keys as the caller keeps
+-- them, not necessarily prefixes of resource_key), in resource order.
+CREATE INDEX policy_states_scope ON policy_states (subscription_key, resource_group_key, resource_key);
 
 -- Compliance scan tasks, leased by the replicas (store.ScanTask) with
 -- SELECT ... FOR UPDATE SKIP LOCKED. lease_until is the zero time
