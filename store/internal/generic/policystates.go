@@ -97,7 +97,9 @@ func (t *Tx) ReplacePolicyStates(ctx context.Context, resourceKey string, states
 }
 
 // PutPolicyStatesBatch deletes the records of the resources of replace,
-// then inserts or replaces states, in multi-row statements.
+// then inserts or replaces states, in multi-row statements; with a
+// Copier, when every record's resource is in replace (a scan's batch),
+// it bulk-loads them instead.
 func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicyState, replace []string) error {
 	const op = "put policy states"
 	if !t.Writable {
@@ -115,6 +117,7 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 		}
 		seen[k] = struct{}{}
 	}
+	bulk := len(states) >= copyMin && coveredBy(states, replace)
 	for len(replace) > 0 {
 		i := chunkLog2(len(replace))
 		n := 1 << i
@@ -126,6 +129,20 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 			return t.D.Wrap(ctx, op, err)
 		}
 		replace = replace[n:]
+	}
+	if c, ok := t.Q.(Copier); ok && bulk {
+		// Every record's resource was emptied above: no conflicts, so a
+		// plain bulk load.
+		rows := make([][]any, len(states))
+		for j, s := range states {
+			rows[j] = []any{s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey,
+				s.ResourceGroupKey, s.ResourceTypeKey, s.DefinitionKey, s.SetKey,
+				s.State, s.Action, t.D.Time(s.Timestamp), NZ(s.Body)}
+		}
+		if _, err := c.CopyFrom(ctx, "policy_states", policyStateColNames, rows); err != nil {
+			return t.D.Wrap(ctx, op, err)
+		}
+		return nil
 	}
 	for len(states) > 0 {
 		i := chunkLog2(len(states))
@@ -144,6 +161,36 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 	}
 	clear(t.args) // keep no bodies reachable
 	return nil
+}
+
+// Copier is implemented by a Querier that bulk-loads rows into a table
+// (PostgreSQL's COPY FROM STDIN); rows hold the Dialect's argument
+// values, in the order of cols.
+type Copier interface {
+	CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) (int64, error)
+}
+
+// copyMin is the fewest records PutPolicyStatesBatch bulk-loads with a
+// Copier; fewer go through the multi-row upsert.
+const copyMin = 64
+
+var policyStateColNames = strings.Split(strings.Join(strings.Fields(PolicyStateCols), ""), ",")
+
+// coveredBy reports whether the resource of every state is in keys.
+func coveredBy(states []*store.PolicyState, keys []string) bool {
+	if len(keys) == 0 {
+		return false
+	}
+	set := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		set[k] = struct{}{}
+	}
+	for _, s := range states {
+		if _, ok := set[s.ResourceKey]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // chunkLog2 returns the log2 of the largest power of two up to
