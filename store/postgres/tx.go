@@ -17,9 +17,10 @@ import (
 // resource_seq sequence.
 var dialect = generic.NewDialect(generic.Dialect{
 	Dialect: sqlq.Dialect{
-		Dollar:     true,
-		Time:       func(t time.Time) any { return encTime(t) },
-		ByteLength: "octet_length",
+		Dollar:          true,
+		Time:            func(t time.Time) any { return encTime(t) },
+		ByteLength:      "octet_length",
+		CountBySubquery: true,
 	},
 	Name:        "postgres",
 	TimeType:    "TIMESTAMPTZ",

@@ -120,8 +120,9 @@ var groupable = func() map[string]bool {
 }()
 
 // CountPolicyStates builds the count of the records q selects grouped by
-// groupBy: the group's columns, then COUNT(*) and COUNT(DISTINCT
-// resource_key), ordered by the group's columns.
+// groupBy: the group's columns, then the records and the distinct
+// resources (COUNT(DISTINCT resource_key), or per resource in a subquery
+// with Dialect.CountBySubquery), ordered by the group's columns.
 func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (string, []any, error) {
 	seen := map[string]bool{}
 	for _, c := range groupBy {
@@ -138,9 +139,25 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 	if cols != "" {
 		sel += cols + ", "
 	}
-	b := NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states")
-	if err := policyStateWhere(b, q); err != nil {
-		return "", nil, err
+	var b *Builder
+	if d.CountBySubquery {
+		inner := "resource_key"
+		switch {
+		case seen["resource_key"]:
+			inner = cols
+		case cols != "":
+			inner = cols + ", resource_key"
+		}
+		b = NewBuilder(d, sel+"COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT "+inner+", COUNT(*) AS n FROM policy_states")
+		if err := policyStateWhere(b, q); err != nil {
+			return "", nil, err
+		}
+		b.Write(" GROUP BY " + inner + ") AS per_resource")
+	} else {
+		b = NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states")
+		if err := policyStateWhere(b, q); err != nil {
+			return "", nil, err
+		}
 	}
 	if cols != "" {
 		b.Write(" GROUP BY " + cols + " ORDER BY " + cols)

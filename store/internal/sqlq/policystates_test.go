@@ -47,7 +47,16 @@ func TestListPolicyStatesWhere(t *testing.T) {
 	}
 	text, _, err := CountPolicyStates(Dialect{Time: micro}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
 	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states WHERE") ||
-		!strings.HasSuffix(text, "GROUP BY assignment_key, state ORDER BY assignment_key, state") {
+		!strings.HasSuffix(text, "AND assignment_key = ? GROUP BY assignment_key, state ORDER BY assignment_key, state") {
 		t.Errorf("count: %s, %v", text, err)
+	}
+	text, _, err = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT assignment_key, state, resource_key, COUNT(*) AS n FROM policy_states WHERE") ||
+		!strings.HasSuffix(text, "GROUP BY assignment_key, state, resource_key) AS per_resource GROUP BY assignment_key, state ORDER BY assignment_key, state") {
+		t.Errorf("count by subquery: %s, %v", text, err)
+	}
+	text, _, _ = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{}, []string{"resource_key", "state"})
+	if !strings.Contains(text, "(SELECT resource_key, state, COUNT(*) AS n FROM policy_states WHERE 1=1 GROUP BY resource_key, state) AS per_resource") {
+		t.Errorf("count by resource by subquery: %s", text)
 	}
 }
