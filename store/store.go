@@ -148,6 +148,112 @@ const MaxFillChanges = 10000
 // change used (see Tx.FillChanges).
 func (c *Change) Filler() bool { return c.Key == "" }
 
+// PolicyState is one compliance record: the state of one resource under
+// one policy assignment and one definition of it (a single definition's
+// assignment has one, a set's one per member). The key is (ResourceKey,
+// AssignmentKey, ReferenceKey); the other fields are the columns
+// PolicyStateQuery and CountPolicyStates filter and group by. All keys
+// are lower-cased.
+type PolicyState struct {
+	ResourceKey   string
+	AssignmentKey string
+	// ReferenceKey is the set member's policyDefinitionReferenceId
+	// (lower-cased), "" for an assignment of a single definition.
+	ReferenceKey     string
+	SubscriptionKey  string
+	ResourceGroupKey string // "" when not applicable
+	ResourceTypeKey  string
+	DefinitionKey    string
+	SetKey           string // "" when not via a set
+	// State is the complianceState: Compliant, NonCompliant, Exempt,
+	// Conflict, Unknown, Error, Protected.
+	State string
+	// Action is the effect, lower-case (policyDefinitionAction).
+	Action    string
+	Timestamp time.Time
+	// Body is the PolicyInsights record JSON, returned as it is.
+	Body []byte
+}
+
+// PolicyStateKey is the key of a PolicyState, the paging cursor of
+// ListPolicyStates.
+type PolicyStateKey struct {
+	ResourceKey, AssignmentKey, ReferenceKey string
+}
+
+// PolicyStateColumns are the column names PolicyStateQuery.Where may use
+// (ts is PolicyState.Timestamp, compared with time.Time arguments) and,
+// ts aside, the columns CountPolicyStates may group by.
+var PolicyStateColumns = []string{
+	"resource_key", "assignment_key", "reference_key", "subscription_key", "resource_group_key",
+	"resource_type_key", "definition_key", "set_key", "state", "action", "ts",
+}
+
+// PolicyStateQuery selects compliance records. Zero fields do not filter.
+// Results are ordered by (ResourceKey, AssignmentKey, ReferenceKey).
+type PolicyStateQuery struct {
+	SubscriptionKey  string
+	ResourceGroupKey string
+	// ResourceKey selects one resource's records.
+	ResourceKey string
+	// KeyPrefix selects the records of resources whose key starts with
+	// it: the indexed way to scope a query to a subscription or resource
+	// group ("<subscriptionkey>/"; the subscription's own records then
+	// need ResourceKey or SubscriptionKey).
+	KeyPrefix     string
+	AssignmentKey string
+	DefinitionKey string
+	SetKey        string
+	// Where is an extra SQL condition over the columns named in
+	// PolicyStateColumns, with ? placeholders for Args (the store
+	// renumbers them for its database, and encodes time.Time arguments
+	// as it stores ts). It is SQL: callers render it from a parsed
+	// $filter, never from raw input, and it must contain no ? other than
+	// placeholders.
+	Where string
+	Args  []any
+	// After continues after this key (paging cursor).
+	After *PolicyStateKey
+	// Limit caps the result (0 = no cap).
+	Limit int
+	// MaxBytes, when positive, ends the result after the first record at
+	// which the bodies returned add up to MaxBytes or more (at least one
+	// record is returned), like ListQuery.MaxBytes.
+	MaxBytes int
+}
+
+// PolicyStateGroupBy are the columns CountPolicyStates may group by.
+var PolicyStateGroupBy = PolicyStateColumns[:len(PolicyStateColumns)-1]
+
+// PolicyStateCount is one group of CountPolicyStates.
+type PolicyStateCount struct {
+	// Values are the group's values, by groupBy column name.
+	Values map[string]string
+	// Count is the number of records, Resources the number of distinct
+	// resources among them.
+	Count     int
+	Resources int
+}
+
+// ScanTask is one part of a compliance scan, which replicas sharing the
+// database claim (lease) and complete one at a time.
+type ScanTask struct {
+	ScanID, TaskID string
+	// Scope is what the task covers: by convention a resource key prefix
+	// ("<subscriptionkey>/", "<resourcegroupkey>/"; a subscription's own
+	// resource is the scan's business). The store keeps it as it is.
+	Scope string
+	// Owner is the replica that holds (or last held) the lease, "" while
+	// the task is pending.
+	Owner string
+	// LeaseUntil is when the owner's lease ends (zero while pending).
+	LeaseUntil time.Time
+	Done       bool
+	// Processed is what the owner reported on completion (e.g. resources
+	// evaluated).
+	Processed int
+}
+
 // Object is a small typed document for everything else the control plane
 // keeps (tenants, principals, client secret hashes, signing keys, ...),
 // keyed by (Kind, Key).
@@ -206,6 +312,47 @@ type Tx interface {
 	GetOperation(ctx context.Context, id string) (*Operation, error)
 	// DueOperations returns in-progress operations with NotBefore <= now.
 	DueOperations(ctx context.Context, now time.Time, limit int) ([]*Operation, error)
+
+	// ReplacePolicyStates makes the records of the resource exactly
+	// states (none: DeletePolicyStates), which must all have ResourceKey
+	// resourceKey.
+	ReplacePolicyStates(ctx context.Context, resourceKey string, states []*PolicyState) error
+	// PutPolicyStatesBatch is the bulk path of a scan: it deletes every
+	// record of the resources replaceResources names, then inserts or
+	// replaces states (multi-row statements, thousands of records a
+	// call). A key must not occur twice in states. A resource of
+	// replaceResources without states is left with no records.
+	PutPolicyStatesBatch(ctx context.Context, states []*PolicyState, replaceResources []string) error
+	// DeletePolicyStates deletes the records of one resource.
+	DeletePolicyStates(ctx context.Context, resourceKey string) error
+	// DeletePolicyStatesOfAssignment deletes the records of one
+	// assignment and returns how many it deleted.
+	DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey string) (int, error)
+	ListPolicyStates(ctx context.Context, q PolicyStateQuery) ([]*PolicyState, error)
+	// CountPolicyStates counts the records q selects (q's After, Limit
+	// and MaxBytes are ignored) grouped by the groupBy columns (a subset
+	// of PolicyStateGroupBy; none: one row, even over no records),
+	// ordered by them.
+	CountPolicyStates(ctx context.Context, q PolicyStateQuery, groupBy []string) ([]*PolicyStateCount, error)
+
+	// CreateScanTasks inserts pending tasks (Owner, LeaseUntil, Done and
+	// Processed are ignored); ErrConflict if one exists already.
+	CreateScanTasks(ctx context.Context, tasks []*ScanTask) error
+	// ClaimScanTask leases to owner, until leaseUntil, a task that is not
+	// done and pending or whose lease ended at or before now (the
+	// earliest lease first, then by ScanID and TaskID), and returns it;
+	// ErrNotFound when there is none. Concurrent claimers never get the
+	// same task while its lease lasts (PostgreSQL: FOR UPDATE SKIP
+	// LOCKED).
+	ClaimScanTask(ctx context.Context, owner string, now, leaseUntil time.Time) (*ScanTask, error)
+	// CompleteScanTask marks the task done with processed; ErrNotFound
+	// if it does not exist, ErrConflict if owner does not hold it (it was
+	// claimed by another after the lease ended). Completing it again by
+	// the same owner updates processed.
+	CompleteScanTask(ctx context.Context, scanID, taskID, owner string, processed int) error
+	// ScanProgress returns how many of the scan's tasks are done, of how
+	// many; ErrNotFound if the scan has none.
+	ScanProgress(ctx context.Context, scanID string) (done, total int, err error)
 
 	GetObject(ctx context.Context, kind, key string) (*Object, error)
 	PutObject(ctx context.Context, o *Object) error

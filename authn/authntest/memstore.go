@@ -163,3 +163,27 @@ func (t *memTx) PruneChanges(context.Context, time.Time, int) (int, error) {
 	return 0, errUnsupported
 }
 func (t *memTx) FillChanges(context.Context, int64, int64) (int, error) { return 0, errUnsupported }
+func (t *memTx) ReplacePolicyStates(context.Context, string, []*store.PolicyState) error {
+	return errUnsupported
+}
+func (t *memTx) PutPolicyStatesBatch(context.Context, []*store.PolicyState, []string) error {
+	return errUnsupported
+}
+func (t *memTx) DeletePolicyStates(context.Context, string) error { return errUnsupported }
+func (t *memTx) DeletePolicyStatesOfAssignment(context.Context, string) (int, error) {
+	return 0, errUnsupported
+}
+func (t *memTx) ListPolicyStates(context.Context, store.PolicyStateQuery) ([]*store.PolicyState, error) {
+	return nil, errUnsupported
+}
+func (t *memTx) CountPolicyStates(context.Context, store.PolicyStateQuery, []string) ([]*store.PolicyStateCount, error) {
+	return nil, errUnsupported
+}
+func (t *memTx) CreateScanTasks(context.Context, []*store.ScanTask) error { return errUnsupported }
+func (t *memTx) ClaimScanTask(context.Context, string, time.Time, time.Time) (*store.ScanTask, error) {
+	return nil, errUnsupported
+}
+func (t *memTx) CompleteScanTask(context.Context, string, string, string, int) error {
+	return errUnsupported
+}
+func (t *memTx) ScanProgress(context.Context, string) (int, int, error) { return 0, 0, errUnsupported }

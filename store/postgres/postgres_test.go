@@ -159,3 +159,28 @@ func TestDeadlockRetry(t *testing.T) {
 		t.Errorf("fn ran %d times, want at least 3 (one retry after the deadlock)", n)
 	}
 }
+
+// TestScanTasksTwoReplicas: claimers on two stores (two replicas) on one
+// schema never get the same scan task (FOR UPDATE SKIP LOCKED).
+func TestScanTasksTwoReplicas(t *testing.T) {
+	u := pgtest.SchemaURL(t)
+	var dbs [2]*postgres.DB
+	for i := range dbs {
+		db, err := postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs[i] = db
+	}
+	storetest.ScanTasksConcurrent(t, dbs[0], dbs[1])
+}
+
+func BenchmarkPolicyStates(b *testing.B) {
+	db, err := postgres.Open(b.Context(), pgtest.SchemaURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkPolicyStates(b, db)
+}

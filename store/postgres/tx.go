@@ -17,9 +17,10 @@ import (
 // resource_seq sequence.
 var dialect = generic.NewDialect(generic.Dialect{
 	Dialect: sqlq.Dialect{
-		Dollar:     true,
-		Time:       func(t time.Time) any { return encTime(t) },
-		ByteLength: "octet_length",
+		Dollar:          true,
+		Time:            func(t time.Time) any { return encTime(t) },
+		ByteLength:      "octet_length",
+		CountBySubquery: true,
 	},
 	Name:        "postgres",
 	TimeType:    "TIMESTAMPTZ",
@@ -37,7 +38,8 @@ var errReadOnly = errors.New("postgres: write in a read-only transaction")
 func encTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // tx is a pgx transaction: the statements are generic.Tx's, run through
-// the Querier methods below; AppendEvents pipelines its inserts.
+// the Querier methods below; AppendEvents pipelines its inserts, and
+// PutPolicyStatesBatch bulk-loads a scan's records with COPY (CopyFrom).
 type tx struct {
 	generic.Tx
 	tx  pgx.Tx
@@ -69,6 +71,11 @@ func (t *tx) Exec(ctx context.Context, text string, args ...any) (int64, error) 
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+// CopyFrom implements generic.Copier with COPY FROM STDIN.
+func (t *tx) CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) (int64, error) {
+	return t.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
 }
 
 // AppendEvents inserts the events in order (one pipelined batch) and sets

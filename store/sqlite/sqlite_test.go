@@ -208,3 +208,12 @@ func TestChangesNoGap(t *testing.T) {
 		db.Close()
 	}
 }
+
+func BenchmarkPolicyStates(b *testing.B) {
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkPolicyStates(b, db)
+}

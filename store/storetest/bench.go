@@ -152,3 +152,132 @@ func Benchmark(b *testing.B, s store.Store) {
 		}
 	})
 }
+
+// benchStatesPerResource is the records per resource in
+// BenchmarkPolicyStates: 6 assignments of single definitions and one of a
+// set of 20.
+const benchStatesPerResource = 26
+
+// benchStateBody is a PolicyInsights record of typical size (about 1 KB).
+const benchStateBody = `{"@odata.id":null,"@odata.context":"https://management.azure.com/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.PolicyInsights/policyStates/$metadata#latest/$entity","timestamp":"2026-03-01T12:00:00Z","resourceId":%q,"policyAssignmentId":%q,"policyDefinitionId":"/providers/Microsoft.Authorization/policyDefinitions/438c38d2-3772-465a-a9cc-7a6666a275ce","effectiveParameters":"","isCompliant":false,"subscriptionId":"00000000-0000-0000-0000-000000000001","resourceType":"Microsoft.MachineLearningServices/workspaces","resourceLocation":"westeurope","resourceGroup":"rg1","resourceTags":"tbd","policyAssignmentName":"a","policyAssignmentOwner":"tbd","policyAssignmentParameters":"{}","policyAssignmentScope":"/subscriptions/00000000-0000-0000-0000-000000000001","policyDefinitionName":"438c38d2-3772-465a-a9cc-7a6666a275ce","policyDefinitionAction":"audit","policyDefinitionCategory":"tbd","policySetDefinitionId":"","managementGroupIds":"","policyDefinitionReferenceId":%q,"complianceState":%q,"policyDefinitionGroupNames":[""],"policyDefinitionVersion":"2.0.0"}`
+
+// benchStates returns the 26 records of resource i; the state depends on
+// i and the record.
+func benchStates(i int) []*store.PolicyState {
+	out := make([]*store.PolicyState, 0, benchStatesPerResource)
+	rg := fmt.Sprintf("rg%d", i%10)
+	name := fmt.Sprintf("w%06d", i)
+	states := []string{"Compliant", "Compliant", "NonCompliant", "Compliant", "Exempt", "Unknown", "Compliant"}
+	for j := range benchStatesPerResource {
+		a, ref := fmt.Sprintf("a%d", j), ""
+		if j >= 6 {
+			a, ref = "set", fmt.Sprintf("r%02d", j-6)
+		}
+		p := policyState(rg, name, a, ref, states[(i+j)%len(states)])
+		p.Body = fmt.Appendf(nil, benchStateBody, p.ResourceKey, p.AssignmentKey, ref, p.State)
+		out = append(out, p)
+	}
+	return out
+}
+
+// BenchmarkPolicyStates measures compliance records on s, an empty store:
+// a scan writing 100,000 records (3,847 resources x 26) with
+// PutPolicyStatesBatch in Writes of 200 resources (5,200 records) that replace
+// the resources' records (records/s), and, over those records, counts
+// grouped by state and by assignment and state, and a page of 100.
+func BenchmarkPolicyStates(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	const records = 100000
+	const perWrite = 200
+	resources := (records + benchStatesPerResource - 1) / benchStatesPerResource
+	batches := make([][]*store.PolicyState, 0, resources/perWrite+1)
+	keys := make([][]string, 0, cap(batches))
+	for i := 0; i < resources; i += perWrite {
+		var batch []*store.PolicyState
+		var ks []string
+		for r := i; r < min(i+perWrite, resources); r++ {
+			ss := benchStates(r)
+			batch = append(batch, ss...)
+			ks = append(ks, ss[0].ResourceKey)
+		}
+		batches = append(batches, batch)
+		keys = append(keys, ks)
+	}
+	loaded := false // the records are in s
+	scan := func(b *testing.B) {
+		loaded = true
+		for i, batch := range batches {
+			if err := s.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, batch, keys[i]) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+
+	b.Run("Scan100k", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			scan(b)
+			n += resources * benchStatesPerResource
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	})
+
+	count := func(b *testing.B, q store.PolicyStateQuery, groupBy []string, want int) {
+		if !loaded {
+			scan(b)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Read(ctx, func(tx store.Tx) error {
+				cs, err := tx.CountPolicyStates(ctx, q, groupBy)
+				total := 0
+				for _, c := range cs {
+					total += c.Count
+				}
+				if err == nil && total != want {
+					err = fmt.Errorf("counted %d records, want %d", total, want)
+				}
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	all := resources * benchStatesPerResource
+	b.Run("CountByState100k", func(b *testing.B) {
+		count(b, store.PolicyStateQuery{}, []string{"state"}, all)
+	})
+	b.Run("CountByAssignmentState100k", func(b *testing.B) {
+		count(b, store.PolicyStateQuery{}, []string{"assignment_key", "state"}, all)
+	})
+	// A subscription's summary as govern asks for it (SubscriptionKey),
+	// and by the key-prefix range.
+	b.Run("CountSubscriptionByResourceState100k", func(b *testing.B) {
+		count(b, store.PolicyStateQuery{SubscriptionKey: psSub}, []string{"resource_key", "state"}, all)
+	})
+	b.Run("CountPrefixByAssignmentState100k", func(b *testing.B) {
+		count(b, store.PolicyStateQuery{KeyPrefix: psSub + "/"}, []string{"assignment_key", "state"}, all)
+	})
+	// A resource group's (10% of the records).
+	b.Run("CountResourceGroupByAssignmentState100k", func(b *testing.B) {
+		count(b, store.PolicyStateQuery{SubscriptionKey: psSub, ResourceGroupKey: psSub + "/resourcegroups/rg3"}, []string{"assignment_key", "state"}, (resources+6)/10*benchStatesPerResource)
+	})
+	b.Run("ListNonCompliant100", func(b *testing.B) {
+		if !loaded {
+			scan(b)
+		}
+		b.ReportAllocs()
+		q := store.PolicyStateQuery{KeyPrefix: psSub + "/resourcegroups/rg3/", Where: "state = ?", Args: []any{"NonCompliant"}, Limit: 100}
+		for b.Loop() {
+			if err := s.Read(ctx, func(tx store.Tx) error {
+				ss, err := tx.ListPolicyStates(ctx, q)
+				if err == nil && len(ss) != 100 {
+					err = fmt.Errorf("listed %d records, want 100", len(ss))
+				}
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

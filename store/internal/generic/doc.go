@@ -11,6 +11,11 @@
 // SQLite store's resource cache and in-memory sequence; PostgreSQL's
 // pipelined AppendEvents). It embeds Tx and overrides those methods.
 //
+// The compliance records and scan tasks (policystates.go) are written the
+// same way; their dynamic queries are built by sqlq.ListPolicyStates and
+// sqlq.CountPolicyStates, and a Querier that is also a Copier (PostgreSQL)
+// bulk-loads a scan's batch.
+//
 // PutResource and DeleteResource record the change (the changes table)
 // themselves: with Dialect.NextSeq in the write's own statement (a
 // data-modifying WITH clause), otherwise with an insert after it, under

@@ -80,6 +80,7 @@ type statements struct {
 	insertEvent, pruneEvents, eventTS  string
 	putOperation, getOperation         string
 	dueOperations                      [2][2]string // [limit][lock]
+	ps                                 psStatements
 	getObject, putObject, deleteObject string
 	listObjects                        string
 	deleteResourceRow, insertChange    string
@@ -177,6 +178,7 @@ func NewDialect(d Dialect) *Dialect {
 		ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`)
 	s.deleteObject = r(`DELETE FROM objects WHERE kind = ? AND key = ?`)
 	s.listObjects = r(`SELECT key, body, updated_at FROM objects WHERE kind = ? ORDER BY key`)
+	s.ps = renderPolicyStatements(&d)
 	return &d
 }
 
@@ -238,7 +240,7 @@ func (m microTime) Scan(src any) error {
 // allocated on the heap; one Buf per connection (or transaction) is
 // allocated once. It keeps the last statement's values reachable until
 // the next statement overwrites them.
-type Buf [11]any
+type Buf [12]any
 
 // Tx implements store.Tx with the shared statements. A backend embeds it
 // in its transaction type, with Q usually that type itself. A Tx is used
@@ -250,6 +252,8 @@ type Tx struct {
 	// B is the statement buffer, used by one Tx at a time (nil: the Tx
 	// allocates one on first use).
 	B *Buf
+	// args holds the arguments of the multi-row statements.
+	args []any
 }
 
 // buf returns vals in t's statement buffer (in a new slice if they do not

@@ -22,6 +22,12 @@ type Dialect struct {
 	// which stops scanning instead (SQLite: rows are read as they are
 	// stepped, and its length() inside a window function reads the blob).
 	ByteLength string
+	// CountBySubquery: CountPolicyStates counts distinct resources by
+	// grouping per resource in a subquery (hash aggregation) instead of
+	// COUNT(DISTINCT resource_key), which PostgreSQL computes by sorting
+	// every group; SQLite counts distinct values faster itself, along
+	// the index.
+	CountBySubquery bool
 }
 
 // Rebind returns text, written with ? placeholders, in the dialect's

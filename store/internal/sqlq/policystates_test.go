@@ -1,0 +1,62 @@
+package sqlq
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlgov/mlgov/store"
+)
+
+// TestListPolicyStatesWhere: Where's placeholders are numbered on after
+// the filters' arguments, its time arguments encoded, and a count that
+// does not match the arguments refused.
+func TestListPolicyStatesWhere(t *testing.T) {
+	micro := func(t time.Time) any { return t.UnixMicro() }
+	ts := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	q := store.PolicyStateQuery{
+		SubscriptionKey: "s", KeyPrefix: "/a/",
+		Where: "state = ? AND (ts >= ? OR action LIKE ? ESCAPE '\\')", Args: []any{"Compliant", ts, "de%"},
+		After: &store.PolicyStateKey{ResourceKey: "r", AssignmentKey: "a"}, Limit: 10,
+	}
+	pg, args, err := ListPolicyStates(Dialect{Dollar: true, Time: micro, ByteLength: "octet_length"}, "resource_key, body", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pg, "AND (state = $4 AND (ts >= $5 OR action LIKE $6 ESCAPE '\\'))") ||
+		!strings.Contains(pg, "(resource_key, assignment_key, reference_key) > ($7, $8, $9)") ||
+		!strings.Contains(pg, "LIMIT $10") || strings.Contains(pg, "?") {
+		t.Errorf("postgres: %s", pg)
+	}
+	if len(args) != 10 || args[4] != ts.UnixMicro() || args[5] != "de%" {
+		t.Errorf("postgres args = %v", args)
+	}
+	lite, args, err := ListPolicyStates(Dialect{Time: micro}, "resource_key, body", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(lite, "?") != len(args) || strings.Contains(lite, "$") || strings.Contains(lite, "bytes_before") {
+		t.Errorf("sqlite: %s %v", lite, args)
+	}
+	q.Args = q.Args[:2]
+	if _, _, err := ListPolicyStates(Dialect{Time: micro}, "body", q); err == nil {
+		t.Error("3 placeholders with 2 arguments accepted")
+	}
+	if _, _, err := CountPolicyStates(Dialect{Time: micro}, store.PolicyStateQuery{}, []string{"state", "body"}); err == nil {
+		t.Error("group by body accepted")
+	}
+	text, _, err := CountPolicyStates(Dialect{Time: micro}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states WHERE") ||
+		!strings.HasSuffix(text, "AND assignment_key = ? GROUP BY assignment_key, state ORDER BY assignment_key, state") {
+		t.Errorf("count: %s, %v", text, err)
+	}
+	text, _, err = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT assignment_key, state, resource_key, COUNT(*) AS n FROM policy_states WHERE") ||
+		!strings.HasSuffix(text, "GROUP BY assignment_key, state, resource_key) AS per_resource GROUP BY assignment_key, state ORDER BY assignment_key, state") {
+		t.Errorf("count by subquery: %s, %v", text, err)
+	}
+	text, _, _ = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{}, []string{"resource_key", "state"})
+	if !strings.Contains(text, "(SELECT resource_key, state, COUNT(*) AS n FROM policy_states WHERE 1=1 GROUP BY resource_key, state) AS per_resource") {
+		t.Errorf("count by resource by subquery: %s", text)
+	}
+}
