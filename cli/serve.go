@@ -44,7 +44,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var dataDir, listen, publicURL, storeURL, certFile, keyFile string
 	var maxConnsPerIP int
 	var readTimeout, writeTimeout time.Duration
-	var lroLatency, keyLifetime time.Duration
+	var lroLatency, keyLifetime, scanInterval time.Duration
 	var rotateKey bool
 	var hc hardeningFlags
 	var policyPaths, aliasPaths []string
@@ -74,6 +74,9 @@ func newServeCmd(e *env) *cobra.Command {
 			if !cmd.Flags().Changed("aliases") {
 				aliasPaths = existing(defaultAliasPaths)
 			}
+			if scanInterval < 0 {
+				return fmt.Errorf("--scan-interval %s: want a positive duration, or 0 for no periodic scan", scanInterval)
+			}
 			if keyLifetime < 0 {
 				return fmt.Errorf("--signing-key-lifetime %s: want a positive duration, or 0 for no automatic rotation", keyLifetime)
 			}
@@ -85,7 +88,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, rotateKey: rotateKey, hardeningFlags: hc, input: input})
+				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input})
 		},
 	}
 	f := c.Flags()
@@ -98,6 +101,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&storeURL, "store", "", "store URL: empty for SQLite in the data directory, or postgres://...")
 	f.StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); default: a self-signed one in DIR/tls")
 	f.StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	f.DurationVar(&scanInterval, "scan-interval", 24*time.Hour, "evaluate the compliance of every resource this often (0: never; written resources and changed assignments are evaluated as they change)")
 	f.DurationVar(&keyLifetime, "signing-key-lifetime", 30*24*time.Hour, "rotate the token signing key once it is this old (0: only when asked); old keys keep verifying until their tokens expire")
 	f.BoolVar(&rotateKey, "rotate-signing-key", false, "rotate the token signing key now, at start")
 	f.DurationVar(&lroLatency, "lro-latency", 300*time.Millisecond, "how long long-running operations stay in progress")
@@ -119,6 +123,7 @@ type serveConfig struct {
 	policyPaths, aliasPaths                      []string
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
 	keyLifetime                                  time.Duration
+	scanInterval                                 time.Duration // periodic compliance scan
 	rotateKey                                    bool
 	hardeningFlags
 	input *inputOptions // serve_retention.go

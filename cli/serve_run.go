@@ -26,6 +26,7 @@ import (
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/feed"
 )
 
 // bootstrapState is what the store remembers of the first start (never
@@ -192,10 +193,15 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	// The change feed: woken by this replica's commits, polling for the
+	// others'; it drives live compliance and the policy cache of every
+	// replica.
+	fd := feed.New(st, feed.Options{Logger: log})
+	gov.Follow(fd, log)
 	mgr := resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
-		Committers: []resources.Committer{gov},
+		Committers: []resources.Committer{gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
 	}))
 	if err := mgr.EnsureSubscription(ctx, bs.SubscriptionID, "mlgov default subscription"); err != nil {
 		return err
@@ -208,7 +214,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
-	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets,
+	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Insights: gov,
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {
@@ -216,6 +222,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 	}
 	go mgr.RunCompletions(ctx, 20*time.Millisecond, log)
+	go fd.Run(ctx)
+	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	}

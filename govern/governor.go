@@ -39,6 +39,8 @@ type Governor struct {
 	now      func() time.Time
 	newID    func() string
 
+	wake    chan struct{} // RunScans: look for scan tasks now
+
 	mu      sync.Mutex // serializes rebuilds
 	snap    atomic.Pointer[snapshot]
 	version atomic.Uint64 // bumped by every change of a policy resource
@@ -59,7 +61,7 @@ func New(st store.Store, cfg Config) *Governor {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Governor{st: st, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID}
+	return &Governor{st: st, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID, wake: make(chan struct{}, 1)}
 }
 
 // snapshot is the assignments and exemptions in force, compiled.

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/feed"
 )
 
 // Server is a running in-process control plane.
@@ -91,8 +93,17 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	gov := govern.New(st, govern.Config{Builtins: bi.builtins, Aliases: bi.catalog, NewID: uuidV4})
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	// Live compliance: the change feed (woken by every commit) drives
+	// re-evaluation; scans run every 50ms poll.
+	wctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	fd := feed.New(st, feed.Options{Interval: 50 * time.Millisecond})
+	gov.Follow(fd, slog.New(slog.DiscardHandler))
+	go fd.Run(wctx)
+	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
-		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov}, Committers: []resources.Committer{gov}}
+		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
+		Committers: []resources.Committer{gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })}}
 	if with != nil {
 		with(&cfg)
 	}
@@ -104,7 +115,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	extra := http.NewServeMux()
 	oauth.New(idsvc, oauth.Config{BaseURL: url}).Register(extra)
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,
-		Policies: bi.defs, PolicySets: bi.sets}
+		Policies: bi.defs, PolicySets: bi.sets, Insights: gov}
 	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, Client: ts.Client(), Manager: mgr, Governor: gov, Store: st}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")

@@ -1,0 +1,755 @@
+package govern
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"iter"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/odata"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+)
+
+// The Microsoft.PolicyInsights API, as @azure/arm-policyinsights calls it:
+//
+//	POST {scope}/providers/Microsoft.PolicyInsights/policyStates/{latest|default}/queryResults
+//	     (and GET of its @odata.nextLink)
+//	POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize
+//	POST {subscription or resource group}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation
+//	GET  /subscriptions/{s}/providers/Microsoft.PolicyInsights/asyncOperationResults/{id}
+//
+// {scope} is a subscription, a resource group, a resource, or a policy
+// assignment, definition or set definition. mlgov keeps the latest record
+// per resource × assignment × definition reference: `latest` and
+// `default` return the same records (there is no history yet).
+
+// Serves reports whether id addresses the PolicyInsights API (api.Insights).
+func (g *Governor) Serves(id *arm.ID) bool {
+	if len(id.Parts) == 0 {
+		return false
+	}
+	last := id.Parts[len(id.Parts)-1]
+	return arm.EqualName(last.Namespace, "Microsoft.PolicyInsights")
+}
+
+// stateFields are the record properties a query may name.
+var stateFields = odata.NewFields(
+	odata.Field{Name: "timestamp", Type: odata.Time},
+	odata.Field{Name: "resourceId", Type: odata.String},
+	odata.Field{Name: "policyAssignmentId", Type: odata.String},
+	odata.Field{Name: "policyDefinitionId", Type: odata.String},
+	odata.Field{Name: "effectiveParameters", Type: odata.String},
+	odata.Field{Name: "isCompliant", Type: odata.Bool},
+	odata.Field{Name: "subscriptionId", Type: odata.String},
+	odata.Field{Name: "resourceType", Type: odata.String},
+	odata.Field{Name: "resourceLocation", Type: odata.String},
+	odata.Field{Name: "resourceGroup", Type: odata.String},
+	odata.Field{Name: "resourceTags", Type: odata.String},
+	odata.Field{Name: "policyAssignmentName", Type: odata.String},
+	odata.Field{Name: "policyAssignmentOwner", Type: odata.String},
+	odata.Field{Name: "policyAssignmentParameters", Type: odata.String},
+	odata.Field{Name: "policyAssignmentScope", Type: odata.String},
+	odata.Field{Name: "policyDefinitionName", Type: odata.String},
+	odata.Field{Name: "policyDefinitionAction", Type: odata.String},
+	odata.Field{Name: "policyDefinitionCategory", Type: odata.String},
+	odata.Field{Name: "policySetDefinitionId", Type: odata.String},
+	odata.Field{Name: "policySetDefinitionName", Type: odata.String},
+	odata.Field{Name: "policySetDefinitionOwner", Type: odata.String},
+	odata.Field{Name: "policySetDefinitionCategory", Type: odata.String},
+	odata.Field{Name: "policySetDefinitionParameters", Type: odata.String},
+	odata.Field{Name: "managementGroupIds", Type: odata.String},
+	odata.Field{Name: "policyDefinitionReferenceId", Type: odata.String},
+	odata.Field{Name: "complianceState", Type: odata.String},
+)
+
+// stateColumns are the fields the store filters in SQL (the rest is
+// filtered here). The keys are lower-cased, as the store keeps them; the
+// SQL compares ignoring case.
+var stateColumns = map[string]string{
+	"resourceId": "resource_key", "policyAssignmentId": "assignment_key", "policyDefinitionId": "definition_key",
+	"policySetDefinitionId": "set_key", "policyDefinitionReferenceId": "reference_key", "subscriptionId": "subscription_key",
+	"resourceGroup": "resource_group_key", "resourceType": "resource_type_key", "complianceState": "state",
+	"policyDefinitionAction": "action",
+}
+
+// stateRecord is a stored record as an odata.Record.
+type stateRecord struct{ v value.Value }
+
+// Get implements odata.Record.
+func (r stateRecord) Get(field string) (any, bool) {
+	f, ok := r.v.Get(field)
+	if !ok || f.Kind() == value.Null {
+		return nil, ok
+	}
+	switch field {
+	case "timestamp":
+		t, err := time.Parse(time.RFC3339Nano, f.Str())
+		if err != nil {
+			return nil, true
+		}
+		return t, true
+	case "isCompliant":
+		return f.Bool(), true
+	}
+	if f.Kind() == value.String {
+		return f.Str(), true
+	}
+	return f.JSON(), true
+}
+
+// insightsQuery is a parsed queryResults/summarize request.
+type insightsQuery struct {
+	q       store.PolicyStateQuery
+	filter  odata.Expr // evaluated here when not in q.Where
+	from    time.Time
+	to      time.Time
+	top     int
+	skip    string
+	apply   *odata.Apply
+	orderBy odata.OrderBy
+	sel     []string
+	expand  bool // policyEvaluationDetails
+}
+
+func badQuery(err error) error {
+	var oe *odata.Error
+	if errors.As(err, &oe) {
+		e := arm.Errorf("InvalidQueryParameterValue", "%s", oe.Error())
+		e.Target = oe.Param
+		return e
+	}
+	return arm.Errorf("InvalidQueryParameterValue", "%v", err)
+}
+
+// scopeQuery sets the store query of a scope (the id before
+// /providers/Microsoft.PolicyInsights).
+func (g *Governor) scopeQuery(scope *arm.ID) (store.PolicyStateQuery, error) {
+	q := store.PolicyStateQuery{SubscriptionKey: arm.KeyOf(scope.SubscriptionID)}
+	switch {
+	case scope.IsSubscription():
+	case scope.IsResourceGroup():
+		q.ResourceGroupKey = arm.KeyOf(scope.ResourceGroup)
+	case arm.EqualName(scope.Type(), TypeAssignment):
+		q.AssignmentKey = scope.Key()
+	case arm.EqualName(scope.Type(), TypeDefinition) && scope.ResourceGroup == "":
+		// A custom definition of the subscription or a built-in of that name.
+		q.Where = "(definition_key = ? OR definition_key = ?)"
+		q.Args = []any{scope.Key(), arm.KeyOf(builtinPrefix + "policydefinitions/" + scope.Name())}
+	case arm.EqualName(scope.Type(), TypeSetDefinition) && scope.ResourceGroup == "":
+		q.Where = "(set_key = ? OR set_key = ?)"
+		q.Args = []any{scope.Key(), arm.KeyOf(builtinPrefix + "policysetdefinitions/" + scope.Name())}
+	default:
+		q.ResourceKey = scope.Key()
+	}
+	return q, nil
+}
+
+func (g *Governor) parseQuery(scope *arm.ID, r *resources.Request) (*insightsQuery, error) {
+	q, err := g.scopeQuery(scope)
+	if err != nil {
+		return nil, err
+	}
+	iq := &insightsQuery{q: q}
+	v := r.Query
+	get := func(k string) string {
+		for key, vals := range v {
+			if strings.EqualFold(key, k) && len(vals) > 0 {
+				return vals[0]
+			}
+		}
+		return ""
+	}
+	if s := get("$filter"); s != "" {
+		e, err := odata.ParseFilter(s, stateFields)
+		if err != nil {
+			return nil, badQuery(err)
+		}
+		if where, args, ok := odata.ToSQL(e, stateColumns); ok && where != "" {
+			if iq.q.Where != "" {
+				iq.q.Where = iq.q.Where + " AND (" + where + ")"
+			} else {
+				iq.q.Where = where
+			}
+			iq.q.Args = append(iq.q.Args, args...)
+		} else {
+			iq.filter = e
+		}
+	}
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"$from", &iq.from}, {"$to", &iq.to}} {
+		if s := get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				e := arm.Errorf("InvalidQueryParameterValue", "%s: '%s' is not an ISO 8601 date-time.", p.name, arm.Clip(s, 64))
+				e.Target = p.name
+				return nil, e
+			}
+			*p.t = t
+		}
+	}
+	if s := get("$top"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			e := arm.Errorf("InvalidQueryParameterValue", "$top: '%s' is not a positive integer.", arm.Clip(s, 64))
+			e.Target = "$top"
+			return nil, e
+		}
+		iq.top = n
+	}
+	iq.skip = get("$skiptoken")
+	fields := stateFields
+	if s := get("$apply"); s != "" {
+		a, err := odata.ParseApply(s, stateFields)
+		if err != nil {
+			return nil, badQuery(err)
+		}
+		iq.apply, fields = a, a.Fields()
+	}
+	if s := get("$orderby"); s != "" {
+		o, err := odata.ParseOrderBy(s, fields)
+		if err != nil {
+			return nil, badQuery(err)
+		}
+		iq.orderBy = o
+	}
+	if s := get("$select"); s != "" {
+		sel, err := odata.ParseSelect(s, fields)
+		if err != nil {
+			return nil, badQuery(err)
+		}
+		iq.sel = sel
+	}
+	iq.expand = strings.Contains(strings.ToLower(get("$expand")), "policyevaluationdetails")
+	return iq, nil
+}
+
+// pageSize is the records of a queryResults page without $top.
+const pageSize = 1000
+
+// records yields the records of a query in key order, from after.
+func (g *Governor) records(ctx context.Context, iq *insightsQuery, after *store.PolicyStateKey) iter.Seq2[*store.PolicyState, error] {
+	return func(yield func(*store.PolicyState, error) bool) {
+		q := iq.q
+		q.After, q.Limit = after, pageSize
+		for {
+			var page []*store.PolicyState
+			err := g.st.Read(ctx, func(tx store.Tx) error {
+				var err error
+				page, err = tx.ListPolicyStates(ctx, q)
+				return err
+			})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, s := range page {
+				if !iq.from.IsZero() && s.Timestamp.Before(iq.from) || !iq.to.IsZero() && s.Timestamp.After(iq.to) {
+					continue
+				}
+				if iq.filter != nil {
+					v, err := value.Parse(s.Body)
+					if err != nil {
+						continue
+					}
+					ok, err := odata.Eval(iq.filter, stateRecord{v})
+					if err != nil {
+						yield(nil, badQuery(err))
+						return
+					}
+					if !ok {
+						continue
+					}
+				}
+				if !yield(s, nil) {
+					return
+				}
+			}
+			if len(page) < q.Limit {
+				return
+			}
+			last := page[len(page)-1]
+			q.After = &store.PolicyStateKey{ResourceKey: last.ResourceKey, AssignmentKey: last.AssignmentKey, ReferenceKey: last.ReferenceKey}
+		}
+	}
+}
+
+// skipToken encodes a cursor (or an offset, "o:N") for $skiptoken.
+func encodeSkip(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeSkip(t string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil {
+		e := arm.Errorf("InvalidSkipToken", "The $skiptoken '%s' is not valid: use the @odata.nextLink of the previous page as it is.", arm.Clip(t, 64))
+		e.Target = "$skiptoken"
+		return "", e
+	}
+	return string(b), nil
+}
+
+// queryResults answers policyStates/{latest|default}/queryResults.
+func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources.Request) (*resources.Response, error) {
+	iq, err := g.parseQuery(scope, r)
+	if err != nil {
+		return nil, err
+	}
+	if iq.apply != nil {
+		rows, err := iq.apply.Run(func(yield func(odata.Record, error) bool) {
+			for s, err := range g.records(ctx, iq, nil) {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				v, err := value.Parse(s.Body)
+				if err != nil {
+					continue
+				}
+				if !yield(stateRecord{v}, nil) {
+					return
+				}
+			}
+		})
+		if err != nil {
+			return nil, badQuery(err)
+		}
+		if iq.orderBy != nil {
+			iq.orderBy.Sort(rows)
+		}
+		if iq.top > 0 && len(rows) > iq.top {
+			rows = rows[:iq.top]
+		}
+		items := make([][]byte, len(rows))
+		for i, row := range rows {
+			if iq.sel != nil {
+				sub := map[string]any{}
+				for _, f := range iq.sel {
+					sub[f] = row[f]
+				}
+				row = sub
+			}
+			items[i], _ = json.Marshal(row)
+		}
+		return &resources.Response{List: true, OData: true, Items: items}, nil
+	}
+	limit := pageSize
+	if iq.top > 0 {
+		limit = iq.top
+	}
+	var items [][]byte
+	next := ""
+	if iq.orderBy != nil {
+		// Sorted by other properties: every matching record, sorted,
+		// paged by offset.
+		var all []stateRecord
+		for s, err := range g.records(ctx, iq, nil) {
+			if err != nil {
+				return nil, err
+			}
+			v, err := value.Parse(s.Body)
+			if err == nil {
+				all = append(all, stateRecord{v})
+			}
+		}
+		sort.SliceStable(all, func(i, j int) bool { return iq.orderBy.Compare(all[i], all[j]) < 0 })
+		off := 0
+		if iq.skip != "" {
+			t, err := decodeSkip(iq.skip)
+			if err != nil {
+				return nil, err
+			}
+			if off, err = strconv.Atoi(strings.TrimPrefix(t, "o:")); err != nil || !strings.HasPrefix(t, "o:") || off < 0 {
+				return nil, arm.Errorf("InvalidSkipToken", "The $skiptoken is not valid for this query.")
+			}
+		}
+		for i := off; i < len(all) && len(items) < limit; i++ {
+			items = append(items, g.render(all[i].v, iq))
+		}
+		if off+len(items) < len(all) && iq.top == 0 {
+			next = encodeSkip("o:" + strconv.Itoa(off+len(items)))
+		}
+		return &resources.Response{List: true, OData: true, Items: items, Next: next, NextParam: "$skiptoken"}, nil
+	}
+	var after *store.PolicyStateKey
+	if iq.skip != "" {
+		t, err := decodeSkip(iq.skip)
+		if err != nil {
+			return nil, err
+		}
+		parts := strings.SplitN(t, "\x00", 3)
+		if len(parts) != 3 {
+			return nil, arm.Errorf("InvalidSkipToken", "The $skiptoken is not valid for this query.")
+		}
+		after = &store.PolicyStateKey{ResourceKey: parts[0], AssignmentKey: parts[1], ReferenceKey: parts[2]}
+	}
+	var last *store.PolicyState
+	more := false
+	for s, err := range g.records(ctx, iq, after) {
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == limit {
+			more = true
+			break
+		}
+		v, err := value.Parse(s.Body)
+		if err != nil {
+			continue
+		}
+		items = append(items, g.render(v, iq))
+		last = s
+	}
+	if more && iq.top == 0 && last != nil {
+		next = encodeSkip(last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceKey)
+	}
+	return &resources.Response{List: true, OData: true, Items: items, Next: next, NextParam: "$skiptoken"}, nil
+}
+
+// render is a record as returned: without policyEvaluationDetails unless
+// expanded, projected on $select.
+func (g *Governor) render(v value.Value, iq *insightsQuery) []byte {
+	if !iq.expand {
+		v = v.Without("policyEvaluationDetails")
+	}
+	if iq.sel != nil {
+		return project([]byte(v.JSON()), iq.sel)
+	}
+	return []byte(v.JSON())
+}
+
+// stateRank orders states for the per-resource rollup (§16).
+var stateRank = map[string]int{NonCompliant: 1, Compliant: 2, Error: 3, Conflict: 4, Protected: 5, Exempt: 6, Unknown: 7}
+
+// summarize answers policyStates/latest/summarize.
+func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Request) (*resources.Response, error) {
+	iq, err := g.parseQuery(scope, r)
+	if err != nil {
+		return nil, err
+	}
+	if iq.filter != nil || !iq.from.IsZero() || !iq.to.IsZero() {
+		// Counts come from the store: a filter it cannot run is refused
+		// rather than answered with counts of something else.
+		return nil, arm.Errorf("InvalidQueryParameterValue", "summarize supports $filter on the properties the store indexes (%s); this one needs others.", strings.Join(sortedKeys(stateColumns), ", "))
+	}
+	count := func(groupBy ...string) ([]*store.PolicyStateCount, error) {
+		var out []*store.PolicyStateCount
+		err := g.st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			out, err = tx.CountPolicyStates(ctx, iq.q, groupBy)
+			return err
+		})
+		return out, err
+	}
+	// Per resource, its rolled-up state.
+	perResource, err := count("resource_key", "state")
+	if err != nil {
+		return nil, err
+	}
+	worst := map[string]string{}
+	for _, c := range perResource {
+		rk, st := c.Values["resource_key"], c.Values["state"]
+		if w, ok := worst[rk]; !ok || stateRank[st] < stateRank[w] {
+			worst[rk] = st
+		}
+	}
+	resourceDetails := map[string]int{}
+	nonCompliantResources := 0
+	for _, st := range worst {
+		resourceDetails[st]++
+		if st == NonCompliant {
+			nonCompliantResources++
+		}
+	}
+	perDef, err := count("assignment_key", "set_key", "definition_key", "reference_key", "action", "state")
+	if err != nil {
+		return nil, err
+	}
+	perAssignment, err := count("assignment_key", "state")
+	if err != nil {
+		return nil, err
+	}
+	s, err := g.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := s.ids()
+	type defKey struct{ a, def, ref string }
+	type defSum struct {
+		setKey, action string
+		states         map[string]int
+	}
+	defs := map[defKey]*defSum{}
+	var defOrder []defKey
+	nonCompliantPolicies := map[string]bool{}
+	policyDetails := map[string]map[string]bool{} // state -> definitions
+	for _, c := range perDef {
+		k := defKey{c.Values["assignment_key"], c.Values["definition_key"], c.Values["reference_key"]}
+		d := defs[k]
+		if d == nil {
+			d = &defSum{setKey: c.Values["set_key"], action: c.Values["action"], states: map[string]int{}}
+			defs[k] = d
+			defOrder = append(defOrder, k)
+		}
+		d.states[c.Values["state"]] += c.Resources
+		pk := k.a + "|" + k.def + "|" + k.ref
+		if c.Values["state"] == NonCompliant {
+			nonCompliantPolicies[pk] = true
+		}
+		if policyDetails[c.Values["state"]] == nil {
+			policyDetails[c.Values["state"]] = map[string]bool{}
+		}
+		policyDetails[c.Values["state"]][pk] = true
+	}
+	assignStates := map[string]map[string]int{}
+	var assignOrder []string
+	for _, c := range perAssignment {
+		a := c.Values["assignment_key"]
+		if assignStates[a] == nil {
+			assignStates[a] = map[string]int{}
+			assignOrder = append(assignOrder, a)
+		}
+		assignStates[a][c.Values["state"]] += c.Resources
+	}
+	sort.Strings(assignOrder)
+	sort.Slice(defOrder, func(i, j int) bool {
+		a, b := defOrder[i], defOrder[j]
+		if a.a != b.a {
+			return a.a < b.a
+		}
+		if a.ref != b.ref {
+			return a.ref < b.ref
+		}
+		return a.def < b.def
+	})
+	details := func(m map[string]int) []map[string]any {
+		out := []map[string]any{}
+		for _, st := range sortedStates(m) {
+			out = append(out, map[string]any{"complianceState": strings.ToLower(st[:1]) + st[1:], "count": m[st]})
+		}
+		return out
+	}
+	var assignments []map[string]any
+	for _, a := range assignOrder {
+		var pds []map[string]any
+		ncPolicies := 0
+		for _, k := range defOrder {
+			if k.a != a {
+				continue
+			}
+			d := defs[k]
+			if d.states[NonCompliant] > 0 {
+				ncPolicies++
+			}
+			pds = append(pds, map[string]any{
+				"policyDefinitionId": ids.id(k.def), "policyDefinitionReferenceId": ids.ref(a, k.ref), "policyDefinitionGroupNames": []string{},
+				"effect": d.action,
+				"results": map[string]any{"nonCompliantResources": d.states[NonCompliant], "resourceDetails": details(d.states)},
+			})
+		}
+		setID := ""
+		for _, k := range defOrder {
+			if k.a == a && defs[k].setKey != "" {
+				setID = ids.id(defs[k].setKey)
+			}
+		}
+		assignments = append(assignments, map[string]any{
+			"policyAssignmentId": ids.id(a), "policySetDefinitionId": setID,
+			"results": map[string]any{"nonCompliantResources": assignStates[a][NonCompliant], "nonCompliantPolicies": ncPolicies,
+				"resourceDetails": details(assignStates[a])},
+			"policyDefinitions": pds, "policyGroups": []any{},
+		})
+	}
+	pd := map[string]int{}
+	for st, set := range policyDetails {
+		pd[st] = len(set)
+	}
+	sum := map[string]any{
+		"@odata.id": nil,
+		"@odata.context": "https://management.azure.com/providers/Microsoft.PolicyInsights/policyStates/$metadata#summary/$entity",
+		"results": map[string]any{
+			"nonCompliantResources": nonCompliantResources, "nonCompliantPolicies": len(nonCompliantPolicies),
+			"resourceDetails": details(resourceDetails), "policyDetails": details(pd), "policyGroupDetails": []any{},
+		},
+		"policyAssignments": assignments,
+	}
+	b, err := json.Marshal(map[string]any{
+		"@odata.context": "https://management.azure.com/providers/Microsoft.PolicyInsights/policyStates/$metadata#summary",
+		"@odata.count":   1,
+		"value":          []any{sum},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &resources.Response{Body: b}, nil
+}
+
+func sortedStates(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for st := range m {
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return stateRank[out[i]] < stateRank[out[j]] })
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// idNames maps the lower-cased keys of the store back to ids as written.
+type idNames struct {
+	byKey map[string]string
+	refs  map[string]string // assignment key | lower ref -> ref as written
+}
+
+func (n idNames) id(key string) string {
+	if id, ok := n.byKey[key]; ok {
+		return id
+	}
+	return key
+}
+
+func (n idNames) ref(assignmentKey, refKey string) string {
+	if r, ok := n.refs[assignmentKey+"|"+refKey]; ok {
+		return r
+	}
+	return refKey
+}
+
+// ids returns the spelling of the ids the snapshot knows.
+func (s *snapshot) ids() idNames {
+	n := idNames{byKey: map[string]string{}, refs: map[string]string{}}
+	for _, list := range s.byScope {
+		for _, as := range list {
+			n.byKey[arm.KeyOf(as.a.ID)] = as.a.ID
+			for _, m := range as.members {
+				n.byKey[arm.KeyOf(m.def.ID)] = m.def.ID
+				if m.setID != "" {
+					n.byKey[arm.KeyOf(m.setID)] = m.setID
+				}
+				n.refs[arm.KeyOf(as.a.ID)+"|"+strings.ToLower(m.refID)] = m.refID
+			}
+		}
+	}
+	return n
+}
+
+// triggerEvaluation starts a scan of the scope, or answers the one that
+// runs for it: 202 with the Location of its asyncOperationResults.
+func (g *Governor) triggerEvaluation(ctx context.Context, scope *arm.ID) (*resources.Response, error) {
+	if !scope.IsSubscription() && !scope.IsResourceGroup() {
+		return nil, arm.Errorf("InvalidRequestUri", "triggerEvaluation is served at subscription and resource group scope.")
+	}
+	key := scope.Key()
+	var scanID string
+	err := g.st.Read(ctx, func(tx store.Tx) error {
+		o, err := tx.GetObject(ctx, "policyscan", key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		scanID = string(o.Body)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if scanID != "" {
+		done, total, err := g.ScanProgress(ctx, scanID)
+		if err != nil || done >= total {
+			scanID = "" // finished: a new scan
+		}
+	}
+	if scanID == "" {
+		scanID = g.newID()
+		if err := g.StartScan(ctx, scanID, scope.String()); err != nil {
+			return nil, err
+		}
+		if err := g.st.Write(ctx, func(tx store.Tx) error {
+			return tx.PutObject(ctx, &store.Object{Kind: "policyscan", Key: key, Body: []byte(scanID), UpdatedAt: g.now()})
+		}); err != nil {
+			return nil, err
+		}
+		g.Wake()
+	}
+	loc := "/subscriptions/" + scope.SubscriptionID + "/providers/Microsoft.PolicyInsights/asyncOperationResults/" + scanID
+	return &resources.Response{Outcome: resources.Accepted, LocationPath: loc}, nil
+}
+
+// operationResult answers asyncOperationResults/{id}: 202 while the scan
+// runs, then 200 {"status":"Succeeded"}.
+func (g *Governor) operationResult(ctx context.Context, scanID string) (*resources.Response, error) {
+	done, total, err := g.ScanProgress(ctx, scanID)
+	if err != nil {
+		return nil, err
+	}
+	if total == 0 {
+		return nil, arm.Errorf("OperationNotFound", "The operation '%s' was not found.", arm.Clip(scanID, 64))
+	}
+	if done < total {
+		return &resources.Response{Outcome: resources.Accepted}, nil
+	}
+	return &resources.Response{Body: []byte(`{"status":"Succeeded"}`)}, nil
+}
+
+// Handle serves a PolicyInsights request (Serves).
+func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources.Response, error) {
+	id := r.ID
+	last := id.Parts[len(id.Parts)-1]
+	scope := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts[:len(id.Parts)-1]}
+	if r.APIVersion == "" {
+		return nil, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+	}
+	if id.SubscriptionID == "" {
+		return nil, arm.Errorf("InvalidRequestUri", "PolicyInsights is served at subscription scope and below.")
+	}
+	typ, action := strings.ToLower(last.Type), strings.ToLower(id.Trailing)
+	switch {
+	case typ == "asyncoperationresults" && action == "" && len(id.Parts) == 1 && id.ResourceGroup == "":
+		if r.Method != "GET" {
+			return nil, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on '%s'.", r.Method, r.Path)
+		}
+		return g.operationResult(ctx, last.Name)
+	case typ == "policystates":
+		res := strings.ToLower(last.Name)
+		if res != "latest" && res != "default" {
+			return nil, arm.Errorf("InvalidRequestUri", "The policy states resource '%s' is not valid: use 'latest' or 'default'.", arm.Clip(last.Name, 64))
+		}
+		switch action {
+		case "queryresults":
+			if r.Method != "POST" && r.Method != "GET" {
+				break
+			}
+			return g.queryResults(ctx, scope, r)
+		case "summarize":
+			if r.Method != "POST" || res != "latest" {
+				break
+			}
+			return g.summarize(ctx, scope, r)
+		case "triggerevaluation":
+			if r.Method != "POST" || res != "latest" {
+				break
+			}
+			return g.triggerEvaluation(ctx, scope)
+		default:
+			return nil, arm.Errorf("InvalidRequestUri", "'%s' is not a policy states operation: use queryResults, summarize or triggerEvaluation.", arm.Clip(id.Trailing, 64))
+		}
+		return nil, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on '%s'.", r.Method, r.Path)
+	}
+	return nil, arm.Errorf("InvalidResourceType", "The resource type 'Microsoft.PolicyInsights/%s' is not implemented by mlgov (policyStates and asyncOperationResults are).", arm.Clip(last.Type, 64))
+}
+

@@ -1,0 +1,116 @@
+package govern
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/store"
+)
+
+// The PolicyInsights record of a State (policy-language.md §18), as
+// stored and returned by queryResults.
+
+// recordFields are the record's properties in the order they are
+// written; $select names them (case-insensitively).
+var recordFields = []string{
+	"@odata.id", "@odata.context", "timestamp", "resourceId", "policyAssignmentId", "policyDefinitionId",
+	"effectiveParameters", "isCompliant", "subscriptionId", "resourceType", "resourceLocation", "resourceGroup",
+	"resourceTags", "policyAssignmentName", "policyAssignmentOwner", "policyAssignmentParameters",
+	"policyAssignmentScope", "policyDefinitionName", "policyDefinitionAction", "policyDefinitionCategory",
+	"policySetDefinitionId", "policySetDefinitionName", "policySetDefinitionOwner", "policySetDefinitionCategory",
+	"policySetDefinitionParameters", "managementGroupIds", "policyDefinitionReferenceId", "complianceState",
+	"policyDefinitionGroupNames", "policyDefinitionVersion", "policySetDefinitionVersion", "policyAssignmentVersion",
+	"policyEvaluationDetails",
+}
+
+// record renders a State as the PolicyInsights record (JSON object).
+func record(st *State) value.Value {
+	s := value.StringValue
+	tags := "{}"
+	if st.ResourceTags.Kind() == value.Object {
+		tags = st.ResourceTags.JSON()
+	}
+	params := "{}"
+	if st.AssignmentParameters.Kind() == value.Object {
+		params = st.AssignmentParameters.JSON()
+	}
+	groups := make([]value.Value, len(st.GroupNames))
+	for i, g := range st.GroupNames {
+		groups[i] = s(g)
+	}
+	ms := []value.Member{
+		{Key: "@odata.id", Value: value.NullValue()},
+		{Key: "@odata.context", Value: s("https://management.azure.com/providers/Microsoft.PolicyInsights/policyStates/$metadata#latest/$entity")},
+		{Key: "timestamp", Value: s(st.Timestamp.UTC().Format("2006-01-02T15:04:05.0000000Z"))},
+		{Key: "resourceId", Value: s(st.ResourceID)},
+		{Key: "policyAssignmentId", Value: s(st.AssignmentID)},
+		{Key: "policyDefinitionId", Value: s(st.DefinitionID)},
+		{Key: "effectiveParameters", Value: s("")},
+		{Key: "isCompliant", Value: value.BoolValue(st.ComplianceState == Compliant)},
+		{Key: "subscriptionId", Value: s(st.SubscriptionID)},
+		{Key: "resourceType", Value: s(st.ResourceType)},
+		{Key: "resourceLocation", Value: s(st.ResourceLocation)},
+		{Key: "resourceGroup", Value: s(st.ResourceGroup)},
+		{Key: "resourceTags", Value: s(tags)},
+		{Key: "policyAssignmentName", Value: s(st.AssignmentName)},
+		{Key: "policyAssignmentOwner", Value: s("tbd")},
+		{Key: "policyAssignmentParameters", Value: s(params)},
+		{Key: "policyAssignmentScope", Value: s(st.AssignmentScope)},
+		{Key: "policyDefinitionName", Value: s(st.DefinitionName)},
+		{Key: "policyDefinitionAction", Value: s(st.Action)},
+		{Key: "policyDefinitionCategory", Value: s("tbd")},
+		{Key: "policySetDefinitionId", Value: s(st.SetID)},
+		{Key: "policySetDefinitionName", Value: s(st.SetName)},
+		{Key: "policySetDefinitionOwner", Value: s("")},
+		{Key: "policySetDefinitionCategory", Value: s("")},
+		{Key: "policySetDefinitionParameters", Value: s("")},
+		{Key: "managementGroupIds", Value: s("")},
+		{Key: "policyDefinitionReferenceId", Value: s(st.RefID)},
+		{Key: "complianceState", Value: s(st.ComplianceState)},
+		{Key: "policyDefinitionGroupNames", Value: value.ArrayValue(groups)},
+		{Key: "policyDefinitionVersion", Value: s("")},
+		{Key: "policySetDefinitionVersion", Value: s("")},
+		{Key: "policyAssignmentVersion", Value: s("")},
+	}
+	if !st.Details.IsUndefined() {
+		ms = append(ms, value.Member{Key: "policyEvaluationDetails", Value: st.Details})
+	}
+	if len(st.ExemptionIDs) > 0 {
+		ids := make([]value.Value, len(st.ExemptionIDs))
+		for i, x := range st.ExemptionIDs {
+			ids[i] = s(x)
+		}
+		ms = append(ms, value.Member{Key: "policyExemptionIds", Value: value.ArrayValue(ids)})
+	}
+	return value.ObjectValue(ms...)
+}
+
+// stored is the store's row of a State.
+func stored(st *State) *store.PolicyState {
+	return &store.PolicyState{
+		ResourceKey: arm.KeyOf(st.ResourceID), AssignmentKey: arm.KeyOf(st.AssignmentID), ReferenceKey: strings.ToLower(st.RefID),
+		SubscriptionKey: arm.KeyOf(st.SubscriptionID), ResourceGroupKey: arm.KeyOf(st.ResourceGroup), ResourceTypeKey: arm.KeyOf(st.ResourceType),
+		DefinitionKey: arm.KeyOf(st.DefinitionID), SetKey: arm.KeyOf(st.SetID), State: st.ComplianceState, Action: st.Action,
+		Timestamp: st.Timestamp, Body: []byte(record(st).JSON()),
+	}
+}
+
+// select projects a record on fields (canonical names; nil: all).
+func project(rec []byte, fields []string) json.RawMessage {
+	if len(fields) == 0 {
+		return rec
+	}
+	v, err := value.Parse(rec)
+	if err != nil {
+		return rec
+	}
+	var ms []value.Member
+	for _, f := range fields {
+		if fv, ok := v.Get(f); ok {
+			ms = append(ms, value.Member{Key: f, Value: fv})
+		}
+	}
+	return json.RawMessage(value.ObjectValue(ms...).JSON())
+}

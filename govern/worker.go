@@ -1,0 +1,375 @@
+package govern
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/feed"
+)
+
+// Live compliance: the records of a written resource are re-evaluated from
+// the change feed (within a second of the commit, on every replica); a
+// changed assignment, exemption or definition re-evaluates its scope with a
+// scan; scans (on demand: triggerEvaluation; periodic: RunScans' interval)
+// are split into tasks, one per resource group and one for the
+// subscription's own resources, that the replicas claim with leases.
+
+// scanBatch is how many resources a scan evaluates per write transaction.
+const scanBatch = 500
+
+// parents caches resource group and subscription bodies during a scan.
+type parents struct {
+	ctx   context.Context
+	st    store.Store
+	cache map[string]value.Value
+}
+
+func (p *parents) get(key string) value.Value {
+	if key == "" {
+		return value.Value{}
+	}
+	if v, ok := p.cache[key]; ok {
+		return v
+	}
+	var v value.Value
+	if rs, err := store.GetResources(p.ctx, p.st, key); err == nil && rs[0] != nil {
+		v, _ = value.Parse(rs[0].Body)
+	}
+	p.cache[key] = v
+	return v
+}
+
+// of returns the resource group and subscription of a resource body.
+func (p *parents) of(id *arm.ID) (rg, sub value.Value) {
+	sub = p.get(arm.KeyOf("/subscriptions/" + id.SubscriptionID))
+	if id.ResourceGroup != "" && !id.IsResourceGroup() {
+		rg = p.get(arm.KeyOf("/subscriptions/" + id.SubscriptionID + "/resourceGroups/" + id.ResourceGroup))
+	}
+	return rg, sub
+}
+
+// evaluateStored evaluates stored resources into rows; resources that do
+// not parse have no records.
+func (g *Governor) evaluateStored(ctx context.Context, s *snapshot, p *parents, rs []*store.Resource, now time.Time) []*store.PolicyState {
+	var rows []*store.PolicyState
+	for _, r := range rs {
+		obj, err := value.Parse(r.Body)
+		if err != nil {
+			continue
+		}
+		id, err := arm.ParseID(obj.Field("id").Str())
+		if err != nil {
+			continue
+		}
+		rg, sub := p.of(id)
+		for _, st := range g.evaluate(ctx, s, obj, rg, sub, now) {
+			rows = append(rows, stored(&st))
+		}
+	}
+	return rows
+}
+
+// Reevaluate works out and stores the compliance records of the resources
+// of keys; those that no longer exist lose theirs.
+func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	s, err := g.current(ctx)
+	if err != nil {
+		return err
+	}
+	rs, err := store.GetResources(ctx, g.st, keys...)
+	if err != nil {
+		return err
+	}
+	p := &parents{ctx: ctx, st: g.st, cache: map[string]value.Value{}}
+	var present []*store.Resource
+	for _, r := range rs {
+		if r != nil {
+			present = append(present, r)
+		}
+	}
+	rows := g.evaluateStored(ctx, s, p, present, g.now())
+	return g.st.Write(ctx, func(tx store.Tx) error {
+		return tx.PutPolicyStatesBatch(ctx, rows, keys)
+	})
+}
+
+// scanScope evaluates every resource of a scan task's scope: a resource
+// group (itself and everything in it) or, for "/subscriptions/{s}", the
+// subscription and its resources outside resource groups. It returns how
+// many resources it evaluated.
+func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
+	s, err := g.current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	p := &parents{ctx: ctx, st: g.st, cache: map[string]value.Value{}}
+	now := g.now()
+	id, err := arm.ParseID(scope)
+	if err != nil {
+		return 0, fmt.Errorf("scan scope %q: %w", scope, err)
+	}
+	self, err := store.GetResources(ctx, g.st, id.Key())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	write := func(rs []*store.Resource) error {
+		keys := make([]string, len(rs))
+		for i, r := range rs {
+			keys[i] = r.Key
+		}
+		rows := g.evaluateStored(ctx, s, p, rs, now)
+		n += len(rs)
+		return g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, rows, keys) })
+	}
+	if self[0] != nil {
+		if err := write(self); err != nil {
+			return n, err
+		}
+	}
+	q := store.ListQuery{KeyPrefix: id.Key() + "/", Limit: scanBatch}
+	subLevel := id.IsSubscription()
+	if subLevel {
+		q = store.ListQuery{ParentKey: id.Key(), Limit: scanBatch}
+	}
+	for {
+		var page []*store.Resource
+		if err := g.st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			page, err = tx.ListResources(ctx, q)
+			return err
+		}); err != nil {
+			return n, err
+		}
+		batch := page
+		if subLevel { // resource groups are their own tasks
+			batch = batch[:0:0]
+			for _, r := range page {
+				if r.TypeKey != arm.KeyOf(typeResourceGroup) {
+					batch = append(batch, r)
+				}
+			}
+		}
+		if len(batch) > 0 {
+			if err := write(batch); err != nil {
+				return n, err
+			}
+		}
+		if len(page) < q.Limit {
+			return n, nil
+		}
+		q.After = page[len(page)-1].Key
+	}
+}
+
+const typeResourceGroup = "Microsoft.Resources/resourceGroups"
+
+// StartScan creates the tasks of a scan of scope (a subscription or a
+// resource group id): one per resource group and one for the
+// subscription's own resources. A scan with the same id that exists
+// already is left as it is (ErrConflict from the store is not an error):
+// so a second trigger while one runs, or a periodic scan started by
+// several replicas, is one scan.
+func (g *Governor) StartScan(ctx context.Context, scanID, scope string) error {
+	id, err := arm.ParseID(scope)
+	if err != nil {
+		return err
+	}
+	var tasks []*store.ScanTask
+	add := func(s string) {
+		tasks = append(tasks, &store.ScanTask{ScanID: scanID, TaskID: fmt.Sprintf("%04d", len(tasks)), Scope: s})
+	}
+	if id.IsSubscription() {
+		add(id.String())
+		q := store.ListQuery{ParentKey: id.Key(), TypeKey: arm.KeyOf(typeResourceGroup), Limit: 1000}
+		for {
+			var page []*store.Resource
+			if err := g.st.Read(ctx, func(tx store.Tx) error {
+				var err error
+				page, err = tx.ListResources(ctx, q)
+				return err
+			}); err != nil {
+				return err
+			}
+			for _, r := range page {
+				add(r.ID)
+			}
+			if len(page) < q.Limit {
+				break
+			}
+			q.After = page[len(page)-1].Key
+		}
+	} else {
+		add(id.String())
+	}
+	err = g.st.Write(ctx, func(tx store.Tx) error { return tx.CreateScanTasks(ctx, tasks) })
+	if errors.Is(err, store.ErrConflict) {
+		return nil
+	}
+	return err
+}
+
+// ScanProgress reports how many tasks of a scan are done, of how many.
+func (g *Governor) ScanProgress(ctx context.Context, scanID string) (done, total int, err error) {
+	err = g.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		done, total, err = tx.ScanProgress(ctx, scanID)
+		return err
+	})
+	return done, total, err
+}
+
+// scanLease is how long a claimed task is a replica's before another may
+// take it over.
+const scanLease = 2 * time.Minute
+
+// work claims and runs scan tasks until none is left.
+func (g *Governor) work(ctx context.Context, owner string, log *slog.Logger) {
+	for ctx.Err() == nil {
+		var t *store.ScanTask
+		now := g.now()
+		err := g.st.Write(ctx, func(tx store.Tx) error {
+			var err error
+			t, err = tx.ClaimScanTask(ctx, owner, now, now.Add(scanLease))
+			return err
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		if err != nil {
+			log.Warn("claiming a compliance scan task", "error", err)
+			return
+		}
+		n, err := g.scanScope(ctx, t.Scope)
+		if err != nil {
+			log.Warn("compliance scan task failed; it is retried when its lease ends", "scan", t.ScanID, "scope", t.Scope, "error", err)
+			continue
+		}
+		_ = g.st.Write(ctx, func(tx store.Tx) error { return tx.CompleteScanTask(ctx, t.ScanID, t.TaskID, owner, n) })
+	}
+}
+
+// RunScans runs this replica's share of the scans: it claims tasks when
+// woken (a scan started here) and every poll (another replica's), and
+// starts a full scan of every subscription every interval (0: never).
+func (g *Governor) RunScans(ctx context.Context, owner string, interval, poll time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	var next time.Time
+	if interval > 0 {
+		next = g.now()
+	}
+	for {
+		if interval > 0 && !g.now().Before(next) {
+			bucket := g.now().Truncate(interval).UTC().Format("20060102T150405")
+			if err := g.startFullScan(ctx, "periodic-"+bucket); err != nil {
+				log.Warn("starting the periodic compliance scan", "error", err)
+			}
+			next = g.now().Truncate(interval).Add(interval)
+		}
+		g.work(ctx, owner, log)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-g.wake:
+		}
+	}
+}
+
+// startFullScan starts a scan of every subscription.
+func (g *Governor) startFullScan(ctx context.Context, scanID string) error {
+	var subs []string
+	if err := g.st.Read(ctx, func(tx store.Tx) error {
+		rs, err := tx.ListResources(ctx, store.ListQuery{TypeKey: arm.KeyOf("Microsoft.Resources/subscriptions")})
+		for _, r := range rs {
+			subs = append(subs, r.ID)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, s := range subs {
+		if err := g.StartScan(ctx, scanID+"-"+strings.ToLower(strings.TrimPrefix(s, "/subscriptions/")), s); err != nil {
+			return err
+		}
+	}
+	g.Wake()
+	return nil
+}
+
+// Wake makes RunScans look for tasks now.
+func (g *Governor) Wake() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Follow consumes the change feed: the records of written resources are
+// re-evaluated; a changed policy resource invalidates the snapshot (the
+// writes of other replicas) and re-evaluates its scope.
+func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
+	return f.Subscribe(func(ctx context.Context, batch []*store.Change) {
+		var keys []string
+		seen := map[string]bool{}
+		var scopes []string
+		policy := false
+		for _, c := range batch {
+			if c.Filler() || seen[c.Key] {
+				continue
+			}
+			seen[c.Key] = true
+			if policyTypes[c.TypeKey] {
+				policy = true
+				if c.Deleted && c.TypeKey == arm.KeyOf(TypeAssignment) {
+					_ = g.st.Write(ctx, func(tx store.Tx) error {
+						_, err := tx.DeletePolicyStatesOfAssignment(ctx, c.Key)
+						return err
+					})
+				}
+				scopes = append(scopes, scopeOfPolicy(c))
+				continue
+			}
+			keys = append(keys, c.Key)
+		}
+		if policy {
+			g.Invalidate()
+			for _, s := range scopes {
+				if err := g.StartScan(ctx, "change-"+fmt.Sprint(batch[len(batch)-1].Seq)+"-"+s, s); err != nil {
+					log.Warn("re-evaluating the scope of a changed policy resource", "scope", s, "error", err)
+				}
+			}
+			g.Wake()
+		}
+		for i := 0; i < len(keys); i += scanBatch {
+			if err := g.Reevaluate(ctx, keys[i:min(i+scanBatch, len(keys))]); err != nil {
+				log.Warn("re-evaluating the compliance of written resources", "error", err)
+			}
+		}
+	})
+}
+
+// scopeOfPolicy is the scope a changed policy resource re-evaluates: an
+// assignment's or exemption's scope (narrowed to a resource group at
+// most: scans run per resource group), the subscription of a definition.
+func scopeOfPolicy(c *store.Change) string {
+	id, err := arm.ParseID(c.Key)
+	if err != nil {
+		return "/subscriptions/" + strings.TrimPrefix(c.SubscriptionKey, "/subscriptions/")
+	}
+	if id.ResourceGroup != "" && c.TypeKey != arm.KeyOf(TypeDefinition) && c.TypeKey != arm.KeyOf(TypeSetDefinition) {
+		return (&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}).String()
+	}
+	return (&arm.ID{SubscriptionID: id.SubscriptionID}).String()
+}
