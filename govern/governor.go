@@ -39,7 +39,7 @@ type Governor struct {
 	now      func() time.Time
 	newID    func() string
 
-	wake    chan struct{} // RunScans: look for scan tasks now
+	wake chan struct{} // RunScans: look for scan tasks now
 
 	mu      sync.Mutex // serializes rebuilds
 	snap    atomic.Pointer[snapshot]

@@ -550,7 +550,7 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 			}
 			pds = append(pds, map[string]any{
 				"policyDefinitionId": ids.id(k.def), "policyDefinitionReferenceId": ids.ref(a, k.ref), "policyDefinitionGroupNames": []string{},
-				"effect": d.action,
+				"effect":  d.action,
 				"results": map[string]any{"nonCompliantResources": d.states[NonCompliant], "resourceDetails": details(d.states)},
 			})
 		}
@@ -572,7 +572,7 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 		pd[st] = len(set)
 	}
 	sum := map[string]any{
-		"@odata.id": nil,
+		"@odata.id":      nil,
 		"@odata.context": "https://management.azure.com/providers/Microsoft.PolicyInsights/policyStates/$metadata#summary/$entity",
 		"results": map[string]any{
 			"nonCompliantResources": nonCompliantResources, "nonCompliantPolicies": len(nonCompliantPolicies),
@@ -752,4 +752,3 @@ func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources
 	}
 	return nil, arm.Errorf("InvalidResourceType", "The resource type 'Microsoft.PolicyInsights/%s' is not implemented by mlgov (policyStates and asyncOperationResults are).", arm.Clip(last.Type, 64))
 }
-
