@@ -37,7 +37,16 @@ func (g *Governor) Serves(id *arm.ID) bool {
 		return false
 	}
 	last := id.Parts[len(id.Parts)-1]
-	return arm.EqualName(last.Namespace, "Microsoft.PolicyInsights")
+	if !arm.EqualName(last.Namespace, "Microsoft.PolicyInsights") {
+		return false
+	}
+	// The other types (remediations, attestations, ...) are the manager's,
+	// which refuses them as types of a namespace mlgov implements.
+	switch strings.ToLower(last.Type) {
+	case "policystates", "policyevents", "asyncoperationresults":
+		return true
+	}
+	return false
 }
 
 // stateFields are the record properties a query may name.

@@ -56,6 +56,8 @@ func (s *Server) waitStates(t *testing.T, scope, query string, what string, want
 	}
 }
 
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
 func stateOf(recs []map[string]any, resourceID, assignment string) string {
 	for _, r := range recs {
 		if strings.EqualFold(fmt.Sprint(r["resourceId"]), resourceID) && strings.EqualFold(fmt.Sprint(r["policyAssignmentName"]), assignment) {
@@ -100,7 +102,7 @@ func TestComplianceLive(t *testing.T) {
 		if len(nc) != 1 || !strings.EqualFold(fmt.Sprint(nc[0]["resourceId"]), bad) {
 			t.Fatalf("filtered NonCompliant: %v", nc)
 		}
-		if d, _ := nc[0]["policyEvaluationDetails"].(map[string]any); d == nil || d["evaluatedExpressions"] == nil {
+		if d, _ := nc[0]["policyEvaluationDetails"].(map[string]any); d == nil || len(asSlice(d["evaluatedExpressions"])) == 0 {
 			t.Errorf("no evaluated expressions under $expand: %v", nc[0])
 		}
 		if one := s.states(t, bad, "&$select="+url.QueryEscape("resourceId, complianceState")); len(one) != 1 || len(one[0]) != 2 {
