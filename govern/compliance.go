@@ -43,6 +43,10 @@ type State struct {
 	Details      value.Value
 	ExemptionIDs []string
 	Timestamp    time.Time
+
+	// the store's keys of the assignment, definition, set and reference,
+	// lower-cased once per assignment member
+	assignmentKey, definitionKey, setKey, refKey string
 }
 
 // Lookup answers AuditIfNotExists/DeployIfNotExists existence checks
@@ -119,10 +123,13 @@ func (g *Governor) Evaluate(ctx context.Context, obj, rg, sub value.Value, now t
 	if err != nil {
 		return nil, err
 	}
-	return g.evaluate(ctx, s, obj, rg, sub, now), nil
+	return g.evaluate(s, obj, rg, sub, now, storeLookup{ctx: ctx, st: g.st}, true), nil
 }
 
-func (g *Governor) evaluate(ctx context.Context, s *snapshot, obj, rg, sub value.Value, now time.Time) []State {
+// evaluate works out the records of obj; with explain, the non-compliant
+// ones carry policyEvaluationDetails (stored records do not: the details
+// are worked out again when a query expands them).
+func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time, lookup policy.Lookup, explain bool) []State {
 	rid := obj.Field("id").Str()
 	id, err := arm.ParseID(rid)
 	if err != nil || !governed(obj.Field("type").Str()) {
@@ -132,7 +139,6 @@ func (g *Governor) evaluate(ctx context.Context, s *snapshot, obj, rg, sub value
 	typ, loc := obj.Field("type").Str(), obj.Field("location").Str()
 	var exempts []*exemption
 	forScopes(key, func(scope string) { exempts = append(exempts, s.exemptions[scope]...) })
-	lookup := storeLookup{ctx: ctx, st: g.st}
 	reqCtx := value.ObjectValue() // compliance scans have no request: latest alias paths
 	var out []State
 	forScopes(key, func(scope string) {
@@ -158,22 +164,28 @@ func (g *Governor) evaluate(ctx context.Context, s *snapshot, obj, rg, sub value
 					}
 				}
 				in := &policy.Input{Resource: obj, ResourceGroup: rg, Subscription: sub, RequestContext: reqCtx,
-					Policy: m.policyIn, Now: now, Lookup: lookup, Explain: true}
+					Policy: m.policyIn, Now: now, Lookup: lookup}
 				res := m.prog.Evaluate(in)
 				state, ok := complianceOf(m, &res)
 				if !ok {
 					continue
 				}
 				st := g.state(id, obj, as, m, now)
-				if eff := effectOf(m, &res); eff != "" {
-					st.Action = strings.ToLower(eff)
+				if !m.static {
+					if eff := effectOf(m, &res); eff != "" {
+						st.Action = strings.ToLower(eff)
+					}
 				}
 				st.ComplianceState = state
 				if len(exemptBy) > 0 {
 					st.ComplianceState, st.ExemptionIDs = Exempt, exemptBy
 				}
-				if state != Compliant || len(exemptBy) > 0 {
-					st.Details = details(&res)
+				if explain && (state != Compliant || len(exemptBy) > 0) {
+					// The reason: the evaluation again, explained (most
+					// records are compliant and need none).
+					in.Explain = true
+					ex := m.prog.Evaluate(in)
+					st.Details = details(&ex)
 				}
 				out = append(out, st)
 			}
@@ -271,12 +283,14 @@ func (g *Governor) state(id *arm.ID, obj value.Value, as *assigned, m *member, n
 		AssignmentID: as.a.ID, AssignmentName: as.a.Name, AssignmentScope: as.a.Scope, AssignmentParameters: as.params,
 		DefinitionID: as.a.PolicyDefinitionID, Timestamp: now,
 	}
+	st.assignmentKey, st.definitionKey = as.key, as.defKey
 	if m != nil {
 		st.DefinitionID, st.DefinitionName = m.def.ID, m.def.Name
 		st.SetID, st.SetName, st.RefID = m.setID, m.setName, m.refID
 		st.GroupNames = m.groups
+		st.definitionKey, st.setKey, st.refKey = m.defKey, m.setKey, m.refKey
 		if m.static {
-			st.Action = strings.ToLower(m.effect.String())
+			st.Action = m.action
 		}
 	}
 	return st

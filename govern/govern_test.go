@@ -20,6 +20,7 @@ import (
 	"github.com/mlgov/mlgov/policy/definition"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/sqlite"
 )
 
@@ -28,11 +29,13 @@ const shared = "../../shared"
 // fixture is an in-process control plane (SQLite) with the governor wired
 // in and the ML built-ins loaded from the reference data, read in place.
 type fixture struct {
-	mgr      *resources.Manager
-	gov      *govern.Governor
-	sub      string
-	builtins []string // ids of the ML built-in definitions
-	caller   activitylog.Caller
+	mgr         *resources.Manager
+	gov         *govern.Governor
+	sub         string
+	builtins    []string // ids of the ML built-in definitions
+	builtinDefs []*definition.Definition
+	st          store.Store
+	caller      activitylog.Caller
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -64,11 +67,13 @@ func newFixture(tb testing.TB) *fixture {
 		}
 		defs[fl.Doc.Policy.Name] = r
 		f.builtins = append(f.builtins, "/providers/Microsoft.Authorization/policyDefinitions/"+fl.Doc.Policy.Name)
+		f.builtinDefs = append(f.builtinDefs, fl.Doc.Policy)
 	}
 	cats := []*alias.Catalog{alias.Builtin()}
 	if c, err := alias.LoadFile(filepath.Join(shared, "corpus/aliases/Microsoft.MachineLearningServices.json")); err == nil {
 		cats = append(cats, c)
 	}
+	f.st = st
 	f.gov = govern.New(st, govern.Config{Builtins: govern.NewBuiltins(defs, nil), Aliases: alias.Merge(cats...), NewID: uuid.New})
 	reg := resources.NewRegistry()
 	f.gov.Register(reg)

@@ -68,6 +68,7 @@ func New(st store.Store, cfg Config) *Governor {
 type snapshot struct {
 	version    uint64
 	byScope    map[string][]*assigned  // scope key → assignments at it
+	byKey      map[string]*assigned    // assignment key → assignment
 	exemptions map[string][]*exemption // scope key → exemptions at it
 	count      int
 }
@@ -81,6 +82,11 @@ type assigned struct {
 	err error
 	// params is policyAssignmentParameters ({name: {value: v}}).
 	params value.Value
+	// byRef are the members by lower-cased reference id.
+	byRef map[string]*member
+	// key and defKey are the store keys of the assignment and its
+	// definition (or set).
+	key, defKey string
 }
 
 type member struct {
@@ -93,6 +99,9 @@ type member struct {
 	effect   policy.Effect // the effect when static
 	static   bool
 	policyIn value.Value // what policy() returns
+	// the store keys of the definition, set and reference, and the
+	// effect lower-cased (the record's policyDefinitionAction)
+	defKey, setKey, refKey, action string
 }
 
 type exemption struct {
@@ -182,7 +191,7 @@ func listType(ctx context.Context, st store.Store, typ string, fn func(*store.Re
 }
 
 func (g *Governor) build(ctx context.Context) (*snapshot, error) {
-	s := &snapshot{byScope: map[string][]*assigned{}, exemptions: map[string][]*exemption{}}
+	s := &snapshot{byScope: map[string][]*assigned{}, byKey: map[string]*assigned{}, exemptions: map[string][]*exemption{}}
 	r := resolver{b: g.builtins, get: storeGetter(g.st)}
 	cache := policy.NewCache()
 	err := listType(ctx, g.st, TypeAssignment, func(res *store.Resource) error {
@@ -200,6 +209,11 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 		as := g.compile(ctx, r, pa, cache)
 		k := arm.KeyOf(policyres.CanonicalID(pa.Scope))
 		s.byScope[k] = append(s.byScope[k], as)
+		s.byKey[arm.KeyOf(pa.ID)] = as
+		as.byRef = map[string]*member{}
+		for _, m := range as.members {
+			as.byRef[strings.ToLower(m.refID)] = m
+		}
 		s.count++
 		return nil
 	})
@@ -231,7 +245,7 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 // compile compiles an assignment's definition or initiative with its
 // parameters and effect overrides.
 func (g *Governor) compile(ctx context.Context, r resolver, pa *policyres.Assignment, cache *policy.Cache) *assigned {
-	as := &assigned{a: pa, params: wrapParams(pa.Parameters)}
+	as := &assigned{a: pa, params: wrapParams(pa.Parameters), key: arm.KeyOf(pa.ID), defKey: arm.KeyOf(pa.PolicyDefinitionID)}
 	opts := policy.Options{Aliases: g.catalog, Parameters: pa.Parameters}
 	if pa.IsSet {
 		set, _, err := r.PolicySetDefinition(ctx, pa.PolicyDefinitionID)
@@ -291,6 +305,10 @@ func (g *Governor) compile(ctx context.Context, r resolver, pa *policyres.Assign
 func (g *Governor) member(pa *policyres.Assignment, ref string, prog *policy.Program, setID, setName string) *member {
 	m := &member{refID: ref, def: prog.Definition, prog: prog, setID: setID, setName: setName}
 	m.effect, m.static = prog.Effect()
+	m.defKey, m.setKey, m.refKey = arm.KeyOf(prog.Definition.ID), arm.KeyOf(setID), strings.ToLower(ref)
+	if m.static {
+		m.action = strings.ToLower(m.effect.String())
+	}
 	m.policyIn = value.ObjectValue(
 		value.Member{Key: "assignmentId", Value: value.StringValue(pa.ID)},
 		value.Member{Key: "definitionId", Value: value.StringValue(prog.Definition.ID)},

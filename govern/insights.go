@@ -13,6 +13,7 @@ import (
 
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/odata"
+	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
@@ -250,6 +251,11 @@ func (g *Governor) records(ctx context.Context, iq *insightsQuery, after *store.
 	return func(yield func(*store.PolicyState, error) bool) {
 		q := iq.q
 		q.After, q.Limit = after, pageSize
+		snap, err := g.current(ctx)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
 		for {
 			var page []*store.PolicyState
 			err := g.st.Read(ctx, func(tx store.Tx) error {
@@ -266,8 +272,8 @@ func (g *Governor) records(ctx context.Context, iq *insightsQuery, after *store.
 					continue
 				}
 				if iq.filter != nil {
-					v, err := value.Parse(s.Body)
-					if err != nil {
+					v, ok := snap.render(s)
+					if !ok {
 						continue
 					}
 					ok, err := odata.Eval(iq.filter, stateRecord{v})
@@ -311,6 +317,10 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 	if err != nil {
 		return nil, err
 	}
+	snap, err := g.current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if iq.apply != nil {
 		rows, err := iq.apply.Run(func(yield func(odata.Record, error) bool) {
 			for s, err := range g.records(ctx, iq, nil) {
@@ -318,8 +328,8 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 					yield(nil, err)
 					return
 				}
-				v, err := value.Parse(s.Body)
-				if err != nil {
+				v, ok := snap.render(s)
+				if !ok {
 					continue
 				}
 				if !yield(stateRecord{v}, nil) {
@@ -363,8 +373,10 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 			if err != nil {
 				return nil, err
 			}
-			v, err := value.Parse(s.Body)
-			if err == nil {
+			if v, ok := snap.render(s); ok {
+				if iq.expand {
+					v = g.withDetails(ctx, snap, s, v)
+				}
 				all = append(all, stateRecord{v})
 			}
 		}
@@ -409,9 +421,12 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 			more = true
 			break
 		}
-		v, err := value.Parse(s.Body)
-		if err != nil {
+		v, ok := snap.render(s)
+		if !ok {
 			continue
+		}
+		if iq.expand {
+			v = g.withDetails(ctx, snap, s, v)
 		}
 		items = append(items, g.render(v, iq))
 		last = s
@@ -420,6 +435,40 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 		next = encodeSkip(last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceKey)
 	}
 	return &resources.Response{List: true, OData: true, Items: items, Next: next, NextParam: "$skiptoken"}, nil
+}
+
+// withDetails adds policyEvaluationDetails to a record that is not
+// compliant: the stored resource evaluated again against the record's
+// definition, explained.
+func (g *Governor) withDetails(ctx context.Context, snap *snapshot, ps *store.PolicyState, v value.Value) value.Value {
+	as := snap.byKey[ps.AssignmentKey]
+	if as == nil || ps.State == Compliant {
+		return v
+	}
+	m := as.byRef[ps.ReferenceKey]
+	if m == nil {
+		return v
+	}
+	rs, err := store.GetResources(ctx, g.st, ps.ResourceKey)
+	if err != nil || rs[0] == nil {
+		return v
+	}
+	obj, err := value.Parse(rs[0].Body)
+	if err != nil {
+		return v
+	}
+	id, err := arm.ParseID(obj.Field("id").Str())
+	if err != nil {
+		return v
+	}
+	p := &parents{ctx: ctx, st: g.st, cache: map[string]value.Value{}}
+	rg, sub := p.of(id)
+	res := m.prog.Evaluate(&policy.Input{Resource: obj, ResourceGroup: rg, Subscription: sub, RequestContext: value.ObjectValue(),
+		Policy: m.policyIn, Now: g.now(), Lookup: storeLookup{ctx: ctx, st: g.st}, Explain: true})
+	if d := details(&res); !d.IsUndefined() {
+		return v.With("policyEvaluationDetails", d)
+	}
+	return v
 }
 
 // render is a record as returned: without policyEvaluationDetails unless

@@ -2,7 +2,8 @@ package govern
 
 import (
 	"encoding/json"
-	"strings"
+	"strconv"
+	"time"
 
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/policy/value"
@@ -87,14 +88,79 @@ func record(st *State) value.Value {
 	return value.ObjectValue(ms...)
 }
 
-// stored is the store's row of a State.
+// stored is the store's row of a State. Its body keeps only what the
+// row's columns and the snapshot cannot give back (the resource id as
+// written, its location and tags, the time and the exemptions; the
+// evaluation details are worked out again when a query expands them): a scan writes hundreds of thousands of rows, and the full
+// record is made again when it is read (snapshot.render).
 func stored(st *State) *store.PolicyState {
-	return &store.PolicyState{
-		ResourceKey: arm.KeyOf(st.ResourceID), AssignmentKey: arm.KeyOf(st.AssignmentID), ReferenceKey: strings.ToLower(st.RefID),
-		SubscriptionKey: arm.KeyOf(st.SubscriptionID), ResourceGroupKey: arm.KeyOf(st.ResourceGroup), ResourceTypeKey: arm.KeyOf(st.ResourceType),
-		DefinitionKey: arm.KeyOf(st.DefinitionID), SetKey: arm.KeyOf(st.SetID), State: st.ComplianceState, Action: st.Action,
-		Timestamp: st.Timestamp, Body: []byte(record(st).JSON()),
+	b := make([]byte, 0, 96+len(st.ResourceID))
+	b = append(b, `{"t":`...)
+	b = strconv.AppendInt(b, st.Timestamp.UnixMicro(), 10)
+	b = append(b, `,"id":`...)
+	b = value.AppendJSON(b, value.StringValue(st.ResourceID))
+	if st.ResourceLocation != "" {
+		b = append(b, `,"loc":`...)
+		b = value.AppendJSON(b, value.StringValue(st.ResourceLocation))
 	}
+	if st.ResourceTags.Kind() == value.Object && st.ResourceTags.Len() > 0 {
+		b = append(b, `,"tags":`...)
+		b = value.AppendJSON(b, st.ResourceTags)
+	}
+	if len(st.ExemptionIDs) > 0 {
+		b = append(b, `,"x":[`...)
+		for i, x := range st.ExemptionIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = value.AppendJSON(b, value.StringValue(x))
+		}
+		b = append(b, ']')
+	}
+	b = append(b, '}')
+	return &store.PolicyState{
+		ResourceKey: arm.KeyOf(st.ResourceID), AssignmentKey: st.assignmentKey, ReferenceKey: st.refKey,
+		SubscriptionKey: arm.KeyOf(st.SubscriptionID), ResourceGroupKey: arm.KeyOf(st.ResourceGroup), ResourceTypeKey: arm.KeyOf(st.ResourceType),
+		DefinitionKey: st.definitionKey, SetKey: st.setKey, State: st.ComplianceState, Action: st.Action,
+		Timestamp: st.Timestamp, Body: b,
+	}
+}
+
+// render makes the PolicyInsights record of a stored row again; false
+// when the row's assignment is no longer in force (its records are being
+// deleted) or the row does not parse.
+func (s *snapshot) render(ps *store.PolicyState) (value.Value, bool) {
+	as := s.byKey[ps.AssignmentKey]
+	if as == nil {
+		return value.Value{}, false
+	}
+	b, err := value.Parse(ps.Body)
+	if err != nil {
+		return value.Value{}, false
+	}
+	rid := b.Field("id").Str()
+	id, err := arm.ParseID(rid)
+	if err != nil {
+		return value.Value{}, false
+	}
+	st := State{
+		ResourceID: rid, ResourceType: id.Type(), ResourceLocation: b.Field("loc").Str(), ResourceGroup: id.ResourceGroup,
+		SubscriptionID: id.SubscriptionID, ResourceTags: b.Field("tags"),
+		AssignmentID: as.a.ID, AssignmentName: as.a.Name, AssignmentScope: as.a.Scope, AssignmentParameters: as.params,
+		DefinitionID: as.a.PolicyDefinitionID, Action: ps.Action, ComplianceState: ps.State,
+		Timestamp: time.UnixMicro(b.Field("t").Int()).UTC(),
+	}
+	if id.IsResourceGroup() {
+		st.ResourceType = "Microsoft.Resources/resourceGroups"
+	}
+	if m := as.byRef[ps.ReferenceKey]; m != nil {
+		st.DefinitionID, st.DefinitionName = m.def.ID, m.def.Name
+		st.SetID, st.SetName, st.RefID, st.GroupNames = m.setID, m.setName, m.refID, m.groups
+	}
+	for _, x := range b.Field("x").Elems() {
+		st.ExemptionIDs = append(st.ExemptionIDs, x.Str())
+	}
+	return record(&st), true
 }
 
 // select projects a record on fields (canonical names; nil: all).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/feed"
@@ -57,23 +58,51 @@ func (p *parents) of(id *arm.ID) (rg, sub value.Value) {
 
 // evaluateStored evaluates stored resources into rows; resources that do
 // not parse have no records.
-func (g *Governor) evaluateStored(ctx context.Context, s *snapshot, p *parents, rs []*store.Resource, now time.Time) []*store.PolicyState {
+func (g *Governor) evaluateStored(s *snapshot, p *parents, objs []value.Value, now time.Time, lookup policy.Lookup) []*store.PolicyState {
 	var rows []*store.PolicyState
-	for _, r := range rs {
-		obj, err := value.Parse(r.Body)
-		if err != nil {
-			continue
-		}
+	for _, obj := range objs {
 		id, err := arm.ParseID(obj.Field("id").Str())
 		if err != nil {
 			continue
 		}
 		rg, sub := p.of(id)
-		for _, st := range g.evaluate(ctx, s, obj, rg, sub, now) {
+		for _, st := range g.evaluate(s, obj, rg, sub, now, lookup, false) {
 			rows = append(rows, stored(&st))
 		}
 	}
 	return rows
+}
+
+func parseAll(rs []*store.Resource) []value.Value {
+	out := make([]value.Value, 0, len(rs))
+	for _, r := range rs {
+		if v, err := value.Parse(r.Body); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// memLookup answers existence checks within one resource group from the
+// resources a scan holds in memory, and the others from the store.
+type memLookup struct {
+	rg     string                   // the resource group (lower-cased name)
+	byType map[string][]value.Value // lower-cased type → resources of the group
+	store  policy.Lookup
+}
+
+// Related implements policy.Lookup.
+func (l *memLookup) Related(q *policy.RelatedQuery) ([]value.Value, error) {
+	if q.SubscriptionScope || (q.ResourceGroup != "" && strings.ToLower(q.ResourceGroup) != l.rg) {
+		return l.store.Related(q)
+	}
+	var out []value.Value
+	for _, v := range l.byType[strings.ToLower(q.Type)] {
+		if q.Matches(v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // Reevaluate works out and stores the compliance records of the resources
@@ -97,7 +126,7 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 			present = append(present, r)
 		}
 	}
-	rows := g.evaluateStored(ctx, s, p, present, g.now())
+	rows := g.evaluateStored(s, p, parseAll(present), g.now(), storeLookup{ctx: ctx, st: g.st})
 	return g.st.Write(ctx, func(tx store.Tx) error {
 		return tx.PutPolicyStatesBatch(ctx, rows, keys)
 	})
@@ -105,8 +134,10 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 
 // scanScope evaluates every resource of a scan task's scope: a resource
 // group (itself and everything in it) or, for "/subscriptions/{s}", the
-// subscription and its resources outside resource groups. It returns how
-// many resources it evaluated.
+// subscription and its resources outside resource groups. A resource
+// group's resources are read once and held while it is evaluated, and its
+// existence checks answered from them. It returns how many resources it
+// evaluated.
 func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
 	s, err := g.current(ctx)
 	if err != nil {
@@ -118,29 +149,18 @@ func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("scan scope %q: %w", scope, err)
 	}
+	var all []*store.Resource
 	self, err := store.GetResources(ctx, g.st, id.Key())
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	write := func(rs []*store.Resource) error {
-		keys := make([]string, len(rs))
-		for i, r := range rs {
-			keys[i] = r.Key
-		}
-		rows := g.evaluateStored(ctx, s, p, rs, now)
-		n += len(rs)
-		return g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, rows, keys) })
-	}
 	if self[0] != nil {
-		if err := write(self); err != nil {
-			return n, err
-		}
+		all = append(all, self[0])
 	}
-	q := store.ListQuery{KeyPrefix: id.Key() + "/", Limit: scanBatch}
+	q := store.ListQuery{KeyPrefix: id.Key() + "/", Limit: 1000}
 	subLevel := id.IsSubscription()
 	if subLevel {
-		q = store.ListQuery{ParentKey: id.Key(), Limit: scanBatch}
+		q = store.ListQuery{ParentKey: id.Key(), Limit: 1000}
 	}
 	for {
 		var page []*store.Resource
@@ -149,27 +169,40 @@ func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
 			page, err = tx.ListResources(ctx, q)
 			return err
 		}); err != nil {
-			return n, err
+			return 0, err
 		}
-		batch := page
-		if subLevel { // resource groups are their own tasks
-			batch = batch[:0:0]
-			for _, r := range page {
-				if r.TypeKey != arm.KeyOf(typeResourceGroup) {
-					batch = append(batch, r)
-				}
-			}
-		}
-		if len(batch) > 0 {
-			if err := write(batch); err != nil {
-				return n, err
+		for _, r := range page {
+			if !subLevel || r.TypeKey != arm.KeyOf(typeResourceGroup) { // resource groups are their own tasks
+				all = append(all, r)
 			}
 		}
 		if len(page) < q.Limit {
-			return n, nil
+			break
 		}
 		q.After = page[len(page)-1].Key
 	}
+	objs := parseAll(all)
+	var lookup policy.Lookup = storeLookup{ctx: ctx, st: g.st}
+	if !subLevel {
+		ml := &memLookup{rg: strings.ToLower(id.ResourceGroup), byType: map[string][]value.Value{}, store: lookup}
+		for _, v := range objs {
+			t := strings.ToLower(v.Field("type").Str())
+			ml.byType[t] = append(ml.byType[t], v)
+		}
+		lookup = ml
+	}
+	for i := 0; i < len(objs); i += scanBatch {
+		batch := objs[i:min(i+scanBatch, len(objs))]
+		keys := make([]string, len(batch))
+		for j, v := range batch {
+			keys[j] = arm.KeyOf(v.Field("id").Str())
+		}
+		rows := g.evaluateStored(s, p, batch, now, lookup)
+		if err := g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, rows, keys) }); err != nil {
+			return i, err
+		}
+	}
+	return len(objs), nil
 }
 
 const typeResourceGroup = "Microsoft.Resources/resourceGroups"
@@ -372,4 +405,29 @@ func scopeOfPolicy(c *store.Change) string {
 		return (&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}).String()
 	}
 	return (&arm.ID{SubscriptionID: id.SubscriptionID}).String()
+}
+
+// Scan evaluates every resource of scope (a subscription or resource
+// group id) now, on this goroutine (taking part in the tasks with any
+// other replica), and returns when the scan is done.
+func (g *Governor) Scan(ctx context.Context, scope string, log *slog.Logger) error {
+	scanID := g.newID()
+	if err := g.StartScan(ctx, scanID, scope); err != nil {
+		return err
+	}
+	for {
+		g.work(ctx, "scan-"+scanID, log)
+		done, total, err := g.ScanProgress(ctx, scanID)
+		if err != nil {
+			return err
+		}
+		if done >= total {
+			return nil
+		}
+		select { // tasks another replica holds
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
