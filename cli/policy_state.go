@@ -429,8 +429,9 @@ func scanScopeArg(s string) (string, error) {
 	return "", fmt.Errorf("--scope %q: a scan runs at a subscription or a resource group", s)
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w is a character device (a terminal); a
+// variable for the tests.
+var isTerminal = func(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
