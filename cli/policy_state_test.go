@@ -314,8 +314,8 @@ func TestPolicyStateClient(t *testing.T) {
 // prints one line (stderr is no terminal), --no-wait prints the operation
 // URL, and a refusal is the ARM error with exit 1.
 func TestPolicyScan(t *testing.T) {
-	defer func(d time.Duration) { scanPollMin = d }(scanPollMin)
-	scanPollMin = time.Millisecond
+	defer func(d, min time.Duration) { scanPoll, scanPollMin = d, min }(scanPoll, scanPollMin)
+	scanPoll, scanPollMin = 5*time.Millisecond, time.Millisecond
 	f, bs := newFakeInsights(t, 0)
 	f.polls = 3
 	out, errOut, code := run(t, append([]string{"policy", "scan", "-g", "rg1"}, bs...)...)
