@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
@@ -528,6 +529,9 @@ func scan(ctx context.Context, cl *armClient, e *env, scope string, noWait bool)
 		fmt.Fprintln(e.stdout, loc)
 		return nil
 	}
+	// Interrupted, the scan goes on at the server: say where to look.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
 	tty := isTerminal(e.stderr)
 	progress := func() {
 		if tty {
@@ -551,7 +555,7 @@ func scan(ctx context.Context, cl *armClient, e *env, scope string, noWait bool)
 				tick.Stop()
 				timer.Stop()
 				clearLine()
-				return ctx.Err()
+				return fmt.Errorf("interrupted after %s; the evaluation goes on at the server: %s", time.Since(start).Round(100*time.Millisecond), loc)
 			case <-tick.C:
 				progress()
 			case <-timer.C:
