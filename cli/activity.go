@@ -72,11 +72,18 @@ func dialARM(ctx context.Context, bs *Bootstrap, roots *x509.CertPool) (*armClie
 // the endpoint's host such as a nextLink) with the bearer token and a JSON
 // body when body is not nil, and returns the status and the response body.
 func (c *armClient) do(ctx context.Context, method, pathOrURL string, body []byte) (int, []byte, error) {
+	st, _, b, err := c.doHeader(ctx, method, pathOrURL, body)
+	return st, b, err
+}
+
+// doHeader is do that also returns the response headers (Location,
+// Retry-After of an asynchronous operation).
+func (c *armClient) doHeader(ctx context.Context, method, pathOrURL string, body []byte) (int, http.Header, []byte, error) {
 	u := pathOrURL
 	if strings.HasPrefix(u, "/") {
 		u = strings.TrimRight(c.bs.Endpoint, "/") + u
 	} else if pu, err := url.Parse(u); err != nil || !sameOrigin(pu, c.bs.Endpoint) {
-		return 0, nil, fmt.Errorf("%s %s: not a URL of the endpoint %s", method, arm.Clip(pathOrURL, 200), c.bs.Endpoint)
+		return 0, nil, nil, fmt.Errorf("%s %s: not a URL of the endpoint %s", method, arm.Clip(pathOrURL, 200), c.bs.Endpoint)
 	}
 	var rd io.Reader
 	if body != nil {
@@ -84,7 +91,7 @@ func (c *armClient) do(ctx context.Context, method, pathOrURL string, body []byt
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
@@ -92,14 +99,14 @@ func (c *armClient) do(ctx context.Context, method, pathOrURL string, body []byt
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, resp.Header, b, nil
 }
 
 // sameOrigin reports whether u has the scheme and host of endpoint (the

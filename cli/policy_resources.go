@@ -78,11 +78,18 @@ type connOptions struct {
 }
 
 func (o *connOptions) register(f *pflag.FlagSet) {
+	o.registerConn(f)
+	f.StringVarP(&o.output, "output", "o", "table", "table or json (the resource(s) as the server returned them)")
+}
+
+// registerConn registers the connection flags without --output (for a
+// command that prints no resources); output is then table.
+func (o *connOptions) registerConn(f *pflag.FlagSet) {
+	o.output = "table"
 	f.StringVar(&o.bootstrap, "bootstrap", filepath.Join("mlgov-data", "bootstrap.json"), "bootstrap.json written by mlgov serve (its endpoint, identity and subscription)")
 	f.StringVar(&o.endpoint, "endpoint", "", "ARM endpoint URL of the server (with --credentials, instead of --bootstrap)")
 	f.StringVar(&o.credentials, "credentials", "", `JSON file {"tenantId","clientId","clientSecret","authorityHost"?,"caCertFile"?,"subscriptionId"?} (with --endpoint)`)
 	f.StringVar(&o.subscription, "subscription", "", "subscription id of the default scope (default: the bootstrap or credentials file's)")
-	f.StringVarP(&o.output, "output", "o", "table", "table or json (the resource(s) as the server returned them)")
 }
 
 func (o *connOptions) validate() error {
