@@ -20,6 +20,7 @@ import (
 	"github.com/mlgov/mlgov/policy/definition"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/sqlite"
 )
 
@@ -30,6 +31,7 @@ const shared = "../../shared"
 type fixture struct {
 	mgr      *resources.Manager
 	gov      *govern.Governor
+	st       store.Store
 	sub      string
 	builtins []string // ids of the ML built-in definitions
 	caller   activitylog.Caller
@@ -48,7 +50,7 @@ func newFixture(tb testing.TB) *fixture {
 	}
 	tb.Cleanup(func() { st.Close() })
 	defs := map[string]json.RawMessage{}
-	f := &fixture{sub: "00000000-0000-0000-0000-0000000000a1", caller: activitylog.Caller{Name: "bench", ObjectID: "o", Type: "ServicePrincipal"}}
+	f := &fixture{st: st, sub: "00000000-0000-0000-0000-0000000000a1", caller: activitylog.Caller{Name: "bench", ObjectID: "o", Type: "ServicePrincipal"}}
 	files, err := definition.LoadPaths([]string{dir})
 	if err != nil {
 		tb.Fatal(err)
