@@ -109,3 +109,39 @@ func TestFollowScanOnePerChange(t *testing.T) {
 		t.Errorf("one assignment, seen by two replicas, started the scans %v; want one", scans)
 	}
 }
+
+// TestFollowRebuildsAtFeedStart: an assignment another replica commits
+// after this one's Refresh and before its feed starts is not delivered by
+// the feed (it starts after the last change); Follow rebuilds the
+// snapshot once the feed is Ready, so it is in force all the same.
+// Before, it stayed out of the snapshot until the next policy change.
+func TestFollowRebuildsAtFeedStart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	gB := govern.New(f.st, govern.Config{})
+	if err := gB.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := gB.Assignments(ctx); n != 0 {
+		t.Fatalf("%d assignments before any was made", n)
+	}
+	// Another replica (A, the fixture) writes an assignment now.
+	f.must(t, "PUT", "/subscriptions/"+f.sub+"/providers/Microsoft.Authorization/policyAssignments/a?api-version=2025-03-01",
+		`{"properties":{"policyDefinitionId":"`+f.builtin(t, "e96a9a5f-07ca-471b-9bc5-6a0f33cbd68f")+`","parameters":{"effect":{"value":"Deny"}}}}`)
+	fdB := feed.New(f.st, feed.Options{Interval: 5 * time.Millisecond})
+	defer gB.Follow(fdB, quietLog())()
+	runFeed(t, fdB)
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		n, err := gB.Assignments(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica B's snapshot holds %d assignments 2 s after its feed started, want the one A wrote before", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

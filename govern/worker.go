@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
@@ -318,7 +319,10 @@ func (g *Governor) Wake() {
 
 // Follow consumes the change feed: the records of written resources are
 // re-evaluated; a changed policy resource invalidates the snapshot (the
-// writes of other replicas) and re-evaluates its scope.
+// writes of other replicas) and re-evaluates its scope. Once the feed is
+// Ready the snapshot is rebuilt, so that a policy change committed
+// between the caller's Refresh and the feed's start (which the feed does
+// not deliver) is not missed.
 //
 // The scan of a policy change is named after the change's own Seq and
 // scope, never after the batch it came in: every replica follows the same
@@ -326,7 +330,15 @@ func (g *Governor) Wake() {
 // it is one scan (StartScan leaves an existing one alone), not one per
 // replica.
 func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
-	return f.Subscribe(func(ctx context.Context, batch []*store.Change) {
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-f.Ready():
+			g.Invalidate()
+		case <-stop:
+		}
+	}()
+	unsub := f.Subscribe(func(ctx context.Context, batch []*store.Change) {
 		var keys []string
 		seen := map[string]bool{}
 		var scans []struct{ id, scope string }
@@ -365,6 +377,11 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 			}
 		}
 	})
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(stop) })
+		unsub()
+	}
 }
 
 // scopeOfPolicy is the scope a changed policy resource re-evaluates: an
