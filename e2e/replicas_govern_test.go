@@ -405,4 +405,9 @@ func TestReplicasSplitScan(t *testing.T) {
 	if len(owners) < 2 {
 		t.Errorf("one replica claimed every task (%v): the scan was not split", owners)
 	}
+	// The assignment, the only policy change, started one scan of its
+	// scope, not one per replica (each names it after the change).
+	if n := p.rpCount(t, `SELECT count(DISTINCT scan_id) FROM scan_tasks WHERE scan_id LIKE 'change-%'`); n != 1 {
+		t.Errorf("the assignment started %d scans, want 1 for both replicas", n)
+	}
 }
