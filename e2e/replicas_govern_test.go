@@ -8,17 +8,15 @@ package e2e
 // prefixed rp.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 const (
@@ -260,65 +258,57 @@ type rpTask struct {
 }
 
 // rpScanTasks reads the tasks of a scan from the store: the table of
-// store/internal/generic (scan_tasks: owner per task, processed).
+// store/internal/generic (scan_tasks: owner per task, processed), with
+// psql, which the PostgreSQL tests need anyway (the e2e tests import
+// only the standard library).
 func (p *rpPair) rpScanTasks(t *testing.T, scanID string) []rpTask {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, p.base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT task_id, scope, owner, done, processed FROM "+pgx.Identifier{p.schema, "scan_tasks"}.Sanitize()+
-		" WHERE scan_id = $1 ORDER BY task_id", scanID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []rpTask
-	for rows.Next() {
-		var k rpTask
-		if err := rows.Scan(&k.taskID, &k.scope, &k.owner, &k.done, &k.processed); err != nil {
-			t.Fatal(err)
+	out := hsPSQL(t, p.base, fmt.Sprintf("SELECT task_id, scope, owner, done, processed FROM %s.scan_tasks WHERE scan_id = %s ORDER BY task_id",
+		p.schema, rpQuote(scanID)))
+	var tasks []rpTask
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
 		}
-		out = append(out, k)
+		f := strings.Split(line, "|")
+		if len(f) != 5 {
+			t.Fatalf("scan_tasks row %q", line)
+		}
+		n, err := strconv.ParseInt(f[4], 10, 64)
+		if err != nil {
+			t.Fatalf("scan_tasks row %q: %v", line, err)
+		}
+		tasks = append(tasks, rpTask{taskID: f[0], scope: f[1], owner: f[2], done: f[3] == "t", processed: n})
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return tasks
 }
 
 // rpCount runs a count query on the replicas' schema.
-func (p *rpPair) rpCount(t *testing.T, sql string, args ...any) int64 {
+func (p *rpPair) rpCount(t *testing.T, sql string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, p.base)
+	out := strings.TrimSpace(hsPSQL(t, p.base, "SET search_path TO "+p.schema+"; "+sql))
+	n, err := strconv.ParseInt(out, 10, 64)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{p.schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+		t.Fatalf("%s: %q", sql, out)
 	}
 	return n
 }
+
+// rpQuote is a SQL string literal.
+func rpQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // TestReplicasSplitScan: a triggerEvaluation through A is split into
 // per-resource-group tasks that both replicas claim (read from the
 // store's scan_tasks), it ends Succeeded, and its tasks processed every
 // resource of the subscription once.
 func TestReplicasSplitScan(t *testing.T) {
-	// The replicas look for scan tasks every second (RunScans' poll) and
-	// the one that takes the trigger starts at once: B joins a scan that
-	// lasts longer than that. Many resource groups (a task each) make it
-	// last; 8 of them hold a workspace and computes.
-	const groups, withComputes, computes = 320, 8, 3
+	// The replica that takes the trigger starts at once; the others look
+	// for scan tasks every second (RunScans' poll), so they join a scan
+	// that lasts longer than that. A resource group is a task: 1000 of
+	// them take 2.5 s with both replicas here (320 took 0.6-1.3 s, and B
+	// sometimes came too late), so B's poll falls inside the scan. 8 of
+	// them hold a workspace and computes.
+	const groups, withComputes, computes = 1000, 8, 3
 	p := rpStart(t)
 	rpMust(t, p.a, "PUT", p.sub+"/providers/Microsoft.Authorization/policyAssignments/audit-local-auth"+rpPolicyAPI,
 		`{"properties":{"displayName":"audit local auth","policyDefinitionId":"`+rpNoLocalAuth+`","parameters":{"effect":{"value":"Audit"}}}}`, 201)
@@ -398,7 +388,7 @@ func TestReplicasSplitScan(t *testing.T) {
 		t.Errorf("%d tasks, want %d (one per resource group and one for the subscription)", len(tasks), groups+1)
 	}
 	subKey := strings.ToLower(p.sub)
-	want := p.rpCount(t, `SELECT count(*) FROM resources WHERE key = $1 OR key LIKE $2`, subKey, subKey+"/%")
+	want := p.rpCount(t, "SELECT count(*) FROM resources WHERE key = "+rpQuote(subKey)+" OR key LIKE "+rpQuote(subKey+"/%"))
 	if processed != want {
 		t.Errorf("the tasks processed %d resources, the subscription has %d", processed, want)
 	}
