@@ -9,7 +9,10 @@
 // The assignments in force are compiled once into a snapshot that is
 // rebuilt when a policy resource changes: at once after a local commit
 // (the write path's notify stage), and from the store's change feed for
-// the writes of other replicas. The snapshot's version is the admission
+// the writes of other replicas (and once when the feed starts, for those
+// committed before it). The scan that re-evaluates a changed policy
+// resource's scope is named after the change, so all replicas start the
+// same one. The snapshot's version is the admission
 // version the write path checks before reusing a write prepared before
 // its lock.
 //

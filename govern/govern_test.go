@@ -51,7 +51,7 @@ func newFixture(tb testing.TB) *fixture {
 	}
 	tb.Cleanup(func() { st.Close() })
 	defs := map[string]json.RawMessage{}
-	f := &fixture{sub: "00000000-0000-0000-0000-0000000000a1", caller: activitylog.Caller{Name: "bench", ObjectID: "o", Type: "ServicePrincipal"}}
+	f := &fixture{st: st, sub: "00000000-0000-0000-0000-0000000000a1", caller: activitylog.Caller{Name: "bench", ObjectID: "o", Type: "ServicePrincipal"}}
 	files, err := definition.LoadPaths([]string{dir})
 	if err != nil {
 		tb.Fatal(err)

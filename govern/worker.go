@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
@@ -351,36 +352,54 @@ func (g *Governor) Wake() {
 
 // Follow consumes the change feed: the records of written resources are
 // re-evaluated; a changed policy resource invalidates the snapshot (the
-// writes of other replicas) and re-evaluates its scope.
+// writes of other replicas) and re-evaluates its scope. Once the feed is
+// Ready the snapshot is rebuilt, so that a policy change committed
+// between the caller's Refresh and the feed's start (which the feed does
+// not deliver) is not missed.
+//
+// The scan of a policy change is named after the change's own Seq and
+// scope, never after the batch it came in: every replica follows the same
+// changes in batches of its own, and they must all name it alike so that
+// it is one scan (StartScan leaves an existing one alone), not one per
+// replica.
 func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
-	return f.Subscribe(func(ctx context.Context, batch []*store.Change) {
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-f.Ready():
+			g.Invalidate()
+		case <-stop:
+		}
+	}()
+	unsub := f.Subscribe(func(ctx context.Context, batch []*store.Change) {
 		var keys []string
 		seen := map[string]bool{}
-		var scopes []string
-		policy := false
+		var scans []struct{ id, scope string }
 		for _, c := range batch {
-			if c.Filler() || seen[c.Key] {
+			if c.Filler() {
 				continue
 			}
-			seen[c.Key] = true
 			if policyTypes[c.TypeKey] {
-				policy = true
 				if c.Deleted && c.TypeKey == arm.KeyOf(TypeAssignment) {
 					_ = g.st.Write(ctx, func(tx store.Tx) error {
 						_, err := tx.DeletePolicyStatesOfAssignment(ctx, c.Key)
 						return err
 					})
 				}
-				scopes = append(scopes, scopeOfPolicy(c))
+				s := scopeOfPolicy(c)
+				scans = append(scans, struct{ id, scope string }{"change-" + fmt.Sprint(c.Seq) + "-" + s, s})
 				continue
 			}
-			keys = append(keys, c.Key)
+			if !seen[c.Key] {
+				seen[c.Key] = true
+				keys = append(keys, c.Key)
+			}
 		}
-		if policy {
+		if len(scans) > 0 {
 			g.Invalidate()
-			for _, s := range scopes {
-				if err := g.StartScan(ctx, "change-"+fmt.Sprint(batch[len(batch)-1].Seq)+"-"+s, s); err != nil {
-					log.Warn("re-evaluating the scope of a changed policy resource", "scope", s, "error", err)
+			for _, sc := range scans {
+				if err := g.StartScan(ctx, sc.id, sc.scope); err != nil {
+					log.Warn("re-evaluating the scope of a changed policy resource", "scope", sc.scope, "error", err)
 				}
 			}
 			g.Wake()
@@ -391,6 +410,11 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 			}
 		}
 	})
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(stop) })
+		unsub()
+	}
 }
 
 // scopeOfPolicy is the scope a changed policy resource re-evaluates: an
