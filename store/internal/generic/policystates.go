@@ -297,6 +297,11 @@ func (t *Tx) CountPolicyStates(ctx context.Context, q store.PolicyStateQuery, gr
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Name, err)
 	}
+	if d.CountSetup != "" {
+		if _, err := t.Q.Exec(ctx, d.CountSetup); err != nil {
+			return nil, d.Wrap(ctx, op, err)
+		}
+	}
 	rows, err := t.Q.Query(ctx, text, args...)
 	if err != nil {
 		return nil, d.Wrap(ctx, op, err)
