@@ -12,8 +12,8 @@ import (
 	"github.com/mlgov/mlgov/store/internal/sqlq"
 )
 
-// PolicyStateCols are the columns of a policy_states row, in
-// scanPolicyState's order.
+// PolicyStateCols are the columns of a policy_states row, in the order
+// ListPolicyStates scans them (gen, the writer's generation, aside).
 const PolicyStateCols = `resource_key, assignment_key, reference_key, subscription_key, resource_group_key,
 	resource_type_key, definition_key, set_key, state, action, ts, body`
 
@@ -29,7 +29,8 @@ const maxRowsLog2 = 8
 // psStatements are the statements of compliance records and scan tasks.
 type psStatements struct {
 	// insert[i] inserts or replaces 1<<i records; deleteKeys[i] deletes
-	// the records of 1<<i resources.
+	// the records of 1<<i resources, deleteStale[i] those of another
+	// generation than the last argument's.
 	insert, deleteKeys, deleteStale  [maxRowsLog2 + 1]string
 	deleteResource, deleteAssignment string
 	insertScanTask, claimScanTask    string
