@@ -24,6 +24,7 @@ var dialect = generic.NewDialect(generic.Dialect{
 	},
 	Name:        "postgres",
 	TimeType:    "TIMESTAMPTZ",
+	CountSetup:  "SET LOCAL work_mem = '64MB'",
 	RowLocks:    true,
 	NextSeq:     "nextval('resource_seq')",
 	NoRows:      pgx.ErrNoRows,

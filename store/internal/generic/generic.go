@@ -56,6 +56,10 @@ type Dialect struct {
 	// number inside the upsert (PostgreSQL: nextval('resource_seq')).
 	// Empty: the backend allocates it and calls Tx.PutResourceSeq.
 	NextSeq string
+	// CountSetup, when set, runs before CountPolicyStates's query, in its
+	// transaction (PostgreSQL: SET LOCAL work_mem, so that the grouping
+	// does not spill to disk).
+	CountSetup string
 	// TimeType is the SQL type of the timestamp columns, for the casts of
 	// time arguments whose type the database cannot infer.
 	TimeType string

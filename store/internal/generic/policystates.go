@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 	"github.com/mlgov/mlgov/store/internal/sqlq"
 )
 
-// PolicyStateCols are the columns of a policy_states row, in
-// scanPolicyState's order.
+// PolicyStateCols are the columns of a policy_states row, in the order
+// ListPolicyStates scans them (gen, the writer's generation, aside).
 const PolicyStateCols = `resource_key, assignment_key, reference_key, subscription_key, resource_group_key,
 	resource_type_key, definition_key, set_key, state, action, ts, body`
 
@@ -28,8 +29,9 @@ const maxRowsLog2 = 8
 // psStatements are the statements of compliance records and scan tasks.
 type psStatements struct {
 	// insert[i] inserts or replaces 1<<i records; deleteKeys[i] deletes
-	// the records of 1<<i resources.
-	insert, deleteKeys               [maxRowsLog2 + 1]string
+	// the records of 1<<i resources, deleteStale[i] those of another
+	// generation than the last argument's.
+	insert, deleteKeys, deleteStale  [maxRowsLog2 + 1]string
 	deleteResource, deleteAssignment string
 	insertScanTask, claimScanTask    string
 	completeScanTask, scanTaskOwner  string
@@ -39,10 +41,10 @@ type psStatements struct {
 func renderPolicyStatements(d *Dialect) psStatements {
 	r := d.Rebind
 	var s psStatements
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	for i := range s.insert {
 		n := 1 << i
-		s.insert[i] = r(`INSERT INTO policy_states (` + PolicyStateCols + `) VALUES ` +
+		s.insert[i] = r(`INSERT INTO policy_states (` + PolicyStateCols + `, gen) VALUES ` +
 			strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + `
 			ON CONFLICT (resource_key, assignment_key, reference_key) DO UPDATE SET
 				subscription_key = excluded.subscription_key,
@@ -53,9 +55,12 @@ func renderPolicyStatements(d *Dialect) psStatements {
 				state = excluded.state,
 				action = excluded.action,
 				ts = excluded.ts,
-				body = excluded.body`)
+				body = excluded.body,
+				gen = excluded.gen`)
 		s.deleteKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` +
 			strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`)
+		s.deleteStale[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` +
+			strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `) AND gen <> ?`)
 	}
 	s.deleteResource = r(`DELETE FROM policy_states WHERE resource_key = ?`)
 	s.deleteAssignment = r(`DELETE FROM policy_states WHERE assignment_key = ?`)
@@ -96,10 +101,11 @@ func (t *Tx) ReplacePolicyStates(ctx context.Context, resourceKey string, states
 	return t.PutPolicyStatesBatch(ctx, states, []string{resourceKey})
 }
 
-// PutPolicyStatesBatch deletes the records of the resources of replace,
-// then inserts or replaces states, in multi-row statements; with a
-// Copier, when every record's resource is in replace (a scan's batch),
-// it bulk-loads them instead.
+// PutPolicyStatesBatch inserts or replaces states in multi-row
+// statements, then deletes the other records of the resources of
+// replace; with a Copier, when every record's resource is in replace (a
+// scan's batch), it deletes the resources' records and bulk-loads states
+// instead.
 func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicyState, replace []string) error {
 	const op = "put policy states"
 	if !t.Writable {
@@ -117,22 +123,12 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 		}
 		seen[k] = struct{}{}
 	}
-	bulk := len(states) >= copyMin && coveredBy(states, replace)
-	for len(replace) > 0 {
-		i := chunkLog2(len(replace))
-		n := 1 << i
-		args := t.scratch(n)
-		for j, k := range replace[:n] {
-			args[j] = k
-		}
-		if _, err := t.Q.Exec(ctx, t.D.s.ps.deleteKeys[i], args...); err != nil {
+	if c, ok := t.Q.(Copier); ok && len(states) >= copyMin && coveredBy(states, replace) {
+		// Every record's resource is emptied first: no conflicts, so a
+		// plain bulk load.
+		if err := t.deleteResources(ctx, &t.D.s.ps.deleteKeys, replace, nil); err != nil {
 			return t.D.Wrap(ctx, op, err)
 		}
-		replace = replace[n:]
-	}
-	if c, ok := t.Q.(Copier); ok && bulk {
-		// Every record's resource was emptied above: no conflicts, so a
-		// plain bulk load.
 		rows := make([][]any, len(states))
 		for j, s := range states {
 			rows[j] = []any{s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey,
@@ -144,20 +140,30 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 		}
 		return nil
 	}
+	// The records are upserted in place under a new generation number,
+	// then the replaced resources' records of another generation are
+	// deleted: a rescan rewrites rows rather than deleting and inserting
+	// them, and leaves the index entries of unchanged columns alone.
+	gen := rand.Int64()
+	const w = policyStateNCols + 1
 	for len(states) > 0 {
 		i := chunkLog2(len(states))
 		n := 1 << i
-		args := t.scratch(n * policyStateNCols)
+		args := t.scratch(n * w)
 		for j, s := range states[:n] {
-			a := args[j*policyStateNCols : (j+1)*policyStateNCols]
+			a := args[j*w : (j+1)*w]
 			a[0], a[1], a[2], a[3] = s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey
 			a[4], a[5], a[6], a[7] = s.ResourceGroupKey, s.ResourceTypeKey, s.DefinitionKey, s.SetKey
 			a[8], a[9], a[10], a[11] = s.State, s.Action, t.D.Time(s.Timestamp), NZ(s.Body)
+			a[12] = gen
 		}
 		if _, err := t.Q.Exec(ctx, t.D.s.ps.insert[i], args...); err != nil {
 			return t.D.Wrap(ctx, op, err)
 		}
 		states = states[n:]
+	}
+	if err := t.deleteResources(ctx, &t.D.s.ps.deleteStale, replace, gen); err != nil {
+		return t.D.Wrap(ctx, op, err)
 	}
 	clear(t.args) // keep no bodies reachable
 	return nil
@@ -191,6 +197,28 @@ func coveredBy(states []*store.PolicyState, keys []string) bool {
 		}
 	}
 	return true
+}
+
+// deleteResources runs the statement of stmts for each chunk of keys,
+// with extra as a last argument unless it is nil.
+func (t *Tx) deleteResources(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys []string, extra any) error {
+	for len(keys) > 0 {
+		i := chunkLog2(len(keys))
+		n := 1 << i
+		args := t.scratch(n + 1)
+		for j, k := range keys[:n] {
+			args[j] = k
+		}
+		args[n] = extra
+		if extra == nil {
+			args = args[:n]
+		}
+		if _, err := t.Q.Exec(ctx, stmts[i], args...); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // chunkLog2 returns the log2 of the largest power of two up to
@@ -269,6 +297,11 @@ func (t *Tx) CountPolicyStates(ctx context.Context, q store.PolicyStateQuery, gr
 	text, args, err := sqlq.CountPolicyStates(d.Dialect, q, groupBy)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Name, err)
+	}
+	if d.CountSetup != "" {
+		if _, err := t.Q.Exec(ctx, d.CountSetup); err != nil {
+			return nil, d.Wrap(ctx, op, err)
+		}
 	}
 	rows, err := t.Q.Query(ctx, text, args...)
 	if err != nil {

@@ -13,8 +13,8 @@ func TestChunkLog2(t *testing.T) {
 		}
 	}
 	pg := testDialect(true, "")
-	if n := strings.Count(pg.s.ps.insert[8], "$"); n != 256*policyStateNCols {
-		t.Errorf("insert[8] has %d placeholders, want %d", n, 256*policyStateNCols)
+	if n := strings.Count(pg.s.ps.insert[8], "$"); n != 256*(policyStateNCols+1) {
+		t.Errorf("insert[8] has %d placeholders, want %d", n, 256*(policyStateNCols+1))
 	}
 	if !strings.Contains(pg.s.ps.claimScanTask, "LIMIT 1)") || strings.Contains(pg.s.ps.claimScanTask, "SKIP LOCKED") {
 		t.Errorf("claim without RowLocks: %s", pg.s.ps.claimScanTask)

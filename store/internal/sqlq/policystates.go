@@ -140,12 +140,16 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 		sel += cols + ", "
 	}
 	var b *Builder
-	if d.CountBySubquery {
+	switch {
+	case seen["resource_key"]:
+		// One resource per group.
+		b = NewBuilder(d, sel+"COUNT(*), 1 FROM policy_states")
+		if err := policyStateWhere(b, q); err != nil {
+			return "", nil, err
+		}
+	case d.CountBySubquery:
 		inner := "resource_key"
-		switch {
-		case seen["resource_key"]:
-			inner = cols
-		case cols != "":
+		if cols != "" {
 			inner = cols + ", resource_key"
 		}
 		b = NewBuilder(d, sel+"COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT "+inner+", COUNT(*) AS n FROM policy_states")
@@ -153,7 +157,7 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 			return "", nil, err
 		}
 		b.Write(" GROUP BY " + inner + ") AS per_resource")
-	} else {
+	default:
 		b = NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states")
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err

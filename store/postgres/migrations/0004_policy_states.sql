@@ -15,6 +15,11 @@ CREATE TABLE policy_states (
 	action             TEXT COLLATE "C" NOT NULL,
 	ts                 TIMESTAMPTZ NOT NULL,
 	body               BYTEA       NOT NULL,
+	-- The generation of the PutPolicyStatesBatch call that wrote the row:
+	-- the replaced resources' rows of another generation are deleted
+	-- after the upsert (a scan's batch is bulk-loaded with COPY instead,
+	-- after deleting the resources' rows).
+	gen                BIGINT      NOT NULL DEFAULT 0,
 	PRIMARY KEY (resource_key, assignment_key, reference_key)
 );
 -- Deletes and queries by assignment; covers the per-assignment summary

@@ -15,7 +15,11 @@ CREATE TABLE policy_states (
 	state              TEXT    NOT NULL,
 	action             TEXT    NOT NULL,
 	ts                 INTEGER NOT NULL,
-	body               BLOB    NOT NULL
+	body               BLOB    NOT NULL,
+	-- The generation of the PutPolicyStatesBatch call that wrote the row:
+	-- the replaced resources' rows of another generation are deleted
+	-- after the upsert.
+	gen                INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX policy_states_key ON policy_states (resource_key, assignment_key, reference_key);
 -- Deletes and queries by assignment; covers the per-assignment summary
