@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -267,6 +268,22 @@ func (g *Governor) ScanProgress(ctx context.Context, scanID string) (done, total
 // take it over.
 const scanLease = 2 * time.Minute
 
+// workers runs work on as many goroutines as there are processors (a
+// task's evaluation overlaps another's writes), each claiming tasks under
+// its own owner name, until none is left.
+func (g *Governor) workers(ctx context.Context, owner string, log *slog.Logger) {
+	n := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.work(ctx, fmt.Sprintf("%s/%d", owner, i), log)
+		}()
+	}
+	wg.Wait()
+}
+
 // work claims and runs scan tasks until none is left.
 func (g *Governor) work(ctx context.Context, owner string, log *slog.Logger) {
 	for ctx.Err() == nil {
@@ -311,7 +328,7 @@ func (g *Governor) RunScans(ctx context.Context, owner string, interval, poll ti
 			}
 			next = g.now().Truncate(interval).Add(interval)
 		}
-		g.work(ctx, owner, log)
+		g.workers(ctx, owner, log)
 		select {
 		case <-ctx.Done():
 			return
@@ -440,7 +457,7 @@ func (g *Governor) Scan(ctx context.Context, scope string, log *slog.Logger) err
 		return err
 	}
 	for {
-		g.work(ctx, "scan-"+scanID, log)
+		g.workers(ctx, "scan-"+scanID, log)
 		done, total, err := g.ScanProgress(ctx, scanID)
 		if err != nil {
 			return err
