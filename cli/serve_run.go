@@ -223,6 +223,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	go mgr.RunCompletions(ctx, 20*time.Millisecond, log)
 	go fd.Run(ctx)
+	go feed.RunPrune(ctx, st, feed.DefaultKeep, log)
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)

@@ -251,3 +251,43 @@ func (f *Feed) deliver(ctx context.Context, batch []*store.Change) {
 		fn(ctx, batch)
 	}
 }
+
+// DefaultKeep is how long changes are kept for feeds (Prune): a feed
+// reads them within a poll interval, so an hour covers a replica that
+// lags or restarts; one that lags more reads the full state again.
+const DefaultKeep = time.Hour
+
+// Prune deletes the changes older than keep, in transactions of at most
+// 1,000, and returns how many it deleted (the newest change always stays:
+// see store.Tx.PruneChanges).
+func Prune(ctx context.Context, st store.Store, now time.Time, keep time.Duration) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := st.Write(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.PruneChanges(ctx, now.Add(-keep), 1000)
+			return err
+		})
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
+}
+
+// RunPrune calls Prune every keep/10 until ctx ends (the server's job).
+func RunPrune(ctx context.Context, st store.Store, keep time.Duration, log Logger) {
+	t := time.NewTicker(max(keep/10, time.Second))
+	defer t.Stop()
+	for {
+		if _, err := Prune(ctx, st, time.Now(), keep); err != nil && ctx.Err() == nil && log != nil {
+			log.Error("pruning the change feed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

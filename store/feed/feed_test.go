@@ -323,3 +323,33 @@ func TestReplica(t *testing.T) {
 	}
 	expect(t, ch, time.Second, "/from-replica-1")
 }
+
+// TestPrune: Prune deletes the changes older than keep and no others, and
+// keeps the newest even when it is old.
+func TestPrune(t *testing.T) {
+	ctx := t.Context()
+	db := openSQLite(t)
+	keys := make([]string, 2500)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("/k/%04d", i)
+	}
+	if err := putKeys(ctx, db, keys...); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		db.Read(ctx, func(tx store.Tx) error {
+			cs, err := tx.Changes(ctx, 0, 0)
+			n = len(cs)
+			return err
+		})
+		return n
+	}
+	if n, err := feed.Prune(ctx, db, time.Now(), time.Hour); err != nil || n != 0 || count() != 2500 {
+		t.Fatalf("changes younger than keep: pruned %d (%v), %d left", n, err, count())
+	}
+	n, err := feed.Prune(ctx, db, time.Now().Add(2*time.Hour), time.Hour)
+	if err != nil || n != 2499 || count() != 1 {
+		t.Fatalf("changes older than keep: pruned %d (%v), %d left; want 2499 and the newest", n, err, count())
+	}
+}
