@@ -60,7 +60,7 @@ func waitDelivered(t *testing.T, st store.Store, fd *feed.Feed) {
 
 // TestFollowScanOnePerChange: replicas follow the same changes in
 // batches of their own; the scan a policy change starts is named after
-// the change, so they start one scan, not one each. Before, it was named
+// the change's scope and second, so they start one scan, not one each. Before, it was named
 // after the last change of the batch: a replica that saw the assignment
 // alone and one that saw it with the next write started two scans of the
 // same scope.
@@ -85,6 +85,10 @@ func TestFollowScanOnePerChange(t *testing.T) {
 	waitDelivered(t, f.st, fdA)
 	fdB.Notify() // B: rg0, the assignment and rg1 in one batch
 	waitDelivered(t, f.st, fdB)
+	// The scans start once their second of changes is over.
+	time.Sleep(1100 * time.Millisecond)
+	f.gov.StartDue(ctx, quietLog())
+	gB.StartDue(ctx, quietLog())
 
 	scans := map[string]int{}
 	for {

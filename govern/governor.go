@@ -39,7 +39,9 @@ type Governor struct {
 	now      func() time.Time
 	newID    func() string
 
-	wake chan struct{} // RunScans: look for scan tasks now
+	wake    chan struct{} // RunScans: look for scan tasks now
+	pmu     sync.Mutex
+	pending map[string]pending // scans of changed scopes, by id, until due
 
 	mu      sync.Mutex // serializes rebuilds
 	snap    atomic.Pointer[snapshot]

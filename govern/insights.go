@@ -26,6 +26,8 @@ import (
 //	POST {scope}/providers/Microsoft.PolicyInsights/policyStates/latest/summarize
 //	POST {subscription or resource group}/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation
 //	GET  /subscriptions/{s}/providers/Microsoft.PolicyInsights/asyncOperationResults/{id}
+//	POST {scope}/providers/Microsoft.PolicyInsights/policyEvents/default/queryResults
+//	     (the Policy-category activity-log events: events.go)
 //
 // {scope} is a subscription, a resource group, a resource, or a policy
 // assignment, definition or set definition. mlgov keeps the latest record
@@ -813,6 +815,17 @@ func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources
 			return nil, arm.Errorf("InvalidRequestUri", "'%s' is not a policy states operation: use queryResults, summarize or triggerEvaluation.", arm.Clip(id.Trailing, 64))
 		}
 		return nil, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on '%s'.", r.Method, r.Path)
+	case typ == "policyevents":
+		if !strings.EqualFold(last.Name, "default") {
+			return nil, arm.Errorf("InvalidRequestUri", "The policy events resource '%s' is not valid: use 'default'.", arm.Clip(last.Name, 64))
+		}
+		if action != "queryresults" {
+			return nil, arm.Errorf("InvalidRequestUri", "'%s' is not a policy events operation: use queryResults.", arm.Clip(id.Trailing, 64))
+		}
+		if r.Method != "POST" && r.Method != "GET" {
+			return nil, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on '%s'.", r.Method, r.Path)
+		}
+		return g.policyEvents(ctx, scope, r)
 	}
-	return nil, arm.Errorf("InvalidResourceType", "The resource type 'Microsoft.PolicyInsights/%s' is not implemented by mlgov (policyStates and asyncOperationResults are).", arm.Clip(last.Type, 64))
+	return nil, arm.Errorf("InvalidResourceType", "The resource type 'Microsoft.PolicyInsights/%s' is not implemented by mlgov (policyStates, policyEvents and asyncOperationResults are).", arm.Clip(last.Type, 64))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -328,6 +329,7 @@ func (g *Governor) RunScans(ctx context.Context, owner string, interval, poll ti
 			}
 			next = g.now().Truncate(interval).Add(interval)
 		}
+		g.startDue(ctx, log)
 		g.workers(ctx, owner, log)
 		select {
 		case <-ctx.Done():
@@ -357,6 +359,48 @@ func (g *Governor) startFullScan(ctx context.Context, scanID string) error {
 	}
 	g.Wake()
 	return nil
+}
+
+// scanDebounce is how long the policy changes of a scope are gathered
+// into one scan: it starts once the second of the changes is over.
+const scanDebounce = time.Second
+
+// pending is a scan waiting for its second of changes to end.
+type pending struct {
+	scope string
+	due   time.Time
+}
+
+// pendingScan records a scan to start when due.
+func (g *Governor) pendingScan(id, scope string, due time.Time) {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	if g.pending == nil {
+		g.pending = map[string]pending{}
+	}
+	g.pending[id] = pending{scope: scope, due: due}
+}
+
+// startDue starts the pending scans whose time has come.
+func (g *Governor) startDue(ctx context.Context, log *slog.Logger) {
+	now := g.now()
+	g.pmu.Lock()
+	var due []string
+	for id, p := range g.pending {
+		if !now.Before(p.due) {
+			due = append(due, id)
+		}
+	}
+	g.pmu.Unlock()
+	for _, id := range due {
+		g.pmu.Lock()
+		p := g.pending[id]
+		delete(g.pending, id)
+		g.pmu.Unlock()
+		if err := g.StartScan(ctx, id, p.scope); err != nil {
+			log.Warn("re-evaluating the scope of a changed policy resource", "scope", p.scope, "error", err)
+		}
+	}
 }
 
 // Wake makes RunScans look for tasks now.
@@ -404,7 +448,13 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 					})
 				}
 				s := scopeOfPolicy(c)
-				scans = append(scans, struct{ id, scope string }{"change-" + fmt.Sprint(c.Seq) + "-" + s, s})
+				// One scan per scope and second of changes (the
+				// change's own time, so every replica names it alike):
+				// a burst of assignments is one scan, not hundreds.
+				bucket := c.Time.Truncate(scanDebounce)
+				scans = append(scans, struct{ id, scope string }{
+					"change-" + strings.ToLower(s) + "-" + strconv.FormatInt(bucket.UnixMilli(), 10), s})
+				g.pendingScan(scans[len(scans)-1].id, s, bucket.Add(scanDebounce))
 				continue
 			}
 			if !seen[c.Key] {
@@ -414,11 +464,6 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 		}
 		if len(scans) > 0 {
 			g.Invalidate()
-			for _, sc := range scans {
-				if err := g.StartScan(ctx, sc.id, sc.scope); err != nil {
-					log.Warn("re-evaluating the scope of a changed policy resource", "scope", sc.scope, "error", err)
-				}
-			}
 			g.Wake()
 		}
 		for i := 0; i < len(keys); i += scanBatch {

@@ -40,17 +40,26 @@ func (s *Server) states(t *testing.T, scope, query string) []map[string]any {
 }
 
 // waitStates polls queryResults until want(records) holds or 1 s passes
-// (the live-compliance bound), and fails the test otherwise.
+// (the live-compliance bound of a written resource), and fails the test
+// otherwise.
 func (s *Server) waitStates(t *testing.T, scope, query string, what string, want func([]map[string]any) bool) []map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
+	return s.waitStatesFor(t, time.Second, scope, query, what, want)
+}
+
+// waitStatesFor is waitStates with another bound: a changed assignment or
+// exemption re-evaluates its scope with a scan that gathers the changes of
+// a second first.
+func (s *Server) waitStatesFor(t *testing.T, bound time.Duration, scope, query string, what string, want func([]map[string]any) bool) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for {
 		got := s.states(t, scope, query)
 		if want(got) {
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 1 s of the write; records: %v", what, got)
+			t.Fatalf("%s: not within %v; records: %v", what, bound, got)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -141,10 +150,24 @@ func TestComplianceLive(t *testing.T) {
 		if len(sum.Value) == 1 && (len(sum.Value[0].PolicyAssignments) != 1 || !strings.EqualFold(sum.Value[0].PolicyAssignments[0].PolicyAssignmentID, asg)) {
 			t.Errorf("summarize policyAssignments: %s", r.Body)
 		}
+		// policyEvents: the audit events of the computes' PUTs, one record
+		// per policy, with $filter and $top.
+		evq := s.RG("rg1") + "/providers/Microsoft.PolicyInsights/policyEvents/default/queryResults" + iav
+		pe := s.Do(t, "POST", evq+"&$filter="+url.QueryEscape("policyDefinitionAction eq 'audit'"), nil)
+		var events struct {
+			Value []map[string]any `json:"value"`
+		}
+		json.Unmarshal(pe.Body, &events)
+		if pe.Status != 200 || len(events.Value) != 6 || !strings.EqualFold(fmt.Sprint(events.Value[0]["policyAssignmentId"]), asg) {
+			t.Errorf("policyEvents: %d, %d records (want 6: the computes without idle shutdown): %.600s", pe.Status, len(events.Value), pe.Body)
+		}
+		if pe := s.Do(t, "POST", evq+"&$filter="+url.QueryEscape("policyDefinitionAction eq 'deny'"), nil); !strings.Contains(string(pe.Body), `"value":[]`) {
+			t.Errorf("policyEvents filtered on deny: %s", pe.Body)
+		}
 		// Exempt.
 		s.put(t, s.RG("rg1")+"/providers/Microsoft.Authorization/policyExemptions/w"+pav,
 			`{"properties":{"policyAssignmentId":"`+asg+`","exemptionCategory":"Waiver"}}`, 201)
-		s.waitStates(t, s.sub(), "", "Exempt after the exemption", func(r []map[string]any) bool {
+		s.waitStatesFor(t, 3*time.Second, s.sub(), "", "Exempt after the exemption", func(r []map[string]any) bool {
 			return stateOf(r, bad, "idle") == "Exempt"
 		})
 		// triggerEvaluation: 202 + Location, the same operation while it
