@@ -130,9 +130,45 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 		}
 	}
 	rows := g.evaluateStored(s, p, parseAll(present), g.now(), storeLookup{ctx: ctx, st: g.st})
-	return g.st.Write(ctx, func(tx store.Tx) error {
-		return tx.PutPolicyStatesBatch(ctx, rows, keys)
-	})
+	return g.writeRows(ctx, rows, keys)
+}
+
+// maxRowsPerWrite bounds the records one write transaction holds, so that
+// compliance writes leave the store's write lock to requests between them
+// (SQLite has one writer): a few tens of milliseconds of writing. Under a
+// write load whose records the store cannot keep up with, compliance lags
+// (the feed holds the backlog) and requests do not wait for it.
+const maxRowsPerWrite = 1000
+
+// writeRows replaces the records of the resources of keys with rows (each
+// resource's rows together), in transactions of at most maxRowsPerWrite
+// records (and at least one resource).
+func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, keys []string) error {
+	byKey := make(map[string][]*store.PolicyState, len(keys))
+	for _, r := range rows {
+		byKey[r.ResourceKey] = append(byKey[r.ResourceKey], r)
+	}
+	var chunkRows []*store.PolicyState
+	var chunkKeys []string
+	flush := func() error {
+		if len(chunkKeys) == 0 {
+			return nil
+		}
+		err := g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, chunkRows, chunkKeys) })
+		chunkRows, chunkKeys = nil, nil
+		return err
+	}
+	for _, k := range keys {
+		rs := byKey[k]
+		if len(chunkKeys) > 0 && len(chunkRows)+len(rs) > maxRowsPerWrite {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		chunkRows = append(chunkRows, rs...)
+		chunkKeys = append(chunkKeys, k)
+	}
+	return flush()
 }
 
 // scanScope evaluates every resource of a scan task's scope: a resource
@@ -200,8 +236,7 @@ func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
 		for j, v := range batch {
 			keys[j] = arm.KeyOf(v.Field("id").Str())
 		}
-		rows := g.evaluateStored(s, p, batch, now, lookup)
-		if err := g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, rows, keys) }); err != nil {
+		if err := g.writeRows(ctx, g.evaluateStored(s, p, batch, now, lookup), keys); err != nil {
 			return i, err
 		}
 	}
