@@ -46,6 +46,9 @@ type Governor struct {
 	mu      sync.Mutex // serializes rebuilds
 	snap    atomic.Pointer[snapshot]
 	version atomic.Uint64 // bumped by every change of a policy resource
+	// lastRequest is when a request's write last committed (UnixNano):
+	// compliance writing yields to requests (writeRows).
+	lastRequest atomic.Int64
 }
 
 var (
@@ -117,10 +120,13 @@ func (g *Governor) AdmissionVersion() uint64 { return g.version.Load() }
 // policy resource rebuilds the snapshot at once, so that the next
 // request sees it.
 func (g *Governor) Committed(a *resources.Attributes) {
-	if a == nil || !policyTypes[arm.KeyOf(a.Spec.Type)] {
+	if a == nil {
 		return
 	}
-	g.Invalidate()
+	g.lastRequest.Store(time.Now().UnixNano())
+	if policyTypes[arm.KeyOf(a.Spec.Type)] {
+		g.Invalidate()
+	}
 }
 
 // Invalidate marks the snapshot stale (a policy resource changed,

@@ -142,7 +142,11 @@ const maxRowsPerWrite = 1000
 
 // writeRows replaces the records of the resources of keys with rows (each
 // resource's rows together), in transactions of at most maxRowsPerWrite
-// records (and at least one resource).
+// records (and at least one resource). While requests write (one
+// committed in the last second), it waits as long as each transaction
+// took before the next: compliance takes at most half of the store's
+// writing and the requests the rest, and lags under a load it cannot keep
+// up with; an idle store is written flat out.
 func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, keys []string) error {
 	byKey := make(map[string][]*store.PolicyState, len(keys))
 	for _, r := range rows {
@@ -154,8 +158,15 @@ func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, key
 		if len(chunkKeys) == 0 {
 			return nil
 		}
+		start := time.Now()
 		err := g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, chunkRows, chunkKeys) })
 		chunkRows, chunkKeys = nil, nil
+		if err == nil && time.Since(time.Unix(0, g.lastRequest.Load())) < time.Second {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Since(start)):
+			}
+		}
 		return err
 	}
 	for _, k := range keys {

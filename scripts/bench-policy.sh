@@ -35,7 +35,7 @@ fresh() {
 }
 one() { # name, bench args...
   local name=$1; shift
-  "$BIN" bench --bootstrap "$DATA/bootstrap.json" --duration 10s --concurrency 64 --op put-compute --rate 1000 "$@" 2>/dev/null |
+  "$BIN" bench --bootstrap "$DATA/bootstrap.json" --duration 10s --concurrency 64 --op put-compute --rate "${RATE:-1000}" "$@" 2>/dev/null |
     awk -v n="$name" -v r="$run" '/^throughput/ {t=$2} /^latency/ {p50=$3; p99=$7; sub("ms","",p50); sub("ms","",p99)} END {printf "%-16s run %s %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms\n", n, r, t, p50, p99}' | tee -a "$OUT"
 }
 for run in $(seq "$RUNS"); do
