@@ -165,6 +165,20 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return fmt.Errorf("opening the store: %w", err)
 	}
 	defer st.Close()
+	// On SQLite the compliance records and scan tasks get a database of
+	// their own beside the main one: one writer each, so that a scan's
+	// writing neither waits for nor holds the requests' write lock.
+	cst := st
+	if storeURL == "" || strings.HasPrefix(storeURL, "sqlite://") {
+		main := filepath.Join(dataDir, "mlgov.db")
+		if storeURL != "" {
+			main = strings.TrimPrefix(storeURL, "sqlite://")
+		}
+		if cst, err = e.openStore(ctx, "sqlite://"+strings.TrimSuffix(main, ".db")+"-compliance.db", dataDir); err != nil {
+			return fmt.Errorf("opening the compliance store: %w", err)
+		}
+		defer cst.Close()
+	}
 
 	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek})
 	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
@@ -187,7 +201,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	newID := new(timeUUIDs).next
-	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID})
+	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID, Compliance: cst})
 	if err := gov.Refresh(ctx); err != nil {
 		return fmt.Errorf("loading the policy assignments: %w", err)
 	}

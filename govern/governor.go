@@ -25,8 +25,13 @@ type Config struct {
 	Builtins *Builtins
 	// Aliases is the alias catalog definitions are compiled with.
 	Aliases *alias.Catalog
-	Now     func() time.Time
-	NewID   func() string
+	// Compliance is the store of the compliance records and scan tasks
+	// (nil: the resources' store). mlgov serve on SQLite gives them a
+	// database of their own, so that their writing does not queue
+	// behind, or hold, the requests' write lock.
+	Compliance store.Store
+	Now        func() time.Time
+	NewID      func() string
 }
 
 // Governor serves the policy types and enforces the assignments: it is
@@ -34,6 +39,7 @@ type Config struct {
 // AdmissionVersioner.
 type Governor struct {
 	st       store.Store
+	cs       store.Store // compliance records and scan tasks
 	builtins *Builtins
 	catalog  *alias.Catalog
 	now      func() time.Time
@@ -66,7 +72,10 @@ func New(st store.Store, cfg Config) *Governor {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Governor{st: st, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID, wake: make(chan struct{}, 1)}
+	if cfg.Compliance == nil {
+		cfg.Compliance = st
+	}
+	return &Governor{st: st, cs: cfg.Compliance, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID, wake: make(chan struct{}, 1)}
 }
 
 // snapshot is the assignments and exemptions in force, compiled.

@@ -266,7 +266,7 @@ func (g *Governor) records(ctx context.Context, iq *insightsQuery, after *store.
 		}
 		for {
 			var page []*store.PolicyState
-			err := g.st.Read(ctx, func(tx store.Tx) error {
+			err := g.cs.Read(ctx, func(tx store.Tx) error {
 				var err error
 				page, err = tx.ListPolicyStates(ctx, q)
 				return err
@@ -507,7 +507,7 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 	}
 	count := func(groupBy ...string) ([]*store.PolicyStateCount, error) {
 		var out []*store.PolicyStateCount
-		err := g.st.Read(ctx, func(tx store.Tx) error {
+		err := g.cs.Read(ctx, func(tx store.Tx) error {
 			var err error
 			out, err = tx.CountPolicyStates(ctx, iq.q, groupBy)
 			return err
@@ -721,7 +721,7 @@ func (g *Governor) triggerEvaluation(ctx context.Context, scope *arm.ID) (*resou
 	}
 	key := scope.Key()
 	var scanID string
-	err := g.st.Read(ctx, func(tx store.Tx) error {
+	err := g.cs.Read(ctx, func(tx store.Tx) error {
 		o, err := tx.GetObject(ctx, "policyscan", key)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -745,7 +745,7 @@ func (g *Governor) triggerEvaluation(ctx context.Context, scope *arm.ID) (*resou
 		if err := g.StartScan(ctx, scanID, scope.String()); err != nil {
 			return nil, err
 		}
-		if err := g.st.Write(ctx, func(tx store.Tx) error {
+		if err := g.cs.Write(ctx, func(tx store.Tx) error {
 			return tx.PutObject(ctx, &store.Object{Kind: "policyscan", Key: key, Body: []byte(scanID), UpdatedAt: g.now()})
 		}); err != nil {
 			return nil, err

@@ -159,7 +159,7 @@ func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, key
 			return nil
 		}
 		start := time.Now()
-		err := g.st.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, chunkRows, chunkKeys) })
+		err := g.cs.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, chunkRows, chunkKeys) })
 		chunkRows, chunkKeys = nil, nil
 		if err == nil && time.Since(time.Unix(0, g.lastRequest.Load())) < time.Second {
 			select {
@@ -294,7 +294,7 @@ func (g *Governor) StartScan(ctx context.Context, scanID, scope string) error {
 	} else {
 		add(id.String())
 	}
-	err = g.st.Write(ctx, func(tx store.Tx) error { return tx.CreateScanTasks(ctx, tasks) })
+	err = g.cs.Write(ctx, func(tx store.Tx) error { return tx.CreateScanTasks(ctx, tasks) })
 	if errors.Is(err, store.ErrConflict) {
 		return nil
 	}
@@ -303,7 +303,7 @@ func (g *Governor) StartScan(ctx context.Context, scanID, scope string) error {
 
 // ScanProgress reports how many tasks of a scan are done, of how many.
 func (g *Governor) ScanProgress(ctx context.Context, scanID string) (done, total int, err error) {
-	err = g.st.Read(ctx, func(tx store.Tx) error {
+	err = g.cs.Read(ctx, func(tx store.Tx) error {
 		var err error
 		done, total, err = tx.ScanProgress(ctx, scanID)
 		return err
@@ -336,7 +336,7 @@ func (g *Governor) work(ctx context.Context, owner string, log *slog.Logger) {
 	for ctx.Err() == nil {
 		var t *store.ScanTask
 		now := g.now()
-		err := g.st.Write(ctx, func(tx store.Tx) error {
+		err := g.cs.Write(ctx, func(tx store.Tx) error {
 			var err error
 			t, err = tx.ClaimScanTask(ctx, owner, now, now.Add(scanLease))
 			return err
@@ -353,7 +353,7 @@ func (g *Governor) work(ctx context.Context, owner string, log *slog.Logger) {
 			log.Warn("compliance scan task failed; it is retried when its lease ends", "scan", t.ScanID, "scope", t.Scope, "error", err)
 			continue
 		}
-		_ = g.st.Write(ctx, func(tx store.Tx) error { return tx.CompleteScanTask(ctx, t.ScanID, t.TaskID, owner, n) })
+		_ = g.cs.Write(ctx, func(tx store.Tx) error { return tx.CompleteScanTask(ctx, t.ScanID, t.TaskID, owner, n) })
 	}
 }
 
@@ -488,7 +488,7 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 			}
 			if policyTypes[c.TypeKey] {
 				if c.Deleted && c.TypeKey == arm.KeyOf(TypeAssignment) {
-					_ = g.st.Write(ctx, func(tx store.Tx) error {
+					_ = g.cs.Write(ctx, func(tx store.Tx) error {
 						_, err := tx.DeletePolicyStatesOfAssignment(ctx, c.Key)
 						return err
 					})
