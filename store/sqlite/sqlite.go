@@ -212,14 +212,22 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	// (which keeps the counter in memory) did not close: the change of
 	// the last write has that number (PruneChanges leaves the newest
 	// change alone). No exclusive DB can be writing now.
+	readSeq := `SELECT value FROM counters WHERE name = 'resource_seq'`
 	if _, err := write.ExecContext(ctx, syncSeq); err != nil {
-		write.Close()
-		read.Close()
-		unlock()
-		return nil, fmt.Errorf("sqlite: open %q: updating the resource sequence: %w", path, err)
+		var se *msqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqliteFull {
+			write.Close()
+			read.Close()
+			unlock()
+			return nil, fmt.Errorf("sqlite: open %q: updating the resource sequence: %w", path, err)
+		}
+		// A full disk: the counters row stays behind until a write
+		// succeeds (every write fails until space is freed; reads go on),
+		// and the number comes from the newest change.
+		readSeq = `SELECT MAX((SELECT value FROM counters WHERE name = 'resource_seq'), (SELECT COALESCE(MAX(seq), 0) FROM changes))`
 	}
 	if db.rc.enabled {
-		if err := write.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'resource_seq'`).Scan(&db.seq); err != nil {
+		if err := write.QueryRowContext(ctx, readSeq).Scan(&db.seq); err != nil {
 			write.Close()
 			read.Close()
 			unlock()
@@ -538,6 +546,9 @@ func (db *DB) begin() error {
 }
 
 // syncSeq brings the resource sequence counter up to the last change.
+// sqliteFull is SQLITE_FULL, the primary result code of a full disk.
+const sqliteFull = 13
+
 const syncSeq = `UPDATE counters SET value = MAX(value, (SELECT COALESCE(MAX(seq), 0) FROM changes))
 	WHERE name = 'resource_seq'`
 
