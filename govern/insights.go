@@ -720,6 +720,14 @@ func (g *Governor) triggerEvaluation(ctx context.Context, scope *arm.ID) (*resou
 		return nil, arm.Errorf("InvalidRequestUri", "triggerEvaluation is served at subscription and resource group scope.")
 	}
 	key := scope.Key()
+	if rs, err := store.GetResources(ctx, g.st, key); err != nil {
+		return nil, err
+	} else if rs[0] == nil {
+		if scope.IsSubscription() {
+			return nil, arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", scope.SubscriptionID)
+		}
+		return nil, arm.Errorf("ResourceGroupNotFound", "Resource group '%s' could not be found.", scope.ResourceGroup)
+	}
 	var scanID string
 	err := g.cs.Read(ctx, func(tx store.Tx) error {
 		o, err := tx.GetObject(ctx, "policyscan", key)

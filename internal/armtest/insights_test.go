@@ -191,6 +191,10 @@ func TestComplianceLive(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		// A scope that does not exist: 404, no scan.
+		if nf := s.Do(t, "POST", s.RG("nope")+"/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation"+iav, nil); nf.Status != 404 || nf.ErrorCode() != "ResourceGroupNotFound" {
+			t.Errorf("triggerEvaluation of a missing resource group: %d %s", nf.Status, nf.Body)
+		}
 		// Bad OData: 400 naming the parameter.
 		b := s.Do(t, "POST", s.sub()+"/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults"+iav+"&$filter="+url.QueryEscape("Complianc eq 'x'"), nil)
 		if b.Status != 400 || !strings.Contains(b.ErrorMessage(), "$filter") {
