@@ -44,9 +44,7 @@ func startServeWith(t *testing.T, mod func(*serveConfig)) string {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &syncWriter{w: &logs},
-		openStore: func(ctx context.Context, url, dataDir string) (store.Store, error) {
-			return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
-		}}
+		openStore: testOpenStore}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cfg := serveConfig{dataDir: dir, listen: addr, lroLatency: 20 * time.Millisecond}
@@ -302,9 +300,7 @@ func TestServeDataDirInUse(t *testing.T) {
 	dir := filepath.Dir(startServe(t))
 	var logs bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &syncWriter{w: &logs},
-		openStore: func(ctx context.Context, url, dataDir string) (store.Store, error) {
-			return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
-		}}
+		openStore: testOpenStore}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := serve(ctx, e, serveConfig{dataDir: dir, listen: "127.0.0.1:0", lroLatency: 20 * time.Millisecond})
@@ -368,4 +364,14 @@ func TestServeSigningKeyRotation(t *testing.T) {
 	if kid := kidOf(c2.token); kid == oldKid || !slices.Contains(jwks(), kid) {
 		t.Errorf("a new token is signed with %s; want a newer published key than %s", kid, oldKid)
 	}
+}
+
+// testOpenStore is cmd/mlgov's store opener for SQLite: the data
+// directory's database, or the sqlite:// path given (serve opens the
+// compliance database that way).
+func testOpenStore(ctx context.Context, url, dataDir string) (store.Store, error) {
+	if path, ok := strings.CutPrefix(url, "sqlite://"); ok {
+		return sqlite.Open(ctx, path)
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
 }

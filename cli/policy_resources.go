@@ -943,34 +943,7 @@ func newAssignmentCmd(e *env) *cobra.Command {
 	f.StringVarP(&location, "location", "l", "", "location of the assignment (for its managed identity)")
 	f.StringVarP(&message, "non-compliance-message", "m", "", "message shown when a resource is refused or found non-compliant")
 
-	var listScope, listRG string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the policy assignments at a scope (default: the subscription)",
-		Args:  cobra.NoArgs,
-		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
-			if err := conn.validate(); err != nil {
-				return err
-			}
-			if err := checkScopeFlags(&listScope, listRG); err != nil {
-				return err
-			}
-			cl, err := conn.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			at, err := cl.resolveScope(listScope, listRG)
-			if err != nil {
-				return err
-			}
-			items, err := cl.list(cmd.Context(), at+authz+"policyAssignments?api-version="+policyAPIVersion)
-			if err != nil {
-				return err
-			}
-			return assignmentTable(e.stdout, conn.output).many(items)
-		}),
-	}
-	addScopeFlags(list.Flags(), &listScope, &listRG)
+	list := scopedList(e, conn, "assignment", "policyAssignments", policyAPIVersion, assignmentTable)
 
 	show, del := showDelete(e, conn, "assignment", func(scope, name string) string { return path(scope, name) },
 		func(w io.Writer, o string) printer { return assignmentTable(w, o) })
@@ -1002,6 +975,40 @@ func checkScopeFlags(scope *string, rg string) error {
 
 // showDelete makes the show and delete commands of a scoped policy
 // resource (assignment, exemption).
+// scopedList is the list command of the resources of a collection at a
+// scope (--scope or -g; default: the subscription).
+func scopedList(e *env, conn *connOptions, what, collection, apiVersion string, table func(io.Writer, string) printer) *cobra.Command {
+	var listScope, listRG string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the policy " + what + "s at a scope (default: the subscription)",
+		Args:  cobra.NoArgs,
+		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
+			if err := conn.validate(); err != nil {
+				return err
+			}
+			if err := checkScopeFlags(&listScope, listRG); err != nil {
+				return err
+			}
+			cl, err := conn.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			at, err := cl.resolveScope(listScope, listRG)
+			if err != nil {
+				return err
+			}
+			items, err := cl.list(cmd.Context(), at+authz+collection+"?api-version="+apiVersion)
+			if err != nil {
+				return err
+			}
+			return table(e.stdout, conn.output).many(items)
+		}),
+	}
+	addScopeFlags(list.Flags(), &listScope, &listRG)
+	return list
+}
+
 func showDelete(e *env, conn *connOptions, what string, path func(scope, name string) string, table func(io.Writer, string) printer) (*cobra.Command, *cobra.Command) {
 	mk := func(use, short string, run func(ctx context.Context, cl *armClient, p string) error) *cobra.Command {
 		var name, scope, rg string
@@ -1137,34 +1144,7 @@ func newExemptionCmd(e *env) *cobra.Command {
 	f.StringVar(&displayName, "display-name", "", "display name")
 	f.StringVar(&description, "description", "", "description")
 
-	var listScope, listRG string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the policy exemptions at a scope (default: the subscription)",
-		Args:  cobra.NoArgs,
-		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
-			if err := conn.validate(); err != nil {
-				return err
-			}
-			if err := checkScopeFlags(&listScope, listRG); err != nil {
-				return err
-			}
-			cl, err := conn.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			at, err := cl.resolveScope(listScope, listRG)
-			if err != nil {
-				return err
-			}
-			items, err := cl.list(cmd.Context(), at+authz+"policyExemptions?api-version="+policyExemptionAPIVersion)
-			if err != nil {
-				return err
-			}
-			return exemptionTable(e.stdout, conn.output).many(items)
-		}),
-	}
-	addScopeFlags(list.Flags(), &listScope, &listRG)
+	list := scopedList(e, conn, "exemption", "policyExemptions", policyExemptionAPIVersion, exemptionTable)
 
 	show, del := showDelete(e, conn, "exemption", path, func(w io.Writer, o string) printer { return exemptionTable(w, o) })
 	c.AddCommand(create, list, show, del)

@@ -251,9 +251,7 @@ func TestServeEncryptsPlainSigningKeys(t *testing.T) {
 	run := func(mod func(*serveConfig)) (string, error) {
 		var logs syncBuffer
 		e := &env{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs,
-			openStore: func(ctx context.Context, url, dataDir string) (store.Store, error) {
-				return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
-			}}
+			openStore: testOpenStore}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		cfg := serveConfig{dataDir: dir, listen: "127.0.0.1:0"}

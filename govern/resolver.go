@@ -66,47 +66,36 @@ func builtinName(id, kind string) (string, bool) {
 }
 
 func (b *Builtins) definition(name string) (*definition.Definition, value.Value, error) {
-	raw, ok := b.defs[name]
-	if !ok {
-		return nil, value.Value{}, policyres.ErrNotFound
-	}
-	v, err := value.Parse(raw)
-	if err != nil {
-		return nil, value.Value{}, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if d, ok := b.parsedDefs[name]; ok {
-		return d, v, nil
-	}
-	doc, err := definition.FromValue(v)
-	if err != nil || doc.Kind != definition.KindPolicy {
-		return nil, value.Value{}, fmt.Errorf("built-in policy definition %s does not parse: %v", name, err)
-	}
-	b.parsedDefs[name] = doc.Policy
-	return doc.Policy, v, nil
+	return builtin(b, b.defs, b.parsedDefs, name, definition.KindPolicy, "policy definition",
+		func(d *definition.Document) *definition.Definition { return d.Policy })
 }
 
 func (b *Builtins) set(name string) (*definition.SetDefinition, value.Value, error) {
-	raw, ok := b.sets[name]
+	return builtin(b, b.sets, b.parsedSets, name, definition.KindPolicySet, "policy set definition",
+		func(d *definition.Document) *definition.SetDefinition { return d.Set })
+}
+
+// builtin parses a built-in of raw by name once (parsed caches it).
+func builtin[T any](b *Builtins, raw map[string]json.RawMessage, parsed map[string]*T, name string, kind definition.Kind, what string, of func(*definition.Document) *T) (*T, value.Value, error) {
+	r, ok := raw[name]
 	if !ok {
 		return nil, value.Value{}, policyres.ErrNotFound
 	}
-	v, err := value.Parse(raw)
+	v, err := value.Parse(r)
 	if err != nil {
 		return nil, value.Value{}, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if s, ok := b.parsedSets[name]; ok {
-		return s, v, nil
+	if d, ok := parsed[name]; ok {
+		return d, v, nil
 	}
 	doc, err := definition.FromValue(v)
-	if err != nil || doc.Kind != definition.KindPolicySet {
-		return nil, value.Value{}, fmt.Errorf("built-in policy set definition %s does not parse: %v", name, err)
+	if err != nil || doc.Kind != kind {
+		return nil, value.Value{}, fmt.Errorf("built-in %s %s does not parse: %v", what, name, err)
 	}
-	b.parsedSets[name] = doc.Set
-	return doc.Set, v, nil
+	parsed[name] = of(doc)
+	return parsed[name], v, nil
 }
 
 // getter reads a stored resource by key (nil, nil when absent).
