@@ -163,7 +163,7 @@ func (s *snapshot) render(ps *store.PolicyState) (value.Value, bool) {
 	return record(&st), true
 }
 
-// select projects a record on fields (canonical names; nil: all).
+// project is a record with only fields (canonical names; nil: all).
 func project(rec []byte, fields []string) json.RawMessage {
 	if len(fields) == 0 {
 		return rec
