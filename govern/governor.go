@@ -506,7 +506,10 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 	case resources.OpCreate, resources.OpUpdate:
 		obj = a.Object
 	case resources.OpDelete:
-		if denyActionExempt[arm.KeyOf(a.Spec.Type)] || a.ID.IsResourceGroup() {
+		if a.ID.IsResourceGroup() {
+			return g.validateGroupDelete(ctx, a)
+		}
+		if denyActionExempt[arm.KeyOf(a.Spec.Type)] {
 			return nil
 		}
 		obj = a.OldObject
@@ -560,6 +563,59 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 	}
 	g.record(a, &a.Events, "audit", audits)
 	return nil
+}
+
+// validateGroupDelete is DenyAction for a resource group's deletion
+// (policy-language.md §10.8): the resources in it that support location
+// and tags are evaluated against the DenyAction policies of mode Indexed
+// whose cascadeBehaviors.resourceGroup is deny (the default); one that
+// denies blocks the deletion. Policies of mode All never block it.
+func (g *Governor) validateGroupDelete(ctx context.Context, a *resources.Attributes) error {
+	s, err := g.current(ctx)
+	if err != nil {
+		return err
+	}
+	q := store.ListQuery{KeyPrefix: a.ID.Key() + "/", Limit: 500}
+	for {
+		var page []*store.Resource
+		if err := g.st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			page, err = tx.ListResources(ctx, q)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, r := range page {
+			obj, err := value.Parse(r.Body)
+			if err != nil || obj.Field("location").IsUndefined() || obj.Field("tags").IsUndefined() {
+				continue
+			}
+			id, err := arm.ParseID(obj.Field("id").Str())
+			if err != nil {
+				continue
+			}
+			var denies []*hit
+			s.each(id, obj, a.Now, func(as *assigned, m *member) {
+				if (m.static && m.effect != policy.DenyAction) || !strings.EqualFold(m.def.Mode, "Indexed") {
+					return
+				}
+				in := input(a, obj, m)
+				in.ResourceGroup = a.OldObject
+				h := &hit{as: as, m: m, res: m.prog.Evaluate(in)}
+				if h.res.Effect == policy.DenyAction && deniesDelete(h.res.Details) &&
+					!strings.EqualFold(h.res.Details.Field("cascadeBehaviors").Field("resourceGroup").Str(), "allow") {
+					denies = append(denies, h)
+				}
+			}, func(*assigned) {})
+			if len(denies) > 0 {
+				return g.refuse(a, obj, denies, nil)
+			}
+		}
+		if len(page) < q.Limit {
+			return nil
+		}
+		q.After = page[len(page)-1].Key
+	}
 }
 
 // deniesDelete reports whether DenyAction details name the delete action.

@@ -285,6 +285,14 @@ func TestGovernCustom(t *testing.T) {
 		if evs := s.policyEvents(t, "denyAction", strings.Split(kv3, "?")[0]); len(evs) != 1 {
 			t.Errorf("%d denyAction events", len(evs))
 		}
+		// Deleting the resource group would delete the vault: refused
+		// (mode Indexed, cascadeBehaviors deny by default).
+		if r := s.Do(t, "DELETE", s.RG("rg1")+"?api-version=2021-04-01", nil); r.Status != 403 || !strings.Contains(string(r.Body), "keep-vaults") {
+			t.Errorf("deleting the resource group of a protected vault: %d %s", r.Status, r.Body)
+		}
+		if g := s.Do(t, "GET", kv3, nil); g.Status != 200 {
+			t.Errorf("the protected vault went with its resource group: %d", g.Status)
+		}
 
 		// An evaluation error blocks, naming the policy and the error.
 		bad := s.define(t, "bad-eval", "All",
