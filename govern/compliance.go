@@ -141,6 +141,7 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 	forScopes(key, func(scope string) { exempts = append(exempts, s.exemptions[scope]...) })
 	reqCtx := value.ObjectValue() // compliance scans have no request: latest alias paths
 	var out []State
+	var mutators []mutator
 	forScopes(key, func(scope string) {
 		for _, as := range s.byScope[scope] {
 			if !as.a.AppliesToKey(key, loc, typ) {
@@ -188,10 +189,50 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 					st.Details = details(&ex)
 				}
 				out = append(out, st)
+				if st.ComplianceState == NonCompliant && (res.Effect == policy.Modify || res.Effect == policy.Append) {
+					mutators = append(mutators, mutator{len(out) - 1, res})
+				}
 			}
 		}
 	})
+	if len(mutators) > 1 {
+		g.markConflicts(obj, out, mutators)
+	}
 	return out
+}
+
+// mutator is a record of a Modify or Append that would change the
+// resource, with its evaluation.
+type mutator struct {
+	i   int // in the records
+	res policy.Result
+}
+
+// markConflicts makes Conflict the records of the Modify and Append
+// policies that contradict each other on the resource (two of them
+// setting the same property to different values: policy-language.md
+// §10.4, §16), as policy.ApplyAll finds them.
+func (g *Governor) markConflicts(obj value.Value, out []State, ms []mutator) {
+	results := make([]*policy.Result, len(ms))
+	for i := range ms {
+		results[i] = &ms[i].res
+	}
+	muts, err := policy.ApplyAll(obj, results, policy.ApplyOptions{Aliases: g.catalog})
+	if err != nil {
+		return
+	}
+	var conflicting []int
+	for i, mu := range muts.Mutations {
+		if len(mu.Conflicts) > 0 {
+			conflicting = append(conflicting, ms[i].i)
+		}
+	}
+	if len(conflicting) < 2 { // a conflict with the resource alone is not with another policy
+		return
+	}
+	for _, i := range conflicting {
+		out[i].ComplianceState = Conflict
+	}
 }
 
 // complianceOf maps an evaluation to a compliance state (§10.11) and

@@ -309,4 +309,25 @@ func TestEvaluateCompliance(t *testing.T) {
 	if s := states(ci)["idle"]; s.ComplianceState != govern.Exempt || len(s.ExemptionIDs) != 1 {
 		t.Errorf("ci1 exempted: %+v", s)
 	}
+	// Two Modify policies setting one tag to different values: Conflict
+	// (a third setting another tag stays NonCompliant).
+	tag := func(name, tagName, val string) {
+		def := sub + "/providers/Microsoft.Authorization/policyDefinitions/" + name
+		f.must(t, "PUT", def+"?api-version=2025-03-01", `{"properties":{"mode":"Indexed","policyRule":{"if":{"allOf":[`+
+			`{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"field":"tags['`+tagName+`']","notEquals":"`+val+`"}]},`+
+			`"then":{"effect":"modify","details":{"roleDefinitionIds":["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],`+
+			`"conflictEffect":"audit","operations":[{"operation":"addOrReplace","field":"tags['`+tagName+`']","value":"`+val+`"}]}}}}}`)
+		f.must(t, "PUT", sub+"/providers/Microsoft.Authorization/policyAssignments/"+name+"?api-version=2025-03-01",
+			`{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"policyDefinitionId":"`+def+`"}}`)
+	}
+	tag("env-prod", "env", "prod")
+	tag("env-dev", "env", "dev")
+	tag("owner", "owner", "ml")
+	got = states(ws)
+	if got["env-prod"].ComplianceState != govern.Conflict || got["env-dev"].ComplianceState != govern.Conflict {
+		t.Errorf("contradicting Modify policies: %s and %s, want Conflict", got["env-prod"].ComplianceState, got["env-dev"].ComplianceState)
+	}
+	if got["owner"].ComplianceState != govern.NonCompliant {
+		t.Errorf("a Modify policy of another tag: %s, want NonCompliant", got["owner"].ComplianceState)
+	}
 }
