@@ -202,3 +202,40 @@ func TestComplianceLive(t *testing.T) {
 		}
 	})
 }
+
+// TestInsightsBadQuery: every malformed query option of the PolicyInsights
+// API is a 400 with a stable code whose target names the option.
+func TestInsightsBadQuery(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		base := s.sub() + "/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults" + iav
+		for _, tc := range []struct{ query, code, target string }{
+			{"&$filter=" + url.QueryEscape("Complianc eq 'x'"), "InvalidQueryParameterValue", "$filter"},
+			{"&$filter=" + url.QueryEscape("complianceState eq"), "InvalidQueryParameterValue", "$filter"},
+			{"&$filter=" + url.QueryEscape("complianceState in ('a')"), "InvalidQueryParameterValue", "$filter"},
+			{"&$apply=" + url.QueryEscape("groupby((nothing))"), "InvalidQueryParameterValue", "$apply"},
+			{"&$orderby=" + url.QueryEscape("resourceId sideways"), "InvalidQueryParameterValue", "$orderby"},
+			{"&$select=" + url.QueryEscape("resourceId, nope"), "InvalidQueryParameterValue", "$select"},
+			{"&$top=abc", "InvalidQueryParameterValue", "$top"},
+			{"&$top=0", "InvalidQueryParameterValue", "$top"},
+			{"&$from=yesterday", "InvalidQueryParameterValue", "$from"},
+			{"&$skiptoken=%25%25%25", "InvalidSkipToken", "$skiptoken"},
+		} {
+			r := s.Do(t, "POST", base+tc.query, nil)
+			var e struct{ Error struct{ Code, Target string } }
+			json.Unmarshal(r.Body, &e)
+			if r.Status != 400 || e.Error.Code != tc.code || e.Error.Target != tc.target {
+				t.Errorf("%s: %d %s, want 400 %s at %s", tc.query, r.Status, r.Body, tc.code, tc.target)
+			}
+		}
+		// An unknown policy states resource and operation.
+		for _, p := range []string{
+			"/providers/Microsoft.PolicyInsights/policyStates/sometimes/queryResults",
+			"/providers/Microsoft.PolicyInsights/policyStates/latest/explode",
+			"/providers/Microsoft.PolicyInsights/policyEvents/latest/queryResults",
+		} {
+			if r := s.Do(t, "POST", s.sub()+p+iav, nil); r.Status != 400 {
+				t.Errorf("%s: %d %s, want 400", p, r.Status, r.Body)
+			}
+		}
+	})
+}
