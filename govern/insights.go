@@ -505,11 +505,34 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 		// rather than answered with counts of something else.
 		return nil, arm.Errorf("InvalidQueryParameterValue", "summarize supports $filter on the properties the store indexes (%s); this one needs others.", strings.Join(sortedKeys(stateColumns), ", "))
 	}
+	q := iq.q
+	if scope.IsSubscription() && q.Where == "" {
+		// A subscription's records are those of its assignments (an
+		// assignment covers its own subscription only): selected by
+		// assignment, the counts by assignment follow that index, in
+		// order, instead of sorting every record.
+		snap, err := g.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var keys []any
+		for _, list := range snap.byScope {
+			for _, as := range list {
+				if strings.EqualFold(subscriptionOf(as.a.ID), scope.SubscriptionID) {
+					keys = append(keys, as.key)
+				}
+			}
+		}
+		if len(keys) == 0 {
+			keys = append(keys, "")
+		}
+		q = store.PolicyStateQuery{Where: "assignment_key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + ")", Args: keys}
+	}
 	count := func(groupBy ...string) ([]*store.PolicyStateCount, error) {
 		var out []*store.PolicyStateCount
 		err := g.cs.Read(ctx, func(tx store.Tx) error {
 			var err error
-			out, err = tx.CountPolicyStates(ctx, iq.q, groupBy)
+			out, err = tx.CountPolicyStates(ctx, q, groupBy)
 			return err
 		})
 		return out, err
@@ -534,10 +557,6 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 			nonCompliantResources++
 		}
 	}
-	perDef, err := count("assignment_key", "set_key", "definition_key", "reference_key", "action", "state")
-	if err != nil {
-		return nil, err
-	}
 	perAssignment, err := count("assignment_key", "state")
 	if err != nil {
 		return nil, err
@@ -545,6 +564,42 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 	s, err := g.current(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// Per definition: an assignment of one definition has one record per
+	// resource, so its counts by state are the assignment's; only the
+	// initiatives' are counted per reference.
+	var perDef []*store.PolicyStateCount
+	var setKeys []any
+	for _, c := range perAssignment {
+		as := s.byKey[c.Values["assignment_key"]]
+		switch {
+		case as != nil && len(as.members) == 1 && as.members[0].setID == "":
+			m := as.members[0]
+			action := m.action
+			perDef = append(perDef, &store.PolicyStateCount{Count: c.Count, Resources: c.Count, Values: map[string]string{
+				"assignment_key": as.key, "set_key": "", "definition_key": m.defKey, "reference_key": "", "action": action, "state": c.Values["state"]}})
+		case len(setKeys) == 0 || setKeys[len(setKeys)-1] != c.Values["assignment_key"]:
+			setKeys = append(setKeys, c.Values["assignment_key"])
+		}
+	}
+	if len(setKeys) > 0 {
+		sq := q
+		where := "assignment_key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(setKeys)), ", ") + ")"
+		if sq.Where != "" {
+			sq.Where = "(" + sq.Where + ") AND " + where
+		} else {
+			sq.Where = where
+		}
+		sq.Args = append(append([]any(nil), sq.Args...), setKeys...)
+		var sets []*store.PolicyStateCount
+		if err := g.cs.Read(ctx, func(tx store.Tx) error {
+			var err error
+			sets, err = tx.CountPolicyStates(ctx, sq, []string{"assignment_key", "set_key", "definition_key", "reference_key", "action", "state"})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		perDef = append(perDef, sets...)
 	}
 	ids := s.ids()
 	type defKey struct{ a, def, ref string }
