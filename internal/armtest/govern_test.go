@@ -317,6 +317,45 @@ func TestGovernCustom(t *testing.T) {
 		if info["policyDefinitionReferenceId"] != "publicip" || !strings.EqualFold(fmt.Sprint(info["policySetDefinitionId"]), set) {
 			t.Errorf("initiative violation: %v", info)
 		}
+		// The compute made before the initiative was assigned is found by
+		// the scan of the change, and summarize counts it under the
+		// initiative's reference.
+		memberNC := func(body []byte) int {
+			var sum struct {
+				Value []struct {
+					PolicyAssignments []struct {
+						PolicyDefinitions []struct {
+							Ref     string `json:"policyDefinitionReferenceId"`
+							Effect  string `json:"effect"`
+							Results struct {
+								NonCompliantResources int `json:"nonCompliantResources"`
+							} `json:"results"`
+						} `json:"policyDefinitions"`
+					} `json:"policyAssignments"`
+				} `json:"value"`
+			}
+			json.Unmarshal(body, &sum)
+			for _, v := range sum.Value {
+				for _, a := range v.PolicyAssignments {
+					for _, d := range a.PolicyDefinitions {
+						if d.Ref == "publicip" && d.Effect == "deny" {
+							return d.Results.NonCompliantResources
+						}
+					}
+				}
+			}
+			return -1
+		}
+		var body []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			body = s.Do(t, "POST", s.sub()+"/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?api-version=2024-10-01", nil).Body
+			if memberNC(body) == 1 {
+				break
+			}
+		}
+		if memberNC(body) != 1 {
+			t.Errorf("summarize of the initiative's member: %.1500s", body)
+		}
 	})
 }
 
