@@ -343,7 +343,7 @@ type capReader struct {
 
 func (c *capReader) Read(p []byte) (int, error) {
 	if c.left <= 0 {
-		return 0, fmt.Errorf("the archive is larger than %d MiB uncompressed: refused", pullMaxStreamBytes>>20)
+		return 0, fmt.Errorf("the archive is larger than %s uncompressed: refused", sizeText(pullMaxStreamBytes))
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]
@@ -417,10 +417,10 @@ func extractBuiltins(r io.Reader, dst string) (files int, total int64, err error
 			return files, total, refuse("not a clean path")
 		}
 		if h.Size > pullMaxFileBytes {
-			return files, total, refuse(fmt.Sprintf("%d bytes, more than the %d MiB a definition may have", h.Size, pullMaxFileBytes>>20))
+			return files, total, refuse(fmt.Sprintf("%d bytes, more than the %s a definition may have", h.Size, sizeText(pullMaxFileBytes)))
 		}
 		if total+h.Size > pullMaxTotalBytes {
-			return files, total, refuse(fmt.Sprintf("the extracted files would be more than %d MiB together", pullMaxTotalBytes>>20))
+			return files, total, refuse(fmt.Sprintf("the extracted files would be more than %s together", sizeText(pullMaxTotalBytes)))
 		}
 		if files+1 > pullMaxFiles {
 			return files, total, refuse(fmt.Sprintf("more than %d files", pullMaxFiles))
@@ -439,6 +439,13 @@ func extractBuiltins(r io.Reader, dst string) (files int, total int64, err error
 		return files, total, errors.New("the archive is empty")
 	}
 	return files, total, nil
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // builtinsEntry maps a path inside the top folder to its place under
