@@ -269,7 +269,7 @@ func pullBuiltins(ctx context.Context, o pullOptions) (*pullResult, error) {
 func removeStalePulls(base string, now time.Time) {
 	entries, _ := os.ReadDir(base)
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), ".tmp-pull-") && !strings.HasPrefix(e.Name(), ".old-pull-") {
+		if !strings.HasPrefix(e.Name(), ".tmp-pull-") { // and .tmp-pull-*.old of renameAside
 			continue
 		}
 		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > 2*pullTimeout {
