@@ -68,8 +68,9 @@ func newServeCmd(e *env) *cobra.Command {
 			tuneGC()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			policyPathsFrom := "--policy-definitions"
 			if !cmd.Flags().Changed("policy-definitions") {
-				policyPaths = existing(defaultPolicyPaths)
+				policyPaths, policyPathsFrom = defaultPolicyPathsFor(dataDir)
 			}
 			if !cmd.Flags().Changed("aliases") {
 				aliasPaths = existing(defaultAliasPaths)
@@ -88,7 +89,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input})
+				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input})
 		},
 	}
 	f := c.Flags()
@@ -105,7 +106,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.DurationVar(&keyLifetime, "signing-key-lifetime", 30*24*time.Hour, "rotate the token signing key once it is this old (0: only when asked); old keys keep verifying until their tokens expire")
 	f.BoolVar(&rotateKey, "rotate-signing-key", false, "rotate the token signing key now, at start")
 	f.DurationVar(&lroLatency, "lro-latency", 300*time.Millisecond, "how long long-running operations stay in progress")
-	f.StringArrayVar(&policyPaths, "policy-definitions", nil, "folder or file of built-in policy definitions to load (repeatable; default: ../shared/corpus/azure-policy when present)")
+	f.StringArrayVar(&policyPaths, "policy-definitions", nil, "folder or file of built-in policy definitions to load (repeatable; default: DIR/builtins/<ref> of mlgov policy builtins pull, else ../shared/corpus/azure-policy, when present)")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
 	hc.register(c)
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
@@ -121,6 +122,7 @@ type serveConfig struct {
 	readTimeout, writeTimeout                    time.Duration
 	lroLatency                                   time.Duration
 	policyPaths, aliasPaths                      []string
+	policyPathsFrom                              string // where policyPaths come from, for the log
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
 	keyLifetime                                  time.Duration
 	scanInterval                                 time.Duration // periodic compliance scan

@@ -148,6 +148,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.policyPaths) > 0 {
+		log.Info("loading built-in policy definitions", "paths", cfg.policyPaths, "from", cfg.policyPathsFrom)
+	}
 	pl, err := loadPolicies(cfg.policyPaths, cfg.aliasPaths)
 	if err != nil {
 		return fmt.Errorf("loading policy definitions: %w", err)
@@ -158,7 +161,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	log.Info("policy definitions loaded", "definitions", pl.defs.Len(), "initiatives", pl.sets.Len(), "failed", len(pl.failed), "aliases", pl.catalog.Len(), "paths", cfg.policyPaths)
 	if len(cfg.policyPaths) == 0 {
 		log.Warn("no built-in policy definitions: none are served or can be assigned. mlgov ships no copies of Azure's built-ins; " +
-			"give --policy-definitions the built-in folder of a checkout of the public Azure/azure-policy repository (its built-in-policies/policyDefinitions)")
+			"run mlgov policy builtins pull --data DIR to download them from the public Azure/azure-policy repository, " +
+			"or give --policy-definitions the built-in-policies folder of a checkout of it")
 	}
 	st, err := e.openStore(ctx, storeURL, dataDir)
 	if err != nil {
