@@ -37,30 +37,9 @@ func (b *Builder) Cond(where string, args []any) error {
 // policyStateWhere appends the WHERE clause of q (without After).
 func policyStateWhere(b *Builder, q store.PolicyStateQuery) error {
 	b.Write(" WHERE 1=1")
-	if q.SubscriptionKey != "" {
-		b.And("subscription_key = ", q.SubscriptionKey)
-	}
-	if q.ResourceGroupKey != "" {
-		b.And("resource_group_key = ", q.ResourceGroupKey)
-	}
-	if q.ResourceKey != "" {
-		b.And("resource_key = ", q.ResourceKey)
-	}
-	if q.KeyPrefix != "" {
-		b.And("resource_key >= ", q.KeyPrefix)
-		if end, ok := PrefixEnd(q.KeyPrefix); ok {
-			b.And("resource_key < ", end)
-		}
-	}
-	if q.AssignmentKey != "" {
-		b.And("assignment_key = ", q.AssignmentKey)
-	}
-	if q.DefinitionKey != "" {
-		b.And("definition_key = ", q.DefinitionKey)
-	}
-	if q.SetKey != "" {
-		b.And("set_key = ", q.SetKey)
-	}
+	b.Eq("subscription_key", q.SubscriptionKey, "resource_group_key", q.ResourceGroupKey, "resource_key", q.ResourceKey)
+	b.Prefix("resource_key", q.KeyPrefix)
+	b.Eq("assignment_key", q.AssignmentKey, "definition_key", q.DefinitionKey, "set_key", q.SetKey)
 	if q.Where != "" {
 		return b.Cond(q.Where, q.Args)
 	}

@@ -93,6 +93,28 @@ func (b *Builder) And(expr string, v any) {
 // SQL returns the statement text and its arguments.
 func (b *Builder) SQL() (string, []any) { return b.sb.String(), b.args }
 
+// Eq adds "AND col = ?" for each (col, value) pair whose value is not
+// empty: the optional equality filters of a query.
+func (b *Builder) Eq(pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			b.And(pairs[i]+" = ", pairs[i+1])
+		}
+	}
+}
+
+// Prefix adds the range of the keys of col that start with prefix (none
+// when prefix is empty).
+func (b *Builder) Prefix(col, prefix string) {
+	if prefix == "" {
+		return
+	}
+	b.And(col+" >= ", prefix)
+	if end, ok := PrefixEnd(prefix); ok {
+		b.And(col+" < ", end)
+	}
+}
+
 // ListResources builds the query for q, selecting cols (which include
 // body) from resources, with WHERE, ORDER BY key and LIMIT. With
 // q.MaxBytes and a Dialect.ByteLength, the rows after the one at which the bodies reach MaxBytes
@@ -112,24 +134,8 @@ func ListResources(d Dialect, cols string, q store.ListQuery) (string, []any) {
 		b = NewBuilder(d, "SELECT "+cols+" FROM resources")
 	}
 	b.Write(" WHERE 1=1")
-	if q.ParentKey != "" {
-		b.And("parent_key = ", q.ParentKey)
-	}
-	if q.TypeKey != "" {
-		b.And("type_key = ", q.TypeKey)
-	}
-	if q.SubscriptionKey != "" {
-		b.And("subscription_key = ", q.SubscriptionKey)
-	}
-	if q.ResourceGroupKey != "" {
-		b.And("resource_group_key = ", q.ResourceGroupKey)
-	}
-	if q.KeyPrefix != "" {
-		b.And("key >= ", q.KeyPrefix)
-		if end, ok := PrefixEnd(q.KeyPrefix); ok {
-			b.And("key < ", end)
-		}
-	}
+	b.Eq("parent_key", q.ParentKey, "type_key", q.TypeKey, "subscription_key", q.SubscriptionKey, "resource_group_key", q.ResourceGroupKey)
+	b.Prefix("key", q.KeyPrefix)
 	if q.After != "" {
 		b.And("key > ", q.After)
 	}
