@@ -161,6 +161,11 @@ func TestNotify(t *testing.T) {
 	}
 	f.Notify()
 	got = append(got, expect(t, ch, within, "/a", "-/b")...)
+	// Seq moves once the subscribers have returned, a moment after they
+	// received the batch.
+	for deadline := time.Now().Add(within); f.Seq() != got[len(got)-1].Seq && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if f.Seq() != got[len(got)-1].Seq {
 		t.Errorf("Seq() = %d, want %d", f.Seq(), got[len(got)-1].Seq)
 	}
