@@ -70,7 +70,7 @@ func TestFollowScanOnePerChange(t *testing.T) {
 	// Replica A polls often; replica B only when notified (one batch).
 	fdA := feed.New(f.st, feed.Options{Interval: 5 * time.Millisecond})
 	defer f.gov.Follow(fdA, quietLog())()
-	gB := govern.New(f.st, govern.Config{})
+	gB := govern.New(f.st, govern.Config{Compliance: f.cs})
 	fdB := feed.New(f.st, feed.Options{Interval: time.Hour})
 	defer gB.Follow(fdB, quietLog())()
 	runFeed(t, fdA)
@@ -94,7 +94,7 @@ func TestFollowScanOnePerChange(t *testing.T) {
 	for {
 		var k *store.ScanTask
 		now := time.Now().UTC()
-		err := f.st.Write(ctx, func(tx store.Tx) error {
+		err := f.cs.Write(ctx, func(tx store.Tx) error {
 			var err error
 			k, err = tx.ClaimScanTask(ctx, "test", now, now.Add(time.Hour))
 			return err
@@ -122,7 +122,7 @@ func TestFollowScanOnePerChange(t *testing.T) {
 func TestFollowRebuildsAtFeedStart(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	gB := govern.New(f.st, govern.Config{})
+	gB := govern.New(f.st, govern.Config{Compliance: f.cs})
 	if err := gB.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

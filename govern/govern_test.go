@@ -35,6 +35,7 @@ type fixture struct {
 	builtins    []string // ids of the ML built-in definitions
 	builtinDefs []*definition.Definition
 	st          store.Store
+	cs          store.Store // the compliance records
 	caller      activitylog.Caller
 }
 
@@ -45,7 +46,8 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Skipf("SKIP: the ML built-ins are not at %s", dir)
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "mlgov.db"))
+	data := tb.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(data, "mlgov.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +76,15 @@ func newFixture(tb testing.TB) *fixture {
 		cats = append(cats, c)
 	}
 	f.st = st
-	f.gov = govern.New(st, govern.Config{Builtins: govern.NewBuiltins(defs, nil), Aliases: alias.Merge(cats...), NewID: uuid.New})
+	// The compliance records in a database of their own, as serve keeps
+	// them on SQLite.
+	cs, err := sqlite.Open(ctx, filepath.Join(data, "mlgov-compliance.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cs.Close() })
+	f.cs = cs
+	f.gov = govern.New(st, govern.Config{Builtins: govern.NewBuiltins(defs, nil), Aliases: alias.Merge(cats...), NewID: uuid.New, Compliance: cs})
 	reg := resources.NewRegistry()
 	f.gov.Register(reg)
 	f.mgr = resources.New(st, reg, resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuid.New, TenantID: "t",

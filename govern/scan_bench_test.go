@@ -126,7 +126,7 @@ func BenchmarkScan100k(b *testing.B) {
 			}
 			b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/scan")
 		}
-		if err := f.st.Read(ctx, func(tx store.Tx) error {
+		if err := f.cs.Read(ctx, func(tx store.Tx) error {
 			cs, err := tx.CountPolicyStates(ctx, store.PolicyStateQuery{SubscriptionKey: arm.KeyOf(f.sub)}, nil)
 			if err == nil && len(cs) == 1 {
 				records = cs[0].Count
