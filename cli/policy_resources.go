@@ -120,6 +120,21 @@ type credentialsFile struct {
 
 // connect gets a token and returns the client, its SubscriptionID set to
 // the default scope's subscription.
+// open checks the connection flags, then checks (the first error of
+// them is returned), then connects: a command's flags are refused before
+// any request.
+func (o *connOptions) open(ctx context.Context, checks ...error) (*armClient, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	for _, err := range checks {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return o.connect(ctx)
+}
+
 func (o *connOptions) connect(ctx context.Context) (*armClient, error) {
 	var c *armClient
 	if o.endpoint == "" {
@@ -785,13 +800,7 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 		Short: "Show a " + k.what + " by name: the subscription's custom one, else the built-in",
 		Args:  cobra.NoArgs,
 		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
-			if err := conn.validate(); err != nil {
-				return err
-			}
-			if err := checkName("name", showName); err != nil {
-				return err
-			}
-			cl, err := conn.connect(cmd.Context())
+			cl, err := conn.open(cmd.Context(), checkName("name", showName))
 			if err != nil {
 				return err
 			}
@@ -811,13 +820,7 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 		Short: "Delete a custom " + k.what + " of the subscription",
 		Args:  cobra.NoArgs,
 		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
-			if err := conn.validate(); err != nil {
-				return err
-			}
-			if err := checkName("name", delName); err != nil {
-				return err
-			}
-			cl, err := conn.connect(cmd.Context())
+			cl, err := conn.open(cmd.Context(), checkName("name", delName))
 			if err != nil {
 				return err
 			}
@@ -984,13 +987,7 @@ func scopedList(e *env, conn *connOptions, what, collection, apiVersion string, 
 		Short: "List the policy " + what + "s at a scope (default: the subscription)",
 		Args:  cobra.NoArgs,
 		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
-			if err := conn.validate(); err != nil {
-				return err
-			}
-			if err := checkScopeFlags(&listScope, listRG); err != nil {
-				return err
-			}
-			cl, err := conn.connect(cmd.Context())
+			cl, err := conn.open(cmd.Context(), checkScopeFlags(&listScope, listRG))
 			if err != nil {
 				return err
 			}
@@ -1017,16 +1014,7 @@ func showDelete(e *env, conn *connOptions, what string, path func(scope, name st
 			Short: short,
 			Args:  cobra.NoArgs,
 			RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
-				if err := conn.validate(); err != nil {
-					return err
-				}
-				if err := checkName("name", name); err != nil {
-					return err
-				}
-				if err := checkScopeFlags(&scope, rg); err != nil {
-					return err
-				}
-				cl, err := conn.connect(cmd.Context())
+				cl, err := conn.open(cmd.Context(), checkName("name", name), checkScopeFlags(&scope, rg))
 				if err != nil {
 					return err
 				}
