@@ -160,21 +160,15 @@ func BuildAssignment(ctx context.Context, id *arm.ID, body, existing value.Value
 	}
 
 	b := value.NewObjectBuilder(12)
-	if displayName != "" {
-		b.Add("displayName", value.StringValue(displayName))
-	}
+	addString(&b, "displayName", displayName)
 	b.Add("policyDefinitionId", value.StringValue(defID))
-	if defVersion != "" {
-		b.Add("definitionVersion", value.StringValue(defVersion))
-	}
+	addString(&b, "definitionVersion", defVersion)
 	b.Add("scope", value.StringValue(scope))
 	if notScopes != nil {
 		b.Add("notScopes", value.ArrayValue(notScopes))
 	}
 	put(&b, "parameters", normParams)
-	if description != "" {
-		b.Add("description", value.StringValue(description))
-	}
+	addString(&b, "description", description)
 	b.Add("metadata", md)
 	b.Add("enforcementMode", value.StringValue(mode))
 	if messages != nil {

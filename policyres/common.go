@@ -241,3 +241,11 @@ func put(b *value.ObjectBuilder, key string, v value.Value) {
 		b.Add(key, v)
 	}
 }
+
+// addString adds a string property to a stored body unless it is empty
+// (Azure leaves absent optional text out).
+func addString(b *value.ObjectBuilder, key, v string) {
+	if v != "" {
+		b.Add(key, value.StringValue(v))
+	}
+}

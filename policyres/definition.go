@@ -70,18 +70,12 @@ func BuildDefinition(ctx context.Context, id *arm.ID, body, existing value.Value
 		return value.Value{}, e.err()
 	}
 	b := value.NewObjectBuilder(8)
-	if displayName != "" {
-		b.Add("displayName", value.StringValue(displayName))
-	}
+	addString(&b, "displayName", displayName)
 	b.Add("policyType", value.StringValue("Custom"))
 	b.Add("mode", value.StringValue(mode))
-	if description != "" {
-		b.Add("description", value.StringValue(description))
-	}
+	addString(&b, "description", description)
 	b.Add("metadata", md)
-	if version != "" {
-		b.Add("version", value.StringValue(version))
-	}
+	addString(&b, "version", version)
 	if pv := p.Field("parameters"); pv.Kind() == value.Object {
 		b.Add("parameters", pv)
 	}

@@ -126,15 +126,9 @@ func BuildExemption(ctx context.Context, id *arm.ID, body, existing value.Value,
 		b.Add("policyDefinitionReferenceIds", value.ArrayValue(normRefs))
 	}
 	b.Add("exemptionCategory", value.StringValue(category))
-	if expires != "" {
-		b.Add("expiresOn", value.StringValue(expires))
-	}
-	if displayName != "" {
-		b.Add("displayName", value.StringValue(displayName))
-	}
-	if description != "" {
-		b.Add("description", value.StringValue(description))
-	}
+	addString(&b, "expiresOn", expires)
+	addString(&b, "displayName", displayName)
+	addString(&b, "description", description)
 	b.Add("metadata", md)
 	if hasASV {
 		b.Add("assignmentScopeValidation", value.StringValue(validation))

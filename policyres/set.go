@@ -153,17 +153,11 @@ func BuildSetDefinition(ctx context.Context, id *arm.ID, body, existing value.Va
 	}
 
 	b := value.NewObjectBuilder(9)
-	if displayName != "" {
-		b.Add("displayName", value.StringValue(displayName))
-	}
+	addString(&b, "displayName", displayName)
 	b.Add("policyType", value.StringValue("Custom"))
-	if description != "" {
-		b.Add("description", value.StringValue(description))
-	}
+	addString(&b, "description", description)
 	b.Add("metadata", md)
-	if version != "" {
-		b.Add("version", value.StringValue(version))
-	}
+	addString(&b, "version", version)
 	if pv := p.Field("parameters"); pv.Kind() == value.Object {
 		b.Add("parameters", pv)
 	}
