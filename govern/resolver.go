@@ -3,7 +3,6 @@ package govern
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -184,6 +183,3 @@ func isType(id, typ string) bool {
 	p, err := arm.ParseID(policyres.CanonicalID(id))
 	return err == nil && p.IsResource() && arm.EqualName(p.Type(), "Microsoft.Authorization/"+typ)
 }
-
-// notFound reports whether err is a resolver's not-found.
-func notFound(err error) bool { return errors.Is(err, policyres.ErrNotFound) }
