@@ -20,7 +20,7 @@ import (
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // runFeed runs a feed until the test ends and waits until it is Ready.
-func runFeed(t *testing.T, fd *feed.Feed) {
+func runFeed(t testing.TB, fd *feed.Feed) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -36,6 +36,7 @@ type fixture struct {
 	builtinDefs []*definition.Definition
 	st          store.Store
 	cs          store.Store // the compliance records
+	notify      func()      // called after each commit (a feed's Notify, as serve wires it)
 	caller      activitylog.Caller
 }
 
@@ -89,7 +90,11 @@ func newFixture(tb testing.TB) *fixture {
 	f.gov.Register(reg)
 	f.mgr = resources.New(st, reg, resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuid.New, TenantID: "t",
 		LROLatency: time.Hour, Mutating: []resources.MutatingAdmission{f.gov}, Validating: []resources.ValidatingAdmission{f.gov},
-		Committers: []resources.Committer{f.gov}})
+		Committers: []resources.Committer{f.gov, resources.CommitFunc(func(*resources.Attributes) {
+			if f.notify != nil {
+				f.notify()
+			}
+		})}})
 	if err := f.mgr.EnsureSubscription(ctx, f.sub, "bench"); err != nil {
 		tb.Fatal(err)
 	}
