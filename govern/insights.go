@@ -147,12 +147,10 @@ func (g *Governor) scopeQuery(scope *arm.ID) (store.PolicyStateQuery, error) {
 	q := store.PolicyStateQuery{SubscriptionKey: arm.KeyOf(scope.SubscriptionID)}
 	switch {
 	case scope.IsSubscription():
-		// The subscription's records are the keys under it: a range of
-		// the key index, in the order pages are cut (subscription ids are
-		// GUIDs, so no other subscription's keys share the prefix).
-		if len(scope.SubscriptionID) == 36 {
-			q = store.PolicyStateQuery{KeyPrefix: scope.Key()}
-		}
+		// The subscription's records are those of the keys under it (the
+		// subscription itself is never evaluated: governed): a range of
+		// the key index, in the order pages are cut.
+		q = store.PolicyStateQuery{KeyPrefix: scope.Key() + "/"}
 	case scope.IsResourceGroup():
 		q.ResourceGroupKey = arm.KeyOf(scope.ResourceGroup)
 	case arm.EqualName(scope.Type(), TypeAssignment):
