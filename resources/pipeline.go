@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -241,7 +242,7 @@ func (m *Manager) attributes(r *Request, w *writer) (*Attributes, error) {
 		}
 		a.ActionName = as.Name
 		a.Action = operationName(spec.Type, as.Name+"/action")
-		if len(r.Body) > 0 && len(trimSpace(r.Body)) > 0 {
+		if len(bytes.TrimSpace(r.Body)) > 0 {
 			body, err := m.parseBody(r)
 			if err != nil {
 				return nil, err
@@ -250,13 +251,6 @@ func (m *Manager) attributes(r *Request, w *writer) (*Attributes, error) {
 		}
 	}
 	return a, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
-		b = b[1:]
-	}
-	return b
 }
 
 // write runs the write path for one request.
