@@ -38,6 +38,8 @@ type fixture struct {
 	cs          store.Store // the compliance records
 	notify      func()      // called after each commit (a feed's Notify, as serve wires it)
 	caller      activitylog.Caller
+	// publicAccess is the workspaces' publicNetworkAccess that seed writes ("": Enabled).
+	publicAccess string
 }
 
 func newFixture(tb testing.TB) *fixture {

@@ -489,10 +489,10 @@ func (g *Governor) render(v value.Value, iq *insightsQuery) []byte {
 	return []byte(v.JSON())
 }
 
-// stateRank orders states for the per-resource rollup (§16).
-var stateRank = map[string]int{NonCompliant: 1, Compliant: 2, Error: 3, Conflict: 4, Protected: 5, Exempt: 6, Unknown: 7}
-
-// summarize answers policyStates/latest/summarize.
+// summarize answers policyStates/latest/summarize. The counts of a
+// subscription or resource group are the totals the store keeps with the
+// records (store.SumPolicyStates: as many rows as groups, whatever the
+// number of records); other scopes are counted from their records.
 func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Request) (*resources.Response, error) {
 	iq, err := g.parseQuery(scope, r)
 	if err != nil {
@@ -503,59 +503,19 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 		// rather than answered with counts of something else.
 		return nil, arm.Errorf("InvalidQueryParameterValue", "summarize supports $filter on the properties the store indexes (%s); this one needs others.", strings.Join(sortedKeys(stateColumns), ", "))
 	}
-	q := iq.q
-	if scope.IsSubscription() && q.Where == "" {
-		// A subscription's records are those of its assignments (an
-		// assignment covers its own subscription only): selected by
-		// assignment, the counts by assignment follow that index, in
-		// order, instead of sorting every record.
-		snap, err := g.current(ctx)
-		if err != nil {
-			return nil, err
+	var totals []*store.PolicyStateTotal
+	err = g.cs.Read(ctx, func(tx store.Tx) error {
+		var err error
+		switch {
+		case scope.IsSubscription() && iq.q.Where == "":
+			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), "")
+		case scope.IsResourceGroup() && iq.q.Where == "":
+			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), arm.KeyOf(scope.ResourceGroup))
+		default:
+			totals, err = countTotals(ctx, tx, iq.q)
 		}
-		var keys []any
-		for _, list := range snap.byScope {
-			for _, as := range list {
-				if strings.EqualFold(subscriptionOf(as.a.ID), scope.SubscriptionID) {
-					keys = append(keys, as.key)
-				}
-			}
-		}
-		if len(keys) == 0 {
-			keys = append(keys, "")
-		}
-		q = store.PolicyStateQuery{Where: "assignment_key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + ")", Args: keys}
-	}
-	count := func(groupBy ...string) ([]*store.PolicyStateCount, error) {
-		var out []*store.PolicyStateCount
-		err := g.cs.Read(ctx, func(tx store.Tx) error {
-			var err error
-			out, err = tx.CountPolicyStates(ctx, q, groupBy)
-			return err
-		})
-		return out, err
-	}
-	// Per resource, its rolled-up state.
-	perResource, err := count("resource_key", "state")
-	if err != nil {
-		return nil, err
-	}
-	worst := map[string]string{}
-	for _, c := range perResource {
-		rk, st := c.Values["resource_key"], c.Values["state"]
-		if w, ok := worst[rk]; !ok || stateRank[st] < stateRank[w] {
-			worst[rk] = st
-		}
-	}
-	resourceDetails := map[string]int{}
-	nonCompliantResources := 0
-	for _, st := range worst {
-		resourceDetails[st]++
-		if st == NonCompliant {
-			nonCompliantResources++
-		}
-	}
-	perAssignment, err := count("assignment_key", "state")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -563,43 +523,62 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 	if err != nil {
 		return nil, err
 	}
-	// Per definition: an assignment of one definition has one record per
-	// resource, so its counts by state are the assignment's; only the
-	// initiatives' are counted per reference.
-	var perDef []*store.PolicyStateCount
-	var setKeys []any
-	for _, c := range perAssignment {
-		as := s.byKey[c.Values["assignment_key"]]
-		switch {
-		case as != nil && len(as.members) == 1 && as.members[0].setID == "":
-			m := as.members[0]
-			action := m.action
-			perDef = append(perDef, &store.PolicyStateCount{Count: c.Count, Resources: c.Count, Values: map[string]string{
-				"assignment_key": as.key, "set_key": "", "definition_key": m.defKey, "reference_key": "", "action": action, "state": c.Values["state"]}})
-		case len(setKeys) == 0 || setKeys[len(setKeys)-1] != c.Values["assignment_key"]:
-			setKeys = append(setKeys, c.Values["assignment_key"])
+	b, err := json.Marshal(summary(totals, s.ids()))
+	if err != nil {
+		return nil, err
+	}
+	return &resources.Response{Body: b}, nil
+}
+
+// countTotals counts the records q selects into the totals
+// store.SumPolicyStates keeps: records per assignment and reference, and
+// the resources by their rolled-up state per assignment and overall.
+func countTotals(ctx context.Context, tx store.Tx, q store.PolicyStateQuery) ([]*store.PolicyStateTotal, error) {
+	records, err := tx.CountPolicyStates(ctx, q, []string{"assignment_key", "reference_key", "definition_key", "set_key", "action", "state"})
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.PolicyStateTotal
+	for _, c := range records {
+		if c.Count == 0 {
+			continue // the one row of a count over no records
+		}
+		v := c.Values
+		out = append(out, &store.PolicyStateTotal{Level: store.TotalRecords, AssignmentKey: v["assignment_key"], ReferenceKey: v["reference_key"],
+			DefinitionKey: v["definition_key"], SetKey: v["set_key"], Action: v["action"], State: v["state"], Count: c.Count})
+	}
+	perResource, err := tx.CountPolicyStates(ctx, q, []string{"resource_key", "assignment_key", "state"})
+	if err != nil {
+		return nil, err
+	}
+	worse := func(a, b string) bool { return a == "" || store.ComplianceRank(b) < store.ComplianceRank(a) }
+	worstOf := map[[2]string]string{} // resource, assignment
+	worst := map[string]string{}      // resource
+	for _, c := range perResource {
+		rk, a, st := c.Values["resource_key"], c.Values["assignment_key"], c.Values["state"]
+		if k := [2]string{rk, a}; worse(worstOf[k], st) {
+			worstOf[k] = st
+		}
+		if worse(worst[rk], st) {
+			worst[rk] = st
 		}
 	}
-	if len(setKeys) > 0 {
-		sq := q
-		where := "assignment_key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(setKeys)), ", ") + ")"
-		if sq.Where != "" {
-			sq.Where = "(" + sq.Where + ") AND " + where
-		} else {
-			sq.Where = where
-		}
-		sq.Args = append(append([]any(nil), sq.Args...), setKeys...)
-		var sets []*store.PolicyStateCount
-		if err := g.cs.Read(ctx, func(tx store.Tx) error {
-			var err error
-			sets, err = tx.CountPolicyStates(ctx, sq, []string{"assignment_key", "set_key", "definition_key", "reference_key", "action", "state"})
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		perDef = append(perDef, sets...)
+	n := map[store.PolicyStateTotal]int{}
+	for k, st := range worstOf {
+		n[store.PolicyStateTotal{Level: store.TotalAssignmentResources, AssignmentKey: k[1], State: st}]++
 	}
-	ids := s.ids()
+	for _, st := range worst {
+		n[store.PolicyStateTotal{Level: store.TotalResources, State: st}]++
+	}
+	for t, c := range n {
+		t.Count = c
+		out = append(out, &t)
+	}
+	return out, nil
+}
+
+// summary renders the summarize result of totals.
+func summary(totals []*store.PolicyStateTotal, ids idNames) map[string]any {
 	type defKey struct{ a, def, ref string }
 	type defSum struct {
 		setKey, action string
@@ -607,35 +586,30 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 	}
 	defs := map[defKey]*defSum{}
 	var defOrder []defKey
-	nonCompliantPolicies := map[string]bool{}
-	policyDetails := map[string]map[string]bool{} // state -> definitions
-	for _, c := range perDef {
-		k := defKey{c.Values["assignment_key"], c.Values["definition_key"], c.Values["reference_key"]}
-		d := defs[k]
-		if d == nil {
-			d = &defSum{setKey: c.Values["set_key"], action: c.Values["action"], states: map[string]int{}}
-			defs[k] = d
-			defOrder = append(defOrder, k)
-		}
-		d.states[c.Values["state"]] += c.Resources
-		pk := k.a + "|" + k.def + "|" + k.ref
-		if c.Values["state"] == NonCompliant {
-			nonCompliantPolicies[pk] = true
-		}
-		if policyDetails[c.Values["state"]] == nil {
-			policyDetails[c.Values["state"]] = map[string]bool{}
-		}
-		policyDetails[c.Values["state"]][pk] = true
-	}
 	assignStates := map[string]map[string]int{}
 	var assignOrder []string
-	for _, c := range perAssignment {
-		a := c.Values["assignment_key"]
-		if assignStates[a] == nil {
-			assignStates[a] = map[string]int{}
-			assignOrder = append(assignOrder, a)
+	resourceDetails := map[string]int{}
+	for _, t := range totals {
+		switch t.Level {
+		case store.TotalRecords:
+			k := defKey{t.AssignmentKey, t.DefinitionKey, t.ReferenceKey}
+			d := defs[k]
+			if d == nil {
+				d = &defSum{states: map[string]int{}}
+				defs[k] = d
+				defOrder = append(defOrder, k)
+			}
+			d.setKey, d.action = t.SetKey, t.Action
+			d.states[t.State] += t.Count
+		case store.TotalAssignmentResources:
+			if assignStates[t.AssignmentKey] == nil {
+				assignStates[t.AssignmentKey] = map[string]int{}
+				assignOrder = append(assignOrder, t.AssignmentKey)
+			}
+			assignStates[t.AssignmentKey][t.State] += t.Count
+		case store.TotalResources:
+			resourceDetails[t.State] += t.Count
 		}
-		assignStates[a][c.Values["state"]] += c.Resources
 	}
 	sort.Strings(assignOrder)
 	sort.Slice(defOrder, func(i, j int) bool {
@@ -655,10 +629,13 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 		}
 		return out
 	}
+	nonCompliantPolicies := 0
+	policyDetails := map[string]int{} // state -> policies with a record in it
 	var assignments []map[string]any
 	for _, a := range assignOrder {
 		var pds []map[string]any
 		ncPolicies := 0
+		setID := ""
 		for _, k := range defOrder {
 			if k.a != a {
 				continue
@@ -667,18 +644,19 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 			if d.states[NonCompliant] > 0 {
 				ncPolicies++
 			}
+			for st := range d.states {
+				policyDetails[st]++
+			}
+			if d.setKey != "" {
+				setID = ids.id(d.setKey)
+			}
 			pds = append(pds, map[string]any{
 				"policyDefinitionId": ids.id(k.def), "policyDefinitionReferenceId": ids.ref(a, k.ref), "policyDefinitionGroupNames": []string{},
 				"effect":  d.action,
 				"results": map[string]any{"nonCompliantResources": d.states[NonCompliant], "resourceDetails": details(d.states)},
 			})
 		}
-		setID := ""
-		for _, k := range defOrder {
-			if k.a == a && defs[k].setKey != "" {
-				setID = ids.id(defs[k].setKey)
-			}
-		}
+		nonCompliantPolicies += ncPolicies
 		assignments = append(assignments, map[string]any{
 			"policyAssignmentId": ids.id(a), "policySetDefinitionId": setID,
 			"results": map[string]any{"nonCompliantResources": assignStates[a][NonCompliant], "nonCompliantPolicies": ncPolicies,
@@ -686,28 +664,20 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 			"policyDefinitions": pds, "policyGroups": []any{},
 		})
 	}
-	pd := map[string]int{}
-	for st, set := range policyDetails {
-		pd[st] = len(set)
-	}
 	sum := map[string]any{
 		"@odata.id":      nil,
 		"@odata.context": "https://management.azure.com/providers/Microsoft.PolicyInsights/policyStates/$metadata#summary/$entity",
 		"results": map[string]any{
-			"nonCompliantResources": nonCompliantResources, "nonCompliantPolicies": len(nonCompliantPolicies),
-			"resourceDetails": details(resourceDetails), "policyDetails": details(pd), "policyGroupDetails": []any{},
+			"nonCompliantResources": resourceDetails[NonCompliant], "nonCompliantPolicies": nonCompliantPolicies,
+			"resourceDetails": details(resourceDetails), "policyDetails": details(policyDetails), "policyGroupDetails": []any{},
 		},
 		"policyAssignments": assignments,
 	}
-	b, err := json.Marshal(map[string]any{
+	return map[string]any{
 		"@odata.context": "https://management.azure.com/providers/Microsoft.PolicyInsights/policyStates/$metadata#summary",
 		"@odata.count":   1,
 		"value":          []any{sum},
-	})
-	if err != nil {
-		return nil, err
 	}
-	return &resources.Response{Body: b}, nil
 }
 
 func sortedStates(m map[string]int) []string {
@@ -715,7 +685,7 @@ func sortedStates(m map[string]int) []string {
 	for st := range m {
 		out = append(out, st)
 	}
-	sort.Slice(out, func(i, j int) bool { return stateRank[out[i]] < stateRank[out[j]] })
+	sort.Slice(out, func(i, j int) bool { return store.ComplianceRank(out[i]) < store.ComplianceRank(out[j]) })
 	return out
 }
 

@@ -1,6 +1,7 @@
 package govern_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -63,7 +64,7 @@ func (f *fixture) seed(tb testing.TB, st store.Store, n, rgs int) {
 			if i%10 == 0 {
 				add(w, `{"id":"`+w+`","name":"`+w[strings.LastIndexByte(w, '/')+1:]+`","type":"Microsoft.MachineLearningServices/workspaces","location":"eastus","tags":{"team":"ml"},`+
 					`"identity":{"type":"SystemAssigned","principalId":"p","tenantId":"t"},"sku":{"name":"Basic","tier":"Basic"},`+
-					`"properties":{"friendlyName":"w","publicNetworkAccess":"Enabled","v1LegacyMode":false,"encryption":{"status":"Disabled"},"managedNetwork":{"isolationMode":"Disabled"},"provisioningState":"Succeeded"}}`)
+					`"properties":{"friendlyName":"w","publicNetworkAccess":"`+cmp.Or(f.publicAccess, "Enabled")+`","v1LegacyMode":false,"encryption":{"status":"Disabled"},"managedNetwork":{"isolationMode":"Disabled"},"provisioningState":"Succeeded"}}`)
 				continue
 			}
 			c := fmt.Sprintf("%s/computes/c%d", w, i%10)

@@ -235,6 +235,55 @@ type PolicyStateCount struct {
 	Resources int
 }
 
+// ComplianceRank orders compliance states for rolling several records up
+// into one state (policy-language.md §16): NonCompliant, Compliant,
+// Error, Conflict, Protected, Exempt, Unknown; a resource's state under
+// several policies, or under an initiative's members, is the state of
+// lowest rank among its records. Other states rank last.
+func ComplianceRank(state string) int {
+	switch state {
+	case "NonCompliant":
+		return 1
+	case "Compliant":
+		return 2
+	case "Error":
+		return 3
+	case "Conflict":
+		return 4
+	case "Protected":
+		return 5
+	case "Exempt":
+		return 6
+	case "Unknown":
+		return 7
+	}
+	return 8
+}
+
+// TotalLevel is what a PolicyStateTotal counts.
+type TotalLevel int
+
+const (
+	// TotalRecords counts the records of one assignment and definition
+	// reference (with its definition, set and action) in one state.
+	TotalRecords TotalLevel = iota
+	// TotalAssignmentResources counts the resources whose records of one
+	// assignment roll up to the state (ComplianceRank).
+	TotalAssignmentResources
+	// TotalResources counts the resources whose records, of every
+	// assignment, roll up to the state.
+	TotalResources
+)
+
+// PolicyStateTotal is one group of SumPolicyStates: the fields the level
+// does not group by are "".
+type PolicyStateTotal struct {
+	Level                                                      TotalLevel
+	AssignmentKey, ReferenceKey, DefinitionKey, SetKey, Action string
+	State                                                      string
+	Count                                                      int
+}
+
 // ScanTask is one part of a compliance scan, which replicas sharing the
 // database claim (lease) and complete one at a time.
 type ScanTask struct {
@@ -313,21 +362,30 @@ type Tx interface {
 	// DueOperations returns in-progress operations with NotBefore <= now.
 	DueOperations(ctx context.Context, now time.Time, limit int) ([]*Operation, error)
 
+	// Every write of compliance records keeps the totals SumPolicyStates
+	// returns, in the same transaction.
+
 	// ReplacePolicyStates makes the records of the resource exactly
 	// states (none: DeletePolicyStates), which must all have ResourceKey
 	// resourceKey.
 	ReplacePolicyStates(ctx context.Context, resourceKey string, states []*PolicyState) error
-	// PutPolicyStatesBatch is the bulk path of a scan: it deletes every
-	// record of the resources replaceResources names, then inserts or
-	// replaces states (multi-row statements, thousands of records a
-	// call). A key must not occur twice in states. A resource of
-	// replaceResources without states is left with no records.
+	// PutPolicyStatesBatch is the bulk path of a scan: it makes the
+	// records of the resources replaceResources names exactly states
+	// (thousands of records a call). Every record's resource must be in
+	// replaceResources, and a key must not occur twice in states; a
+	// resource of replaceResources without states is left with none.
 	PutPolicyStatesBatch(ctx context.Context, states []*PolicyState, replaceResources []string) error
 	// DeletePolicyStates deletes the records of one resource.
 	DeletePolicyStates(ctx context.Context, resourceKey string) error
 	// DeletePolicyStatesOfAssignment deletes the records of one
 	// assignment and returns how many it deleted.
 	DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey string) (int, error)
+	// SumPolicyStates returns the totals of the records of a
+	// subscription or, with resourceGroupKey, of one resource group
+	// (keys as the records have them), every level, without the groups
+	// that count nothing, ordered by level and then the group's keys.
+	// Its cost depends on the number of groups, not of records.
+	SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroupKey string) ([]*PolicyStateTotal, error)
 	ListPolicyStates(ctx context.Context, q PolicyStateQuery) ([]*PolicyState, error)
 	// CountPolicyStates counts the records q selects (q's After, Limit
 	// and MaxBytes are ignored) grouped by the groupBy columns (a subset

@@ -170,6 +170,9 @@ func (t *memTx) PutPolicyStatesBatch(context.Context, []*store.PolicyState, []st
 	return errUnsupported
 }
 func (t *memTx) DeletePolicyStates(context.Context, string) error { return errUnsupported }
+func (t *memTx) SumPolicyStates(context.Context, string, string) ([]*store.PolicyStateTotal, error) {
+	return nil, errUnsupported
+}
 func (t *memTx) DeletePolicyStatesOfAssignment(context.Context, string) (int, error) {
 	return 0, errUnsupported
 }

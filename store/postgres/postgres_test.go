@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/postgres"
 	"github.com/mlgov/mlgov/store/postgres/pgtest"
@@ -183,4 +185,33 @@ func BenchmarkPolicyStates(b *testing.B) {
 	}
 	defer db.Close()
 	storetest.BenchmarkPolicyStates(b, db)
+}
+
+// TestFillTotalsMigration: migration 0006 works out the totals of the
+// records an older database holds as the store keeps them.
+func TestFillTotalsMigration(t *testing.T) {
+	u := pgtest.SchemaURL(t)
+	db, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.FillTotalsMigration(t, db, func(t *testing.T) store.Store {
+		db.Close()
+		conn, err := pgxpool.New(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{`DELETE FROM policy_state_totals`, `DELETE FROM schema_migrations WHERE version = '0006_policy_state_totals_fill'`} {
+			if _, err := conn.Exec(t.Context(), stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn.Close()
+		db, err = postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -216,4 +217,35 @@ func BenchmarkPolicyStates(b *testing.B) {
 	}
 	defer db.Close()
 	storetest.BenchmarkPolicyStates(b, db)
+}
+
+// TestFillTotalsMigration: migration 0006 works out the totals of the
+// records an older database holds as the store keeps them.
+func TestFillTotalsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mlgov.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.FillTotalsMigration(t, db, func(t *testing.T) store.Store {
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{`DELETE FROM policy_state_totals`, `DELETE FROM schema_migrations WHERE version = '0006_policy_state_totals_fill'`} {
+			if _, err := raw.ExecContext(t.Context(), stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw.Close()
+		db, err = sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
 }

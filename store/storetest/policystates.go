@@ -70,8 +70,17 @@ func stateKeys(ss []*store.PolicyState) []string {
 	return ks
 }
 
+// putStates writes ss with PutPolicyStatesBatch, replacing the resources
+// of replace or, when it is nil, those of ss.
 func putStates(t *testing.T, s store.Store, replace []string, ss []*store.PolicyState) {
 	t.Helper()
+	if replace == nil {
+		for _, p := range ss {
+			if !slices.Contains(replace, p.ResourceKey) {
+				replace = append(replace, p.ResourceKey)
+			}
+		}
+	}
 	write(t, s, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(t.Context(), ss, replace) })
 }
 
@@ -207,11 +216,11 @@ func psFixture(t *testing.T, s store.Store) []*store.PolicyState {
 		}
 	}
 	sortStates(all)
-	// Reversed, in two batches: the store orders.
+	// Reversed, in two batches of whole resources: the store orders.
 	rev := slices.Clone(all)
 	slices.Reverse(rev)
-	putStates(t, s, nil, rev[:5])
-	putStates(t, s, nil, rev[5:])
+	putStates(t, s, nil, rev[:6])
+	putStates(t, s, nil, rev[6:])
 	return all
 }
 
@@ -428,10 +437,18 @@ func testPolicyStatesBulk(t *testing.T, open func(t *testing.T) store.Store) {
 	if diff := cmp.Diff(second, got); diff != "" {
 		t.Fatalf("after the second batch (-want +got):\n%s", diff)
 	}
-	// Without replace, records are inserted or replaced one by one.
+	// Two resources replaced again, one with a record more, the other
+	// with one changed; a record of a resource the call does not
+	// replace is refused.
 	extra := policyState("rg1", "w000", "as9", "", "Unknown")
 	upd := policyState("rg1", "w001", "as1", "", "Error")
-	putStates(t, s, nil, []*store.PolicyState{extra, upd})
+	putStates(t, s, nil, []*store.PolicyState{second[0], second[1], extra, upd, second[3]})
+	err := s.Write(ctx, func(tx store.Tx) error {
+		return tx.PutPolicyStatesBatch(ctx, []*store.PolicyState{extra}, []string{upd.ResourceKey})
+	})
+	if err == nil {
+		t.Error("PutPolicyStatesBatch with a record of a resource it does not replace succeeded")
+	}
 	if got := countStates(t, s, store.PolicyStateQuery{}, "state"); !slices.Equal(got, []string{
 		"Compliant=299/150", "Error=1/1", "NonCompliant=300/150", "Unknown=1/1"}) {
 		t.Errorf("counts after the single puts: %v", got)

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PolicyStatesList", testPolicyStatesList},
 		{"PolicyStatesCount", testPolicyStatesCount},
 		{"PolicyStatesBulk", testPolicyStatesBulk},
+		{"PolicyStatesTotals", testPolicyStatesTotals},
 		{"ScanTasks", testScanTasks},
 		{"ScanTasksConcurrent", testScanTasksConcurrent},
 		{"ContextCanceled", testContextCanceled},

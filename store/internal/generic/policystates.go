@@ -1,10 +1,11 @@
 package generic
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // PolicyStateCols are the columns of a policy_states row, in the order
-// ListPolicyStates scans them (gen, the writer's generation, aside).
+// ListPolicyStates scans them.
 const PolicyStateCols = `resource_key, assignment_key, reference_key, subscription_key, resource_group_key,
 	resource_type_key, definition_key, set_key, state, action, ts, body`
 
@@ -26,44 +27,56 @@ const scanTaskCols = `scan_id, task_id, scope, owner, lease_until, done, process
 // backend prepares at most maxRowsLog2+1 shapes of each.
 const maxRowsLog2 = 8
 
+// tallyCols are the columns of a record that its totals count.
+const tallyCols = `resource_key, subscription_key, resource_group_key, assignment_key, reference_key,
+	definition_key, set_key, action, state`
+
+const totalCols = `subscription_key, resource_group_key, level, assignment_key, reference_key,
+	definition_key, set_key, action, state`
+
 // psStatements are the statements of compliance records and scan tasks.
 type psStatements struct {
-	// insert[i] inserts or replaces 1<<i records; deleteKeys[i] deletes
-	// the records of 1<<i resources, deleteStale[i] those of another
-	// generation than the last argument's.
-	insert, deleteKeys, deleteStale  [maxRowsLog2 + 1]string
-	deleteResource, deleteAssignment string
-	insertScanTask, claimScanTask    string
-	completeScanTask, scanTaskOwner  string
-	scanProgress                     string
+	// insert[i] inserts 1<<i records; takeKeys[i] deletes the records of
+	// 1<<i resources and returns their tallyCols, readKeys[i] returns
+	// them; addTotals[i] adds 1<<i counts to the totals.
+	insert, takeKeys, readKeys, addTotals [maxRowsLog2 + 1]string
+	// lockKeys (with RowLocks) takes a transaction lock on each key of
+	// its one array argument, in key order.
+	lockKeys                        string
+	assignmentResources             string
+	deleteAssignment, deleteTotals  string
+	sumTotals, sumTotalsOfGroup     string
+	insertScanTask, claimScanTask   string
+	completeScanTask, scanTaskOwner string
+	scanProgress                    string
 }
 
 func renderPolicyStatements(d *Dialect) psStatements {
 	r := d.Rebind
 	var s psStatements
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	list := func(n int, item string) string { return strings.TrimSuffix(strings.Repeat(item+", ", n), ", ") }
 	for i := range s.insert {
 		n := 1 << i
-		s.insert[i] = r(`INSERT INTO policy_states (` + PolicyStateCols + `, gen) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + `
-			ON CONFLICT (resource_key, assignment_key, reference_key) DO UPDATE SET
-				subscription_key = excluded.subscription_key,
-				resource_group_key = excluded.resource_group_key,
-				resource_type_key = excluded.resource_type_key,
-				definition_key = excluded.definition_key,
-				set_key = excluded.set_key,
-				state = excluded.state,
-				action = excluded.action,
-				ts = excluded.ts,
-				body = excluded.body,
-				gen = excluded.gen`)
-		s.deleteKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` +
-			strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`)
-		s.deleteStale[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` +
-			strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `) AND gen <> ?`)
+		s.insert[i] = r(`INSERT INTO policy_states (` + PolicyStateCols + `) VALUES ` +
+			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+		s.takeKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` + list(n, "?") + `) RETURNING ` + tallyCols)
+		s.readKeys[i] = r(`SELECT ` + tallyCols + ` FROM policy_states WHERE resource_key IN (` + list(n, "?") + `)`)
+		s.addTotals[i] = r(`INSERT INTO policy_state_totals (` + totalCols + `, n) VALUES ` +
+			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
+			ON CONFLICT (` + totalCols + `) DO UPDATE SET n = policy_state_totals.n + excluded.n`)
 	}
-	s.deleteResource = r(`DELETE FROM policy_states WHERE resource_key = ?`)
+	if d.RowLocks {
+		s.lockKeys = r(`SELECT pg_advisory_xact_lock(7, hashtext(k)) FROM (SELECT k FROM unnest(?::text[]) AS u(k) ORDER BY k) AS keys`)
+	}
+	s.assignmentResources = r(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_key = ?`)
 	s.deleteAssignment = r(`DELETE FROM policy_states WHERE assignment_key = ?`)
+	s.deleteTotals = r(`DELETE FROM policy_state_totals WHERE assignment_key = ?`)
+	sum := `SELECT level, assignment_key, reference_key, definition_key, set_key, action, state, SUM(n)
+		FROM policy_state_totals WHERE subscription_key = ?`
+	group := ` GROUP BY level, assignment_key, reference_key, definition_key, set_key, action, state
+		HAVING SUM(n) <> 0 ORDER BY level, assignment_key, reference_key, definition_key, set_key, action, state`
+	s.sumTotals = r(sum + group)
+	s.sumTotalsOfGroup = r(sum + ` AND resource_group_key = ?` + group)
 	s.insertScanTask = r(`INSERT INTO scan_tasks (` + scanTaskCols + `)
 		VALUES (?, ?, ?, '', ?, FALSE, 0) ON CONFLICT (scan_id, task_id) DO NOTHING`)
 	lock := ""
@@ -93,23 +106,20 @@ func (t *Tx) scratch(n int) []any {
 
 // ReplacePolicyStates makes the records of resourceKey exactly states.
 func (t *Tx) ReplacePolicyStates(ctx context.Context, resourceKey string, states []*store.PolicyState) error {
-	for _, s := range states {
-		if s.ResourceKey != resourceKey {
-			return fmt.Errorf("%s: replace policy states of %q: a record of %q", t.D.Name, resourceKey, s.ResourceKey)
-		}
-	}
 	return t.PutPolicyStatesBatch(ctx, states, []string{resourceKey})
 }
 
-// PutPolicyStatesBatch inserts or replaces states in multi-row
-// statements, then deletes the other records of the resources of
-// replace; with a Copier, when every record's resource is in replace (a
-// scan's batch), it deletes the resources' records and bulk-loads states
-// instead.
+// PutPolicyStatesBatch deletes the records of the resources of replace,
+// keeping what they were, inserts states (in multi-row statements, or
+// bulk-loaded with a Copier), and adds the difference to the totals.
 func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicyState, replace []string) error {
 	const op = "put policy states"
 	if !t.Writable {
 		return t.D.ErrReadOnly
+	}
+	replaced := make(map[string]bool, len(replace))
+	for _, k := range replace {
+		replaced[k] = true
 	}
 	type key struct{ r, a, ref string }
 	seen := make(map[key]struct{}, len(states))
@@ -117,18 +127,23 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 		if s.ResourceKey == "" || s.AssignmentKey == "" {
 			return fmt.Errorf("%s: %s: a record without a resource or assignment key", t.D.Name, op)
 		}
+		if !replaced[s.ResourceKey] {
+			return fmt.Errorf("%s: %s: a record of %q, which the call does not replace", t.D.Name, op, s.ResourceKey)
+		}
 		k := key{s.ResourceKey, s.AssignmentKey, s.ReferenceKey}
 		if _, dup := seen[k]; dup {
 			return fmt.Errorf("%s: %s: record %v twice", t.D.Name, op, k)
 		}
 		seen[k] = struct{}{}
 	}
-	if c, ok := t.Q.(Copier); ok && len(states) >= copyMin && coveredBy(states, replace) {
-		// Every record's resource is emptied first: no conflicts, so a
-		// plain bulk load.
-		if err := t.deleteResources(ctx, &t.D.s.ps.deleteKeys, replace, nil); err != nil {
-			return t.D.Wrap(ctx, op, err)
-		}
+	if err := t.lockResources(ctx, replace); err != nil {
+		return t.D.Wrap(ctx, op, err)
+	}
+	before, err := t.tallyRows(ctx, &t.D.s.ps.takeKeys, replace)
+	if err != nil {
+		return t.D.Wrap(ctx, op, err)
+	}
+	if c, ok := t.Q.(Copier); ok && len(states) >= copyMin {
 		rows := make([][]any, len(states))
 		for j, s := range states {
 			rows[j] = []any{s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey,
@@ -138,14 +153,21 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 		if _, err := c.CopyFrom(ctx, "policy_states", policyStateColNames, rows); err != nil {
 			return t.D.Wrap(ctx, op, err)
 		}
-		return nil
+	} else if err := t.insertStates(ctx, states); err != nil {
+		return t.D.Wrap(ctx, op, err)
 	}
-	// The records are upserted in place under a new generation number,
-	// then the replaced resources' records of another generation are
-	// deleted: a rescan rewrites rows rather than deleting and inserting
-	// them, and leaves the index entries of unchanged columns alone.
-	gen := rand.Int64()
-	const w = policyStateNCols + 1
+	acc := totals{}
+	acc.add(before, -1)
+	acc.add(states, +1)
+	if err := t.addTotals(ctx, acc); err != nil {
+		return t.D.Wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// insertStates inserts states in multi-row statements.
+func (t *Tx) insertStates(ctx context.Context, states []*store.PolicyState) error {
+	const w = policyStateNCols
 	for len(states) > 0 {
 		i := chunkLog2(len(states))
 		n := 1 << i
@@ -155,17 +177,129 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 			a[0], a[1], a[2], a[3] = s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey
 			a[4], a[5], a[6], a[7] = s.ResourceGroupKey, s.ResourceTypeKey, s.DefinitionKey, s.SetKey
 			a[8], a[9], a[10], a[11] = s.State, s.Action, t.D.Time(s.Timestamp), NZ(s.Body)
-			a[12] = gen
 		}
 		if _, err := t.Q.Exec(ctx, t.D.s.ps.insert[i], args...); err != nil {
-			return t.D.Wrap(ctx, op, err)
+			return err
 		}
 		states = states[n:]
 	}
-	if err := t.deleteResources(ctx, &t.D.s.ps.deleteStale, replace, gen); err != nil {
-		return t.D.Wrap(ctx, op, err)
-	}
 	clear(t.args) // keep no bodies reachable
+	return nil
+}
+
+// lockResources serialises, with RowLocks, the transactions that write
+// the records of the same resources: a replica's delete sees the records
+// the other inserted, instead of both inserting.
+func (t *Tx) lockResources(ctx context.Context, keys []string) error {
+	if t.D.s.ps.lockKeys == "" || len(keys) == 0 {
+		return nil
+	}
+	_, err := t.Q.Exec(ctx, t.D.s.ps.lockKeys, keys)
+	return err
+}
+
+// tallyRows runs the statement of stmts (takeKeys or readKeys) for each
+// chunk of keys and returns the rows' tallyCols.
+func (t *Tx) tallyRows(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys []string) ([]*store.PolicyState, error) {
+	var out []*store.PolicyState
+	for len(keys) > 0 {
+		i := chunkLog2(len(keys))
+		n := 1 << i
+		args := t.scratch(n)
+		for j, k := range keys[:n] {
+			args[j] = k
+		}
+		rows, err := t.Q.Query(ctx, stmts[i], args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var s store.PolicyState
+			if err := rows.Scan(&s.ResourceKey, &s.SubscriptionKey, &s.ResourceGroupKey, &s.AssignmentKey,
+				&s.ReferenceKey, &s.DefinitionKey, &s.SetKey, &s.Action, &s.State); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, &s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		keys = keys[n:]
+	}
+	return out, nil
+}
+
+// totalKey is a row of policy_state_totals.
+type totalKey struct {
+	sub, rg                           string
+	level                             store.TotalLevel
+	assignment, ref, def, set, action string
+	state                             string
+}
+
+// totals are counts to add to policy_state_totals.
+type totals map[totalKey]int
+
+// add adds sign times the totals of records, at every level: each
+// resource's records are rolled up together wherever they are in
+// records.
+func (acc totals) add(records []*store.PolicyState, sign int) {
+	byResource := make(map[string][]*store.PolicyState, len(records))
+	for _, s := range records {
+		byResource[s.ResourceKey] = append(byResource[s.ResourceKey], s)
+	}
+	worstOf := map[string]string{}
+	for _, rs := range byResource {
+		sub, rg := rs[0].SubscriptionKey, rs[0].ResourceGroupKey
+		worst := ""
+		clear(worstOf)
+		for _, s := range rs {
+			acc[totalKey{sub, rg, store.TotalRecords, s.AssignmentKey, s.ReferenceKey, s.DefinitionKey, s.SetKey, s.Action, s.State}] += sign
+			if w, ok := worstOf[s.AssignmentKey]; !ok || store.ComplianceRank(s.State) < store.ComplianceRank(w) {
+				worstOf[s.AssignmentKey] = s.State
+			}
+			if worst == "" || store.ComplianceRank(s.State) < store.ComplianceRank(worst) {
+				worst = s.State
+			}
+		}
+		for a, st := range worstOf {
+			acc[totalKey{sub: sub, rg: rg, level: store.TotalAssignmentResources, assignment: a, state: st}] += sign
+		}
+		acc[totalKey{sub: sub, rg: rg, level: store.TotalResources, state: worst}] += sign
+	}
+}
+
+// addTotals adds acc's non-zero counts to policy_state_totals, in key
+// order (concurrent writers of PostgreSQL lock the rows in one order).
+func (t *Tx) addTotals(ctx context.Context, acc totals) error {
+	keys := make([]totalKey, 0, len(acc))
+	for k, n := range acc {
+		if n != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b totalKey) int {
+		return cmp.Or(cmp.Compare(a.sub, b.sub), cmp.Compare(a.rg, b.rg), cmp.Compare(a.level, b.level),
+			cmp.Compare(a.assignment, b.assignment), cmp.Compare(a.ref, b.ref), cmp.Compare(a.def, b.def),
+			cmp.Compare(a.set, b.set), cmp.Compare(a.action, b.action), cmp.Compare(a.state, b.state))
+	})
+	const w = 10
+	for len(keys) > 0 {
+		i := chunkLog2(len(keys))
+		n := 1 << i
+		args := t.scratch(n * w)
+		for j, k := range keys[:n] {
+			a := args[j*w : (j+1)*w]
+			a[0], a[1], a[2], a[3], a[4] = k.sub, k.rg, int(k.level), k.assignment, k.ref
+			a[5], a[6], a[7], a[8], a[9] = k.def, k.set, k.action, k.state, acc[k]
+		}
+		if _, err := t.Q.Exec(ctx, t.D.s.ps.addTotals[i], args...); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
 	return nil
 }
 
@@ -177,49 +311,10 @@ type Copier interface {
 }
 
 // copyMin is the fewest records PutPolicyStatesBatch bulk-loads with a
-// Copier; fewer go through the multi-row upsert.
+// Copier; fewer go through the multi-row insert.
 const copyMin = 64
 
 var policyStateColNames = strings.Split(strings.Join(strings.Fields(PolicyStateCols), ""), ",")
-
-// coveredBy reports whether the resource of every state is in keys.
-func coveredBy(states []*store.PolicyState, keys []string) bool {
-	if len(keys) == 0 {
-		return false
-	}
-	set := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		set[k] = struct{}{}
-	}
-	for _, s := range states {
-		if _, ok := set[s.ResourceKey]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// deleteResources runs the statement of stmts for each chunk of keys,
-// with extra as a last argument unless it is nil.
-func (t *Tx) deleteResources(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys []string, extra any) error {
-	for len(keys) > 0 {
-		i := chunkLog2(len(keys))
-		n := 1 << i
-		args := t.scratch(n + 1)
-		for j, k := range keys[:n] {
-			args[j] = k
-		}
-		args[n] = extra
-		if extra == nil {
-			args = args[:n]
-		}
-		if _, err := t.Q.Exec(ctx, stmts[i], args...); err != nil {
-			return err
-		}
-		keys = keys[n:]
-	}
-	return nil
-}
 
 // chunkLog2 returns the log2 of the largest power of two up to
 // 1<<maxRowsLog2 that is at most n (n > 0).
@@ -233,26 +328,91 @@ func chunkLog2(n int) int {
 
 // DeletePolicyStates deletes the records of one resource.
 func (t *Tx) DeletePolicyStates(ctx context.Context, resourceKey string) error {
-	if !t.Writable {
-		return t.D.ErrReadOnly
-	}
-	if _, err := t.Q.Exec(ctx, t.D.s.ps.deleteResource, t.buf(resourceKey)...); err != nil {
-		return t.D.Wrap(ctx, "delete policy states", err)
-	}
-	return nil
+	return t.PutPolicyStatesBatch(ctx, nil, []string{resourceKey})
 }
 
 // DeletePolicyStatesOfAssignment deletes the records of one assignment
-// and returns how many it deleted.
+// and returns how many it deleted. The totals of the resources it covered
+// are worked out again from their other records.
 func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey string) (int, error) {
+	const op = "delete policy states of assignment"
 	if !t.Writable {
 		return 0, t.D.ErrReadOnly
 	}
+	var keys []string
+	rows, err := t.Q.Query(ctx, t.D.s.ps.assignmentResources, t.buf(assignmentKey)...)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return 0, t.D.Wrap(ctx, op, err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
+	}
+	slices.Sort(keys)
+	if err := t.lockResources(ctx, keys); err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
+	}
+	before, err := t.tallyRows(ctx, &t.D.s.ps.readKeys, keys)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
+	}
+	after := make([]*store.PolicyState, 0, len(before))
+	for _, s := range before {
+		if s.AssignmentKey != assignmentKey {
+			after = append(after, s)
+		}
+	}
 	n, err := t.Q.Exec(ctx, t.D.s.ps.deleteAssignment, t.buf(assignmentKey)...)
 	if err != nil {
-		return 0, t.D.Wrap(ctx, "delete policy states of assignment", err)
+		return 0, t.D.Wrap(ctx, op, err)
+	}
+	acc := totals{}
+	acc.add(before, -1)
+	acc.add(after, +1)
+	if err := t.addTotals(ctx, acc); err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
+	}
+	// The assignment's own totals are zero now.
+	if _, err := t.Q.Exec(ctx, t.D.s.ps.deleteTotals, t.buf(assignmentKey)...); err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
 	}
 	return int(n), nil
+}
+
+// SumPolicyStates returns the totals of a subscription or resource group.
+func (t *Tx) SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroupKey string) ([]*store.PolicyStateTotal, error) {
+	const op = "sum policy states"
+	text, args := t.D.s.ps.sumTotals, t.buf(subscriptionKey)
+	if resourceGroupKey != "" {
+		text, args = t.D.s.ps.sumTotalsOfGroup, t.buf(subscriptionKey, resourceGroupKey)
+	}
+	rows, err := t.Q.Query(ctx, text, args...)
+	if err != nil {
+		return nil, t.D.Wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []*store.PolicyStateTotal
+	for rows.Next() {
+		var s store.PolicyStateTotal
+		var level int
+		if err := rows.Scan(&level, &s.AssignmentKey, &s.ReferenceKey, &s.DefinitionKey, &s.SetKey, &s.Action, &s.State, &s.Count); err != nil {
+			return nil, t.D.Wrap(ctx, op, err)
+		}
+		s.Level = store.TotalLevel(level)
+		out = append(out, &s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.D.Wrap(ctx, op, err)
+	}
+	return out, nil
 }
 
 // ListPolicyStates returns the records q selects, ordered by key.

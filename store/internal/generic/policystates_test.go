@@ -13,8 +13,14 @@ func TestChunkLog2(t *testing.T) {
 		}
 	}
 	pg := testDialect(true, "")
-	if n := strings.Count(pg.s.ps.insert[8], "$"); n != 256*(policyStateNCols+1) {
-		t.Errorf("insert[8] has %d placeholders, want %d", n, 256*(policyStateNCols+1))
+	if n := strings.Count(pg.s.ps.insert[8], "$"); n != 256*policyStateNCols {
+		t.Errorf("insert[8] has %d placeholders, want %d", n, 256*policyStateNCols)
+	}
+	if n := strings.Count(pg.s.ps.addTotals[3], "$"); n != 8*10 || !strings.Contains(pg.s.ps.addTotals[3], "n = policy_state_totals.n + excluded.n") {
+		t.Errorf("addTotals[3] has %d placeholders: %s", n, pg.s.ps.addTotals[3])
+	}
+	if pg.s.ps.lockKeys != "" {
+		t.Errorf("lockKeys without RowLocks: %s", pg.s.ps.lockKeys)
 	}
 	if !strings.Contains(pg.s.ps.claimScanTask, "LIMIT 1)") || strings.Contains(pg.s.ps.claimScanTask, "SKIP LOCKED") {
 		t.Errorf("claim without RowLocks: %s", pg.s.ps.claimScanTask)

@@ -1,0 +1,192 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/mlgov/mlgov/store"
+)
+
+// rollupOrder is policy-language.md §16's ranking, the test's own copy:
+// a resource's records roll up to the first of these among them.
+var rollupOrder = []string{"NonCompliant", "Compliant", "Error", "Conflict", "Protected", "Exempt", "Unknown"}
+
+// wantTotals works out SumPolicyStates of a subscription (and resource
+// group, unless "") from the records themselves.
+func wantTotals(records []*store.PolicyState, sub, rg string) []string {
+	n := map[string]int{}
+	worst := func(a, b string) string {
+		if a == "" || slices.Index(rollupOrder, b) < slices.Index(rollupOrder, a) {
+			return b
+		}
+		return a
+	}
+	perResource := map[string]string{}
+	perAssignment := map[[2]string]string{}
+	for _, p := range records {
+		if p.SubscriptionKey != sub || (rg != "" && p.ResourceGroupKey != rg) {
+			continue
+		}
+		n[fmt.Sprintf("0|%s|%s|%s|%s|%s|%s", p.AssignmentKey, p.ReferenceKey, p.DefinitionKey, p.SetKey, p.Action, p.State)]++
+		perResource[p.ResourceKey] = worst(perResource[p.ResourceKey], p.State)
+		k := [2]string{p.ResourceKey, p.AssignmentKey}
+		perAssignment[k] = worst(perAssignment[k], p.State)
+	}
+	for k, st := range perAssignment {
+		n[fmt.Sprintf("1|%s|||||%s", k[1], st)]++
+	}
+	for _, st := range perResource {
+		n[fmt.Sprintf("2||||||%s", st)]++
+	}
+	var out []string
+	for k, c := range n {
+		out = append(out, fmt.Sprintf("%s=%d", k, c))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sumStates(t *testing.T, s store.Store, sub, rg string) []string {
+	t.Helper()
+	var out []string
+	read(t, s, func(tx store.Tx) error {
+		ts, err := tx.SumPolicyStates(t.Context(), sub, rg)
+		for _, x := range ts {
+			out = append(out, fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s=%d", x.Level, x.AssignmentKey, x.ReferenceKey, x.DefinitionKey, x.SetKey, x.Action, x.State, x.Count))
+		}
+		return err
+	})
+	if !slices.IsSorted(out) {
+		t.Errorf("SumPolicyStates(%q, %q) is not in order: %v", sub, rg, out)
+	}
+	return out
+}
+
+// testPolicyStatesTotals: after every kind of write (batches that
+// replace resources, single replaces, deletes of a resource's and of an
+// assignment's records, a rolled-back write), SumPolicyStates of the
+// subscription and of each resource group equals the totals worked out
+// from the records, at every level; the states roll up by rank.
+func testPolicyStatesTotals(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	states := append(slices.Clone(rollupOrder), "Unknown")
+	type res struct{ rg, name string }
+	var resources []res
+	for i := range 12 {
+		resources = append(resources, res{fmt.Sprintf("rg%d", i%3), fmt.Sprintf("w%02d", i)})
+	}
+	// records of one resource: a few single assignments and a set's members.
+	recordsOf := func(r res) []*store.PolicyState {
+		var out []*store.PolicyState
+		for _, a := range []string{"as1", "as2", "as3"} {
+			if rnd.IntN(4) > 0 {
+				out = append(out, policyState(r.rg, r.name, a, "", states[rnd.IntN(len(states))]))
+			}
+		}
+		if rnd.IntN(3) > 0 {
+			for _, ref := range []string{"m1", "m2", "m3"} {
+				p := policyState(r.rg, r.name, "set", ref, states[rnd.IntN(len(states))])
+				if ref == "m2" {
+					p.Action = "deny"
+				}
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	check := func(step string) {
+		t.Helper()
+		all := listStates(t, s, store.PolicyStateQuery{})
+		for _, rg := range []string{"", psSub + "/resourcegroups/rg0", psSub + "/resourcegroups/rg1", psSub + "/resourcegroups/rg2"} {
+			want, got := wantTotals(all, psSub, rg), sumStates(t, s, psSub, rg)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: SumPolicyStates(%q) =\n%v\nwant\n%v", step, rg, got, want)
+			}
+		}
+	}
+	check("empty")
+	if got := sumStates(t, s, psSub, ""); len(got) != 0 {
+		t.Fatalf("totals of an empty store: %v", got)
+	}
+	for round := range 8 {
+		var batch []*store.PolicyState
+		var keys []string
+		for _, r := range resources {
+			if rnd.IntN(2) == 0 {
+				continue
+			}
+			rs := recordsOf(r)
+			batch = append(batch, rs...)
+			keys = append(keys, psSub+"/resourcegroups/"+r.rg+"/providers/microsoft.machinelearningservices/workspaces/"+r.name)
+		}
+		putStates(t, s, keys, batch)
+		check(fmt.Sprintf("round %d: batch", round))
+		r := resources[rnd.IntN(len(resources))]
+		rs := recordsOf(r)
+		if len(rs) > 0 {
+			write(t, s, func(tx store.Tx) error { return tx.ReplacePolicyStates(ctx, rs[0].ResourceKey, rs) })
+			check(fmt.Sprintf("round %d: replace", round))
+		}
+		r = resources[rnd.IntN(len(resources))]
+		write(t, s, func(tx store.Tx) error {
+			return tx.DeletePolicyStates(ctx, psSub+"/resourcegroups/"+r.rg+"/providers/microsoft.machinelearningservices/workspaces/"+r.name)
+		})
+		check(fmt.Sprintf("round %d: delete", round))
+		err := s.Write(ctx, func(tx store.Tx) error {
+			if err := tx.PutPolicyStatesBatch(ctx, recordsOf(resources[0]), []string{policyState(resources[0].rg, resources[0].name, "as1", "", "").ResourceKey}); err != nil {
+				return err
+			}
+			return errBoom
+		})
+		if err == nil {
+			t.Fatal("a Write that failed committed")
+		}
+		check(fmt.Sprintf("round %d: rolled back", round))
+		if round%3 == 2 {
+			a := []string{"as1", "as2", "set"}[round%3]
+			write(t, s, func(tx store.Tx) error {
+				_, err := tx.DeletePolicyStatesOfAssignment(ctx, policyState("rg0", "x", a, "", "").AssignmentKey)
+				return err
+			})
+			check(fmt.Sprintf("round %d: delete assignment %s", round, a))
+		}
+	}
+	if got := sumStates(t, s, "/subscriptions/other", ""); len(got) != 0 {
+		t.Errorf("totals of another subscription: %v", got)
+	}
+}
+
+// FillTotalsMigration checks the migration that works out the totals of
+// records written before the store kept them: it writes records to s,
+// then refill must empty policy_state_totals, forget that migration and
+// open the store again (s is closed by then); the totals of the reopened
+// store must be those of the records.
+func FillTotalsMigration(t *testing.T, s store.Store, refill func(t *testing.T) store.Store) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var batch []*store.PolicyState
+	var keys []string
+	for i := range 20 {
+		rg, name := fmt.Sprintf("rg%d", i%3), fmt.Sprintf("w%02d", i)
+		for _, a := range []string{"as1", "as2"} {
+			batch = append(batch, policyState(rg, name, a, "", rollupOrder[rnd.IntN(len(rollupOrder))]))
+		}
+		for _, ref := range []string{"m1", "m2"} {
+			batch = append(batch, policyState(rg, name, "set", ref, rollupOrder[rnd.IntN(len(rollupOrder))]))
+		}
+		keys = append(keys, batch[len(batch)-1].ResourceKey)
+	}
+	putStates(t, s, keys, batch)
+	kept := sumStates(t, s, psSub, "")
+	s = refill(t)
+	if got := sumStates(t, s, psSub, ""); !slices.Equal(got, kept) {
+		t.Errorf("totals after the migration:\n%v\nwant those kept before:\n%v", got, kept)
+	}
+	rg := psSub + "/resourcegroups/rg1"
+	if got, want := sumStates(t, s, psSub, rg), wantTotals(listStates(t, s, store.PolicyStateQuery{}), psSub, rg); !slices.Equal(got, want) {
+		t.Errorf("totals of %s after the migration:\n%v\nwant\n%v", rg, got, want)
+	}
+}
