@@ -152,7 +152,7 @@ func (g *Governor) scopeQuery(scope *arm.ID) (store.PolicyStateQuery, error) {
 		// the key index, in the order pages are cut.
 		q = store.PolicyStateQuery{KeyPrefix: scope.Key() + "/"}
 	case scope.IsResourceGroup():
-		q.ResourceGroupKey = arm.KeyOf(scope.ResourceGroup)
+		q = store.PolicyStateQuery{Under: scope.Key()}
 	case arm.EqualName(scope.Type(), TypeAssignment):
 		q.AssignmentKey = scope.Key()
 	case arm.EqualName(scope.Type(), TypeDefinition) && scope.ResourceGroup == "":

@@ -3,7 +3,7 @@ package govern
 import (
 	"encoding/json"
 	"strconv"
-	"time"
+	"unicode/utf8"
 
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/policy/value"
@@ -89,16 +89,29 @@ func record(st *State) value.Value {
 }
 
 // stored is the store's row of a State. Its body keeps only what the
-// row's columns and the snapshot cannot give back (the resource id as
-// written, its location and tags, the time and the exemptions; the
-// evaluation details are worked out again when a query expands them): a scan writes hundreds of thousands of rows, and the full
-// record is made again when it is read (snapshot.render).
+// row's columns and the snapshot cannot give back: the resource id as
+// written (as the positions of its capitals in the key, "u", when the
+// key is the id in lower case; else "id"), its location and tags and the
+// exemptions; the evaluation details are worked out again when a query
+// expands them, the time is the row's. A scan writes hundreds of
+// thousands of rows, and the cost of writing one grows with its bytes;
+// the full record is made again when it is read (snapshot.render).
 func stored(st *State) *store.PolicyState {
-	b := make([]byte, 0, 96+len(st.ResourceID))
-	b = append(b, `{"t":`...)
-	b = strconv.AppendInt(b, st.Timestamp.UnixMicro(), 10)
-	b = append(b, `,"id":`...)
-	b = value.AppendJSON(b, value.StringValue(st.ResourceID))
+	key := arm.KeyOf(st.ResourceID)
+	b := make([]byte, 0, 64)
+	if caps, ok := capitals(st.ResourceID, key); ok {
+		b = append(b, `{"u":[`...)
+		for i, p := range caps {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(p), 10)
+		}
+		b = append(b, ']')
+	} else {
+		b = append(b, `{"id":`...)
+		b = value.AppendJSON(b, value.StringValue(st.ResourceID))
+	}
 	if st.ResourceLocation != "" {
 		b = append(b, `,"loc":`...)
 		b = value.AppendJSON(b, value.StringValue(st.ResourceLocation))
@@ -119,7 +132,7 @@ func stored(st *State) *store.PolicyState {
 	}
 	b = append(b, '}')
 	return &store.PolicyState{
-		ResourceKey: arm.KeyOf(st.ResourceID), AssignmentKey: st.assignmentKey, ReferenceKey: st.refKey,
+		ResourceKey: key, AssignmentKey: st.assignmentKey, ReferenceKey: st.refKey,
 		SubscriptionKey: arm.KeyOf(st.SubscriptionID), ResourceGroupKey: arm.KeyOf(st.ResourceGroup), ResourceTypeKey: arm.KeyOf(st.ResourceType),
 		DefinitionKey: st.definitionKey, SetKey: st.setKey, State: st.ComplianceState, Action: st.Action,
 		Timestamp: st.Timestamp, Body: b,
@@ -139,6 +152,9 @@ func (s *snapshot) render(ps *store.PolicyState) (value.Value, bool) {
 		return value.Value{}, false
 	}
 	rid := b.Field("id").Str()
+	if u, ok := b.Get("u"); ok {
+		rid = withCapitals(ps.ResourceKey, u.Elems())
+	}
 	id, err := arm.ParseID(rid)
 	if err != nil {
 		return value.Value{}, false
@@ -148,7 +164,7 @@ func (s *snapshot) render(ps *store.PolicyState) (value.Value, bool) {
 		SubscriptionID: id.SubscriptionID, ResourceTags: b.Field("tags"),
 		AssignmentID: as.a.ID, AssignmentName: as.a.Name, AssignmentScope: as.a.Scope, AssignmentParameters: as.params,
 		DefinitionID: as.a.PolicyDefinitionID, Action: ps.Action, ComplianceState: ps.State,
-		Timestamp: time.UnixMicro(b.Field("t").Int()).UTC(),
+		Timestamp: ps.Timestamp.UTC(),
 	}
 	if id.IsResourceGroup() {
 		st.ResourceType = "Microsoft.Resources/resourceGroups"
@@ -179,4 +195,39 @@ func project(rec []byte, fields []string) json.RawMessage {
 		}
 	}
 	return json.RawMessage(value.ObjectValue(ms...).JSON())
+}
+
+// capitals returns the byte positions at which id differs from key, its
+// lower-case form: id is key with those letters in upper case. False when
+// id is not ASCII or key is not its lower case.
+func capitals(id, key string) ([]int, bool) {
+	if len(id) != len(key) {
+		return nil, false
+	}
+	var caps []int
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return nil, false
+		case c == key[i]:
+		case 'A' <= c && c <= 'Z' && c+('a'-'A') == key[i]:
+			caps = append(caps, i)
+		default:
+			return nil, false
+		}
+	}
+	return caps, true
+}
+
+// withCapitals is capitals' inverse: key with the letters at the
+// positions of caps in upper case (positions out of range are ignored).
+func withCapitals(key string, caps []value.Value) string {
+	b := []byte(key)
+	for _, p := range caps {
+		if i := int(p.Int()); i >= 0 && i < len(b) && 'a' <= b[i] && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -200,7 +200,11 @@ type PolicyStateQuery struct {
 	// it: the indexed way to scope a query to a subscription or resource
 	// group ("<subscriptionkey>/"; the subscription's own records then
 	// need ResourceKey or SubscriptionKey).
-	KeyPrefix     string
+	KeyPrefix string
+	// Under selects the records of the resource of this key and of the
+	// resources under it (a resource group: itself and what it holds):
+	// a range of the key index.
+	Under         string
 	AssignmentKey string
 	DefinitionKey string
 	SetKey        string

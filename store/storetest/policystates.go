@@ -284,6 +284,24 @@ func testPolicyStatesList(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	}
 
+	// Under a resource group: its own record and its resources', in key
+	// order; not those of the groups whose names extend its name.
+	own := policyState("rg1", "x", "as1", "", "Compliant")
+	own.ResourceKey = rg1
+	sibling := policyState("rg1-x", "a", "as1", "", "Compliant")
+	longer := policyState("rg10", "a", "as1", "", "Compliant")
+	putStates(t, s, nil, []*store.PolicyState{own, sibling, longer})
+	want := append([]string{psKeyOf(own)}, pick(func(p *store.PolicyState) bool { return p.ResourceGroupKey == rg1 })...)
+	if got := stateKeys(listStates(t, s, store.PolicyStateQuery{Under: rg1})); !slices.Equal(got, want) {
+		t.Errorf("Under %s: ListPolicyStates = %v, want %v", rg1, got, want)
+	}
+	if got := stateKeys(listStates(t, s, store.PolicyStateQuery{Under: rg1, After: cursor(own), Limit: 2})); !slices.Equal(got, want[1:3]) {
+		t.Errorf("Under %s after its own record: %v, want %v", rg1, got, want[1:3])
+	}
+	write(t, s, func(tx store.Tx) error {
+		return tx.PutPolicyStatesBatch(t.Context(), nil, []string{own.ResourceKey, sibling.ResourceKey, longer.ResourceKey})
+	})
+
 	// Paging through everything, 5 at a time.
 	var paged []*store.PolicyState
 	var after *store.PolicyStateKey

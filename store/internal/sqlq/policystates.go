@@ -39,6 +39,20 @@ func policyStateWhere(b *Builder, q store.PolicyStateQuery) error {
 	b.Write(" WHERE 1=1")
 	b.Eq("subscription_key", q.SubscriptionKey, "resource_group_key", q.ResourceGroupKey, "resource_key", q.ResourceKey)
 	b.Prefix("resource_key", q.KeyPrefix)
+	if k := q.Under; k != "" {
+		// The range from k to the end of the keys under k/ holds k, its
+		// siblings that extend its name (k-x: '-' sorts before '/') and
+		// the keys under it; the last condition drops the siblings.
+		b.And("resource_key >= ", k)
+		if end, ok := PrefixEnd(k + "/"); ok {
+			b.And("resource_key < ", end)
+		}
+		b.Write(" AND (resource_key = ")
+		b.Arg(k)
+		b.Write(" OR resource_key >= ")
+		b.Arg(k + "/")
+		b.Write(")")
+	}
 	b.Eq("assignment_key", q.AssignmentKey, "definition_key", q.DefinitionKey, "set_key", q.SetKey)
 	if q.Where != "" {
 		return b.Cond(q.Where, q.Args)
