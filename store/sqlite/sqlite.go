@@ -572,9 +572,15 @@ type batch struct {
 func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnErr error, panicked bool, pval any) {
 	c := db.wconn
 	bg := context.Background()
-	if err := c.exec(bg, "SAVEPOINT w"); err != nil {
-		db.failBatch(b, err)
-		return db.wrap(ctx, "begin", err), false, nil
+	// The first successful Write of a group runs without a savepoint:
+	// the transaction holds nothing to keep, so a failure rolls all of
+	// it back, and fn's writes are not copied to a sub-journal first.
+	whole := b.n == 0
+	if !whole {
+		if err := c.exec(bg, "SAVEPOINT w"); err != nil {
+			db.failBatch(b, err)
+			return db.wrap(ctx, "begin", err), false, nil
+		}
 	}
 	// The sequence numbers fn takes go back to the counter if its
 	// savepoint rolls back: the change feed then sees no gap (which it
@@ -599,6 +605,14 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 	}
 	if fnErr != nil || panicked {
 		db.cache.clear() // it may hold rows as fn changed them
+		if whole {
+			// Nobody waits for b: it has no successful Write.
+			db.batch = nil
+			c.exec(bg, "ROLLBACK")
+			close(b.done)
+			db.seq = seq0
+			return fnErr, panicked, pval
+		}
 		if err := c.exec(bg, "ROLLBACK TO w"); err != nil {
 			db.failBatch(b, err)
 		} else if err := c.exec(bg, "RELEASE w"); err != nil {
@@ -607,6 +621,10 @@ func (db *DB) runFn(ctx context.Context, b *batch, fn func(store.Tx) error) (fnE
 			db.seq = seq0
 		}
 		return fnErr, panicked, pval
+	}
+	if whole {
+		b.n++
+		return nil, false, nil
 	}
 	if err := c.exec(bg, "RELEASE w"); err != nil {
 		// The transaction is gone (SQLite rolls back on some errors):
