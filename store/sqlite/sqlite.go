@@ -253,9 +253,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := db.wconn.exec(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
 		return fail(err)
 	}
-	if err := db.wconn.exec(ctx, "PRAGMA cache_size = -131072"); err != nil {
-		return fail(err)
-	}
 	if err := db.wconn.exec(ctx, "PRAGMA wal_autocheckpoint = "+strconv.Itoa(walBackstop)); err != nil {
 		return fail(err)
 	}
