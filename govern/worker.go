@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
@@ -186,9 +187,10 @@ func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, key
 // group (itself and everything in it) or, for "/subscriptions/{s}", the
 // subscription and its resources outside resource groups. A resource
 // group's resources are read once and held while it is evaluated, and its
-// existence checks answered from them. It returns how many resources it
-// evaluated.
-func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
+// existence checks answered from them. It hands each batch's records to
+// write (which replaces the records of the batch's resources) and stops
+// when write fails; it returns how many resources it evaluated.
+func (g *Governor) scanScope(ctx context.Context, scope string, write func(rows []*store.PolicyState, keys []string) error) (int, error) {
 	s, err := g.current(ctx)
 	if err != nil {
 		return 0, err
@@ -247,7 +249,7 @@ func (g *Governor) scanScope(ctx context.Context, scope string) (int, error) {
 		for j, v := range batch {
 			keys[j] = arm.KeyOf(v.Field("id").Str())
 		}
-		if err := g.writeRows(ctx, g.evaluateStored(s, p, batch, now, lookup), keys); err != nil {
+		if err := write(g.evaluateStored(s, p, batch, now, lookup), keys); err != nil {
 			return i, err
 		}
 	}
@@ -315,24 +317,69 @@ func (g *Governor) ScanProgress(ctx context.Context, scanID string) (done, total
 // take it over.
 const scanLease = 2 * time.Minute
 
-// workers runs work on as many goroutines as there are processors (a
-// task's evaluation overlaps another's writes), each claiming tasks under
-// its own owner name, until none is left.
+// workers runs this replica's scan tasks until none is left: evaluators
+// (one fewer than there are processors, at least one) claim tasks and
+// evaluate them, each under its own owner name, and one writer writes
+// their records and completes the tasks in turn. The store has one writer
+// (SQLite), and writing is most of a scan: the writer has a processor to
+// itself while the evaluators work ahead of it, at most scanAhead
+// batches.
 func (g *Governor) workers(ctx context.Context, owner string, log *slog.Logger) {
-	n := runtime.GOMAXPROCS(0)
+	writes := make(chan scanWrite, scanAhead)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for w := range writes {
+			if w.task.failed.Load() {
+				continue
+			}
+			if w.complete {
+				t := w.task.t
+				err := g.cs.Write(ctx, func(tx store.Tx) error { return tx.CompleteScanTask(ctx, t.ScanID, t.TaskID, t.Owner, w.task.n) })
+				if err != nil {
+					log.Warn("completing a compliance scan task", "scan", t.ScanID, "scope", t.Scope, "error", err)
+				}
+				continue
+			}
+			if err := g.writeRows(ctx, w.rows, w.keys); err != nil {
+				w.task.failed.Store(true)
+				log.Warn("compliance scan task failed; it is retried when its lease ends", "scan", w.task.t.ScanID, "scope", w.task.t.Scope, "error", err)
+			}
+		}
+	}()
+	n := max(1, runtime.GOMAXPROCS(0)-1)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g.work(ctx, fmt.Sprintf("%s/%d", owner, i), log)
-		}()
+		wg.Go(func() { g.work(ctx, fmt.Sprintf("%s/%d", owner, i), writes, log) })
 	}
 	wg.Wait()
+	close(writes)
+	<-done
 }
 
-// work claims and runs scan tasks until none is left.
-func (g *Governor) work(ctx context.Context, owner string, log *slog.Logger) {
+// scanAhead is how many batches of records evaluators may have ready
+// before the writer.
+const scanAhead = 4
+
+// scanTask is a claimed task while its records are written.
+type scanTask struct {
+	t      *store.ScanTask
+	n      int         // resources evaluated
+	failed atomic.Bool // a write failed: the task is left to its lease
+}
+
+// scanWrite is the writer's work: a batch of a task's records, or, after
+// the last, the task's completion.
+type scanWrite struct {
+	task     *scanTask
+	rows     []*store.PolicyState
+	keys     []string
+	complete bool
+}
+
+// work claims tasks and evaluates them until none is left, handing their
+// records to the writer.
+func (g *Governor) work(ctx context.Context, owner string, writes chan<- scanWrite, log *slog.Logger) {
 	for ctx.Err() == nil {
 		var t *store.ScanTask
 		now := g.now()
@@ -348,14 +395,28 @@ func (g *Governor) work(ctx context.Context, owner string, log *slog.Logger) {
 			log.Warn("claiming a compliance scan task", "error", err)
 			return
 		}
-		n, err := g.scanScope(ctx, t.Scope)
+		task := &scanTask{t: t}
+		n, err := g.scanScope(ctx, t.Scope, func(rows []*store.PolicyState, keys []string) error {
+			if task.failed.Load() {
+				return errScanWrite
+			}
+			writes <- scanWrite{task: task, rows: rows, keys: keys}
+			return nil
+		})
 		if err != nil {
-			log.Warn("compliance scan task failed; it is retried when its lease ends", "scan", t.ScanID, "scope", t.Scope, "error", err)
+			if !errors.Is(err, errScanWrite) {
+				log.Warn("compliance scan task failed; it is retried when its lease ends", "scan", t.ScanID, "scope", t.Scope, "error", err)
+			}
 			continue
 		}
-		_ = g.cs.Write(ctx, func(tx store.Tx) error { return tx.CompleteScanTask(ctx, t.ScanID, t.TaskID, owner, n) })
+		task.n = n
+		writes <- scanWrite{task: task, complete: true}
 	}
 }
+
+// errScanWrite stops the evaluation of a task whose records the writer
+// failed to write (it has logged why).
+var errScanWrite = errors.New("a write of the task's records failed")
 
 // RunScans runs this replica's share of the scans: it claims tasks when
 // woken (a scan started here) and every poll (another replica's), and
