@@ -140,6 +140,8 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 	var exempts []*exemption
 	forScopes(key, func(scope string) { exempts = append(exempts, s.exemptions[scope]...) })
 	reqCtx := value.ObjectValue() // compliance scans have no request: latest alias paths
+	subject := policy.NewSubject(&policy.Input{Resource: obj, ResourceGroup: rg, Subscription: sub, RequestContext: reqCtx, Now: now, Lookup: lookup})
+	defer subject.Close()
 	var out []State
 	var mutators []mutator
 	forScopes(key, func(scope string) {
@@ -164,9 +166,7 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 						exemptBy = append(exemptBy, x.x.ID)
 					}
 				}
-				in := &policy.Input{Resource: obj, ResourceGroup: rg, Subscription: sub, RequestContext: reqCtx,
-					Policy: m.policyIn, Now: now, Lookup: lookup}
-				res := m.prog.Evaluate(in)
+				res := subject.Evaluate(m.prog, m.policyIn)
 				state, ok := complianceOf(m, &res)
 				if !ok {
 					continue
@@ -184,8 +184,8 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 				if explain && (state != Compliant || len(exemptBy) > 0) {
 					// The reason: the evaluation again, explained (most
 					// records are compliant and need none).
-					in.Explain = true
-					ex := m.prog.Evaluate(in)
+					ex := m.prog.Evaluate(&policy.Input{Resource: obj, ResourceGroup: rg, Subscription: sub, RequestContext: reqCtx,
+						Policy: m.policyIn, Now: now, Lookup: lookup, Explain: true})
 					st.Details = details(&ex)
 				}
 				out = append(out, st)

@@ -125,33 +125,34 @@ func (f *fixture) must(tb testing.TB, method, path, body string) {
 	}
 }
 
-// assignBuiltins assigns every ML built-in that needs no parameter at the
-// subscription and at resource groups until n assignments exist; it
-// returns how many it made.
-func (f *fixture) assignBuiltins(tb testing.TB, n int) int {
+// assignInScope makes n assignments in force for the computes of
+// resource group rg0, as mlgov bench --assignments does: the ML built-ins
+// that need no parameter at the subscription and at rg0, then custom
+// definitions (each evaluates every compute, on its type and a tag, and
+// denies none of the benchmark's) assigned at one or the other.
+func (f *fixture) assignInScope(tb testing.TB, n int) {
+	scopes := []string{"/subscriptions/" + f.sub, "/subscriptions/" + f.sub + "/resourceGroups/rg0"}
 	made := 0
-	for scope := 0; made < n; scope++ {
-		at := "/subscriptions/" + f.sub
-		if scope > 0 {
-			at += fmt.Sprintf("/resourceGroups/rg%d", scope-1)
-		}
-		progress := false
+	for _, at := range scopes {
 		for i, def := range f.builtins {
 			if made == n {
-				break
+				return
 			}
-			p := fmt.Sprintf("%s/providers/Microsoft.Authorization/policyAssignments/a%d?api-version=2025-03-01", at, i)
-			if _, err := f.do(tb, "PUT", p, `{"properties":{"policyDefinitionId":"`+def+`"}}`); err != nil {
-				continue // a built-in that needs parameters
-			}
-			made++
-			progress = true
-		}
-		if !progress {
-			tb.Fatalf("no built-in could be assigned at %s", at)
+			p := fmt.Sprintf("%s/providers/Microsoft.Authorization/policyAssignments/b%d?api-version=2025-03-01", at, i)
+			if _, err := f.do(tb, "PUT", p, `{"properties":{"policyDefinitionId":"`+def+`"}}`); err == nil {
+				made++
+			} // else a built-in that needs parameters
 		}
 	}
-	return made
+	for i := 0; made < n; i++ {
+		def := fmt.Sprintf("/subscriptions/%s/providers/Microsoft.Authorization/policyDefinitions/c%d", f.sub, i)
+		f.must(tb, "PUT", def+"?api-version=2025-03-01", fmt.Sprintf(`{"properties":{"mode":"Indexed","policyRule":{"if":{"allOf":[`+
+			`{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces/computes"},`+
+			`{"field":"tags['team']","equals":"blocked-%d"}]},"then":{"effect":"Deny"}}}}`, i))
+		f.must(tb, "PUT", fmt.Sprintf("%s/providers/Microsoft.Authorization/policyAssignments/c%d?api-version=2025-03-01", scopes[i%2], i),
+			`{"properties":{"policyDefinitionId":"`+def+`"}}`)
+		made++
+	}
 }
 
 const computePUT = `{"location":"eastus","properties":{"computeType":"AmlCompute","disableLocalAuth":true,"properties":{"vmSize":"STANDARD_DS3_V2"}}}`
@@ -200,9 +201,8 @@ func asARMError(err error, ae **arm.Error) bool {
 
 // BenchmarkPolicyStages measures the admission stages alone (Admit and
 // Validate of the governor) for one compute create, with no assignment
-// and with 200 assignments in scope (the ML built-ins that need no
-// parameter, at the subscription and at resource groups, the compute's
-// own among them).
+// and with 200 assignments in scope, all of them over the compute
+// (assignInScope, what mlgov bench --assignments 200 makes).
 func BenchmarkPolicyStages(b *testing.B) {
 	for _, n := range []int{0, 200} {
 		b.Run(fmt.Sprintf("assignments=%d", n), func(b *testing.B) {
@@ -211,7 +211,7 @@ func BenchmarkPolicyStages(b *testing.B) {
 				f.must(b, "PUT", fmt.Sprintf("/subscriptions/%s/resourceGroups/rg%d?api-version=2021-04-01", f.sub, i), `{"location":"eastus"}`)
 			}
 			if n > 0 {
-				f.assignBuiltins(b, n)
+				f.assignInScope(b, n)
 			}
 			ctx := context.Background()
 			id, _ := arm.ParseID("/subscriptions/" + f.sub + "/resourceGroups/rg0/providers/Microsoft.MachineLearningServices/workspaces/ws/computes/c1")

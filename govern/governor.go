@@ -53,7 +53,7 @@ type Governor struct {
 	snap    atomic.Pointer[snapshot]
 	version atomic.Uint64 // bumped by every change of a policy resource
 	// lastRequest is when a request's write last committed (UnixNano):
-	// compliance writing yields to requests (writeRows).
+	// compliance yields to requests (yield).
 	lastRequest atomic.Int64
 }
 
@@ -422,11 +422,16 @@ func forScopes(key string, fn func(string)) {
 	fn(key)
 }
 
-// input is the evaluation input of a request.
+// input is the evaluation input of a request (its policy() object
+// m's, when m is given).
 func input(a *resources.Attributes, obj value.Value, m *member) *policy.Input {
-	return &policy.Input{Resource: obj, ResourceGroup: a.ResourceGroup, Subscription: a.Subscription,
+	in := &policy.Input{Resource: obj, ResourceGroup: a.ResourceGroup, Subscription: a.Subscription,
 		RequestContext: value.ObjectValue(value.Member{Key: "apiVersion", Value: value.StringValue(a.APIVersion)}),
-		Policy:         m.policyIn, APIVersion: a.APIVersion, Now: a.Now}
+		APIVersion:     a.APIVersion, Now: a.Now}
+	if m != nil {
+		in.Policy = m.policyIn
+	}
+	return in
 }
 
 // Admit implements resources.MutatingAdmission: Append and Modify.
@@ -440,11 +445,13 @@ func (g *Governor) Admit(ctx context.Context, a *resources.Attributes) error {
 	}
 	var hits []*hit
 	var failed []*hit
+	sub := policy.NewSubject(input(a, a.Object, nil))
+	defer sub.Close()
 	s.each(a.ID, a.Object, a.Now, func(as *assigned, m *member) {
 		if m.static && m.effect != policy.Append && m.effect != policy.Modify {
 			return
 		}
-		h := &hit{as: as, m: m, res: m.prog.Evaluate(input(a, a.Object, m))}
+		h := &hit{as: as, m: m, res: sub.Evaluate(m.prog, m.policyIn)}
 		switch {
 		case h.res.Err != nil:
 			failed = append(failed, h)
@@ -525,6 +532,8 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 	}
 	del := a.Operation == resources.OpDelete
 	var denies, audits, failed []*hit
+	sub := policy.NewSubject(input(a, obj, nil))
+	defer sub.Close()
 	s.each(a.ID, obj, a.Now, func(as *assigned, m *member) {
 		if m.static {
 			switch m.effect {
@@ -540,7 +549,7 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 				return
 			}
 		}
-		h := &hit{as: as, m: m, res: m.prog.Evaluate(input(a, obj, m))}
+		h := &hit{as: as, m: m, res: sub.Evaluate(m.prog, m.policyIn)}
 		switch {
 		case h.res.Err != nil:
 			if !del {

@@ -214,29 +214,62 @@ func (ix *Index) candidates(typ string, buf []byte) (l []int, exact bool) {
 // with the type looked up once and one scratch state (and one evaluation
 // time, when in.Now is zero) for all of them.
 func (ix *Index) EvaluateEach(in *Input, fn func(i int, res Result)) {
-	rt := resourceTypeOf(in.Resource)
+	sub := NewSubject(in)
+	defer sub.Close()
 	var buf [256]byte
-	cands, exact := ix.candidates(rt.s, buf[:0])
-	var s *state
+	cands, exact := ix.candidates(sub.rt.s, buf[:0])
 	for _, i := range cands {
-		p := ix.progs[i]
-		if res, done := p.reject(&rt, !exact); done {
-			fn(i, res)
-			continue
-		}
-		if s == nil {
-			s = statePool.Get().(*state)
-			s.begin(in, &rt)
-		}
-		res, ok := p.evaluate(s)
-		if !ok {
-			s = nil // a state that saw a panic is not reused
-		}
-		fn(i, res)
+		fn(i, sub.evaluate(ix.progs[i], in.Policy, !exact))
 	}
-	if s != nil {
-		s.end()
-		statePool.Put(s)
+}
+
+// A Subject is one resource evaluated against many programs, each with a
+// policy() object of its own (an assignment's parameters): its type is
+// looked up, and the scratch state prepared, once for all of them.
+// Subject.Evaluate(p, in.Policy) is p.Evaluate(in). A Subject is used by
+// one goroutine at a time; Close gives its state back.
+type Subject struct {
+	in Input
+	rt resType
+	s  *state
+}
+
+// NewSubject prepares the evaluation of in.Resource (in.Policy is not
+// used: each Evaluate gives its own).
+func NewSubject(in *Input) *Subject {
+	return &Subject{in: *in, rt: resourceTypeOf(in.Resource)}
+}
+
+// Evaluate evaluates the resource against p with policy() returning
+// policyIn.
+func (sub *Subject) Evaluate(p *Program, policyIn value.Value) Result {
+	return sub.evaluate(p, policyIn, true)
+}
+
+// evaluate is Evaluate; checkType is false when the caller knows the
+// resource's type is among p's types.
+func (sub *Subject) evaluate(p *Program, policyIn value.Value, checkType bool) Result {
+	if res, done := p.reject(&sub.rt, checkType); done {
+		return res
+	}
+	if sub.s == nil {
+		sub.s = statePool.Get().(*state)
+		sub.s.begin(&sub.in, &sub.rt)
+	}
+	sub.s.a.Policy = policyIn
+	res, ok := p.evaluate(sub.s)
+	if !ok {
+		sub.s = nil // a state that saw a panic is not reused
+	}
+	return res
+}
+
+// Close gives the scratch state back to the pool.
+func (sub *Subject) Close() {
+	if sub.s != nil {
+		sub.s.end()
+		statePool.Put(sub.s)
+		sub.s = nil
 	}
 }
 
