@@ -26,6 +26,10 @@ import (
 // are split into tasks, one per resource group and one for the
 // subscription's own resources, that the replicas claim with leases.
 
+// reevaluateBatch is how many written resources the feed's follower
+// evaluates at a time (it yields to requests between).
+const reevaluateBatch = 10
+
 // scanBatch is how many resources a scan evaluates per write transaction.
 const scanBatch = 500
 
@@ -130,24 +134,50 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 			present = append(present, r)
 		}
 	}
+	start := time.Now()
 	rows := g.evaluateStored(s, p, parseAll(present), g.now(), storeLookup{ctx: ctx, st: g.st})
+	g.yield(ctx, time.Since(start))
 	return g.writeRows(ctx, rows, keys)
 }
 
-// maxRowsPerWrite bounds the records one write transaction holds, so that
-// compliance writes leave the store's write lock to requests between them
-// (SQLite has one writer): a few tens of milliseconds of writing. Under a
-// write load whose records the store cannot keep up with, compliance lags
-// (the feed holds the backlog) and requests do not wait for it.
-const maxRowsPerWrite = 1000
+// maxRowsPerWrite bounds the records one write transaction holds: while
+// requests write, maxRowsBusy (a few milliseconds of writing, after which
+// compliance yields), else maxRowsIdle.
+const (
+	maxRowsBusy = 100
+	maxRowsIdle = 1000
+)
+
+// complianceYield is how many times as long as a piece of compliance
+// work took (evaluating written resources, writing records) compliance
+// then waits while requests write: it takes at most a quarter of the
+// time, and the requests' latency stays that of the control plane alone.
+// Under a write load whose records it cannot keep up with, compliance
+// lags (the feed holds the backlog; a scan catches up with what the
+// feed's retention lets go); with no request writing it runs flat out.
+const complianceYield = 3
+
+// requestsWriting reports whether a request's write committed in the
+// last second.
+func (g *Governor) requestsWriting() bool {
+	return time.Since(time.Unix(0, g.lastRequest.Load())) < time.Second
+}
+
+// yield waits complianceYield times took while requests write.
+func (g *Governor) yield(ctx context.Context, took time.Duration) {
+	if !g.requestsWriting() {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(complianceYield * took):
+	}
+}
 
 // writeRows replaces the records of the resources of keys with rows (each
-// resource's rows together), in transactions of at most maxRowsPerWrite
-// records (and at least one resource). While requests write (one
-// committed in the last second), it waits as long as each transaction
-// took before the next: compliance takes at most half of the store's
-// writing and the requests the rest, and lags under a load it cannot keep
-// up with; an idle store is written flat out.
+// resource's rows together), in transactions of at most maxRowsBusy or
+// maxRowsIdle records (and at least one resource), yielding to requests
+// after each.
 func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, keys []string) error {
 	byKey := make(map[string][]*store.PolicyState, len(keys))
 	for _, r := range rows {
@@ -162,17 +192,16 @@ func (g *Governor) writeRows(ctx context.Context, rows []*store.PolicyState, key
 		start := time.Now()
 		err := g.cs.Write(ctx, func(tx store.Tx) error { return tx.PutPolicyStatesBatch(ctx, chunkRows, chunkKeys) })
 		chunkRows, chunkKeys = nil, nil
-		if err == nil && time.Since(time.Unix(0, g.lastRequest.Load())) < time.Second {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Since(start)):
-			}
-		}
+		g.yield(ctx, time.Since(start))
 		return err
 	}
 	for _, k := range keys {
 		rs := byKey[k]
-		if len(chunkKeys) > 0 && len(chunkRows)+len(rs) > maxRowsPerWrite {
+		limit := maxRowsIdle
+		if g.requestsWriting() {
+			limit = maxRowsBusy
+		}
+		if len(chunkKeys) > 0 && len(chunkRows)+len(rs) > limit {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -573,8 +602,8 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 			g.Invalidate()
 			g.Wake()
 		}
-		for i := 0; i < len(keys); i += scanBatch {
-			if err := g.Reevaluate(ctx, keys[i:min(i+scanBatch, len(keys))]); err != nil {
+		for i := 0; i < len(keys); i += reevaluateBatch {
+			if err := g.Reevaluate(ctx, keys[i:min(i+reevaluateBatch, len(keys))]); err != nil {
 				log.Warn("re-evaluating the compliance of written resources", "error", err)
 			}
 		}
