@@ -451,12 +451,12 @@ func (g *Governor) Admit(ctx context.Context, a *resources.Attributes) error {
 		if m.static && m.effect != policy.Append && m.effect != policy.Modify {
 			return
 		}
-		h := &hit{as: as, m: m, res: sub.Evaluate(m.prog, m.policyIn)}
+		res := sub.Evaluate(m.prog, m.policyIn)
 		switch {
-		case h.res.Err != nil:
-			failed = append(failed, h)
-		case h.res.Effect == policy.Append || h.res.Effect == policy.Modify:
-			hits = append(hits, h)
+		case res.Err != nil:
+			failed = append(failed, &hit{as: as, m: m, res: res})
+		case res.Effect == policy.Append || res.Effect == policy.Modify:
+			hits = append(hits, &hit{as: as, m: m, res: res})
 		}
 	}, func(as *assigned) { failed = append(failed, &hit{as: as}) })
 	if len(failed) > 0 {
@@ -549,18 +549,19 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 				return
 			}
 		}
-		h := &hit{as: as, m: m, res: sub.Evaluate(m.prog, m.policyIn)}
+		// Most members pass: a hit is made only for those that do not.
+		res := sub.Evaluate(m.prog, m.policyIn)
 		switch {
-		case h.res.Err != nil:
+		case res.Err != nil:
 			if !del {
-				failed = append(failed, h)
+				failed = append(failed, &hit{as: as, m: m, res: res})
 			}
-		case h.res.Effect == policy.Deny && !del:
-			denies = append(denies, h)
-		case h.res.Effect == policy.Audit && !del:
-			audits = append(audits, h)
-		case h.res.Effect == policy.DenyAction && del && deniesDelete(h.res.Details):
-			denies = append(denies, h)
+		case res.Effect == policy.Deny && !del:
+			denies = append(denies, &hit{as: as, m: m, res: res})
+		case res.Effect == policy.Audit && !del:
+			audits = append(audits, &hit{as: as, m: m, res: res})
+		case res.Effect == policy.DenyAction && del && deniesDelete(res.Details):
+			denies = append(denies, &hit{as: as, m: m, res: res})
 		}
 	}, func(as *assigned) {
 		if !del {
