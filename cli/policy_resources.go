@@ -756,7 +756,7 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 	var filter string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the subscription's custom " + k.what + "s and the built-ins",
+		Short: "List the built-in " + k.what + "s and the subscription's own",
 		Args:  cobra.NoArgs,
 		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
 			if err := conn.validate(); err != nil {
@@ -769,24 +769,22 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var items []json.RawMessage
-			if filter != "builtin" {
-				sub, err := cl.subscriptionScope()
-				if err != nil {
-					return err
-				}
-				custom, err := cl.list(cmd.Context(), sub+authz+k.collection+"?api-version="+policyAPIVersion)
-				if err != nil {
-					return err
-				}
-				items = append(items, custom...)
+			// The subscription's list holds the built-ins and its own, as
+			// Azure's does; $filter narrows it to one kind.
+			sub, err := cl.subscriptionScope()
+			if err != nil {
+				return err
 			}
-			if filter != "custom" {
-				builtin, err := cl.list(cmd.Context(), authz+k.collection+"?api-version="+policyAPIVersion)
-				if err != nil {
-					return err
-				}
-				items = append(items, builtin...)
+			q := url.Values{"api-version": {policyAPIVersion}}
+			switch filter {
+			case "builtin":
+				q.Set("$filter", "policyType eq 'BuiltIn'")
+			case "custom":
+				q.Set("$filter", "policyType eq 'Custom'")
+			}
+			items, err := cl.list(cmd.Context(), sub+authz+k.collection+"?"+q.Encode())
+			if err != nil {
+				return err
 			}
 			return table(e.stdout, conn.output).many(items)
 		}),

@@ -34,8 +34,14 @@ import (
 // per resource × assignment × definition reference: `latest` and
 // `default` return the same records (there is no history yet).
 
-// Serves reports whether id addresses the PolicyInsights API (api.Insights).
+// Serves reports whether id addresses what the governor answers itself
+// (api.Insights): the PolicyInsights API, and the lists of policy
+// definitions and set definitions of a subscription (built-ins and the
+// subscription's own).
 func (g *Governor) Serves(id *arm.ID) bool {
+	if _, ok := isDefinitionsList(id); ok {
+		return true
+	}
 	if len(id.Parts) == 0 {
 		return false
 	}
@@ -806,6 +812,12 @@ func (g *Governor) operationResult(ctx context.Context, scanID string) (*resourc
 // Handle serves a PolicyInsights request (Serves).
 func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources.Response, error) {
 	id := r.ID
+	if set, ok := isDefinitionsList(id); ok {
+		if r.APIVersion == "" {
+			return nil, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+		}
+		return g.listDefinitions(ctx, r, set)
+	}
 	last := id.Parts[len(id.Parts)-1]
 	scope := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts[:len(id.Parts)-1]}
 	if r.APIVersion == "" {

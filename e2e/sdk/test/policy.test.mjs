@@ -148,6 +148,15 @@ describe("policy (@azure/arm-policy)", { timeout: TEST_TIMEOUT * 20 }, () => {
         then: { effect: "[parameters('effectType')]" },
       },
     });
+    // The subscription's list holds the built-ins and its own, as Azure's
+    // does; the policyType filter narrows it to its own.
+    const listed = [];
+    for await (const d of policy.policyDefinitions.list()) listed.push(d);
+    assert.ok(listed.some((d) => d.name === LOCAL_AUTH && d.policyType === "BuiltIn"), "the built-in is listed");
+    assert.ok(listed.some((d) => d.id.toLowerCase() === spark.id.toLowerCase()), "the custom definition is listed");
+    const customs = [];
+    for await (const d of policy.policyDefinitions.list({ filter: "policyType eq 'Custom'" })) customs.push(d);
+    assert.ok(customs.length >= 2 && customs.every((d) => d.policyType === "Custom"), `customs only: ${customs.map((d) => d.name)}`);
     await policy.policyAssignments.create(rgId(rg), "no-spark", { policyDefinitionId: spark.id });
     await policy.policyAssignments.create(rgId(rg), "no-public-ip", {
       policyDefinitionId: pip.id,
