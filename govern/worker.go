@@ -140,9 +140,9 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 	return g.writeRows(ctx, rows, keys)
 }
 
-// maxRowsPerWrite bounds the records one write transaction holds: while
-// requests write, maxRowsBusy (a few milliseconds of writing, after which
-// compliance yields), else maxRowsIdle.
+// maxRowsBusy and maxRowsIdle bound the records one write transaction
+// holds: while requests write, a millisecond or two of writing, after
+// which compliance yields; else more, for fewer commits.
 const (
 	maxRowsBusy = 100
 	maxRowsIdle = 1000
@@ -151,7 +151,7 @@ const (
 // complianceYield is how many times as long as a piece of compliance
 // work took (evaluating written resources, writing records) compliance
 // then waits while requests write: it takes at most a quarter of the
-// time, and the requests' latency stays that of the control plane alone.
+// time, in short slices, and leaves the processors to the requests.
 // Under a write load whose records it cannot keep up with, compliance
 // lags (the feed holds the backlog; a scan catches up with what the
 // feed's retention lets go); with no request writing it runs flat out.

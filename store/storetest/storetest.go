@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PolicyStatesCount", testPolicyStatesCount},
 		{"PolicyStatesBulk", testPolicyStatesBulk},
 		{"PolicyStatesTotals", testPolicyStatesTotals},
+		{"PolicyStatesTotalsConcurrent", testPolicyStatesTotalsConcurrent},
 		{"ScanTasks", testScanTasks},
 		{"ScanTasksConcurrent", testScanTasksConcurrent},
 		{"ContextCanceled", testContextCanceled},
