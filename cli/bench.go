@@ -115,7 +115,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.op, "op", "put-compute", "operation: "+strings.Join(benchOps, ", "))
 	f.StringVar(&cfg.resourceGroup, "resource-group", "mlgov-bench", "resource group the bench creates and uses")
 	f.StringVar(&cfg.workspace, "workspace", "bench-ws", "workspace the bench creates and uses")
-	f.IntVar(&cfg.assignments, "assignments", 0, "assign this many policies before the run (the server's Machine Learning built-ins that need no parameter, at the subscription and the resource group; removed after the run)")
+	f.IntVar(&cfg.assignments, "assignments", 0, "assign this many policies before the run (the server's Machine Learning built-ins that need no parameter, then custom definitions, at the subscription and the resource group; removed after the run); every other PUT then goes to a control resource group that no assignment covers (put-compute-unassigned)")
 	f.IntVar(&cfg.objects, "objects", 100, "computes that get and mixed read (created before the run)")
 	f.IntVar(&cfg.repeatEvery, "repeat-every", 10, "every Nth PUT replaces an existing compute instead of creating one (0: never)")
 	f.IntVar(&cfg.putPercent, "put-percent", 20, "share of PUTs in --op mixed (percent)")
@@ -349,8 +349,26 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	if err := cl.waitLRO(ctx, h.Get("Azure-AsyncOperation")); err != nil {
 		return nil, fmt.Errorf("creating the workspace: %w", err)
 	}
+	// With assignments, every other PUT goes to a workspace of a control
+	// resource group that no assignment covers (put-compute-unassigned):
+	// the same server, load and compliance work in the same run, so that
+	// the two series differ only by the policy stages.
+	var controlComputes string
 	if cfg.assignments > 0 {
-		paths, err := cl.assignBuiltins(ctx, bs.SubscriptionID, cfg.resourceGroup, cfg.assignments, logw)
+		crg := rg + "-control"
+		cws := crg + "/providers/Microsoft.MachineLearningServices/workspaces/" + cfg.workspace
+		if st, _, b, err := cl.do(ctx, "PUT", crg+"?api-version="+benchRGAPIVersion, []byte(`{"location":"eastus"}`), true); err != nil || (st != 200 && st != 201) {
+			return nil, setupErr("creating the control resource group", st, b, err)
+		}
+		st, h, b, err := cl.do(ctx, "PUT", cws+q, []byte(`{"location":"eastus","properties":{"description":"mlgov bench control"}}`), true)
+		if err != nil || (st != 200 && st != 201) {
+			return nil, setupErr("creating the control workspace", st, b, err)
+		}
+		if err := cl.waitLRO(ctx, h.Get("Azure-AsyncOperation")); err != nil {
+			return nil, fmt.Errorf("creating the control workspace: %w", err)
+		}
+		controlComputes = cws + "/computes/"
+		paths, err := cl.assignBuiltins(ctx, bs.SubscriptionID, cfg.resourceGroup, crg, cfg.assignments, logw)
 		defer cl.unassign(context.WithoutCancel(ctx), paths)
 		if err != nil {
 			return nil, err
@@ -432,10 +450,15 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 		} else {
 			name = "c" + run + "-" + strconv.FormatInt(n, 36)
 		}
+		// n/2 rather than n: the repeated names (every
+		// --repeat-every'th n) fall in both series.
+		if controlComputes != "" && (n/2)%2 == 1 {
+			return 2, "PUT", controlComputes + name + q, benchComputeBody
+		}
 		return 0, "PUT", computes + name + q, benchComputeBody
 	}
-	opNames := [2]string{"put-compute", "get"}
-	expected := func(op, status int) bool { return status == 200 || (op == 0 && status == 201) }
+	opNames := [3]string{"put-compute", "get", "put-compute-unassigned"}
+	expected := func(op, status int) bool { return status == 200 || (op != 1 && status == 201) }
 
 	var mu sync.Mutex
 	var samples []string
@@ -449,9 +472,9 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	// coordinated omission). How late the clients sent is recorded too
 	// (the returned histogram), so that a client falling behind is seen
 	// as that.
-	load := func(start, deadline time.Time, first, limit int64, next *atomic.Int64, record bool) ([2]*benchStats, *histogram) {
+	load := func(start, deadline time.Time, first, limit int64, next *atomic.Int64, record bool) ([3]*benchStats, *histogram) {
 		var wg sync.WaitGroup
-		per := make([][2]*benchStats, cfg.concurrency)
+		per := make([][3]*benchStats, cfg.concurrency)
 		lags := make([]histogram, cfg.concurrency)
 		var tokens chan int64
 		if cfg.rate > 0 {
@@ -461,7 +484,7 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 			go pace(pctx, tokens, next, start, deadline, first, limit, cfg.rate)
 		}
 		for w := range cfg.concurrency {
-			per[w] = [2]*benchStats{newBenchStats(), newBenchStats()}
+			per[w] = [3]*benchStats{newBenchStats(), newBenchStats(), newBenchStats()}
 			wg.Go(func() {
 				for ctx.Err() == nil {
 					var n int64
@@ -509,11 +532,12 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 			})
 		}
 		wg.Wait()
-		total := [2]*benchStats{newBenchStats(), newBenchStats()}
+		total := [3]*benchStats{newBenchStats(), newBenchStats(), newBenchStats()}
 		lag := &histogram{}
 		for w, p := range per {
-			total[0].merge(p[0])
-			total[1].merge(p[1])
+			for i := range total {
+				total[i].merge(p[i])
+			}
 			lag.merge(&lags[w])
 		}
 		return total, lag

@@ -18,9 +18,11 @@ const benchPolicyAPIVersion = "2025-03-01"
 // computes the bench writes: the server's Machine Learning built-ins that
 // need no parameter, at the subscription and at the bench's resource
 // group, then custom definitions (each evaluates every compute, and
-// denies none of the bench's) assigned at one or the other. It returns
-// the paths of what it created, for removal after the run.
-func (c *benchClient) assignBuiltins(ctx context.Context, sub, rg string, n int, logw io.Writer) ([]string, error) {
+// denies none of the bench's) assigned at one or the other. The
+// subscription's assignments leave out notScope (the control resource
+// group, whose computes no assignment covers). It returns the paths of
+// what it created, for removal after the run.
+func (c *benchClient) assignBuiltins(ctx context.Context, sub, rg, notScope string, n int, logw io.Writer) ([]string, error) {
 	var defs []string
 	next := "/providers/Microsoft.Authorization/policyDefinitions?api-version=" + benchPolicyAPIVersion
 	for next != "" {
@@ -64,7 +66,11 @@ func (c *benchClient) assignBuiltins(ctx context.Context, sub, rg string, n int,
 	assigned := 0
 	assign := func(scope, name, def string) (bool, error) {
 		p := fmt.Sprintf("%s/providers/Microsoft.Authorization/policyAssignments/%s?api-version=%s", scope, name, benchPolicyAPIVersion)
-		st, _, b, err := c.do(ctx, "PUT", p, []byte(`{"properties":{"policyDefinitionId":"`+def+`"}}`), false)
+		not := ""
+		if scope == scopes[0] && notScope != "" {
+			not = `,"notScopes":["` + notScope + `"]`
+		}
+		st, _, b, err := c.do(ctx, "PUT", p, []byte(`{"properties":{"policyDefinitionId":"`+def+`"`+not+`}}`), false)
 		if err != nil {
 			return false, err
 		}

@@ -375,3 +375,34 @@ func testOpenStore(ctx context.Context, url, dataDir string) (store.Store, error
 	}
 	return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
 }
+
+// TestBenchAssignments: with --assignments, the bench puts that many
+// assignments in force and sends every other PUT to a control resource
+// group that none of them covers, reported as its own series; the
+// assignments are gone after the run.
+func TestBenchAssignments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	needShared(t)
+	ml := filepath.Join(shared, "corpus/azure-policy/policyDefinitions/Machine Learning")
+	bs := startServeWith(t, func(c *serveConfig) { c.policyPaths = []string{ml} })
+	r := benchJSON(t, "--bootstrap", bs, "--assignments", "40", "--requests", "80", "--concurrency", "4", "--warmup", "0")
+	if r.Failed != 0 || len(r.Ops) != 2 || r.Ops[0].Op != "put-compute" || r.Ops[1].Op != "put-compute-unassigned" {
+		t.Fatalf("--assignments 40: %+v", r)
+	}
+	for _, o := range r.Ops {
+		if o.Requests != 40 || o.Failed != 0 {
+			t.Errorf("%s: %d requests, %d failed; want 40 and none", o.Op, o.Requests, o.Failed)
+		}
+		checkLatency(t, o.Op, o.Latency)
+	}
+	b, err := readBootstrap(bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "policy", "assignment", "list", "--bootstrap", bs, "-o", "json")
+	if code != 0 || strings.Contains(out, "mlgov-bench") {
+		t.Errorf("assignments after the run (subscription %s): exit %d %s%s", b.SubscriptionID, code, out, errOut)
+	}
+}
