@@ -34,3 +34,13 @@ func (g *Governor) SummaryCounted(ctx context.Context, scope *arm.ID) ([]byte, e
 	}
 	return json.Marshal(summary(totals, s.ids()))
 }
+
+// FirstProgram is the compiled program of the first member of the
+// assignment of key in the current snapshot (nil if none).
+func (g *Governor) FirstProgram(ctx context.Context, key string) any {
+	s, err := g.current(ctx)
+	if err != nil || s.byKey[key] == nil || len(s.byKey[key].members) == 0 {
+		return nil
+	}
+	return s.byKey[key].members[0].prog
+}

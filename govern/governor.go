@@ -1,6 +1,7 @@
 package govern
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,9 +50,12 @@ type Governor struct {
 	pmu     sync.Mutex
 	pending map[string]pending // scans of changed scopes, by id, until due
 
-	mu      sync.Mutex // serializes rebuilds
-	snap    atomic.Pointer[snapshot]
-	version atomic.Uint64 // bumped by every change of a policy resource
+	mu   sync.Mutex // serializes rebuilds
+	snap atomic.Pointer[snapshot]
+	// compiled are the last build's assignments by store key, reused by
+	// the next build while unchanged (under mu).
+	compiled map[string]*compiledAssignment
+	version  atomic.Uint64 // bumped by every change of a policy resource
 	// lastRequest is when a request's write last committed (UnixNano):
 	// compliance yields to requests (yield).
 	lastRequest atomic.Int64
@@ -207,11 +211,66 @@ func listType(ctx context.Context, st store.Store, typ string, fn func(*store.Re
 	}
 }
 
+// compiledAssignment is an assignment as a build compiled it, with what
+// the compilation read from the store: the next build reuses it while
+// the assignment's body and those resources are unchanged, so that a
+// change of one assignment does not compile all the others again.
+type compiledAssignment struct {
+	body []byte
+	deps map[string]string // store key -> ETag ("": absent) of each resource read
+	as   *assigned
+}
+
+// unchanged reports whether every resource c read still has its ETag.
+func (c *compiledAssignment) unchanged(etags map[string]string) bool {
+	for k, e := range c.deps {
+		if etags[k] != e {
+			return false
+		}
+	}
+	return true
+}
+
 func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 	s := &snapshot{byScope: map[string][]*assigned{}, byKey: map[string]*assigned{}, exemptions: map[string][]*exemption{}}
-	r := resolver{b: g.builtins, get: storeGetter(g.st)}
 	cache := policy.NewCache()
+	// The current ETags of what the kept compilations read (the custom
+	// definitions and initiatives; built-ins do not change).
+	prev, next := g.compiled, map[string]*compiledAssignment{}
+	var depKeys []string
+	seen := map[string]bool{}
+	for _, c := range prev {
+		for k := range c.deps {
+			if !seen[k] {
+				seen[k] = true
+				depKeys = append(depKeys, k)
+			}
+		}
+	}
+	etags := make(map[string]string, len(depKeys))
+	if len(depKeys) > 0 {
+		rs, err := store.GetResources(ctx, g.st, depKeys...)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range rs {
+			if r != nil {
+				etags[depKeys[i]] = r.ETag
+			}
+		}
+	}
+	add := func(as *assigned) {
+		k := arm.KeyOf(policyres.CanonicalID(as.a.Scope))
+		s.byScope[k] = append(s.byScope[k], as)
+		s.byKey[arm.KeyOf(as.a.ID)] = as
+		s.count++
+	}
 	err := listType(ctx, g.st, TypeAssignment, func(res *store.Resource) error {
+		if c := prev[res.Key]; c != nil && bytes.Equal(c.body, res.Body) && c.unchanged(etags) {
+			next[res.Key] = c
+			add(c.as)
+			return nil
+		}
 		v, err := value.Parse(res.Body)
 		if err != nil {
 			return nil // not an assignment mlgov wrote; nothing to enforce
@@ -223,15 +282,31 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 		if pa.ID == "" {
 			pa.ID = res.ID
 		}
+		// What the compilation reads is recorded; a failed read keeps it
+		// from being reused.
+		deps, readOK := map[string]string{}, true
+		get := storeGetter(g.st)
+		r := resolver{b: g.builtins, get: func(ctx context.Context, key string) (*store.Resource, error) {
+			res, err := get(ctx, key)
+			switch {
+			case err != nil:
+				readOK = false
+			case res == nil:
+				deps[key] = ""
+			default:
+				deps[key] = res.ETag
+			}
+			return res, err
+		}}
 		as := g.compile(ctx, r, pa, cache)
-		k := arm.KeyOf(policyres.CanonicalID(pa.Scope))
-		s.byScope[k] = append(s.byScope[k], as)
-		s.byKey[arm.KeyOf(pa.ID)] = as
 		as.byRef = map[string]*member{}
 		for _, m := range as.members {
 			as.byRef[strings.ToLower(m.refID)] = m
 		}
-		s.count++
+		if readOK {
+			next[res.Key] = &compiledAssignment{body: res.Body, deps: deps, as: as}
+		}
+		add(as)
 		return nil
 	})
 	if err != nil {
@@ -256,6 +331,7 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.compiled = next
 	return s, nil
 }
 
@@ -355,6 +431,14 @@ func firstLine(err error) string {
 func governed(typ string) bool {
 	ns, _, _ := strings.Cut(typ, "/")
 	return !arm.EqualName(ns, "Microsoft.Resources") || arm.EqualName(typ, "Microsoft.Resources/resourceGroups")
+}
+
+// repairsPolicy reports whether a is a write of a policy resource
+// (definition, initiative, assignment, exemption): an assignment that
+// cannot be evaluated (its definition deleted or broken) refuses what it
+// covers, but not these, or it would refuse the writes that repair it.
+func repairsPolicy(a *resources.Attributes) bool {
+	return policyTypes[arm.KeyOf(a.Spec.Type)]
 }
 
 // denyActionExempt are the types DenyAction never blocks (lockout).
@@ -458,7 +542,11 @@ func (g *Governor) Admit(ctx context.Context, a *resources.Attributes) error {
 		case res.Effect == policy.Append || res.Effect == policy.Modify:
 			hits = append(hits, &hit{as: as, m: m, res: res})
 		}
-	}, func(as *assigned) { failed = append(failed, &hit{as: as}) })
+	}, func(as *assigned) {
+		if !repairsPolicy(a) {
+			failed = append(failed, &hit{as: as})
+		}
+	})
 	if len(failed) > 0 {
 		return g.refuse(a, a.Object, nil, failed)
 	}
@@ -564,7 +652,7 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 			denies = append(denies, &hit{as: as, m: m, res: res})
 		}
 	}, func(as *assigned) {
-		if !del {
+		if !del && !repairsPolicy(a) {
 			failed = append(failed, &hit{as: as})
 		}
 	})
