@@ -339,15 +339,8 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	ws := rg + "/providers/Microsoft.MachineLearningServices/workspaces/" + cfg.workspace
 	q := "?api-version=" + benchAPIVersion
 	fmt.Fprintf(logw, "bench: setting up %s\n", ws)
-	if st, _, b, err := cl.do(ctx, "PUT", rg+"?api-version="+benchRGAPIVersion, []byte(`{"location":"eastus"}`), true); err != nil || (st != 200 && st != 201) {
-		return nil, setupErr("creating the resource group", st, b, err)
-	}
-	st, h, b, err := cl.do(ctx, "PUT", ws+q, []byte(`{"location":"eastus","properties":{"description":"mlgov bench"}}`), true)
-	if err != nil || (st != 200 && st != 201) {
-		return nil, setupErr("creating the workspace", st, b, err)
-	}
-	if err := cl.waitLRO(ctx, h.Get("Azure-AsyncOperation")); err != nil {
-		return nil, fmt.Errorf("creating the workspace: %w", err)
+	if err := cl.setupWorkspace(ctx, rg, ws+q, ""); err != nil {
+		return nil, err
 	}
 	// With assignments, every other PUT goes to a workspace of a control
 	// resource group that no assignment covers (put-compute-unassigned):
@@ -357,15 +350,8 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 	if cfg.assignments > 0 {
 		crg := rg + "-control"
 		cws := crg + "/providers/Microsoft.MachineLearningServices/workspaces/" + cfg.workspace
-		if st, _, b, err := cl.do(ctx, "PUT", crg+"?api-version="+benchRGAPIVersion, []byte(`{"location":"eastus"}`), true); err != nil || (st != 200 && st != 201) {
-			return nil, setupErr("creating the control resource group", st, b, err)
-		}
-		st, h, b, err := cl.do(ctx, "PUT", cws+q, []byte(`{"location":"eastus","properties":{"description":"mlgov bench control"}}`), true)
-		if err != nil || (st != 200 && st != 201) {
-			return nil, setupErr("creating the control workspace", st, b, err)
-		}
-		if err := cl.waitLRO(ctx, h.Get("Azure-AsyncOperation")); err != nil {
-			return nil, fmt.Errorf("creating the control workspace: %w", err)
+		if err := cl.setupWorkspace(ctx, crg, cws+q, "control "); err != nil {
+			return nil, err
 		}
 		controlComputes = cws + "/computes/"
 		paths, err := cl.assignBuiltins(ctx, bs.SubscriptionID, cfg.resourceGroup, crg, cfg.assignments, logw)
@@ -607,6 +593,23 @@ func setupErr(what string, status int, body []byte, err error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return fmt.Errorf("%s: status %d: %s", what, status, strings.TrimSpace(string(body)))
+}
+
+// setupWorkspace creates the resource group rg and the workspace of the
+// path ws (with its api-version), waiting for the workspace's LRO; what
+// names them in errors ("control ").
+func (c *benchClient) setupWorkspace(ctx context.Context, rg, ws, what string) error {
+	if st, _, b, err := c.do(ctx, "PUT", rg+"?api-version="+benchRGAPIVersion, []byte(`{"location":"eastus"}`), true); err != nil || (st != 200 && st != 201) {
+		return setupErr("creating the "+what+"resource group", st, b, err)
+	}
+	st, h, b, err := c.do(ctx, "PUT", ws, []byte(`{"location":"eastus","properties":{"description":"mlgov bench"}}`), true)
+	if err != nil || (st != 200 && st != 201) {
+		return setupErr("creating the "+what+"workspace", st, b, err)
+	}
+	if err := c.waitLRO(ctx, h.Get("Azure-AsyncOperation")); err != nil {
+		return fmt.Errorf("creating the %sworkspace: %w", what, err)
+	}
+	return nil
 }
 
 // waitLRO polls an Azure-AsyncOperation URL until the operation ends.
