@@ -88,7 +88,7 @@ func record(st *State) value.Value {
 	return value.ObjectValue(ms...)
 }
 
-// stored is the store's row of a State. Its body keeps only what the
+// The store's row of a State (storedAs) keeps in its body only what the
 // row's columns and the snapshot cannot give back: the resource id as
 // written (as the positions of its capitals in the key, "u", when the
 // key is the id in lower case; else "id"), its location and tags and the
@@ -96,7 +96,16 @@ func record(st *State) value.Value {
 // expands them, the time is the row's. A scan writes hundreds of
 // thousands of rows, and the cost of writing one grows with its bytes;
 // the full record is made again when it is read (snapshot.render).
-func stored(st *State) *store.PolicyState {
+
+// resourceRow is what the rows of one resource's States share: their
+// keys and, but for exemptions, their body.
+type resourceRow struct {
+	key, sub, rg, typ string
+	body              []byte // without the closing brace
+}
+
+// resourceRowOf works out st's resource's part of its rows.
+func resourceRowOf(st *State) *resourceRow {
 	key := arm.KeyOf(st.ResourceID)
 	b := make([]byte, 0, 64)
 	if caps, ok := capitals(st.ResourceID, key); ok {
@@ -120,20 +129,28 @@ func stored(st *State) *store.PolicyState {
 		b = append(b, `,"tags":`...)
 		b = value.AppendJSON(b, st.ResourceTags)
 	}
-	if len(st.ExemptionIDs) > 0 {
-		b = append(b, `,"x":[`...)
+	return &resourceRow{key: key, sub: arm.KeyOf(st.SubscriptionID), rg: arm.KeyOf(st.ResourceGroup), typ: arm.KeyOf(st.ResourceType), body: b}
+}
+
+// storedAs is stored with st's resource's part worked out already (rr,
+// of a State of the same resource).
+func storedAs(st *State, rr *resourceRow) *store.PolicyState {
+	var b []byte
+	if len(st.ExemptionIDs) == 0 {
+		b = append(rr.body[:len(rr.body):len(rr.body)], '}')
+	} else {
+		b = append(append([]byte(nil), rr.body...), `,"x":[`...)
 		for i, x := range st.ExemptionIDs {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = value.AppendJSON(b, value.StringValue(x))
 		}
-		b = append(b, ']')
+		b = append(b, "]}"...)
 	}
-	b = append(b, '}')
 	return &store.PolicyState{
-		ResourceKey: key, AssignmentKey: st.assignmentKey, ReferenceKey: st.refKey,
-		SubscriptionKey: arm.KeyOf(st.SubscriptionID), ResourceGroupKey: arm.KeyOf(st.ResourceGroup), ResourceTypeKey: arm.KeyOf(st.ResourceType),
+		ResourceKey: rr.key, AssignmentKey: st.assignmentKey, ReferenceKey: st.refKey,
+		SubscriptionKey: rr.sub, ResourceGroupKey: rr.rg, ResourceTypeKey: rr.typ,
 		DefinitionKey: st.definitionKey, SetKey: st.setKey, State: st.ComplianceState, Action: st.Action,
 		Timestamp: st.Timestamp, Body: b,
 	}

@@ -74,8 +74,14 @@ func (g *Governor) evaluateStored(s *snapshot, p *parents, objs []value.Value, n
 			continue
 		}
 		rg, sub := p.of(id)
-		for _, st := range g.evaluate(s, obj, rg, sub, now, lookup, false) {
-			rows = append(rows, stored(&st))
+		states := g.evaluate(s, obj, rg, sub, now, lookup, false)
+		if len(states) == 0 {
+			continue
+		}
+		// The keys and body of the resource, once for all its rows.
+		rr := resourceRowOf(&states[0])
+		for i := range states {
+			rows = append(rows, storedAs(&states[i], rr))
 		}
 	}
 	return rows
