@@ -244,7 +244,10 @@ type totals map[totalKey]int
 
 // add adds sign times the totals of records, at every level: each
 // resource's records are rolled up together wherever they are in
-// records.
+// records. The per-assignment level is kept for initiatives only (records
+// with a reference): an assignment of a single definition has one record
+// per resource, so its level-1 counts are its level-0 counts, and
+// SumPolicyStates derives them.
 func (acc totals) add(records []*store.PolicyState, sign int) {
 	byResource := make(map[string][]*store.PolicyState, len(records))
 	for _, s := range records {
@@ -257,7 +260,9 @@ func (acc totals) add(records []*store.PolicyState, sign int) {
 		clear(worstOf)
 		for _, s := range rs {
 			acc[totalKey{sub, rg, store.TotalRecords, s.AssignmentKey, s.ReferenceKey, s.DefinitionKey, s.SetKey, s.Action, s.State}] += sign
-			if w, ok := worstOf[s.AssignmentKey]; !ok || store.ComplianceRank(s.State) < store.ComplianceRank(w) {
+			if s.ReferenceKey == "" {
+				// kept once at level 0
+			} else if w, ok := worstOf[s.AssignmentKey]; !ok || store.ComplianceRank(s.State) < store.ComplianceRank(w) {
 				worstOf[s.AssignmentKey] = s.State
 			}
 			if worst == "" || store.ComplianceRank(s.State) < store.ComplianceRank(worst) {
@@ -399,7 +404,8 @@ func (t *Tx) SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroup
 		return nil, t.D.Wrap(ctx, op, err)
 	}
 	defer rows.Close()
-	var out []*store.PolicyStateTotal
+	var out, derived []*store.PolicyStateTotal
+	perAssignment := map[[2]string]*store.PolicyStateTotal{}
 	for rows.Next() {
 		var s store.PolicyStateTotal
 		var level int
@@ -408,10 +414,30 @@ func (t *Tx) SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroup
 		}
 		s.Level = store.TotalLevel(level)
 		out = append(out, &s)
+		if s.Level == store.TotalRecords && s.ReferenceKey == "" {
+			// An assignment of a single definition: its resources by
+			// state are its records by state (see totals.add).
+			k := [2]string{s.AssignmentKey, s.State}
+			if d := perAssignment[k]; d != nil {
+				d.Count += s.Count
+			} else {
+				d = &store.PolicyStateTotal{Level: store.TotalAssignmentResources, AssignmentKey: s.AssignmentKey, State: s.State, Count: s.Count}
+				perAssignment[k] = d
+				derived = append(derived, d)
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, t.D.Wrap(ctx, op, err)
 	}
+	if len(derived) == 0 {
+		return out, nil
+	}
+	out = append(out, derived...)
+	slices.SortStableFunc(out, func(a, b *store.PolicyStateTotal) int {
+		return cmp.Or(cmp.Compare(a.Level, b.Level), cmp.Compare(a.AssignmentKey, b.AssignmentKey), cmp.Compare(a.ReferenceKey, b.ReferenceKey),
+			cmp.Compare(a.DefinitionKey, b.DefinitionKey), cmp.Compare(a.SetKey, b.SetKey), cmp.Compare(a.Action, b.Action), cmp.Compare(a.State, b.State))
+	})
 	return out, nil
 }
 
