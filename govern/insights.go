@@ -496,9 +496,10 @@ func (g *Governor) render(v value.Value, iq *insightsQuery) []byte {
 }
 
 // summarize answers policyStates/latest/summarize. The counts of a
-// subscription or resource group are the totals the store keeps with the
-// records (store.SumPolicyStates: as many rows as groups, whatever the
-// number of records); other scopes are counted from their records.
+// subscription, resource group or assignment are the totals the store
+// keeps with the records (store.SumPolicyStates: as many rows as groups,
+// whatever the number of records); other scopes are counted from their
+// records.
 func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Request) (*resources.Response, error) {
 	iq, err := g.parseQuery(scope, r)
 	if err != nil {
@@ -517,6 +518,22 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), "")
 		case scope.IsResourceGroup() && iq.q.Where == "":
 			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), arm.KeyOf(scope.ResourceGroup))
+		case arm.EqualName(scope.Type(), TypeAssignment) && iq.q.Where == "":
+			// An assignment's records are in its subscription: its
+			// totals, and its resources by their rolled-up state under
+			// it as the overall ones.
+			var all []*store.PolicyStateTotal
+			all, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), "")
+			key := scope.Key()
+			for _, t := range all {
+				if t.AssignmentKey != key {
+					continue
+				}
+				totals = append(totals, t)
+				if t.Level == store.TotalAssignmentResources {
+					totals = append(totals, &store.PolicyStateTotal{Level: store.TotalResources, State: t.State, Count: t.Count})
+				}
+			}
 		default:
 			totals, err = countTotals(ctx, tx, iq.q)
 		}

@@ -166,6 +166,7 @@ func BenchmarkScan100k(b *testing.B) {
 	}
 	sub := "/subscriptions/" + f.sub + "/providers/Microsoft.PolicyInsights/policyStates/latest/"
 	insights("summarize", "POST", sub+"summarize?api-version=2024-10-01")
+	insights("summarize-assignment", "POST", "/subscriptions/"+f.sub+"/providers/Microsoft.Authorization/policyAssignments/all10/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?api-version=2024-10-01")
 	insights("queryResults-page", "POST", sub+"queryResults?api-version=2024-10-01&$top=1000&$filter="+
 		url.QueryEscape("complianceState eq 'NonCompliant' and policyDefinitionAction eq 'audit'"))
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/mlgov/mlgov/resources"
 )
 
-// TestSummarizeFromTotals: summarize at subscription and resource group
-// scope, answered from the totals the store keeps with the records, is
+// TestSummarizeFromTotals: summarize at subscription, resource group and
+// assignment scope, answered from the totals the store keeps with the
+// records, is
 // the summary worked out from the records themselves, after a scan of
 // the 26 built-ins and an initiative and again after a rescan that
 // changes states; and the counts it gives are not empty.
@@ -36,7 +37,9 @@ func TestSummarizeFromTotals(t *testing.T) {
 		`{"properties":{"policyDefinitionId":"`+sub+`/providers/Microsoft.Authorization/policySetDefinitions/ml-set"}}`)
 	compare := func(step string) {
 		t.Helper()
-		for _, scope := range []string{sub, sub + "/resourceGroups/bench-rg000", sub + "/resourceGroups/bench-rg001"} {
+		for _, scope := range []string{sub, sub + "/resourceGroups/bench-rg000", sub + "/resourceGroups/bench-rg001",
+			sub + "/resourceGroups/bench-rg001/providers/Microsoft.Authorization/policyAssignments/set",
+			sub + "/providers/Microsoft.Authorization/policyAssignments/all10"} {
 			id, err := arm.ParseID(scope)
 			if err != nil {
 				t.Fatal(err)
@@ -57,7 +60,7 @@ func TestSummarizeFromTotals(t *testing.T) {
 			if bytes.Contains(resp.Body, []byte(`"policyAssignments":null`)) {
 				t.Errorf("%s: summarize %s counts nothing: %s", step, scope, resp.Body)
 			}
-			if strings.HasSuffix(scope, "rg001") && !bytes.Contains(resp.Body, []byte(`policySetDefinitions/ml-set","results":{"nonCompliantPolicies"`)) {
+			if (strings.HasSuffix(scope, "rg001") || strings.HasSuffix(scope, "/set")) && !bytes.Contains(resp.Body, []byte(`policySetDefinitions/ml-set","results":{"nonCompliantPolicies"`)) {
 				t.Errorf("%s: summarize %s has no initiative: %s", step, scope, resp.Body)
 			}
 		}
