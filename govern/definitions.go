@@ -3,6 +3,7 @@ package govern
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"regexp"
 	"sort"
 	"strings"
@@ -71,23 +72,44 @@ func parseDefinitionsFilter(s string) (definitionsFilter, error) {
 	return f, nil
 }
 
-// keeps reports whether a definition (its resource JSON) passes f.
-func (f definitionsFilter) keeps(body []byte) bool {
+// filterFields are what the filter reads of a definition: its
+// policyType and metadata.category, lower-cased.
+type filterFields struct{ policyType, category string }
+
+func filterFieldsOf(body []byte) filterFields {
+	v, err := value.Parse(body)
+	if err != nil {
+		return filterFields{}
+	}
+	props := v.Field("properties")
+	return filterFields{strings.ToLower(props.Field("policyType").Str()), strings.ToLower(props.Field("metadata").Field("category").Str())}
+}
+
+// keeps reports whether a definition's fields pass f (fields is called
+// only when f filters on them).
+func (f definitionsFilter) keeps(fields func() filterFields) bool {
 	if f.policyType == "" && f.category == "" {
 		return true
 	}
-	v, err := value.Parse(body)
-	if err != nil {
-		return false
+	ff := fields()
+	return (f.policyType == "" || ff.policyType == f.policyType) && (f.category == "" || ff.category == f.category)
+}
+
+// builtinFields returns the filter fields of the built-in definitions
+// (set: initiatives) by name, read once.
+func (b *Builtins) builtinFields(set bool) map[string]filterFields {
+	b.fieldsOnce.Do(func() {
+		b.fields = [2]map[string]filterFields{{}, {}}
+		for i, raw := range []map[string]json.RawMessage{b.defs, b.sets} {
+			for n, d := range raw {
+				b.fields[i][n] = filterFieldsOf(d)
+			}
+		}
+	})
+	if set {
+		return b.fields[1]
 	}
-	props := v.Field("properties")
-	if f.policyType != "" && strings.ToLower(props.Field("policyType").Str()) != f.policyType {
-		return false
-	}
-	if f.category != "" && strings.ToLower(props.Field("metadata").Field("category").Str()) != f.category {
-		return false
-	}
-	return true
+	return b.fields[0]
 }
 
 // listDefinitions answers the list: pages of $top (default 100) items,
@@ -121,6 +143,9 @@ func (g *Governor) listDefinitions(ctx context.Context, r *resources.Request, se
 		if set {
 			raw = g.builtins.sets
 		}
+		fields := func(n string) func() filterFields {
+			return func() filterFields { return g.builtins.builtinFields(set)[n] }
+		}
 		names := make([]string, 0, len(raw))
 		for n := range raw {
 			if n > after {
@@ -133,7 +158,7 @@ func (g *Governor) listDefinitions(ctx context.Context, r *resources.Request, se
 				page.Next = encodeToken('b', last)
 				return page, nil
 			}
-			if f.keeps(raw[n]) {
+			if f.keeps(fields(n)) {
 				page.Items = append(page.Items, raw[n])
 				last = n
 			}
@@ -160,7 +185,7 @@ func (g *Governor) listDefinitions(ctx context.Context, r *resources.Request, se
 					page.Next = encodeToken('c', last)
 					return nil
 				}
-				if f.keeps(res.Body) {
+				if f.keeps(func() filterFields { return filterFieldsOf(res.Body) }) {
 					page.Items = append(page.Items, res.Body)
 					last = res.Key
 				}

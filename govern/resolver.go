@@ -19,6 +19,10 @@ import (
 // first use.
 type Builtins struct {
 	defs, sets map[string]json.RawMessage // by lower-cased name
+	// fields are the list filter's fields of defs and sets, read once
+	// (builtinFields).
+	fieldsOnce sync.Once
+	fields     [2]map[string]filterFields
 	mu         sync.Mutex
 	parsedDefs map[string]*definition.Definition
 	parsedSets map[string]*definition.SetDefinition
