@@ -169,14 +169,19 @@ func (g *Governor) requestsWriting() bool {
 	return time.Since(time.Unix(0, g.lastRequest.Load())) < time.Second
 }
 
-// yield waits complianceYield times took while requests write.
+// maxYield bounds one wait of yield, so that a piece of work slowed by a
+// loaded machine does not hold compliance back for long.
+const maxYield = 100 * time.Millisecond
+
+// yield waits complianceYield times took (at most maxYield) while
+// requests write.
 func (g *Governor) yield(ctx context.Context, took time.Duration) {
 	if !g.requestsWriting() {
 		return
 	}
 	select {
 	case <-ctx.Done():
-	case <-time.After(complianceYield * took):
+	case <-time.After(min(complianceYield*took, maxYield)):
 	}
 }
 

@@ -39,12 +39,14 @@ func (s *Server) states(t *testing.T, scope, query string) []map[string]any {
 	return all
 }
 
-// waitStates polls queryResults until want(records) holds or 1 s passes
-// (the live-compliance bound of a written resource), and fails the test
-// otherwise.
+// waitStates polls queryResults until want(records) holds or 5 s pass,
+// and fails the test otherwise. The bound is a functional one, with room
+// for a loaded CI machine (where compliance also yields to the test's own
+// requests): the 1 s target is measured by the benchmark
+// BenchmarkWrittenToQueryable (govern), in milliseconds.
 func (s *Server) waitStates(t *testing.T, scope, query string, what string, want func([]map[string]any) bool) []map[string]any {
 	t.Helper()
-	return s.waitStatesFor(t, time.Second, scope, query, what, want)
+	return s.waitStatesFor(t, 5*time.Second, scope, query, what, want)
 }
 
 // waitStatesFor is waitStates with another bound: a changed assignment or
