@@ -174,30 +174,18 @@ func (g *Governor) listDefinitions(ctx context.Context, r *resources.Request, se
 	}
 	prefix := arm.KeyOf("/subscriptions/"+r.ID.SubscriptionID+"/providers/"+typ) + "/"
 	q := store.ListQuery{KeyPrefix: prefix, TypeKey: arm.KeyOf(typ), After: after, Limit: limit + 1}
-	err = g.st.Read(ctx, func(tx store.Tx) error {
-		for {
-			rs, err := tx.ListResources(ctx, q)
-			if err != nil {
-				return err
-			}
-			for _, res := range rs {
-				if len(page.Items) == limit {
-					page.Next = encodeToken('c', last)
-					return nil
-				}
-				if f.keeps(func() filterFields { return filterFieldsOf(res.Body) }) {
-					page.Items = append(page.Items, res.Body)
-					last = res.Key
-				}
-				q.After = res.Key
-			}
-			if len(rs) < q.Limit {
-				return nil
-			}
+	for res, err := range store.ListAll(ctx, g.st, q) {
+		if err != nil {
+			return nil, err
 		}
-	})
-	if err != nil {
-		return nil, err
+		if len(page.Items) == limit {
+			page.Next = encodeToken('c', last)
+			break
+		}
+		if f.keeps(func() filterFields { return filterFieldsOf(res.Body) }) {
+			page.Items = append(page.Items, res.Body)
+			last = res.Key
+		}
 	}
 	return page, nil
 }

@@ -189,26 +189,15 @@ func (g *Governor) Assignments(ctx context.Context) (int, error) {
 
 // listType calls fn for every stored resource of typ.
 func listType(ctx context.Context, st store.Store, typ string, fn func(*store.Resource) error) error {
-	q := store.ListQuery{TypeKey: arm.KeyOf(typ), Limit: 500}
-	for {
-		var page []*store.Resource
-		if err := st.Read(ctx, func(tx store.Tx) error {
-			var err error
-			page, err = tx.ListResources(ctx, q)
-			return err
-		}); err != nil {
+	for r, err := range store.ListAll(ctx, st, store.ListQuery{TypeKey: arm.KeyOf(typ)}) {
+		if err == nil {
+			err = fn(r)
+		}
+		if err != nil {
 			return err
 		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(page) < q.Limit {
-			return nil
-		}
-		q.After = page[len(page)-1].Key
 	}
+	return nil
 }
 
 // compiledAssignment is an assignment as a build compiled it, with what
@@ -673,47 +662,38 @@ func (g *Governor) validateGroupDelete(ctx context.Context, a *resources.Attribu
 	if err != nil {
 		return err
 	}
-	q := store.ListQuery{KeyPrefix: a.ID.Key() + "/", Limit: 500}
-	for {
-		var page []*store.Resource
-		if err := g.st.Read(ctx, func(tx store.Tx) error {
-			var err error
-			page, err = tx.ListResources(ctx, q)
-			return err
-		}); err != nil {
+	for r, err := range store.ListAll(ctx, g.st, store.ListQuery{KeyPrefix: a.ID.Key() + "/"}) {
+		if err != nil {
 			return err
 		}
-		for _, r := range page {
-			obj, err := value.Parse(r.Body)
-			if err != nil || obj.Field("location").IsUndefined() || obj.Field("tags").IsUndefined() {
-				continue
-			}
-			id, err := arm.ParseID(obj.Field("id").Str())
-			if err != nil {
-				continue
-			}
-			var denies []*hit
-			s.each(id, obj, a.Now, func(as *assigned, m *member) {
-				if (m.static && m.effect != policy.DenyAction) || !strings.EqualFold(m.def.Mode, "Indexed") {
-					return
-				}
-				in := input(a, obj, m)
-				in.ResourceGroup = a.OldObject
-				h := &hit{as: as, m: m, res: m.prog.Evaluate(in)}
-				if h.res.Effect == policy.DenyAction && deniesDelete(h.res.Details) &&
-					!strings.EqualFold(h.res.Details.Field("cascadeBehaviors").Field("resourceGroup").Str(), "allow") {
-					denies = append(denies, h)
-				}
-			}, func(*assigned) {})
-			if len(denies) > 0 {
-				return g.refuse(a, obj, denies, nil)
-			}
+		obj, err := value.Parse(r.Body)
+		if err != nil || obj.Field("location").IsUndefined() || obj.Field("tags").IsUndefined() {
+			continue
 		}
-		if len(page) < q.Limit {
-			return nil
+		id, err := arm.ParseID(obj.Field("id").Str())
+		if err != nil {
+			continue
 		}
-		q.After = page[len(page)-1].Key
+		var denies []*hit
+		in := input(a, obj, nil)
+		in.ResourceGroup = a.OldObject
+		sub := policy.NewSubject(in)
+		s.each(id, obj, a.Now, func(as *assigned, m *member) {
+			if (m.static && m.effect != policy.DenyAction) || !strings.EqualFold(m.def.Mode, "Indexed") {
+				return
+			}
+			res := sub.Evaluate(m.prog, m.policyIn)
+			if res.Effect == policy.DenyAction && deniesDelete(res.Details) &&
+				!strings.EqualFold(res.Details.Field("cascadeBehaviors").Field("resourceGroup").Str(), "allow") {
+				denies = append(denies, &hit{as: as, m: m, res: res})
+			}
+		}, func(*assigned) {})
+		sub.Close()
+		if len(denies) > 0 {
+			return g.refuse(a, obj, denies, nil)
+		}
 	}
+	return nil
 }
 
 // deniesDelete reports whether DenyAction details name the delete action.

@@ -254,24 +254,13 @@ func (g *Governor) scanScope(ctx context.Context, scope string, write func(rows 
 	if subLevel {
 		q = store.ListQuery{ParentKey: id.Key(), Limit: 1000}
 	}
-	for {
-		var page []*store.Resource
-		if err := g.st.Read(ctx, func(tx store.Tx) error {
-			var err error
-			page, err = tx.ListResources(ctx, q)
-			return err
-		}); err != nil {
+	for r, err := range store.ListAll(ctx, g.st, q) {
+		if err != nil {
 			return 0, err
 		}
-		for _, r := range page {
-			if !subLevel || r.TypeKey != arm.KeyOf(typeResourceGroup) { // resource groups are their own tasks
-				all = append(all, r)
-			}
+		if !subLevel || r.TypeKey != arm.KeyOf(typeResourceGroup) { // resource groups are their own tasks
+			all = append(all, r)
 		}
-		if len(page) < q.Limit {
-			break
-		}
-		q.After = page[len(page)-1].Key
 	}
 	objs := parseAll(all)
 	var lookup policy.Lookup = storeLookup{ctx: ctx, st: g.st}
@@ -315,23 +304,11 @@ func (g *Governor) StartScan(ctx context.Context, scanID, scope string) error {
 	}
 	if id.IsSubscription() {
 		add(id.String())
-		q := store.ListQuery{ParentKey: id.Key(), TypeKey: arm.KeyOf(typeResourceGroup), Limit: 1000}
-		for {
-			var page []*store.Resource
-			if err := g.st.Read(ctx, func(tx store.Tx) error {
-				var err error
-				page, err = tx.ListResources(ctx, q)
-				return err
-			}); err != nil {
+		for r, err := range store.ListAll(ctx, g.st, store.ListQuery{ParentKey: id.Key(), TypeKey: arm.KeyOf(typeResourceGroup), Limit: 1000}) {
+			if err != nil {
 				return err
 			}
-			for _, r := range page {
-				add(r.ID)
-			}
-			if len(page) < q.Limit {
-				break
-			}
-			q.After = page[len(page)-1].Key
+			add(r.ID)
 		}
 	} else {
 		add(id.String())

@@ -16,6 +16,7 @@ package store
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 )
 
@@ -451,6 +452,38 @@ func GetResources(ctx context.Context, st Store, keys ...string) ([]*Resource, e
 		return g.GetResources(ctx, keys...)
 	}
 	return ReadResources(ctx, st, keys...)
+}
+
+// ListAll lists every resource q selects (its After is where to start,
+// its Limit the page size, default 500; MaxBytes is not used), a page per
+// Read transaction, in key order. An error ends the sequence with it.
+func ListAll(ctx context.Context, st Store, q ListQuery) iter.Seq2[*Resource, error] {
+	if q.Limit <= 0 {
+		q.Limit = 500
+	}
+	q.MaxBytes = 0
+	return func(yield func(*Resource, error) bool) {
+		for {
+			var page []*Resource
+			if err := st.Read(ctx, func(tx Tx) error {
+				var err error
+				page, err = tx.ListResources(ctx, q)
+				return err
+			}); err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, r := range page {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if len(page) < q.Limit {
+				return
+			}
+			q.After = page[len(page)-1].Key
+		}
+	}
 }
 
 // ReadResources reads the resources of keys (nil for those that do not

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReadOnly", testReadOnly},
 		{"NoLostUpdate", testNoLostUpdate},
 		{"GetResources", testGetResources},
+		{"ListAll", testListAll},
 		{"GetResourcesCoherent", testGetResourcesCoherent},
 		{"DueOperationsExclusive", testDueOperationsExclusive},
 		{"Events", testEvents},
@@ -1471,5 +1472,40 @@ func testGetResourcesCoherent(t *testing.T, open func(t *testing.T) store.Store)
 	rs, err := store.GetResources(t.Context(), s, a.Key, b.Key)
 	if err != nil || rs[0] == nil || rs[0].ETag != strconv.FormatInt(acked.Load(), 10) {
 		t.Errorf("after the writers: %v %v, want version %d", rs, err, acked.Load())
+	}
+}
+
+// testListAll: store.ListAll pages through every resource a query selects,
+// in key order, from After on, and stops when the caller does.
+func testListAll(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	var want []string
+	for i := range 7 {
+		w := workspace(fmt.Sprintf("la%d", i))
+		put(t, s, w)
+		want = append(want, w.Key)
+	}
+	prefix := want[0][:strings.LastIndexByte(want[0], '/')+1]
+	var got []string
+	for r, err := range store.ListAll(t.Context(), s, store.ListQuery{KeyPrefix: prefix, Limit: 2, MaxBytes: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Key)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListAll pages of 2 = %v, want %v", got, want)
+	}
+	got = nil
+	for r, err := range store.ListAll(t.Context(), s, store.ListQuery{KeyPrefix: prefix, After: want[2], Limit: 3}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = append(got, r.Key); len(got) == 2 {
+			break
+		}
+	}
+	if !slices.Equal(got, want[3:5]) {
+		t.Errorf("ListAll after %s, stopped after 2 = %v", want[2], got)
 	}
 }
