@@ -14,7 +14,7 @@ import (
 func (g *Governor) StartDue(ctx context.Context, log *slog.Logger) { g.startDue(ctx, log) }
 
 // SummaryCounted is summarize's answer at scope worked out from the
-// records (countTotals) rather than from the totals the store keeps.
+// records (TotalPolicyStates) rather than from the totals the store keeps.
 func (g *Governor) SummaryCounted(ctx context.Context, scope *arm.ID) ([]byte, error) {
 	q, err := g.scopeQuery(scope)
 	if err != nil {
@@ -23,7 +23,7 @@ func (g *Governor) SummaryCounted(ctx context.Context, scope *arm.ID) ([]byte, e
 	var totals []*store.PolicyStateTotal
 	if err := g.cs.Read(ctx, func(tx store.Tx) error {
 		var err error
-		totals, err = countTotals(ctx, tx, q)
+		totals, err = tx.TotalPolicyStates(ctx, q)
 		return err
 	}); err != nil {
 		return nil, err

@@ -535,7 +535,7 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 				}
 			}
 		default:
-			totals, err = countTotals(ctx, tx, iq.q)
+			totals, err = tx.TotalPolicyStates(ctx, iq.q)
 		}
 		return err
 	})
@@ -551,53 +551,6 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 		return nil, err
 	}
 	return &resources.Response{Body: b}, nil
-}
-
-// countTotals counts the records q selects into the totals
-// store.SumPolicyStates keeps: records per assignment and reference, and
-// the resources by their rolled-up state per assignment and overall.
-func countTotals(ctx context.Context, tx store.Tx, q store.PolicyStateQuery) ([]*store.PolicyStateTotal, error) {
-	records, err := tx.CountPolicyStates(ctx, q, []string{"assignment_key", "reference_key", "definition_key", "set_key", "action", "state"})
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.PolicyStateTotal
-	for _, c := range records {
-		if c.Count == 0 {
-			continue // the one row of a count over no records
-		}
-		v := c.Values
-		out = append(out, &store.PolicyStateTotal{Level: store.TotalRecords, AssignmentKey: v["assignment_key"], ReferenceKey: v["reference_key"],
-			DefinitionKey: v["definition_key"], SetKey: v["set_key"], Action: v["action"], State: v["state"], Count: c.Count})
-	}
-	perResource, err := tx.CountPolicyStates(ctx, q, []string{"resource_key", "assignment_key", "state"})
-	if err != nil {
-		return nil, err
-	}
-	worse := func(a, b string) bool { return a == "" || store.ComplianceRank(b) < store.ComplianceRank(a) }
-	worstOf := map[[2]string]string{} // resource, assignment
-	worst := map[string]string{}      // resource
-	for _, c := range perResource {
-		rk, a, st := c.Values["resource_key"], c.Values["assignment_key"], c.Values["state"]
-		if k := [2]string{rk, a}; worse(worstOf[k], st) {
-			worstOf[k] = st
-		}
-		if worse(worst[rk], st) {
-			worst[rk] = st
-		}
-	}
-	n := map[store.PolicyStateTotal]int{}
-	for k, st := range worstOf {
-		n[store.PolicyStateTotal{Level: store.TotalAssignmentResources, AssignmentKey: k[1], State: st}]++
-	}
-	for _, st := range worst {
-		n[store.PolicyStateTotal{Level: store.TotalResources, State: st}]++
-	}
-	for t, c := range n {
-		t.Count = c
-		out = append(out, &t)
-	}
-	return out, nil
 }
 
 // summary renders the summarize result of totals.

@@ -391,6 +391,11 @@ type Tx interface {
 	// that count nothing, ordered by level and then the group's keys.
 	// Its cost depends on the number of groups, not of records.
 	SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroupKey string) ([]*PolicyStateTotal, error)
+	// TotalPolicyStates works out the same totals (summed over
+	// subscriptions and resource groups) from the records q selects (q's
+	// After, Limit and MaxBytes are ignored): for scopes the kept totals
+	// do not cover. Its cost depends on the number of records.
+	TotalPolicyStates(ctx context.Context, q PolicyStateQuery) ([]*PolicyStateTotal, error)
 	ListPolicyStates(ctx context.Context, q PolicyStateQuery) ([]*PolicyState, error)
 	// CountPolicyStates counts the records q selects (q's After, Limit
 	// and MaxBytes are ignored) grouped by the groupBy columns (a subset

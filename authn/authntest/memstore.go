@@ -173,6 +173,9 @@ func (t *memTx) DeletePolicyStates(context.Context, string) error { return errUn
 func (t *memTx) SumPolicyStates(context.Context, string, string) ([]*store.PolicyStateTotal, error) {
 	return nil, errUnsupported
 }
+func (t *memTx) TotalPolicyStates(context.Context, store.PolicyStateQuery) ([]*store.PolicyStateTotal, error) {
+	return nil, errUnsupported
+}
 func (t *memTx) DeletePolicyStatesOfAssignment(context.Context, string) (int, error) {
 	return 0, errUnsupported
 }

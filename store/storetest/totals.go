@@ -66,11 +66,26 @@ func sumStates(t *testing.T, s store.Store, sub, rg string) []string {
 	return out
 }
 
+// totalStates is sumStates for TotalPolicyStates of q.
+func totalStates(t *testing.T, s store.Store, q store.PolicyStateQuery) []string {
+	t.Helper()
+	var out []string
+	read(t, s, func(tx store.Tx) error {
+		ts, err := tx.TotalPolicyStates(t.Context(), q)
+		for _, x := range ts {
+			out = append(out, fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s=%d", x.Level, x.AssignmentKey, x.ReferenceKey, x.DefinitionKey, x.SetKey, x.Action, x.State, x.Count))
+		}
+		return err
+	})
+	return out
+}
+
 // testPolicyStatesTotals: after every kind of write (batches that
 // replace resources, single replaces, deletes of a resource's and of an
 // assignment's records, a rolled-back write), SumPolicyStates of the
-// subscription and of each resource group equals the totals worked out
-// from the records, at every level; the states roll up by rank.
+// subscription and of each resource group, and TotalPolicyStates of the
+// same records, equal the totals worked out from the records, at every
+// level; the states roll up by rank.
 func testPolicyStatesTotals(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
@@ -107,6 +122,10 @@ func testPolicyStatesTotals(t *testing.T, open func(t *testing.T) store.Store) {
 			want, got := wantTotals(all, psSub, rg), sumStates(t, s, psSub, rg)
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s: SumPolicyStates(%q) =\n%v\nwant\n%v", step, rg, got, want)
+			}
+			q := store.PolicyStateQuery{SubscriptionKey: psSub, ResourceGroupKey: rg}
+			if got := totalStates(t, s, q); !slices.Equal(got, want) {
+				t.Fatalf("%s: TotalPolicyStates(%q) =\n%v\nwant\n%v", step, rg, got, want)
 			}
 		}
 	}

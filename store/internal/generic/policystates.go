@@ -404,8 +404,7 @@ func (t *Tx) SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroup
 		return nil, t.D.Wrap(ctx, op, err)
 	}
 	defer rows.Close()
-	var out, derived []*store.PolicyStateTotal
-	perAssignment := map[[2]string]*store.PolicyStateTotal{}
+	var out []*store.PolicyStateTotal
 	for rows.Next() {
 		var s store.PolicyStateTotal
 		var level int
@@ -414,31 +413,80 @@ func (t *Tx) SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroup
 		}
 		s.Level = store.TotalLevel(level)
 		out = append(out, &s)
-		if s.Level == store.TotalRecords && s.ReferenceKey == "" {
-			// An assignment of a single definition: its resources by
-			// state are its records by state (see totals.add).
-			k := [2]string{s.AssignmentKey, s.State}
-			if d := perAssignment[k]; d != nil {
-				d.Count += s.Count
-			} else {
-				d = &store.PolicyStateTotal{Level: store.TotalAssignmentResources, AssignmentKey: s.AssignmentKey, State: s.State, Count: s.Count}
-				perAssignment[k] = d
-				derived = append(derived, d)
-			}
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, t.D.Wrap(ctx, op, err)
 	}
-	if len(derived) == 0 {
-		return out, nil
+	return completeTotals(out), nil
+}
+
+// TotalPolicyStates works out the totals of the records q selects (its
+// After, Limit and MaxBytes aside) as the store keeps them.
+func (t *Tx) TotalPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([]*store.PolicyStateTotal, error) {
+	const op = "total policy states"
+	d := t.D
+	q.After, q.Limit, q.MaxBytes = nil, 0, 0
+	text, args, err := sqlq.ListPolicyStates(d.Dialect, tallyCols, q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", d.Name, op, err)
 	}
-	out = append(out, derived...)
-	slices.SortStableFunc(out, func(a, b *store.PolicyStateTotal) int {
+	rows, err := t.Q.Query(ctx, text, args...)
+	if err != nil {
+		return nil, d.Wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	var records []*store.PolicyState
+	for rows.Next() {
+		var s store.PolicyState
+		if err := rows.Scan(&s.ResourceKey, &s.SubscriptionKey, &s.ResourceGroupKey, &s.AssignmentKey,
+			&s.ReferenceKey, &s.DefinitionKey, &s.SetKey, &s.Action, &s.State); err != nil {
+			return nil, d.Wrap(ctx, op, err)
+		}
+		records = append(records, &s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.Wrap(ctx, op, err)
+	}
+	// The totals of every subscription and resource group, summed.
+	acc := totals{}
+	acc.add(records, +1)
+	sum := map[totalKey]int{}
+	for k, n := range acc {
+		k.sub, k.rg = "", ""
+		sum[k] += n
+	}
+	out := make([]*store.PolicyStateTotal, 0, len(sum))
+	for k, n := range sum {
+		out = append(out, &store.PolicyStateTotal{Level: k.level, AssignmentKey: k.assignment, ReferenceKey: k.ref,
+			DefinitionKey: k.def, SetKey: k.set, Action: k.action, State: k.state, Count: n})
+	}
+	return completeTotals(out), nil
+}
+
+// completeTotals adds to the kept totals what totals.add leaves out (the
+// per-assignment level of single-definition assignments, which is their
+// records by state) and orders them by level and keys.
+func completeTotals(out []*store.PolicyStateTotal) []*store.PolicyStateTotal {
+	perAssignment := map[[2]string]*store.PolicyStateTotal{}
+	for _, s := range out {
+		if s.Level != store.TotalRecords || s.ReferenceKey != "" {
+			continue
+		}
+		k := [2]string{s.AssignmentKey, s.State}
+		if d := perAssignment[k]; d != nil {
+			d.Count += s.Count
+		} else {
+			perAssignment[k] = &store.PolicyStateTotal{Level: store.TotalAssignmentResources, AssignmentKey: s.AssignmentKey, State: s.State, Count: s.Count}
+		}
+	}
+	for _, d := range perAssignment {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b *store.PolicyStateTotal) int {
 		return cmp.Or(cmp.Compare(a.Level, b.Level), cmp.Compare(a.AssignmentKey, b.AssignmentKey), cmp.Compare(a.ReferenceKey, b.ReferenceKey),
 			cmp.Compare(a.DefinitionKey, b.DefinitionKey), cmp.Compare(a.SetKey, b.SetKey), cmp.Compare(a.Action, b.Action), cmp.Compare(a.State, b.State))
 	})
-	return out, nil
+	return out
 }
 
 // ListPolicyStates returns the records q selects, ordered by key.
