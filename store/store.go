@@ -191,7 +191,8 @@ var PolicyStateColumns = []string{
 }
 
 // PolicyStateQuery selects compliance records. Zero fields do not filter.
-// Results are ordered by (ResourceKey, AssignmentKey, ReferenceKey).
+// Results are in the order of ComparePolicyStateKeys: by ResourceKey,
+// then by the PolicyKeyID of AssignmentKey and ReferenceKey.
 type PolicyStateQuery struct {
 	SubscriptionKey  string
 	ResourceGroupKey string

@@ -158,13 +158,20 @@ func wrapErr(ctx context.Context, op string, err error) error {
 // schema_migrations, in file-name order, one transaction per file. Each
 // transaction first takes the advisory lock, so replicas starting at the
 // same time apply every file once, one after the other.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool) error { return migrateBefore(ctx, pool, "") }
+
+// migrateBefore applies the migrations whose file names sort before
+// before (all of them if it is empty).
+func migrateBefore(ctx context.Context, pool *pgxpool.Pool, before string) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if before != "" && path.Base(name) >= before {
+			break
+		}
 		if err := migrateFile(ctx, pool, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}

@@ -201,7 +201,7 @@ func TestFillTotalsMigration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, stmt := range []string{`DELETE FROM policy_state_totals`, `DELETE FROM schema_migrations WHERE version IN ('0006_policy_state_totals_fill', '0008_policy_state_totals_initiatives')`} {
+		for _, stmt := range []string{`DELETE FROM policy_state_totals`, `DELETE FROM schema_migrations WHERE version = '0010_policy_state_totals_refill'`} {
 			if _, err := conn.Exec(t.Context(), stmt); err != nil {
 				t.Fatal(err)
 			}

@@ -683,13 +683,20 @@ func wrapErr(ctx context.Context, op string, err error) error {
 // schema_migrations, in file-name order, one transaction per file. The
 // write pool's BEGIN IMMEDIATE serialises concurrent openers, other
 // processes included.
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB) error { return migrateBefore(ctx, db, "") }
+
+// migrateBefore applies the migrations whose file names sort before
+// before (all of them if it is empty).
+func migrateBefore(ctx context.Context, db *sql.DB, before string) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if before != "" && filepath.Base(name) >= before {
+			break
+		}
 		if err := migrateFile(ctx, db, name); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -257,5 +259,73 @@ func testPolicyStatesTotalsConcurrent(t *testing.T, open func(t *testing.T) stor
 	}
 	if want, got := wantTotals(all, psSub, ""), sumStates(t, s, psSub, ""); !slices.Equal(got, want) {
 		t.Errorf("totals after concurrent writers:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// PolicyKeysMigration checks the migration that turns the keys of the
+// records into ids (store.PolicyKeyID): old must write records, as they
+// were stored before it, to a new store migrated up to it, and open it
+// again with every migration. The reopened store lists the same records,
+// finds them by their keys (the ids the database computed are those the
+// store computes), and keeps their totals.
+func PolicyKeysMigration(t *testing.T, old func(t *testing.T, records []*store.PolicyState) store.Store) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var records []*store.PolicyState
+	for i := range 12 {
+		rg, name := fmt.Sprintf("rg%d", i%3), fmt.Sprintf("w%02d", i)
+		for _, a := range []string{"as1", "as2"} {
+			records = append(records, policyState(rg, name, a, "", rollupOrder[rnd.IntN(len(rollupOrder))]))
+		}
+		for _, ref := range []string{"m1", "m2"} {
+			records = append(records, policyState(rg, name, "set", ref, rollupOrder[rnd.IntN(len(rollupOrder))]))
+		}
+	}
+	s := old(t, records)
+	want := slices.Clone(records)
+	sortStates(want)
+	if diff := cmp.Diff(want, listStates(t, s, store.PolicyStateQuery{})); diff != "" {
+		t.Fatalf("records after the migration (-want +got):\n%s", diff)
+	}
+	set, rg := records[2], psSub+"/resourcegroups/rg1"
+	for _, q := range []store.PolicyStateQuery{
+		{AssignmentKey: set.AssignmentKey}, {DefinitionKey: set.DefinitionKey}, {SetKey: set.SetKey},
+		{SubscriptionKey: psSub, ResourceGroupKey: rg},
+	} {
+		match := func(p *store.PolicyState) bool {
+			return (q.AssignmentKey == "" || p.AssignmentKey == q.AssignmentKey) && (q.DefinitionKey == "" || p.DefinitionKey == q.DefinitionKey) &&
+				(q.SetKey == "" || p.SetKey == q.SetKey) && (q.ResourceGroupKey == "" || p.ResourceGroupKey == q.ResourceGroupKey)
+		}
+		wantKeys := stateKeys(slices.DeleteFunc(slices.Clone(want), func(p *store.PolicyState) bool { return !match(p) }))
+		if got := stateKeys(listStates(t, s, q)); len(wantKeys) == 0 || !slices.Equal(got, wantKeys) {
+			t.Errorf("ListPolicyStates(%+v) after the migration = %v, want %v", q, got, wantKeys)
+		}
+	}
+	for _, g := range []string{"", rg} {
+		if got, kept := sumStates(t, s, psSub, g), wantTotals(want, psSub, g); len(kept) == 0 || !slices.Equal(got, kept) {
+			t.Errorf("totals of %q after the migration:\n%v\nwant\n%v", g, got, kept)
+		}
+	}
+}
+
+// PolicyKeyCollision: a key whose store.PolicyKeyID is held in
+// policy_keys by another key (plant puts that row there, as a collision
+// of the ids would) is refused with an error naming both keys, and the
+// write leaves nothing behind; other keys are still written.
+func PolicyKeyCollision(t *testing.T, s store.Store, plant func(t *testing.T, id int64, name string)) {
+	p := policyState("rg1", "w1", "as1", "", "Compliant")
+	plant(t, store.PolicyKeyID(p.DefinitionKey), "/providers/microsoft.authorization/policydefinitions/other")
+	err := s.Write(t.Context(), func(tx store.Tx) error {
+		return tx.ReplacePolicyStates(t.Context(), p.ResourceKey, []*store.PolicyState{p})
+	})
+	if err == nil || !strings.Contains(err.Error(), p.DefinitionKey) || !strings.Contains(err.Error(), "policydefinitions/other") {
+		t.Fatalf("a record whose definition id is another key's: %v, want an error naming both keys", err)
+	}
+	if got := listStates(t, s, store.PolicyStateQuery{}); len(got) != 0 {
+		t.Errorf("records after the refused write: %v", stateKeys(got))
+	}
+	q := policyState("rg1", "w1", "as2", "", "Compliant")
+	putStates(t, s, nil, []*store.PolicyState{q})
+	if got := stateKeys(listStates(t, s, store.PolicyStateQuery{})); !slices.Equal(got, []string{psKeyOf(q)}) {
+		t.Errorf("records after a write of other keys: %v", got)
 	}
 }

@@ -14,9 +14,10 @@ import (
 )
 
 // PolicyStateCols are the columns of a policy_states row, in the order
-// ListPolicyStates scans them.
-const PolicyStateCols = `resource_key, assignment_key, reference_key, subscription_key, resource_group_key,
-	resource_type_key, definition_key, set_key, state, action, ts, body`
+// ListPolicyStates scans them: the record's keys other than the
+// resource's as their store.PolicyKeyID.
+const PolicyStateCols = `resource_key, assignment_id, reference_id, subscription_id, resource_group_id,
+	resource_type_id, definition_id, set_id, state, action, ts, body`
 
 const policyStateNCols = 12
 
@@ -27,9 +28,10 @@ const scanTaskCols = `scan_id, task_id, scope, owner, lease_until, done, process
 // backend prepares at most maxRowsLog2+1 shapes of each.
 const maxRowsLog2 = 8
 
-// tallyCols are the columns of a record that its totals count.
-const tallyCols = `resource_key, subscription_key, resource_group_key, assignment_key, reference_key,
-	definition_key, set_key, action, state`
+// tallyCols are the columns of a record that its totals count, its keys
+// as ids (tallyRow).
+const tallyCols = `resource_key, subscription_id, resource_group_id, assignment_id, reference_id,
+	definition_id, set_id, action, state`
 
 const totalCols = `subscription_key, resource_group_key, level, assignment_key, reference_key,
 	definition_key, set_key, action, state`
@@ -38,8 +40,11 @@ const totalCols = `subscription_key, resource_group_key, level, assignment_key, 
 type psStatements struct {
 	// insert[i] inserts 1<<i records; takeKeys[i] deletes the records of
 	// 1<<i resources and returns their tallyCols, readKeys[i] returns
-	// them; addTotals[i] adds 1<<i counts to the totals.
+	// them; addTotals[i] adds 1<<i counts to the totals; keyNames[i]
+	// returns the (id, name) of 1<<i policy_keys, insertKeys[i] inserts
+	// 1<<i of them (those new: it returns their ids).
 	insert, takeKeys, readKeys, addTotals [maxRowsLog2 + 1]string
+	keyNames, insertKeys                  [maxRowsLog2 + 1]string
 	// lockKeys (with RowLocks) takes a transaction lock on each key of
 	// its one array argument, in key order.
 	lockKeys                        string
@@ -64,12 +69,15 @@ func renderPolicyStatements(d *Dialect) psStatements {
 		s.addTotals[i] = r(`INSERT INTO policy_state_totals (` + totalCols + `, n) VALUES ` +
 			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
 			ON CONFLICT (` + totalCols + `) DO UPDATE SET n = policy_state_totals.n + excluded.n`)
+		s.keyNames[i] = r(`SELECT id, name FROM policy_keys WHERE id IN (` + list(n, "?") + `)`)
+		s.insertKeys[i] = r(`INSERT INTO policy_keys (id, name) VALUES ` + list(n, "(?, ?)") +
+			` ON CONFLICT (id) DO NOTHING RETURNING id`)
 	}
 	if d.RowLocks {
 		s.lockKeys = r(`SELECT pg_advisory_xact_lock(7, hashtext(k)) FROM (SELECT k FROM unnest(?::text[]) AS u(k) ORDER BY k) AS keys`)
 	}
-	s.assignmentResources = r(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_key = ?`)
-	s.deleteAssignment = r(`DELETE FROM policy_states WHERE assignment_key = ?`)
+	s.assignmentResources = r(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_id = ?`)
+	s.deleteAssignment = r(`DELETE FROM policy_states WHERE assignment_id = ?`)
 	s.deleteTotals = r(`DELETE FROM policy_state_totals WHERE assignment_key = ?`)
 	sum := `SELECT level, assignment_key, reference_key, definition_key, set_key, action, state, SUM(n)
 		FROM policy_state_totals WHERE subscription_key = ?`
@@ -139,6 +147,9 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 	if err := t.lockResources(ctx, replace); err != nil {
 		return t.D.Wrap(ctx, op, err)
 	}
+	if err := t.putKeys(ctx, states); err != nil {
+		return t.D.Wrap(ctx, op, err)
+	}
 	before, err := t.tallyRows(ctx, &t.D.s.ps.takeKeys, replace)
 	if err != nil {
 		return t.D.Wrap(ctx, op, err)
@@ -146,9 +157,8 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 	if c, ok := t.Q.(Copier); ok && len(states) >= copyMin {
 		rows := make([][]any, len(states))
 		for j, s := range states {
-			rows[j] = []any{s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey,
-				s.ResourceGroupKey, s.ResourceTypeKey, s.DefinitionKey, s.SetKey,
-				s.State, s.Action, t.D.Time(s.Timestamp), NZ(s.Body)}
+			rows[j] = make([]any, policyStateNCols)
+			stateArgs(rows[j], s, t.D)
 		}
 		if _, err := c.CopyFrom(ctx, "policy_states", policyStateColNames, rows); err != nil {
 			return t.D.Wrap(ctx, op, err)
@@ -173,10 +183,7 @@ func (t *Tx) insertStates(ctx context.Context, states []*store.PolicyState) erro
 		n := 1 << i
 		args := t.scratch(n * w)
 		for j, s := range states[:n] {
-			a := args[j*w : (j+1)*w]
-			a[0], a[1], a[2], a[3] = s.ResourceKey, s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey
-			a[4], a[5], a[6], a[7] = s.ResourceGroupKey, s.ResourceTypeKey, s.DefinitionKey, s.SetKey
-			a[8], a[9], a[10], a[11] = s.State, s.Action, t.D.Time(s.Timestamp), NZ(s.Body)
+			stateArgs(args[j*w:(j+1)*w], s, t.D)
 		}
 		if _, err := t.Q.Exec(ctx, t.D.s.ps.insert[i], args...); err != nil {
 			return err
@@ -185,6 +192,204 @@ func (t *Tx) insertStates(ctx context.Context, states []*store.PolicyState) erro
 	}
 	clear(t.args) // keep no bodies reachable
 	return nil
+}
+
+// stateArgs sets a, of length policyStateNCols, to the values of s's
+// PolicyStateCols.
+func stateArgs(a []any, s *store.PolicyState, d *Dialect) {
+	a[0], a[1], a[2] = s.ResourceKey, store.PolicyKeyID(s.AssignmentKey), store.PolicyKeyID(s.ReferenceKey)
+	a[3], a[4] = store.PolicyKeyID(s.SubscriptionKey), store.PolicyKeyID(s.ResourceGroupKey)
+	a[5], a[6], a[7] = store.PolicyKeyID(s.ResourceTypeKey), store.PolicyKeyID(s.DefinitionKey), store.PolicyKeyID(s.SetKey)
+	a[8], a[9], a[10], a[11] = s.State, s.Action, d.Time(s.Timestamp), NZ(s.Body)
+}
+
+// putKeys makes sure policy_keys has the keys the records of states name
+// by id, and that no other key has the id of one of them (a collision of
+// store.PolicyKeyID, refused). It inserts the keys it does not find, in id
+// order (concurrent writers of PostgreSQL lock the new ids in one order).
+func (t *Tx) putKeys(ctx context.Context, states []*store.PolicyState) error {
+	want := map[int64]string{}
+	for _, s := range states {
+		for _, k := range [...]string{s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey, s.ResourceGroupKey,
+			s.ResourceTypeKey, s.DefinitionKey, s.SetKey} {
+			if k == "" {
+				continue
+			}
+			id := store.PolicyKeyID(k)
+			if o, ok := want[id]; ok && o != k {
+				return fmt.Errorf("keys %q and %q have the same id %d", o, k, id)
+			}
+			want[id] = k
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	check := func(found map[int64]string) error {
+		for id, name := range found {
+			if name != want[id] {
+				return fmt.Errorf("keys %q and %q have the same id %d", name, want[id], id)
+			}
+		}
+		return nil
+	}
+	found, err := t.keyNames(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if err := check(found); err != nil {
+		return err
+	}
+	missing := slices.DeleteFunc(ids, func(id int64) bool { _, ok := found[id]; return ok })
+	var lost []int64
+	for len(missing) > 0 {
+		i := chunkLog2(len(missing))
+		n := 1 << i
+		args := t.scratch(2 * n)
+		for j, id := range missing[:n] {
+			args[2*j], args[2*j+1] = id, want[id]
+		}
+		rows, err := t.Q.Query(ctx, t.D.s.ps.insertKeys[i], args...)
+		if err != nil {
+			return err
+		}
+		inserted := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			inserted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range missing[:n] {
+			if !inserted[id] {
+				lost = append(lost, id)
+			}
+		}
+		missing = missing[n:]
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	// Another transaction inserted these ids meanwhile (PostgreSQL).
+	found, err = t.keyNames(ctx, lost)
+	if err != nil {
+		return err
+	}
+	return check(found)
+}
+
+// keyNames returns the names policy_keys holds for ids (those it has).
+func (t *Tx) keyNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	for len(ids) > 0 {
+		i := chunkLog2(len(ids))
+		n := 1 << i
+		args := t.scratch(n)
+		for j, id := range ids[:n] {
+			args[j] = id
+		}
+		rows, err := t.Q.Query(ctx, t.D.s.ps.keyNames[i], args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = name
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// tallyRow is a record's tallyCols as read.
+type tallyRow struct {
+	resource                           string
+	sub, rg, assignment, ref, def, set int64
+	action, state                      string
+}
+
+// scanTallies appends the tallyCols of rows to out.
+func scanTallies(rows Rows, out []tallyRow) ([]tallyRow, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var r tallyRow
+		if err := rows.Scan(&r.resource, &r.sub, &r.rg, &r.assignment, &r.ref, &r.def, &r.set, &r.action, &r.state); err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// records returns rows as records with their keys.
+func (t *Tx) records(ctx context.Context, rows []tallyRow) ([]*store.PolicyState, error) {
+	ids := make([]int64, 0, 6*len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.sub, r.rg, r.assignment, r.ref, r.def, r.set)
+	}
+	names, err := t.names(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.PolicyState, len(rows))
+	for i, r := range rows {
+		out[i] = &store.PolicyState{ResourceKey: r.resource, SubscriptionKey: names[r.sub], ResourceGroupKey: names[r.rg],
+			AssignmentKey: names[r.assignment], ReferenceKey: names[r.ref], DefinitionKey: names[r.def], SetKey: names[r.set],
+			Action: r.action, State: r.state}
+	}
+	return out, nil
+}
+
+// names returns the keys of ids: those this process knows the ids of
+// (store.KnownPolicyKey), the others from policy_keys.
+func (t *Tx) names(ctx context.Context, ids []int64) (map[int64]string, error) {
+	names := map[int64]string{}
+	var unknown []int64
+	for _, id := range ids {
+		if _, ok := names[id]; ok {
+			continue
+		}
+		if k, ok := store.KnownPolicyKey(id); ok {
+			names[id] = k
+		} else if !slices.Contains(unknown, id) {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
+		return names, nil
+	}
+	found, err := t.keyNames(ctx, unknown)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range unknown {
+		k, ok := found[id]
+		if !ok {
+			return nil, fmt.Errorf("policy_keys has no key of id %d", id)
+		}
+		names[id] = k
+	}
+	return names, nil
 }
 
 // lockResources serialises, with RowLocks, the transactions that write
@@ -199,9 +404,9 @@ func (t *Tx) lockResources(ctx context.Context, keys []string) error {
 }
 
 // tallyRows runs the statement of stmts (takeKeys or readKeys) for each
-// chunk of keys and returns the rows' tallyCols.
+// chunk of keys and returns the rows' records (their tallyCols).
 func (t *Tx) tallyRows(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys []string) ([]*store.PolicyState, error) {
-	var out []*store.PolicyState
+	var out []tallyRow
 	for len(keys) > 0 {
 		i := chunkLog2(len(keys))
 		n := 1 << i
@@ -213,22 +418,12 @@ func (t *Tx) tallyRows(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var s store.PolicyState
-			if err := rows.Scan(&s.ResourceKey, &s.SubscriptionKey, &s.ResourceGroupKey, &s.AssignmentKey,
-				&s.ReferenceKey, &s.DefinitionKey, &s.SetKey, &s.Action, &s.State); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, &s)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if out, err = scanTallies(rows, out); err != nil {
 			return nil, err
 		}
 		keys = keys[n:]
 	}
-	return out, nil
+	return t.records(ctx, out)
 }
 
 // totalKey is a row of policy_state_totals.
@@ -345,7 +540,7 @@ func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey s
 		return 0, t.D.ErrReadOnly
 	}
 	var keys []string
-	rows, err := t.Q.Query(ctx, t.D.s.ps.assignmentResources, t.buf(assignmentKey)...)
+	rows, err := t.Q.Query(ctx, t.D.s.ps.assignmentResources, t.buf(store.PolicyKeyID(assignmentKey))...)
 	if err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
@@ -375,7 +570,7 @@ func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey s
 			after = append(after, s)
 		}
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.ps.deleteAssignment, t.buf(assignmentKey)...)
+	n, err := t.Q.Exec(ctx, t.D.s.ps.deleteAssignment, t.buf(store.PolicyKeyID(assignmentKey))...)
 	if err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
@@ -434,17 +629,12 @@ func (t *Tx) TotalPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([
 	if err != nil {
 		return nil, d.Wrap(ctx, op, err)
 	}
-	defer rows.Close()
-	var records []*store.PolicyState
-	for rows.Next() {
-		var s store.PolicyState
-		if err := rows.Scan(&s.ResourceKey, &s.SubscriptionKey, &s.ResourceGroupKey, &s.AssignmentKey,
-			&s.ReferenceKey, &s.DefinitionKey, &s.SetKey, &s.Action, &s.State); err != nil {
-			return nil, d.Wrap(ctx, op, err)
-		}
-		records = append(records, &s)
+	tallies, err := scanTallies(rows, nil)
+	if err != nil {
+		return nil, d.Wrap(ctx, op, err)
 	}
-	if err := rows.Err(); err != nil {
+	records, err := t.records(ctx, tallies)
+	if err != nil {
 		return nil, d.Wrap(ctx, op, err)
 	}
 	// The totals of every subscription and resource group, summed.
@@ -504,22 +694,34 @@ func (t *Tx) ListPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([]
 	defer rows.Close()
 	stop := q.MaxBytes > 0 && d.ByteLength == ""
 	var out []*store.PolicyState
+	var ids []int64
 	size := 0
 	for rows.Next() {
 		var s store.PolicyState
-		if err := rows.Scan(t.buf(&s.ResourceKey, &s.AssignmentKey, &s.ReferenceKey, &s.SubscriptionKey,
-			&s.ResourceGroupKey, &s.ResourceTypeKey, &s.DefinitionKey, &s.SetKey, &s.State, &s.Action,
+		var a, ref, sub, rg, typ, def, set int64
+		if err := rows.Scan(t.buf(&s.ResourceKey, &a, &ref, &sub, &rg, &typ, &def, &set, &s.State, &s.Action,
 			d.timeDest(&s.Timestamp), &s.Body)...); err != nil {
 			return nil, d.Wrap(ctx, op, err)
 		}
 		d.fixTime(&s.Timestamp)
 		out = append(out, &s)
+		ids = append(ids, a, ref, sub, rg, typ, def, set)
 		if size += len(s.Body); stop && size >= q.MaxBytes {
 			break
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, d.Wrap(ctx, op, err)
+	}
+	rows.Close()
+	names, err := t.names(ctx, ids)
+	if err != nil {
+		return nil, d.Wrap(ctx, op, err)
+	}
+	for i, s := range out {
+		k := ids[7*i : 7*i+7]
+		s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey, s.ResourceGroupKey = names[k[0]], names[k[1]], names[k[2]], names[k[3]]
+		s.ResourceTypeKey, s.DefinitionKey, s.SetKey = names[k[4]], names[k[5]], names[k[6]]
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package sqlq
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,9 @@ func (b *Builder) Cond(where string, args []any) error {
 // policyStateWhere appends the WHERE clause of q (without After).
 func policyStateWhere(b *Builder, q store.PolicyStateQuery) error {
 	b.Write(" WHERE 1=1")
-	b.Eq("subscription_key", q.SubscriptionKey, "resource_group_key", q.ResourceGroupKey, "resource_key", q.ResourceKey)
+	b.eqID("subscription_id", q.SubscriptionKey)
+	b.eqID("resource_group_id", q.ResourceGroupKey)
+	b.Eq("resource_key", q.ResourceKey)
 	b.Prefix("resource_key", q.KeyPrefix)
 	if k := q.Under; k != "" {
 		// The range from k to the end of the keys under k/ holds k, its
@@ -53,27 +56,88 @@ func policyStateWhere(b *Builder, q store.PolicyStateQuery) error {
 		b.Arg(k + "/")
 		b.Write(")")
 	}
-	b.Eq("assignment_key", q.AssignmentKey, "definition_key", q.DefinitionKey, "set_key", q.SetKey)
+	b.eqID("assignment_id", q.AssignmentKey)
+	b.eqID("definition_id", q.DefinitionKey)
+	b.eqID("set_id", q.SetKey)
 	if q.Where != "" {
 		return b.Cond(q.Where, q.Args)
 	}
 	return nil
 }
 
-const policyStateOrder = " ORDER BY resource_key, assignment_key, reference_key"
+// eqID adds "AND col = ?" with the store.PolicyKeyID of key, unless key is empty.
+func (b *Builder) eqID(col, key string) {
+	if key != "" {
+		b.And(col+" = ", store.PolicyKeyID(key))
+	}
+}
+
+// keyColumns are the key columns of store.PolicyStateColumns that
+// policy_states holds as ids (store.PolicyKeyID), with their id columns.
+var keyColumns = [][2]string{
+	{"assignment_key", "assignment_id"}, {"reference_key", "reference_id"},
+	{"subscription_key", "subscription_id"}, {"resource_group_key", "resource_group_id"},
+	{"resource_type_key", "resource_type_id"}, {"definition_key", "definition_id"}, {"set_key", "set_id"},
+}
+
+// policyStatesFrom returns the FROM of a query over the records whose
+// text (select list, condition, grouping) is refs: policy_states, with
+// the key columns refs names joined from policy_keys when it names any.
+// A query that reads keys as ids joins none, and one that filters or
+// groups by a key joins only that key's name.
+func policyStatesFrom(refs string) string {
+	var sel, join strings.Builder
+	for i, c := range keyColumns {
+		if !mentions(refs, c[0]) {
+			continue
+		}
+		k := "k" + strconv.Itoa(i)
+		sel.WriteString(", " + k + ".name AS " + c[0])
+		join.WriteString(" LEFT JOIN policy_keys AS " + k + " ON " + k + ".id = p." + c[1])
+	}
+	if sel.Len() == 0 {
+		return " FROM policy_states"
+	}
+	return " FROM (SELECT p.*" + sel.String() + " FROM policy_states AS p" + join.String() + ") AS policy_states"
+}
+
+// mentions reports whether text has the identifier name as a word.
+func mentions(text, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(name)
+		if (j == 0 || !identByte(text[j-1])) && (end == len(text) || !identByte(text[end])) {
+			return true
+		}
+		i = end
+	}
+}
+
+func identByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// policyStateOrder is the order of records: by resource, then by the ids
+// of the assignment and reference (the primary key's order).
+const policyStateOrder = " ORDER BY resource_key, assignment_id, reference_id"
 
 // ListPolicyStates builds the query for q, selecting cols (which include
-// body) from policy_states, ordered by (resource_key, assignment_key,
-// reference_key). MaxBytes is cut in the query with a
-// Dialect.ByteLength, as in ListResources.
+// body, assignment_id and reference_id) from policy_states (with the keys
+// q.Where names, policyStatesFrom), in policyStateOrder. MaxBytes is cut
+// in the query with a Dialect.ByteLength, as in ListResources.
 func ListPolicyStates(d Dialect, cols string, q store.PolicyStateQuery) (string, []any, error) {
 	var b *Builder
 	cut := q.MaxBytes > 0 && d.ByteLength != ""
 	if cut {
 		length := d.ByteLength + "(body)"
-		b = NewBuilder(d, "SELECT "+cols+" FROM (SELECT "+cols+", SUM("+length+") OVER ("+policyStateOrder[1:]+" ROWS UNBOUNDED PRECEDING) - "+length+" AS bytes_before FROM policy_states")
+		b = NewBuilder(d, "SELECT "+cols+" FROM (SELECT "+cols+", SUM("+length+") OVER ("+
+			policyStateOrder[1:]+" ROWS UNBOUNDED PRECEDING) - "+length+" AS bytes_before"+policyStatesFrom(q.Where))
 	} else {
-		b = NewBuilder(d, "SELECT "+cols+" FROM policy_states")
+		b = NewBuilder(d, "SELECT "+cols+policyStatesFrom(q.Where))
 	}
 	if err := policyStateWhere(b, q); err != nil {
 		return "", nil, err
@@ -81,12 +145,12 @@ func ListPolicyStates(d Dialect, cols string, q store.PolicyStateQuery) (string,
 	if a := q.After; a != nil {
 		// A row value comparison: an index range on the key in both
 		// databases.
-		b.Write(" AND (resource_key, assignment_key, reference_key) > (")
+		b.Write(" AND (resource_key, assignment_id, reference_id) > (")
 		b.Arg(a.ResourceKey)
 		b.Write(", ")
-		b.Arg(a.AssignmentKey)
+		b.Arg(store.PolicyKeyID(a.AssignmentKey))
 		b.Write(", ")
-		b.Arg(a.ReferenceKey)
+		b.Arg(store.PolicyKeyID(a.ReferenceKey))
 		b.Write(")")
 	}
 	b.Write(policyStateOrder)
@@ -128,6 +192,7 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 		seen[c] = true
 	}
 	cols := strings.Join(groupBy, ", ")
+	refs := cols + " " + q.Where
 	sel := "SELECT "
 	if cols != "" {
 		sel += cols + ", "
@@ -136,7 +201,7 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 	switch {
 	case seen["resource_key"]:
 		// One resource per group.
-		b = NewBuilder(d, sel+"COUNT(*), 1 FROM policy_states")
+		b = NewBuilder(d, sel+"COUNT(*), 1"+policyStatesFrom(refs))
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err
 		}
@@ -145,13 +210,13 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 		if cols != "" {
 			inner = cols + ", resource_key"
 		}
-		b = NewBuilder(d, sel+"COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT "+inner+", COUNT(*) AS n FROM policy_states")
+		b = NewBuilder(d, sel+"COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT "+inner+", COUNT(*) AS n"+policyStatesFrom(refs))
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err
 		}
 		b.Write(" GROUP BY " + inner + ") AS per_resource")
 	default:
-		b = NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states")
+		b = NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key)"+policyStatesFrom(refs))
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err
 		}

@@ -24,11 +24,12 @@ func TestListPolicyStatesWhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(pg, "AND (state = $4 AND (ts >= $5 OR action LIKE $6 ESCAPE '\\'))") ||
-		!strings.Contains(pg, "(resource_key, assignment_key, reference_key) > ($7, $8, $9)") ||
+		!strings.Contains(pg, "(resource_key, assignment_id, reference_id) > ($7, $8, $9)") ||
 		!strings.Contains(pg, "LIMIT $10") || strings.Contains(pg, "?") {
 		t.Errorf("postgres: %s", pg)
 	}
-	if len(args) != 10 || args[4] != ts.UnixMicro() || args[5] != "de%" {
+	if len(args) != 10 || args[0] != store.PolicyKeyID("s") || args[4] != ts.UnixMicro() || args[5] != "de%" ||
+		args[7] != store.PolicyKeyID("a") || args[8] != int64(0) {
 		t.Errorf("postgres args = %v", args)
 	}
 	lite, args, err := ListPolicyStates(Dialect{Time: micro}, "resource_key, body", q)
@@ -46,17 +47,32 @@ func TestListPolicyStatesWhere(t *testing.T) {
 		t.Error("group by body accepted")
 	}
 	text, _, err := CountPolicyStates(Dialect{Time: micro}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
-	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COUNT(*), COUNT(DISTINCT resource_key) FROM policy_states WHERE") ||
-		!strings.HasSuffix(text, "AND assignment_key = ? GROUP BY assignment_key, state ORDER BY assignment_key, state") {
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COUNT(*), COUNT(DISTINCT resource_key) FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
+		!strings.HasSuffix(text, "AND assignment_id = ? GROUP BY assignment_key, state ORDER BY assignment_key, state") {
 		t.Errorf("count: %s, %v", text, err)
 	}
 	text, _, err = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
-	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT assignment_key, state, resource_key, COUNT(*) AS n FROM policy_states WHERE") ||
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT assignment_key, state, resource_key, COUNT(*) AS n FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
 		!strings.HasSuffix(text, "GROUP BY assignment_key, state, resource_key) AS per_resource GROUP BY assignment_key, state ORDER BY assignment_key, state") {
 		t.Errorf("count by subquery: %s, %v", text, err)
 	}
 	text, _, _ = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{}, []string{"resource_key", "state"})
 	if text != "SELECT resource_key, state, COUNT(*), 1 FROM policy_states WHERE 1=1 GROUP BY resource_key, state ORDER BY resource_key, state" {
 		t.Errorf("count by resource by subquery: %s", text)
+	}
+}
+
+// TestPolicyStatesFrom: a query joins the names of the keys it mentions
+// as words, and no others.
+func TestPolicyStatesFrom(t *testing.T) {
+	for refs, want := range map[string]string{
+		"state = ? AND resource_key > ?":    " FROM policy_states",
+		"set_id = ? OR subset_key = ?":      " FROM policy_states",
+		"(definition_key = ? OR set_key=?)": " FROM (SELECT p.*, k5.name AS definition_key, k6.name AS set_key FROM policy_states AS p LEFT JOIN policy_keys AS k5 ON k5.id = p.definition_id LEFT JOIN policy_keys AS k6 ON k6.id = p.set_id) AS policy_states",
+		"resource_group_key":                " FROM (SELECT p.*, k3.name AS resource_group_key FROM policy_states AS p LEFT JOIN policy_keys AS k3 ON k3.id = p.resource_group_id) AS policy_states",
+	} {
+		if got := policyStatesFrom(refs); got != want {
+			t.Errorf("policyStatesFrom(%q) = %q, want %q", refs, got, want)
+		}
 	}
 }
