@@ -169,6 +169,44 @@ func BenchmarkScan100k(b *testing.B) {
 	insights("summarize-assignment", "POST", "/subscriptions/"+f.sub+"/providers/Microsoft.Authorization/policyAssignments/all10/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?api-version=2024-10-01")
 	insights("queryResults-page", "POST", sub+"queryResults?api-version=2024-10-01&$top=1000&$filter="+
 		url.QueryEscape("complianceState eq 'NonCompliant' and policyDefinitionAction eq 'audit'"))
+	insights("queryResults-assignment-page", "POST", "/subscriptions/"+f.sub+"/providers/Microsoft.Authorization/policyAssignments/all10/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?api-version=2024-10-01&$top=1000")
+	// The records of an assignment that has none: the store has no index
+	// by assignment, so this reads every record (the worst case of a
+	// query by assignment).
+	b.Run("list-assignment-without-records", func(b *testing.B) {
+		q := store.PolicyStateQuery{AssignmentKey: arm.KeyOf("/subscriptions/" + f.sub + "/providers/Microsoft.Authorization/policyAssignments/none"), Limit: 1000}
+		for i := 0; i < b.N; i++ {
+			if err := f.cs.Read(ctx, func(tx store.Tx) error {
+				ss, err := tx.ListPolicyStates(ctx, q)
+				if err == nil && len(ss) > 0 {
+					err = fmt.Errorf("%d records of an assignment without any", len(ss))
+				}
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Deleting an assignment's records (the feed does it when the
+	// assignment goes), one assignment per iteration, from all10 on (an
+	// assignment with records of every compute).
+	b.Run("delete-assignment-records", func(b *testing.B) {
+		if b.N > n {
+			b.Skipf("SKIP: %d iterations, %d assignments", b.N, n)
+		}
+		deleted := 0
+		for i := 0; i < b.N; i++ {
+			key := arm.KeyOf(fmt.Sprintf("/subscriptions/%s/providers/Microsoft.Authorization/policyAssignments/all%d", f.sub, (10+i)%n))
+			if err := f.cs.Write(ctx, func(tx store.Tx) error {
+				m, err := tx.DeletePolicyStatesOfAssignment(ctx, key)
+				deleted += m
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(deleted)/float64(b.N), "records/op")
+	})
 }
 
 // BenchmarkWrittenToQueryable measures the time from a compute PUT's

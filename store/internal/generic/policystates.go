@@ -40,16 +40,17 @@ const totalCols = `subscription_key, resource_group_key, level, assignment_key, 
 type psStatements struct {
 	// insert[i] inserts 1<<i records; takeKeys[i] deletes the records of
 	// 1<<i resources and returns their tallyCols, readKeys[i] returns
-	// them; addTotals[i] adds 1<<i counts to the totals; keyNames[i]
+	// them; deleteAssignment[i] deletes an assignment's records of 1<<i
+	// resources; addTotals[i] adds 1<<i counts to the totals; keyNames[i]
 	// returns the (id, name) of 1<<i policy_keys, insertKeys[i] inserts
 	// 1<<i of them (those new: it returns their ids).
-	insert, takeKeys, readKeys, addTotals [maxRowsLog2 + 1]string
-	keyNames, insertKeys                  [maxRowsLog2 + 1]string
+	insert, takeKeys, readKeys, deleteAssignment, addTotals [maxRowsLog2 + 1]string
+	keyNames, insertKeys                                    [maxRowsLog2 + 1]string
 	// lockKeys (with RowLocks) takes a transaction lock on each key of
 	// its one array argument, in key order.
 	lockKeys                        string
 	assignmentResources             string
-	deleteAssignment, deleteTotals  string
+	deleteTotals                    string
 	sumTotals, sumTotalsOfGroup     string
 	insertScanTask, claimScanTask   string
 	completeScanTask, scanTaskOwner string
@@ -66,6 +67,7 @@ func renderPolicyStatements(d *Dialect) psStatements {
 			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
 		s.takeKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` + list(n, "?") + `) RETURNING ` + tallyCols)
 		s.readKeys[i] = r(`SELECT ` + tallyCols + ` FROM policy_states WHERE resource_key IN (` + list(n, "?") + `)`)
+		s.deleteAssignment[i] = r(`DELETE FROM policy_states WHERE assignment_id = ? AND resource_key IN (` + list(n, "?") + `)`)
 		s.addTotals[i] = r(`INSERT INTO policy_state_totals (` + totalCols + `, n) VALUES ` +
 			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
 			ON CONFLICT (` + totalCols + `) DO UPDATE SET n = policy_state_totals.n + excluded.n`)
@@ -77,7 +79,6 @@ func renderPolicyStatements(d *Dialect) psStatements {
 		s.lockKeys = r(`SELECT pg_advisory_xact_lock(7, hashtext(k)) FROM (SELECT k FROM unnest(?::text[]) AS u(k) ORDER BY k) AS keys`)
 	}
 	s.assignmentResources = r(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_id = ?`)
-	s.deleteAssignment = r(`DELETE FROM policy_states WHERE assignment_id = ?`)
 	s.deleteTotals = r(`DELETE FROM policy_state_totals WHERE assignment_key = ?`)
 	sum := `SELECT level, assignment_key, reference_key, definition_key, set_key, action, state, SUM(n)
 		FROM policy_state_totals WHERE subscription_key = ?`
@@ -533,7 +534,9 @@ func (t *Tx) DeletePolicyStates(ctx context.Context, resourceKey string) error {
 
 // DeletePolicyStatesOfAssignment deletes the records of one assignment
 // and returns how many it deleted. The totals of the resources it covered
-// are worked out again from their other records.
+// are worked out again from their other records. Finding them reads the
+// whole table (there is no index by assignment): the governor deletes an
+// assignment's records in the background.
 func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey string) (int, error) {
 	const op = "delete policy states of assignment"
 	if !t.Writable {
@@ -570,9 +573,20 @@ func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey s
 			after = append(after, s)
 		}
 	}
-	n, err := t.Q.Exec(ctx, t.D.s.ps.deleteAssignment, t.buf(store.PolicyKeyID(assignmentKey))...)
-	if err != nil {
-		return 0, t.D.Wrap(ctx, op, err)
+	var n int64
+	for rest := keys; len(rest) > 0; {
+		i := chunkLog2(len(rest))
+		args := t.scratch(1 + 1<<i)
+		args[0] = store.PolicyKeyID(assignmentKey)
+		for j, k := range rest[:1<<i] {
+			args[1+j] = k
+		}
+		m, err := t.Q.Exec(ctx, t.D.s.ps.deleteAssignment[i], args...)
+		if err != nil {
+			return 0, t.D.Wrap(ctx, op, err)
+		}
+		n += m
+		rest = rest[1<<i:]
 	}
 	acc := totals{}
 	acc.add(before, -1)

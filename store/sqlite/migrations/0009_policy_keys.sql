@@ -40,6 +40,9 @@ INSERT INTO policy_states_ids
 	FROM policy_states;
 DROP TABLE policy_states;
 ALTER TABLE policy_states_ids RENAME TO policy_states;
--- Deletes and queries by assignment; its entries carry the primary key,
--- in whose order an assignment's records are listed.
-CREATE INDEX policy_states_assignment ON policy_states (assignment_id);
+-- No index by assignment: its entries, which carry the resource key,
+-- made a third of what a scan writes. The summaries of an assignment come
+-- from policy_state_totals; its records are found by reading the table
+-- (in the key order: a page of an assignment that covers most resources
+-- is read early), and the deletion of an assignment's records, in the
+-- background, reads it whole.
