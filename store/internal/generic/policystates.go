@@ -39,13 +39,15 @@ const totalCols = `subscription_key, resource_group_key, level, assignment_key, 
 // psStatements are the statements of compliance records and scan tasks.
 type psStatements struct {
 	// insert[i] inserts 1<<i records; takeKeys[i] deletes the records of
-	// 1<<i resources and returns their tallyCols, readKeys[i] returns
-	// them; deleteAssignment[i] deletes an assignment's records of 1<<i
-	// resources; addTotals[i] adds 1<<i counts to the totals; keyNames[i]
+	// 1<<i resources and returns their tallyCols; statesOf[i] returns the
+	// distinct (resource, state) of the records of 1<<i resources;
+	// takeAssignment[i] deletes an assignment's records of 1<<i resources
+	// and returns their resource, subscription, group and state;
+	// addTotals[i] adds 1<<i counts to the totals; keyNames[i]
 	// returns the (id, name) of 1<<i policy_keys, insertKeys[i] inserts
 	// 1<<i of them (those new: it returns their ids).
-	insert, takeKeys, readKeys, deleteAssignment, addTotals [maxRowsLog2 + 1]string
-	keyNames, insertKeys                                    [maxRowsLog2 + 1]string
+	insert, takeKeys, statesOf, takeAssignment, addTotals [maxRowsLog2 + 1]string
+	keyNames, insertKeys                                  [maxRowsLog2 + 1]string
 	// lockKeys (with RowLocks) takes a transaction lock on each key of
 	// its one array argument, in key order.
 	lockKeys                        string
@@ -66,8 +68,9 @@ func renderPolicyStatements(d *Dialect) psStatements {
 		s.insert[i] = r(`INSERT INTO policy_states (` + PolicyStateCols + `) VALUES ` +
 			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
 		s.takeKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` + list(n, "?") + `) RETURNING ` + tallyCols)
-		s.readKeys[i] = r(`SELECT ` + tallyCols + ` FROM policy_states WHERE resource_key IN (` + list(n, "?") + `)`)
-		s.deleteAssignment[i] = r(`DELETE FROM policy_states WHERE assignment_id = ? AND resource_key IN (` + list(n, "?") + `)`)
+		s.statesOf[i] = r(`SELECT DISTINCT resource_key, state FROM policy_states WHERE resource_key IN (` + list(n, "?") + `)`)
+		s.takeAssignment[i] = r(`DELETE FROM policy_states WHERE assignment_id = ? AND resource_key IN (` + list(n, "?") +
+			`) RETURNING resource_key, subscription_id, resource_group_id, state`)
 		s.addTotals[i] = r(`INSERT INTO policy_state_totals (` + totalCols + `, n) VALUES ` +
 			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + `
 			ON CONFLICT (` + totalCols + `) DO UPDATE SET n = policy_state_totals.n + excluded.n`)
@@ -293,33 +296,14 @@ func (t *Tx) putKeys(ctx context.Context, states []*store.PolicyState) error {
 // keyNames returns the names policy_keys holds for ids (those it has).
 func (t *Tx) keyNames(ctx context.Context, ids []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(ids))
-	for len(ids) > 0 {
-		i := chunkLog2(len(ids))
-		n := 1 << i
-		args := t.scratch(n)
-		for j, id := range ids[:n] {
-			args[j] = id
-		}
-		rows, err := t.Q.Query(ctx, t.D.s.ps.keyNames[i], args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id int64
-			var name string
-			if err := rows.Scan(&id, &name); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = name
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
-	}
-	return out, nil
+	err := eachChunk(ctx, t, ids, &t.D.s.ps.keyNames, nil, func(rows Rows) error {
+		var id int64
+		var name string
+		err := rows.Scan(&id, &name)
+		out[id] = name
+		return err
+	})
+	return out, err
 }
 
 // tallyRow is a record's tallyCols as read.
@@ -329,17 +313,11 @@ type tallyRow struct {
 	action, state                      string
 }
 
-// scanTallies appends the tallyCols of rows to out.
-func scanTallies(rows Rows, out []tallyRow) ([]tallyRow, error) {
-	defer rows.Close()
-	for rows.Next() {
-		var r tallyRow
-		if err := rows.Scan(&r.resource, &r.sub, &r.rg, &r.assignment, &r.ref, &r.def, &r.set, &r.action, &r.state); err != nil {
-			return out, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+// scanTally scans a row of tallyCols.
+func scanTally(rows Rows) (tallyRow, error) {
+	var r tallyRow
+	err := rows.Scan(&r.resource, &r.sub, &r.rg, &r.assignment, &r.ref, &r.def, &r.set, &r.action, &r.state)
+	return r, err
 }
 
 // records returns rows as records with their keys.
@@ -404,25 +382,17 @@ func (t *Tx) lockResources(ctx context.Context, keys []string) error {
 	return err
 }
 
-// tallyRows runs the statement of stmts (takeKeys or readKeys) for each
-// chunk of keys and returns the rows' records (their tallyCols).
+// tallyRows runs the statement of stmts (takeKeys) for each chunk of keys
+// and returns the rows' records (their tallyCols).
 func (t *Tx) tallyRows(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys []string) ([]*store.PolicyState, error) {
 	var out []tallyRow
-	for len(keys) > 0 {
-		i := chunkLog2(len(keys))
-		n := 1 << i
-		args := t.scratch(n)
-		for j, k := range keys[:n] {
-			args[j] = k
-		}
-		rows, err := t.Q.Query(ctx, stmts[i], args...)
-		if err != nil {
-			return nil, err
-		}
-		if out, err = scanTallies(rows, out); err != nil {
-			return nil, err
-		}
-		keys = keys[n:]
+	err := eachChunk(ctx, t, keys, stmts, nil, func(rows Rows) error {
+		r, err := scanTally(rows)
+		out = append(out, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t.records(ctx, out)
 }
@@ -533,17 +503,19 @@ func (t *Tx) DeletePolicyStates(ctx context.Context, resourceKey string) error {
 }
 
 // DeletePolicyStatesOfAssignment deletes the records of one assignment
-// and returns how many it deleted. The totals of the resources it covered
-// are worked out again from their other records. Finding them reads the
-// whole table (there is no index by assignment): the governor deletes an
-// assignment's records in the background.
+// and returns how many it deleted. Finding them reads the whole table
+// (there is no index by assignment): the governor deletes an assignment's
+// records in the background. The assignment's own totals go; of the
+// others, only the resources' roll-up (level 2) can change, which the
+// states of their other records give.
 func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey string) (int, error) {
 	const op = "delete policy states of assignment"
 	if !t.Writable {
 		return 0, t.D.ErrReadOnly
 	}
+	id := store.PolicyKeyID(assignmentKey)
 	var keys []string
-	rows, err := t.Q.Query(ctx, t.D.s.ps.assignmentResources, t.buf(store.PolicyKeyID(assignmentKey))...)
+	rows, err := t.Q.Query(ctx, t.D.s.ps.assignmentResources, t.buf(id)...)
 	if err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
@@ -563,42 +535,108 @@ func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey s
 	if err := t.lockResources(ctx, keys); err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
-	before, err := t.tallyRows(ctx, &t.D.s.ps.readKeys, keys)
+	// worse reports whether state rolls up before the state so far.
+	worse := func(state, sofar string) bool {
+		return sofar == "" || store.ComplianceRank(state) < store.ComplianceRank(sofar)
+	}
+	type resource struct {
+		sub, rg       int64
+		deleted, left string // the worst state of its deleted and other records
+	}
+	of := make(map[string]*resource, len(keys))
+	n := 0
+	err = eachChunk(ctx, t, keys, &t.D.s.ps.takeAssignment, []any{id}, func(rows Rows) error {
+		var k, state string
+		var r resource
+		if err := rows.Scan(&k, &r.sub, &r.rg, &state); err != nil {
+			return err
+		}
+		n++
+		if of[k] == nil {
+			of[k] = &r
+		}
+		if worse(state, of[k].deleted) {
+			of[k].deleted = state
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
-	after := make([]*store.PolicyState, 0, len(before))
-	for _, s := range before {
-		if s.AssignmentKey != assignmentKey {
-			after = append(after, s)
+	err = eachChunk(ctx, t, keys, &t.D.s.ps.statesOf, nil, func(rows Rows) error {
+		var k, state string
+		if err := rows.Scan(&k, &state); err != nil {
+			return err
 		}
+		if r := of[k]; r != nil && worse(state, r.left) {
+			r.left = state
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
 	}
-	var n int64
-	for rest := keys; len(rest) > 0; {
-		i := chunkLog2(len(rest))
-		args := t.scratch(1 + 1<<i)
-		args[0] = store.PolicyKeyID(assignmentKey)
-		for j, k := range rest[:1<<i] {
-			args[1+j] = k
-		}
-		m, err := t.Q.Exec(ctx, t.D.s.ps.deleteAssignment[i], args...)
-		if err != nil {
-			return 0, t.D.Wrap(ctx, op, err)
-		}
-		n += m
-		rest = rest[1<<i:]
+	ids := make([]int64, 0, 2*len(of))
+	for _, r := range of {
+		ids = append(ids, r.sub, r.rg)
+	}
+	names, err := t.names(ctx, ids)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, op, err)
 	}
 	acc := totals{}
-	acc.add(before, -1)
-	acc.add(after, +1)
+	for _, r := range of {
+		before := r.deleted
+		if r.left != "" && worse(r.left, before) {
+			before = r.left
+		}
+		if r.left == before {
+			continue
+		}
+		k := totalKey{sub: names[r.sub], rg: names[r.rg], level: store.TotalResources, state: before}
+		acc[k]--
+		if r.left != "" {
+			k.state = r.left
+			acc[k]++
+		}
+	}
 	if err := t.addTotals(ctx, acc); err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
-	// The assignment's own totals are zero now.
+	// The assignment's own totals (levels 0 and 1) are zero now.
 	if _, err := t.Q.Exec(ctx, t.D.s.ps.deleteTotals, t.buf(assignmentKey)...); err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
 	}
-	return int(n), nil
+	return n, nil
+}
+
+// eachChunk runs the statement of stmts for each chunk of keys, with
+// first before the chunk's keys as arguments, and calls row for each row.
+func eachChunk[K any](ctx context.Context, t *Tx, keys []K, stmts *[maxRowsLog2 + 1]string, first []any, row func(Rows) error) error {
+	for len(keys) > 0 {
+		i := chunkLog2(len(keys))
+		n := 1 << i
+		args := append(t.scratch(len(first) + n)[:0], first...)
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		rows, err := t.Q.Query(ctx, stmts[i], args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
 }
 
 // SumPolicyStates returns the totals of a subscription or resource group.
@@ -643,8 +681,17 @@ func (t *Tx) TotalPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([
 	if err != nil {
 		return nil, d.Wrap(ctx, op, err)
 	}
-	tallies, err := scanTallies(rows, nil)
-	if err != nil {
+	var tallies []tallyRow
+	for rows.Next() {
+		r, err := scanTally(rows)
+		if err != nil {
+			rows.Close()
+			return nil, d.Wrap(ctx, op, err)
+		}
+		tallies = append(tallies, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, d.Wrap(ctx, op, err)
 	}
 	records, err := t.records(ctx, tallies)
