@@ -219,7 +219,7 @@ func BenchmarkPolicyStates(b *testing.B) {
 	storetest.BenchmarkPolicyStates(b, db)
 }
 
-// TestFillTotalsMigration: migration 0006 works out the totals of the
+// TestFillTotalsMigration: migration 0010 works out the totals of the
 // records an older database holds as the store keeps them.
 func TestFillTotalsMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mlgov.db")
