@@ -357,3 +357,41 @@ func TestEvaluateCompliance(t *testing.T) {
 		t.Errorf("a Modify policy of another tag: %s, want NonCompliant", got["owner"].ComplianceState)
 	}
 }
+
+// TestTagsOnlyPatch: a PATCH that changes only tags is evaluated against
+// the definitions whose condition inspects tags, and no others
+// (policy-language.md §17): a workspace that a Deny on its properties
+// would refuse can be tagged, a tag policy still refuses a tags-only
+// PATCH, and a PATCH of tags and properties meets every definition.
+func TestTagsOnlyPatch(t *testing.T) {
+	f := newFixture(t)
+	sub := "/subscriptions/" + f.sub
+	rg := sub + "/resourceGroups/rg0"
+	f.must(t, "PUT", rg+"?api-version=2021-04-01", `{"location":"eastus"}`)
+	ws := rg + "/providers/Microsoft.MachineLearningServices/workspaces/ws1?api-version=2024-04-01"
+	f.must(t, "PUT", ws, `{"location":"eastus","tags":{"env":"dev"},"properties":{"publicNetworkAccess":"Enabled"}}`)
+	f.must(t, "PUT", rg+"/providers/Microsoft.Authorization/policyAssignments/private?api-version=2025-03-01",
+		`{"properties":{"policyDefinitionId":"`+f.builtin(t, "438c38d2-3772-465a-a9cc-7a6666a275ce")+`","parameters":{"effect":{"value":"Deny"}}}}`)
+	f.must(t, "PUT", sub+"/providers/Microsoft.Authorization/policyDefinitions/need-env?api-version=2025-03-01",
+		`{"properties":{"mode":"Indexed","policyRule":{"if":{"allOf":[
+			{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},
+			{"field":"tags['env']","exists":"false"}]},"then":{"effect":"deny"}}}}`)
+	f.must(t, "PUT", rg+"/providers/Microsoft.Authorization/policyAssignments/env?api-version=2025-03-01",
+		`{"properties":{"policyDefinitionId":"`+sub+`/providers/Microsoft.Authorization/policyDefinitions/need-env"}}`)
+	denied := func(body, assignment string) {
+		t.Helper()
+		_, err := f.do(t, "PATCH", ws, body)
+		var ae *arm.Error
+		if !asARMError(err, &ae) || ae.Code != "RequestDisallowedByPolicy" || !strings.Contains(ae.Message, "policyAssignments/"+assignment) {
+			t.Errorf("PATCH %s: %v, want RequestDisallowedByPolicy by %s", body, err, assignment)
+		}
+	}
+	if _, err := f.do(t, "PATCH", ws, `{"tags":{"env":"prod"}}`); err != nil {
+		t.Errorf("a tags-only PATCH that meets the tag policy: %v (the Deny on public network access does not inspect tags)", err)
+	}
+	if got := f.get(t, ws).Field("tags").Field("env").Str(); got != "prod" {
+		t.Errorf("tags after the PATCH: env = %q, want prod", got)
+	}
+	denied(`{"tags":{"owner":"me"}}`, "env")
+	denied(`{"tags":{"env":"test"},"properties":{"description":"d"}}`, "private")
+}

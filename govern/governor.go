@@ -507,6 +507,18 @@ func input(a *resources.Attributes, obj value.Value, m *member) *policy.Input {
 	return in
 }
 
+// tagsOnly reports whether a is a PATCH whose body changes only the tags:
+// such a request is evaluated against the definitions whose condition
+// inspects tags only (policy.Program.InspectsTags; policy-language.md
+// §17).
+func tagsOnly(a *resources.Attributes) bool {
+	if a.Request == nil || a.Request.Method != "PATCH" || a.Body.Kind() != value.Object {
+		return false
+	}
+	ms := a.Body.Members()
+	return len(ms) == 1 && value.EqualFold(ms[0].Key, "tags")
+}
+
 // Admit implements resources.MutatingAdmission: Append and Modify.
 func (g *Governor) Admit(ctx context.Context, a *resources.Attributes) error {
 	if (a.Operation != resources.OpCreate && a.Operation != resources.OpUpdate) || !governed(a.Spec.Type) {
@@ -518,10 +530,11 @@ func (g *Governor) Admit(ctx context.Context, a *resources.Attributes) error {
 	}
 	var hits []*hit
 	var failed []*hit
+	tags := tagsOnly(a)
 	sub := policy.NewSubject(input(a, a.Object, nil))
 	defer sub.Close()
 	s.each(a.ID, a.Object, a.Now, func(as *assigned, m *member) {
-		if m.static && m.effect != policy.Append && m.effect != policy.Modify {
+		if m.static && m.effect != policy.Append && m.effect != policy.Modify || tags && !m.prog.InspectsTags() {
 			return
 		}
 		res := sub.Evaluate(m.prog, m.policyIn)
@@ -608,10 +621,14 @@ func (g *Governor) Validate(ctx context.Context, a *resources.Attributes) error 
 		return err
 	}
 	del := a.Operation == resources.OpDelete
+	tags := tagsOnly(a)
 	var denies, audits, failed []*hit
 	sub := policy.NewSubject(input(a, obj, nil))
 	defer sub.Close()
 	s.each(a.ID, obj, a.Now, func(as *assigned, m *member) {
+		if tags && !m.prog.InspectsTags() {
+			return
+		}
 		if m.static {
 			switch m.effect {
 			case policy.Deny, policy.Audit:

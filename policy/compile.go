@@ -74,6 +74,8 @@ type Program struct {
 	exist *existenceSpec
 	// usesScope: the definition calls resourceGroup() or subscription().
 	usesScope bool
+	// inspectsTags: the rule's condition reads the resource's tags.
+	inspectsTags bool
 }
 
 // Effect returns the program's effect when it is known without
@@ -85,6 +87,13 @@ func (p *Program) Effect() (e Effect, ok bool) { return p.effect.eff, p.effect.i
 // subscription(), that is whether Input.ResourceGroup and
 // Input.Subscription matter to it.
 func (p *Program) UsesScopeContext() bool { return p.usesScope }
+
+// InspectsTags reports whether the rule's condition (not an existence
+// condition) may read the resource's tags: a field naming them, or a
+// field whose name is computed per resource. A PATCH that changes only
+// tags is evaluated against these definitions only (policy-language.md
+// §17).
+func (p *Program) InspectsTags() bool { return p.inspectsTags }
 
 // Warnings returns non-fatal findings (unknown aliases in non-strict mode).
 func (p *Program) Warnings() []string { return p.warnings }
@@ -110,6 +119,8 @@ type compiler struct {
 	warnings []string
 	// usesScope: the definition calls resourceGroup() or subscription().
 	usesScope bool
+	// inspectsTags: see Program.InspectsTags.
+	inspectsTags bool
 }
 
 // Warn implements expr.Warner.
@@ -173,6 +184,7 @@ func Compile(def *definition.Definition, opts Options) (*Program, error) {
 	}
 	p.warnings = append(p.warnings, c.warnings...)
 	p.usesScope = c.usesScope
+	p.inspectsTags = c.inspectsTags
 	for _, a := range p.unknown {
 		p.warnings = append(p.warnings, fmt.Sprintf("unknown alias %q: the policy is not applicable to any resource until a catalog that defines it is loaded", a))
 	}
@@ -726,9 +738,11 @@ func (c *compiler) Bind(call *expr.Call, args []expr.Evaluable) (expr.Evaluable,
 			if f.kind == fkUnknown {
 				c.unknown[cv.Str()] = true
 			}
+			c.noteTags(cv.Str())
 			c.placeInScope(f, !c.inExist)
 			return &fieldFunc{f: f}, true, nil
 		}
+		c.noteTags("")
 		return &dynFieldFunc{res: &c.res, arg: args[0]}, true, nil
 	case "current":
 		if len(args) > 1 {
@@ -854,9 +868,21 @@ func (c *compiler) fieldSubject(v value.Value, ptr definition.Pointer) subject {
 		if cv, isConst := expr.IsConst(e); isConst && cv.Kind() == value.String {
 			return c.staticField(cv.Str(), s, ptr)
 		}
+		c.noteTags("")
 		return &dynFieldSubject{res: &c.res, e: e, text: s}
 	}
 	return c.staticField(s, s, ptr)
+}
+
+// noteTags records that the rule's condition reads the field name ("":
+// a name computed per resource, which may be tags).
+func (c *compiler) noteTags(name string) {
+	if c.inExist {
+		return
+	}
+	if _, tags := tagField(name); tags || name == "" {
+		c.inspectsTags = true
+	}
 }
 
 func (c *compiler) staticField(name, text string, ptr definition.Pointer) subject {
@@ -872,6 +898,7 @@ func (c *compiler) staticField(name, text string, ptr definition.Pointer) subjec
 	if f.kind == fkUnknown {
 		c.unknown[name] = true
 	}
+	c.noteTags(name)
 	f.text = text
 	c.placeInScope(f, true)
 	return &fieldSubject{f: f}
