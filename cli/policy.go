@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/alias"
@@ -262,9 +263,18 @@ func parameterValues(v value.Value) map[string]value.Value {
 	return out
 }
 
+// lenientFlags adds --lenient: unknown aliases are errors (with the
+// nearest known ones suggested) unless it is given. --strict, the former
+// opt-in, is still accepted.
+func lenientFlags(f *pflag.FlagSet, lenient *bool) {
+	f.BoolVar(lenient, "lenient", false, "treat unknown aliases as inapplicable conditions instead of errors (the server always refuses them)")
+	f.Bool("strict", true, "unknown aliases are errors (the default)")
+	f.MarkHidden("strict")
+}
+
 func newCompileCmd(e *env) *cobra.Command {
 	var aliasPaths []string
-	var strict bool
+	var lenient bool
 	var paramsPath string
 	c := &cobra.Command{
 		Use:   "compile PATH...",
@@ -283,14 +293,14 @@ func newCompileCmd(e *env) *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			_, ferrs, n, err := compileAll(args, policy.Options{Aliases: cat, Strict: strict, AllowExtraParameters: true, AllowMissingParameters: true}, params, true)
+			_, ferrs, n, err := compileAll(args, policy.Options{Aliases: cat, Strict: !lenient, AllowExtraParameters: true, AllowMissingParameters: true}, params, true)
 			if err != nil {
 				return err
 			}
 			for _, fe := range ferrs {
 				printFileError(e.stdout, fe)
 			}
-			fmt.Fprintf(e.stderr, "compile time: %s\n", time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(e.stderr, "compile time: %s\n", time.Since(start).Round(10*time.Microsecond))
 			fmt.Fprintf(e.stdout, "%d compiled, %d failed\n", n, len(ferrs))
 			if len(ferrs) > 0 {
 				return &exitError{1}
@@ -299,7 +309,7 @@ func newCompileCmd(e *env) *cobra.Command {
 		},
 	}
 	c.Flags().StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog file (providers-API JSON, az provider show JSON, or name,defaultPath CSV; .gz ok); repeatable")
-	c.Flags().BoolVar(&strict, "strict", false, "treat unknown aliases as errors")
+	lenientFlags(c.Flags(), &lenient)
 	c.Flags().StringVar(&paramsPath, "parameters", "", "parameter values (JSON) used where definitions have no defaults")
 	return c
 }
@@ -359,7 +369,7 @@ func newTestCmd(e *env) *cobra.Command {
 func newEvalCmd(e *env) *cobra.Command {
 	var defPaths, aliasPaths []string
 	var resPath, paramsPath, apiVersion, output, relatedPath string
-	var summary, strict bool
+	var summary, lenient bool
 	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "eval --definition PATH... --resource PATH",
@@ -385,7 +395,7 @@ func newEvalCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			progs, ferrs, _, err := compileAll(defPaths, policy.Options{Aliases: cat, Strict: strict}, params, true)
+			progs, ferrs, _, err := compileAll(defPaths, policy.Options{Aliases: cat, Strict: !lenient}, params, true)
 			if err != nil {
 				return err
 			}
@@ -436,7 +446,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&summary, "summary", false, "print only the summary")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog file (repeatable)")
-	f.BoolVar(&strict, "strict", false, "treat unknown aliases as errors")
+	lenientFlags(f, &lenient)
 	f.StringVar(&relatedPath, "related", "", "resources that exist (JSON/JSON Lines) for AuditIfNotExists/DeployIfNotExists checks")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the evaluation to this file (go tool pprof)")
 	f.MarkHidden("cpuprofile")

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlgov/mlgov/internal/suggest"
 )
 
 // exitError carries an exit status without printing anything more.
@@ -44,6 +47,7 @@ func MainWith(d Deps, args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newPolicyCmd(e), newAliasCmd(e), newVersionCmd(e), newServeCmd(e), newActivityCmd(e), newBenchCmd(e))
+	refuseUnknownSubcommands(root)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -55,6 +59,55 @@ func MainWith(d Deps, args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stderr, "error:", err)
 	return 2
+}
+
+// refuseUnknownSubcommands makes every command under root that only
+// groups subcommands refuse a word that names none of them ("mlgov
+// policy evaluate"), with cobra's suggestions, instead of printing its
+// help and exiting 0; without a word it prints its help. (cobra checks
+// the words of the root command only.)
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+		if !c.HasSubCommands() || c.Runnable() {
+			continue
+		}
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := suggestCommands(cmd, args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			} else {
+				msg += "; run '" + cmd.CommandPath() + " --help' for its commands"
+			}
+			return errors.New(msg)
+		}
+		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	}
+}
+
+// suggestCommands returns the names of cmd's subcommands (and aliases)
+// that typed may have meant: within two edits of it, or one a prefix of
+// the other ("evaluate" for eval, "lst" for list).
+func suggestCommands(cmd *cobra.Command, typed string) []string {
+	typed = strings.ToLower(typed)
+	var out []string
+	for _, c := range cmd.Commands() {
+		if !c.IsAvailableCommand() {
+			continue
+		}
+		for _, name := range append([]string{c.Name()}, c.Aliases...) {
+			n := strings.ToLower(name)
+			prefix := len(typed) >= 3 && len(n) >= 3 && (strings.HasPrefix(n, typed) || strings.HasPrefix(typed, n))
+			if prefix || suggest.Distance(typed, n) <= 2 {
+				out = append(out, c.Name())
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Version is set at build time with -ldflags "-X github.com/mlgov/mlgov/cli.Version=...".

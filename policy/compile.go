@@ -110,6 +110,11 @@ type compiler struct {
 	errs   definition.ErrorList
 	params []value.Value
 	pnames []string
+	// missing: the parameters compiled without a value
+	// (AllowMissingParameters), which parameters() leaves to evaluation
+	// so that nothing is worked out at compile time from a value the
+	// assignment will give (a field named after a parameter).
+	missing map[string]bool
 	// count scopes: innermost last
 	scopes   []countScope
 	nconds   int
@@ -232,6 +237,10 @@ func (c *compiler) bindParams() {
 				v = pd.Default
 			} else if c.opts.AllowMissingParameters {
 				v = value.Value{}
+				if c.missing == nil {
+					c.missing = map[string]bool{}
+				}
+				c.missing[strings.ToLower(pd.Name)] = true
 			} else {
 				c.errs.Add(pd.Pointer.String(), definition.CodeMissingParameter, "parameter %q has no default value and no value was given", pd.Name)
 				c.params = append(c.params, value.Value{})
@@ -712,6 +721,9 @@ func (c *compiler) Bind(call *expr.Call, args []expr.Evaluable) (expr.Evaluable,
 		if cv, ok := expr.IsConst(args[0]); ok && cv.Kind() == value.String {
 			for i, n := range c.pnames {
 				if value.EqualFold(n, cv.Str()) {
+					if c.missing[strings.ToLower(n)] {
+						return &paramNode{names: c.pnames, vals: c.params, arg: args[0]}, true, nil
+					}
 					return expr.Const{V: c.params[i]}, true, nil
 				}
 			}

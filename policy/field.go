@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/mlgov/mlgov/internal/suggest"
 	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/value"
 )
@@ -157,7 +158,7 @@ func (r *resolver) resolve(text string) (*fieldRef, error) {
 	}
 	if strings.Contains(text, "/") && !r.raw {
 		if r.strict {
-			return nil, &fieldError{"UnknownAlias", "unknown alias " + quote(text) + ": it is not in the loaded alias catalogs (load one with --aliases)"}
+			return nil, &fieldError{"UnknownAlias", "unknown alias " + quote(text) + r.nearest(text)}
 		}
 		f.kind = fkUnknown
 		return f, nil
@@ -173,9 +174,35 @@ func (r *resolver) resolve(text string) (*fieldRef, error) {
 	return f, nil
 }
 
+// nearest says which aliases of the catalog text may have meant: those
+// of its resource type (the longest prefix of text before a '/' that
+// the catalog knows) within a few edits of it.
+func (r *resolver) nearest(text string) string {
+	for i := strings.LastIndexByte(text, '/'); i > 0; i = strings.LastIndexByte(text[:i], '/') {
+		if _, ok := r.aliases.Type(text[:i]); !ok {
+			continue
+		}
+		var names []string
+		for _, a := range r.aliases.AliasesOf(text[:i]) {
+			names = append(names, a.Name)
+		}
+		near := suggest.Nearest(text, names, 3, max(3, (len(text)-i)/3))
+		if len(near) == 0 {
+			return ": the catalog knows no alias of " + text[:i] + " like it"
+		}
+		for k := range near {
+			near[k] = quote(near[k])
+		}
+		return ": did you mean " + strings.Join(near, " or ") + "?"
+	}
+	return ": it is not in the loaded alias catalogs (load one with --aliases)"
+}
+
 func quote(s string) string { return "'" + s + "'" }
 
-// tagField recognises tags, tags.name, tags['name'], tags[name].
+// tagField recognises tags, tags.name, tags['name'], tags[name] (tags[] is
+// the tag of empty name, which a resource never has: what a definition
+// names when its tag-name parameter is left empty).
 func tagField(text string) (value.Path, bool) {
 	if len(text) < 4 || !strings.EqualFold(text[:4], "tags") {
 		return nil, false
@@ -193,7 +220,7 @@ func tagField(text string) (value.Path, bool) {
 		return value.Path{{Key: "tags"}, {Key: strings.ReplaceAll(rest[2:len(rest)-2], "''", "'")}}, true
 	case rest == "[*]":
 		return value.Path{{Key: "tags"}, {Any: true}}, true
-	case rest[0] == '[' && rest[len(rest)-1] == ']' && len(rest) > 2:
+	case rest[0] == '[' && rest[len(rest)-1] == ']' && len(rest) >= 2:
 		return value.Path{{Key: "tags"}, {Key: rest[1 : len(rest)-1]}}, true
 	}
 	return nil, false

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAuthoringMistakes: a policy author's common mistakes are loud: each
+// case's exact message (on stdout or stderr) and exit status (issue 11's
+// table; the rest of its mistakes join as they are fixed).
+func TestAuthoringMistakes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	typo := write("typo.json", `{"properties":{"mode":"All","policyRule":{"if":{"allOf":[
+		{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces/computes"},
+		{"field":"Microsoft.MachineLearningServices/workspaces/computes/scaleSetings.maxNodeCount","greater":4}]},
+		"then":{"effect":"deny"}}}}`)
+	nope := write("nope.json", `{"properties":{"mode":"All","policyRule":{"if":{"field":"Microsoft.Nope/things/x","equals":1},"then":{"effect":"audit"}}}}`)
+	res := write("computes.json", `[{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c","type":"Microsoft.MachineLearningServices/workspaces/computes","name":"c","properties":{}}]`)
+	typoMsg := typo + ": /properties/policyRule/if/allOf/1/field: UnknownAlias: unknown alias " +
+		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSetings.maxNodeCount': did you mean " +
+		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSettings.maxNodeCount' or " +
+		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSettings.minNodeCount'?"
+	for _, c := range []struct {
+		name string
+		args []string
+		// want is a line of the output (stdout then stderr); code the
+		// exit status.
+		want string
+		code int
+	}{
+		{"alias typo: compile", []string{"policy", "compile", typo}, typoMsg, 1},
+		{"alias typo: eval", []string{"policy", "eval", "-d", typo, "-r", res}, typoMsg, 1},
+		{"alias typo: --lenient keeps the old mode", []string{"policy", "compile", "--lenient", typo}, "1 compiled, 0 failed", 0},
+		{"alias typo: --strict still accepted", []string{"policy", "compile", "--strict", typo}, "0 compiled, 1 failed", 1},
+		{"alias of a type no catalog has", []string{"policy", "compile", nope},
+			nope + ": /properties/policyRule/if/field: UnknownAlias: unknown alias 'Microsoft.Nope/things/x': it is not in the loaded alias catalogs (load one with --aliases)", 1},
+		{"mistyped subcommand", []string{"policy", "evaluate"}, `error: unknown command "evaluate" for "mlgov policy"; did you mean eval?`, 2},
+		{"mistyped subcommand of alias", []string{"alias", "lst"}, `error: unknown command "lst" for "mlgov alias"; did you mean list?`, 2},
+		{"mistyped nested subcommand", []string{"policy", "state", "summarise"}, `error: unknown command "summarise" for "mlgov policy state"; did you mean summarize?`, 2},
+		{"subcommand like none", []string{"policy", "xyz"}, `error: unknown command "xyz" for "mlgov policy"; run 'mlgov policy --help' for its commands`, 2},
+		{"mistyped top-level command", []string{"polcy"}, `error: unknown command "polcy" for "mlgov"`, 2},
+	} {
+		out, errOut, code := run(t, c.args...)
+		lines := strings.Split(out+errOut, "\n")
+		found := false
+		for _, l := range lines {
+			if l == c.want {
+				found = true
+			}
+		}
+		if !found || code != c.code {
+			t.Errorf("%s: mlgov %s: exit %d, want %d; output:\n%s%s\nwant the line:\n%s", c.name, strings.Join(c.args, " "), code, c.code, out, errOut, c.want)
+		}
+	}
+}
