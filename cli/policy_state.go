@@ -321,7 +321,7 @@ func newStateCmd(e *env) *cobra.Command {
 	f.StringVar(&orderBy, "order-by", "", "OData $orderby, e.g. \"timestamp desc, policyAssignmentName asc\"")
 	f.StringVar(&sel, "select", "", "OData $select: the fields of each record (the table's columns)")
 	f.StringVar(&apply, "apply", "", "OData $apply, e.g. \"groupby((complianceState), aggregate($count as count))\"")
-	f.BoolVar(&all, "all", false, "the default policyStates resource (all records) instead of latest")
+	f.BoolVar(&all, "all", false, "the default policyStates resource (the latest records and those a change of state replaced) instead of latest")
 	f.StringVar(&expand, "expand", "", "PolicyEvaluationDetails: each record's evaluated expressions and reason")
 
 	var ss stateScope

@@ -247,6 +247,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	}
 	go mgr.RunRetention(ctx, log)
+	go gov.RunHistoryRetention(ctx, cfg.input.history(), log)
 	if cfg.keyLifetime > 0 {
 		go idsvc.RunKeyRotation(ctx, cfg.keyLifetime, log)
 	}

@@ -31,8 +31,8 @@ import (
 //
 // {scope} is a subscription, a resource group, a resource, or a policy
 // assignment, definition or set definition. mlgov keeps the latest record
-// per resource × assignment × definition reference: `latest` and
-// `default` return the same records (there is no history yet).
+// per resource × assignment × definition reference, and the earlier ones
+// that a record of another state replaced: `default` returns both.
 
 // Serves reports whether id addresses what the governor answers itself
 // (api.Insights): the PolicyInsights API, and the lists of policy
@@ -305,7 +305,7 @@ func (g *Governor) records(ctx context.Context, iq *insightsQuery, after *store.
 				return
 			}
 			last := page[len(page)-1]
-			q.After = &store.PolicyStateKey{ResourceKey: last.ResourceKey, AssignmentKey: last.AssignmentKey, ReferenceKey: last.ReferenceKey}
+			q.After = &store.PolicyStateKey{ResourceKey: last.ResourceKey, AssignmentKey: last.AssignmentKey, ReferenceKey: last.ReferenceKey, Timestamp: last.Timestamp}
 		}
 	}
 }
@@ -323,12 +323,15 @@ func decodeSkip(t string) (string, error) {
 	return string(b), nil
 }
 
-// queryResults answers policyStates/{latest|default}/queryResults.
-func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources.Request) (*resources.Response, error) {
+// queryResults answers policyStates/{latest|default}/queryResults:
+// `default` adds the earlier records the store keeps (every change of
+// state; store.PolicyStateQuery.History), each key's records by time.
+func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources.Request, history bool) (*resources.Response, error) {
 	iq, err := g.parseQuery(scope, r)
 	if err != nil {
 		return nil, err
 	}
+	iq.q.History = history
 	snap, err := g.current(ctx)
 	if err != nil {
 		return nil, err
@@ -417,11 +420,19 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 		if err != nil {
 			return nil, err
 		}
-		parts := strings.SplitN(t, "\x00", 3)
-		if len(parts) != 3 {
+		parts := strings.SplitN(t, "\x00", 4)
+		var ts time.Time
+		if len(parts) == 4 {
+			us, err := strconv.ParseInt(parts[3], 10, 64)
+			if err != nil || !iq.q.History {
+				return nil, arm.Errorf("InvalidSkipToken", "The $skiptoken is not valid for this query.")
+			}
+			ts = time.UnixMicro(us).UTC()
+		}
+		if len(parts) < 3 || iq.q.History && len(parts) != 4 {
 			return nil, arm.Errorf("InvalidSkipToken", "The $skiptoken is not valid for this query.")
 		}
-		after = &store.PolicyStateKey{ResourceKey: parts[0], AssignmentKey: parts[1], ReferenceKey: parts[2]}
+		after = &store.PolicyStateKey{ResourceKey: parts[0], AssignmentKey: parts[1], ReferenceKey: parts[2], Timestamp: ts}
 	}
 	var last *store.PolicyState
 	more := false
@@ -444,7 +455,11 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 		last = s
 	}
 	if more && iq.top == 0 && last != nil {
-		next = encodeSkip(last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceKey)
+		t := last.ResourceKey + "\x00" + last.AssignmentKey + "\x00" + last.ReferenceKey
+		if iq.q.History {
+			t += "\x00" + strconv.FormatInt(last.Timestamp.UnixMicro(), 10)
+		}
+		next = encodeSkip(t)
 	}
 	return &resources.Response{List: true, OData: true, Items: items, Next: next, NextParam: "$skiptoken"}, nil
 }
@@ -813,7 +828,7 @@ func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources
 			if r.Method != "POST" && r.Method != "GET" {
 				break
 			}
-			return g.queryResults(ctx, scope, r)
+			return g.queryResults(ctx, scope, r, res == "default")
 		case "summarize":
 			if r.Method != "POST" || res != "latest" {
 				break

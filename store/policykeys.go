@@ -66,7 +66,7 @@ var ids = struct {
 
 // ComparePolicyStateKeys orders records as the store lists them: by
 // resource key, then by the PolicyKeyID of the assignment key and of the
-// reference key.
+// reference key, then by Timestamp.
 func ComparePolicyStateKeys(a, b PolicyStateKey) int {
 	if c := strings.Compare(a.ResourceKey, b.ResourceKey); c != 0 {
 		return c
@@ -74,5 +74,8 @@ func ComparePolicyStateKeys(a, b PolicyStateKey) int {
 	if c := cmp.Compare(PolicyKeyID(a.AssignmentKey), PolicyKeyID(b.AssignmentKey)); c != 0 {
 		return c
 	}
-	return cmp.Compare(PolicyKeyID(a.ReferenceKey), PolicyKeyID(b.ReferenceKey))
+	if c := cmp.Compare(PolicyKeyID(a.ReferenceKey), PolicyKeyID(b.ReferenceKey)); c != 0 {
+		return c
+	}
+	return a.Timestamp.Compare(b.Timestamp)
 }

@@ -177,9 +177,11 @@ type PolicyState struct {
 }
 
 // PolicyStateKey is the key of a PolicyState, the paging cursor of
-// ListPolicyStates.
+// ListPolicyStates. Timestamp is the record's, for a query of the
+// history (PolicyStateQuery.History), where a key has several records.
 type PolicyStateKey struct {
 	ResourceKey, AssignmentKey, ReferenceKey string
+	Timestamp                                time.Time
 }
 
 // PolicyStateColumns are the column names PolicyStateQuery.Where may use
@@ -192,7 +194,8 @@ var PolicyStateColumns = []string{
 
 // PolicyStateQuery selects compliance records. Zero fields do not filter.
 // Results are in the order of ComparePolicyStateKeys: by ResourceKey,
-// then by the PolicyKeyID of AssignmentKey and ReferenceKey.
+// then by the PolicyKeyID of AssignmentKey and ReferenceKey (then by
+// Timestamp, with History).
 type PolicyStateQuery struct {
 	SubscriptionKey  string
 	ResourceGroupKey string
@@ -226,6 +229,11 @@ type PolicyStateQuery struct {
 	// which the bodies returned add up to MaxBytes or more (at least one
 	// record is returned), like ListQuery.MaxBytes.
 	MaxBytes int
+	// History adds the earlier records of each key that the store keeps
+	// (a record replaced by one of another state, or by none), ordered
+	// after the key by Timestamp, the current record last; After then
+	// needs its Timestamp.
+	History bool
 }
 
 // PolicyStateGroupBy are the columns CountPolicyStates may group by.
@@ -386,6 +394,10 @@ type Tx interface {
 	// DeletePolicyStatesOfAssignment deletes the records of one
 	// assignment and returns how many it deleted.
 	DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey string) (int, error)
+	// PrunePolicyStateHistory deletes up to limit earlier records
+	// (PolicyStateQuery.History) older than before, oldest first, and
+	// returns how many it deleted.
+	PrunePolicyStateHistory(ctx context.Context, before time.Time, limit int) (int, error)
 	// SumPolicyStates returns the totals of the records of a
 	// subscription or, with resourceGroupKey, of one resource group
 	// (keys as the records have them), every level, without the groups

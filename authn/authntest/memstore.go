@@ -179,6 +179,9 @@ func (t *memTx) TotalPolicyStates(context.Context, store.PolicyStateQuery) ([]*s
 func (t *memTx) DeletePolicyStatesOfAssignment(context.Context, string) (int, error) {
 	return 0, errUnsupported
 }
+func (t *memTx) PrunePolicyStateHistory(context.Context, time.Time, int) (int, error) {
+	return 0, errUnsupported
+}
 func (t *memTx) ListPolicyStates(context.Context, store.PolicyStateQuery) ([]*store.PolicyState, error) {
 	return nil, errUnsupported
 }

@@ -15,7 +15,13 @@ const iav = "?api-version=2024-10-01" // what @azure/arm-policyinsights 6.x send
 // every page's records.
 func (s *Server) states(t *testing.T, scope, query string) []map[string]any {
 	t.Helper()
-	next := scope + "/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults" + iav + query
+	return s.statesIn(t, "latest", scope, query)
+}
+
+// statesIn is states of policyStates/{which} (latest or default).
+func (s *Server) statesIn(t *testing.T, which, scope, query string) []map[string]any {
+	t.Helper()
+	next := scope + "/providers/Microsoft.PolicyInsights/policyStates/" + which + "/queryResults" + iav + query
 	method := "POST"
 	var all []map[string]any
 	for pages := 0; next != ""; pages++ {
@@ -68,6 +74,59 @@ func (s *Server) waitStatesFor(t *testing.T, bound time.Duration, scope, query s
 }
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+// TestComplianceHistory: policyStates/default holds a record replaced by
+// one of another state, in time order before the current one; latest
+// holds the current one only; a re-evaluation to the same state adds
+// nothing; the same on both stores.
+func TestComplianceHistory(t *testing.T) {
+	idle := mlBuiltin(t, "IdleShutdown_Audit.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg1", "ws1")
+		s.assign(t, s.RG("rg1"), "idle", idle, "")
+		ci := ws + "/computes/ci1"
+		put := func(idleTime string, status int) {
+			props := `"vmSize":"STANDARD_DS3_V2"`
+			if idleTime != "" {
+				props += `,"idleTimeBeforeShutdown":"` + idleTime + `"`
+			}
+			s.put(t, ci+av, `{"location":"eastus","properties":{"computeType":"ComputeInstance","disableLocalAuth":true,"properties":{`+props+`}}}`, status)
+		}
+		put("", 201)
+		s.waitStates(t, ci, "", "NonCompliant", func(r []map[string]any) bool { return stateOf(r, ci, "idle") == "NonCompliant" })
+		put("PT30M", 200)
+		s.waitStates(t, ci, "", "Compliant", func(r []map[string]any) bool { return stateOf(r, ci, "idle") == "Compliant" })
+		check := func(step string) {
+			t.Helper()
+			hist := s.statesIn(t, "default", ci, "")
+			var states []string
+			for _, r := range hist {
+				states = append(states, fmt.Sprint(r["complianceState"]))
+			}
+			if strings.Join(states, ",") != "NonCompliant,Compliant" {
+				t.Fatalf("%s: default = %v, want NonCompliant then Compliant", step, states)
+			}
+			t0, err0 := time.Parse(time.RFC3339Nano, fmt.Sprint(hist[0]["timestamp"]))
+			t1, err1 := time.Parse(time.RFC3339Nano, fmt.Sprint(hist[1]["timestamp"]))
+			if err0 != nil || err1 != nil || !t0.Before(t1) {
+				t.Errorf("%s: timestamps %v, %v not in order", step, hist[0]["timestamp"], hist[1]["timestamp"])
+			}
+			if latest := s.states(t, ci, ""); len(latest) != 1 || latest[0]["complianceState"] != "Compliant" {
+				t.Errorf("%s: latest = %v", step, latest)
+			}
+			nc := s.statesIn(t, "default", s.sub(), "&$filter="+url.QueryEscape("complianceState eq 'NonCompliant'"))
+			if len(nc) != 1 || !strings.EqualFold(fmt.Sprint(nc[0]["resourceId"]), ci) {
+				t.Errorf("%s: default filtered NonCompliant = %v", step, nc)
+			}
+		}
+		check("after the change of state")
+		// The same state again: a new timestamp, nothing kept.
+		before := s.states(t, ci, "")[0]["timestamp"]
+		put("PT45M", 200)
+		s.waitStates(t, ci, "", "re-evaluated", func(r []map[string]any) bool { return len(r) == 1 && r[0]["timestamp"] != before })
+		check("after a re-evaluation to the same state")
+	})
+}
 
 func stateOf(recs []map[string]any, resourceID, assignment string) string {
 	for _, r := range recs {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PolicyStatesBulk", testPolicyStatesBulk},
 		{"PolicyStatesTotals", testPolicyStatesTotals},
 		{"PolicyStatesTotalsConcurrent", testPolicyStatesTotalsConcurrent},
+		{"PolicyStateHistory", testPolicyStateHistory},
 		{"ScanTasks", testScanTasks},
 		{"ScanTasksConcurrent", testScanTasksConcurrent},
 		{"ContextCanceled", testContextCanceled},

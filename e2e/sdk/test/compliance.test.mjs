@@ -123,6 +123,11 @@ describe("compliance (@azure/arm-policyinsights)", { timeout: TEST_TIMEOUT * 10 
     assert.equal(resp.status, 201, await resp.text());
     const computeId = mlId(rg, "workspaces", ws, "computes", ci);
     await eventually("the Exempt record", async () => (await states()).find((r) => sameId(r.resourceId, computeId) && r.complianceState === "Exempt"));
+    // policyStates/default keeps the record the exemption replaced, before the current one.
+    const history = await collect(insights.policyStates.listQueryResultsForResource("default", computeId));
+    const mine = history.filter((r) => sameId(r.policyAssignmentId, assignmentId));
+    assert.deepEqual(mine.map((r) => r.complianceState), ["NonCompliant", "Exempt"]);
+    assert.ok(mine[0].timestamp < mine[1].timestamp, "the earlier record first");
   });
 
   test("triggerEvaluation completes", { timeout: TEST_TIMEOUT }, async () => {

@@ -47,12 +47,14 @@ type psStatements struct {
 	// returns the (id, name) of 1<<i policy_keys, insertKeys[i] inserts
 	// 1<<i of them (those new: it returns their ids).
 	insert, takeKeys, statesOf, takeAssignment, addTotals [maxRowsLog2 + 1]string
-	keyNames, insertKeys                                  [maxRowsLog2 + 1]string
+	// insertHistory[i] keeps 1<<i replaced records in the history.
+	insertHistory        [maxRowsLog2 + 1]string
+	keyNames, insertKeys [maxRowsLog2 + 1]string
 	// lockKeys (with RowLocks) takes a transaction lock on each key of
 	// its one array argument, in key order.
 	lockKeys                        string
 	assignmentResources             string
-	deleteTotals                    string
+	deleteTotals, pruneHistory      string
 	sumTotals, sumTotalsOfGroup     string
 	insertScanTask, claimScanTask   string
 	completeScanTask, scanTaskOwner string
@@ -67,7 +69,9 @@ func renderPolicyStatements(d *Dialect) psStatements {
 		n := 1 << i
 		s.insert[i] = r(`INSERT INTO policy_states (` + PolicyStateCols + `) VALUES ` +
 			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-		s.takeKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` + list(n, "?") + `) RETURNING ` + tallyCols)
+		s.takeKeys[i] = r(`DELETE FROM policy_states WHERE resource_key IN (` + list(n, "?") + `) RETURNING ` + PolicyStateCols)
+		s.insertHistory[i] = r(`INSERT INTO policy_state_history (` + PolicyStateCols + `) VALUES ` +
+			list(n, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") + ` ON CONFLICT DO NOTHING`)
 		s.statesOf[i] = r(`SELECT DISTINCT resource_key, state FROM policy_states WHERE resource_key IN (` + list(n, "?") + `)`)
 		s.takeAssignment[i] = r(`DELETE FROM policy_states WHERE assignment_id = ? AND resource_key IN (` + list(n, "?") +
 			`) RETURNING resource_key, subscription_id, resource_group_id, state`)
@@ -83,6 +87,8 @@ func renderPolicyStatements(d *Dialect) psStatements {
 	}
 	s.assignmentResources = r(`SELECT DISTINCT resource_key FROM policy_states WHERE assignment_id = ?`)
 	s.deleteTotals = r(`DELETE FROM policy_state_totals WHERE assignment_key = ?`)
+	s.pruneHistory = r(`DELETE FROM policy_state_history WHERE (resource_key, assignment_id, reference_id, ts) IN
+		(SELECT resource_key, assignment_id, reference_id, ts FROM policy_state_history WHERE ts < ? ORDER BY ts LIMIT ?)`)
 	sum := `SELECT level, assignment_key, reference_key, definition_key, set_key, action, state, SUM(n)
 		FROM policy_state_totals WHERE subscription_key = ?`
 	group := ` GROUP BY level, assignment_key, reference_key, definition_key, set_key, action, state
@@ -154,8 +160,11 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 	if err := t.putKeys(ctx, states); err != nil {
 		return t.D.Wrap(ctx, op, err)
 	}
-	before, err := t.tallyRows(ctx, &t.D.s.ps.takeKeys, replace)
+	before, err := t.takeStates(ctx, replace)
 	if err != nil {
+		return t.D.Wrap(ctx, op, err)
+	}
+	if err := t.keepHistory(ctx, before, states); err != nil {
 		return t.D.Wrap(ctx, op, err)
 	}
 	if c, ok := t.Q.(Copier); ok && len(states) >= copyMin {
@@ -382,19 +391,86 @@ func (t *Tx) lockResources(ctx context.Context, keys []string) error {
 	return err
 }
 
-// tallyRows runs the statement of stmts (takeKeys) for each chunk of keys
-// and returns the rows' records (their tallyCols).
-func (t *Tx) tallyRows(ctx context.Context, stmts *[maxRowsLog2 + 1]string, keys []string) ([]*store.PolicyState, error) {
-	var out []tallyRow
-	err := eachChunk(ctx, t, keys, stmts, nil, func(rows Rows) error {
-		r, err := scanTally(rows)
-		out = append(out, r)
-		return err
-	})
+// takeStates deletes the records of the resources of keys and returns
+// them.
+func (t *Tx) takeStates(ctx context.Context, keys []string) ([]*store.PolicyState, error) {
+	var sc stateScanner
+	err := eachChunk(ctx, t, keys, &t.D.s.ps.takeKeys, nil, func(rows Rows) error { return sc.scan(t, rows) })
 	if err != nil {
 		return nil, err
 	}
-	return t.records(ctx, out)
+	return sc.done(ctx, t)
+}
+
+// keepHistory moves to the history the records of before that states
+// replace by one of another state, or by none.
+func (t *Tx) keepHistory(ctx context.Context, before, states []*store.PolicyState) error {
+	if len(before) == 0 {
+		return nil
+	}
+	type key struct{ r, a, ref string }
+	now := make(map[key]string, len(states))
+	for _, s := range states {
+		now[key{s.ResourceKey, s.AssignmentKey, s.ReferenceKey}] = s.State
+	}
+	var keep []*store.PolicyState
+	for _, s := range before {
+		if st, ok := now[key{s.ResourceKey, s.AssignmentKey, s.ReferenceKey}]; !ok || st != s.State {
+			keep = append(keep, s)
+		}
+	}
+	const w = policyStateNCols
+	for len(keep) > 0 {
+		i := chunkLog2(len(keep))
+		n := 1 << i
+		args := t.scratch(n * w)
+		for j, s := range keep[:n] {
+			stateArgs(args[j*w:(j+1)*w], s, t.D)
+		}
+		if _, err := t.Q.Exec(ctx, t.D.s.ps.insertHistory[i], args...); err != nil {
+			return err
+		}
+		keep = keep[n:]
+	}
+	clear(t.args)
+	return nil
+}
+
+// stateScanner reads rows of PolicyStateCols into records, and then
+// their keys from their ids.
+type stateScanner struct {
+	out  []*store.PolicyState
+	ids  []int64
+	size int // bytes of the bodies read
+}
+
+func (sc *stateScanner) scan(t *Tx, rows Rows) error {
+	d := t.D
+	var s store.PolicyState
+	var a, ref, sub, rg, typ, def, set int64
+	if err := rows.Scan(t.buf(&s.ResourceKey, &a, &ref, &sub, &rg, &typ, &def, &set, &s.State, &s.Action,
+		d.timeDest(&s.Timestamp), &s.Body)...); err != nil {
+		return err
+	}
+	d.fixTime(&s.Timestamp)
+	sc.out = append(sc.out, &s)
+	sc.ids = append(sc.ids, a, ref, sub, rg, typ, def, set)
+	sc.size += len(s.Body)
+	return nil
+}
+
+// done sets the records' keys and returns them (the rows are closed).
+func (sc *stateScanner) done(ctx context.Context, t *Tx) ([]*store.PolicyState, error) {
+	names, err := t.names(ctx, sc.ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range sc.out {
+		k := sc.ids[7*i : 7*i+7]
+		s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey, s.ResourceGroupKey = names[k[0]], names[k[1]], names[k[2]], names[k[3]]
+		s.ResourceTypeKey, s.DefinitionKey, s.SetKey = names[k[4]], names[k[5]], names[k[6]]
+	}
+	return sc.out, nil
 }
 
 // totalKey is a row of policy_state_totals.
@@ -672,7 +748,7 @@ func (t *Tx) SumPolicyStates(ctx context.Context, subscriptionKey, resourceGroup
 func (t *Tx) TotalPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([]*store.PolicyStateTotal, error) {
 	const op = "total policy states"
 	d := t.D
-	q.After, q.Limit, q.MaxBytes = nil, 0, 0
+	q.After, q.Limit, q.MaxBytes, q.History = nil, 0, 0, false
 	text, args, err := sqlq.ListPolicyStates(d.Dialect, tallyCols, q)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", d.Name, op, err)
@@ -753,21 +829,13 @@ func (t *Tx) ListPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([]
 		return nil, d.Wrap(ctx, op, err)
 	}
 	defer rows.Close()
-	stop := q.MaxBytes > 0 && d.ByteLength == ""
-	var out []*store.PolicyState
-	var ids []int64
-	size := 0
+	stop := q.MaxBytes > 0 && (d.ByteLength == "" || q.History)
+	var sc stateScanner
 	for rows.Next() {
-		var s store.PolicyState
-		var a, ref, sub, rg, typ, def, set int64
-		if err := rows.Scan(t.buf(&s.ResourceKey, &a, &ref, &sub, &rg, &typ, &def, &set, &s.State, &s.Action,
-			d.timeDest(&s.Timestamp), &s.Body)...); err != nil {
+		if err := sc.scan(t, rows); err != nil {
 			return nil, d.Wrap(ctx, op, err)
 		}
-		d.fixTime(&s.Timestamp)
-		out = append(out, &s)
-		ids = append(ids, a, ref, sub, rg, typ, def, set)
-		if size += len(s.Body); stop && size >= q.MaxBytes {
+		if stop && sc.size >= q.MaxBytes {
 			break
 		}
 	}
@@ -775,16 +843,27 @@ func (t *Tx) ListPolicyStates(ctx context.Context, q store.PolicyStateQuery) ([]
 		return nil, d.Wrap(ctx, op, err)
 	}
 	rows.Close()
-	names, err := t.names(ctx, ids)
+	out, err := sc.done(ctx, t)
 	if err != nil {
 		return nil, d.Wrap(ctx, op, err)
 	}
-	for i, s := range out {
-		k := ids[7*i : 7*i+7]
-		s.AssignmentKey, s.ReferenceKey, s.SubscriptionKey, s.ResourceGroupKey = names[k[0]], names[k[1]], names[k[2]], names[k[3]]
-		s.ResourceTypeKey, s.DefinitionKey, s.SetKey = names[k[4]], names[k[5]], names[k[6]]
-	}
 	return out, nil
+}
+
+// PrunePolicyStateHistory deletes up to limit earlier records older than
+// before, oldest first, and returns how many it deleted.
+func (t *Tx) PrunePolicyStateHistory(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !t.Writable {
+		return 0, t.D.ErrReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := t.Q.Exec(ctx, t.D.s.ps.pruneHistory, t.buf(t.D.Time(before), limit)...)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, "prune policy state history", err)
+	}
+	return int(n), nil
 }
 
 // CountPolicyStates counts the records q selects grouped by groupBy.

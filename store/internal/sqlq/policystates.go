@@ -85,7 +85,11 @@ var keyColumns = [][2]string{
 // the key columns refs names joined from policy_keys when it names any.
 // A query that reads keys as ids joins none, and one that filters or
 // groups by a key joins only that key's name.
-func policyStatesFrom(refs string) string {
+func policyStatesFrom(refs string) string { return recordsFrom("policy_states", refs) }
+
+// recordsFrom is policyStatesFrom of table (policy_states or
+// policy_state_history), named policy_states in the query.
+func recordsFrom(table, refs string) string {
 	var sel, join strings.Builder
 	for i, c := range keyColumns {
 		if !mentions(refs, c[0]) {
@@ -96,9 +100,12 @@ func policyStatesFrom(refs string) string {
 		join.WriteString(" LEFT JOIN policy_keys AS " + k + " ON " + k + ".id = p." + c[1])
 	}
 	if sel.Len() == 0 {
-		return " FROM policy_states"
+		if table == "policy_states" {
+			return " FROM policy_states"
+		}
+		return " FROM " + table + " AS policy_states"
 	}
-	return " FROM (SELECT p.*" + sel.String() + " FROM policy_states AS p" + join.String() + ") AS policy_states"
+	return " FROM (SELECT p.*" + sel.String() + " FROM " + table + " AS p" + join.String() + ") AS policy_states"
 }
 
 // mentions reports whether text has the identifier name as a word.
@@ -126,10 +133,14 @@ func identByte(c byte) bool {
 const policyStateOrder = " ORDER BY resource_key, assignment_id, reference_id"
 
 // ListPolicyStates builds the query for q, selecting cols (which include
-// body, assignment_id and reference_id) from policy_states (with the keys
-// q.Where names, policyStatesFrom), in policyStateOrder. MaxBytes is cut
-// in the query with a Dialect.ByteLength, as in ListResources.
+// body, assignment_id, reference_id and ts) from policy_states (with the
+// keys q.Where names, policyStatesFrom), in policyStateOrder. MaxBytes is
+// cut in the query with a Dialect.ByteLength, as in ListResources (not
+// with History: the caller stops reading instead).
 func ListPolicyStates(d Dialect, cols string, q store.PolicyStateQuery) (string, []any, error) {
+	if q.History {
+		return listWithHistory(d, cols, q)
+	}
 	var b *Builder
 	cut := q.MaxBytes > 0 && d.ByteLength != ""
 	if cut {
@@ -162,6 +173,40 @@ func ListPolicyStates(d Dialect, cols string, q store.PolicyStateQuery) (string,
 		b.Write(") AS page WHERE bytes_before < ")
 		b.Arg(q.MaxBytes)
 		b.Write(policyStateOrder)
+	}
+	text, args := b.SQL()
+	return text, args, nil
+}
+
+// listWithHistory is ListPolicyStates of the current records and the
+// earlier ones: both tables' selections, each in its key order, merged by
+// (key, ts).
+func listWithHistory(d Dialect, cols string, q store.PolicyStateQuery) (string, []any, error) {
+	b := NewBuilder(d, "SELECT "+cols+" FROM (")
+	for i, table := range []string{"policy_states", "policy_state_history"} {
+		if i > 0 {
+			b.Write(" UNION ALL ")
+		}
+		b.Write("SELECT " + cols + recordsFrom(table, q.Where))
+		if err := policyStateWhere(b, q); err != nil {
+			return "", nil, err
+		}
+		if a := q.After; a != nil {
+			b.Write(" AND (resource_key, assignment_id, reference_id, ts) > (")
+			b.Arg(a.ResourceKey)
+			b.Write(", ")
+			b.Arg(store.PolicyKeyID(a.AssignmentKey))
+			b.Write(", ")
+			b.Arg(store.PolicyKeyID(a.ReferenceKey))
+			b.Write(", ")
+			b.Arg(d.Time(a.Timestamp))
+			b.Write(")")
+		}
+	}
+	b.Write(") AS records" + policyStateOrder + ", ts")
+	if q.Limit > 0 {
+		b.Write(" LIMIT ")
+		b.Arg(q.Limit)
 	}
 	text, args := b.SQL()
 	return text, args, nil

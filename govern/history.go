@@ -1,0 +1,65 @@
+package govern
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+)
+
+// DefaultHistoryRetention is how long the earlier compliance records
+// (policyStates/default) are kept: 90 days, as Azure keeps compliance
+// history.
+const DefaultHistoryRetention = 90 * 24 * time.Hour
+
+// historyPruneBatch bounds the records one pruning transaction deletes.
+const historyPruneBatch = 1000
+
+// PruneHistory deletes the earlier compliance records older than
+// retention (nothing when it is 0), historyPruneBatch per transaction,
+// until none is left or ctx ends; it returns how many it deleted.
+func (g *Governor) PruneHistory(ctx context.Context, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	before := g.now().Add(-retention)
+	total := 0
+	for {
+		var n int
+		err := g.cs.Write(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.PrunePolicyStateHistory(ctx, before, historyPruneBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < historyPruneBatch {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// RunHistoryRetention prunes the compliance history (PruneHistory) at
+// once and then every resources.PruneInterval of retention until ctx
+// ends; with no retention it returns at once.
+func (g *Governor) RunHistoryRetention(ctx context.Context, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(resources.PruneInterval(retention))
+	defer t.Stop()
+	for {
+		if _, err := g.PruneHistory(ctx, retention); err != nil && ctx.Err() == nil {
+			log.Error("pruning the compliance history", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
