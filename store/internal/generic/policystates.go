@@ -176,7 +176,7 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 		if _, err := c.CopyFrom(ctx, "policy_states", policyStateColNames, rows); err != nil {
 			return t.D.Wrap(ctx, op, err)
 		}
-	} else if err := t.insertStates(ctx, states); err != nil {
+	} else if err := t.insertStates(ctx, &t.D.s.ps.insert, states); err != nil {
 		return t.D.Wrap(ctx, op, err)
 	}
 	acc := totals{}
@@ -188,8 +188,9 @@ func (t *Tx) PutPolicyStatesBatch(ctx context.Context, states []*store.PolicySta
 	return nil
 }
 
-// insertStates inserts states in multi-row statements.
-func (t *Tx) insertStates(ctx context.Context, states []*store.PolicyState) error {
+// insertStates inserts states with the multi-row statements stmts
+// (insert or insertHistory).
+func (t *Tx) insertStates(ctx context.Context, stmts *[maxRowsLog2 + 1]string, states []*store.PolicyState) error {
 	const w = policyStateNCols
 	for len(states) > 0 {
 		i := chunkLog2(len(states))
@@ -198,7 +199,7 @@ func (t *Tx) insertStates(ctx context.Context, states []*store.PolicyState) erro
 		for j, s := range states[:n] {
 			stateArgs(args[j*w:(j+1)*w], s, t.D)
 		}
-		if _, err := t.Q.Exec(ctx, t.D.s.ps.insert[i], args...); err != nil {
+		if _, err := t.Q.Exec(ctx, stmts[i], args...); err != nil {
 			return err
 		}
 		states = states[n:]
@@ -419,21 +420,7 @@ func (t *Tx) keepHistory(ctx context.Context, before, states []*store.PolicyStat
 			keep = append(keep, s)
 		}
 	}
-	const w = policyStateNCols
-	for len(keep) > 0 {
-		i := chunkLog2(len(keep))
-		n := 1 << i
-		args := t.scratch(n * w)
-		for j, s := range keep[:n] {
-			stateArgs(args[j*w:(j+1)*w], s, t.D)
-		}
-		if _, err := t.Q.Exec(ctx, t.D.s.ps.insertHistory[i], args...); err != nil {
-			return err
-		}
-		keep = keep[n:]
-	}
-	clear(t.args)
-	return nil
+	return t.insertStates(ctx, &t.D.s.ps.insertHistory, keep)
 }
 
 // stateScanner reads rows of PolicyStateCols into records, and then

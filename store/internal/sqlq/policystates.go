@@ -154,15 +154,7 @@ func ListPolicyStates(d Dialect, cols string, q store.PolicyStateQuery) (string,
 		return "", nil, err
 	}
 	if a := q.After; a != nil {
-		// A row value comparison: an index range on the key in both
-		// databases.
-		b.Write(" AND (resource_key, assignment_id, reference_id) > (")
-		b.Arg(a.ResourceKey)
-		b.Write(", ")
-		b.Arg(store.PolicyKeyID(a.AssignmentKey))
-		b.Write(", ")
-		b.Arg(store.PolicyKeyID(a.ReferenceKey))
-		b.Write(")")
+		b.after(a, false)
 	}
 	b.Write(policyStateOrder)
 	if q.Limit > 0 {
@@ -176,6 +168,27 @@ func ListPolicyStates(d Dialect, cols string, q store.PolicyStateQuery) (string,
 	}
 	text, args := b.SQL()
 	return text, args, nil
+}
+
+// after adds the condition of the records after the cursor a (with its
+// timestamp, for a query of the history): a row value comparison, an
+// index range on the key in both databases.
+func (b *Builder) after(a *store.PolicyStateKey, withTS bool) {
+	b.Write(" AND (resource_key, assignment_id, reference_id")
+	if withTS {
+		b.Write(", ts")
+	}
+	b.Write(") > (")
+	b.Arg(a.ResourceKey)
+	b.Write(", ")
+	b.Arg(store.PolicyKeyID(a.AssignmentKey))
+	b.Write(", ")
+	b.Arg(store.PolicyKeyID(a.ReferenceKey))
+	if withTS {
+		b.Write(", ")
+		b.Arg(b.d.Time(a.Timestamp))
+	}
+	b.Write(")")
 }
 
 // listWithHistory is ListPolicyStates of the current records and the
@@ -192,15 +205,7 @@ func listWithHistory(d Dialect, cols string, q store.PolicyStateQuery) (string, 
 			return "", nil, err
 		}
 		if a := q.After; a != nil {
-			b.Write(" AND (resource_key, assignment_id, reference_id, ts) > (")
-			b.Arg(a.ResourceKey)
-			b.Write(", ")
-			b.Arg(store.PolicyKeyID(a.AssignmentKey))
-			b.Write(", ")
-			b.Arg(store.PolicyKeyID(a.ReferenceKey))
-			b.Write(", ")
-			b.Arg(d.Time(a.Timestamp))
-			b.Write(")")
+			b.after(a, true)
 		}
 	}
 	b.Write(") AS records" + policyStateOrder + ", ts")
