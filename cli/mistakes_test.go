@@ -25,10 +25,22 @@ func TestAuthoringMistakes(t *testing.T) {
 		"then":{"effect":"deny"}}}}`)
 	nope := write("nope.json", `{"properties":{"mode":"All","policyRule":{"if":{"field":"Microsoft.Nope/things/x","equals":1},"then":{"effect":"audit"}}}}`)
 	res := write("computes.json", `[{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c","type":"Microsoft.MachineLearningServices/workspaces/computes","name":"c","properties":{}}]`)
+	badDefault := write("bad-default.json", `{"properties":{"mode":"All","parameters":{"max":{"type":"Integer","defaultValue":"four"}},
+		"policyRule":{"if":{"field":"name","equals":"[string(parameters('max'))]"},"then":{"effect":"audit"}}}}`)
+	effectParam := write("effect-param.json", `{"properties":{"mode":"All","parameters":{"effect":{"type":"String","allowedValues":["Audit","Deny","Disabled"],"defaultValue":"Audit"}},
+		"policyRule":{"if":{"field":"name","equals":"x"},"then":{"effect":"[parameters('effect')]"}}}}`)
+	divZero := write("div-zero.json", `{"properties":{"mode":"All","policyRule":{"if":{"value":"[div(1, 0)]","equals":"x"},"then":{"effect":"audit"}}}}`)
+	misspelt := write("misspelt.json", `{"efect":{"value":"Deny"}}`)
+	banana := write("banana.json", `{"effect":{"value":"Banana"}}`)
+	bar := write("bar.json", `{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/x","name":"x","type":"Microsoft.Foo/bars"}`)
 	typoMsg := typo + ": /properties/policyRule/if/allOf/1/field: UnknownAlias: unknown alias " +
 		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSetings.maxNodeCount': did you mean " +
 		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSettings.maxNodeCount' or " +
 		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSettings.minNodeCount'?"
+	// A bad effect value reports one error, not a second for the effect.
+	if out, errOut, _ := run(t, "policy", "eval", "-d", effectParam, "-r", bar, "-p", banana); strings.Contains(out+errOut, "InvalidEffect") {
+		t.Errorf("a refused effect parameter also reported as an invalid effect:\n%s%s", out, errOut)
+	}
 	for _, c := range []struct {
 		name string
 		args []string
@@ -43,6 +55,14 @@ func TestAuthoringMistakes(t *testing.T) {
 		{"alias typo: --strict still accepted", []string{"policy", "compile", "--strict", typo}, "0 compiled, 1 failed", 1},
 		{"alias of a type no catalog has", []string{"policy", "compile", nope},
 			nope + ": /properties/policyRule/if/field: UnknownAlias: unknown alias 'Microsoft.Nope/things/x': it is not in the loaded alias catalogs (load one with --aliases)", 1},
+		{"defaultValue of the wrong type", []string{"policy", "compile", badDefault},
+			badDefault + `: warning: /properties/parameters/max/defaultValue: defaultValue of parameter "max" is string, but the parameter's type is Integer`, 0},
+		{"a parameter no definition declares", []string{"policy", "eval", "-d", effectParam, "-r", bar, "-p", misspelt},
+			`error: parameter "efect" is declared by none of the definitions; did you mean "effect"?`, 2},
+		{"a bad effect value: one error", []string{"policy", "eval", "-d", effectParam, "-r", bar, "-p", banana},
+			effectParam + `: /properties/parameters/effect: PolicyParameterValueNotAllowed: the value "Banana" is not allowed for parameter "effect"; the allowed values are 'Audit, Deny, Disabled'`, 1},
+		{"evaluation errors under --summary", []string{"policy", "eval", "-d", divZero, "-r", bar, "--summary"},
+			"error: /subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/x × (unnamed): template function 'div' failed: division by zero", 1},
 		{"mistyped subcommand", []string{"policy", "evaluate"}, `error: unknown command "evaluate" for "mlgov policy"; did you mean eval?`, 2},
 		{"mistyped subcommand of alias", []string{"alias", "lst"}, `error: unknown command "lst" for "mlgov alias"; did you mean list?`, 2},
 		{"mistyped nested subcommand", []string{"policy", "state", "summarise"}, `error: unknown command "summarise" for "mlgov policy state"; did you mean summarize?`, 2},

@@ -4,18 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mlgov/mlgov/internal/suggest"
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/definition"
@@ -52,7 +56,8 @@ type program struct {
 }
 
 // compileAll loads and compiles definitions and initiatives. It returns
-// the programs and, per file, the errors.
+// the programs and, per file, the errors. The programs' warnings are
+// printed with printWarnings.
 func compileAll(paths []string, opts policy.Options, params *paramFile, lenientParams bool) ([]program, []fileError, int, error) {
 	files, err := definition.LoadPaths(paths)
 	if err != nil {
@@ -78,6 +83,9 @@ func compileAll(paths []string, opts policy.Options, params *paramFile, lenientP
 	var ferrs []fileError
 	compiled := 0
 	cache := policy.NewCache()
+	if err := params.checkDeclared(files); err != nil {
+		return nil, nil, 0, err
+	}
 	for _, f := range files {
 		if f.Err != nil {
 			ferrs = append(ferrs, fileError{f.Path, f.Err})
@@ -111,6 +119,76 @@ func compileAll(paths []string, opts policy.Options, params *paramFile, lenientP
 		progs = append(progs, program{name: p.Describe(), file: f.Path, prog: p})
 	}
 	return progs, ferrs, compiled, nil
+}
+
+// printWarnings prints each warning of the programs once, as
+// "file: warning: message".
+func printWarnings(w io.Writer, progs []program) {
+	seen := map[string]bool{}
+	for _, p := range progs {
+		for _, msg := range p.prog.Warnings() {
+			line := p.file + ": warning: " + msg
+			if !seen[line] {
+				seen[line] = true
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}
+
+// checkDeclared refuses a parameter value that no loaded definition or
+// initiative declares (a misspelt name would otherwise be ignored), and a
+// per-definition value that its definition does not declare.
+func (pf *paramFile) checkDeclared(files []*definition.File) error {
+	if pf == nil {
+		return nil
+	}
+	declared := map[string]bool{}
+	declares := func(f *definition.File) []*definition.Parameter {
+		if f.Doc.Kind == definition.KindPolicySet {
+			return f.Doc.Set.Parameters
+		}
+		return f.Doc.Policy.Parameters
+	}
+	for _, f := range files {
+		if f.Err != nil {
+			continue
+		}
+		for _, p := range declares(f) {
+			declared[strings.ToLower(p.Name)] = true
+		}
+	}
+	var unknown []string
+	for k := range pf.shared {
+		if !declared[strings.ToLower(k)] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		var names []string
+		for k := range declared {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		msg := fmt.Sprintf("parameters %s: declared by none of the definitions", strings.Join(quoteAll(unknown), ", "))
+		if len(unknown) == 1 {
+			msg = fmt.Sprintf("parameter %q is declared by none of the definitions", unknown[0])
+			if near := suggest.Nearest(unknown[0], names, 3, 3); len(near) > 0 {
+				msg += "; did you mean " + strings.Join(quoteAll(near), " or ") + "?"
+			}
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
 }
 
 // onlyDeclared keeps the parameter values a definition declares when
@@ -293,10 +371,11 @@ func newCompileCmd(e *env) *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			_, ferrs, n, err := compileAll(args, policy.Options{Aliases: cat, Strict: !lenient, AllowExtraParameters: true, AllowMissingParameters: true}, params, true)
+			progs, ferrs, n, err := compileAll(args, policy.Options{Aliases: cat, Strict: !lenient, AllowExtraParameters: true, AllowMissingParameters: true}, params, true)
 			if err != nil {
 				return err
 			}
+			printWarnings(e.stderr, progs)
 			for _, fe := range ferrs {
 				printFileError(e.stdout, fe)
 			}
@@ -399,6 +478,7 @@ func newEvalCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(e.stderr, progs)
 			for _, fe := range ferrs {
 				printFileError(e.stderr, fe)
 			}
@@ -453,6 +533,9 @@ func newEvalCmd(e *env) *cobra.Command {
 	return c
 }
 
+// maxFirstErrors is how many evaluation errors --summary shows.
+const maxFirstErrors = 3
+
 type evaluator struct {
 	e          *env
 	progs      []program
@@ -464,6 +547,7 @@ type evaluator struct {
 	scopes     *scopeContexts
 
 	resources, evaluations, errors int
+	firstErrors                    []string // with --summary, the first maxFirstErrors
 	counts                         [32]int
 	tw                             *bufio.Writer
 	jw                             *bufio.Writer
@@ -611,8 +695,15 @@ func (ev *evaluator) run(path string) error {
 	for _, p := range progs {
 		needScopes = needScopes || p.UsesScopeContext()
 	}
-	countResult := func(_ int, res policy.Result) { ev.count(&res) }
+	var cur value.Value
+	countResult := func(i int, res policy.Result) {
+		ev.count(&res)
+		if res.Err != nil && len(ev.firstErrors) < maxFirstErrors {
+			ev.firstErrors = append(ev.firstErrors, fmt.Sprintf("%s × %s: %v", resourceLabel(cur), ev.progs[i].name, res.Err))
+		}
+	}
 	err := forEachResource(path, ev.e.stdin, func(r value.Value) error {
+		cur = r
 		ev.resources++
 		ev.evaluations += len(progs)
 		in.Resource = r
@@ -850,6 +941,13 @@ func (ev *evaluator) printSummary(d time.Duration) {
 	if secs <= 0 {
 		secs = 1e-9
 	}
-	fmt.Fprintf(ev.e.stderr, "summary: %d resources, %d definitions, %d evaluations; effects: %s none=%d errors=%d; time %s; %.0f evaluations/s, %.0f resources/s\n",
-		ev.resources, len(ev.progs), ev.evaluations, strings.Join(parts, " "), none, ev.errors, d.Round(time.Millisecond), float64(ev.evaluations)/secs, float64(ev.resources)/secs)
+	for _, e := range ev.firstErrors {
+		fmt.Fprintln(ev.e.stderr, "error:", e)
+	}
+	if more := ev.errors - len(ev.firstErrors); more > 0 && len(ev.firstErrors) > 0 {
+		fmt.Fprintf(ev.e.stderr, "(%d more errors; without --summary every one is shown)\n", more)
+	}
+	parts = append(parts, fmt.Sprintf("none=%d", none))
+	fmt.Fprintf(ev.e.stderr, "summary: %d resources, %d definitions, %d evaluations; effects: %s errors=%d; time %s; %.0f evaluations/s, %.0f resources/s\n",
+		ev.resources, len(ev.progs), ev.evaluations, strings.Join(parts, " "), ev.errors, d.Round(time.Millisecond), float64(ev.evaluations)/secs, float64(ev.resources)/secs)
 }

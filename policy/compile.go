@@ -124,6 +124,10 @@ type compiler struct {
 	warnings []string
 	// usesScope: the definition calls resourceGroup() or subscription().
 	usesScope bool
+	// refused: the parameters whose given value was refused (an error
+	// reported), lower-cased: what is worked out from them is not
+	// reported again.
+	refused map[string]bool
 	// inspectsTags: see Program.InspectsTags.
 	inspectsTags bool
 }
@@ -248,10 +252,13 @@ func (c *compiler) bindParams() {
 			}
 		} else {
 			if pd.Type != 0 && v.Kind() != value.Null && !pd.Type.Accepts(v) {
+				c.refuse(pd.Name)
 				c.errs.Add(pd.Pointer.String(), definition.CodeParameterValue, "the value %s given for parameter %q is %s, but the parameter's type is %s", short(v), pd.Name, strings.ToLower(v.Kind().String()), pd.TypeName)
 			} else if vs := schemaViolations(pd, v); len(vs) > 0 {
+				c.refuse(pd.Name)
 				c.errs.Add(pd.Pointer.String(), definition.CodeParameterValue, "the value given for parameter %q does not match the parameter's schema: %s", pd.Name, definition.Violations(vs))
 			} else if len(pd.AllowedValues) > 0 && !allowed(pd, v, c.opts.FoldAllowedValues) {
+				c.refuse(pd.Name)
 				var av []string
 				for _, a := range pd.AllowedValues {
 					av = append(av, a.String())
@@ -884,6 +891,26 @@ func (c *compiler) fieldSubject(v value.Value, ptr definition.Pointer) subject {
 		return &dynFieldSubject{res: &c.res, e: e, text: s}
 	}
 	return c.staticField(s, s, ptr)
+}
+
+// refuse records that the value given for parameter name was refused.
+func (c *compiler) refuse(name string) {
+	if c.refused == nil {
+		c.refused = map[string]bool{}
+	}
+	c.refused[strings.ToLower(name)] = true
+}
+
+// fromRefused reports whether the expression text reads a parameter
+// whose value was refused.
+func (c *compiler) fromRefused(text string) bool {
+	lower := strings.ToLower(text)
+	for name := range c.refused {
+		if strings.Contains(lower, "parameters('"+name+"')") {
+			return true
+		}
+	}
+	return false
 }
 
 // noteTags records that the rule's condition reads the field name ("":

@@ -108,6 +108,10 @@ func (c *compiler) then(p *Program, v value.Value, ptr definition.Pointer) {
 	}
 	if es.isCon {
 		eff, ok := ParseEffect(es.name)
+		if !ok && c.fromRefused(effV.Str()) {
+			// The parameter's refused value is the one error.
+			return
+		}
 		if !ok {
 			c.errs.Add(ep.String(), definition.CodeInvalidEffect, "unknown effect %q (expected one of Append, Audit, AuditIfNotExists, Deny, DenyAction, DeployIfNotExists, Disabled, Manual, Modify, or a resource-provider effect)", es.name)
 			return
