@@ -19,10 +19,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/mlgov/mlgov/internal/suggest"
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/policy/suggest"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/policytest"
 )

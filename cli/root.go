@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlgov/mlgov/internal/suggest"
+	"github.com/mlgov/mlgov/policy/suggest"
 )
 
 // exitError carries an exit status without printing anything more.

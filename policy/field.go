@@ -3,8 +3,8 @@ package policy
 import (
 	"strings"
 
-	"github.com/mlgov/mlgov/internal/suggest"
 	"github.com/mlgov/mlgov/policy/alias"
+	"github.com/mlgov/mlgov/policy/suggest"
 	"github.com/mlgov/mlgov/policy/value"
 )
 
