@@ -33,6 +33,11 @@ func TestAuthoringMistakes(t *testing.T) {
 	misspelt := write("misspelt.json", `{"efect":{"value":"Deny"}}`)
 	banana := write("banana.json", `{"effect":{"value":"Banana"}}`)
 	bar := write("bar.json", `{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/x","name":"x","type":"Microsoft.Foo/bars"}`)
+	write("audit-name.json", `{"properties":{"mode":"All","policyRule":{"if":{"field":"name","equals":"x"},"then":{"effect":"audit"}}}}`)
+	testTypos := write("typos.yaml", "kind: mlgov.policytest/v1\ndefinition: audit-name.json\ncases:\n"+
+		"  - name: named x\n    resouce: {name: x, type: Microsoft.Foo/bars}\n    want: {effekt: Audit}\n")
+	noKind := write("no-kind.yaml", "definition: audit-name.json\ncases: []\n")
+	unknown := write("unknown.yaml", "policy: audit-name.json\ntests: []\n")
 	typoMsg := typo + ": /properties/policyRule/if/allOf/1/field: UnknownAlias: unknown alias " +
 		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSetings.maxNodeCount': did you mean " +
 		"'Microsoft.MachineLearningServices/workspaces/computes/scaleSettings.maxNodeCount' or " +
@@ -63,6 +68,14 @@ func TestAuthoringMistakes(t *testing.T) {
 			effectParam + `: /properties/parameters/effect: PolicyParameterValueNotAllowed: the value "Banana" is not allowed for parameter "effect"; the allowed values are 'Audit, Deny, Disabled'`, 1},
 		{"evaluation errors under --summary", []string{"policy", "eval", "-d", divZero, "-r", bar, "--summary"},
 			"error: /subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/x × (unnamed): template function 'div' failed: division by zero", 1},
+		{"test file: a misspelt case key", []string{"policy", "test", testTypos},
+			"FAIL " + testTypos + ": line 5: unknown key 'resouce' in case 1; did you mean 'resource'?", 1},
+		{"test file: a misspelt want key", []string{"policy", "test", testTypos},
+			"FAIL " + testTypos + ": line 6: unknown key 'effekt' in case 1's want; did you mean 'effect'?", 1},
+		{"test file without its kind", []string{"policy", "test", noKind},
+			"FAIL " + noKind + ": no 'kind: mlgov.policytest/v1': the file has mlgov's 'definition' key; add the kind line", 1},
+		{"test file of no known format", []string{"policy", "test", unknown},
+			"FAIL " + unknown + ": not a policy test file of a known format: mlgov's own have 'kind: mlgov.policytest/v1', regorus's have 'cases' (with 'policy_rule' or 'policy_definition') or 'builtin'", 1},
 		{"mistyped subcommand", []string{"policy", "evaluate"}, `error: unknown command "evaluate" for "mlgov policy"; did you mean eval?`, 2},
 		{"mistyped subcommand of alias", []string{"alias", "lst"}, `error: unknown command "lst" for "mlgov alias"; did you mean list?`, 2},
 		{"mistyped nested subcommand", []string{"policy", "state", "summarise"}, `error: unknown command "summarise" for "mlgov policy state"; did you mean summarize?`, 2},

@@ -28,6 +28,8 @@ import (
 //	    context: {resourceGroup, subscription, requestContext}
 //	    related: [ARM resources]           # the world for AINE/DINE lookups
 //	    want: {effect: Audit|none, details: {...}}   # details compared as a subset
+//	    why: ...                           # the reason for want (a note)
+//	Any other key is an error (checkOwnKeys).
 func (r *Runner) runOwn(path string, doc map[string]any, sum *Summary) {
 	dir := filepath.Dir(path)
 	defPath, _ := doc["definition"].(string)

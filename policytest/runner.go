@@ -128,7 +128,15 @@ func (r *Runner) runFile(path string, sum *Summary) {
 	}
 	switch {
 	case doc["kind"] == "mlgov.policytest/v1":
+		if errs := checkOwnKeys(data); len(errs) > 0 {
+			for _, e := range errs {
+				sum.add(Outcome{File: path, Status: Fail, Detail: e})
+			}
+			return
+		}
 		r.runOwn(path, doc, sum)
+	case doc["kind"] == nil && doc["definition"] != nil:
+		sum.add(Outcome{File: path, Status: Fail, Detail: "no 'kind: mlgov.policytest/v1': the file has mlgov's 'definition' key; add the kind line"})
 	case doc["builtin"] != nil:
 		r.runFunctionCases(path, doc, sum)
 	case doc["cases"] != nil && (doc["data_manifest_json"] != nil || hasCaseKey(doc, "expected_normalized") || hasCaseKey(doc, "expected_envelope")):
@@ -137,8 +145,10 @@ func (r *Runner) runFile(path string, sum *Summary) {
 		r.runRegorus(path, doc, sum)
 	case doc["cases"] != nil:
 		sum.add(Outcome{File: path, Status: Skip, Detail: "not an Azure Policy test file: its cases have no policy_rule or policy_definition"})
+	case doc["kind"] != nil:
+		sum.add(Outcome{File: path, Status: Fail, Detail: fmt.Sprintf("unknown kind %v: mlgov's test files have 'kind: mlgov.policytest/v1'", doc["kind"])})
 	default:
-		sum.add(Outcome{File: path, Status: Skip, Detail: "not a policy test file (no 'kind: mlgov.policytest/v1', 'builtin' or 'cases')"})
+		sum.add(Outcome{File: path, Status: Fail, Detail: "not a policy test file of a known format: mlgov's own have 'kind: mlgov.policytest/v1', regorus's have 'cases' (with 'policy_rule' or 'policy_definition') or 'builtin'"})
 	}
 }
 
