@@ -95,3 +95,31 @@ func TestAuthoringMistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultAPIVersion: without --api-version a resource of a type mlgov
+// serves is evaluated with the newest api-version it serves for it, said
+// once per type, so that requestContext().apiVersion has a value (the
+// Modify of workspaces' public network access needs one).
+func TestDefaultAPIVersion(t *testing.T) {
+	needShared(t)
+	def := filepath.Join(shared, "corpus/azure-policy/policyDefinitions/Machine Learning/Workspace_PublicNetworkAccessDisabled_Modify.json")
+	res := filepath.Join(t.TempDir(), "w.json")
+	os.WriteFile(res, []byte(`{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w",
+		"name":"w","type":"Microsoft.MachineLearningServices/workspaces","location":"eastus",
+		"properties":{"publicNetworkAccess":"Enabled"}}`), 0o644)
+	out, errOut, code := run(t, "policy", "eval", "-d", def, "-r", res, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if n := strings.Count(errOut, "for Microsoft.MachineLearningServices/workspaces (the newest mlgov serves; --api-version to choose)"); n != 1 ||
+		!strings.HasPrefix(errOut, "api-version 20") {
+		t.Errorf("stderr does not say once which api-version was used:\n%s", errOut)
+	}
+	if !strings.Contains(out, `"conditionResult":true`) || !strings.Contains(out, `"effect":"Modify"`) {
+		t.Errorf("the Modify's condition on requestContext().apiVersion did not hold:\n%s", out)
+	}
+	out, _, _ = run(t, "policy", "eval", "-d", def, "-r", res, "-o", "json", "--api-version", "2021-01-01")
+	if !strings.Contains(out, `"conditionResult":false`) {
+		t.Errorf("--api-version 2021-01-01: the Modify's condition held:\n%s", out)
+	}
+}

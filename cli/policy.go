@@ -25,6 +25,7 @@ import (
 	"github.com/mlgov/mlgov/policy/suggest"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/policytest"
+	"github.com/mlgov/mlgov/resources"
 )
 
 func newPolicyCmd(e *env) *cobra.Command {
@@ -522,7 +523,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.StringArrayVarP(&defPaths, "definition", "d", nil, "definition or initiative file or folder (repeatable)")
 	f.StringVarP(&resPath, "resource", "r", "", "resources: a JSON object, a JSON array or JSON Lines ('-' = stdin)")
 	f.StringVarP(&paramsPath, "parameters", "p", "", "assignment parameter values (JSON); each definition gets the ones it declares, and \"$definitions\": {\"<file name, name or id>\": {...}} gives one definition its own")
-	f.StringVar(&apiVersion, "api-version", "", "api-version of the request (selects alias paths, requestContext().apiVersion)")
+	f.StringVar(&apiVersion, "api-version", "", "api-version of the request (selects alias paths, requestContext().apiVersion); default: the newest mlgov serves for the resource's type")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&summary, "summary", false, "print only the summary")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog file (repeatable)")
@@ -531,6 +532,35 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the evaluation to this file (go tool pprof)")
 	f.MarkHidden("cpuprofile")
 	return c
+}
+
+// defaultAPIVersion is the api-version of a request for a resource of typ
+// when --api-version is not given: the newest stable one mlgov serves for
+// the type (the newest preview if it serves no stable one), "" for a type
+// it does not serve. The first use per type is said on stderr.
+func (ev *evaluator) defaultAPIVersion(typ string) string {
+	key := strings.ToLower(typ)
+	if v, ok := ev.versions[key]; ok {
+		return v
+	}
+	if ev.versions == nil {
+		ev.versions = map[string]string{}
+	}
+	v := ""
+	if spec, ok := resources.NewRegistry().Lookup(typ); ok {
+		for _, a := range spec.APIVersions {
+			preview := strings.Contains(a, "-preview")
+			best := v == "" || strings.Contains(v, "-preview") && !preview || preview == strings.Contains(v, "-preview") && a > v
+			if best {
+				v = a
+			}
+		}
+	}
+	ev.versions[key] = v
+	if v != "" && typ != "" {
+		fmt.Fprintf(ev.e.stderr, "api-version %s for %s (the newest mlgov serves; --api-version to choose)\n", v, typ)
+	}
+	return v
 }
 
 // maxFirstErrors is how many evaluation errors --summary shows.
@@ -547,7 +577,8 @@ type evaluator struct {
 	scopes     *scopeContexts
 
 	resources, evaluations, errors int
-	firstErrors                    []string // with --summary, the first maxFirstErrors
+	firstErrors                    []string          // with --summary, the first maxFirstErrors
+	versions                       map[string]string // defaultAPIVersion per lower-cased type
 	counts                         [32]int
 	tw                             *bufio.Writer
 	jw                             *bufio.Writer
@@ -705,6 +736,13 @@ func (ev *evaluator) run(path string) error {
 	err := forEachResource(path, ev.e.stdin, func(r value.Value) error {
 		cur = r
 		ev.resources++
+		if ev.apiVersion == "" {
+			v := ev.defaultAPIVersion(r.Field("type").Str())
+			in.APIVersion, in.RequestContext = v, value.Value{}
+			if v != "" {
+				in.RequestContext = value.ObjectValue(value.Member{Key: "apiVersion", Value: value.StringValue(v)})
+			}
+		}
 		ev.evaluations += len(progs)
 		in.Resource = r
 		if needScopes {
