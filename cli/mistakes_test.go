@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,8 @@ func TestAuthoringMistakes(t *testing.T) {
 			"FAIL " + noKind + ": no 'kind: mlgov.policytest/v1': the file has mlgov's 'definition' key; add the kind line", 1},
 		{"test file of no known format", []string{"policy", "test", unknown},
 			"FAIL " + unknown + ": not a policy test file of a known format: mlgov's own have 'kind: mlgov.policytest/v1', regorus's have 'cases' (with 'policy_rule' or 'policy_definition') or 'builtin'", 1},
+		{"alias list of a misspelt type", []string{"alias", "list", "--type", "Microsoft.MachineLearningServices/workspace/computes"},
+			`error: no aliases for resource type "Microsoft.MachineLearningServices/workspace/computes"; did you mean "Microsoft.MachineLearningServices/workspaces/computes"?`, 2},
 		{"mistyped subcommand", []string{"policy", "evaluate"}, `error: unknown command "evaluate" for "mlgov policy"; did you mean eval?`, 2},
 		{"mistyped subcommand of alias", []string{"alias", "lst"}, `error: unknown command "lst" for "mlgov alias"; did you mean list?`, 2},
 		{"mistyped nested subcommand", []string{"policy", "state", "summarise"}, `error: unknown command "summarise" for "mlgov policy state"; did you mean summarize?`, 2},
@@ -121,5 +124,41 @@ func TestDefaultAPIVersion(t *testing.T) {
 	out, _, _ = run(t, "policy", "eval", "-d", def, "-r", res, "-o", "json", "--api-version", "2021-01-01")
 	if !strings.Contains(out, `"conditionResult":false`) {
 		t.Errorf("--api-version 2021-01-01: the Modify's condition held:\n%s", out)
+	}
+}
+
+// TestAliasListJSON: alias list -o json is a JSON array of the aliases
+// with their full names, type and paths.
+func TestAliasListJSON(t *testing.T) {
+	out, errOut, code := run(t, "alias", "list", "--type", "microsoft.machinelearningservices/workspaces/computes", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got []struct {
+		Name, ResourceType, DefaultPath string
+		Modifiable                      bool
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	found := false
+	for _, a := range got {
+		if a.Name == "Microsoft.MachineLearningServices/workspaces/computes/disableLocalAuth" {
+			found = a.ResourceType == "Microsoft.MachineLearningServices/workspaces/computes" && a.DefaultPath == "properties.disableLocalAuth" && a.Modifiable
+		}
+	}
+	if !found || len(got) < 10 {
+		t.Errorf("%d aliases; disableLocalAuth found with its type, path and modifiable: %v", len(got), found)
+	}
+	// The table names the aliases after the type.
+	table, _, _ := run(t, "alias", "list", "--type", "Microsoft.MachineLearningServices/workspaces/computes")
+	row := false
+	for _, l := range strings.Split(table, "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "disableLocalAuth" && f[1] == "properties.disableLocalAuth" && f[2] == "true" {
+			row = true
+		}
+	}
+	if !row {
+		t.Errorf("no row 'disableLocalAuth properties.disableLocalAuth true' in:\n%s", table)
 	}
 }
