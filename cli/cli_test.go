@@ -214,7 +214,11 @@ func TestAliasCommands(t *testing.T) {
 		t.Errorf("unknown alias: exit %d %q", code, errOut)
 	}
 	out, _, code = run(t, "alias", "list", "--type", "Microsoft.MachineLearningServices/workspaces/computes")
-	if code != 0 || !strings.Contains(out, "Microsoft.MachineLearningServices/workspaces/computes/computeType") {
-		t.Errorf("alias list (exit %d)", code)
+	if code != 0 || !strings.Contains(out, "\ncomputeType ") {
+		t.Errorf("alias list (exit %d): no computeType row", code)
+	}
+	out, _, code = run(t, "alias", "list")
+	if code != 0 || !strings.Contains(out, "\nMicrosoft.MachineLearningServices/workspaces/computes/computeType ") {
+		t.Errorf("alias list of every type (exit %d): no full name of computeType", code)
 	}
 }
