@@ -241,6 +241,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	go mgr.RunCompletions(ctx, 20*time.Millisecond, log)
 	go fd.Run(ctx)
+	// Requests are taken once the feed knows where it starts, so that
+	// every committed write is evaluated live (it retries the store until
+	// then; the startup scan covers what came before).
+	select {
+	case <-fd.Ready():
+	case <-ctx.Done():
+		return nil // stopped before serving
+	}
 	go feed.RunPrune(ctx, st, feed.DefaultKeep, log)
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
 	if selfSigned {

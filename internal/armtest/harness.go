@@ -100,6 +100,10 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	fd := feed.New(st, feed.Options{Interval: 50 * time.Millisecond})
 	gov.Follow(fd, slog.New(slog.DiscardHandler))
 	go fd.Run(wctx)
+	// A write committed before the feed knows where it starts would never
+	// be delivered (no periodic scan here covers it): the server takes
+	// requests once the feed is ready, as serve does.
+	<-fd.Ready()
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
 		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
