@@ -38,6 +38,10 @@ type TypeSpec struct {
 	// well (Azure's policy definitions and assignments; their SDK
 	// accepts nothing else).
 	CreatedOnUpdate bool
+	// CreatedOK answers 200, not 201, to a PUT that creates the resource:
+	// the REST specification lists 200 only (workspace connections and
+	// private endpoint connections), and the SDKs refuse another status.
+	CreatedOK bool
 	// ReadsStore is set for types whose hooks read other resources:
 	// their writes are built in the write transaction only.
 	ReadsStore bool
@@ -204,10 +208,10 @@ func NewRegistry() *Registry {
 	r.add(&TypeSpec{Type: ml + "workspaces/batchEndpoints/deployments", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
 		Validate: requireProperties, Defaults: deploymentDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/datastores", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults})
-	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Async: true, Name: mlName("outbound rule"), Validate: requireProperties, Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})
-	r.add(&TypeSpec{Type: ml + "workspaces/privateEndpointConnections", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/privateEndpointConnections", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
 	r.add(&TypeSpec{Type: ml + "registries", APIVersions: mlAPIVersions, Tracked: true, Async: true, Validate: requireProperties, Defaults: plainDefaults})
 	for _, t := range []string{
 		"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.ContainerRegistry/registries",

@@ -106,7 +106,7 @@ func (m *Manager) stored(a *Attributes, obj value.Value, create, patch bool) {
 		return
 	}
 	p.resp = &Response{ETag: etag}
-	if create || (spec.CreatedOnUpdate && !patch) {
+	if (create || spec.CreatedOnUpdate && !patch) && !spec.CreatedOK {
 		p.resp.Outcome = Created
 	}
 	p.respBody = true

@@ -143,6 +143,20 @@ describe("workspaces (@azure/arm-machinelearning)", { timeout: TEST_TIMEOUT * 10
     assert.equal(got.systemData.createdAt.getTime(), before.systemData.createdAt.getTime(), "createdAt changed on update");
   });
 
+  test("workspaceConnections.create (200, as the REST specification lists), get and list", { timeout: TEST_TIMEOUT }, async (t) => {
+    if (!s.requires(t, "create")) return;
+    const body = { properties: { category: "ContainerRegistry", authType: "None", target: "myacr.azurecr.io" } };
+    const created = await client.workspaceConnections.create(rg, name, "acr", body);
+    assert.equal(created.name, "acr");
+    assert.equal(created.properties?.category, "ContainerRegistry");
+    const again = await client.workspaceConnections.create(rg, name, "acr", body);
+    assert.equal(again.properties?.target, "myacr.azurecr.io");
+    const got = await client.workspaceConnections.get(rg, name, "acr");
+    assert.ok(sameId(got.id, mlId(rg, "workspaces", name, "connections", "acr")), `id ${got.id}`);
+    const all = await collect(client.workspaceConnections.list(rg, name));
+    assert.ok(all.some((c) => c.name === "acr"), "list lacks the connection");
+  });
+
   test("delete (beginDeleteAndWait) then get is 404 and the list no longer has it", { timeout: TEST_TIMEOUT }, async (t) => {
     if (!s.requires(t, "create")) return;
     await client.workspaces.beginDeleteAndWait(rg, name, lro);
