@@ -162,3 +162,26 @@ func TestAliasListJSON(t *testing.T) {
 		t.Errorf("no row 'disableLocalAuth properties.disableLocalAuth true' in:\n%s", table)
 	}
 }
+
+// TestReadmePolicyTest: the README's policy test command, as written,
+// passes: the disputed peer cases are reported with their reasons, and
+// fail without --disputed.
+func TestReadmePolicyTest(t *testing.T) {
+	needShared(t)
+	root := filepath.Join("..")
+	args := []string{"policy", "test", "--disputed", filepath.Join(root, "policy/testdata/ml-builtins"), filepath.Join(shared, "peer-cases/regorus/tests/azure_policy/cases")}
+	out, errOut, code := run(t, args...)
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ", 0 failed, 0 skipped, 3 disputed") {
+		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "DISPUTED "+filepath.Join(shared, "peer-cases/regorus/tests/azure_policy/cases/parse_errors.yaml")+": guid_compile_error: guid() is an allowed ARM function in Azure Policy") {
+		t.Errorf("the guid() dispute is not reported with its reason:\n%s", out)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil || !strings.Contains(string(readme), "./mlgov policy test --disputed ./policy/testdata/ml-builtins ../shared/peer-cases/regorus/tests/azure_policy/cases") {
+		t.Errorf("the README's command is not the one tested here (%v)", err)
+	}
+	if _, _, code := run(t, args[0], args[1], args[3], args[4]); code != 1 {
+		t.Errorf("without --disputed: exit %d, want 1", code)
+	}
+}

@@ -396,7 +396,7 @@ func newCompileCmd(e *env) *cobra.Command {
 
 func newTestCmd(e *env) *cobra.Command {
 	var aliasPaths []string
-	var verbose bool
+	var verbose, disputed bool
 	c := &cobra.Command{
 		Use:   "test PATH...",
 		Short: "Run policy test files (mlgov, regorus and azure-policy-evaluator formats)",
@@ -415,7 +415,7 @@ func newTestCmd(e *env) *cobra.Command {
 				}
 				cat = c
 			}
-			r := &policytest.Runner{Aliases: cat}
+			r := &policytest.Runner{Aliases: cat, Disputed: disputed}
 			sum, err := r.Run(args)
 			if err != nil {
 				return err
@@ -428,13 +428,19 @@ func newTestCmd(e *env) *cobra.Command {
 				switch {
 				case o.Status == policytest.Fail:
 					fmt.Fprintf(e.stdout, "FAIL %s: %s\n", label, o.Detail)
+				case o.Status == policytest.Disputed:
+					fmt.Fprintf(e.stdout, "DISPUTED %s: %s\n", label, o.Detail)
 				case o.Status == policytest.Skip:
 					fmt.Fprintf(e.stdout, "SKIP %s: %s\n", label, o.Detail)
 				case verbose:
 					fmt.Fprintf(e.stdout, "PASS %s\n", label)
 				}
 			}
-			fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, sum.Skipped)
+			if sum.Disputed > 0 {
+				fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped, %d disputed\n", sum.Passed, sum.Failed, sum.Skipped, sum.Disputed)
+			} else {
+				fmt.Fprintf(e.stdout, "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, sum.Skipped)
+			}
 			if sum.Failed > 0 {
 				return &exitError{1}
 			}
@@ -443,6 +449,7 @@ func newTestCmd(e *env) *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog for files that name none (repeatable)")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "also list passing cases")
+	c.Flags().BoolVar(&disputed, "disputed", false, "report the peer cases mlgov disputes (policytest.DisputedCases, each with its reason) as DISPUTED rather than as failures")
 	return c
 }
 

@@ -21,40 +21,10 @@ func needShared(t *testing.T, rel string) string {
 	return p
 }
 
-// disputed lists peer cases whose expectation we believe is wrong, with the
-// reason; the test requires them to fail exactly as explained, so a change
-// of behaviour is noticed either way. See docs/policy-semantics.md.
-var disputed = map[string]string{
-	// regorus: these two functions are allowed by Azure Policy (policy-language.md §9.3).
-	"parse_errors.yaml: guid_compile_error":         "guid() is an allowed ARM function in Azure Policy",
-	"parse_errors.yaml: uniquestring_compile_error": "uniqueString() is an allowed ARM function in Azure Policy",
-	// regorus's harness returns its context string verbatim; mlgov's utcNow() uses Azure's format.
-	"template_functions_datetime_ip.yaml: utcNow_returns_context_timestamp": "utcNow() returns yyyy-MM-ddTHH:mm:ss.fffffffZ",
-	// Documented Azure behaviour: invalid IP ranges fail evaluation.
-	"ip_range_contains.yaml: ip_invalid_range":  "ipRangeContains with an invalid range is an evaluation failure in Azure",
-	"ip_range_contains.yaml: ip_invalid_target": "ipRangeContains with an invalid range is an evaluation failure in Azure",
-	// ARM createObject takes string keys.
-	"create_object.yaml: create_object_numeric_key": "createObject keys must be strings in ARM",
-	// azure-policy-evaluator: a condition over an empty [*] collection is true (Azure docs).
-	"kv-iprules-with-allow-none": "vacuous truth over an empty virtualNetworkRules array",
-	"kv-iprules-with-deny-none":  "vacuous truth over an empty virtualNetworkRules array",
-}
-
-func isDisputed(o Outcome) (string, bool) {
-	for k, why := range disputed {
-		file, cs, _ := strings.Cut(k, ": ")
-		if cs == "" {
-			if o.Case == file {
-				return why, true
-			}
-			continue
-		}
-		if filepath.Base(o.File) == file && o.Case == cs {
-			return why, true
-		}
-	}
-	return "", false
-}
+// isDisputed: the dispute of a failing peer case (DisputedCases); the tests
+// require disputed cases to fail exactly as explained, so a change of
+// behaviour is noticed either way.
+func isDisputed(o Outcome) (string, bool) { return DisputedReason(o) }
 
 func runDir(t *testing.T, r *Runner, dir string) *Summary {
 	t.Helper()

@@ -25,10 +25,13 @@ const (
 	Pass Status = iota
 	Fail
 	Skip
+	// Disputed: a failure of a case listed in DisputedCases (with
+	// Runner.Disputed).
+	Disputed
 )
 
 func (s Status) String() string {
-	return [...]string{"PASS", "FAIL", "SKIP"}[s]
+	return [...]string{"PASS", "FAIL", "SKIP", "DISPUTED"}[s]
 }
 
 // Outcome is the result of one case.
@@ -42,12 +45,21 @@ type Outcome struct {
 
 // Summary counts outcomes.
 type Summary struct {
-	Passed, Failed, Skipped int
-	Outcomes                []Outcome
+	Passed, Failed, Skipped, Disputed int
+	Outcomes                          []Outcome
+	// disputed: report Disputed failures as such (Runner.Disputed).
+	disputed bool
 }
 
 func (s *Summary) add(o Outcome) {
+	if o.Status == Fail && s.disputed {
+		if why, ok := DisputedReason(o); ok {
+			o.Status, o.Detail = Disputed, why+" (the case fails: "+o.Detail+")"
+		}
+	}
 	switch o.Status {
+	case Disputed:
+		s.Disputed++
 	case Pass:
 		s.Passed++
 	case Fail:
@@ -63,6 +75,9 @@ type Runner struct {
 	// Aliases are catalogs given on the command line (--aliases); they are
 	// used by files that name no catalog of their own.
 	Aliases *alias.Catalog
+	// Disputed reports the failures of the cases in DisputedCases as Disputed
+	// instead of Fail.
+	Disputed bool
 
 	mu       sync.Mutex
 	catalogs map[string]*alias.Catalog
@@ -70,7 +85,7 @@ type Runner struct {
 
 // Run runs every test file under the given paths (files or folders).
 func (r *Runner) Run(paths []string) (*Summary, error) {
-	sum := &Summary{}
+	sum := &Summary{disputed: r.Disputed}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
