@@ -185,3 +185,44 @@ func TestReadmePolicyTest(t *testing.T) {
 		t.Errorf("without --disputed: exit %d, want 1", code)
 	}
 }
+
+// TestConditionTreeOutput: policy eval shows the if-condition as a tree,
+// each group and condition with its result, indented as they nest (text),
+// and as conditionTree (JSON).
+func TestConditionTreeOutput(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "tree.json")
+	os.WriteFile(def, []byte(`{"properties":{"mode":"All","policyRule":{"if":{"allOf":[{"field":"type","equals":"Microsoft.Foo/bars"},
+		{"not":{"anyOf":[{"field":"name","equals":"a"},{"field":"location","equals":"eastus"}]}}]},"then":{"effect":"audit"}}}}`), 0o644)
+	res := filepath.Join(dir, "b.json")
+	os.WriteFile(res, []byte(`{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/b","type":"Microsoft.Foo/bars","name":"b","location":"eastus"}`), 0o644)
+	out, errOut, code := run(t, "policy", "eval", "-d", def, "-r", res)
+	want := `    false allOf
+      true  Field type = "Microsoft.Foo/bars" Equals "Microsoft.Foo/bars"
+      false not
+        true  anyOf
+          false Field name = "b" Equals "a"
+          true  Field location = "eastus" Equals "eastus"
+`
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d; output:\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+	out, _, _ = run(t, "policy", "eval", "-d", def, "-r", res, "-o", "json")
+	var got []struct {
+		ConditionTree struct {
+			Kind     string
+			Result   bool
+			Children []struct {
+				Kind       string
+				Expression int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	tr := got[0].ConditionTree
+	if tr.Kind != "allOf" || tr.Result || len(tr.Children) != 2 || tr.Children[0].Kind != "condition" || tr.Children[0].Expression != 0 || tr.Children[1].Kind != "not" {
+		t.Errorf("conditionTree = %+v", tr)
+	}
+}

@@ -934,8 +934,10 @@ func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
 			Details     *value.Value              `json:"details,omitempty"`
 			Existence   *policy.Existence         `json:"ifNotExistsDetails,omitempty"`
 			Expressions []policy.ExpressionResult `json:"evaluatedExpressions,omitempty"`
+			Conditions  *policy.ConditionNode     `json:"conditionTree,omitempty"`
 		}
-		o := out{Resource: resourceLabel(r), Policy: p.name, File: p.file, Effect: eff, Reason: reasonOf(res), Existence: res.Existence, Expressions: res.Expressions}
+		o := out{Resource: resourceLabel(r), Policy: p.name, File: p.file, Effect: eff, Reason: reasonOf(res), Existence: res.Existence,
+			Expressions: res.Expressions, Conditions: res.Conditions}
 		if !res.Details.IsUndefined() {
 			d := res.Details
 			o.Details = &d
@@ -949,10 +951,12 @@ func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
 		ev.jw.Write(b)
 		return
 	}
-	// One line per evaluation, then the evaluated conditions indented.
+	// One line per evaluation, then the if-condition as evaluated: its
+	// groups and conditions indented as they nest, each with its result;
+	// then the existence condition's.
 	w := ev.tw
 	fmt.Fprintf(w, "%s × %s → %s: %s\n", resourceLabel(r), p.name, eff, reasonOf(res))
-	for _, x := range res.Expressions {
+	printExpr := func(indent string, x *policy.ExpressionResult) {
 		v := "(missing)"
 		if !x.Value.IsUndefined() {
 			v = x.Value.JSON()
@@ -961,7 +965,31 @@ func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
 		if x.Path != "" && x.Path != x.Expression {
 			path = " [" + x.Path + "]"
 		}
-		fmt.Fprintf(w, "    %-5v %s %s%s = %s %s %s\n", x.Result, x.Kind, x.Expression, path, v, x.Operator, x.Target.JSON())
+		fmt.Fprintf(w, "%s%-5v %s %s%s = %s %s %s\n", indent, x.Result, x.Kind, x.Expression, path, v, x.Operator, x.Target.JSON())
+	}
+	shown := 0
+	var walk func(n *policy.ConditionNode, indent string)
+	walk = func(n *policy.ConditionNode, indent string) {
+		if n.Expression >= 0 && n.Expression < len(res.Expressions) {
+			printExpr(indent, &res.Expressions[n.Expression])
+			shown = max(shown, n.Expression+1)
+			return
+		}
+		fmt.Fprintf(w, "%s%-5v %s\n", indent, n.Result, n.Kind)
+		for _, c := range n.Children {
+			walk(c, indent+"  ")
+		}
+	}
+	if res.Conditions != nil {
+		walk(res.Conditions, "    ")
+	}
+	if shown < len(res.Expressions) {
+		if res.Conditions != nil {
+			fmt.Fprintln(w, "    existence condition:")
+		}
+		for i := shown; i < len(res.Expressions); i++ {
+			printExpr("      ", &res.Expressions[i])
+		}
 	}
 	if !res.Details.IsUndefined() && res.Effect != policy.None {
 		fmt.Fprintf(w, "    details: %s\n", res.Details.JSON())

@@ -11,7 +11,11 @@ type state struct {
 	explain     bool
 	skipDetails bool
 	trace       []ExpressionResult
-	lookup      Lookup
+	// tree is the if-condition as evaluated (explain): its root, and the
+	// groups being evaluated.
+	tree   *ConditionNode
+	open   []*ConditionNode
+	lookup Lookup
 	// typ is the "type" of a.Target when typOK (alias paths depend on it).
 	typ   string
 	typOK bool
@@ -55,6 +59,13 @@ type cond interface {
 type allOf struct{ kids []cond }
 
 func (c *allOf) eval(s *state) (bool, error) {
+	if s.explain {
+		return s.group("allOf", func() (bool, error) { return c.kids2(s) })
+	}
+	return c.kids2(s)
+}
+
+func (c *allOf) kids2(s *state) (bool, error) {
 	for _, k := range c.kids {
 		r, err := k.eval(s)
 		if err != nil || !r {
@@ -67,6 +78,13 @@ func (c *allOf) eval(s *state) (bool, error) {
 type anyOf struct{ kids []cond }
 
 func (c *anyOf) eval(s *state) (bool, error) {
+	if s.explain {
+		return s.group("anyOf", func() (bool, error) { return c.kids2(s) })
+	}
+	return c.kids2(s)
+}
+
+func (c *anyOf) kids2(s *state) (bool, error) {
 	for _, k := range c.kids {
 		r, err := k.eval(s)
 		if err != nil {
@@ -82,8 +100,38 @@ func (c *anyOf) eval(s *state) (bool, error) {
 type notCond struct{ inner cond }
 
 func (c *notCond) eval(s *state) (bool, error) {
+	if s.explain {
+		return s.group("not", func() (bool, error) {
+			r, err := c.inner.eval(s)
+			return !r && err == nil, err
+		})
+	}
 	r, err := c.inner.eval(s)
 	return !r && err == nil, err
+}
+
+// group evaluates a logical group of the condition tree (explain): its
+// node holds the nodes of what eval evaluates, and its result.
+func (s *state) group(kind string, eval func() (bool, error)) (bool, error) {
+	n := &ConditionNode{Kind: kind, Expression: -1}
+	s.attach(n)
+	s.open = append(s.open, n)
+	r, err := eval()
+	s.open = s.open[:len(s.open)-1]
+	n.Result = r
+	return r, err
+}
+
+// attach adds n to the group being evaluated, or makes it the root of
+// the tree (the if-condition's; the nodes of an existence condition,
+// evaluated after it, join no tree).
+func (s *state) attach(n *ConditionNode) {
+	if len(s.open) > 0 {
+		p := s.open[len(s.open)-1]
+		p.Children = append(p.Children, n)
+	} else if s.tree == nil {
+		s.tree = n
+	}
 }
 
 // leafCond is subject + operator + operand.
@@ -118,6 +166,7 @@ func (l *leafCond) eval(s *state) (bool, error) {
 	}
 	if s.explain {
 		s.trace = append(s.trace, l.subj.explain(s, l, operand, r))
+		s.attach(&ConditionNode{Kind: "condition", Result: r, Expression: len(s.trace) - 1})
 	}
 	return r, nil
 }

@@ -78,6 +78,16 @@ const (
 	Extension
 )
 
+// ConditionNode is a node of Result.Conditions: a group (allOf, anyOf,
+// not) with the nodes it evaluated, or a condition, whose
+// ExpressionResult is Result.Expressions[Expression] (-1 for a group).
+type ConditionNode struct {
+	Kind       string           `json:"kind"`
+	Result     bool             `json:"result"`
+	Expression int              `json:"expression"`
+	Children   []*ConditionNode `json:"children,omitempty"`
+}
+
 // ExpressionResult records one evaluated condition (Azure's
 // ExpressionEvaluationDetails).
 type ExpressionResult struct {
@@ -120,6 +130,11 @@ type Result struct {
 	Matched bool
 	// Expressions are the evaluated conditions (only with Input.Explain).
 	Expressions []ExpressionResult
+	// Conditions is the if-condition as evaluated, a tree of its logical
+	// groups and conditions (only with Input.Explain): what was not
+	// evaluated (after the first false of an allOf, the first true of an
+	// anyOf) is absent.
+	Conditions *ConditionNode
 	// Existence is set for AuditIfNotExists/DeployIfNotExists.
 	Existence *Existence
 	// Err is an evaluation error (a failing template function, a type
@@ -221,12 +236,14 @@ func (s *state) begin(in *Input, rt *resType) {
 	s.explain = in.Explain
 	s.skipDetails = in.SkipDetails
 	s.trace = nil
+	s.tree, s.open = nil, s.open[:0]
 	s.lookup = in.Lookup
 }
 
 func (s *state) end() {
 	s.a.Clear()
 	s.trace = nil
+	s.tree, s.open = nil, s.open[:0]
 	s.typ, s.lookup = "", nil
 	s.exist = Existence{}
 }
@@ -244,6 +261,7 @@ func (p *Program) evaluate(s *state) (res Result, ok bool) {
 	s.typeChecked = p.types != nil && s.typIsString
 	res = p.run(s)
 	s.trace = nil
+	s.tree, s.open = nil, s.open[:0]
 	return res, true
 }
 
@@ -260,7 +278,7 @@ func (p *Program) run(s *state) Result {
 	res := Result{Applicable: true}
 	matched, err := p.cond.eval(s)
 	if s.explain {
-		res.Expressions = s.trace
+		res.Expressions, res.Conditions = s.trace, s.tree
 	}
 	if err != nil {
 		res.Err = err
