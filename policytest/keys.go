@@ -2,6 +2,7 @@ package policytest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -33,7 +34,7 @@ func checkOwnKeys(data []byte) []string {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			if containsFold(allowed, k.Value) {
+			if slices.Contains(allowed, k.Value) {
 				continue
 			}
 			msg := fmt.Sprintf("line %d: unknown key '%s' in %s", k.Line, k.Value, where)
@@ -71,13 +72,4 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-func containsFold(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

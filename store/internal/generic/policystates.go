@@ -354,13 +354,15 @@ func (t *Tx) records(ctx context.Context, rows []tallyRow) ([]*store.PolicyState
 func (t *Tx) names(ctx context.Context, ids []int64) (map[int64]string, error) {
 	names := map[int64]string{}
 	var unknown []int64
+	asked := map[int64]bool{}
 	for _, id := range ids {
-		if _, ok := names[id]; ok {
+		if _, ok := names[id]; ok || asked[id] {
 			continue
 		}
 		if k, ok := store.KnownPolicyKey(id); ok {
 			names[id] = k
-		} else if !slices.Contains(unknown, id) {
+		} else {
+			asked[id] = true
 			unknown = append(unknown, id)
 		}
 	}
@@ -460,6 +462,12 @@ func (sc *stateScanner) done(ctx context.Context, t *Tx) ([]*store.PolicyState, 
 	return sc.out, nil
 }
 
+// worse reports whether state rolls up before sofar, the worst state
+// so far ("" when none yet): store.ComplianceRank.
+func worse(state, sofar string) bool {
+	return sofar == "" || store.ComplianceRank(state) < store.ComplianceRank(sofar)
+}
+
 // totalKey is a row of policy_state_totals.
 type totalKey struct {
 	sub, rg                           string
@@ -491,10 +499,10 @@ func (acc totals) add(records []*store.PolicyState, sign int) {
 			acc[totalKey{sub, rg, store.TotalRecords, s.AssignmentKey, s.ReferenceKey, s.DefinitionKey, s.SetKey, s.Action, s.State}] += sign
 			if s.ReferenceKey == "" {
 				// kept once at level 0
-			} else if w, ok := worstOf[s.AssignmentKey]; !ok || store.ComplianceRank(s.State) < store.ComplianceRank(w) {
+			} else if w, ok := worstOf[s.AssignmentKey]; !ok || worse(s.State, w) {
 				worstOf[s.AssignmentKey] = s.State
 			}
-			if worst == "" || store.ComplianceRank(s.State) < store.ComplianceRank(worst) {
+			if worse(s.State, worst) {
 				worst = s.State
 			}
 		}
@@ -597,10 +605,6 @@ func (t *Tx) DeletePolicyStatesOfAssignment(ctx context.Context, assignmentKey s
 	slices.Sort(keys)
 	if err := t.lockResources(ctx, keys); err != nil {
 		return 0, t.D.Wrap(ctx, op, err)
-	}
-	// worse reports whether state rolls up before the state so far.
-	worse := func(state, sofar string) bool {
-		return sofar == "" || store.ComplianceRank(state) < store.ComplianceRank(sofar)
 	}
 	type resource struct {
 		sub, rg       int64
