@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -554,7 +555,7 @@ func (ev *evaluator) defaultAPIVersion(typ string) string {
 		ev.versions = map[string]string{}
 	}
 	v := ""
-	if spec, ok := resources.NewRegistry().Lookup(typ); ok {
+	if spec, ok := servedTypes().Lookup(typ); ok {
 		for _, a := range spec.APIVersions {
 			preview := strings.Contains(a, "-preview")
 			best := v == "" || strings.Contains(v, "-preview") && !preview || preview == strings.Contains(v, "-preview") && a > v
@@ -569,6 +570,9 @@ func (ev *evaluator) defaultAPIVersion(typ string) string {
 	}
 	return v
 }
+
+// servedTypes is the registry of the types mlgov serves, built once.
+var servedTypes = sync.OnceValue(resources.NewRegistry)
 
 // maxFirstErrors is how many evaluation errors --summary shows.
 const maxFirstErrors = 3
