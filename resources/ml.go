@@ -194,6 +194,9 @@ func computeActions() map[string]*ActionSpec {
 			}
 			return set(r, t, "properties", "properties", "idleTimeBeforeShutdown"), value.Value{}, nil
 		}},
+		"listkeys":        secretAction("listKeys", computeKeys),
+		"listnodes":       secretAction("listNodes", computeNodes),
+		"updateschedules": {Name: "updateSchedules", Run: computeSchedules},
 	}
 }
 

@@ -110,6 +110,12 @@ type Attributes struct {
 	// write is refused (the policy deny events).
 	RefusalEvents []*store.Event
 
+	// secrets are the stored secrets of a Secrets type's resource,
+	// loaded by the load stage of an action (Undefined when none, and
+	// for the other writes, whose hooks only replace secrets from the
+	// body: what a PUT prepares before the lock stays valid).
+	secrets value.Value
+
 	// versions the prepared stages depended on (see prepared).
 	existingTag, subTag, rgTag string
 	admissionVersion           uint64
@@ -179,6 +185,7 @@ type writePlan struct {
 	deleteID *arm.ID         // delete the tree at this id
 	events   []*store.Event  // the operation's own events
 	op       *store.Operation
+	secrets  *store.Object // the resource's new secrets (nil: unchanged)
 	resp     *Response
 	// respBody: the response's body is the stored resource.
 	respBody bool
@@ -419,7 +426,28 @@ func (m *Manager) load(ctx context.Context, tx store.Tx, a *Attributes, w *write
 	if !a.setLoaded(existing, sub, rg) {
 		return nil, errors.New("a stored resource could not be parsed")
 	}
+	if a.Spec.Secrets && existing != nil && w.op == OpAction {
+		if a.secrets, err = loadSecrets(ctx, tx, id); err != nil {
+			return nil, err
+		}
+	}
 	return nil, nil
+}
+
+// loadSecrets reads a resource's secrets (Undefined when none are
+// stored).
+func loadSecrets(ctx context.Context, tx store.Tx, id *arm.ID) (value.Value, error) {
+	o, err := tx.GetObject(ctx, KindSecrets, id.Key())
+	if errors.Is(err, store.ErrNotFound) {
+		return value.Value{}, nil
+	} else if err != nil {
+		return value.Value{}, err
+	}
+	v, err := value.Parse(o.Body)
+	if err != nil {
+		return value.Value{}, errors.New("stored secrets could not be parsed")
+	}
+	return v, nil
 }
 
 // prepare runs stages 3-6: authorize, build, mutating and validating
@@ -466,6 +494,11 @@ func (m *Manager) persist(ctx context.Context, tx store.Tx, a *Attributes) (*Res
 	}
 	if p.res != nil {
 		if err := tx.PutResource(ctx, p.res); err != nil {
+			return nil, err
+		}
+	}
+	if p.secrets != nil {
+		if err := tx.PutObject(ctx, p.secrets); err != nil {
 			return nil, err
 		}
 	}

@@ -59,7 +59,25 @@ type TypeSpec struct {
 	// GlobalLocation types may have the location "global" (besides the
 	// regions).
 	GlobalLocation bool
+	// Secrets types keep secrets apart from the resource body: the keys
+	// and passwords their list actions return, and the credentials a
+	// write carries that GET never shows. They are one store object per
+	// resource (kind KindSecrets, the resource's key), loaded with the
+	// resource in an action's write transaction (Ctx.Secrets), replaced
+	// with a write (Ctx.SetSecrets), and deleted with the resource.
+	Secrets bool
+	// Views are computed GETs below a resource ({id}/{view}) by
+	// lower-cased name: lists and reports the resource provider derives
+	// from the resource (a deployment's SKUs, a workspace's outbound
+	// dependencies); nothing is stored under them.
+	Views map[string]View
 }
+
+// View computes the answer of a GET below a resource from the resource.
+type View func(c *Ctx, resource value.Value) (value.Value, error)
+
+// KindSecrets is the store object kind of a resource's secrets.
+const KindSecrets = "secrets"
 
 // ActionSpec is a POST action.
 type ActionSpec struct {
@@ -90,6 +108,12 @@ type Ctx struct {
 	// Get reads another resource by key in the write transaction (nil,
 	// nil when it does not exist); only for ReadsStore types.
 	Get func(key string) (*store.Resource, error)
+	// Secrets are the resource's stored secrets, an object (Undefined
+	// when none are stored); only in actions of Secrets types.
+	Secrets value.Value
+	// SetSecrets replaces the resource's secrets with the write (an
+	// empty object removes them all); only for Secrets types.
+	SetSecrets func(value.Value)
 }
 
 // Add adds (or replaces) a type: the types of packages that extend the
@@ -191,23 +215,28 @@ func NewRegistry() *Registry {
 	r := &Registry{types: map[string]*TypeSpec{}}
 	ml := "Microsoft.MachineLearningServices/"
 	r.add(&TypeSpec{Type: ml + "workspaces", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: mlName("workspace"),
-		Validate: validateWorkspace, Defaults: workspaceDefaults,
-		Actions: map[string]*ActionSpec{
-			"provisionmanagednetwork": {Name: "provisionManagedNetwork", Async: true, Run: provisionManagedNetwork},
-		}})
+		Validate: validateWorkspace, Defaults: workspaceDefaults, Actions: workspaceActions(), Secrets: true,
+		Views: map[string]View{"outboundnetworkdependenciesendpoints": workspaceOutbound}})
 	r.add(&TypeSpec{Type: ml + "workspaces/computes", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: computeName,
-		Validate: validateCompute, Defaults: computeDefaults, Actions: computeActions()})
+		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/jobs", APIVersions: mlAPIVersions, Validate: validateJob, Defaults: jobDefaults,
 		Actions: map[string]*ActionSpec{"cancel": {Name: "cancel", Async: true, Run: jobCancel, During: jobCancelling}}})
 	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
-		Validate: validateEndpoint, Defaults: endpointDefaults})
+		Validate: validateEndpoint, Defaults: endpointDefaults, Secrets: true, Actions: map[string]*ActionSpec{
+			"listkeys":       secretAction("listKeys", endpointKeys),
+			"regeneratekeys": {Name: "regenerateKeys", Run: regenerateEndpointKeys},
+		}})
 	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints/deployments", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
-		Validate: requireProperties, Defaults: deploymentDefaults})
+		Validate: requireProperties, Defaults: deploymentDefaults,
+		Actions: map[string]*ActionSpec{"getlogs": secretAction("getLogs", deploymentLogs)},
+		Views:   map[string]View{"skus": deploymentSkus}})
 	r.add(&TypeSpec{Type: ml + "workspaces/batchEndpoints", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
-		Validate: requireProperties, Defaults: endpointDefaults})
+		Validate: requireProperties, Defaults: endpointDefaults, Secrets: true,
+		Actions: map[string]*ActionSpec{"listkeys": secretAction("listkeys", batchEndpointKeys)}})
 	r.add(&TypeSpec{Type: ml + "workspaces/batchEndpoints/deployments", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
 		Validate: requireProperties, Defaults: deploymentDefaults})
-	r.add(&TypeSpec{Type: ml + "workspaces/datastores", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/datastores", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults,
+		Build: datastoreBuild, Secrets: true, Actions: map[string]*ActionSpec{"listsecrets": secretAction("listSecrets", datastoreSecrets)}})
 	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Async: true, Name: mlName("outbound rule"), Validate: requireProperties, Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})

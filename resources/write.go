@@ -92,6 +92,13 @@ func (m *Manager) ctxFor(id *arm.ID, r *Request, now time.Time) *Ctx {
 func (m *Manager) hookCtx(ctx context.Context, a *Attributes) *Ctx {
 	c := m.ctxFor(a.ID, a.Request, a.Now)
 	c.Context = ctx
+	if a.Spec.Secrets {
+		c.Secrets = a.secrets
+		c.SetSecrets = func(v value.Value) {
+			a.secrets = v
+			a.out.secrets = &store.Object{Kind: KindSecrets, Key: a.ID.Key(), Body: []byte(v.JSON()), UpdatedAt: a.Now}
+		}
+	}
 	if tx := a.tx; tx != nil {
 		c.Get = func(key string) (*store.Resource, error) {
 			r, err := tx.GetResource(ctx, key, false)
@@ -164,7 +171,7 @@ func (m *Manager) deleteTree(ctx context.Context, tx store.Tx, id *arm.ID) error
 			return err
 		}
 		for _, it := range items {
-			if err := tx.DeleteResource(ctx, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := m.deleteOne(ctx, tx, it.Key, it.TypeKey); err != nil {
 				return err
 			}
 		}
@@ -172,8 +179,18 @@ func (m *Manager) deleteTree(ctx context.Context, tx store.Tx, id *arm.ID) error
 			break
 		}
 	}
-	if err := tx.DeleteResource(ctx, id.Key()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	return m.deleteOne(ctx, tx, id.Key(), arm.KeyOf(typeOf(id)))
+}
+
+// deleteOne deletes a resource and its secrets.
+func (m *Manager) deleteOne(ctx context.Context, tx store.Tx, key, typeKey string) error {
+	if err := tx.DeleteResource(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if spec, _ := m.reg.Lookup(typeKey); spec.Secrets {
+		if err := tx.DeleteObject(ctx, KindSecrets, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	return nil
 }
@@ -185,6 +202,11 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 	}
 	if r.Method != "GET" {
 		return nil, methodNotAllowed(r)
+	}
+	if id.IsResource() {
+		if resp, ok, err := m.view(ctx, r); ok {
+			return resp, err
+		}
 	}
 	if err := m.requireSubscription(ctx, id.SubscriptionID); err != nil {
 		return nil, err
@@ -233,4 +255,33 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 		q.SubscriptionKey = arm.KeyOf(id.SubscriptionID)
 	}
 	return m.list(ctx, r, q)
+}
+
+// view serves a GET of one of a type's Views ({id}/{view}); ok is false
+// when the path names none.
+func (m *Manager) view(ctx context.Context, r *Request) (resp *Response, ok bool, err error) {
+	id := &arm.ID{SubscriptionID: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup, Parts: r.ID.Parts}
+	spec, _ := m.spec(id)
+	v := spec.Views[arm.KeyOf(r.ID.Trailing)]
+	if v == nil {
+		return nil, false, nil
+	}
+	if err := m.checkAPIVersion(r, spec); err != nil {
+		return nil, true, err
+	}
+	got, err := m.getOne(ctx, id, false)
+	if err != nil {
+		return nil, true, err
+	}
+	res, err := value.Parse(got.Body)
+	if err != nil {
+		return nil, true, err
+	}
+	c := m.ctxFor(id, r, m.cfg.Now())
+	c.Context = ctx
+	out, err := v(c, res)
+	if err != nil {
+		return nil, true, err
+	}
+	return &Response{Body: []byte(out.JSON())}, true, nil
 }

@@ -1,0 +1,219 @@
+package armtest
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+)
+
+// post sends a POST action and checks its status.
+func (s *Server) post(t *testing.T, path, body string, want int) map[string]any {
+	t.Helper()
+	var b any
+	if body != "" {
+		b = body
+	}
+	r := s.Do(t, "POST", path+av, b)
+	if r.Status != want {
+		t.Fatalf("POST %s: %d %s, want %d", path, r.Status, r.Body, want)
+	}
+	if len(r.Body) == 0 {
+		return nil
+	}
+	return r.JSON()
+}
+
+// TestMLSecrets: the list actions of workspaces, endpoints, datastores and
+// computes answer generated or given secrets that are stable across calls,
+// never in the resource's GET; regenerateKeys replaces one key; secrets go
+// with their resource.
+func TestMLSecrets(t *testing.T) {
+	eachBackend(t, nil, testMLSecrets)
+}
+
+func testMLSecrets(t *testing.T, s *Server) {
+	sa := s.RG("rg") + "/providers/Microsoft.Storage/storageAccounts/sa1"
+	ws := s.mustWorkspace(t, "rg", "ws1")
+	s.put(t, sa+"?api-version=2023-01-01", `{"location":"eastus"}`, 201)
+	r := s.Do(t, "PUT", ws+av, `{"location":"eastus","properties":{"storageAccount":"`+sa+`","containerRegistry":"/subscriptions/`+s.SubscriptionID+`/resourceGroups/other/providers/Microsoft.ContainerRegistry/registries/cr1"}}`)
+	if r.Status >= 300 {
+		t.Fatalf("workspace: %d %s", r.Status, r.Body)
+	}
+	s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+
+	// Workspace keys: generated once, the same from every action.
+	k1 := s.post(t, ws+"/listKeys", "", 200)
+	k2 := s.post(t, ws+"/listKeys", "", 200)
+	if k1["userStorageKey"] == "" || k1["userStorageKey"] == nil || !equalJSON(k1, k2) {
+		t.Fatalf("listKeys: %v then %v", k1, k2)
+	}
+	if k1["userStorageResourceId"] != sa {
+		t.Errorf("userStorageResourceId %v, want %s", k1["userStorageResourceId"], sa)
+	}
+	cr, _ := k1["containerRegistryCredentials"].(map[string]any)
+	if cr["username"] != "cr1" || len(cr["passwords"].([]any)) != 2 {
+		t.Errorf("containerRegistryCredentials %v", cr)
+	}
+	if sk := s.post(t, ws+"/listStorageAccountKeys", "", 200); sk["userStorageKey"] != k1["userStorageKey"] {
+		t.Errorf("listStorageAccountKeys %v, listKeys %v", sk, k1["userStorageKey"])
+	}
+	if nk := s.post(t, ws+"/listNotebookKeys", "", 200); !equalJSON(nk, k1["notebookAccessKeys"]) {
+		t.Errorf("listNotebookKeys %v, listKeys %v", nk, k1["notebookAccessKeys"])
+	}
+	if body := string(s.Do(t, "GET", ws+av, nil).Body); strings.Contains(body, k1["userStorageKey"].(string)) {
+		t.Errorf("the workspace GET shows its storage key: %s", body)
+	}
+	s.post(t, ws+"/resyncKeys", "", 200)
+	if k3 := s.post(t, ws+"/listKeys", "", 200); !equalJSON(k1, k3) {
+		t.Errorf("keys changed by resyncKeys: %v then %v", k1, k3)
+	}
+
+	// Notebook: prepareNotebook records the notebook resource on the
+	// workspace; the access token names it and is stable.
+	nb := s.post(t, ws+"/prepareNotebook", "", 200)
+	props, _ := s.Do(t, "GET", ws+av, nil).JSON()["properties"].(map[string]any)
+	if nb["fqdn"] == nil || !equalJSON(props["notebookInfo"], nb) {
+		t.Errorf("prepareNotebook %v; workspace notebookInfo %v", nb, props["notebookInfo"])
+	}
+	t1 := s.post(t, ws+"/listNotebookAccessToken", "", 200)
+	t2 := s.post(t, ws+"/listNotebookAccessToken", "", 200)
+	if t1["accessToken"] == nil || t1["accessToken"] != t2["accessToken"] || t1["hostName"] != nb["fqdn"] || t1["notebookResourceId"] != nb["resourceId"] {
+		t.Errorf("listNotebookAccessToken %v then %v (notebook %v)", t1, t2, nb)
+	}
+
+	// Diagnose: the linked storage account exists, the registry does not.
+	d, _ := s.post(t, ws+"/diagnose", `{"value":{}}`, 200)["value"].(map[string]any)
+	if got := d["storageAccountResults"].([]any); len(got) != 0 {
+		t.Errorf("storage account results %v, want none", got)
+	}
+	if got := d["containerRegistryResults"].([]any); len(got) != 1 || !strings.Contains(got[0].(map[string]any)["message"].(string), "cr1") {
+		t.Errorf("container registry results %v, want one warning naming cr1", got)
+	}
+	if r := s.Do(t, "GET", ws+"/outboundNetworkDependenciesEndpoints"+av, nil); r.Status != 200 || len(r.JSON()["value"].([]any)) == 0 {
+		t.Errorf("outbound dependencies: %d %s", r.Status, r.Body)
+	}
+
+	// Datastore: the secrets of the credentials leave the body for
+	// listSecrets; a new PUT replaces them.
+	ds := ws + "/datastores/blob1"
+	s.put(t, ds+av, `{"properties":{"datastoreType":"AzureBlob","accountName":"sa1","containerName":"c","credentials":{"credentialsType":"AccountKey","secrets":{"secretsType":"AccountKey","key":"s3cret-one"}}}}`, 201)
+	if body := string(s.Do(t, "GET", ds+av, nil).Body); strings.Contains(body, "s3cret") {
+		t.Errorf("the datastore GET shows its secret: %s", body)
+	}
+	if got := s.post(t, ds+"/listSecrets", "", 200); got["key"] != "s3cret-one" || got["secretsType"] != "AccountKey" {
+		t.Errorf("listSecrets %v", got)
+	}
+	s.put(t, ds+av, `{"properties":{"datastoreType":"AzureBlob","accountName":"sa1","containerName":"c","credentials":{"credentialsType":"AccountKey","secrets":{"secretsType":"AccountKey","key":"s3cret-two"}}}}`, 200)
+	if got := s.post(t, ds+"/listSecrets", "", 200); got["key"] != "s3cret-two" {
+		t.Errorf("listSecrets after update %v", got)
+	}
+	s.put(t, ds+av, `{"properties":{"datastoreType":"AzureBlob","accountName":"sa1","containerName":"c","credentials":{"credentialsType":"None"}}}`, 200)
+	wantError(t, "listSecrets of a datastore without secrets", s.Do(t, "POST", ds+"/listSecrets"+av, nil), 400, "OperationNotSupported", "", "None")
+
+	// Online endpoint keys: stable; regenerateKeys replaces the one named.
+	ep := ws + "/onlineEndpoints/ep1"
+	r = s.put(t, ep+av, `{"location":"eastus","properties":{"authMode":"Key"}}`, 201)
+	s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+	e1 := s.post(t, ep+"/listKeys", "", 200)
+	s.post(t, ep+"/regenerateKeys", `{"keyType":"Secondary"}`, 200)
+	e2 := s.post(t, ep+"/listKeys", "", 200)
+	if e1["primaryKey"] == nil || e2["primaryKey"] != e1["primaryKey"] || e2["secondaryKey"] == e1["secondaryKey"] {
+		t.Errorf("keys %v, after regenerating the secondary %v", e1, e2)
+	}
+	s.post(t, ep+"/regenerateKeys", `{"keyType":"Primary","keyValue":"0123456789abcdef-mine"}`, 200)
+	if e3 := s.post(t, ep+"/listKeys", "", 200); e3["primaryKey"] != "0123456789abcdef-mine" || e3["secondaryKey"] != e2["secondaryKey"] {
+		t.Errorf("keys after setting the primary: %v", e3)
+	}
+	wantError(t, "regenerateKeys without keyType", s.Do(t, "POST", ep+"/regenerateKeys"+av, `{}`), 400, "InvalidRequestContent", "", "keyType")
+	tok := ws + "/onlineEndpoints/ep2"
+	r = s.put(t, tok+av, `{"location":"eastus","properties":{"authMode":"AMLToken"}}`, 201)
+	s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+	wantError(t, "listKeys of a token endpoint", s.Do(t, "POST", tok+"/listKeys"+av, nil), 400, "OperationNotSupported", "", "AMLToken")
+
+	// Deployment logs and SKUs.
+	dep := ep + "/deployments/blue"
+	r = s.put(t, dep+av, `{"location":"eastus","sku":{"name":"Default","capacity":1},"properties":{"endpointComputeType":"Managed","model":"azureml:m:1","instanceType":"Standard_DS3_v2"}}`, 201)
+	s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+	logs := s.post(t, dep+"/getLogs", `{"containerType":"InferenceServer","tail":2}`, 200)
+	if c, _ := logs["content"].(string); strings.Count(c, "\n") != 1 {
+		t.Errorf("getLogs tail 2: %q", c)
+	}
+	wantError(t, "getLogs of an unknown container", s.Do(t, "POST", dep+"/getLogs"+av, `{"containerType":"Sidecar"}`), 400, "InvalidRequestContent", "", "containerType")
+	if r := s.Do(t, "GET", dep+"/skus"+av, nil); r.Status != 200 || len(r.JSON()["value"].([]any)) != 1 {
+		t.Errorf("skus: %d %s", r.Status, r.Body)
+	}
+
+	// Computes: an attached VM's password is write-only; a cluster lists
+	// its nodes; an instance has no keys.
+	vm := ws + "/computes/vm1"
+	r = s.put(t, vm+av, `{"location":"eastus","properties":{"computeType":"VirtualMachine","resourceId":"`+sa+`","properties":{"administratorAccount":{"username":"azureuser","password":"vm-p4ss"}}}}`, 201)
+	s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+	if body := string(s.Do(t, "GET", vm+av, nil).Body); strings.Contains(body, "vm-p4ss") {
+		t.Errorf("the compute GET shows its password: %s", body)
+	}
+	acct, _ := s.post(t, vm+"/listKeys", "", 200)["administratorAccount"].(map[string]any)
+	if acct["username"] != "azureuser" || acct["password"] != "vm-p4ss" {
+		t.Errorf("listKeys administratorAccount %v", acct)
+	}
+	cl := ws + "/computes/cluster1"
+	r = s.put(t, cl+av, `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":2}}}}`, 201)
+	s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+	if n := s.post(t, cl+"/listNodes", "", 200); len(n["nodes"].([]any)) != 0 {
+		t.Errorf("listNodes of an idle cluster: %v", n)
+	}
+	wantError(t, "listKeys of a cluster", s.Do(t, "POST", cl+"/listKeys"+av, nil), 400, "OperationNotSupported", "", "AmlCompute")
+
+	// Every call is in the activity log.
+	if evs := s.Events(t, "resourceUri eq '"+ws+"'", 0); !hasOperation(evs, "Microsoft.MachineLearningServices/workspaces/listKeys/action") {
+		t.Errorf("no listKeys/action event in %d events", len(evs))
+	}
+
+	// Deleting the workspace deletes every secret under it.
+	if got := storedSecrets(t, s); len(got) != 4 {
+		t.Errorf("secrets stored for %v, want the workspace, the datastore, the endpoint and the VM", got)
+	}
+	r = s.Do(t, "DELETE", ws+av, nil)
+	if r.Status == 202 {
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+	}
+	if got := storedSecrets(t, s); len(got) != 0 {
+		t.Errorf("secrets left after the workspace's deletion: %v", got)
+	}
+}
+
+func hasOperation(evs []map[string]any, op string) bool {
+	for _, e := range evs {
+		if on, _ := e["operationName"].(map[string]any); strings.EqualFold(on["value"].(string), op) {
+			return true
+		}
+	}
+	return false
+}
+
+// storedSecrets lists the keys of the resources whose secrets are stored.
+func storedSecrets(t *testing.T, s *Server) []string {
+	t.Helper()
+	var keys []string
+	err := s.Store.Read(context.Background(), func(tx store.Tx) error {
+		os, err := tx.ListObjects(context.Background(), resources.KindSecrets)
+		for _, o := range os {
+			keys = append(keys, o.Key)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// equalJSON compares two decoded JSON values.
+func equalJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
