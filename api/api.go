@@ -150,6 +150,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		s.refuse(w, req, arm.Errorf("InvalidRequestHeader", "The header 'x-ms-client-request-id' is %d characters long; at most %d are allowed.", len(clientReqID), MaxClientRequestID))
 		return
 	}
+	if ns, ok := operationsPath(req.URL.Path); ok && s.Providers != nil {
+		s.Providers.serveOperations(w, req, ns)
+		return
+	}
 	if sub, ns, ok := providersPath(req.URL.Path); ok && s.Providers != nil {
 		s.Providers.serve(w, req, sub, ns)
 		return

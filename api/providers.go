@@ -238,3 +238,72 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	w.Write(b)
 }
+
+// operationsPath recognises a provider's operations list:
+// /providers/{namespace}/operations.
+func operationsPath(p string) (ns string, ok bool) {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	if len(segs) == 3 && strings.EqualFold(segs[0], "providers") && strings.EqualFold(segs[2], "operations") && segs[1] != "" {
+		return segs[1], true
+	}
+	return "", false
+}
+
+// serveOperations answers GET /providers/{ns}/operations (the
+// OperationListResult of every resource provider; @azure/arm-machinelearning's
+// operations.list) from what mlgov serves of the namespace.
+func (p *Providers) serveOperations(w http.ResponseWriter, req *http.Request, ns string) {
+	if req.Method != "GET" {
+		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on a provider's operations list.", req.Method))
+		return
+	}
+	if req.URL.Query().Get("api-version") == "" {
+		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+		return
+	}
+	if p.Registry == nil || !p.Registry.ServesNamespace(ns) {
+		writeError(w, 404, arm.Errorf("InvalidResourceNamespace", "The resource namespace '%s' is not one mlgov serves.", arm.Clip(ns, 100)))
+		return
+	}
+	ops := p.Registry.Operations(ns)
+	provider := "Microsoft " + splitCamel(strings.TrimPrefix(ops[0].Name[:strings.IndexByte(ops[0].Name, '/')], "Microsoft."), false)
+	out := make([]map[string]any, 0, len(ops))
+	for _, o := range ops {
+		verb, _, _ := strings.Cut(o.Verb, "/")
+		desc := map[string]string{"read": "Reads", "write": "Creates or updates", "delete": "Deletes"}[verb]
+		if desc == "" {
+			desc = "Runs the " + verb + " action on"
+		}
+		out = append(out, map[string]any{
+			"name": o.Name, "isDataAction": false, "origin": "user,system",
+			"display": map[string]string{"provider": provider, "resource": words(o.Resource), "operation": words(verb) + " " + words(o.Resource),
+				"description": desc + " " + words(o.Resource) + "."},
+		})
+	}
+	writeJSON(w, 200, map[string]any{"value": out})
+}
+
+// words turns a camel-cased type or verb into words: "onlineEndpoints/deployments"
+// -> "online endpoints deployments".
+func words(s string) string { return splitCamel(s, true) }
+
+// splitCamel puts a space before each inner capital and for each '/',
+// lower-casing the capitals if lower.
+func splitCamel(s string, lower bool) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '/':
+			b.WriteByte(' ')
+		case r >= 'A' && r <= 'Z' && i > 0 && s[i-1] != '/':
+			b.WriteByte(' ')
+			if lower {
+				r += 'a' - 'A'
+			}
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -126,3 +126,50 @@ func TestProviders(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationsList: a served namespace lists read, write and delete of
+// each type, its actions and the location-scoped APIs, each with a
+// display; an unserved namespace is 404, another method 405.
+func TestOperationsList(t *testing.T) {
+	p := &Providers{Registry: resources.NewRegistry(), Catalog: alias.NewCatalog()}
+	call := func(method, target string) (int, map[string]any) {
+		t.Helper()
+		ns, ok := operationsPath(httptest.NewRequest(method, target, nil).URL.Path)
+		if !ok {
+			t.Fatalf("%s is not an operations path", target)
+		}
+		w := httptest.NewRecorder()
+		p.serveOperations(w, httptest.NewRequest(method, target, nil), ns)
+		var m map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v: %s", target, err, w.Body)
+		}
+		return w.Code, m
+	}
+	code, m := call("GET", "/providers/Microsoft.MachineLearningServices/operations?api-version=2022-10-01")
+	names := map[string]map[string]any{}
+	for _, o := range m["value"].([]any) {
+		op := o.(map[string]any)
+		names[op["name"].(string)] = op["display"].(map[string]any)
+	}
+	for _, want := range []string{
+		"Microsoft.MachineLearningServices/workspaces/read", "Microsoft.MachineLearningServices/workspaces/computes/delete",
+		"Microsoft.MachineLearningServices/workspaces/listKeys/action", "Microsoft.MachineLearningServices/locations/updateQuotas/action",
+	} {
+		if names[want] == nil {
+			t.Errorf("no operation %s in %d", want, len(names))
+		}
+	}
+	if d := names["Microsoft.MachineLearningServices/workspaces/computes/delete"]; code != 200 || d["provider"] != "Microsoft Machine Learning Services" || d["resource"] != "workspaces computes" {
+		t.Errorf("%d; display %v", code, d)
+	}
+	if code, m := call("GET", "/providers/Contoso.Nothing/operations?api-version=2022-10-01"); code != 404 || m["error"] == nil {
+		t.Errorf("an unserved namespace: %d %v", code, m)
+	}
+	if code, _ := call("POST", "/providers/Microsoft.MachineLearningServices/operations?api-version=2022-10-01"); code != 405 {
+		t.Errorf("POST: %d", code)
+	}
+	if _, ok := operationsPath("/providers/Microsoft.MachineLearningServices"); ok {
+		t.Error("a provider path taken for its operations")
+	}
+}

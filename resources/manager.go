@@ -209,6 +209,9 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 	if ok, resp, err := m.operationStatus(ctx, r); ok {
 		return resp, err
 	}
+	if ok, resp, err := m.locationAPI(ctx, r); ok {
+		return resp, err
+	}
 	if id.Trailing != "" {
 		return m.collectionOrAction(ctx, r)
 	}

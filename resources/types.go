@@ -6,6 +6,7 @@ import (
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/store"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -71,6 +72,10 @@ type TypeSpec struct {
 	// from the resource (a deployment's SKUs, a workspace's outbound
 	// dependencies); nothing is stored under them.
 	Views map[string]View
+	// objects are the store object kinds kept per resource of the type
+	// (by its key), deleted with it: KindSecrets for Secrets types, and
+	// what the type's own APIs keep (a workspace's quotas).
+	objects []string
 }
 
 // View computes the answer of a GET below a resource from the resource.
@@ -171,7 +176,12 @@ func (r *Registry) Types() []string {
 	return out
 }
 
-func (r *Registry) add(s *TypeSpec) { r.types[arm.KeyOf(s.Type)] = s }
+func (r *Registry) add(s *TypeSpec) {
+	if s.Secrets && !slices.Contains(s.objects, KindSecrets) {
+		s.objects = append(s.objects, KindSecrets)
+	}
+	r.types[arm.KeyOf(s.Type)] = s
+}
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$`)
 
@@ -255,5 +265,7 @@ func NewRegistry() *Registry {
 	r.add(&TypeSpec{Type: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, GlobalLocation: true, Defaults: plainDefaults})
 	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
+	ws := r.types[arm.KeyOf(ml+"workspaces")]
+	ws.objects = append(ws.objects, KindMLQuota)
 	return r
 }

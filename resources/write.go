@@ -182,13 +182,15 @@ func (m *Manager) deleteTree(ctx context.Context, tx store.Tx, id *arm.ID) error
 	return m.deleteOne(ctx, tx, id.Key(), arm.KeyOf(typeOf(id)))
 }
 
-// deleteOne deletes a resource and its secrets.
+// deleteOne deletes a resource and the store objects that are its
+// (TypeSpec.objects).
 func (m *Manager) deleteOne(ctx context.Context, tx store.Tx, key, typeKey string) error {
 	if err := tx.DeleteResource(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if spec, _ := m.reg.Lookup(typeKey); spec.Secrets {
-		if err := tx.DeleteObject(ctx, KindSecrets, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+	spec, _ := m.reg.Lookup(typeKey)
+	for _, kind := range spec.objects {
+		if err := tx.DeleteObject(ctx, kind, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
