@@ -284,3 +284,123 @@ func uaiDefaults(c *Ctx, body, existing value.Value) value.Value {
 	body = set(body, str(c.TenantID), "properties", "tenantId")
 	return body
 }
+
+// Assets: code, component, data, environment and model containers and
+// their versions (workspace-level, not tracked, synchronous).
+
+var assetNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$`)
+
+func assetName(kind string) func(string) error {
+	return func(n string) error {
+		if !assetNameRE.MatchString(n) {
+			return badRequest("InvalidResourceName", "The %s '%s' is invalid: it must be 1 to 255 characters, start with a letter or digit, and contain only letters, digits, '.', '_' and '-'.", kind, n)
+		}
+		return nil
+	}
+}
+
+// validateAsset checks what every asset body has (properties an object;
+// description a string; tags and properties string maps) and what the
+// type requires (required: property names that must be non-empty
+// strings; oneOfProps: at least one of them).
+func validateAsset(required []string, oneOfProps ...string) func(body value.Value, create bool) error {
+	return func(body value.Value, create bool) error {
+		if err := requireProperties(body, true); err != nil {
+			return err
+		}
+		p := body.Field("properties")
+		if d := p.Field("description"); !d.IsNullish() && d.Kind() != value.String {
+			return badRequest("InvalidRequestContent", "properties.description must be a string.")
+		}
+		for _, m := range []string{"tags", "properties"} {
+			if v := p.Field(m); !v.IsNullish() && v.Kind() != value.Object {
+				return badRequest("InvalidRequestContent", "properties.%s must be an object of strings.", m)
+			}
+		}
+		for _, r := range required {
+			if v := p.Field(r); v.Kind() != value.String || v.Str() == "" {
+				return badRequest("InvalidRequestContent", "properties.%s is required.", r)
+			}
+		}
+		if len(oneOfProps) > 0 {
+			found := false
+			for _, o := range oneOfProps {
+				found = found || !p.Field(o).IsNullish()
+			}
+			if !found {
+				return badRequest("InvalidRequestContent", "One of properties.%s is required.", strings.Join(oneOfProps, ", properties."))
+			}
+		}
+		return nil
+	}
+}
+
+// assetMutable are the properties of an asset version that may change
+// after it is created: a version is otherwise immutable, as in Azure
+// Machine Learning (the same PUT again is accepted).
+var assetMutable = []string{"description", "tags", "isArchived", "stage", "provisioningState", "properties"}
+
+// versionBuild refuses an update that changes an immutable property of
+// an asset version, naming it.
+func versionBuild(c *Ctx, obj, body, existing value.Value) (value.Value, error) {
+	if existing.IsUndefined() {
+		return obj, nil
+	}
+	np, op := obj.Field("properties"), existing.Field("properties")
+	keys := map[string]bool{}
+	for _, v := range []value.Value{np, op} {
+		for _, m := range v.Members() {
+			keys[m.Key] = true
+		}
+	}
+	for k := range keys {
+		mutable := false
+		for _, m := range assetMutable {
+			mutable = mutable || strings.EqualFold(m, k)
+		}
+		if !mutable && np.Field(k).JSON() != op.Field(k).JSON() {
+			return value.Value{}, badRequest("Conflict", "The version '%s' exists and properties.%s cannot be changed: asset versions are immutable except for description, tags, properties, stage and isArchived. Create a new version.", c.ID.Name(), k)
+		}
+	}
+	return obj, nil
+}
+
+func environmentDefaults(c *Ctx, body, existing value.Value) value.Value {
+	return set(body, str("UserCreated"), "properties", "environmentType")
+}
+
+func validateSchedule(body value.Value, create bool) error {
+	if err := requireProperties(body, true); err != nil {
+		return err
+	}
+	p := body.Field("properties")
+	if p.Field("action").Kind() != value.Object || p.Field("trigger").Kind() != value.Object {
+		return badRequest("InvalidRequestContent", "A schedule needs properties.action and properties.trigger objects.")
+	}
+	if err := oneOf(get(p, "action", "actionType"), "properties.action.actionType", "CreateJob", "InvokeBatchEndpoint"); err != nil {
+		return err
+	}
+	return oneOf(get(p, "trigger", "triggerType"), "properties.trigger.triggerType", "Recurrence", "Cron")
+}
+
+func scheduleDefaults(c *Ctx, body, existing value.Value) value.Value {
+	return setDefault(body, value.BoolValue(true), "properties", "isEnabled")
+}
+
+// workspacePrivateLinks lists the workspace's private link resource: the
+// group id and DNS zones a private endpoint to it needs.
+func workspacePrivateLinks(c *Ctx, r value.Value) (value.Value, error) {
+	id := c.ID.String() + "/privateLinkResources/amlworkspace"
+	return jsonOf(map[string]any{"value": []any{map[string]any{
+		"id": id, "name": "amlworkspace", "type": "Microsoft.MachineLearningServices/workspaces/privateLinkResources",
+		"location": r.Field("location").Str(),
+		"properties": map[string]any{"groupId": "amlworkspace", "requiredMembers": []any{"api", "notebook"},
+			"requiredZoneNames": []any{"privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"}},
+	}}}), nil
+}
+
+// workspaceFeatures lists the preview features enabled for the caller in
+// the workspace: mlgov has none to enable, so the list is empty.
+func workspaceFeatures(c *Ctx, r value.Value) (value.Value, error) {
+	return jsonOf(map[string]any{"value": []any{}}), nil
+}

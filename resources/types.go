@@ -226,7 +226,7 @@ func NewRegistry() *Registry {
 	ml := "Microsoft.MachineLearningServices/"
 	r.add(&TypeSpec{Type: ml + "workspaces", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: mlName("workspace"),
 		Validate: validateWorkspace, Defaults: workspaceDefaults, Actions: workspaceActions(), Secrets: true,
-		Views: map[string]View{"outboundnetworkdependenciesendpoints": workspaceOutbound}})
+		Views: map[string]View{"outboundnetworkdependenciesendpoints": workspaceOutbound, "privatelinkresources": workspacePrivateLinks, "features": workspaceFeatures}})
 	r.add(&TypeSpec{Type: ml + "workspaces/computes", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: computeName,
 		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/jobs", APIVersions: mlAPIVersions, Validate: validateJob, Defaults: jobDefaults,
@@ -251,6 +251,25 @@ func NewRegistry() *Registry {
 	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Async: true, Name: mlName("outbound rule"), Validate: requireProperties, Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/privateEndpointConnections", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
+	for _, a := range []struct {
+		typ                         string
+		container, version, oneOfIn []string // required properties; one of these in a version
+	}{
+		{"codes", nil, nil, nil}, {"components", nil, nil, []string{"componentSpec"}},
+		{"data", []string{"dataType"}, []string{"dataType", "dataUri"}, nil},
+		{"environments", nil, nil, []string{"image", "build"}}, {"models", nil, nil, nil},
+	} {
+		r.add(&TypeSpec{Type: ml + "workspaces/" + a.typ, APIVersions: mlAPIVersions, Name: assetName("name"),
+			Validate: validateAsset(a.container), Defaults: plainDefaults})
+		d := plainDefaults
+		if a.typ == "environments" {
+			d = environmentDefaults
+		}
+		r.add(&TypeSpec{Type: ml + "workspaces/" + a.typ + "/versions", APIVersions: mlAPIVersions, Name: assetName("version"),
+			Validate: validateAsset(a.version, a.oneOfIn...), Defaults: d, Build: versionBuild})
+	}
+	r.add(&TypeSpec{Type: ml + "workspaces/schedules", APIVersions: mlAPIVersions, Async: true, Name: assetName("schedule name"),
+		Validate: validateSchedule, Defaults: scheduleDefaults})
 	r.add(&TypeSpec{Type: ml + "registries", APIVersions: mlAPIVersions, Tracked: true, Async: true, Validate: requireProperties, Defaults: plainDefaults})
 	for _, t := range []string{
 		"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.ContainerRegistry/registries",
