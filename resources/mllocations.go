@@ -67,6 +67,7 @@ var vmSizes = []vmSize{
 	{"Standard_E8s_v3", "ESv3", 8, 0, 64, true},
 	{"Standard_F4s_v2", "FSv2", 4, 0, 8, true},
 	{"Standard_F8s_v2", "FSv2", 8, 0, 16, true},
+	{"Standard_NC6", "NC", 6, 1, 56, false},
 	{"Standard_NC6s_v3", "NCSv3", 6, 1, 112, true},
 	{"Standard_NC24s_v3", "NCSv3", 24, 4, 448, true},
 	{"Standard_NC4as_T4_v3", "NCASv3_T4", 4, 1, 28, true},
