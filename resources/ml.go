@@ -68,6 +68,19 @@ func validateWorkspace(body value.Value, create bool) error {
 		if err := oneOf(mn.Field("isolationMode"), "properties.managedNetwork.isolationMode", "Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"); err != nil {
 			return err
 		}
+		if rules := mn.Field("outboundRules"); !rules.IsNullish() {
+			if rules.Kind() != value.Object {
+				return badRequest("InvalidRequestContent", "properties.managedNetwork.outboundRules must be an object from rule name to rule.")
+			}
+			for _, r := range rules.Members() {
+				if err := mlName("outbound rule")(r.Key); err != nil {
+					return err
+				}
+				if err := validateOutboundRule(r.Value, "properties.managedNetwork.outboundRules."+r.Key); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -84,6 +97,17 @@ func workspaceDefaults(c *Ctx, body, existing value.Value) value.Value {
 	loc := body.Field("location").Str()
 	body = set(body, str("https://"+loc+".api.azureml.ms/discovery"), "properties", "discoveryUrl")
 	body = set(body, str("azureml://"+loc+".api.azureml.ms/mlflow/v1.0"+c.ID.String()), "properties", "mlFlowTrackingUri")
+	// The rules: those sent (each completed), else those the workspace
+	// has (a PUT without them does not delete the rule children).
+	if rules := outboundRules(body); rules.Kind() == value.Object {
+		b := value.NewObjectBuilder(rules.Len())
+		for _, r := range rules.Members() {
+			b.Add(r.Key, ruleDefaults(r.Value))
+		}
+		body = set(body, b.Object(), "properties", "managedNetwork", "outboundRules")
+	} else if rules.IsUndefined() && outboundRules(existing).Kind() == value.Object {
+		body = set(body, outboundRules(existing), "properties", "managedNetwork", "outboundRules")
+	}
 	if !get(existing, "properties", "privateEndpointConnections").IsUndefined() {
 		body = setDefault(body, get(existing, "properties", "privateEndpointConnections"), "properties", "privateEndpointConnections")
 	}
@@ -403,4 +427,121 @@ func workspacePrivateLinks(c *Ctx, r value.Value) (value.Value, error) {
 // the workspace: mlgov has none to enable, so the list is empty.
 func workspaceFeatures(c *Ctx, r value.Value) (value.Value, error) {
 	return jsonOf(map[string]any{"value": []any{}}), nil
+}
+
+// Outbound rules: a workspace's properties.managedNetwork.outboundRules
+// (a map from rule name to rule) and its workspaces/outboundRules/{name}
+// children are one set of rules. The children are resources (what a
+// policy on the outboundRules type evaluates and a compliance scan
+// lists); the map is what a GET of the workspace shows. Each write of
+// either mirrors itself into the other (TypeSpec.Mirrors).
+
+var outboundRuleTypes = []string{"FQDN", "PrivateEndpoint", "ServiceTag"}
+
+// validateOutboundRule checks one rule (the child's properties, or a
+// value of the workspace's map at path).
+func validateOutboundRule(rule value.Value, path string) error {
+	if rule.Kind() != value.Object {
+		return badRequest("InvalidRequestContent", "%s must be an outbound rule object with a type (%s).", path, strings.Join(outboundRuleTypes, ", "))
+	}
+	if rule.Field("type").Kind() != value.String {
+		return badRequest("InvalidRequestContent", "%s.type is required (%s).", path, strings.Join(outboundRuleTypes, ", "))
+	}
+	if err := oneOf(rule.Field("type"), path+".type", outboundRuleTypes...); err != nil {
+		return err
+	}
+	return oneOf(rule.Field("category"), path+".category", "Required", "Recommended", "UserDefined", "Dependency")
+}
+
+func validateOutboundRuleResource(body value.Value, create bool) error {
+	if err := requireProperties(body, true); err != nil {
+		return err
+	}
+	return validateOutboundRule(body.Field("properties"), "properties")
+}
+
+// outboundRules returns a workspace's rule map (Undefined when absent).
+func outboundRules(ws value.Value) value.Value {
+	return get(ws, "properties", "managedNetwork", "outboundRules")
+}
+
+// ruleDefaults completes a rule as the resource provider stores it.
+func ruleDefaults(rule value.Value) value.Value {
+	rule = setDefault(rule, str("UserDefined"), "category")
+	return setDefault(rule, str("Inactive"), "status")
+}
+
+func outboundRuleDefaults(c *Ctx, body, existing value.Value) value.Value {
+	return body.With("properties", ruleDefaults(body.Field("properties")))
+}
+
+// ruleID is the id of a workspace's rule child.
+func ruleID(ws *arm.ID, name string) *arm.ID {
+	id := *ws
+	id.Parts = append(append([]arm.Part(nil), ws.Parts...), arm.Part{Type: "outboundRules", Name: name})
+	return &id
+}
+
+// workspaceRuleMirrors writes the rule children a workspace write adds,
+// changes or removes in its map.
+func workspaceRuleMirrors(c *Ctx, obj, old value.Value) []Mirror {
+	now, was := outboundRules(obj), outboundRules(old)
+	if now.JSON() == was.JSON() {
+		return nil
+	}
+	var out []Mirror
+	for _, mem := range now.Members() {
+		rule := mem.Value
+		if was.Field(mem.Key).JSON() == rule.JSON() {
+			continue
+		}
+		id := ruleID(c.ID, mem.Key)
+		sd := obj.Field("systemData")
+		out = append(out, Mirror{ID: id, Update: func(cur value.Value) value.Value {
+			if cur.IsUndefined() {
+				cur = jsonOf(map[string]any{"id": id.String(), "name": id.Name(), "type": id.Type()})
+				cur = cur.With("systemData", sd)
+			}
+			return cur.With("properties", rule.With("provisioningState", str("Succeeded")))
+		}})
+	}
+	for _, mem := range was.Members() {
+		if _, kept := now.Get(mem.Key); !kept {
+			out = append(out, Mirror{ID: ruleID(c.ID, mem.Key), Update: func(value.Value) value.Value { return value.Value{} }})
+		}
+	}
+	return out
+}
+
+// ruleWorkspaceMirror sets (or, for a delete, removes) a rule child in its
+// workspace's map.
+func ruleWorkspaceMirror(c *Ctx, obj, old value.Value) []Mirror {
+	name := c.ID.Name()
+	return []Mirror{{ID: c.ID.Parent(), Update: func(ws value.Value) value.Value {
+		if ws.IsUndefined() {
+			return ws
+		}
+		rules := outboundRules(ws)
+		if obj.IsUndefined() {
+			if rules.Kind() != value.Object {
+				return ws
+			}
+			return set(ws, without(rules, memberKey(rules, name)), "properties", "managedNetwork", "outboundRules")
+		}
+		if rules.Kind() != value.Object {
+			rules = value.ObjectValue()
+		}
+		return set(ws, rules.Without(memberKey(rules, name)).With(name, obj.Field("properties").Without("provisioningState")), "properties", "managedNetwork", "outboundRules")
+	}}}
+}
+
+// memberKey is the key of v's member named name (case-insensitively, as
+// resource names compare), or name.
+func memberKey(v value.Value, name string) string {
+	for _, m := range v.Members() {
+		if strings.EqualFold(m.Key, name) {
+			return m.Key
+		}
+	}
+	return name
 }

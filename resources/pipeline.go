@@ -502,6 +502,16 @@ func (m *Manager) persist(ctx context.Context, tx store.Tx, a *Attributes) (*Res
 			return nil, err
 		}
 	}
+	switch {
+	case p.deleteID != nil:
+		if err := m.mirror(ctx, tx, a, value.Value{}); err != nil {
+			return nil, err
+		}
+	case p.res != nil && !a.Object.IsUndefined():
+		if err := m.mirror(ctx, tx, a, a.Object); err != nil {
+			return nil, err
+		}
+	}
 	evs := p.events
 	if len(a.Events) > 0 {
 		evs = append(append([]*store.Event(nil), p.events...), a.Events...)

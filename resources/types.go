@@ -72,6 +72,12 @@ type TypeSpec struct {
 	// from the resource (a deployment's SKUs, a workspace's outbound
 	// dependencies); nothing is stored under them.
 	Views map[string]View
+	// Mirrors lists the other resources a write of this type keeps in
+	// step, and how (a workspace's outbound rules and its outboundRules
+	// children are one set of rules): called in the persist stage with
+	// the resource as it will be stored (Undefined when deleted) and as
+	// it was.
+	Mirrors func(c *Ctx, obj, old value.Value) []Mirror
 	// objects are the store object kinds kept per resource of the type
 	// (by its key), deleted with it: KindSecrets for Secrets types, and
 	// what the type's own APIs keep (a workspace's quotas).
@@ -225,7 +231,7 @@ func NewRegistry() *Registry {
 	r := &Registry{types: map[string]*TypeSpec{}}
 	ml := "Microsoft.MachineLearningServices/"
 	r.add(&TypeSpec{Type: ml + "workspaces", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: mlName("workspace"),
-		Validate: validateWorkspace, Defaults: workspaceDefaults, Actions: workspaceActions(), Secrets: true,
+		Validate: validateWorkspace, Defaults: workspaceDefaults, Actions: workspaceActions(), Secrets: true, Mirrors: workspaceRuleMirrors,
 		Views: map[string]View{"outboundnetworkdependenciesendpoints": workspaceOutbound, "privatelinkresources": workspacePrivateLinks, "features": workspaceFeatures}})
 	r.add(&TypeSpec{Type: ml + "workspaces/computes", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: computeName,
 		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true})
@@ -248,7 +254,8 @@ func NewRegistry() *Registry {
 	r.add(&TypeSpec{Type: ml + "workspaces/datastores", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults,
 		Build: datastoreBuild, Secrets: true, Actions: map[string]*ActionSpec{"listsecrets": secretAction("listSecrets", datastoreSecrets)}})
 	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
-	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Async: true, Name: mlName("outbound rule"), Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Name: mlName("outbound rule"),
+		Validate: validateOutboundRuleResource, Defaults: outboundRuleDefaults, Mirrors: ruleWorkspaceMirror})
 	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/privateEndpointConnections", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
 	for _, a := range []struct {
