@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -22,8 +22,8 @@ func newAliasCmd(e *env) *cobra.Command {
 		Use:   "list",
 		Short: "List aliases, optionally of one resource type",
 		Long: "Lists the aliases of the catalogs (mlgov's own plus --aliases): the alias, its default path\n" +
-			"and whether Modify may change it. With --type, the ALIAS column names the alias after the type\n" +
-			"(-o json always gives full names, the type and the api-version-specific paths).",
+			"and whether Modify may change it, in a table per resource type whose ALIAS column names the\n" +
+			"alias after the type (-o json always gives full names, the type and the api-version-specific paths).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
@@ -58,16 +58,34 @@ func newAliasCmd(e *env) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			}
-			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ALIAS\tPATH\tMODIFIABLE")
-			for _, a := range all {
-				name := a.Name
-				if typ != "" && len(name) > len(types[0])+1 && strings.EqualFold(name[:len(types[0])], types[0]) {
-					name = name[len(types[0])+1:]
+			// A table per type, the aliases named after it; the columns
+			// are as wide as their cells up to a cap, past which a cell
+			// pushes only its own row (one table padded to the longest
+			// alias name and path of the catalog would make every row
+			// over 250 characters wide).
+			for i, t := range types {
+				as := cat.AliasesOf(t)
+				if len(as) == 0 {
+					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%v\n", name, a.DefaultPath.String(), a.Modifiable)
+				indent := ""
+				if typ == "" {
+					if i > 0 {
+						fmt.Fprintln(e.stdout)
+					}
+					fmt.Fprintln(e.stdout, t)
+					indent = "  "
+				}
+				rows := [][3]string{{"ALIAS", "PATH", "MODIFIABLE"}}
+				for _, a := range as {
+					name := a.Name
+					if len(name) > len(t)+1 && strings.EqualFold(name[:len(t)], t) {
+						name = name[len(t)+1:]
+					}
+					rows = append(rows, [3]string{name, a.DefaultPath.String(), fmt.Sprint(a.Modifiable)})
+				}
+				writeColumns(e.stdout, indent, rows, 56, 64)
 			}
-			tw.Flush()
 			fmt.Fprintf(e.stderr, "%d aliases\n", len(all))
 			return nil
 		},
@@ -118,4 +136,24 @@ func toAliasJSON(a *alias.Alias) aliasJSON {
 		out.Paths = append(out.Paths, aliasPathJSON{Path: p.Path.String(), APIVersions: p.APIVersions})
 	}
 	return out
+}
+
+// writeColumns prints rows of three cells, the first two padded to the
+// widest cell of their column but at most to widths w0 and w1: a longer
+// cell is followed by two spaces and makes only its own row wider.
+func writeColumns(w io.Writer, indent string, rows [][3]string, w0, w1 int) {
+	widths := [2]int{}
+	for _, r := range rows {
+		for c := range 2 {
+			widths[c] = max(widths[c], len(r[c]))
+		}
+	}
+	widths[0], widths[1] = min(widths[0], w0), min(widths[1], w1)
+	for _, r := range rows {
+		line := indent
+		for c := range 2 {
+			line += r[c] + strings.Repeat(" ", max(widths[c]-len(r[c]), 0)) + "  "
+		}
+		fmt.Fprintln(w, line+r[2])
+	}
 }

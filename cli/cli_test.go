@@ -218,7 +218,17 @@ func TestAliasCommands(t *testing.T) {
 		t.Errorf("alias list (exit %d): no computeType row", code)
 	}
 	out, _, code = run(t, "alias", "list")
-	if code != 0 || !strings.Contains(out, "\nMicrosoft.MachineLearningServices/workspaces/computes/computeType ") {
-		t.Errorf("alias list of every type (exit %d): no full name of computeType", code)
+	if code != 0 || !strings.Contains(out, "\nMicrosoft.MachineLearningServices/workspaces/computes\n  ALIAS ") || !strings.Contains(out, "\n  computeType ") {
+		t.Errorf("alias list of every type (exit %d): no table of the computes' aliases with computeType", code)
+	}
+	// Each type's table is as wide as its own aliases need (one table for
+	// all would pad every row to the longest full alias name).
+	// Columns are capped (56 and 64 characters): a row is wider than 140
+	// characters only when one of its own cells is longer than its cap.
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(l) > 140 && (len(f) != 3 || len(f[0]) <= 56 && len(f[1]) <= 64) {
+			t.Errorf("a line of %d characters: %q", len(l), l)
+			break
+		}
 	}
 }
