@@ -179,8 +179,13 @@ func computeDefaults(c *Ctx, body, existing value.Value) value.Value {
 	case "amlcompute":
 		body = setDefault(body, str("Dedicated"), "properties", "properties", "vmPriority")
 		body = setDefault(body, str("Linux"), "properties", "properties", "osType")
-		body = setDefault(body, value.IntValue(0), "properties", "properties", "scaleSettings", "minNodeCount")
-		body = setDefault(body, str("PT120S"), "properties", "properties", "scaleSettings", "nodeIdleTimeBeforeScaleDown")
+		// The defaults of scaleSettings' optional members, when it is
+		// given: a scaleSettings made here would lack its required
+		// maxNodeCount, and every later write would be refused for it.
+		if get(body, "properties", "properties", "scaleSettings").Kind() == value.Object {
+			body = setDefault(body, value.IntValue(0), "properties", "properties", "scaleSettings", "minNodeCount")
+			body = setDefault(body, str("PT120S"), "properties", "properties", "scaleSettings", "nodeIdleTimeBeforeScaleDown")
+		}
 		body = setDefault(body, value.IntValue(0), "properties", "properties", "currentNodeCount")
 		body = setDefault(body, value.IntValue(0), "properties", "properties", "targetNodeCount")
 		body = setDefault(body, str("Steady"), "properties", "properties", "allocationState")

@@ -61,3 +61,18 @@ func testMLAssets(t *testing.T, s *Server) {
 		t.Errorf("version after its container's deletion: %d", r.Status)
 	}
 }
+
+// TestClusterWithoutScaleSettings: a cluster created without scaleSettings
+// can be written again (the defaults once made a scaleSettings without
+// its required maxNodeCount, which refused every later write).
+func TestClusterWithoutScaleSettings(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg", "ws1")
+		cl := ws + "/computes/cl1"
+		r := s.put(t, cl+av, `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2"}}}`, 201)
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+		if r := s.Do(t, "PATCH", cl+av, `{"tags":{"team":"a"}}`); r.Status >= 300 {
+			t.Errorf("PATCH tags of a cluster created without scaleSettings: %d %s", r.Status, r.Body)
+		}
+	})
+}
