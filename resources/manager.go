@@ -206,6 +206,9 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 		}
 		return m.getOne(ctx, id, true)
 	}
+	if ok, resp, err := m.tagsRequest(ctx, r); ok {
+		return resp, err
+	}
 	if ok, resp, err := m.operationStatus(ctx, r); ok {
 		return resp, err
 	}
@@ -230,6 +233,12 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 	case "DELETE":
 		return m.delete(ctx, r)
 	case "HEAD":
+		// checkExistence(ById): the api-version is checked as for a GET.
+		if spec, _ := m.spec(id); id.IsResource() {
+			if err := m.checkAPIVersion(r, spec); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := m.getOne(ctx, id, false); err != nil {
 			return nil, err
 		}
@@ -404,7 +413,7 @@ func (m *Manager) RecordFailure(ctx context.Context, r *Request, status int, cau
 	if verb == "" {
 		return
 	}
-	op := m.opFor(r, r.ID, operationName(typ, verb))
+	op := m.opFor(r, tagsScopeOf(r.ID), operationName(typ, verb))
 	now := m.cfg.Now()
 	props := map[string]string{}
 	var ae *arm.Error
@@ -678,8 +687,9 @@ func (m *Manager) list(ctx context.Context, r *Request, q store.ListQuery) (*Res
 }
 
 // listFiltered is list with a filter applied to the stored items (paging
-// stays exact: more items are fetched until the page is full).
-func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, keep func(*store.Resource) bool) (*Response, error) {
+// stays exact: more items are fetched until the page is full): pick
+// returns whether an item is listed and its body as listed.
+func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, pick func(*store.Resource) ([]byte, bool)) (*Response, error) {
 	limit, err := ParseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
 	if err != nil {
 		return nil, err
@@ -708,9 +718,14 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 					more = true
 					return nil
 				}
-				if keep == nil || keep(it) {
+				if pick == nil {
 					items = append(items, it)
 					size += len(it.Body)
+				} else if b, ok := pick(it); ok {
+					listed := *it // the store's, maybe its cache's: not changed
+					listed.Body = b
+					items = append(items, &listed)
+					size += len(b)
 				}
 			}
 			if len(items) > 0 && size >= m.cfg.PageBytes {

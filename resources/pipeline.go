@@ -266,6 +266,13 @@ func (m *Manager) write(ctx context.Context, r *Request, w *writer) (*Response, 
 	if err != nil {
 		return nil, err
 	}
+	return m.run(ctx, a, w)
+}
+
+// run runs the stages after the first on attributes built by it (or, for
+// the tags API, by tags.go: the write of a scope's tags).
+func (m *Manager) run(ctx context.Context, a *Attributes, w *writer) (*Response, error) {
+	var err error
 	now := m.cfg.Now()
 	a.Now = now
 	// Stages 3-6 from the committed state, before the write lock (PUT

@@ -199,6 +199,9 @@ func (m *Manager) deleteOne(ctx context.Context, tx store.Tx, key, typeKey strin
 
 func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response, error) {
 	id := r.ID
+	if ok, resp, err := m.genericRequest(ctx, r); ok {
+		return resp, err
+	}
 	if r.Method == "POST" && id.IsResource() {
 		return m.action(ctx, r)
 	}
@@ -217,20 +220,6 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 	if len(id.Parts) == 1 && strings.EqualFold(id.Parts[0].Namespace, "Microsoft.Insights") && strings.EqualFold(id.Parts[0].Type, "eventtypes") &&
 		strings.EqualFold(id.Parts[0].Name, "management") && strings.EqualFold(id.Trailing, "values") && id.ResourceGroup == "" {
 		return m.listEvents(ctx, r)
-	}
-	switch {
-	case id.ResourceGroup == "" && len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "resourceGroups"):
-		return m.list(ctx, r, store.ListQuery{ParentKey: arm.KeyOf("/subscriptions/" + id.SubscriptionID), TypeKey: arm.KeyOf(typeResourceGroup)})
-	case id.ResourceGroup == "" && len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "resources"):
-		// Resources only: not the subscription or its resource groups.
-		return m.listFiltered(ctx, r, store.ListQuery{SubscriptionKey: arm.KeyOf(id.SubscriptionID)}, func(it *store.Resource) bool {
-			return it.TypeKey != arm.KeyOf(typeSubscription) && it.TypeKey != arm.KeyOf(typeResourceGroup)
-		})
-	case id.IsResourceGroup() && strings.EqualFold(id.Trailing, "resources"):
-		if _, err := m.getOne(ctx, id, false); err != nil {
-			return nil, err
-		}
-		return m.list(ctx, r, store.ListQuery{KeyPrefix: id.Key() + "/"})
 	}
 	ct := id.CollectionType()
 	if ct == "" {

@@ -130,4 +130,3 @@ func quotaLimit(t *testing.T, s *Server, loc, id string) any {
 	t.Fatalf("no quota %s in %s", id, r.Body)
 	return nil
 }
-
