@@ -229,6 +229,11 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 	if err := m.checkAPIVersion(r, spec); err != nil {
 		return nil, err
 	}
+	// A list of a type mlgov does not serve is refused as its writes are:
+	// an empty list would say that none exist where mlgov cannot know.
+	if err := m.checkServed(r, spec); err != nil {
+		return nil, err
+	}
 	q := store.ListQuery{TypeKey: arm.KeyOf(ct)}
 	switch {
 	case id.IsResource():

@@ -76,3 +76,16 @@ func TestClusterWithoutScaleSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestListOfUnservedType: a list of a type mlgov does not serve is refused
+// as a write of it is, not answered with an empty list.
+func TestListOfUnservedType(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg", "ws1")
+		wantError(t, "a list of an unknown ML type", s.Do(t, "GET", ws+"/notebooks"+av, nil), 400, "InvalidResourceType", "", "notebooks")
+		wantError(t, "a list of an unserved namespace", s.Do(t, "GET", s.RG("rg")+"/providers/Contoso.Widgets/gadgets"+av, nil), 400, "NoRegisteredProviderFound", "", "Contoso.Widgets")
+		if r := s.Do(t, "GET", ws+"/computes"+av, nil); r.Status != 200 {
+			t.Errorf("a served list: %d %s", r.Status, r.Body)
+		}
+	})
+}
