@@ -41,7 +41,7 @@ func testOutboundRulesOneSet(t *testing.T, s *Server) {
 		t.Fatalf("the rule written with the workspace, as a child: %d %s", c.Status, c.Body)
 	}
 	// Written as a child: in the workspace's map.
-	s.put(t, ws+"/outboundRules/storage"+av, `{"properties":{"type":"PrivateEndpoint","destination":{"serviceResourceId":"/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa","subresourceTarget":"blob"}}}`, 201)
+	s.put(t, ws+"/outboundRules/storage"+av, `{"properties":{"type":"PrivateEndpoint","destination":{"serviceResourceId":"/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa","subresourceTarget":"blob"}}}`, 200)
 	if got := rules(); got["storage"] == nil || got["pypi"] == nil || len(got) != 2 {
 		t.Fatalf("the workspace's rules after a child PUT: %v", got)
 	}

@@ -2,8 +2,8 @@ package armtest
 
 import "testing"
 
-// TestCreatedOKTypes: a PUT that creates a workspace connection or a
-// private endpoint connection answers 200, as the REST specification
+// TestCreatedOKTypes: a PUT that creates a workspace connection, a
+// private endpoint connection or an outbound rule answers 200, as the REST specification
 // lists (the SDK refuses 201), and so does one that replaces it; a
 // compute's create still answers 201.
 func TestCreatedOKTypes(t *testing.T) {
@@ -12,6 +12,7 @@ func TestCreatedOKTypes(t *testing.T) {
 		for _, c := range []struct{ path, body string }{
 			{ws + "/connections/acr", `{"properties":{"category":"ContainerRegistry","authType":"None","target":"myacr.azurecr.io"}}`},
 			{ws + "/privateEndpointConnections/pe1", `{"properties":{"privateLinkServiceConnectionState":{"status":"Approved"}}}`},
+			{ws + "/outboundRules/rule_name_1", `{"properties":{"type":"FQDN","destination":"pypi.org","status":"Active","category":"UserDefined"}}`},
 		} {
 			s.put(t, c.path+av, c.body, 200)
 			s.put(t, c.path+av, c.body, 200)
