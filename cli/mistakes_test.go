@@ -226,3 +226,49 @@ func TestConditionTreeOutput(t *testing.T) {
 		t.Errorf("conditionTree = %+v", tr)
 	}
 }
+
+// TestExistenceConditionTree: an AuditIfNotExists explains its existence
+// condition as a tree per related resource examined, in order, up to the
+// one that satisfies it (text and JSON).
+func TestExistenceConditionTree(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "aine.json")
+	os.WriteFile(def, []byte(`{"properties":{"mode":"All","policyRule":{"if":{"field":"type","equals":"Microsoft.Foo/bars"},
+		"then":{"effect":"auditIfNotExists","details":{"type":"Microsoft.Insights/diagnosticSettings",
+		"existenceCondition":{"anyOf":[{"field":"name","equals":"audit"},{"not":{"field":"location","exists":true}}]}}}}}}`), 0o644)
+	res := filepath.Join(dir, "b.json")
+	os.WriteFile(res, []byte(`{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/b","type":"Microsoft.Foo/bars","name":"b","location":"eastus"}`), 0o644)
+	related := filepath.Join(dir, "related.json")
+	os.WriteFile(related, []byte(`[
+		{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/b/providers/Microsoft.Insights/diagnosticSettings/logs","type":"Microsoft.Insights/diagnosticSettings","name":"logs","location":"eastus"},
+		{"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/b/providers/Microsoft.Insights/diagnosticSettings/audit","type":"Microsoft.Insights/diagnosticSettings","name":"audit"}]`), 0o644)
+	out, errOut, code := run(t, "policy", "eval", "-d", def, "-r", res, "--related", related)
+	want := `    false existence condition on /subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/b/providers/Microsoft.Insights/diagnosticSettings/logs
+      false anyOf
+        false Field name = "logs" Equals "audit"
+        false not
+          true  Field location = "eastus" Exists true
+    true  existence condition on /subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/b/providers/Microsoft.Insights/diagnosticSettings/audit
+      true  anyOf
+        true  Field name = "audit" Equals "audit"
+`
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d; output:\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+	out, _, _ = run(t, "policy", "eval", "-d", def, "-r", res, "--related", related, "-o", "json")
+	var got []struct {
+		ExistenceConditionTrees []struct {
+			Kind       string
+			Result     bool
+			ResourceID string
+			Children   []struct{ Kind string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	trees := got[0].ExistenceConditionTrees
+	if len(trees) != 2 || trees[0].Result || !trees[1].Result || trees[1].Kind != "existenceCondition" || !strings.HasSuffix(trees[1].ResourceID, "/audit") || trees[1].Children[0].Kind != "anyOf" {
+		t.Errorf("existenceConditionTrees = %+v", trees)
+	}
+}

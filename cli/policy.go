@@ -939,9 +939,10 @@ func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
 			Existence   *policy.Existence         `json:"ifNotExistsDetails,omitempty"`
 			Expressions []policy.ExpressionResult `json:"evaluatedExpressions,omitempty"`
 			Conditions  *policy.ConditionNode     `json:"conditionTree,omitempty"`
+			ExistTrees  []*policy.ConditionNode   `json:"existenceConditionTrees,omitempty"`
 		}
 		o := out{Resource: resourceLabel(r), Policy: p.name, File: p.file, Effect: eff, Reason: reasonOf(res), Existence: res.Existence,
-			Expressions: res.Expressions, Conditions: res.Conditions}
+			Expressions: res.Expressions, Conditions: res.Conditions, ExistTrees: res.ExistenceConditions}
 		if !res.Details.IsUndefined() {
 			d := res.Details
 			o.Details = &d
@@ -957,7 +958,8 @@ func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
 	}
 	// One line per evaluation, then the if-condition as evaluated: its
 	// groups and conditions indented as they nest, each with its result;
-	// then the existence condition's.
+	// then the existence condition's, as evaluated against each related
+	// resource examined.
 	w := ev.tw
 	fmt.Fprintf(w, "%s × %s → %s: %s\n", resourceLabel(r), p.name, eff, reasonOf(res))
 	printExpr := func(indent string, x *policy.ExpressionResult) {
@@ -986,6 +988,12 @@ func (ev *evaluator) print(r value.Value, p program, res *policy.Result) {
 	}
 	if res.Conditions != nil {
 		walk(res.Conditions, "    ")
+	}
+	for _, t := range res.ExistenceConditions {
+		fmt.Fprintf(w, "    %-5v existence condition on %s\n", t.Result, t.ResourceID)
+		for _, c := range t.Children {
+			walk(c, "      ")
+		}
 	}
 	if shown < len(res.Expressions) {
 		if res.Conditions != nil {

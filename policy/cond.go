@@ -13,9 +13,12 @@ type state struct {
 	trace       []ExpressionResult
 	// tree is the if-condition as evaluated (explain): its root, and the
 	// groups being evaluated.
-	tree   *ConditionNode
-	open   []*ConditionNode
-	lookup Lookup
+	tree *ConditionNode
+	open []*ConditionNode
+	// existTrees are the existence condition's trees, one per related
+	// resource evaluated (explain).
+	existTrees []*ConditionNode
+	lookup     Lookup
 	// typ is the "type" of a.Target when typOK (alias paths depend on it).
 	typ   string
 	typOK bool

@@ -82,9 +82,12 @@ const (
 // not) with the nodes it evaluated, or a condition, whose
 // ExpressionResult is Result.Expressions[Expression] (-1 for a group).
 type ConditionNode struct {
-	Kind       string           `json:"kind"`
-	Result     bool             `json:"result"`
-	Expression int              `json:"expression"`
+	Kind       string `json:"kind"`
+	Result     bool   `json:"result"`
+	Expression int    `json:"expression"`
+	// ResourceID names the related resource an existence condition was
+	// evaluated against (Kind "existenceCondition").
+	ResourceID string           `json:"resourceId,omitempty"`
 	Children   []*ConditionNode `json:"children,omitempty"`
 }
 
@@ -135,6 +138,12 @@ type Result struct {
 	// evaluated (after the first false of an allOf, the first true of an
 	// anyOf) is absent.
 	Conditions *ConditionNode
+	// ExistenceConditions are the existence condition as evaluated
+	// against each related resource examined, in order (only with
+	// Input.Explain): a node of kind existenceCondition naming the
+	// resource, over the condition's tree. The check stops at the first
+	// resource that satisfies it.
+	ExistenceConditions []*ConditionNode
 	// Existence is set for AuditIfNotExists/DeployIfNotExists.
 	Existence *Existence
 	// Err is an evaluation error (a failing template function, a type
@@ -243,7 +252,7 @@ func (s *state) begin(in *Input, rt *resType) {
 func (s *state) end() {
 	s.a.Clear()
 	s.trace = nil
-	s.tree, s.open = nil, s.open[:0]
+	s.tree, s.open, s.existTrees = nil, s.open[:0], nil
 	s.typ, s.lookup = "", nil
 	s.exist = Existence{}
 }
@@ -261,7 +270,7 @@ func (p *Program) evaluate(s *state) (res Result, ok bool) {
 	s.typeChecked = p.types != nil && s.typIsString
 	res = p.run(s)
 	s.trace = nil
-	s.tree, s.open = nil, s.open[:0]
+	s.tree, s.open, s.existTrees = nil, s.open[:0], nil
 	return res, true
 }
 
@@ -330,7 +339,7 @@ func (p *Program) run(s *state) Result {
 			res.Existence = ex
 		}
 		if s.explain {
-			res.Expressions = s.trace
+			res.Expressions, res.ExistenceConditions = s.trace, s.existTrees
 		}
 		if err != nil {
 			res.Err = err
@@ -552,7 +561,19 @@ func (p *Program) checkExistence(s *state) (*Existence, bool, error) {
 		}
 		saved, savedTyp, savedOK := s.a.Target, s.typ, s.typOK
 		s.setTarget(r)
-		ok, err := ex.cond.eval(s)
+		var ok bool
+		if s.explain {
+			// A tree of its own per related resource: the if-condition's
+			// is done, so the group roots one.
+			root := &ConditionNode{Kind: "existenceCondition", Expression: -1, ResourceID: rid}
+			s.open = append(s.open, root)
+			ok, err = ex.cond.eval(s)
+			s.open = s.open[:len(s.open)-1]
+			root.Result = ok
+			s.existTrees = append(s.existTrees, root)
+		} else {
+			ok, err = ex.cond.eval(s)
+		}
 		s.a.Target, s.typ, s.typOK = saved, savedTyp, savedOK
 		if err != nil {
 			return out, false, err
