@@ -184,7 +184,39 @@ type allocation struct {
 // allocations lists what the computes of a subscription in loc hold.
 func (m *Manager) allocations(ctx context.Context, sub, loc string) ([]allocation, error) {
 	var out []allocation
-	q := store.ListQuery{SubscriptionKey: arm.KeyOf(sub), TypeKey: arm.KeyOf(mlNamespace + "/workspaces/computes"), Limit: 500}
+	err := m.eachInLocation(ctx, sub, mlNamespace+"/workspaces/computes", loc, func(v value.Value) {
+		p := get(v, "properties", "properties")
+		size, ok := findVMSize(p.Field("vmSize").Str())
+		if !ok {
+			return
+		}
+		a := allocation{compute: v.Field("id").Str(), family: size.family, priority: "Dedicated"}
+		if cid, err := arm.ParseID(a.compute); err == nil {
+			a.workspace = cid.Parent().String()
+		}
+		switch strings.ToLower(get(v, "properties", "computeType").Str()) {
+		case "amlcompute":
+			if strings.EqualFold(p.Field("vmPriority").Str(), "LowPriority") {
+				a.priority = "LowPriority"
+			}
+			a.vCPUs = size.vCPUs * int(p.Field("currentNodeCount").Int())
+			a.minVCPUs = size.vCPUs * int(get(p, "scaleSettings", "minNodeCount").Int())
+		case "computeinstance":
+			if strings.EqualFold(p.Field("state").Str(), "Running") {
+				a.vCPUs = size.vCPUs * computeInstancesOfSize
+			}
+		default:
+			return
+		}
+		out = append(out, a)
+	})
+	return out, err
+}
+
+// eachInLocation calls fn with each resource of type typ in the
+// subscription whose location is loc, a page of the store at a time.
+func (m *Manager) eachInLocation(ctx context.Context, sub, typ, loc string, fn func(value.Value)) error {
+	q := store.ListQuery{SubscriptionKey: arm.KeyOf(sub), TypeKey: arm.KeyOf(typ), Limit: 500}
 	for {
 		var page []*store.Resource
 		if err := m.st.Read(ctx, func(tx store.Tx) error {
@@ -192,43 +224,19 @@ func (m *Manager) allocations(ctx context.Context, sub, loc string) ([]allocatio
 			page, err = tx.ListResources(ctx, q)
 			return err
 		}); err != nil {
-			return nil, err
+			return err
 		}
 		for _, res := range page {
 			v, err := value.Parse(res.Body)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if arm.NormalizeLocation(v.Field("location").Str()) != loc {
-				continue
+			if arm.NormalizeLocation(v.Field("location").Str()) == loc {
+				fn(v)
 			}
-			p := get(v, "properties", "properties")
-			size, ok := findVMSize(p.Field("vmSize").Str())
-			if !ok {
-				continue
-			}
-			a := allocation{compute: v.Field("id").Str(), family: size.family, priority: "Dedicated"}
-			if cid, err := arm.ParseID(a.compute); err == nil {
-				a.workspace = cid.Parent().String()
-			}
-			switch strings.ToLower(get(v, "properties", "computeType").Str()) {
-			case "amlcompute":
-				if strings.EqualFold(p.Field("vmPriority").Str(), "LowPriority") {
-					a.priority = "LowPriority"
-				}
-				a.vCPUs = size.vCPUs * int(p.Field("currentNodeCount").Int())
-				a.minVCPUs = size.vCPUs * int(get(p, "scaleSettings", "minNodeCount").Int())
-			case "computeinstance":
-				if strings.EqualFold(p.Field("state").Str(), "Running") {
-					a.vCPUs = size.vCPUs * computeInstancesOfSize
-				}
-			default:
-				continue
-			}
-			out = append(out, a)
 		}
 		if len(page) < q.Limit {
-			return out, nil
+			return nil
 		}
 		q.After = page[len(page)-1].Key
 	}
@@ -336,30 +344,10 @@ func (m *Manager) quotas(ctx context.Context, sub, loc string) (value.Value, err
 // workspacesIn lists the ids of the subscription's workspaces in loc.
 func (m *Manager) workspacesIn(ctx context.Context, sub, loc string) ([]string, error) {
 	var out []string
-	q := store.ListQuery{SubscriptionKey: arm.KeyOf(sub), TypeKey: arm.KeyOf(mlNamespace + "/workspaces"), Limit: 500}
-	for {
-		var page []*store.Resource
-		if err := m.st.Read(ctx, func(tx store.Tx) error {
-			var err error
-			page, err = tx.ListResources(ctx, q)
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		for _, res := range page {
-			v, err := value.Parse(res.Body)
-			if err != nil {
-				return nil, err
-			}
-			if arm.NormalizeLocation(v.Field("location").Str()) == loc {
-				out = append(out, v.Field("id").Str())
-			}
-		}
-		if len(page) < q.Limit {
-			return out, nil
-		}
-		q.After = page[len(page)-1].Key
-	}
+	err := m.eachInLocation(ctx, sub, mlNamespace+"/workspaces", loc, func(v value.Value) {
+		out = append(out, v.Field("id").Str())
+	})
+	return out, err
 }
 
 // workspaceQuotas reads the limits set for a workspace (an object from
