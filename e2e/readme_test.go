@@ -170,30 +170,17 @@ func runReadmeBlock(t *testing.T, bash, scripts, dir string, env []string, b rea
 	t.Logf("ran in %v; output (last lines):\n%s", time.Since(start).Round(time.Millisecond), tailLines(out.String(), 12))
 }
 
-// readmeEnv is the caller's environment without what would send the
-// README's clients elsewhere or change how bash starts, with the loopback
-// addresses kept off any proxy (curl and the SDK honour https_proxy).
+// readmeEnv is clientEnv without, besides, mlgov's own settings and what
+// changes how bash starts.
 func readmeEnv(dir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "AZURE_"), strings.HasPrefix(k, "MLGOV_"),
-			k == "NODE_EXTRA_CA_CERTS", k == "NODE_OPTIONS",
-			k == "BASH_ENV", k == "ENV", k == "CDPATH", k == "PWD", k == "OLDPWD",
-			k == "NO_PROXY", k == "no_proxy":
-			continue
+	env := clientEnv(func(k string) bool {
+		switch k {
+		case "NODE_OPTIONS", "BASH_ENV", "ENV", "CDPATH", "PWD", "OLDPWD":
+			return true
 		}
-		env = append(env, kv)
-	}
-	noProxy := "127.0.0.1,localhost,::1"
-	for _, k := range []string{"NO_PROXY", "no_proxy"} {
-		if v := os.Getenv(k); v != "" {
-			noProxy = v + "," + noProxy
-			break
-		}
-	}
-	return append(env, "PWD="+dir, "NO_PROXY="+noProxy, "no_proxy="+noProxy)
+		return strings.HasPrefix(k, "MLGOV_")
+	})
+	return append(env, "PWD="+dir)
 }
 
 // copyCheckout copies the files git would commit (tracked, and untracked

@@ -296,14 +296,23 @@ func installKey(t *testing.T, dir string, hasLock bool) string {
 // nodeEnv is the environment of the Node tests: the caller's, minus settings
 // that would send the SDKs elsewhere, plus the bootstrap file and the CA.
 func nodeEnv(srv *Server) []string {
+	env := clientEnv(func(k string) bool {
+		return k == "MLGOV_BOOTSTRAP" || k == "NODE_TEST_CONTEXT"
+	})
+	return append(env, "MLGOV_BOOTSTRAP="+srv.BootstrapPath, "NODE_EXTRA_CA_CERTS="+srv.Bootstrap.CACertFile)
+}
+
+// clientEnv is the caller's environment for a client of the test server:
+// without the AZURE_ settings (e.g. AZURE_AUTHORITY_HOST,
+// AZURE_REGIONAL_AUTHORITY_NAME) and NODE_EXTRA_CA_CERTS, which would send
+// the SDKs elsewhere or trust another CA, and without what drop names;
+// with the loopback addresses kept off any proxy (curl and the SDKs
+// honour https_proxy).
+func clientEnv(drop func(k string) bool) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "AZURE_"), // e.g. AZURE_AUTHORITY_HOST, AZURE_REGIONAL_AUTHORITY_NAME
-			k == "NODE_EXTRA_CA_CERTS", k == "MLGOV_BOOTSTRAP",
-			k == "NO_PROXY", k == "no_proxy",
-			k == "NODE_TEST_CONTEXT":
+		if strings.HasPrefix(k, "AZURE_") || k == "NODE_EXTRA_CA_CERTS" || k == "NO_PROXY" || k == "no_proxy" || drop(k) {
 			continue
 		}
 		env = append(env, kv)
@@ -315,12 +324,7 @@ func nodeEnv(srv *Server) []string {
 			break
 		}
 	}
-	return append(env,
-		"MLGOV_BOOTSTRAP="+srv.BootstrapPath,
-		"NODE_EXTRA_CA_CERTS="+srv.Bootstrap.CACertFile,
-		"NO_PROXY="+noProxy,
-		"no_proxy="+noProxy,
-	)
+	return append(env, "NO_PROXY="+noProxy, "no_proxy="+noProxy)
 }
 
 // budget is max, shortened to leave a minute before the go test deadline.
