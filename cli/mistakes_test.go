@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -270,5 +271,19 @@ func TestExistenceConditionTree(t *testing.T) {
 	trees := got[0].ExistenceConditionTrees
 	if len(trees) != 2 || trees[0].Result || !trees[1].Result || trees[1].Kind != "existenceCondition" || !strings.HasSuffix(trees[1].ResourceID, "/audit") || trees[1].Children[0].Kind != "anyOf" {
 		t.Errorf("existenceConditionTrees = %+v", trees)
+	}
+}
+
+// TestCompileTimeShown: policy compile says how long compiling took in a
+// unit that shows it (it once printed "compile time: 0s" for a
+// definition compiled in microseconds).
+func TestCompileTimeShown(t *testing.T) {
+	dir := t.TempDir()
+	def := filepath.Join(dir, "d.json")
+	os.WriteFile(def, []byte(`{"properties":{"mode":"All","policyRule":{"if":{"field":"name","equals":"x"},"then":{"effect":"audit"}}}}`), 0o644)
+	_, errOut, code := run(t, "policy", "compile", def)
+	m := regexp.MustCompile(`(?m)^compile time: ([0-9.]+)(µs|ms|s)$`).FindStringSubmatch(errOut)
+	if code != 0 || m == nil || strings.Trim(m[1], "0.") == "" {
+		t.Errorf("exit %d; no compile time other than zero in:\n%s", code, errOut)
 	}
 }
