@@ -160,7 +160,7 @@ func (p *parser) groupFields(fields *Fields) ([]string, error) {
 		}
 		f, ok := fields.Lookup(t.text)
 		if !ok {
-			return nil, p.errf(t.pos, "unknown property '%s'. Properties: %s", clip(t.text, 60), fields.names())
+			return nil, p.unknown(t, fields)
 		}
 		if !seen[f.Name] {
 			seen[f.Name] = true
@@ -439,7 +439,7 @@ func parseList(param, s string, fields *Fields, directions bool) ([]Field, []boo
 		}
 		f, ok := fields.Lookup(t.text)
 		if !ok {
-			return nil, nil, p.errf(t.pos, "unknown property '%s'. Properties: %s", clip(t.text, 60), fields.names())
+			return nil, nil, p.unknown(t, fields)
 		}
 		p.advance()
 		d := false

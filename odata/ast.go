@@ -38,9 +38,9 @@ type Compare struct {
 	L, R Expr
 }
 
-// Call is a function call: startswith, endswith, contains (two string
-// arguments, a boolean result), tolower, toupper (one string argument, a
-// string result).
+// Call is a function call: startswith, endswith, contains, substringof
+// (two string arguments, a boolean result), tolower, toupper (one string
+// argument, a string result).
 type Call struct {
 	At   int
 	Func string

@@ -1,23 +1,26 @@
 // Package odata parses and runs the OData query options of
 // Microsoft.PolicyInsights (policyStates and policyEvents queryResults,
-// summarize): $filter, $apply, $orderby and $select. It uses the
-// standard library only.
+// summarize): $filter, $apply, $orderby and $select; the $filter of the
+// ARM resource lists is parsed here too. It uses the standard library
+// only.
 //
 // ParseFilter, ParseApply, ParseOrderBy and ParseSelect take the
 // properties a query may name (Fields: canonical name and type). Property
 // names are matched ignoring ASCII case (PolicyInsights accepts
 // complianceState and ComplianceState alike) and come back canonical; an
-// unknown property is an error that lists the known ones. Errors are
-// *Error: the parameter, the byte offset (0-based) in its value and what
-// is wrong. A value is at most MaxLen bytes and nests at most MaxDepth
-// levels (parentheses, not, function calls); no input makes a parser
-// panic (FuzzParseFilter).
+// unknown property is an error that lists the known ones and names it
+// in Error.Property. Errors are *Error: the parameter, the byte offset
+// (0-based) in its value and what is wrong. A value is at most MaxLen
+// bytes and nests at most MaxDepth levels (parentheses, not, function
+// calls); no input makes a parser panic (FuzzParseFilter).
 //
 // # $filter
 //
 // OData 4.0 boolean expressions: eq, ne, gt, ge, lt, le; and, or, not;
 // parentheses; startswith, endswith, contains (two strings → boolean),
-// tolower, toupper; literals 'string' (a quote inside is doubled), numbers, true,
+// substringof (OData 2's contains with its arguments the other way round,
+// substringof('needle', Haystack), which ARM's $filter uses), tolower,
+// toupper; literals 'string' (a quote inside is doubled), numbers, true,
 // false, null, and date-times written 2024-05-01T12:00:00Z, 2024-05-01,
 // datetime'…' or, compared with a datetime property, '…'. A boolean
 // property alone is a condition (IsCompliant, not IsCompliant). Keywords,
@@ -30,8 +33,8 @@
 // Semantics decisions:
 //
 //   - String comparisons (eq, ne, gt, ge, lt, le) and startswith,
-//     endswith, contains ignore case. OData itself compares strings
-//     case-sensitively, but what PolicyInsights filters on is ARM ids,
+//     endswith, contains, substringof ignore case. OData itself compares
+//     strings case-sensitively, but what PolicyInsights filters on is ARM ids,
 //     names, types, effects and states, which ARM treats as
 //     case-insensitive; PolicyInsights returns ids lower-cased
 //     (…/microsoft.authorization/policyassignments/…) while clients filter

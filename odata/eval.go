@@ -105,7 +105,7 @@ func evalCond(e Expr, rec Record) (tri, error) {
 		}
 		return triOf(compareValues(e.Op, l, r)), nil
 	}
-	// A boolean operand: property, literal, startswith/endswith/contains.
+	// A boolean operand: property, literal, startswith/endswith/contains/substringof.
 	v, err := evalValue(e, rec)
 	if err != nil {
 		return triFalse, err
@@ -158,6 +158,8 @@ func evalValue(e Expr, rec Record) (any, error) {
 			return len(args[0]) >= len(args[1]) && compareFold(args[0][len(args[0])-len(args[1]):], args[1]) == 0, nil
 		case "contains":
 			return strings.Contains(lowerASCII(args[0]), lowerASCII(args[1])), nil
+		case "substringof":
+			return strings.Contains(lowerASCII(args[1]), lowerASCII(args[0])), nil
 		}
 		return nil, fmt.Errorf("odata: unknown function %s", e.Func)
 	}

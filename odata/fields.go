@@ -108,11 +108,13 @@ func (fs *Fields) names() string {
 
 // Error is a query-parameter error: the parameter ("$filter", "$apply",
 // "$orderby", "$select"), the byte offset in its value (0-based) and what
-// is wrong.
+// is wrong. Property is set, as written, when the error is an unknown
+// property (a caller may explain why it lacks it).
 type Error struct {
-	Param string
-	Pos   int
-	Msg   string
+	Param    string
+	Pos      int
+	Msg      string
+	Property string
 }
 
 func (e *Error) Error() string {

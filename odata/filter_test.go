@@ -37,6 +37,13 @@ var filterCases = []struct {
 	{"contains(resourceId, '\\')", "f", true},
 	{"contains(resourceId, 'it''s')", "e", true},
 	{"contains(tolower(resourceId), 'keyvault')", "ef", true},
+	{"substringof('KeyVault', resourceId)", "ef", true},
+	{"SubstringOf('_', ResourceId)", "b", true},
+	{"substringof('%', resourceId)", "c", true},
+	{"substringof('it''s', tolower(resourceId))", "e", true},
+	{"substringof('RG', resourceGroup)", "abcef", true},
+	{"not substringof('rg3', resourceGroup)", "abc", true},
+	{"substringof('', resourceGroup)", "abcef", true},
 	{"tolower(PolicyDefinitionAction) eq 'deny'", "acf", true},
 	{"toupper(PolicyDefinitionAction) eq 'DENY'", "acf", true},
 	{"'deny' eq PolicyDefinitionAction", "acf", true},
@@ -81,6 +88,8 @@ var filterCases = []struct {
 	{"ResourceGroup eq resourceGroup", "abcdef", false},
 	{"'a' eq 'A'", "abcdef", false},
 	{"startswith('" + sub + "/resourceGroups/rg1/x', ResourceGroup)", "", false},
+	{"substringof(ResourceGroup, 'x-RG1-x')", "ab", false},
+	{"substringof('ü', resourceGroup)", "", false},
 	{"ResourceGroup eq 'rg1' or ComplianceState eq 'Ünknown'", "ab", false},
 	{"contains(resourceId, '\x00')", "", false}, // found by FuzzParseFilter: SQLite's LIKE stops at NUL
 	{"ResourceGroup eq 'rg1\x00'", "", false},
@@ -129,6 +138,7 @@ func TestParseFilterCanonical(t *testing.T) {
 		{"ResourceId eq 'x' or ResourceId eq 'y' and IsCompliant", "(resourceId eq 'x' or (resourceId eq 'y' and isCompliant))"},
 		{"(ResourceId eq 'x' or ResourceId eq 'y') and not IsCompliant", "((resourceId eq 'x' or resourceId eq 'y') and not isCompliant)"},
 		{"StartsWith(ResourceId, 'a''b')", "startswith(resourceId, 'a''b')"},
+		{"SUBSTRINGOF('a''b', ResourceId)", "substringof('a''b', resourceId)"},
 		{"Timestamp ge datetime'2024-05-01T12:00:00+02:00'", "timestamp ge 2024-05-01T10:00:00Z"},
 		{"Timestamp ge '2024-05-01'", "timestamp ge 2024-05-01T00:00:00Z"},
 		{"Score gt -1.25e1", "score gt -12.5"},
@@ -165,7 +175,11 @@ func TestParseFilterErrors(t *testing.T) {
 		{"ComplianceState like 'a'", "$filter: at 16: unexpected 'like': expected an operator (eq, ne, gt, ge, lt, le, and, or)"},
 		{"ComplianceState in ('a', 'b')", "$filter: at 16: the 'in' operator is not part of OData 4.0: write (complianceState eq 'a' or complianceState eq 'b')"},
 		{"Score add 1 eq 2", "$filter: at 6: the 'add' operator is not supported; operators: eq, ne, gt, ge, lt, le, and, or, not"},
-		{"length(ResourceId) eq 3", "$filter: at 0: unknown function 'length'. Functions: contains, endswith, startswith, tolower, toupper"},
+		{"length(ResourceId) eq 3", "$filter: at 0: unknown function 'length'. Functions: contains, endswith, startswith, substringof, tolower, toupper"},
+		{"substringof('a')", "$filter: at 0: substringof takes 2 argument(s), got 1"},
+		{"substringof(1, ResourceId)", "$filter: at 12: substringof takes strings; '1' is a number"},
+		{"ComplianceState eq NonCompliant", "$filter: at 19: unknown property 'NonCompliant'. " + all + "; a string value is written in single quotes: 'NonCompliant'"},
+		{"'x' eq Foo", "$filter: at 7: unknown property 'Foo'. " + all},
 		{"startswith(ResourceId)", "$filter: at 0: startswith takes 2 argument(s), got 1"},
 		{"startswith(ResourceId, 'a', 'b')", "$filter: at 0: startswith takes 2 argument(s), got 3"},
 		{"startswith(Score, 'a')", "$filter: at 11: startswith takes strings; 'score' is a number"},
@@ -217,6 +231,26 @@ func TestParseFilterErrors(t *testing.T) {
 	chain := strings.Repeat("ResourceType eq 'a' or ", 200) + "IsCompliant"
 	if _, err := odata.ParseFilter(chain, stateFields); err != nil {
 		t.Errorf("or-chain of 200: %v", err)
+	}
+}
+
+// Error.Property names the unknown property, and only that.
+func TestErrorProperty(t *testing.T) {
+	for _, c := range []struct {
+		param, in, want string
+		parse           func(string, *odata.Fields) error
+	}{
+		{"$filter", "IsCompliant or (Complianc eq 'x')", "Complianc", func(s string, f *odata.Fields) error { _, err := odata.ParseFilter(s, f); return err }},
+		{"$filter", "ResourceId eq x", "x", func(s string, f *odata.Fields) error { _, err := odata.ParseFilter(s, f); return err }},
+		{"$filter", "length(ResourceId) eq 1", "", func(s string, f *odata.Fields) error { _, err := odata.ParseFilter(s, f); return err }},
+		{"$filter", "ResourceId gt", "", func(s string, f *odata.Fields) error { _, err := odata.ParseFilter(s, f); return err }},
+		{"$apply", "groupby((Resource))", "Resource", func(s string, f *odata.Fields) error { _, err := odata.ParseApply(s, f); return err }},
+		{"$orderby", "Scores desc", "Scores", func(s string, f *odata.Fields) error { _, err := odata.ParseOrderBy(s, f); return err }},
+	} {
+		var oe *odata.Error
+		if err := c.parse(c.in, stateFields); !errors.As(err, &oe) || oe.Param != c.param || oe.Property != c.want {
+			t.Errorf("%s %q: error %#v, want Property %q", c.param, c.in, err, c.want)
+		}
 	}
 }
 

@@ -47,6 +47,13 @@ func (p *parser) errf(pos int, format string, args ...any) *Error {
 	return &Error{Param: p.param, Pos: p.base + pos, Msg: fmt.Sprintf(format, args...)}
 }
 
+// unknown is the error of the identifier t, which is not in fields.
+func (p *parser) unknown(t token, fields *Fields) *Error {
+	e := p.errf(t.pos, "unknown property '%s'. Properties: %s", clip(t.text, 60), fields.names())
+	e.Property = t.text
+	return e
+}
+
 // advance reads the next token; a lexical error is kept and reported by
 // the next call that looks at the token.
 func (p *parser) advance() {
@@ -190,7 +197,13 @@ func (p *parser) comparison() (Expr, error) {
 	}
 	at := p.tok.pos
 	p.advance()
+	rt := p.tok
 	r, err := p.operand()
+	if e, ok := err.(*Error); ok && e.Property != "" && e.Pos == p.base+rt.pos {
+		if _, prop := l.(*Property); prop { // name eq x: a value meant
+			e.Msg += fmt.Sprintf("; a string value is written in single quotes: '%s'", clip(rt.text, 40))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +256,10 @@ func (p *parser) coerceTime(other, e Expr) {
 	}
 }
 
-var functions = map[string]int{"startswith": 2, "endswith": 2, "contains": 2, "tolower": 1, "toupper": 1}
+// functions are the functions and their numbers of arguments:
+// substringof(needle, haystack) is OData 2's contains(haystack, needle),
+// which ARM's $filter still uses.
+var functions = map[string]int{"startswith": 2, "endswith": 2, "contains": 2, "substringof": 2, "tolower": 1, "toupper": 1}
 
 func (p *parser) operand() (Expr, error) {
 	if err := p.lexErr(); err != nil {
@@ -293,7 +309,7 @@ func (p *parser) operand() (Expr, error) {
 		}
 		f, ok := p.fields.Lookup(t.text)
 		if !ok {
-			return nil, p.errf(t.pos, "unknown property '%s'. Properties: %s", clip(t.text, 60), p.fields.names())
+			return nil, p.unknown(t, p.fields)
 		}
 		return &Property{At: t.pos, Field: f}, nil
 	case tEOF:
@@ -306,7 +322,7 @@ func (p *parser) call(name token) (Expr, error) {
 	fn := lowerASCII(name.text)
 	n, ok := functions[fn]
 	if !ok {
-		return nil, p.errf(name.pos, "unknown function '%s'. Functions: contains, endswith, startswith, tolower, toupper", clip(name.text, 40))
+		return nil, p.errf(name.pos, "unknown function '%s'. Functions: contains, endswith, startswith, substringof, tolower, toupper", clip(name.text, 40))
 	}
 	if err := p.enter(name.pos); err != nil {
 		return nil, err

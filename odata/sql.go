@@ -13,21 +13,22 @@ import (
 // two properties or two literals, an ordering (gt, ge, lt, le) of strings,
 // a string literal with non-ASCII characters (SQLite's lower() folds ASCII
 // only, PostgreSQL's more) or NUL, a function whose first argument is not a
-// column or whose second is not a string literal. The caller then
-// evaluates e in memory with Eval. A nil e renders as "" with ok true.
+// column or whose second is not a string literal (substringof: the other
+// way round). The caller then evaluates e in memory with Eval. A nil e
+// renders as "" with ok true.
 //
 // The SQL selects the same rows as Eval: comparisons are two-valued
 // ("col IS NOT NULL AND ..."), functions of a NULL column are NULL and
 // and/or/not are SQL's, like Eval's; strings compare as lower(col) = ?
-// with the literal lowered; startswith, endswith and contains are
-// lower(col) LIKE ? ESCAPE '\' with %, _ and \ escaped. Arguments are
-// string, bool, float64 and time.Time (UTC, whole microseconds: stored
-// times have microsecond precision, and a finer literal is rendered to
-// select what it selects among those): a backend that stores times
-// otherwise (SQLite as Unix microseconds) converts the time.Time
-// arguments, and number columns should be floating point (PostgreSQL
-// types a parameter after its column). SQLite and PostgreSQL accept the
-// SQL.
+// with the literal lowered; startswith, endswith, contains and
+// substringof are lower(col) LIKE ? ESCAPE '\' with %, _ and \ escaped.
+// Arguments are string, bool, float64 and time.Time (UTC, whole
+// microseconds: stored times have microsecond precision, and a finer
+// literal is rendered to select what it selects among those): a backend
+// that stores times otherwise (SQLite as Unix microseconds) converts the
+// time.Time arguments, and number columns should be floating point
+// (PostgreSQL types a parameter after its column). SQLite and PostgreSQL
+// accept the SQL.
 func ToSQL(e Expr, columns map[string]string) (where string, args []any, ok bool) {
 	if e == nil {
 		return "", nil, true
@@ -196,8 +197,12 @@ func (r *sqlRenderer) like(c *Call) bool {
 	if len(c.Args) != 2 {
 		return false
 	}
-	col, f, ok := r.column(c.Args[0])
-	lit, isLit := c.Args[1].(*Literal)
+	subject, pattern := c.Args[0], c.Args[1]
+	if c.Func == "substringof" {
+		subject, pattern = pattern, subject
+	}
+	col, f, ok := r.column(subject)
+	lit, isLit := pattern.(*Literal)
 	if !ok || !isLit || f.Type != String {
 		return false
 	}
@@ -211,7 +216,7 @@ func (r *sqlRenderer) like(c *Call) bool {
 		pat += "%"
 	case "endswith":
 		pat = "%" + pat
-	case "contains":
+	case "contains", "substringof":
 		pat = "%" + pat + "%"
 	default:
 		return false

@@ -197,6 +197,7 @@ func TestToSQLForms(t *testing.T) {
 		{"startswith(ResourceId, 'A_b%c\\')", `lower(resource_id) LIKE ? ESCAPE '\'`, `[a\_b\%c\\%]`},
 		{"endswith(ResourceId, 'x')", `lower(resource_id) LIKE ? ESCAPE '\'`, `[%x]`},
 		{"contains(ResourceId, 'x')", `lower(resource_id) LIKE ? ESCAPE '\'`, `[%x%]`},
+		{"substringof('X_', ResourceId)", `lower(resource_id) LIKE ? ESCAPE '\'`, `[%x\_%]`},
 		{"1 lt Score and not IsCompliant", "((score IS NOT NULL AND score > ?) AND NOT (is_compliant = ?))", "[1 true]"},
 		{"Timestamp ge 2024-05-01T02:00:00+02:00", "(ts IS NOT NULL AND ts >= ?)", "[2024-05-01 00:00:00 +0000 UTC]"},
 		{"false or true", "(1 = 0 OR 1 = 1)", "[]"},
