@@ -1,9 +1,11 @@
 package resources
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/odata"
 	"github.com/mlgov/mlgov/policy/value"
 )
 
@@ -17,19 +19,21 @@ import (
 //   - tagName eq 'n', tagName eq 'n' and tagValue eq 'v', startswith(tagName, 'prefix');
 //   - and, or, parentheses.
 //
-// What it does not list (identity, plan, other properties, other
-// functions and operators) is refused with InvalidFilter naming it: a
-// filter silently ignored would list what the caller meant to exclude.
-// Strings compare ignoring case, as ARM compares names, types and
-// locations (locations also ignoring spaces: 'East US' is eastus);
-// tag values too, as the names they are stored beside. ARM itself
-// accepts only some combinations (substringof with resourceType, tag
-// filters alone); mlgov evaluates any combination of these.
-//
-// The filter is compiled once per request into a tree of predicates.
-
-// maxFilterDepth bounds the nesting of parentheses (the parser recurses).
-const maxFilterDepth = 32
+// The resource-group list filters on the tags only. odata.ParseFilter
+// parses the filter (its syntax, nesting and length bounds, and error
+// positions); compileFilter then turns the tree into predicates, and
+// refuses with InvalidFilter, naming it, what the specification does not
+// list (identity, plan, other properties, not, other functions and
+// operators, comparisons other than property eq|ne 'string'): a filter
+// silently ignored would list what the caller meant to exclude. Strings
+// compare ignoring case, as ARM compares names, types and locations
+// (locations also ignoring spaces: 'East US' is eastus); tag values too,
+// as the names they are stored beside. A tagName is not an ordinary
+// property (a resource has many tags): tagName eq 'n' and tagValue eq
+// 'v', conditions of one and-chain, mean one tag with that name and that
+// value, so a tagValue needs exactly one tagName eq beside it. ARM
+// itself accepts only some combinations (substringof with resourceType,
+// tag filters alone); mlgov evaluates any combination of these.
 
 // filterItem is what a predicate reads of a listed resource.
 type filterItem struct {
@@ -47,361 +51,201 @@ type resourceFilter struct {
 	typeKey string
 }
 
-// filterFields are the properties a list may filter on.
-type filterFields uint8
-
-const (
-	resourceFields filterFields = iota // the resource lists
-	groupFields                        // the resource-group list: tags only
+// The properties the lists filter on: resourceFields for the resource
+// lists, groupFields for the resource-group list.
+var (
+	resourceFields = stringFields("location", "resourceType", "name", "resourceGroup", "tagName", "tagValue")
+	groupFields    = stringFields("tagName", "tagValue")
 )
 
-// fnode is a parsed $filter.
-type fnode struct {
-	op    string // "and", "or", "eq", "ne", "substringof", "startswith"
-	kids  []*fnode
-	field string // canonical property name
-	text  string // the string literal
-	pos   int
+func stringFields(names ...string) *odata.Fields {
+	fs := make([]odata.Field, len(names))
+	for i, n := range names {
+		fs[i] = odata.Field{Name: n, Type: odata.String}
+	}
+	return odata.NewFields(fs...)
 }
 
-type filterParser struct {
-	src    string
-	pos    int
-	fields filterFields
-	depth  int
-}
-
+// filterError is an InvalidFilter error at the byte offset pos (0-based,
+// as the offsets odata's messages name).
 func filterError(src string, pos int, format string, args ...any) error {
-	e := arm.Errorf("InvalidFilter", "The $filter '%s' is not valid at position %d: "+format, append([]any{arm.Clip(src, 200), pos + 1}, args...)...)
+	e := arm.Errorf("InvalidFilter", "The $filter '%s' is not valid at offset %d: "+format, append([]any{arm.Clip(src, 200), pos}, args...)...)
 	e.Target = "$filter"
 	return e
 }
 
 // compileFilter parses and compiles a $filter ("" : nil, no filter).
-func compileFilter(src string, fields filterFields) (*resourceFilter, error) {
-	if strings.TrimSpace(src) == "" {
-		return nil, nil
-	}
-	p := &filterParser{src: src, fields: fields}
-	n, err := p.or()
-	if err != nil {
+func compileFilter(src string, fields *odata.Fields) (*resourceFilter, error) {
+	e, err := odata.ParseFilter(src, fields)
+	var oe *odata.Error
+	switch {
+	case errors.As(err, &oe):
+		if p := strings.ToLower(oe.Property); p == "identity" || p == "plan" {
+			var names []string
+			for _, f := range fields.List() {
+				names = append(names, f.Name)
+			}
+			return nil, filterError(src, oe.Pos, "filtering on '%s' is not supported by mlgov; the properties supported are %s.", oe.Property, strings.Join(names, ", "))
+		}
+		return nil, filterError(src, oe.Pos, "%s.", oe.Msg)
+	case err != nil || e == nil:
 		return nil, err
 	}
-	if p.skip(); p.pos < len(src) {
-		return nil, filterError(src, p.pos, "unexpected '%s' (expected 'and', 'or' or the end).", arm.Clip(src[p.pos:], 40))
-	}
-	match, err := p.compile(n)
+	c := filterCompiler{src: src, groups: fields == groupFields}
+	match, err := c.cond(e)
 	if err != nil {
 		return nil, err
 	}
 	f := &resourceFilter{match: match}
-	for _, k := range append([]*fnode{n}, andKids(n)...) {
-		if k.op == "eq" && k.field == "resourceType" {
-			f.typeKey = arm.KeyOf(k.text)
+	for _, k := range conjuncts(e) {
+		if t, ok := eqString(k, "resourceType"); ok {
+			f.typeKey = arm.KeyOf(t)
 		}
 	}
 	return f, nil
 }
 
-func andKids(n *fnode) []*fnode {
-	if n.op == "and" {
-		return n.kids
-	}
-	return nil
+type filterCompiler struct {
+	src    string
+	groups bool // the resource-group list
 }
 
-func (p *filterParser) skip() {
-	for p.pos < len(p.src) && (p.src[p.pos] == ' ' || p.src[p.pos] == '\t') {
-		p.pos++
-	}
+func (c *filterCompiler) errorf(pos int, format string, args ...any) error {
+	return filterError(c.src, pos, format, args...)
 }
 
-// word reads an identifier (letters, digits, '_', '/'); "" when none.
-func (p *filterParser) word() (string, int) {
-	p.skip()
-	start := p.pos
-	for p.pos < len(p.src) {
-		c := p.src[p.pos]
-		if c == '_' || c == '/' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-			p.pos++
-			continue
+const (
+	unpairedTagValue = "tagValue must be paired with exactly one tagName: tagName eq 'name' and tagValue eq 'value'."
+	otherFunction    = "the function '%s' is not supported: use substringof(value, name|resourceGroup) or startswith(tagName, value)."
+)
+
+// cond compiles a condition.
+func (c *filterCompiler) cond(e odata.Expr) (predicate, error) {
+	switch e := e.(type) {
+	case *odata.Logical:
+		if e.Op == "and" {
+			return c.and(conjuncts(e))
 		}
-		break
-	}
-	return p.src[start:p.pos], start
-}
-
-// keyword consumes kw (ignoring case) when it is the next word.
-func (p *filterParser) keyword(kw string) bool {
-	save := p.pos
-	if w, _ := p.word(); strings.EqualFold(w, kw) {
-		return true
-	}
-	p.pos = save
-	return false
-}
-
-func (p *filterParser) punct(c byte) bool {
-	p.skip()
-	if p.pos < len(p.src) && p.src[p.pos] == c {
-		p.pos++
-		return true
-	}
-	return false
-}
-
-func (p *filterParser) or() (*fnode, error) {
-	n, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		pos := p.pos
-		if !p.keyword("or") {
-			return n, nil
-		}
-		r, err := p.and()
+		l, err := c.cond(e.L)
 		if err != nil {
 			return nil, err
 		}
-		n = &fnode{op: "or", kids: []*fnode{n, r}, pos: pos}
-	}
-}
-
-func (p *filterParser) and() (*fnode, error) {
-	n, err := p.primary()
-	if err != nil {
-		return nil, err
-	}
-	var kids []*fnode
-	for {
-		if !p.keyword("and") {
-			break
-		}
-		r, err := p.primary()
-		if err != nil {
-			return nil, err
-		}
-		if kids == nil {
-			kids = []*fnode{n}
-		}
-		kids = append(kids, r)
-	}
-	if kids == nil {
-		return n, nil
-	}
-	return &fnode{op: "and", kids: kids, pos: n.pos}, nil
-}
-
-func (p *filterParser) primary() (*fnode, error) {
-	p.skip()
-	start := p.pos
-	if p.punct('(') {
-		if p.depth++; p.depth > maxFilterDepth {
-			return nil, filterError(p.src, start, "parentheses nest deeper than %d.", maxFilterDepth)
-		}
-		n, err := p.or()
-		if err != nil {
-			return nil, err
-		}
-		if !p.punct(')') {
-			return nil, filterError(p.src, p.pos, "')' expected.")
-		}
-		p.depth--
-		return n, nil
-	}
-	w, pos := p.word()
-	if w == "" {
-		if p.pos >= len(p.src) {
-			return nil, filterError(p.src, p.pos, "a condition is missing at the end.")
-		}
-		return nil, filterError(p.src, p.pos, "a property, a function or '(' expected, found '%s'.", arm.Clip(p.src[p.pos:], 40))
-	}
-	if p.punct('(') {
-		return p.call(w, pos)
-	}
-	field, err := p.field(w, pos)
-	if err != nil {
-		return nil, err
-	}
-	opPos := p.pos
-	op, _ := p.word()
-	op = strings.ToLower(op)
-	if op != "eq" && op != "ne" {
-		if op == "" {
-			return nil, filterError(p.src, opPos, "'eq' or 'ne' expected after '%s'.", w)
-		}
-		return nil, filterError(p.src, opPos, "the operator '%s' is not supported: use eq or ne (and substringof or startswith for parts of names).", arm.Clip(op, 20))
-	}
-	if op == "ne" && (field == "tagName" || field == "tagValue") {
-		return nil, filterError(p.src, opPos, "%s takes eq only.", field)
-	}
-	s, err := p.str()
-	if err != nil {
-		return nil, err
-	}
-	return &fnode{op: op, field: field, text: s, pos: pos}, nil
-}
-
-// call parses substringof('text', name|resourceGroup) and
-// startswith(tagName, 'prefix') after the '('.
-func (p *filterParser) call(fn string, pos int) (*fnode, error) {
-	switch strings.ToLower(fn) {
-	case "substringof":
-		if p.fields == groupFields {
-			return nil, filterError(p.src, pos, "the resource-group list filters on tagName and tagValue only.")
-		}
-		s, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		if !p.punct(',') {
-			return nil, filterError(p.src, p.pos, "',' expected: substringof('text', name).")
-		}
-		w, wpos := p.word()
-		field, err := p.field(w, wpos)
-		if err != nil {
-			return nil, err
-		}
-		if field != "name" && field != "resourceGroup" {
-			return nil, filterError(p.src, wpos, "substringof applies to name and resourceGroup only.")
-		}
-		if !p.punct(')') {
-			return nil, filterError(p.src, p.pos, "')' expected.")
-		}
-		return &fnode{op: "substringof", field: field, text: s, pos: pos}, nil
-	case "startswith":
-		w, wpos := p.word()
-		field, err := p.field(w, wpos)
-		if err != nil {
-			return nil, err
-		}
-		if field != "tagName" {
-			return nil, filterError(p.src, wpos, "startswith applies to tagName only (substringof finds parts of names).")
-		}
-		if !p.punct(',') {
-			return nil, filterError(p.src, p.pos, "',' expected: startswith(tagName, 'prefix').")
-		}
-		s, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		if !p.punct(')') {
-			return nil, filterError(p.src, p.pos, "')' expected.")
-		}
-		return &fnode{op: "startswith", field: field, text: s, pos: pos}, nil
-	}
-	return nil, filterError(p.src, pos, "the function '%s' is not supported: use substringof(value, name|resourceGroup) or startswith(tagName, value).", arm.Clip(fn, 40))
-}
-
-// field returns the canonical name of a property the list filters on.
-func (p *filterParser) field(w string, pos int) (string, error) {
-	known := []string{"location", "resourceType", "name", "resourceGroup", "tagName", "tagValue"}
-	if p.fields == groupFields {
-		known = []string{"tagName", "tagValue"}
-	}
-	for _, k := range known {
-		if strings.EqualFold(w, k) {
-			return k, nil
-		}
-	}
-	lw := strings.ToLower(w)
-	if p.fields == resourceFields && (lw == "identity" || lw == "plan" || strings.HasPrefix(lw, "identity/") || strings.HasPrefix(lw, "plan/")) {
-		return "", filterError(p.src, pos, "filtering on '%s' is not supported by mlgov; the properties supported are %s.", w, strings.Join(known, ", "))
-	}
-	if w == "" {
-		return "", filterError(p.src, pos, "a property expected; the properties supported are %s.", strings.Join(known, ", "))
-	}
-	return "", filterError(p.src, pos, "'%s' is not a property this list filters on; the properties supported are %s.", arm.Clip(w, 40), strings.Join(known, ", "))
-}
-
-// str reads a string literal ('...', a quote inside doubled).
-func (p *filterParser) str() (string, error) {
-	p.skip()
-	if p.pos >= len(p.src) || p.src[p.pos] != '\'' {
-		return "", filterError(p.src, p.pos, "a string in single quotes expected.")
-	}
-	start := p.pos
-	p.pos++
-	var b strings.Builder
-	for p.pos < len(p.src) {
-		c := p.src[p.pos]
-		p.pos++
-		if c != '\'' {
-			b.WriteByte(c)
-			continue
-		}
-		if p.pos < len(p.src) && p.src[p.pos] == '\'' {
-			b.WriteByte('\'')
-			p.pos++
-			continue
-		}
-		return b.String(), nil
-	}
-	return "", filterError(p.src, start, "the string is not closed.")
-}
-
-// compile turns a parsed filter into a predicate. A tagValue condition
-// is only meaningful with the tagName it qualifies: it must stand in an
-// and beside exactly one tagName eq, the pair then matching a tag of
-// that name with that value.
-func (p *filterParser) compile(n *fnode) (predicate, error) {
-	switch n.op {
-	case "or":
-		l, err := p.compile(n.kids[0])
-		if err != nil {
-			return nil, err
-		}
-		r, err := p.compile(n.kids[1])
+		r, err := c.cond(e.R)
 		if err != nil {
 			return nil, err
 		}
 		return func(it *filterItem) bool { return l(it) || r(it) }, nil
-	case "and":
-		var names, values []*fnode
-		for _, k := range n.kids {
-			switch {
-			case k.op == "eq" && k.field == "tagName":
-				names = append(names, k)
-			case k.op == "eq" && k.field == "tagValue":
-				values = append(values, k)
+	case *odata.Compare:
+		if e.Op != "eq" && e.Op != "ne" {
+			return nil, c.errorf(e.At, "the operator '%s' is not supported: use eq or ne (and substringof or startswith for parts of names).", e.Op)
+		}
+		field, err := c.property(e.L)
+		if err != nil {
+			return nil, err
+		}
+		if e.Op == "ne" && (field == "tagName" || field == "tagValue") {
+			return nil, c.errorf(e.At, "%s takes eq only.", field)
+		}
+		want, err := c.text(e.R)
+		switch {
+		case err != nil:
+			return nil, err
+		case field == "tagValue":
+			return nil, c.errorf(e.L.Pos(), unpairedTagValue)
+		case field == "tagName":
+			return func(it *filterItem) bool { _, ok := it.tags.Get(want); return ok }, nil
+		case field == "location":
+			want = arm.NormalizeLocation(want)
+		}
+		get, ne := itemField(field), e.Op == "ne"
+		return func(it *filterItem) bool { return strings.EqualFold(get(it), want) != ne }, nil
+	case *odata.Call:
+		return c.call(e)
+	case *odata.Not:
+		return nil, c.errorf(e.At, "'not' is not supported: use ne, or and/or.")
+	}
+	return nil, c.errorf(e.Pos(), "'%s' is not a condition this list supports: property eq|ne 'value', substringof or startswith.", arm.Clip(e.String(), 40))
+}
+
+// and compiles the conditions of an and-chain. A tagValue condition
+// qualifies the one tagName eq beside it: the pair matches a tag of that
+// name with that value.
+func (c *filterCompiler) and(kids []odata.Expr) (predicate, error) {
+	var names, values []odata.Expr
+	for _, k := range kids {
+		if _, ok := eqString(k, "tagName"); ok {
+			names = append(names, k)
+		}
+		if _, ok := eqString(k, "tagValue"); ok {
+			values = append(values, k)
+		}
+	}
+	var preds []predicate
+	if len(values) > 0 {
+		if len(values) > 1 || len(names) != 1 {
+			return nil, c.errorf(values[0].(*odata.Compare).L.Pos(), unpairedTagValue)
+		}
+		name, _ := eqString(names[0], "tagName")
+		val, _ := eqString(values[0], "tagValue")
+		preds = append(preds, func(it *filterItem) bool {
+			v, ok := it.tags.Get(name)
+			return ok && strings.EqualFold(v.Str(), val)
+		})
+	}
+	for _, k := range kids {
+		if len(values) > 0 && (k == names[0] || k == values[0]) {
+			continue
+		}
+		p, err := c.cond(k)
+		if err != nil {
+			return nil, err
+		}
+		preds = append(preds, p)
+	}
+	return func(it *filterItem) bool {
+		for _, p := range preds {
+			if !p(it) {
+				return false
 			}
 		}
-		var preds []predicate
-		if len(values) > 0 {
-			if len(values) > 1 || len(names) != 1 {
-				return nil, filterError(p.src, values[0].pos, "tagValue must be paired with exactly one tagName: tagName eq 'name' and tagValue eq 'value'.")
-			}
-			name, val := names[0].text, values[0].text
-			preds = append(preds, func(it *filterItem) bool {
-				v, ok := it.tags.Get(name)
-				return ok && it.tags.Kind() == value.Object && strings.EqualFold(v.Str(), val)
-			})
-		}
-		for _, k := range n.kids {
-			if len(values) > 0 && (k == names[0] || k == values[0]) {
-				continue
-			}
-			c, err := p.compile(k)
-			if err != nil {
-				return nil, err
-			}
-			preds = append(preds, c)
-		}
-		return func(it *filterItem) bool {
-			for _, c := range preds {
-				if !c(it) {
-					return false
-				}
-			}
-			return true
-		}, nil
+		return true
+	}, nil
+}
+
+// call compiles substringof('text', name|resourceGroup) and
+// startswith(tagName, 'prefix').
+func (c *filterCompiler) call(e *odata.Call) (predicate, error) {
+	switch e.Func {
 	case "substringof":
-		text := strings.ToLower(n.text)
-		get := itemField(n.field)
+		if c.groups {
+			return nil, c.errorf(e.At, "the resource-group list filters on tagName and tagValue only.")
+		}
+		text, err := c.text(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		field, err := c.property(e.Args[1])
+		if err != nil {
+			return nil, err
+		}
+		if field != "name" && field != "resourceGroup" {
+			return nil, c.errorf(e.Args[1].Pos(), "substringof applies to name and resourceGroup only.")
+		}
+		text, get := strings.ToLower(text), itemField(field)
 		return func(it *filterItem) bool { return strings.Contains(strings.ToLower(get(it)), text) }, nil
 	case "startswith":
-		prefix := strings.ToLower(n.text)
+		field, err := c.property(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		if field != "tagName" {
+			return nil, c.errorf(e.Args[0].Pos(), "startswith applies to tagName only (substringof finds parts of names).")
+		}
+		prefix, err := c.text(e.Args[1])
+		if err != nil {
+			return nil, err
+		}
+		prefix = strings.ToLower(prefix)
 		return func(it *filterItem) bool {
 			for _, m := range it.tags.Members() {
 				if strings.HasPrefix(strings.ToLower(m.Key), prefix) {
@@ -411,26 +255,54 @@ func (p *filterParser) compile(n *fnode) (predicate, error) {
 			return false
 		}, nil
 	}
-	// eq, ne
-	switch n.field {
-	case "tagValue":
-		return nil, filterError(p.src, n.pos, "tagValue must be paired with exactly one tagName: tagName eq 'name' and tagValue eq 'value'.")
-	case "tagName":
-		name := n.text
-		return func(it *filterItem) bool {
-			_, ok := it.tags.Get(name)
-			return ok && it.tags.Kind() == value.Object
-		}, nil
+	return nil, c.errorf(e.At, otherFunction, e.Func)
+}
+
+// property returns the canonical name of a property operand.
+func (c *filterCompiler) property(e odata.Expr) (string, error) {
+	switch e := e.(type) {
+	case *odata.Property:
+		return e.Field.Name, nil
+	case *odata.Call: // tolower or toupper: substringof and startswith are conditions
+		return "", c.errorf(e.At, otherFunction, e.Func)
 	}
-	want := n.text
-	if n.field == "location" {
-		want = arm.NormalizeLocation(want)
+	return "", c.errorf(e.Pos(), "a property expected, found %s.", arm.Clip(e.String(), 40))
+}
+
+// text returns the value of a string literal operand.
+func (c *filterCompiler) text(e odata.Expr) (string, error) {
+	if l, ok := e.(*odata.Literal); ok {
+		if s, ok := l.Value.(string); ok {
+			return s, nil
+		}
 	}
-	get := itemField(n.field)
-	if n.op == "ne" {
-		return func(it *filterItem) bool { return !strings.EqualFold(get(it), want) }, nil
+	return "", c.errorf(e.Pos(), "a string in single quotes expected, found %s.", arm.Clip(e.String(), 40))
+}
+
+// eqString returns text when e is the condition field eq 'text'.
+func eqString(e odata.Expr, field string) (string, bool) {
+	c, ok := e.(*odata.Compare)
+	if !ok || c.Op != "eq" {
+		return "", false
 	}
-	return func(it *filterItem) bool { return strings.EqualFold(get(it), want) }, nil
+	if p, ok := c.L.(*odata.Property); !ok || p.Field.Name != field {
+		return "", false
+	}
+	l, ok := c.R.(*odata.Literal)
+	if !ok {
+		return "", false
+	}
+	s, ok := l.Value.(string)
+	return s, ok
+}
+
+// conjuncts are the conditions of an and-chain (e itself when it is not
+// one).
+func conjuncts(e odata.Expr) []odata.Expr {
+	if l, ok := e.(*odata.Logical); ok && l.Op == "and" {
+		return append(conjuncts(l.L), conjuncts(l.R)...)
+	}
+	return []odata.Expr{e}
 }
 
 func itemField(field string) func(*filterItem) string {

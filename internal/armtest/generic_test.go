@@ -321,17 +321,17 @@ func TestGenericList(t *testing.T) {
 			{"tagName ne 'env'", "eq only"},
 			{"plan eq 'x'", "'plan' is not supported"},
 			{"identity/principalId eq 'x'", "not supported"},
-			{"foo eq 'x'", "'foo' is not a property"},
+			{"foo eq 'x'", "unknown property 'foo'"},
 			{"name gt 'a'", "'gt' is not supported"},
-			{"name eq 'open", "not closed"},
+			{"name eq 'open", "unterminated string"},
 			{"name eq x", "single quotes"},
 			{"substringof('x', location)", "name and resourceGroup only"},
 			{"endswith(name, 'x')", "'endswith' is not supported"},
 			{"startswith(name, 'x')", "tagName only"},
-			{"name eq 'a' and", "missing at the end"},
-			{"(name eq 'a'", "')' expected"},
+			{"name eq 'a' and", "found the end"},
+			{"(name eq 'a'", "expected ')'"},
 			{"name eq 'a' name eq 'b'", "unexpected"},
-			{strings.Repeat("(", 40) + "name eq 'a'" + strings.Repeat(")", 40), "nest deeper"},
+			{strings.Repeat("(", 40) + "name eq 'a'" + strings.Repeat(")", 40), "nested more than 32"},
 		}
 		for _, b := range bad {
 			r := s.Do(t, "GET", s.sub()+"/resources"+tav+"&$filter="+url.QueryEscape(b.filter), nil)
