@@ -454,3 +454,45 @@ func datastoreSecrets(c *Ctx, r, _ value.Value) (value.Value, error) {
 	}
 	return value.Value{}, badRequest("OperationNotSupported", "The datastore has no secrets: its credentials are of type '%s' and none were given with them.", ct)
 }
+
+// Registries.
+
+// registryRemoveRegions keeps the registry's regions that the body's
+// properties.regionDetails lists and removes the others
+// (Registries_RemoveRegions: the body is the registry as it is to be). A
+// region the registry does not have cannot be added this way, and its
+// primary region (its location) stays.
+func registryRemoveRegions(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
+	want := get(body, "properties", "regionDetails")
+	if want.Kind() != value.Array || want.Len() == 0 {
+		return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "properties.regionDetails is required: the regions the registry keeps, each {\"location\": ...}.")
+	}
+	keep := map[string]bool{}
+	for i, d := range want.Elems() {
+		l := d.Field("location")
+		if l.Kind() != value.String || l.Str() == "" {
+			return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "properties.regionDetails[%d].location is required.", i)
+		}
+		keep[arm.NormalizeLocation(l.Str())] = true
+	}
+	cur := get(r, "properties", "regionDetails")
+	have := map[string]bool{arm.NormalizeLocation(r.Field("location").Str()): true}
+	var kept []value.Value
+	for _, d := range cur.Elems() {
+		l := arm.NormalizeLocation(d.Field("location").Str())
+		have[l] = true
+		if keep[l] {
+			kept = append(kept, d)
+		}
+	}
+	for l := range keep {
+		if !have[l] {
+			return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "The registry has no region '%s': removeRegions removes regions, it does not add them (update the registry to add one).", l)
+		}
+	}
+	if primary := arm.NormalizeLocation(r.Field("location").Str()); !keep[primary] {
+		return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "The registry's primary region '%s' cannot be removed.", primary)
+	}
+	nr := set(r, value.ArrayValue(kept), "properties", "regionDetails")
+	return nr, nr, nil
+}

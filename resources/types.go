@@ -277,7 +277,8 @@ func NewRegistry() *Registry {
 	}
 	r.add(&TypeSpec{Type: ml + "workspaces/schedules", APIVersions: mlAPIVersions, Async: true, Name: assetName("schedule name"),
 		Validate: validateSchedule, Defaults: scheduleDefaults})
-	r.add(&TypeSpec{Type: ml + "registries", APIVersions: mlAPIVersions, Tracked: true, Async: true, Validate: requireProperties, Defaults: plainDefaults})
+	r.add(&TypeSpec{Type: ml + "registries", APIVersions: mlAPIVersions, Tracked: true, Async: true, Validate: requireProperties, Defaults: plainDefaults,
+		Actions: map[string]*ActionSpec{"removeregions": {Name: "removeRegions", Run: registryRemoveRegions}}})
 	for _, t := range []string{
 		"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.ContainerRegistry/registries",
 		"Microsoft.Insights/components", "Microsoft.Network/privateEndpoints", "Microsoft.Network/privateDnsZones",

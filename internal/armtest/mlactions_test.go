@@ -217,3 +217,40 @@ func equalJSON(a, b any) bool {
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
 }
+
+// TestRegistryRemoveRegions: removeRegions keeps the regions the body
+// lists and answers the registry; it adds none and keeps the primary.
+// Compute instance schedules are set by updateSchedules.
+func TestRegistryRemoveRegions(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg")
+		reg := s.RG("rg") + "/providers/Microsoft.MachineLearningServices/registries/reg1"
+		r := s.put(t, reg+av, `{"location":"eastus","properties":{"regionDetails":[{"location":"eastus"},{"location":"westus"},{"location":"westeurope"}]}}`, 201)
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+		got := s.post(t, reg+"/removeRegions", `{"location":"eastus","properties":{"regionDetails":[{"location":"eastus"},{"location":"West Europe"}]}}`, 200)
+		var locs []any
+		for _, d := range got["properties"].(map[string]any)["regionDetails"].([]any) {
+			locs = append(locs, d.(map[string]any)["location"])
+		}
+		if !equalJSON(locs, []any{"eastus", "westeurope"}) {
+			t.Errorf("regions after removeRegions: %v", locs)
+		}
+		stored := s.Do(t, "GET", reg+av, nil).JSON()["properties"].(map[string]any)["regionDetails"].([]any)
+		if len(stored) != 2 {
+			t.Errorf("stored regions: %v", stored)
+		}
+		wantError(t, "adding a region", s.Do(t, "POST", reg+"/removeRegions"+av, `{"properties":{"regionDetails":[{"location":"eastus"},{"location":"japaneast"}]}}`), 400, "InvalidRequestContent", "", "japaneast")
+		wantError(t, "removing the primary", s.Do(t, "POST", reg+"/removeRegions"+av, `{"properties":{"regionDetails":[{"location":"westeurope"}]}}`), 400, "InvalidRequestContent", "", "primary")
+
+		ws := s.mustWorkspace(t, "rg", "ws1")
+		ci := ws + "/computes/ci1"
+		r = s.put(t, ci+av, `{"location":"eastus","properties":{"computeType":"ComputeInstance","properties":{"vmSize":"STANDARD_DS3_V2"}}}`, 201)
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+		s.post(t, ci+"/updateSchedules", `{"computeStartStop":[{"action":"Stop","triggerType":"Cron","cron":{"expression":"0 18 * * *"}}]}`, 200)
+		p := s.Do(t, "GET", ci+av, nil).JSON()["properties"].(map[string]any)["properties"].(map[string]any)
+		if ss, _ := p["schedules"].(map[string]any)["computeStartStop"].([]any); len(ss) != 1 {
+			t.Errorf("schedules after updateSchedules: %v", p["schedules"])
+		}
+		wantError(t, "schedules that are not a list", s.Do(t, "POST", ci+"/updateSchedules"+av, `{"computeStartStop":{}}`), 400, "InvalidRequestContent", "", "computeStartStop")
+	})
+}
