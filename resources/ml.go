@@ -218,8 +218,8 @@ func computeActions() map[string]*ActionSpec {
 		"restart": {Name: "restart", Async: true, Run: computeState("Running"), During: during("Restarting")},
 		"updateidleshutdownsetting": {Name: "updateIdleShutdownSetting", Run: func(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
 			t := body.Field("idleTimeBeforeShutdown")
-			if t.Kind() != value.String {
-				return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "idleTimeBeforeShutdown must be an ISO 8601 duration string.")
+			if t.Kind() != value.String || !isoDurationRE.MatchString(t.Str()) || t.Str() == "P" || strings.HasSuffix(t.Str(), "T") {
+				return value.Value{}, value.Value{}, badRequest("InvalidRequestContent", "idleTimeBeforeShutdown must be an ISO 8601 duration such as PT30M; got %s.", arm.Clip(t.JSON(), 64))
 			}
 			return set(r, t, "properties", "properties", "idleTimeBeforeShutdown"), value.Value{}, nil
 		}},
@@ -228,6 +228,9 @@ func computeActions() map[string]*ActionSpec {
 		"updateschedules": {Name: "updateSchedules", Run: computeSchedules},
 	}
 }
+
+// isoDurationRE is an ISO 8601 duration of days and time (PT30M, P1DT2H).
+var isoDurationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$`)
 
 var jobTypes = []string{"Command", "Pipeline", "Sweep", "AutoML", "Spark", "Labeling"}
 

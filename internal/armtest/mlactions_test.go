@@ -220,7 +220,8 @@ func equalJSON(a, b any) bool {
 
 // TestRegistryRemoveRegions: removeRegions keeps the regions the body
 // lists and answers the registry; it adds none and keeps the primary.
-// Compute instance schedules are set by updateSchedules.
+// Compute instance schedules and idle shutdown are set by
+// updateSchedules and updateIdleShutdownSetting.
 func TestRegistryRemoveRegions(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, s *Server) {
 		mustCreateRG(t, s, "rg")
@@ -252,5 +253,11 @@ func TestRegistryRemoveRegions(t *testing.T) {
 			t.Errorf("schedules after updateSchedules: %v", p["schedules"])
 		}
 		wantError(t, "schedules that are not a list", s.Do(t, "POST", ci+"/updateSchedules"+av, `{"computeStartStop":{}}`), 400, "InvalidRequestContent", "", "computeStartStop")
+		s.post(t, ci+"/updateIdleShutdownSetting", `{"idleTimeBeforeShutdown":"PT30M"}`, 200)
+		if p := s.Do(t, "GET", ci+av, nil).JSON()["properties"].(map[string]any)["properties"].(map[string]any); p["idleTimeBeforeShutdown"] != "PT30M" {
+			t.Errorf("idleTimeBeforeShutdown after updateIdleShutdownSetting: %v", p["idleTimeBeforeShutdown"])
+		}
+		wantError(t, "an idle time that is not a duration string", s.Do(t, "POST", ci+"/updateIdleShutdownSetting"+av, `{"idleTimeBeforeShutdown":30}`), 400, "InvalidRequestContent", "", "idleTimeBeforeShutdown")
+		wantError(t, "an idle time in minutes", s.Do(t, "POST", ci+"/updateIdleShutdownSetting"+av, `{"idleTimeBeforeShutdown":"30m"}`), 400, "InvalidRequestContent", "", "PT30M", "30m")
 	})
 }
