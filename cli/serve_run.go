@@ -191,6 +191,10 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		log.Warn("stored token signing keys were in plain form and are now encrypted with the master key; plain copies may remain in free pages of the database and in backups: rotate the signing key (--rotate-signing-key) so that they stop being trusted",
 			"keys", n, "masterKeyFile", kekFile)
 	}
+	dataKey, err := authn.LoadDataKey(ctx, st, kek)
+	if err != nil {
+		return fmt.Errorf("the data key of the resources' secrets (master key %s; replicas sharing a store must all use the same --master-key-file): %w", kekFile, err)
+	}
 	if err := idsvc.EnsureSigningKey(ctx); err != nil {
 		return fmt.Errorf("signing key (master key %s; replicas sharing a store must all use the same --master-key-file): %w", kekFile, err)
 	}
@@ -220,7 +224,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
 		Committers: []resources.Committer{gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
+		Sealer:     dataKey,
 	}))
+	if n, err := mgr.SealStoredSecrets(ctx); err != nil {
+		return fmt.Errorf("sealing the stored secrets: %w", err)
+	} else if n > 0 {
+		log.Warn("secrets of resources were stored in plain form and are now sealed with the data key; plain copies may remain in free pages of the database and in backups: regenerate the keys that matter", "resources", n)
+	}
 	if err := mgr.EnsureSubscription(ctx, bs.SubscriptionID, "mlgov default subscription"); err != nil {
 		return err
 	}

@@ -114,6 +114,9 @@ type Config struct {
 	// notify stage: the change feed's wake-up, the policy cache); they
 	// must not block.
 	Committers []Committer
+	// Sealer seals the resources' secrets at rest (TypeSpec.Secrets);
+	// nil stores them as they are.
+	Sealer Sealer
 }
 
 // Manager implements ARM resource-manager semantics over a store.

@@ -496,3 +496,54 @@ func registryRemoveRegions(c *Ctx, r, body value.Value) (value.Value, value.Valu
 	nr := set(r, value.ArrayValue(kept), "properties", "regionDetails")
 	return nr, nr, nil
 }
+
+// Workspace connections.
+
+// connectionSecretFields are the members of a connection's
+// properties.credentials that hold secrets, for every authType
+// (PAT, UsernamePassword, SAS, ServicePrincipal, AccessKey, ApiKey,
+// AccountKey, CustomKeys, OAuth2); the others (usernames, client and
+// tenant ids, resource ids) stay in the body.
+var connectionSecretFields = []string{"pat", "password", "securityToken", "sas", "clientSecret", "secretAccessKey", "key", "keys", "developerToken", "refreshToken"}
+
+// connectionBuild moves the secret members of properties.credentials
+// into the connection's secrets (GET and lists never show them;
+// listsecrets does). A write that sends none keeps those stored.
+func connectionBuild(c *Ctx, obj, body, existing value.Value) (value.Value, error) {
+	cred := get(obj, "properties", "credentials")
+	if cred.Kind() != value.Object {
+		return obj, nil
+	}
+	var moved []value.Member
+	for _, m := range cred.Members() {
+		for _, f := range connectionSecretFields {
+			if strings.EqualFold(m.Key, f) {
+				cred = cred.Without(m.Key)
+				if !m.Value.IsNullish() {
+					moved = append(moved, m)
+				}
+			}
+		}
+	}
+	if len(moved) > 0 {
+		c.SetSecrets(value.ObjectValue(value.Member{Key: "credentials", Value: value.ObjectValue(moved...)}))
+	}
+	return set(obj, cred, "properties", "credentials"), nil
+}
+
+// connectionSecrets answers listsecrets: the connection with its
+// credentials' secrets.
+func connectionSecrets(c *Ctx, r, _ value.Value) (value.Value, error) {
+	cred := get(r, "properties", "credentials")
+	sec := c.Secrets.Field("credentials")
+	if sec.Kind() != value.Object {
+		return r, nil
+	}
+	if cred.Kind() != value.Object {
+		cred = value.ObjectValue()
+	}
+	for _, m := range sec.Members() {
+		cred = cred.With(m.Key, m.Value)
+	}
+	return set(r, cred, "properties", "credentials"), nil
+}

@@ -434,27 +434,11 @@ func (m *Manager) load(ctx context.Context, tx store.Tx, a *Attributes, w *write
 		return nil, errors.New("a stored resource could not be parsed")
 	}
 	if a.Spec.Secrets && existing != nil && w.op == OpAction {
-		if a.secrets, err = loadSecrets(ctx, tx, id); err != nil {
+		if a.secrets, err = m.loadSecrets(ctx, tx, id); err != nil {
 			return nil, err
 		}
 	}
 	return nil, nil
-}
-
-// loadSecrets reads a resource's secrets (Undefined when none are
-// stored).
-func loadSecrets(ctx context.Context, tx store.Tx, id *arm.ID) (value.Value, error) {
-	o, err := tx.GetObject(ctx, KindSecrets, id.Key())
-	if errors.Is(err, store.ErrNotFound) {
-		return value.Value{}, nil
-	} else if err != nil {
-		return value.Value{}, err
-	}
-	v, err := value.Parse(o.Body)
-	if err != nil {
-		return value.Value{}, errors.New("stored secrets could not be parsed")
-	}
-	return v, nil
 }
 
 // prepare runs stages 3-6: authorize, build, mutating and validating
@@ -505,7 +489,7 @@ func (m *Manager) persist(ctx context.Context, tx store.Tx, a *Attributes) (*Res
 		}
 	}
 	if p.secrets != nil {
-		if err := tx.PutObject(ctx, p.secrets); err != nil {
+		if err := m.putSecrets(ctx, tx, p.secrets); err != nil {
 			return nil, err
 		}
 	}

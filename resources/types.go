@@ -253,7 +253,8 @@ func NewRegistry() *Registry {
 		Validate: requireProperties, Defaults: deploymentDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/datastores", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults,
 		Build: datastoreBuild, Secrets: true, Actions: map[string]*ActionSpec{"listsecrets": secretAction("listSecrets", datastoreSecrets)}})
-	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
+	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true,
+		Build: connectionBuild, Secrets: true, Actions: map[string]*ActionSpec{"listsecrets": secretAction("listsecrets", connectionSecrets)}})
 	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Name: mlName("outbound rule"),
 		Validate: validateOutboundRuleResource, Defaults: outboundRuleDefaults, Mirrors: ruleWorkspaceMirror, CreatedOK: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})

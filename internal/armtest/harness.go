@@ -6,6 +6,7 @@ package armtest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"io"
@@ -108,6 +109,13 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
 		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
 		Committers: []resources.Committer{gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })}}
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	dk, err := authn.LoadDataKey(context.Background(), st, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sealer = dk
 	if with != nil {
 		with(&cfg)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
@@ -167,6 +168,36 @@ func testMLSecrets(t *testing.T, s *Server) {
 	}
 	wantError(t, "listKeys of a cluster", s.Do(t, "POST", cl+"/listKeys"+av, nil), 400, "OperationNotSupported", "", "AmlCompute")
 
+	// At rest the secrets are sealed: no stored object holds a plain
+	// secret, and a sealed value moved to another resource does not open.
+	raw := map[string][]byte{}
+	if err := s.Store.Read(context.Background(), func(tx store.Tx) error {
+		os, err := tx.ListObjects(context.Background(), resources.KindSecrets)
+		for _, o := range os {
+			raw[o.Key] = o.Body
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for k, b := range raw {
+		if !strings.HasPrefix(string(b), "mlgov-sealed:v1:") || strings.Contains(string(b), "vm-p4ss") || strings.Contains(string(b), "0123456789abcdef-mine") {
+			t.Errorf("the secrets of %s at rest: %.80s", k, b)
+		}
+	}
+	epKey, vmKey := strings.ToLower(ep), strings.ToLower(vm)
+	if len(raw) != 4 || raw[epKey] == nil || raw[vmKey] == nil {
+		t.Fatalf("stored secrets for %d resources; the endpoint's and the VM's among them: %v, %v", len(raw), raw[epKey] != nil, raw[vmKey] != nil)
+	}
+	if err := s.Store.Write(context.Background(), func(tx store.Tx) error {
+		return tx.PutObject(context.Background(), &store.Object{Kind: resources.KindSecrets, Key: vmKey, Body: raw[epKey], UpdatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Do(t, "POST", vm+"/listKeys"+av, nil); r.Status != 500 || strings.Contains(string(r.Body), "0123456789abcdef") {
+		t.Errorf("listKeys with another resource's sealed secrets: %d %s", r.Status, r.Body)
+	}
+
 	// Every call is in the activity log.
 	if evs := s.Events(t, "resourceUri eq '"+ws+"'", 0); !hasOperation(evs, "Microsoft.MachineLearningServices/workspaces/listKeys/action") {
 		t.Errorf("no listKeys/action event in %d events", len(evs))
@@ -259,5 +290,71 @@ func TestRegistryRemoveRegions(t *testing.T) {
 		}
 		wantError(t, "an idle time that is not a duration string", s.Do(t, "POST", ci+"/updateIdleShutdownSetting"+av, `{"idleTimeBeforeShutdown":30}`), 400, "InvalidRequestContent", "", "idleTimeBeforeShutdown")
 		wantError(t, "an idle time in minutes", s.Do(t, "POST", ci+"/updateIdleShutdownSetting"+av, `{"idleTimeBeforeShutdown":"30m"}`), 400, "InvalidRequestContent", "", "PT30M", "30m")
+	})
+}
+
+// TestSealStoredSecrets: secrets stored in plain form (before sealing was
+// configured) are read as they are and sealed by the start-up migration,
+// after which they still open.
+func TestSealStoredSecrets(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ctx := context.Background()
+		ws := s.mustWorkspace(t, "rg", "ws1")
+		ep := ws + "/onlineEndpoints/ep1"
+		r := s.put(t, ep+av, `{"location":"eastus","properties":{"authMode":"Key"}}`, 201)
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+		plain := `{"primaryKey":"plain-primary-key-1","secondaryKey":"plain-secondary-key-2"}`
+		if err := s.Store.Write(ctx, func(tx store.Tx) error {
+			return tx.PutObject(ctx, &store.Object{Kind: resources.KindSecrets, Key: strings.ToLower(ep), Body: []byte(plain), UpdatedAt: time.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if k := s.post(t, ep+"/listKeys", "", 200); k["primaryKey"] != "plain-primary-key-1" {
+			t.Errorf("keys stored plain: %v", k)
+		}
+		if n, err := s.Manager.SealStoredSecrets(ctx); err != nil || n != 1 {
+			t.Fatalf("SealStoredSecrets: %d, %v; want 1", n, err)
+		}
+		if err := s.Store.Read(ctx, func(tx store.Tx) error {
+			o, err := tx.GetObject(ctx, resources.KindSecrets, strings.ToLower(ep))
+			if err == nil && strings.Contains(string(o.Body), "plain-primary") {
+				t.Errorf("still plain after the migration: %s", o.Body)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if k := s.post(t, ep+"/listKeys", "", 200); k["primaryKey"] != "plain-primary-key-1" {
+			t.Errorf("keys after sealing: %v", k)
+		}
+		if n, _ := s.Manager.SealStoredSecrets(ctx); n != 0 {
+			t.Errorf("a second migration sealed %d", n)
+		}
+	})
+}
+
+// TestConnectionSecrets: a connection's credential secrets leave its body
+// (GET and list never show them) for listsecrets; a write without them
+// keeps them.
+func TestConnectionSecrets(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg", "ws1")
+		cn := ws + "/connections/git1"
+		s.put(t, cn+av, `{"properties":{"category":"Git","target":"https://github.com/contoso/repo","authType":"PAT","credentials":{"pat":"ghp_s3cretToken"}}}`, 200)
+		s.put(t, ws+"/connections/sp1"+av, `{"properties":{"category":"AzureOpenAI","target":"https://x.openai.azure.com","authType":"ServicePrincipal","credentials":{"clientId":"c1","tenantId":"t1","clientSecret":"sp-s3cret"}}}`, 200)
+		for _, path := range []string{cn, ws + "/connections", ws + "/connections/sp1"} {
+			if body := string(s.Do(t, "GET", path+av, nil).Body); strings.Contains(body, "s3cret") {
+				t.Errorf("GET %s shows a secret: %s", path, body)
+			}
+		}
+		if got := s.post(t, ws+"/connections/sp1/listsecrets", "", 200); got["properties"].(map[string]any)["credentials"].(map[string]any)["clientSecret"] != "sp-s3cret" {
+			t.Errorf("listsecrets: %v", got)
+		} else if cred := got["properties"].(map[string]any)["credentials"].(map[string]any); cred["clientId"] != "c1" {
+			t.Errorf("listsecrets lost the credentials that are not secret: %v", cred)
+		}
+		s.put(t, cn+av, `{"properties":{"category":"Git","target":"https://github.com/contoso/other","authType":"PAT","credentials":{}}}`, 200)
+		if got := s.post(t, cn+"/listsecrets", "", 200); got["properties"].(map[string]any)["credentials"].(map[string]any)["pat"] != "ghp_s3cretToken" {
+			t.Errorf("listsecrets after a write without the secret: %v", got)
+		}
 	})
 }
