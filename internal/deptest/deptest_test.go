@@ -15,6 +15,8 @@ var rules = []struct {
 }{
 	{"./policy/...", []string{"github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
 	{"./arm/...", []string{"github.com/mlgov/mlgov/arm"}, []string{"net/http", "database/sql"}},
+	// Azure RBAC decisions: pure, on role definitions and assignments given.
+	{"./rbac/...", []string{"github.com/mlgov/mlgov/rbac", "github.com/mlgov/mlgov/arm"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
 	// The policy resources are built for the write path, never from it.
 	{"./policyres/...", []string{"github.com/mlgov/mlgov/policyres", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog"}},
 	// Services and the transport use the store interfaces, never a driver.

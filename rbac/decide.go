@@ -1,0 +1,238 @@
+package rbac
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mlgov/mlgov/arm"
+)
+
+// Assignment is a role assignment: the role RoleDefinitionID (any
+// scope's form of its id, or its GUID) given to PrincipalID at Scope.
+type Assignment struct {
+	ID               string
+	Scope            string
+	RoleDefinitionID string
+	PrincipalID      string
+	PrincipalType    string
+	Condition        string
+}
+
+// DenyAssignment is Azure's deny assignment (read-only, made by the
+// platform): the actions it denies to its principals at its scope (and
+// below, unless DoNotApplyToChildScopes).
+type DenyAssignment struct {
+	ID                      string
+	Scope                   string
+	Permissions             []Permission
+	Principals              []string // object ids; Everyone for all
+	ExcludePrincipals       []string
+	DoNotApplyToChildScopes bool
+}
+
+// Everyone is the principal id of a deny assignment that applies to all
+// (type SystemDefined).
+const Everyone = "00000000-0000-0000-0000-000000000000"
+
+// Request is one authorization question.
+type Request struct {
+	// Principals are the caller's object id and the ids of every group
+	// it is a member of, directly or through other groups.
+	Principals []string
+	// Action is the operation, e.g.
+	// Microsoft.MachineLearningServices/workspaces/computes/write.
+	Action string
+	// DataAction: Action is a data action (checked against DataActions).
+	DataAction bool
+	// Scope is the target: "/" or a subscription, resource group or
+	// resource id.
+	Scope string
+}
+
+// Decision is the answer and why.
+type Decision struct {
+	Allowed bool
+	// By is the assignment that allows, or the deny assignment that
+	// denies (nil when no assignment grants the action).
+	By   *Assignment
+	Deny *DenyAssignment
+}
+
+// Authorizer holds role definitions and assignments, indexed for
+// Decide: assignments by scope and principal, so that a decision looks
+// at the few scopes above its target and the caller's own assignments
+// there, whatever the number of assignments in the tenant. It is not
+// safe for concurrent Add and Decide; build one and then share it
+// read-only (or replace it whole).
+type Authorizer struct {
+	roles map[string]*role
+	// byScope: scope key -> principal (lower-cased) -> assignments.
+	byScope map[string]map[string][]*Assignment
+	denies  map[string][]*compiledDeny
+	n       int
+}
+
+type role struct {
+	def   *RoleDefinition
+	perms []compiledPermission
+}
+
+type compiledDeny struct {
+	d                  *DenyAssignment
+	perms              []compiledPermission
+	principals, except map[string]bool
+}
+
+// New returns an Authorizer of the given role definitions.
+func New(defs []*RoleDefinition) *Authorizer {
+	a := &Authorizer{roles: map[string]*role{}, byScope: map[string]map[string][]*Assignment{}, denies: map[string][]*compiledDeny{}}
+	for _, d := range defs {
+		a.roles[strings.ToLower(d.Name)] = &role{def: d, perms: compilePermissions(d.Permissions)}
+	}
+	return a
+}
+
+// Role returns the role definition of a GUID or role definition id.
+func (a *Authorizer) Role(id string) (*RoleDefinition, bool) {
+	r, ok := a.roles[roleGUID(id)]
+	if !ok {
+		return nil, false
+	}
+	return r.def, true
+}
+
+// Len is the number of role assignments held.
+func (a *Authorizer) Len() int { return a.n }
+
+// Add adds a role assignment. Its role must be known, and assignable at
+// its scope (at or below one of the role's assignable scopes); an
+// assignment with a condition is refused (ErrCondition).
+func (a *Authorizer) Add(as *Assignment) error {
+	if strings.TrimSpace(as.Condition) != "" {
+		return fmt.Errorf("assignment %s: %w", as.ID, ErrCondition)
+	}
+	r, ok := a.roles[roleGUID(as.RoleDefinitionID)]
+	if !ok {
+		return arm.Errorf("RoleDefinitionDoesNotExist", "The role definition '%s' does not exist.", arm.Clip(as.RoleDefinitionID, 200))
+	}
+	key, err := scopeKey(as.Scope)
+	if err != nil {
+		return err
+	}
+	if !assignableAt(r.def.AssignableScopes, key) {
+		return arm.Errorf("InvalidRoleAssignmentScope", "The role '%s' cannot be assigned at scope '%s': its assignable scopes are %s.", r.def.RoleName, as.Scope, strings.Join(r.def.AssignableScopes, ", "))
+	}
+	if !isGUID(as.PrincipalID) {
+		return arm.Errorf("InvalidPrincipalId", "The principal id '%s' is not a GUID.", arm.Clip(as.PrincipalID, 64))
+	}
+	m := a.byScope[key]
+	if m == nil {
+		m = map[string][]*Assignment{}
+		a.byScope[key] = m
+	}
+	p := strings.ToLower(as.PrincipalID)
+	m[p] = append(m[p], as)
+	a.n++
+	return nil
+}
+
+// assignableAt reports whether scope key k is at or below one of the
+// assignable scopes.
+func assignableAt(scopes []string, k string) bool {
+	for _, s := range scopes {
+		sk, err := scopeKey(s)
+		if err != nil {
+			continue
+		}
+		if sk == "/" || k == sk || strings.HasPrefix(k, sk+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// AddDeny adds a deny assignment.
+func (a *Authorizer) AddDeny(d *DenyAssignment) error {
+	key, err := scopeKey(d.Scope)
+	if err != nil {
+		return err
+	}
+	set := func(ids []string) map[string]bool {
+		m := map[string]bool{}
+		for _, id := range ids {
+			m[strings.ToLower(id)] = true
+		}
+		return m
+	}
+	a.denies[key] = append(a.denies[key], &compiledDeny{d: d, perms: compilePermissions(d.Permissions), principals: set(d.Principals), except: set(d.ExcludePrincipals)})
+	return nil
+}
+
+// Decide answers a request. A scope that is not one is an error.
+func (a *Authorizer) Decide(req Request) (Decision, error) {
+	scopes, err := ancestors(req.Scope)
+	if err != nil {
+		return Decision{}, err
+	}
+	action := strings.ToLower(req.Action)
+	principals := make([]string, len(req.Principals))
+	for i, p := range req.Principals {
+		principals[i] = strings.ToLower(p)
+	}
+	if len(a.denies) > 0 {
+		for i, s := range scopes {
+			for _, d := range a.denies[s] {
+				if d.d.DoNotApplyToChildScopes && i > 0 {
+					continue
+				}
+				if d.appliesTo(principals) && grants(d.perms, action, req.DataAction) {
+					return Decision{Deny: d.d}, nil
+				}
+			}
+		}
+	}
+	for _, s := range scopes {
+		m := a.byScope[s]
+		if m == nil {
+			continue
+		}
+		for _, p := range principals {
+			for _, as := range m[p] {
+				if r := a.roles[roleGUID(as.RoleDefinitionID)]; r != nil && grants(r.perms, action, req.DataAction) {
+					return Decision{Allowed: true, By: as}, nil
+				}
+			}
+		}
+	}
+	return Decision{}, nil
+}
+
+// appliesTo reports whether a deny assignment names one of the
+// principals (or everyone) and excludes none of them.
+func (d *compiledDeny) appliesTo(principals []string) bool {
+	named := d.principals[Everyone]
+	for _, p := range principals {
+		if d.except[p] {
+			return false
+		}
+		named = named || d.principals[p]
+	}
+	return named
+}
+
+// ExpandGroups returns id and the ids of every group it is a member of,
+// directly or through other groups (memberOf gives the direct ones);
+// cycles end.
+func ExpandGroups(id string, memberOf func(string) []string) []string {
+	out := []string{id}
+	seen := map[string]bool{strings.ToLower(id): true}
+	for i := 0; i < len(out); i++ {
+		for _, g := range memberOf(out[i]) {
+			if k := strings.ToLower(g); !seen[k] {
+				seen[k] = true
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
