@@ -145,6 +145,11 @@ func validateCompute(body value.Value, create bool) error {
 	if d := p.Field("disableLocalAuth"); !d.IsNullish() && d.Kind() != value.Bool {
 		return badRequest("InvalidRequestContent", "properties.disableLocalAuth must be a boolean.")
 	}
+	if p.Field("disableLocalAuth").Bool() {
+		if what := localAuthIn(p.Field("properties")); what != "" {
+			return badRequest("InvalidRequestContent", "properties.disableLocalAuth is true, and %s is local authentication: remove it or enable local authentication.", what)
+		}
+	}
 	if strings.EqualFold(ct.Str(), "AmlCompute") {
 		ss := p.Field("properties").Field("scaleSettings")
 		if !ss.IsNullish() {
@@ -231,6 +236,33 @@ func computeActions() map[string]*ActionSpec {
 
 // isoDurationRE is an ISO 8601 duration of days and time (PT30M, P1DT2H).
 var isoDurationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$`)
+
+// localAuthIn names the first local-authentication setting of a compute's
+// type-specific properties ("" if none): SSH keys and open SSH access of
+// compute instances and clusters, administrator credentials of clusters
+// and attached VMs. They are what disableLocalAuth turns off, and RBAC
+// never governs them.
+func localAuthIn(p value.Value) string {
+	for _, c := range []struct {
+		path []string
+		on   func(v value.Value) bool
+	}{
+		{[]string{"sshSettings", "sshPublicAccess"}, func(v value.Value) bool { return strings.EqualFold(v.Str(), "Enabled") }},
+		{[]string{"sshSettings", "adminPublicKey"}, nonEmpty},
+		{[]string{"userAccountCredentials", "adminUserSshPublicKey"}, nonEmpty},
+		{[]string{"userAccountCredentials", "adminUserPassword"}, nonEmpty},
+		{[]string{"remoteLoginPortPublicAccess"}, func(v value.Value) bool { return strings.EqualFold(v.Str(), "Enabled") }},
+		{[]string{"administratorAccount", "password"}, nonEmpty},
+		{[]string{"administratorAccount", "privateKeyData"}, nonEmpty},
+	} {
+		if v := get(p, c.path...); !v.IsNullish() && c.on(v) {
+			return "properties.properties." + strings.Join(c.path, ".")
+		}
+	}
+	return ""
+}
+
+func nonEmpty(v value.Value) bool { return v.Kind() != value.String || v.Str() != "" }
 
 var jobTypes = []string{"Command", "Pipeline", "Sweep", "AutoML", "Spark", "Labeling"}
 

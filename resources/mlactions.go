@@ -285,6 +285,9 @@ func without(v value.Value, keys ...string) value.Value {
 // kubeconfigs (generated: the cluster is not real).
 func computeKeys(c *Ctx, r, _ value.Value) (value.Value, error) {
 	ct := get(r, "properties", "computeType").Str()
+	if get(r, "properties", "disableLocalAuth").Bool() {
+		return value.Value{}, badRequest("OperationNotSupported", "Local authentication is disabled for this compute (properties.disableLocalAuth): it has no keys to list.")
+	}
 	s := c.Secrets
 	switch strings.ToLower(ct) {
 	case "aks", "kubernetes":

@@ -358,3 +358,25 @@ func TestConnectionSecrets(t *testing.T) {
 		}
 	})
 }
+
+// TestComputeLocalAuth: with disableLocalAuth a compute takes no SSH key,
+// open SSH access or administrator credential (refused, naming the
+// setting) and lists no keys; with local auth it takes them.
+func TestComputeLocalAuth(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg", "ws1")
+		for _, c := range []struct{ name, props, setting string }{
+			{"ci1", `{"computeType":"ComputeInstance","disableLocalAuth":true,"properties":{"vmSize":"STANDARD_DS3_V2","sshSettings":{"sshPublicAccess":"Enabled","adminPublicKey":"ssh-rsa AAAA"}}}`, "sshSettings.sshPublicAccess"},
+			{"cl1", `{"computeType":"AmlCompute","disableLocalAuth":true,"properties":{"vmSize":"STANDARD_DS3_V2","userAccountCredentials":{"adminUserName":"azureuser","adminUserSshPublicKey":"ssh-rsa AAAA"}}}`, "userAccountCredentials.adminUserSshPublicKey"},
+			{"vm1", `{"computeType":"VirtualMachine","disableLocalAuth":true,"properties":{"administratorAccount":{"username":"azureuser","password":"p"}}}`, "administratorAccount.password"},
+		} {
+			wantError(t, c.name, s.Do(t, "PUT", ws+"/computes/"+c.name+av, `{"location":"eastus","properties":`+c.props+`}`), 400, "InvalidRequestContent", "", c.setting, "disableLocalAuth")
+		}
+		r := s.put(t, ws+"/computes/ci2"+av, `{"location":"eastus","properties":{"computeType":"ComputeInstance","disableLocalAuth":false,"properties":{"vmSize":"STANDARD_DS3_V2","sshSettings":{"sshPublicAccess":"Enabled","adminPublicKey":"ssh-rsa AAAA"}}}}`, 201)
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+		wantError(t, "turning local auth off with SSH open", s.Do(t, "PATCH", ws+"/computes/ci2"+av, `{"properties":{"disableLocalAuth":true}}`), 400, "InvalidRequestContent", "", "sshSettings")
+		r = s.put(t, ws+"/computes/vm2"+av, `{"location":"eastus","properties":{"computeType":"VirtualMachine","disableLocalAuth":true,"properties":{"administratorAccount":{"username":"azureuser"}}}}`, 201)
+		s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation"))
+		wantError(t, "listKeys without local auth", s.Do(t, "POST", ws+"/computes/vm2/listKeys"+av, nil), 400, "OperationNotSupported", "", "Local authentication is disabled")
+	})
+}
