@@ -93,7 +93,7 @@ var statusOf = map[string]int{
 	"UnsupportedMediaType": 415, "RequestEntityTooLarge": 413, "MethodNotAllowed": 405, "InvalidRequestHeader": 400, "InvalidRequestHost": 400, "RequestHeaderFieldsTooLarge": 431,
 	"SubscriptionNotFound": 404, "ResourceGroupNotFound": 404, "ResourceNotFound": 404, "ParentResourceNotFound": 404,
 	"OperationNotFound": 404, "NotFound": 404,
-	"Conflict": 409, "ResourceGroupBeingDeleted": 409,
+	"Conflict": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
 	"PreconditionFailed":  412,
 	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403,
 }

@@ -126,6 +126,7 @@ type Manager struct {
 	cfg       Config
 	locations map[string]bool // cfg.Locations, normalized
 	authz     Authorizer
+	locks     lockIndex // management locks by subscription (locks.go)
 }
 
 // New returns a Manager.
@@ -210,6 +211,9 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 		return m.getOne(ctx, id, true)
 	}
 	if ok, resp, err := m.tagsRequest(ctx, r); ok {
+		return resp, err
+	}
+	if ok, resp, err := m.locksRequest(ctx, r); ok {
 		return resp, err
 	}
 	if ok, resp, err := m.operationStatus(ctx, r); ok {

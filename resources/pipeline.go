@@ -19,7 +19,8 @@ import (
 //     names) and its body parsed, once, into an *Attributes;
 //  2. load and lock: in the write transaction, the parents are checked
 //     and the resource is read with its row locked, If-Match and
-//     If-None-Match are checked;
+//     If-None-Match are checked; then the locks stage refuses what a
+//     management lock forbids (locks.go);
 //  3. authorize: the Authorizer decides whether the principal may do
 //     the action on the resource;
 //  4. build: the operation's builder works out the resource as it will
@@ -119,6 +120,9 @@ type Attributes struct {
 	// versions the prepared stages depended on (see prepared).
 	existingTag, subTag, rgTag string
 	admissionVersion           uint64
+	// subSeq is the Seq of the subscription's row (the locks stage
+	// knows by it whether its index of the locks is current).
+	subSeq int64
 	// out is what persist writes, worked out by build.
 	out *writePlan
 	// tx is the write transaction while the stages run inside it (nil
@@ -290,6 +294,9 @@ func (m *Manager) run(ctx context.Context, a *Attributes, w *writer) (*Response,
 			resp = done
 			return err
 		}
+		if err := m.checkLocks(ctx, tx, b); err != nil {
+			return err
+		}
 		if pre != nil && pre.sameInputs(b, m.admissionVersion()) {
 			b = pre
 		} else if err := m.prepare(ctx, tx, b, w, now); err != nil {
@@ -361,7 +368,7 @@ func (a *Attributes) setLoaded(existing, sub, rg *store.Resource) bool {
 		if err != nil {
 			return false
 		}
-		a.Subscription, a.subTag = v, sub.ETag
+		a.Subscription, a.subTag, a.subSeq = v, sub.ETag, sub.Seq
 	}
 	if rg != nil {
 		v, err := value.Parse(rg.Body)

@@ -292,6 +292,7 @@ func NewRegistry() *Registry {
 	r.add(&TypeSpec{Type: "Microsoft.Network/virtualNetworks/subnets", Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: "Microsoft.Insights/diagnosticSettings", Extension: true, GlobalLocation: true, Defaults: plainDefaults})
+	r.add(lockSpec())
 	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
 	ws := r.types[arm.KeyOf(ml+"workspaces")]
 	ws.objects = append(ws.objects, KindMLQuota)

@@ -93,6 +93,9 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Authorization/policyAssignments", path: asg, av: "2025-03-01", body: `{"properties":{"policyDefinitionId":"` + def + `"}}`, patch: props},
 		{typ: "Microsoft.Authorization/policyExemptions", path: rg + "/providers/Microsoft.Authorization/policyExemptions/gex", av: "2022-07-01-preview",
 			body: `{"properties":{"policyAssignmentId":"` + asg + `","exemptionCategory":"Waiver"}}`, patch: props},
+		// Last: deleted first, before it would refuse the others' deletes.
+		{typ: "Microsoft.Authorization/locks", path: rg + "/providers/Microsoft.Authorization/locks/glock", av: "2016-09-01",
+			body: `{"properties":{"level":"CanNotDelete"}}`, patch: `{"properties":{"notes":"patched"}}`},
 	}
 }
 

@@ -266,7 +266,7 @@ func TestGenericProviders(t *testing.T) {
 		return []string{
 			wsPath(s, "rg1", "ws1") + "/gadgets/g1" + av,
 			s.RG("rg1") + "/providers/Microsoft.Resources/deployments/d1?api-version=2021-04-01",
-			"/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Authorization/locks/l1?api-version=2020-05-01",
+			"/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Authorization/accessReviewScheduleDefinitions/r1?api-version=2021-12-01-preview",
 			s.RG("rg1") + "/providers/microsoft.policyinsights/remediations/r1?api-version=2021-10-01",
 		}
 	}
