@@ -2,6 +2,7 @@ package authn
 
 import (
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
@@ -36,14 +37,24 @@ type Config struct {
 	// https://127.0.0.1:8443/{tenant}/v2.0 (Entra's v2 shape).
 	Issuer func(tenantID string) string
 	// TokenLifetime is how long access tokens are valid (default 1h; Entra
-	// reports expires_in 3599 for app tokens).
+	// reports expires_in 3599 for app tokens); at most MaxTokenLifetime.
 	TokenLifetime time.Duration
 	// Leeway is the clock skew Verify tolerates on exp and nbf (default
 	// 5m, the Microsoft.IdentityModel default).
 	Leeway time.Duration
-	// SecretLifetime is how long a new client secret is valid; 0 means it
-	// does not expire.
+	// SecretLifetime is how long a new client secret is valid (default
+	// DefaultSecretLifetime, as Graph's addPassword); negative: new
+	// secrets do not expire.
 	SecretLifetime time.Duration
+	// PrincipalCacheTTL is how long Verify trusts what it read of a
+	// principal (whether it exists, is enabled, and which credentials it
+	// has) before reading it again (default 5s). This service's own
+	// changes take effect at once; another replica's (or the offline
+	// `mlgov directory` commands') after at most this long.
+	PrincipalCacheTTL time.Duration
+	// Throttle bounds failed client-credential attempts (zero fields take
+	// the defaults of Throttle).
+	Throttle Throttle
 	// KeyCacheTTL is how long signing keys read from the store are reused
 	// before they are read again (default 1m). A key rotated by another
 	// replica is seen after at most this long (an unknown kid triggers an
@@ -71,6 +82,16 @@ func IssuerAt(baseURL string) func(string) string {
 	return func(tenantID string) string { return baseURL + "/" + tenantID + "/v2.0" }
 }
 
+// MaxTokenLifetime bounds the lifetime of the tokens Verify accepts: a
+// token whose exp is more than this after its iat, or after now, is
+// refused whoever signed it.
+const MaxTokenLifetime = 24 * time.Hour
+
+// DefaultSecretLifetime is how long a new client secret is valid unless
+// Config.SecretLifetime says otherwise: two years, Graph's default for
+// addPassword.
+const DefaultSecretLifetime = 2 * 365 * 24 * time.Hour
+
 // Service issues and verifies access tokens and manages tenants, service
 // principals and signing keys. It is safe for concurrent use.
 type Service struct {
@@ -81,16 +102,30 @@ type Service struct {
 	keys    *keySet   // cached signing keys; nil until first load
 	loaded  time.Time // when keys were read
 	tenants sync.Map  // tenant id → struct{}: tenants known to exist
+
+	principals principalCache // principals.go
+	attempts   *attempts      // throttle.go
+	signIns    signInWriter   // signin.go
 }
 
 // New returns a Service storing its state in st. It panics if
-// cfg.Issuer is nil (a wiring error).
+// cfg.Issuer is nil or cfg.TokenLifetime exceeds MaxTokenLifetime (wiring
+// errors).
 func New(st store.Store, cfg Config) *Service {
 	if cfg.Issuer == nil {
 		panic("authn: Config.Issuer is required")
 	}
+	if cfg.TokenLifetime > MaxTokenLifetime {
+		panic(fmt.Sprintf("authn: Config.TokenLifetime %s exceeds %s", cfg.TokenLifetime, MaxTokenLifetime))
+	}
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = time.Hour
+	}
+	if cfg.SecretLifetime == 0 {
+		cfg.SecretLifetime = DefaultSecretLifetime
+	}
+	if cfg.PrincipalCacheTTL <= 0 {
+		cfg.PrincipalCacheTTL = 5 * time.Second
 	}
 	if cfg.Leeway <= 0 {
 		cfg.Leeway = 5 * time.Minute
@@ -104,7 +139,8 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Service{st: st, cfg: cfg}
+	cfg.Throttle = cfg.Throttle.withDefaults()
+	return &Service{st: st, cfg: cfg, attempts: newAttempts(cfg.Throttle)}
 }
 
 // Issuer returns the issuer URL of a tenant.

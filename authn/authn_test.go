@@ -99,6 +99,7 @@ func (f *fixture) validClaims() map[string]any {
 		"aud": armAud, "iss": iss, "iat": now, "nbf": now, "exp": now + 3600,
 		"appid": f.sp.AppID, "appidacr": "1", "azp": f.sp.AppID, "azpacr": "1", "idp": iss,
 		"idtyp": "app", "oid": f.sp.ObjectID, "sub": f.sp.ObjectID, "tid": f.tenant.ID, "uti": "abc", "ver": "1.0",
+		CredentialClaim: f.sp.PasswordCredentials[0].KeyID,
 	}
 }
 
@@ -166,7 +167,7 @@ func TestIssueAndVerify(t *testing.T) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	wantNames := []string{"app_displayname", "appid", "appidacr", "aud", "azp", "azpacr", "exp", "iat", "idp", "idtyp", "iss", "nbf", "oid", "roles", "sub", "tid", "uti", "ver"}
+	wantNames := []string{"app_displayname", "appid", "appidacr", "aud", "azp", "azpacr", "exp", "iat", "idp", "idtyp", "iss", "mlgov_cred", "nbf", "oid", "roles", "sub", "tid", "uti", "ver"}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("claims = %v\nwant     %v", names, wantNames)
 	}
@@ -176,6 +177,7 @@ func TestIssueAndVerify(t *testing.T) {
 		"aud": armAud, "iss": iss, "idp": iss, "tid": f.tenant.ID, "oid": f.sp.ObjectID, "sub": f.sp.ObjectID,
 		"appid": f.sp.AppID, "azp": f.sp.AppID, "appidacr": "1", "azpacr": "1", "idtyp": "app", "ver": "1.0",
 		"app_displayname": "ci-deployer", "iat": now, "nbf": now, "exp": now + 3600,
+		"mlgov_cred": f.sp.PasswordCredentials[0].KeyID,
 	} {
 		if claims[k] != want {
 			t.Errorf("claim %s = %v, want %v", k, claims[k], want)
@@ -191,7 +193,7 @@ func TestIssueAndVerify(t *testing.T) {
 	}
 	if p.TenantID != f.tenant.ID || p.ObjectID != f.sp.ObjectID || p.AppID != f.sp.AppID || p.Type != "ServicePrincipal" ||
 		p.DisplayName != "ci-deployer" || p.Audience != armAud || p.Issuer != iss || !slices.Equal(p.Roles, []string{"Deployer"}) ||
-		!p.ExpiresAt.Equal(tok.ExpiresOn) || p.Claims["uti"] != claims["uti"] {
+		!p.ExpiresAt.Equal(tok.ExpiresOn) || p.Claims["uti"] != claims["uti"] || p.CredentialID != f.sp.PasswordCredentials[0].KeyID {
 		t.Errorf("principal = %+v", p)
 	}
 

@@ -34,6 +34,12 @@ type ServicePrincipal struct {
 	Roles               []string
 	PasswordCredentials []PasswordCredential
 	CreatedAt           time.Time
+	// AccountEnabled is false for a disabled principal: it gets no
+	// tokens, and the tokens it has are refused.
+	AccountEnabled bool
+	// LockedUntil is when a lockout after repeated failed sign-ins ends
+	// (zero: not locked out).
+	LockedUntil time.Time
 }
 
 // PasswordCredential describes one client secret (never the secret).
@@ -56,6 +62,13 @@ type spRecord struct {
 	Roles       []string       `json:"appRoles,omitempty"`
 	Secrets     []secretRecord `json:"passwordCredentials"`
 	CreatedAt   time.Time      `json:"createdDateTime"`
+	// Disabled is Graph's accountEnabled: false (stored inverted so that
+	// records written before it are enabled).
+	Disabled bool `json:"disabled,omitempty"`
+	// LockedUntil is when the lockout after repeated failed sign-ins
+	// ends (throttle.go); kept in the store so that every replica honours
+	// it and a restart does not lift it.
+	LockedUntil time.Time `json:"lockedUntil,omitzero"`
 }
 
 // secretRecord stores a client secret as SHA-256(salt || secret); the
@@ -78,6 +91,7 @@ func (r *spRecord) public() *ServicePrincipal {
 	sp := &ServicePrincipal{
 		TenantID: r.TenantID, AppID: r.AppID, ObjectID: r.ObjectID,
 		DisplayName: r.DisplayName, Roles: append([]string(nil), r.Roles...), CreatedAt: r.CreatedAt,
+		AccountEnabled: !r.Disabled, LockedUntil: r.LockedUntil,
 	}
 	for _, c := range r.Secrets {
 		sp.PasswordCredentials = append(sp.PasswordCredentials, PasswordCredential{KeyID: c.KeyID, Hint: c.Hint, Start: c.Start, End: c.End})
@@ -161,7 +175,7 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayN
 		return nil, "", err
 	}
 	now := s.now()
-	secret, cred, err := s.newSecret(now)
+	secret, cred, err := s.newSecret(now, 0)
 	if err != nil {
 		return nil, "", err
 	}
@@ -173,6 +187,7 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayN
 		}
 		return putSP(ctx, tx, rec, now)
 	})
+	s.principals.invalidate(spKey(tenantID, appID)) // a lookup before it existed
 	if err != nil {
 		return nil, "", err
 	}
@@ -195,16 +210,49 @@ func (s *Service) ServicePrincipal(ctx context.Context, tenantID, appID string) 
 }
 
 // AddClientSecret adds a client secret to a service principal and returns
-// it (the only time it is visible) with its description.
+// it (the only time it is visible) with its description. It is valid for
+// Config.SecretLifetime.
 func (s *Service) AddClientSecret(ctx context.Context, tenantID, appID string) (string, PasswordCredential, error) {
+	return s.addSecret(ctx, tenantID, appID, SecretOptions{Keep: true})
+}
+
+// SecretOptions adjust ResetClientSecret.
+type SecretOptions struct {
+	// Lifetime is how long the new secret is valid: 0 takes
+	// Config.SecretLifetime; negative: it does not expire.
+	Lifetime time.Duration
+	// Keep keeps the principal's other secrets (az ad sp credential
+	// reset --append); by default they are removed.
+	Keep bool
+}
+
+// ResetClientSecret gives a service principal a new client secret and,
+// unless opt.Keep, removes every other one, in one transaction: the old
+// secrets stop working at once and the tokens issued for them are
+// refused (Verify); it then also lifts a lockout. It returns the secret (the
+// only time it is visible) with its description.
+func (s *Service) ResetClientSecret(ctx context.Context, tenantID, appID string, opt SecretOptions) (string, PasswordCredential, error) {
+	return s.addSecret(ctx, tenantID, appID, opt)
+}
+
+func (s *Service) addSecret(ctx context.Context, tenantID, appID string, opt SecretOptions) (string, PasswordCredential, error) {
 	now := s.now()
-	secret, cred, err := s.newSecret(now)
+	secret, cred, err := s.newSecret(now, opt.Lifetime)
 	if err != nil {
 		return "", PasswordCredential{}, err
 	}
-	err = s.updateSP(ctx, tenantID, appID, func(r *spRecord) { r.Secrets = append(r.Secrets, cred) })
+	err = s.updateSP(ctx, tenantID, appID, func(r *spRecord) {
+		if !opt.Keep {
+			r.Secrets = nil
+			r.LockedUntil = time.Time{}
+		}
+		r.Secrets = append(r.Secrets, cred)
+	})
 	if err != nil {
 		return "", PasswordCredential{}, err
+	}
+	if !opt.Keep {
+		s.attempts.succeed(clientKey(strings.ToLower(tenantID), appID), "") // this replica's counts too
 	}
 	return secret, PasswordCredential{KeyID: cred.KeyID, Hint: cred.Hint, Start: cred.Start, End: cred.End}, nil
 }
@@ -236,9 +284,30 @@ func (s *Service) SetRoles(ctx context.Context, tenantID, appID string, roles []
 	return s.updateSP(ctx, tenantID, appID, func(r *spRecord) { r.Roles = append([]string(nil), roles...) })
 }
 
+// SetAccountEnabled enables or disables a service principal (Graph's
+// accountEnabled). A disabled one gets no tokens (AADSTS7000112) and the
+// tokens it has are refused.
+func (s *Service) SetAccountEnabled(ctx context.Context, tenantID, appID string, enabled bool) error {
+	return s.updateSP(ctx, tenantID, appID, func(r *spRecord) { r.Disabled = !enabled })
+}
+
+// DeleteServicePrincipal deletes a service principal and its secrets;
+// the tokens it has are refused. The error wraps store.ErrNotFound if it
+// does not exist.
+func (s *Service) DeleteServicePrincipal(ctx context.Context, tenantID, appID string) error {
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		if _, err := getSP(ctx, tx, tenantID, appID); err != nil {
+			return err
+		}
+		return tx.DeleteObject(ctx, KindServicePrincipal, spKey(tenantID, appID))
+	})
+	s.principals.invalidate(spKey(tenantID, appID))
+	return err
+}
+
 func (s *Service) updateSP(ctx context.Context, tenantID, appID string, change func(*spRecord)) error {
 	now := s.now()
-	return s.st.Write(ctx, func(tx store.Tx) error {
+	err := s.st.Write(ctx, func(tx store.Tx) error {
 		rec, err := getSP(ctx, tx, tenantID, appID)
 		if err != nil {
 			return err
@@ -246,6 +315,9 @@ func (s *Service) updateSP(ctx context.Context, tenantID, appID string, change f
 		change(rec)
 		return putSP(ctx, tx, rec, now)
 	})
+	// Also after a failure: the commit's outcome may be unknown.
+	s.principals.invalidate(spKey(tenantID, appID))
+	return err
 }
 
 func getSP(ctx context.Context, tx store.Tx, tenantID, appID string) (*spRecord, error) {
@@ -269,8 +341,9 @@ func putSP(ctx context.Context, tx store.Tx, rec *spRecord, now time.Time) error
 }
 
 // newSecret makes a client secret: 30 random bytes, base64url (40
-// characters), and its salted hash.
-func (s *Service) newSecret(now time.Time) (string, secretRecord, error) {
+// characters), and its salted hash. It is valid for lifetime (0:
+// Config.SecretLifetime; negative: no expiry).
+func (s *Service) newSecret(now time.Time, lifetime time.Duration) (string, secretRecord, error) {
 	var b [30]byte
 	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
 		return "", secretRecord{}, fmt.Errorf("authn: random: %w", err)
@@ -285,8 +358,11 @@ func (s *Service) newSecret(now time.Time) (string, secretRecord, error) {
 		return "", secretRecord{}, err
 	}
 	rec := secretRecord{KeyID: keyID, Hint: secret[:3], Salt: salt, Hash: hashSecret(salt, secret), Start: now}
-	if s.cfg.SecretLifetime > 0 {
-		rec.End = now.Add(s.cfg.SecretLifetime)
+	if lifetime == 0 {
+		lifetime = s.cfg.SecretLifetime
+	}
+	if lifetime > 0 {
+		rec.End = now.Add(lifetime)
 	}
 	return secret, rec, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // OAuthError is a token-request failure as Entra reports it: an RFC 6749
@@ -18,6 +19,10 @@ type OAuthError struct {
 	AADSTS int
 	// Description is the message without the "AADSTSnnn: " prefix.
 	Description string
+	// RetryAfter, when positive, says the request was refused because
+	// the client or its address is throttled or locked out, and for how
+	// long: api/oauth answers 429 with a Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *OAuthError) Error() string {
@@ -40,6 +45,12 @@ var (
 	ErrInvalidResource      = &OAuthError{Code: "invalid_resource"}
 	ErrUnsupportedGrantType = &OAuthError{Code: "unsupported_grant_type"}
 	ErrInvalidTenant        = &OAuthError{Code: "invalid_tenant"}
+	// ErrThrottled: too many failed attempts of a client or an address
+	// in the throttling window (RetryAfter set).
+	ErrThrottled = &OAuthError{Code: "temporarily_unavailable", AADSTS: 50196}
+	// ErrLockedOut: the client is locked out after repeated failures
+	// (RetryAfter set); even its right secret is refused.
+	ErrLockedOut = &OAuthError{Code: "invalid_client", AADSTS: 50053}
 )
 
 func oauthErr(code string, aadsts int, format string, args ...any) *OAuthError {
@@ -78,6 +89,10 @@ var (
 	ErrWrongIssuer          = errors.New("wrong issuer")                    // InvalidAuthenticationTokenTenant
 	ErrUnknownTenant        = errors.New("unknown tenant")                  // InvalidAuthenticationTokenTenant
 	ErrWrongTenant          = errors.New("wrong tenant")                    // InvalidAuthenticationTokenTenant
+	ErrTokenLifetime        = errors.New("token lifetime too long")         // InvalidAuthenticationToken
+	ErrUnknownPrincipal     = errors.New("unknown principal")               // InvalidAuthenticationToken
+	ErrPrincipalDisabled    = errors.New("principal disabled")              // InvalidAuthenticationToken
+	ErrCredentialRevoked    = errors.New("credential revoked")              // InvalidAuthenticationToken
 )
 
 // ARM error codes of 401 responses (resource-model.md §3.4).
@@ -94,7 +109,7 @@ const (
 // WWWAuthenticate(authorityURI, err). Errors that are not a *TokenError
 // (a store failure) are internal errors, not 401s.
 type TokenError struct {
-	Kind    error  // one of the ErrNoToken ... ErrWrongTenant sentinels
+	Kind    error  // one of the ErrNoToken ... ErrCredentialRevoked sentinels
 	Code    string // the ARM error code
 	Message string // the ARM error message
 }
@@ -115,6 +130,10 @@ var kindCode = map[error]string{
 	ErrWrongIssuer:          CodeInvalidAuthenticationTokenTenant,
 	ErrUnknownTenant:        CodeInvalidAuthenticationTokenTenant,
 	ErrWrongTenant:          CodeInvalidAuthenticationTokenTenant,
+	ErrTokenLifetime:        CodeInvalidAuthenticationToken,
+	ErrUnknownPrincipal:     CodeInvalidAuthenticationToken,
+	ErrPrincipalDisabled:    CodeInvalidAuthenticationToken,
+	ErrCredentialRevoked:    CodeInvalidAuthenticationToken,
 }
 
 func tokenErr(kind error, format string, args ...any) *TokenError {

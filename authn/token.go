@@ -25,6 +25,7 @@ type Token struct {
 	// Audience is the aud claim: the resource the token is for.
 	Audience string
 	KeyID    string
+	uti      string // for the sign-in log
 }
 
 // accessClaims are the claims of an app-only access token, in the order
@@ -45,6 +46,7 @@ type accessClaims struct {
 	IDP            string   `json:"idp"`
 	IDTyp          string   `json:"idtyp"`
 	OID            string   `json:"oid"`
+	Cred           string   `json:"mlgov_cred"` // CredentialClaim
 	Roles          []string `json:"roles,omitempty"`
 	Sub            string   `json:"sub"`
 	TID            string   `json:"tid"`
@@ -56,18 +58,49 @@ type accessClaims struct {
 // request; they are ignored.
 var oidcScopes = map[string]bool{"openid": true, "profile": true, "offline_access": true, "email": true}
 
-// TokenForClientSecret runs the client-credentials grant: it
-// authenticates the service principal clientID of tenantID with
-// clientSecret and issues an access token for the resource named by
-// scope ("https://management.azure.com/.default"). Failures are
-// *OAuthError values with Entra's codes: unknown tenant → invalid_request
-// (AADSTS90002), unknown client → unauthorized_client (AADSTS700016),
-// wrong or expired secret → invalid_client (AADSTS7000215, 7000222),
-// missing parameter → invalid_request (AADSTS900144), scope without
-// /.default → invalid_scope (AADSTS1002012), another resource →
-// invalid_resource (AADSTS500011). Other errors are internal.
+// TokenRequest is a client-credentials token request.
+type TokenRequest struct {
+	TenantID, ClientID, ClientSecret, Scope string
+	// ClientAddress is the IP address the request came from; "" (not
+	// known) is not throttled per address.
+	ClientAddress string
+	// CorrelationID is the client's request id, for the sign-in log.
+	CorrelationID string
+}
+
+// TokenForClientSecret is the client-credentials grant for in-process
+// callers that hold the Service (tests, tools): it authenticates and
+// issues as ClientCredentials does, with the same errors, but without the
+// token endpoint's protections: it is neither throttled nor locked out
+// and writes nothing to the sign-in log. The token endpoint (api/oauth)
+// uses ClientCredentials.
 func (s *Service) TokenForClientSecret(ctx context.Context, tenantID, clientID, clientSecret, scope string) (*Token, error) {
-	tenantID = strings.ToLower(tenantID)
+	return s.clientCredentials(ctx, TokenRequest{TenantID: tenantID, ClientID: clientID, ClientSecret: clientSecret, Scope: scope}, false)
+}
+
+// ClientCredentials runs the client-credentials grant: it authenticates
+// the service principal r.ClientID of r.TenantID with r.ClientSecret and
+// issues an access token for the resource named by r.Scope
+// ("https://management.azure.com/.default"), valid for TokenLifetime but
+// not past the secret's expiry. Failures are *OAuthError values with
+// Entra's codes: unknown tenant → invalid_request (AADSTS90002), unknown
+// client → unauthorized_client (AADSTS700016), wrong or expired secret →
+// invalid_client (AADSTS7000215, 7000222), disabled client →
+// unauthorized_client (AADSTS7000112), missing parameter →
+// invalid_request (AADSTS900144), scope without /.default →
+// invalid_scope (AADSTS1002012), another resource → invalid_resource
+// (AADSTS500011), throttled → ErrThrottled, locked out → ErrLockedOut
+// (both with RetryAfter; see Throttle). Every attempt against a tenant
+// that exists is written to the sign-in log (signin.go) before it
+// returns. Other errors are internal.
+func (s *Service) ClientCredentials(ctx context.Context, r TokenRequest) (*Token, error) {
+	return s.clientCredentials(ctx, r, true)
+}
+
+// clientCredentials is ClientCredentials; guarded says whether it is
+// throttled and logged (TokenForClientSecret's is not).
+func (s *Service) clientCredentials(ctx context.Context, r TokenRequest, guarded bool) (*Token, error) {
+	tenantID := strings.ToLower(r.TenantID)
 	now := s.now()
 	var rec *spRecord
 	var oerr *OAuthError
@@ -83,14 +116,11 @@ func (s *Service) TokenForClientSecret(ctx context.Context, tenantID, clientID, 
 		} else if err != nil {
 			return err
 		}
-		if clientID == "" {
-			oerr = MissingParameter("client_id")
+		if r.ClientID == "" {
 			return nil
 		}
 		var err error
-		rec, err = getSP(ctx, tx, tenantID, clientID)
-		if errors.Is(err, store.ErrNotFound) {
-			oerr = oauthErr("unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. The application may not exist in this tenant, or the request was sent to the wrong tenant.", clientID, tenantID)
+		if rec, err = getSP(ctx, tx, tenantID, r.ClientID); errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		return err
@@ -99,26 +129,148 @@ func (s *Service) TokenForClientSecret(ctx context.Context, tenantID, clientID, 
 		return nil, err
 	}
 	if oerr != nil {
+		return nil, oerr // no tenant: nothing to log it in
+	}
+	si := &SignIn{CreatedDateTime: now, AppID: r.ClientID, IPAddress: r.ClientAddress, CorrelationID: r.CorrelationID,
+		ClientCredentialType: "clientSecret", HomeTenantID: tenantID, ResourceTenantID: tenantID,
+		SignInEventTypes: []string{"servicePrincipal"}, ConditionalAccessStatus: "notApplied"}
+	if len(si.AppID) > 128 {
+		si.AppID = si.AppID[:128]
+	}
+	if r.ClientSecret == "" {
+		si.ClientCredentialType = "none"
+	}
+	if rec != nil {
+		si.AppDisplayName, si.ServicePrincipalID = rec.DisplayName, rec.ObjectID
+	}
+	tok, oerr, err := s.authenticate(ctx, r, tenantID, rec, now, si, guarded)
+	if !guarded {
+		if oerr != nil {
+			return nil, oerr
+		}
+		return tok, err
+	}
+	var gerr error
+	if si.ID, gerr = newGUID(s.cfg.Rand); gerr != nil {
+		return nil, errors.Join(gerr, err)
+	}
+	switch {
+	case err != nil:
+		si.Status = SignInStatus{ErrorCode: 50000, FailureReason: "An internal error occurred."}
+	case oerr != nil:
+		si.Status = SignInStatus{ErrorCode: oerr.AADSTS, FailureReason: clip(oerr.Description)}
+		if oerr.RetryAfter > 0 {
+			si.Status.AdditionalDetails = fmt.Sprintf("Answered 429 with Retry-After: %d.", retrySeconds(oerr.RetryAfter))
+		}
+	}
+	if lerr := s.logSignIn(ctx, si); lerr != nil {
+		return nil, errors.Join(lerr, err)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case oerr != nil:
 		return nil, oerr
 	}
-	if clientSecret == "" {
-		return nil, oauthErr("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+	return tok, nil
+}
+
+// retrySeconds rounds a Retry-After up to whole seconds (at least 1).
+func retrySeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
+}
+
+// authenticate is ClientCredentials after the tenant and the client are
+// read (rec nil: no such client); it fills in si what it learns. Unless
+// guarded, nothing is throttled or counted.
+func (s *Service) authenticate(ctx context.Context, r TokenRequest, tenantID string, rec *spRecord, now time.Time, si *SignIn, guarded bool) (*Token, *OAuthError, error) {
+	if r.ClientID == "" {
+		return nil, MissingParameter("client_id"), nil
 	}
-	cred := matchSecret(rec.Secrets, clientSecret)
+	ck, ak := clientKey(tenantID, r.ClientID), addressKey(r.ClientAddress)
+	locked := s.attempts.lockedUntil(ck)
+	if rec != nil {
+		locked = rec.LockedUntil
+	}
+	if guarded && now.Before(locked) {
+		return nil, lockedOut(r.ClientID, locked.Sub(now)), nil
+	}
+	// lockOut locks the client out: in its store record, so that every
+	// replica honours it, or in memory for an id that names no client.
+	lockOut := func() (*Token, *OAuthError, error) {
+		until := now.Add(s.cfg.Throttle.LockoutDuration)
+		if rec == nil {
+			s.attempts.lockMemory(ck, until)
+		} else if err := s.updateSP(ctx, tenantID, rec.AppID, func(r *spRecord) { r.LockedUntil = until }); err != nil {
+			return nil, nil, err
+		}
+		return nil, lockedOut(r.ClientID, s.cfg.Throttle.LockoutDuration), nil
+	}
+	// failed counts a failure towards the lockout.
+	failed := func(oerr *OAuthError) (*Token, *OAuthError, error) {
+		if guarded && s.attempts.fail(ck, now) {
+			return lockOut()
+		}
+		return nil, oerr, nil
+	}
+	if guarded {
+		if retry, which, lock := s.attempts.admit(ck, ak, now); lock {
+			return lockOut()
+		} else if retry > 0 {
+			return nil, throttled(which, r.ClientID, r.ClientAddress, retry), nil
+		}
+	}
+	if rec == nil {
+		return failed(oauthErr("unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. The application may not exist in this tenant, or the request was sent to the wrong tenant.", clip(r.ClientID), tenantID))
+	}
+	if r.ClientSecret == "" {
+		return failed(oauthErr("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
+	}
+	cred := matchSecret(rec.Secrets, r.ClientSecret)
 	if cred == nil {
-		return nil, oauthErr("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", rec.AppID)
+		return failed(oauthErr("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", rec.AppID))
 	}
+	si.ServicePrincipalCredentialKeyID = cred.KeyID
 	if !cred.End.IsZero() && !now.Before(cred.End) {
-		return nil, oauthErr("invalid_client", 7000222, "The provided client secret keys for app '%s' are expired. Create a new client secret for the app.", rec.AppID)
+		return failed(oauthErr("invalid_client", 7000222, "The provided client secret keys for app '%s' are expired. Create a new client secret for the app.", rec.AppID))
 	}
 	if now.Before(cred.Start) {
-		return nil, oauthErr("invalid_client", 7000215, "Invalid client secret provided: the secret for app '%s' is not valid yet.", rec.AppID)
+		return failed(oauthErr("invalid_client", 7000215, "Invalid client secret provided: the secret for app '%s' is not valid yet.", rec.AppID))
 	}
-	aud, oerr := resourceOf(scope, tenantID)
+	if guarded {
+		s.attempts.succeed(ck, ak)
+	}
+	if rec.Disabled {
+		return nil, oauthErr("unauthorized_client", 7000112, "Application '%s'(%s) is disabled.", rec.AppID, rec.DisplayName), nil
+	}
+	aud, oerr := resourceOf(r.Scope, tenantID)
 	if oerr != nil {
-		return nil, oerr
+		return nil, oerr, nil
 	}
-	return s.issue(ctx, rec, aud, now)
+	si.ResourceID, si.ResourceDisplayName = armAppID, armAppDisplayName
+	tok, err := s.issue(ctx, rec, cred, aud, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	si.UniqueTokenIdentifier = tok.uti
+	return tok, nil, nil
+}
+
+// throttled is ErrThrottled for a client id or an address.
+func throttled(which, clientID, addr string, retry time.Duration) *OAuthError {
+	e := oauthErr(ErrThrottled.Code, ErrThrottled.AADSTS, "Too many failed sign-in attempts of application '%s' in a short time; retry after %d seconds.", clip(clientID), retrySeconds(retry))
+	if which == "address" {
+		e.Description = fmt.Sprintf("Too many failed sign-in attempts from address '%s' in a short time; retry after %d seconds.", clip(addr), retrySeconds(retry))
+	}
+	e.RetryAfter = retry
+	return e
+}
+
+// lockedOut is ErrLockedOut.
+func lockedOut(clientID string, retry time.Duration) *OAuthError {
+	e := oauthErr(ErrLockedOut.Code, ErrLockedOut.AADSTS, "Application '%s' is locked out after too many failed sign-in attempts; retry after %d seconds, or reset its secret (mlgov directory sp credential reset).", clip(clientID), retrySeconds(retry))
+	e.RetryAfter = retry
+	return e
 }
 
 // resourceOf returns the audience a client-credentials scope asks for.
@@ -149,7 +301,9 @@ func resourceOf(scope, tenantID string) (string, *OAuthError) {
 	return "", oauthErr("invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This server issues tokens only for Azure Resource Manager (https://management.azure.com/).", res, tenantID)
 }
 
-func (s *Service) issue(ctx context.Context, sp *spRecord, aud string, now time.Time) (*Token, error) {
+// issue signs a token for sp, which authenticated with cred. It expires
+// after TokenLifetime, or when cred does if that is sooner.
+func (s *Service) issue(ctx context.Context, sp *spRecord, cred *secretRecord, aud string, now time.Time) (*Token, error) {
 	ks, err := s.currentKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -170,20 +324,23 @@ func (s *Service) issue(ctx context.Context, sp *spRecord, aud string, now time.
 		return nil, err
 	}
 	exp := now.Add(s.cfg.TokenLifetime)
+	if !cred.End.IsZero() && cred.End.Before(exp) {
+		exp = cred.End
+	}
 	iss := s.cfg.Issuer(sp.TenantID)
 	c := accessClaims{
 		Aud: aud, Iss: iss, Iat: now.Unix(), Nbf: now.Unix(), Exp: exp.Unix(),
 		AppDisplayName: sp.DisplayName,
 		AppID:          sp.AppID, AppIDACR: "1", Azp: sp.AppID, AzpACR: "1",
-		IDP: iss, IDTyp: "app", OID: sp.ObjectID, Roles: sp.Roles, Sub: sp.ObjectID,
+		IDP: iss, IDTyp: "app", OID: sp.ObjectID, Cred: cred.KeyID, Roles: sp.Roles, Sub: sp.ObjectID,
 		TID: sp.TenantID, UTI: uti, Ver: "1.0",
 	}
 	jwt, err := sign(ks.active, c)
 	if err != nil {
 		return nil, err
 	}
-	return &Token{AccessToken: jwt, TokenType: "Bearer", ExpiresIn: int64(s.cfg.TokenLifetime / time.Second),
-		ExpiresOn: time.Unix(exp.Unix(), 0).UTC(), Audience: aud, KeyID: ks.active.kid}, nil
+	return &Token{AccessToken: jwt, TokenType: "Bearer", ExpiresIn: exp.Unix() - now.Unix(),
+		ExpiresOn: time.Unix(exp.Unix(), 0).UTC(), Audience: aud, KeyID: ks.active.kid, uti: uti}, nil
 }
 
 // sign serializes claims as a compact JWS with header

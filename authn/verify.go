@@ -28,12 +28,15 @@ type Principal struct {
 	AppID string
 	// Type is the ARM principalType: "ServicePrincipal" for app-only
 	// tokens (idtyp "app"), "User" otherwise.
-	Type        string
-	DisplayName string
-	Roles       []string
-	Audience    string
-	Issuer      string
-	ExpiresAt   time.Time
+	Type string
+	// CredentialID is the keyId of the credential the token was issued
+	// for (CredentialClaim).
+	CredentialID string
+	DisplayName  string
+	Roles        []string
+	Audience     string
+	Issuer       string
+	ExpiresAt    time.Time
 	// Claims are all claims of the token, as decoded from JSON (numbers
 	// are float64).
 	Claims map[string]any
@@ -65,10 +68,11 @@ type tokenHeader struct {
 // Verify checks an access token (the part after "Bearer ") and returns
 // its principal. It accepts only RS256 tokens signed by a published key
 // of this service, within their validity (± Leeway), for an ARM audience,
-// issued by Issuer(tid) for a tenant that exists. Refusals are
+// issued by Issuer(tid) for a tenant that exists, living at most
+// MaxTokenLifetime, whose principal exists and is enabled and still has
+// the credential the token was issued for (principals.go). Refusals are
 // *TokenError values whose Kind tells why; other errors (the store
-// failing) are internal errors. Verify does not look up the service
-// principal: like Entra tokens, a token stays valid until it expires.
+// failing) are internal errors.
 func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) {
 	if token == "" {
 		return nil, tokenErr(ErrNoToken, "Authentication failed. The 'Authorization' header is missing.")
@@ -120,6 +124,21 @@ func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) 
 			return nil, tokenErr(ErrTokenNotYetValid, "The access token is not valid before UTC time '%s'; current UTC time is '%s'.", armTime(nbf), armTime(now))
 		}
 	}
+	if v, present := claims["iat"]; present {
+		iat, ok := numericDate(v)
+		if !ok {
+			return nil, tokenErr(ErrMalformedToken, "The access token is invalid: the 'iat' claim is not a number.")
+		}
+		if now.Add(s.cfg.Leeway).Before(iat) {
+			return nil, tokenErr(ErrTokenNotYetValid, "The access token is issued in the future: UTC time '%s'; current UTC time is '%s'.", armTime(iat), armTime(now))
+		}
+		if exp.Sub(iat) > MaxTokenLifetime {
+			return nil, tokenErr(ErrTokenLifetime, "The access token is invalid: it lives from '%s' to '%s', longer than %d hours.", armTime(iat), armTime(exp), int(MaxTokenLifetime/time.Hour))
+		}
+	}
+	if exp.Sub(now) > MaxTokenLifetime+s.cfg.Leeway {
+		return nil, tokenErr(ErrTokenLifetime, "The access token is invalid: its expiry UTC time '%s' is more than %d hours after current UTC time '%s'.", armTime(exp), int(MaxTokenLifetime/time.Hour), armTime(now))
+	}
 
 	aud, ok := singleAudience(claims["aud"])
 	if !ok || !slices.Contains(Audiences, aud) {
@@ -159,6 +178,10 @@ func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) 
 				p.Roles = append(p.Roles, r)
 			}
 		}
+	}
+	p.CredentialID, _ = claims[CredentialClaim].(string)
+	if err := s.checkPrincipal(ctx, p, now); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

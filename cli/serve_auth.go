@@ -27,11 +27,19 @@ func (a *tokenAuth) Authenticate(ctx context.Context, header string) (*activityl
 	tok, err := authn.BearerToken(header)
 	if err == nil {
 		now := time.Now()
-		if c := a.cache.get(tok, now); c != nil {
-			return c, nil
+		if c, p := a.cache.get(tok, now); c != nil {
+			// Remembered: the principal is looked at again (from authn's
+			// cache), so that a deleted principal or a removed secret is
+			// refused here as soon as Verify refuses it.
+			if err = a.svc.CheckPrincipal(ctx, p); err == nil {
+				return c, nil
+			}
 		}
 		var p *authn.Principal
-		if p, err = a.svc.Verify(ctx, tok); err == nil {
+		if err == nil {
+			p, err = a.svc.Verify(ctx, tok)
+		}
+		if err == nil {
 			if err = a.svc.CheckTenant(p, a.tenantID); err == nil {
 				name := p.DisplayName
 				if p.Type != "User" || name == "" {
@@ -45,7 +53,7 @@ func (a *tokenAuth) Authenticate(ctx context.Context, header string) (*activityl
 				if p.ExpiresAt.Before(until) {
 					until = p.ExpiresAt
 				}
-				a.cache.put(tok, c, until, now)
+				a.cache.put(tok, c, p, until, now)
 				return c, nil
 			}
 		}
@@ -67,8 +75,8 @@ func newOAuthHandler(svc *authn.Service, endpoint string, log *slog.Logger) http
 // most verifiedTokenTTL (so that a retired signing key stops being
 // honoured soon after its retention ends), so that a client's requests do
 // not each pay for an RSA signature check. Only tokens that passed Verify
-// and CheckTenant are remembered; like Verify, the cache does not look up
-// the principal again.
+// and CheckTenant are remembered; each use checks the principal again
+// (authn.Service.CheckPrincipal, a map lookup in authn's principal cache).
 const (
 	verifiedTokenTTL = time.Minute
 	verifiedTokenMax = 4096
@@ -80,24 +88,25 @@ type verifiedTokens struct {
 }
 
 type verifiedToken struct {
-	caller *activitylog.Caller
-	until  time.Time
+	caller    *activitylog.Caller
+	principal *authn.Principal // read only
+	until     time.Time
 }
 
 // get returns a copy of the caller of a remembered token that is still
-// valid at now, or nil.
-func (v *verifiedTokens) get(key string, now time.Time) *activitylog.Caller {
+// valid at now, and its principal; nil if there is none.
+func (v *verifiedTokens) get(key string, now time.Time) (*activitylog.Caller, *authn.Principal) {
 	v.mu.Lock()
 	e, ok := v.m[key]
 	v.mu.Unlock()
 	if !ok || !now.Before(e.until) {
-		return nil
+		return nil, nil
 	}
 	c := *e.caller
-	return &c
+	return &c, e.principal
 }
 
-func (v *verifiedTokens) put(key string, c *activitylog.Caller, until, now time.Time) {
+func (v *verifiedTokens) put(key string, c *activitylog.Caller, p *authn.Principal, until, now time.Time) {
 	if !now.Before(until) {
 		return
 	}
@@ -117,5 +126,5 @@ func (v *verifiedTokens) put(key string, c *activitylog.Caller, until, now time.
 			clear(v.m)
 		}
 	}
-	v.m[strings.Clone(key)] = verifiedToken{caller: &cp, until: until} // not the request's header
+	v.m[strings.Clone(key)] = verifiedToken{caller: &cp, principal: p, until: until} // not the request's header
 }

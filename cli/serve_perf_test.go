@@ -98,19 +98,19 @@ func TestTokenAuthCache(t *testing.T) {
 
 	var v verifiedTokens
 	now := time.Now()
-	v.put("t1", &activitylog.Caller{Name: "x"}, now.Add(time.Second), now)
-	if c := v.get("t1", now.Add(999*time.Millisecond)); c == nil || c.Name != "x" {
+	v.put("t1", &activitylog.Caller{Name: "x"}, nil, now.Add(time.Second), now)
+	if c, _ := v.get("t1", now.Add(999*time.Millisecond)); c == nil || c.Name != "x" {
 		t.Errorf("before its deadline: %v", c)
 	}
-	if c := v.get("t1", now.Add(time.Second)); c != nil {
+	if c, _ := v.get("t1", now.Add(time.Second)); c != nil {
 		t.Errorf("at its deadline: %v, want nil", c)
 	}
-	v.put("t2", &activitylog.Caller{Name: "y"}, now, now)
-	if c := v.get("t2", now); c != nil {
+	v.put("t2", &activitylog.Caller{Name: "y"}, nil, now, now)
+	if c, _ := v.get("t2", now); c != nil {
 		t.Error("an expired token was remembered")
 	}
 	for i := range verifiedTokenMax + 10 {
-		v.put(strconv.Itoa(i), &activitylog.Caller{}, now.Add(time.Minute), now)
+		v.put(strconv.Itoa(i), &activitylog.Caller{}, nil, now.Add(time.Minute), now)
 	}
 	if len(v.m) > verifiedTokenMax {
 		t.Errorf("%d cached tokens, want at most %d", len(v.m), verifiedTokenMax)

@@ -84,6 +84,8 @@ type hardeningFlags struct {
 	masterKeyFile     string // --master-key-file (or MLGOV_MASTER_KEY_FILE)
 	storePasswordFile string // --store-password-file
 	storeOnCmdline    bool   // --store was given (warn if it holds a password)
+	// secretLifetime is --client-secret-lifetime (0: never expires).
+	secretLifetime time.Duration
 	// getenv reads the environment (default os.Getenv).
 	getenv func(string) string
 	// diskFree reports the free and total bytes of a file system (default statfs).
@@ -97,6 +99,7 @@ func (h *hardeningFlags) register(c *cobra.Command) {
 	f.BoolVar(&h.resetAdminSecret, "reset-admin-secret", false, "issue a new administrator client secret into DIR/bootstrap.json and revoke the earlier ones (needed when bootstrap.json is damaged or belongs to another store)")
 	f.StringVar(&h.masterKeyFile, "master-key-file", "", "file holding the key that encrypts the token signing keys in the store (base64 of 32 bytes; env MLGOV_MASTER_KEY_FILE; default DIR/keys/master.key, created on first start); replicas sharing a store must use the same one")
 	f.StringVar(&h.storePasswordFile, "store-password-file", "", "file holding the PostgreSQL password (so it is not on the command line; env MLGOV_STORE_PASSWORD and PGPASSWORD also work; the store URL may also come from env MLGOV_STORE)")
+	f.DurationVar(&h.secretLifetime, "client-secret-lifetime", defaultSecretLifetime, "how long a new client secret (the administrator's) is valid (0: it does not expire); rotate with mlgov directory sp credential reset")
 }
 
 func serve(ctx context.Context, e *env, cfg serveConfig) error {
@@ -184,7 +187,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		defer cst.Close()
 	}
 
-	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek})
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek, SecretLifetime: secretLifetime(cfg.secretLifetime)})
 	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
 		return fmt.Errorf("encrypting the stored signing keys with %s: %w", kekFile, err)
 	} else if n > 0 {
@@ -208,6 +211,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	warnAdminSecretExpiry(ctx, idsvc, bs, time.Now(), log)
 	newID := new(timeUUIDs).next
 	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID, Compliance: cst})
 	if err := gov.Refresh(ctx); err != nil {
@@ -391,22 +395,12 @@ func readBootstrapFile(path string) ([]byte, *Bootstrap, error) {
 }
 
 // resetAdminSecret issues a new secret for the administrator and removes
-// every other one.
+// every other one, in one transaction (the tokens of the removed ones are
+// refused).
 func resetAdminSecret(ctx context.Context, idsvc *authn.Service, state *bootstrapState) (string, error) {
-	sp, err := idsvc.ServicePrincipal(ctx, state.TenantID, state.ClientID)
+	sec, _, err := idsvc.ResetClientSecret(ctx, state.TenantID, state.ClientID, authn.SecretOptions{})
 	if err != nil {
-		return "", fmt.Errorf("administrator %s: %w", state.ClientID, err)
-	}
-	sec, cred, err := idsvc.AddClientSecret(ctx, state.TenantID, state.ClientID)
-	if err != nil {
-		return "", fmt.Errorf("new administrator secret: %w", err)
-	}
-	for _, c := range sp.PasswordCredentials {
-		if c.KeyID != cred.KeyID {
-			if err := idsvc.RemoveClientSecret(ctx, state.TenantID, state.ClientID, c.KeyID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return "", fmt.Errorf("revoking administrator secret %s: %w", c.KeyID, err)
-			}
-		}
+		return "", fmt.Errorf("new administrator secret for %s: %w", state.ClientID, err)
 	}
 	return sec, nil
 }

@@ -14,8 +14,17 @@
 // "trace_id","correlation_id"} with 401 for invalid_client and 400
 // otherwise; unknown tenants are AADSTS90002 (invalid_tenant on the
 // discovery endpoints, invalid_request on the token endpoint, as Entra).
-// Internal errors are 500 server_error without details, logged with the
-// trace and correlation ids.
+// A throttled or locked-out client (authn.OAuthError.RetryAfter set; see
+// authn.Throttle) gets 429 with a Retry-After header (whole seconds) and
+// the same OAuth error body (temporarily_unavailable AADSTS50196, or
+// invalid_client AADSTS50053 for a lockout). The client address authn
+// throttles and logs is the TCP peer's (no forwarding header is
+// trusted); the correlation id is the client's client-request-id.
+// Requests refused before client authentication (a body that is not a
+// form, another grant type, a client assertion, malformed Basic
+// credentials) are not sign-in attempts: authn neither counts nor logs
+// them. Internal errors are 500 server_error without details, logged
+// with the trace and correlation ids.
 //
 // What MSAL Node needs (read in @azure/identity 4.13.1, @azure/msal-node
 // 5.6.0, @azure/msal-common 16.16.1, and checked by TestMSALRoundTrip):

@@ -9,8 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 type Service interface {
 	Tenant(ctx context.Context, id string) (*authn.Tenant, error)
 	Issuer(tenantID string) string
-	TokenForClientSecret(ctx context.Context, tenantID, clientID, clientSecret, scope string) (*authn.Token, error)
+	ClientCredentials(ctx context.Context, r authn.TokenRequest) (*authn.Token, error)
 	JWKS(ctx context.Context) ([]byte, error)
 }
 
@@ -132,7 +134,7 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		IDTokenSigningAlgValuesSupported:  []string{authn.Algorithm},
 		ScopesSupported:                   []string{"https://management.azure.com/.default", "https://management.core.windows.net//.default"},
 		ClaimsSupported: []string{"aud", "iss", "iat", "nbf", "exp", "app_displayname", "appid", "appidacr", "azp", "azpacr",
-			"idp", "idtyp", "oid", "roles", "sub", "tid", "uti", "ver"},
+			"idp", "idtyp", "oid", authn.CredentialClaim, "roles", "sub", "tid", "uti", "ver"},
 	}
 	w.Header().Set("Cache-Control", "max-age=86400, private")
 	writeJSON(w, http.StatusOK, doc)
@@ -188,7 +190,8 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.oauthError(w, r, oerr, basic)
 		return
 	}
-	tok, err := h.svc.TokenForClientSecret(r.Context(), t.ID, clientID, secret, form.Get("scope"))
+	tok, err := h.svc.ClientCredentials(r.Context(), authn.TokenRequest{TenantID: t.ID, ClientID: clientID, ClientSecret: secret, Scope: form.Get("scope"),
+		ClientAddress: clientAddress(r), CorrelationID: correlationID(r)})
 	if err != nil {
 		var oe *authn.OAuthError
 		if errors.As(err, &oe) {
@@ -273,19 +276,36 @@ type errorBody struct {
 	CorrelationID    string `json:"correlation_id"`
 }
 
-// status is the HTTP status of an OAuth error: 401 for invalid_client
-// (as Entra answers), 400 otherwise (RFC 6749 §5.2).
-func status(code string) int {
-	if code == "invalid_client" {
+// clientAddress is the IP address of the peer (the server trusts no
+// forwarding header: there is no proxy it is told to trust).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// status is the HTTP status of an OAuth error: 429 for a throttled or
+// locked-out client (RetryAfter set), 401 for invalid_client (as Entra
+// answers), 400 otherwise (RFC 6749 §5.2).
+func status(e *authn.OAuthError) int {
+	switch {
+	case e.RetryAfter > 0:
+		return http.StatusTooManyRequests
+	case e.Code == "invalid_client":
 		return http.StatusUnauthorized
 	}
 	return http.StatusBadRequest
 }
 
 func (h *Handler) oauthError(w http.ResponseWriter, r *http.Request, e *authn.OAuthError, basic bool) {
-	st := status(e.Code)
+	st := status(e)
 	if st == http.StatusUnauthorized && basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.base+`"`)
+	}
+	if st == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	h.writeError(w, r, st, e.Code, e.AADSTS, e.Description)
 }

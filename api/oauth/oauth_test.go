@@ -338,7 +338,7 @@ var errDown = errors.New("database is down: secret internals")
 
 func (failing) Tenant(context.Context, string) (*authn.Tenant, error) { return nil, errDown }
 func (failing) Issuer(string) string                                  { return "" }
-func (failing) TokenForClientSecret(context.Context, string, string, string, string) (*authn.Token, error) {
+func (failing) ClientCredentials(context.Context, authn.TokenRequest) (*authn.Token, error) {
 	return nil, errDown
 }
 func (failing) JWKS(context.Context) ([]byte, error) { return nil, errDown }

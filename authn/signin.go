@@ -1,0 +1,197 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlgov/mlgov/store"
+)
+
+// The sign-in log: every client-credentials attempt at the token
+// endpoint (ClientCredentials) against a tenant that exists (successful,
+// failed, throttled or locked out) is recorded before it is answered, in the shape of Microsoft Graph's
+// signIn resource (a service-principal sign-in). Records are store
+// events (store.Event) of the pseudo-subscription SignInLogKey(tenant):
+// an indexed, paged table with the activity log's retention, that no
+// subscription's activity-log query can reach (subscription keys are
+// GUIDs). The event's ResourceKey is the client id (lower-cased), its
+// CorrelationID the client's request id.
+//
+// Attempts arriving together are written together (group commit: one
+// write transaction for all records waiting), so a flood of attempts
+// costs the store a few transactions, not one each. If the record
+// cannot be written the attempt fails (an internal error): no token is
+// issued unlogged.
+
+// SignInLogKey is the store.Event SubscriptionKey of a tenant's sign-in
+// records.
+func SignInLogKey(tenantID string) string { return "signins/" + strings.ToLower(tenantID) }
+
+// ARM's application as Entra names it (resourceId and
+// resourceDisplayName of sign-ins to ARM).
+const (
+	armAppID          = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
+	armAppDisplayName = "Windows Azure Service Management API"
+)
+
+// SignIn is one record of the sign-in log (Graph's signIn, the fields a
+// service-principal sign-in has).
+type SignIn struct {
+	ID              string    `json:"id"`
+	CreatedDateTime time.Time `json:"createdDateTime"`
+	// AppID is the client id as sent (clipped to 128 characters).
+	AppID          string `json:"appId"`
+	AppDisplayName string `json:"appDisplayName,omitempty"`
+	// ServicePrincipalID is the object id of the client, when it exists.
+	ServicePrincipalID string `json:"servicePrincipalId,omitempty"`
+	IPAddress          string `json:"ipAddress"`
+	CorrelationID      string `json:"correlationId,omitempty"`
+	// ClientCredentialType is "clientSecret", or "none" when no secret
+	// was sent.
+	ClientCredentialType string `json:"clientCredentialType"`
+	// ServicePrincipalCredentialKeyID is the keyId of the secret that
+	// matched (successful sign-ins and expired secrets).
+	ServicePrincipalCredentialKeyID string `json:"servicePrincipalCredentialKeyId,omitempty"`
+	ResourceID                      string `json:"resourceId,omitempty"`
+	ResourceDisplayName             string `json:"resourceDisplayName,omitempty"`
+	HomeTenantID                    string `json:"homeTenantId"`
+	ResourceTenantID                string `json:"resourceTenantId"`
+	// UniqueTokenIdentifier is the uti of the token issued.
+	UniqueTokenIdentifier   string       `json:"uniqueTokenIdentifier,omitempty"`
+	Status                  SignInStatus `json:"status"`
+	SignInEventTypes        []string     `json:"signInEventTypes"`
+	IsInteractive           bool         `json:"isInteractive"`
+	ConditionalAccessStatus string       `json:"conditionalAccessStatus"`
+}
+
+// SignInStatus is the outcome: ErrorCode 0 for success, else the AADSTS
+// number the client got (50196 throttled, 50053 locked out, 50000 an
+// internal error).
+type SignInStatus struct {
+	ErrorCode         int    `json:"errorCode"`
+	FailureReason     string `json:"failureReason,omitempty"`
+	AdditionalDetails string `json:"additionalDetails,omitempty"`
+}
+
+// SignInQuery selects sign-in records of a tenant. Zero fields do not
+// filter.
+type SignInQuery struct {
+	AppID    string    // client id (case-insensitive)
+	From, To time.Time // inclusive
+	// AfterSeq continues after the record of that Seq (paging).
+	AfterSeq int64
+	Limit    int
+}
+
+// SignInRecord is a stored sign-in and its position in the log.
+type SignInRecord struct {
+	SignIn
+	Seq int64 `json:"-"`
+}
+
+// SignIns returns sign-in records of a tenant, oldest first.
+func (s *Service) SignIns(ctx context.Context, tenantID string, q SignInQuery) ([]*SignInRecord, error) {
+	eq := store.EventQuery{SubscriptionKey: SignInLogKey(tenantID), From: q.From, To: q.To, AfterSeq: q.AfterSeq, Limit: q.Limit}
+	if q.AppID != "" {
+		eq.ResourceKey = signInAppKey(q.AppID)
+	}
+	var evs []*store.Event
+	err := s.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		evs, err = tx.ListEvents(ctx, eq)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*SignInRecord, 0, len(evs))
+	for _, e := range evs {
+		r := &SignInRecord{Seq: e.Seq}
+		if err := json.Unmarshal(e.Body, &r.SignIn); err != nil {
+			return nil, fmt.Errorf("authn: sign-in record %s: %w", e.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func signInAppKey(appID string) string {
+	if len(appID) > 64 {
+		appID = appID[:64]
+	}
+	return strings.ToLower(appID)
+}
+
+// maxSignInBatch bounds the records one transaction writes.
+const maxSignInBatch = 500
+
+// signInWriter writes sign-in records with group commit: a record is
+// queued, a flusher goroutine (started when there is none) writes
+// everything queued in one transaction, again until the queue is empty,
+// and each caller waits for the write of its own record.
+type signInWriter struct {
+	mu       sync.Mutex
+	pending  []pendingSignIn
+	flushing bool
+}
+
+type pendingSignIn struct {
+	ev   *store.Event
+	done chan error
+}
+
+// logSignIn records si and returns once it is written (or ctx ends: the
+// record is then still written).
+func (s *Service) logSignIn(ctx context.Context, si *SignIn) error {
+	body, err := json.Marshal(si)
+	if err != nil {
+		return err
+	}
+	ev := &store.Event{ID: si.ID, SubscriptionKey: SignInLogKey(si.ResourceTenantID), Timestamp: si.CreatedDateTime,
+		ResourceKey: signInAppKey(si.AppID), CorrelationID: strings.ToLower(si.CorrelationID), Body: body}
+	done := make(chan error, 1)
+	w := &s.signIns
+	w.mu.Lock()
+	w.pending = append(w.pending, pendingSignIn{ev: ev, done: done})
+	if !w.flushing {
+		w.flushing = true
+		go s.flushSignIns(context.WithoutCancel(ctx))
+	}
+	w.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) flushSignIns(ctx context.Context) {
+	w := &s.signIns
+	w.mu.Lock()
+	for len(w.pending) > 0 {
+		n := min(len(w.pending), maxSignInBatch)
+		batch := w.pending[:n:n]
+		w.pending = w.pending[n:]
+		w.mu.Unlock()
+		evs := make([]*store.Event, len(batch))
+		for i, p := range batch {
+			evs[i] = p.ev
+		}
+		err := s.st.Write(ctx, func(tx store.Tx) error { return tx.AppendEvents(ctx, evs...) })
+		if err != nil {
+			err = fmt.Errorf("authn: writing the sign-in log: %w", err)
+		}
+		for _, p := range batch {
+			p.done <- err
+		}
+		w.mu.Lock()
+	}
+	w.pending = nil
+	w.flushing = false
+	w.mu.Unlock()
+}
