@@ -23,6 +23,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/mlgov/mlgov/authn/authntest"
+	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -824,7 +825,7 @@ func getStoredSP(f *fixture) (*spRecord, error) {
 func TestDirectory(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
-	if !isGUID(f.tenant.ID) || !isGUID(f.sp.AppID) || !isGUID(f.sp.ObjectID) || f.sp.AppID == f.sp.ObjectID {
+	if !uuid.Valid(f.tenant.ID) || !uuid.Valid(f.sp.AppID) || !uuid.Valid(f.sp.ObjectID) || f.sp.AppID == f.sp.ObjectID {
 		t.Errorf("ids: tenant %s app %s object %s", f.tenant.ID, f.sp.AppID, f.sp.ObjectID)
 	}
 	if f.tenant.ID != strings.ToLower(f.tenant.ID) || f.tenant.ID[14] != '4' {

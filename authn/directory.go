@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -101,7 +102,7 @@ func (r *spRecord) public() *ServicePrincipal {
 
 // CreateTenant creates a tenant with a new GUID.
 func (s *Service) CreateTenant(ctx context.Context, displayName string) (*Tenant, error) {
-	id, err := newGUID(s.cfg.Rand)
+	id, err := uuid.NewFrom(s.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +167,11 @@ func (s *Service) Tenants(ctx context.Context) ([]*Tenant, error) {
 // stored. The tenant must exist.
 func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayName string) (*ServicePrincipal, string, error) {
 	tenantID = strings.ToLower(tenantID)
-	appID, err := newGUID(s.cfg.Rand)
+	appID, err := uuid.NewFrom(s.cfg.Rand)
 	if err != nil {
 		return nil, "", err
 	}
-	objID, err := newGUID(s.cfg.Rand)
+	objID, err := uuid.NewFrom(s.cfg.Rand)
 	if err != nil {
 		return nil, "", err
 	}
@@ -353,7 +354,7 @@ func (s *Service) newSecret(now time.Time, lifetime time.Duration) (string, secr
 	if _, err := io.ReadFull(s.cfg.Rand, salt); err != nil {
 		return "", secretRecord{}, fmt.Errorf("authn: random: %w", err)
 	}
-	keyID, err := newGUID(s.cfg.Rand)
+	keyID, err := uuid.NewFrom(s.cfg.Rand)
 	if err != nil {
 		return "", secretRecord{}, err
 	}
@@ -384,36 +385,4 @@ func matchSecret(creds []secretRecord, secret string) *secretRecord {
 		}
 	}
 	return found
-}
-
-// newGUID returns a random (version 4) GUID in lower case.
-func newGUID(r io.Reader) (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", fmt.Errorf("authn: random: %w", err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
-}
-
-// isGUID reports whether s has the 8-4-4-4-12 hex shape.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -106,7 +107,7 @@ func (s *Service) clientCredentials(ctx context.Context, r TokenRequest, guarded
 	var oerr *OAuthError
 	err := s.st.Read(ctx, func(tx store.Tx) error {
 		rec, oerr = nil, nil
-		if !isGUID(tenantID) {
+		if !uuid.Valid(tenantID) {
 			oerr = TenantNotFound("invalid_request", tenantID)
 			return nil
 		}
@@ -151,7 +152,7 @@ func (s *Service) clientCredentials(ctx context.Context, r TokenRequest, guarded
 		return tok, err
 	}
 	var gerr error
-	if si.ID, gerr = newGUID(s.cfg.Rand); gerr != nil {
+	if si.ID, gerr = uuid.NewFrom(s.cfg.Rand); gerr != nil {
 		return nil, errors.Join(gerr, err)
 	}
 	switch {

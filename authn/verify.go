@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -147,7 +148,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) 
 
 	tid, _ := claims["tid"].(string)
 	iss, _ := claims["iss"].(string)
-	if !isGUID(tid) || iss != s.cfg.Issuer(strings.ToLower(tid)) {
+	if !uuid.Valid(tid) || iss != s.cfg.Issuer(strings.ToLower(tid)) {
 		return nil, tokenErr(ErrWrongIssuer, "The access token is from the wrong issuer '%s'. It must be issued by this server for the tenant in its 'tid' claim.", clip(iss))
 	}
 	tid = strings.ToLower(tid)

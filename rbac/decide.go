@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/internal/uuid"
 )
 
 // Assignment is a role assignment: the role RoleDefinitionID (any
@@ -122,7 +123,7 @@ func (a *Authorizer) Add(as *Assignment) error {
 	if !assignableAt(r.def.AssignableScopes, key) {
 		return arm.Errorf("InvalidRoleAssignmentScope", "The role '%s' cannot be assigned at scope '%s': its assignable scopes are %s.", r.def.RoleName, as.Scope, strings.Join(r.def.AssignableScopes, ", "))
 	}
-	if !isGUID(as.PrincipalID) {
+	if !uuid.Valid(as.PrincipalID) {
 		return arm.Errorf("InvalidPrincipalId", "The principal id '%s' is not a GUID.", arm.Clip(as.PrincipalID, 64))
 	}
 	m := a.byScope[key]

@@ -43,6 +43,7 @@ import (
 	"strings"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/internal/uuid"
 )
 
 // Permission is one entry of a role definition's permissions.
@@ -89,7 +90,7 @@ func LoadRoleDefinitions(r io.Reader) ([]*RoleDefinition, error) {
 // least one assignable scope, and permission strings with at most one
 // '*' each.
 func (d *RoleDefinition) Validate() error {
-	if !isGUID(d.Name) {
+	if !uuid.Valid(d.Name) {
 		return arm.Errorf("InvalidRoleDefinitionId", "The role definition name '%s' is not a GUID.", arm.Clip(d.Name, 64))
 	}
 	if len(d.AssignableScopes) == 0 {
@@ -111,26 +112,6 @@ func (d *RoleDefinition) Validate() error {
 		}
 	}
 	return nil
-}
-
-// isGUID reports whether s has the 8-4-4-4-12 hexadecimal form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // pattern is a compiled permission string: lower-cased, split at its '*'.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -341,7 +342,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, st int, cod
 // form parameter MSAL also sends, if the form was read) if it is a GUID.
 func correlationID(r *http.Request) string {
 	for _, v := range []string{r.Header.Get("client-request-id"), r.PostForm.Get("client-request-id")} {
-		if isGUID(v) {
+		if uuid.Valid(v) {
 			return strings.ToLower(v)
 		}
 	}
@@ -349,30 +350,11 @@ func correlationID(r *http.Request) string {
 }
 
 func (h *Handler) guid() string {
-	var b [16]byte
-	if _, err := io.ReadFull(h.cfg.Rand, b[:]); err != nil {
+	g, err := uuid.NewFrom(h.cfg.Rand)
+	if err != nil {
 		return "00000000-0000-0000-0000-000000000000"
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if c != '-' {
-				return false
-			}
-		} else if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
+	return g
 }
 
 func writeJSON(w http.ResponseWriter, st int, v any) {

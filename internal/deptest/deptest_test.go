@@ -16,14 +16,14 @@ var rules = []struct {
 	{"./policy/...", []string{"github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
 	{"./arm/...", []string{"github.com/mlgov/mlgov/arm"}, []string{"net/http", "database/sql"}},
 	// Azure RBAC decisions: pure, on role definitions and assignments given.
-	{"./rbac/...", []string{"github.com/mlgov/mlgov/rbac", "github.com/mlgov/mlgov/arm"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
+	{"./rbac/...", []string{"github.com/mlgov/mlgov/rbac", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/internal/uuid"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
 	// The policy resources are built for the write path, never from it.
 	{"./policyres/...", []string{"github.com/mlgov/mlgov/policyres", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog"}},
 	// Services and the transport use the store interfaces, never a driver.
 	// (odata: the $filter of the resource lists, parsed as PolicyInsights'.)
 	{"./resources/...", []string{"github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
 	{"./api/...", []string{"github.com/mlgov/mlgov/api", "github.com/mlgov/mlgov/internal/uuid", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text", "github.com/go-jose/go-jose"}, []string{"database/sql"}},
-	{"./authn/...", []string{"github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/go-jose/go-jose"}, []string{"database/sql", "net/http"}},
+	{"./authn/...", []string{"github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/internal/uuid", "github.com/go-jose/go-jose"}, []string{"database/sql", "net/http"}},
 	// The OData query options of PolicyInsights: standard library only,
 	// rendering SQL as text without a driver.
 	{"./odata/...", []string{"github.com/mlgov/mlgov/odata"}, []string{"database/sql", "net/http", "log/slog", "os/exec"}},

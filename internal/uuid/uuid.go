@@ -5,15 +5,47 @@ package uuid
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 )
 
 // New returns a random version 4 UUID in canonical form.
 func New() string {
+	s, _ := NewFrom(rand.Reader) // crypto/rand does not fail
+	return s
+}
+
+// NewFrom returns a version 4 UUID made from 16 bytes of r (a source
+// tests can inject), in canonical lower-case form.
+func NewFrom(r io.Reader) (string, error) {
 	var b [16]byte
-	rand.Read(b[:])
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", err
+	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return Format(&b)
+	return Format(&b), nil
+}
+
+// Valid reports whether s has the 8-4-4-4-12 hexadecimal form of a UUID
+// (either case).
+func Valid(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Format writes b in the canonical 8-4-4-4-12 hex form.
