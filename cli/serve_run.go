@@ -303,17 +303,7 @@ func ensureBootstrap(ctx context.Context, st store.Store, idsvc *authn.Service, 
 		}
 		old = nil
 	}
-	var state *bootstrapState
-	err = st.Read(ctx, func(tx store.Tx) error {
-		o, err := tx.GetObject(ctx, "bootstrap", "state")
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		state = &bootstrapState{}
-		return json.Unmarshal(o.Body, state)
-	})
+	state, err := readBootstrapState(ctx, st)
 	if err != nil {
 		return nil, err
 	}
