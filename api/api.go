@@ -78,6 +78,9 @@ type Server struct {
 	// Policies and PolicySets serve the built-in policy definitions and
 	// initiatives; nil: none loaded.
 	Policies, PolicySets *PolicyDefinitions
+	// Roles serves the built-in role definitions (nil: none loaded; the
+	// paths are then refused as not served).
+	Roles *RoleDefinitions
 	// Insights serves the Microsoft.PolicyInsights API (nil: not served;
 	// the manager refuses those paths).
 	Insights Insights
@@ -159,6 +162,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if id, err := arm.ParseID(req.URL.Path); err == nil {
+		if sub, ok := roleDefinitionsPath(id); ok {
+			cmp.Or(s.Roles, NewRoleDefinitions(nil)).serve(w, req, id, sub)
+			return
+		}
 		var p *PolicyDefinitions
 		switch builtInsPath(id) {
 		case "policyDefinitions":

@@ -48,6 +48,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var rotateKey bool
 	var hc hardeningFlags
 	var policyPaths, aliasPaths []string
+	var roleDefsPath string
 	var pprofAddr string
 	input := new(inputOptions)
 	c := &cobra.Command{
@@ -75,6 +76,11 @@ func newServeCmd(e *env) *cobra.Command {
 			if !cmd.Flags().Changed("aliases") {
 				aliasPaths = existing(defaultAliasPaths)
 			}
+			if !cmd.Flags().Changed("role-definitions") {
+				if p := existing([]string{defaultRoleDefinitions}); len(p) > 0 {
+					roleDefsPath = p[0]
+				}
+			}
 			if scanInterval < 0 {
 				return fmt.Errorf("--scan-interval %s: want a positive duration, or 0 for no periodic scan", scanInterval)
 			}
@@ -89,7 +95,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input})
+				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input})
 		},
 	}
 	f := c.Flags()
@@ -107,6 +113,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.BoolVar(&rotateKey, "rotate-signing-key", false, "rotate the token signing key now, at start")
 	f.DurationVar(&lroLatency, "lro-latency", 300*time.Millisecond, "how long long-running operations stay in progress")
 	f.StringArrayVar(&policyPaths, "policy-definitions", nil, "folder or file of built-in policy definitions to load (repeatable; default: DIR/builtins/<ref> of mlgov policy builtins pull, else ../shared/corpus/azure-policy, when present)")
+	f.StringVar(&roleDefsPath, "role-definitions", "", "the built-in role definitions, a JSON array as `az role definition list` prints it (default: ../shared/corpus/rbac/builtin-roles.json when present)")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
 	hc.register(c)
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
@@ -123,6 +130,7 @@ type serveConfig struct {
 	lroLatency                                   time.Duration
 	policyPaths, aliasPaths                      []string
 	policyPathsFrom                              string // where policyPaths come from, for the log
+	roleDefsPath                                 string // the built-in role definitions ("": none)
 	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
 	keyLifetime                                  time.Duration
 	scanInterval                                 time.Duration // periodic compliance scan

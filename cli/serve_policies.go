@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/rbac"
 )
 
 // defaultPolicyPaths are the development and CI defaults: the reference
@@ -18,6 +20,10 @@ var (
 	defaultPolicyPaths = []string{"../shared/corpus/azure-policy"}
 	defaultAliasPaths  = []string{"../shared/corpus/aliases/Microsoft.MachineLearningServices.json"}
 )
+
+// defaultRoleDefinitions are the built-in role definitions beside the
+// checkout (development and CI), used when present and no flag is given.
+const defaultRoleDefinitions = "../shared/corpus/rbac/builtin-roles.json"
 
 func existing(paths []string) []string {
 	var out []string
@@ -105,4 +111,22 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// loadRoleDefinitions reads the built-in role definitions of
+// --role-definitions ("": none).
+func loadRoleDefinitions(path string) (*api.RoleDefinitions, error) {
+	if path == "" {
+		return api.NewRoleDefinitions(nil), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--role-definitions: %w", err)
+	}
+	defer f.Close()
+	defs, err := rbac.LoadRoleDefinitions(f)
+	if err != nil {
+		return nil, fmt.Errorf("--role-definitions %s: %w", path, err)
+	}
+	return api.NewRoleDefinitions(defs), nil
 }

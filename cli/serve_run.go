@@ -167,6 +167,15 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			"run mlgov policy builtins pull --data DIR to download them from the public Azure/azure-policy repository, " +
 			"or give --policy-definitions the built-in-policies folder of a checkout of it")
 	}
+	roles, err := loadRoleDefinitions(cfg.roleDefsPath)
+	if err != nil {
+		return err
+	}
+	if roles.Len() == 0 {
+		log.Warn("no built-in role definitions: none are served. Give --role-definitions the JSON array `az role definition list` prints (../shared/corpus/rbac/builtin-roles.json in development)")
+	} else {
+		log.Info("role definitions loaded", "roles", roles.Len(), "path", cfg.roleDefsPath)
+	}
 	st, err := e.openStore(ctx, storeURL, dataDir)
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
@@ -246,7 +255,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
-	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Insights: gov,
+	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov,
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {

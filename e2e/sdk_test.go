@@ -51,7 +51,7 @@ func builtinArgs(t *testing.T) []string {
 		t.Logf("no built-ins at %s: the policy tests will fail (%v)", ml, err)
 		return nil
 	}
-	return []string{"--policy-definitions", ml, "--aliases", aliases}
+	return []string{"--policy-definitions", ml, "--aliases", aliases, "--role-definitions", filepath.Join(shared, "corpus", "rbac", "builtin-roles.json")}
 }
 
 func TestSDKCompatibility(t *testing.T) {
