@@ -58,13 +58,8 @@ const (
 )
 
 func (p *PolicyDefinitions) serve(w http.ResponseWriter, req *http.Request, id *arm.ID, publicURL string) {
-	if req.Method != "GET" {
-		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on built-in %ss: they are read-only.", req.Method, p.what))
-		return
-	}
-	q := req.URL.Query()
-	if q.Get("api-version") == "" {
-		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+	q, ok := readOnlyGET(w, req, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on built-in %ss: they are read-only.", req.Method, p.what))
+	if !ok {
 		return
 	}
 	if id.Trailing == "" {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -82,13 +83,8 @@ type aliasMetadata struct {
 }
 
 func (p *Providers) serve(w http.ResponseWriter, req *http.Request, sub, ns string) {
-	if req.Method != "GET" {
-		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on resource providers; mlgov serves their reads only.", req.Method))
-		return
-	}
-	q := req.URL.Query()
-	if q.Get("api-version") == "" {
-		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+	q, ok := readOnlyGET(w, req, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on resource providers; mlgov serves their reads only.", req.Method))
+	if !ok {
 		return
 	}
 	withAliases := false
@@ -253,12 +249,7 @@ func operationsPath(p string) (ns string, ok bool) {
 // OperationListResult of every resource provider; @azure/arm-machinelearning's
 // operations.list) from what mlgov serves of the namespace.
 func (p *Providers) serveOperations(w http.ResponseWriter, req *http.Request, ns string) {
-	if req.Method != "GET" {
-		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on a provider's operations list.", req.Method))
-		return
-	}
-	if req.URL.Query().Get("api-version") == "" {
-		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+	if _, ok := readOnlyGET(w, req, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on a provider's operations list.", req.Method)); !ok {
 		return
 	}
 	if p.Registry == nil || !p.Registry.ServesNamespace(ns) {
@@ -306,4 +297,22 @@ func splitCamel(s string, lower bool) string {
 		}
 	}
 	return b.String()
+}
+
+// readOnlyGET is the guard of the read-only handlers (built-in
+// definitions, providers, operations, role definitions): a method other
+// than GET is refused with notAllowed (405), a request without an
+// api-version with MissingApiVersionParameter; ok is false when it
+// answered.
+func readOnlyGET(w http.ResponseWriter, req *http.Request, notAllowed *arm.Error) (q url.Values, ok bool) {
+	if req.Method != "GET" {
+		writeError(w, 405, notAllowed)
+		return nil, false
+	}
+	q = req.URL.Query()
+	if q.Get("api-version") == "" {
+		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+		return nil, false
+	}
+	return q, true
 }

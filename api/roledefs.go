@@ -49,13 +49,8 @@ func roleDefinitionsPath(id *arm.ID) (sub string, ok bool) {
 }
 
 func (p *RoleDefinitions) serve(w http.ResponseWriter, req *http.Request, id *arm.ID, sub string) {
-	if req.Method != "GET" {
-		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on role definitions: mlgov serves the built-in role definitions read-only, and custom roles are not served yet.", req.Method))
-		return
-	}
-	q := req.URL.Query()
-	if q.Get("api-version") == "" {
-		writeError(w, 400, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+	q, ok := readOnlyGET(w, req, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on role definitions: mlgov serves the built-in role definitions read-only, and custom roles are not served yet.", req.Method))
+	if !ok {
 		return
 	}
 	prefix := "/providers/Microsoft.Authorization/roleDefinitions/"

@@ -15,7 +15,6 @@ import (
 	mrand "math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,29 +34,16 @@ const (
 	otherHost = "https://login.microsoftonline.com"
 )
 
-// clock is an injectable, settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	svc    *Service
 	st     *authntest.MemStore
-	clk    *clock
+	clk    *authntest.Clock
 	tenant *Tenant
 	sp     *ServicePrincipal
 	secret string
 }
 
-func newService(st store.Store, clk *clock, mod func(*Config)) *Service {
+func newService(st store.Store, clk *authntest.Clock, mod func(*Config)) *Service {
 	cfg := Config{Issuer: IssuerAt(testBase), Now: clk.Now}
 	if mod != nil {
 		mod(&cfg)
@@ -68,7 +54,7 @@ func newService(st store.Store, clk *clock, mod func(*Config)) *Service {
 func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{st: authntest.NewMemStore(), clk: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	f := &fixture{st: authntest.NewMemStore(), clk: authntest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	f.svc = newService(f.st, f.clk, mod)
 	if err := f.svc.EnsureSigningKey(ctx); err != nil {
 		t.Fatal(err)
@@ -478,7 +464,14 @@ func TestVerifyRefusals(t *testing.T) {
 // mustSignRaw signs an arbitrary payload with our key and header.
 func mustSignRaw(t *testing.T, k *signingKey, payload []byte) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}}, (&jose.SignerOptions{}).WithType("JWT"))
+	return signRaw(t, jose.RS256, k.priv, k.kid, payload)
+}
+
+// signRaw signs payload as a compact JWS (typ JWT) with alg and key,
+// naming kid.
+func signRaw(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, payload []byte) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,7 +710,7 @@ func TestRotateSigningKeyIfOlder(t *testing.T) {
 func TestEnsureSigningKeyIdempotent(t *testing.T) {
 	ctx := context.Background()
 	st := authntest.NewMemStore()
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := authntest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	a, b := newService(st, clk, nil), newService(st, clk, nil)
 	for _, s := range []*Service{a, b, a} {
 		if err := s.EnsureSigningKey(ctx); err != nil {
@@ -732,7 +725,7 @@ func TestEnsureSigningKeyIdempotent(t *testing.T) {
 func TestTokenWithoutEnsure(t *testing.T) {
 	// Issuing creates the first key when EnsureSigningKey was not called.
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := authntest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newService(authntest.NewMemStore(), clk, nil)
 	ten, err := s.CreateTenant(ctx, "t")
 	if err != nil {
@@ -854,7 +847,7 @@ func TestRandInjected(t *testing.T) {
 	// The same random stream gives the same ids and secrets.
 	ctx := context.Background()
 	run := func() (string, string, string) {
-		clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		clk := authntest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		s := newService(authntest.NewMemStore(), clk, func(c *Config) { c.Rand = mrand.NewChaCha8([32]byte{1}) })
 		ten, err := s.CreateTenant(ctx, "t")
 		if err != nil {
@@ -923,7 +916,7 @@ func (h hideKeys) ListObjects(ctx context.Context, kind string) ([]*store.Object
 func TestEnsureSigningKeyRace(t *testing.T) {
 	ctx := context.Background()
 	st := authntest.NewMemStore()
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := authntest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err := newService(st, clk, nil).EnsureSigningKey(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -226,20 +226,7 @@ func TestDirectoryCredentialResetRefusals(t *testing.T) {
 // refused as soon as its secret is reset or its principal deleted.
 func TestTokenAuthCacheRevoked(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	base := "https://127.0.0.1:8443"
-	svc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(base)})
-	if err := svc.EnsureSigningKey(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ten, err := svc.CreateTenant(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, ten, base := newTokenService(t)
 	a := &tokenAuth{svc: svc, endpoint: base, tenantID: ten.ID}
 	for _, revoke := range []func(appID string) error{
 		func(appID string) error {

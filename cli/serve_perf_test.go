@@ -37,16 +37,16 @@ func TestTimeUUIDs(t *testing.T) {
 	}
 }
 
-// TestTokenAuthCache: a verified token is served from memory with the
-// same caller; tokens that fail verification are never remembered; the
-// cache forgets entries at their deadline.
-func TestTokenAuthCache(t *testing.T) {
+// newTokenService is a token service over a new SQLite store, with a
+// signing key and one tenant, and the issuer base it signs for.
+func newTokenService(t *testing.T) (*authn.Service, *authn.Tenant, string) {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	base := "https://127.0.0.1:8443"
 	svc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(base)})
 	if err := svc.EnsureSigningKey(ctx); err != nil {
@@ -56,6 +56,15 @@ func TestTokenAuthCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, ten, base
+}
+
+// TestTokenAuthCache: a verified token is served from memory with the
+// same caller; tokens that fail verification are never remembered; the
+// cache forgets entries at their deadline.
+func TestTokenAuthCache(t *testing.T) {
+	ctx := t.Context()
+	svc, ten, base := newTokenService(t)
 	sp, secret, err := svc.CreateServicePrincipal(ctx, ten.ID, "app")
 	if err != nil {
 		t.Fatal(err)

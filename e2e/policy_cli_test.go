@@ -8,12 +8,10 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,24 +27,11 @@ type cliResult struct {
 // name --endpoint).
 func policyCLI(t *testing.T, srv *Server, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	full := append([]string{"policy"}, args...)
-	if !contains(args, "--endpoint") {
-		full = append(full, "--bootstrap", srv.BootstrapPath)
+	if contains(args, "--endpoint") {
+		return runCLI(t, srv, full...)
 	}
-	cmd := exec.CommandContext(ctx, srv.Bin, full...)
-	cmd.Dir = t.TempDir()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := cliResult{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("mlgov %s: %v", strings.Join(full, " "), err)
-	}
-	return r
+	return mlgovCLI(t, srv, full...)
 }
 
 func contains(ss []string, s string) bool {

@@ -21,9 +21,15 @@ import (
 // mlgovCLI runs `mlgov ARGS --bootstrap srv's`.
 func mlgovCLI(t *testing.T, srv *Server, args ...string) cliResult {
 	t.Helper()
+	return runCLI(t, srv, append(args, "--bootstrap", srv.BootstrapPath)...)
+}
+
+// runCLI runs `mlgov ARGS` in a scratch directory.
+func runCLI(t *testing.T, srv *Server, args ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, srv.Bin, append(args, "--bootstrap", srv.BootstrapPath)...)
+	cmd := exec.CommandContext(ctx, srv.Bin, args...)
 	cmd.Dir = t.TempDir()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

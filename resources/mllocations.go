@@ -34,11 +34,10 @@ const (
 	KindMLQuota = "mlQuota"
 	// Subscription limits per region (Azure's defaults for a new
 	// pay-as-you-go subscription are of this order).
-	familyDedicatedLimit   = 24
-	familyGPULimit         = 12
-	totalDedicatedLimit    = 100
-	totalLowPriorityLimit  = 100
-	computeInstancesOfSize = 1
+	familyDedicatedLimit  = 24
+	familyGPULimit        = 12
+	totalDedicatedLimit   = 100
+	totalLowPriorityLimit = 100
 )
 
 // vmSize is one row of the VM size table.
@@ -203,7 +202,7 @@ func (m *Manager) allocations(ctx context.Context, sub, loc string) ([]allocatio
 			a.minVCPUs = size.vCPUs * int(get(p, "scaleSettings", "minNodeCount").Int())
 		case "computeinstance":
 			if strings.EqualFold(p.Field("state").Str(), "Running") {
-				a.vCPUs = size.vCPUs * computeInstancesOfSize
+				a.vCPUs = size.vCPUs // an instance is one VM
 			}
 		default:
 			return

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,18 +14,6 @@ import (
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/authn/authntest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestTokenBurst: 1,000 wrong secrets from one address through the
 // token endpoint: the first ClientFailures are 401 invalid_client, all
@@ -36,7 +23,7 @@ func (c *clock) Advance(d time.Duration) {
 // is in the sign-in log with the address and the client's request id.
 func TestTokenBurst(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: fixedNow}
+	clk := authntest.NewClock(fixedNow)
 	svc := authn.New(authntest.NewMemStore(), authn.Config{Issuer: authn.IssuerAt(base), Now: clk.Now})
 	h := oauth.New(svc, oauth.Config{BaseURL: base, Now: clk.Now})
 	if err := svc.EnsureSigningKey(ctx); err != nil {
