@@ -97,6 +97,7 @@ var statusOf = map[string]int{
 	"SubscriptionNotFound": 404, "ResourceGroupNotFound": 404, "ResourceNotFound": 404, "ParentResourceNotFound": 404,
 	"OperationNotFound": 404, "NotFound": 404,
 	"Conflict": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
+	"RoleAssignmentExists": 409, "RoleDefinitionExists": 409, "RoleDefinitionWithSameNameExists": 409, "RoleDefinitionHasAssignments": 409,
 	"PreconditionFailed":  412,
 	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403,
 }
@@ -158,11 +159,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if sub, ns, ok := providersPath(req.URL.Path); ok && s.Providers != nil {
+		if sub != "" {
+			// The providers of a subscription: read by who may read
+			// them there (the operations and the tenant's providers
+			// are open to every caller of the tenant).
+			if err := s.Manager.Authorize(req.Context(), caller, "Microsoft.Resources/subscriptions/providers/read", "/subscriptions/"+sub); err != nil {
+				bodyUnread(w, req)
+				s.fail(w, corr, err)
+				return
+			}
+		}
 		s.Providers.serve(w, req, sub, ns)
 		return
 	}
 	if id, err := arm.ParseID(req.URL.Path); err == nil {
-		if sub, ok := roleDefinitionsPath(id); ok {
+		// Role definitions are read here, by any caller of the tenant
+		// (the built-ins and the custom roles); a custom role is written
+		// through the resource manager (package access).
+		if sub, ok := roleDefinitionsPath(id); ok && (req.Method == "GET" || req.Method == "HEAD") {
 			cmp.Or(s.Roles, NewRoleDefinitions(nil)).serve(w, req, id, sub)
 			return
 		}
@@ -188,7 +202,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	var resp *resources.Response
 	if s.Insights != nil && s.Insights.Serves(r.ID) {
-		resp, err = s.Insights.Handle(req.Context(), r)
+		action, scope := insightsTarget(r.ID)
+		if err = s.Manager.Authorize(req.Context(), caller, action, scope); err == nil {
+			resp, err = s.Insights.Handle(req.Context(), r)
+		}
 	} else {
 		resp, err = s.Manager.Handle(req.Context(), r)
 	}
@@ -203,6 +220,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	s.render(w, r, resp)
+}
+
+// insightsTarget is the authorization action and scope of a
+// Microsoft.PolicyInsights request:
+// {scope}/providers/Microsoft.PolicyInsights/{policyStates|policyEvents}/{resource}/{verb}
+// needs Microsoft.PolicyInsights/{type}/{verb}/read (triggerEvaluation:
+// /action) at the scope.
+func insightsTarget(id *arm.ID) (action, scope string) {
+	i := len(id.Parts) - 1
+	for i > 0 && id.Parts[i].Namespace == "" {
+		i--
+	}
+	if i < 0 {
+		return "Microsoft.PolicyInsights/read", id.String()
+	}
+	p := id.Parts[i]
+	scopeID := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts[:i]}
+	action = p.Namespace + "/" + p.Type
+	if id.Trailing != "" {
+		action += "/" + id.Trailing
+	}
+	if strings.EqualFold(id.Trailing, "triggerEvaluation") {
+		return action + "/action", scopeID.String()
+	}
+	return action + "/read", scopeID.String()
 }
 
 // Insights serves the paths it Serves (the PolicyInsights API) in place

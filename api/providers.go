@@ -305,7 +305,7 @@ func splitCamel(s string, lower bool) string {
 // api-version with MissingApiVersionParameter; ok is false when it
 // answered.
 func readOnlyGET(w http.ResponseWriter, req *http.Request, notAllowed *arm.Error) (q url.Values, ok bool) {
-	if req.Method != "GET" {
+	if req.Method != "GET" && req.Method != "HEAD" {
 		writeError(w, 405, notAllowed)
 		return nil, false
 	}

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/mlgov/mlgov/arm"
@@ -19,15 +21,21 @@ import (
 // where scope is nothing (the tenant), a subscription, a resource group
 // or a resource. Read at a subscription or below, a definition's id is
 // the subscription's (/subscriptions/{s}/providers/…/roleDefinitions/{guid}),
-// as ARM answers. Custom roles are not served yet: a write is refused.
+// as ARM answers. Custom roles (Custom) are listed and read with them;
+// they are written through the resource manager (package access).
 type RoleDefinitions struct {
 	defs []*rbac.RoleDefinition
+	// Custom returns the custom role definitions (nil: none).
+	Custom func(ctx context.Context) ([]*rbac.RoleDefinition, error)
 }
 
 // NewRoleDefinitions serves defs.
 func NewRoleDefinitions(defs []*rbac.RoleDefinition) *RoleDefinitions {
 	return &RoleDefinitions{defs: defs}
 }
+
+// Definitions returns the built-in role definitions.
+func (p *RoleDefinitions) Definitions() []*rbac.RoleDefinition { return p.defs }
 
 // Len is the number of role definitions.
 func (p *RoleDefinitions) Len() int { return len(p.defs) }
@@ -49,9 +57,19 @@ func roleDefinitionsPath(id *arm.ID) (sub string, ok bool) {
 }
 
 func (p *RoleDefinitions) serve(w http.ResponseWriter, req *http.Request, id *arm.ID, sub string) {
-	q, ok := readOnlyGET(w, req, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on role definitions: mlgov serves the built-in role definitions read-only, and custom roles are not served yet.", req.Method))
+	q, ok := readOnlyGET(w, req, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on role definitions.", req.Method))
 	if !ok {
 		return
+	}
+	defs := p.defs
+	if p.Custom != nil {
+		custom, err := p.Custom(req.Context())
+		if err != nil {
+			writeError(w, 500, arm.Errorf("InternalServerError", "The custom role definitions could not be read."))
+			return
+		}
+		slices.SortFunc(custom, func(a, b *rbac.RoleDefinition) int { return strings.Compare(a.RoleName, b.RoleName) })
+		defs = append(slices.Clip(defs), custom...)
 	}
 	prefix := "/providers/Microsoft.Authorization/roleDefinitions/"
 	if sub != "" {
@@ -68,8 +86,12 @@ func (p *RoleDefinitions) serve(w http.ResponseWriter, req *http.Request, id *ar
 	}
 	if id.Trailing == "" {
 		name := id.Parts[len(id.Parts)-1].Name
-		for _, d := range p.defs {
+		for _, d := range defs {
 			if strings.EqualFold(d.Name, name) {
+				if req.Method == "HEAD" { // checkExistence: 204, as ARM answers
+					w.WriteHeader(204)
+					return
+				}
 				writeJSON(w, 200, out(d))
 				return
 			}
@@ -83,7 +105,7 @@ func (p *RoleDefinitions) serve(w http.ResponseWriter, req *http.Request, id *ar
 		return
 	}
 	list := []map[string]any{}
-	for _, d := range p.defs {
+	for _, d := range defs {
 		if keep(d) {
 			list = append(list, out(d))
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/internal/uuid"
 )
 
@@ -37,7 +39,7 @@ var roleDefinitionTable = func(w io.Writer, output string) printer {
 }
 
 func newRoleCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "role", Short: "Azure RBAC of a running server: role definitions"}
+	c := &cobra.Command{Use: "role", Short: "Azure RBAC of a running server: role definitions and assignments"}
 	def := &cobra.Command{Use: "definition", Short: "The role definitions a running server serves (built-ins, read-only)"}
 	conn := new(connOptions)
 	conn.register(def.PersistentFlags())
@@ -105,7 +107,203 @@ func newRoleCmd(e *env) *cobra.Command {
 		}),
 	}
 	def.AddCommand(list, show)
-	c.AddCommand(def)
+	c.AddCommand(def, newRoleAssignmentCmd(e))
+	return c
+}
+
+var roleAssignmentTable = func(roles map[string]string) func(w io.Writer, output string) printer {
+	return func(w io.Writer, output string) printer {
+		return printer{w: w, output: output, header: []string{"NAME", "ROLE", "PRINCIPAL", "PRINCIPAL TYPE", "SCOPE"},
+			row: func(r map[string]any) []string {
+				role := field(r, "properties", "roleDefinitionId")
+				if n := roles[strings.ToLower(role[strings.LastIndexByte(role, '/')+1:])]; n != "" {
+					role = n
+				}
+				return []string{field(r, "name"), role, field(r, "properties", "principalId"), field(r, "properties", "principalType"), field(r, "properties", "scope")}
+			}}
+	}
+}
+
+// roleNames maps the role definitions' GUIDs (lower-cased) to their
+// names.
+func roleNames(ctx context.Context, cl *armClient) (map[string]string, error) {
+	items, err := cl.list(ctx, "/providers/Microsoft.Authorization/roleDefinitions?api-version="+roleAPIVersion)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, raw := range items {
+		var d struct {
+			Name       string `json:"name"`
+			Properties struct {
+				RoleName string `json:"roleName"`
+			} `json:"properties"`
+		}
+		if json.Unmarshal(raw, &d) == nil {
+			out[strings.ToLower(d.Name)] = d.Properties.RoleName
+		}
+	}
+	return out, nil
+}
+
+// roleID resolves --role: a role name, a GUID or a role definition id.
+func roleID(ctx context.Context, cl *armClient, scope, role string) (string, error) {
+	sub := scope
+	if id, err := arm.ParseID(scope); err == nil && id.SubscriptionID != "" {
+		sub = "/subscriptions/" + id.SubscriptionID
+	}
+	if i := strings.LastIndexByte(role, '/'); i >= 0 && strings.Contains(strings.ToLower(role), "/roledefinitions/") {
+		role = role[i+1:]
+	}
+	if uuid.Valid(role) {
+		return sub + "/providers/Microsoft.Authorization/roleDefinitions/" + strings.ToLower(role), nil
+	}
+	q := url.Values{"api-version": {roleAPIVersion}, "$filter": {"roleName eq '" + strings.ReplaceAll(role, "'", "''") + "'"}}
+	items, err := cl.list(ctx, sub+"/providers/Microsoft.Authorization/roleDefinitions?"+q.Encode())
+	if err != nil {
+		return "", err
+	}
+	if len(items) != 1 {
+		return "", fmt.Errorf("--role %q: no role definition has that name (mlgov role definition list shows them)", role)
+	}
+	var d struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(items[0], &d); err != nil {
+		return "", err
+	}
+	return sub + "/providers/Microsoft.Authorization/roleDefinitions/" + d.Name, nil
+}
+
+func newRoleAssignmentCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "assignment", Short: "Role assignments of a running server: who has which role where"}
+	conn := new(connOptions)
+	conn.register(c.PersistentFlags())
+	const coll = "/providers/Microsoft.Authorization/roleAssignments"
+
+	var role, assignee, assigneeType, name, scope, rg string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Give a principal (user, group or service principal object id) a role at a scope (default: the subscription)",
+		Args:  cobra.NoArgs,
+		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
+			checks := []error{checkScopeFlags(&scope, rg)}
+			if role == "" {
+				checks = append(checks, errors.New("--role is required: a role name (\"AzureML Data Scientist\") or GUID"))
+			}
+			if !uuid.Valid(assignee) {
+				checks = append(checks, fmt.Errorf("--assignee %q: give the principal's object id (a GUID)", assignee))
+			}
+			if name != "" && !uuid.Valid(name) {
+				checks = append(checks, fmt.Errorf("--name %q: a role assignment's name is a GUID", name))
+			}
+			cl, err := conn.open(cmd.Context(), checks...)
+			if err != nil {
+				return err
+			}
+			at, err := cl.resolveScope(scope, rg)
+			if err != nil {
+				return err
+			}
+			rid, err := roleID(cmd.Context(), cl, at, role)
+			if err != nil {
+				return err
+			}
+			props := map[string]any{"roleDefinitionId": rid, "principalId": assignee}
+			if assigneeType != "" {
+				props["principalType"] = assigneeType
+			}
+			body, _ := json.Marshal(map[string]any{"properties": props})
+			if name == "" {
+				name = uuid.New()
+			}
+			_, b, err := cl.call(cmd.Context(), "PUT", at+coll+"/"+name+"?api-version="+roleAPIVersion, body)
+			if err != nil {
+				return err
+			}
+			roles, err := roleNames(cmd.Context(), cl)
+			if err != nil {
+				return err
+			}
+			return roleAssignmentTable(roles)(e.stdout, conn.output).one(b)
+		}),
+	}
+	create.Flags().StringVar(&role, "role", "", "the role: its name or GUID")
+	create.Flags().StringVar(&assignee, "assignee", "", "object id of the user, group or service principal")
+	create.Flags().StringVar(&assigneeType, "assignee-principal-type", "", "User, Group or ServicePrincipal (default: the directory's)")
+	create.Flags().StringVarP(&name, "name", "n", "", "the assignment's name, a GUID (default: a new one)")
+	addScopeFlags(create.Flags(), &scope, &rg)
+
+	var lScope, lRG, lAssignee string
+	var atScope bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the role assignments at, above and below a scope (default: the subscription)",
+		Args:  cobra.NoArgs,
+		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
+			checks := []error{checkScopeFlags(&lScope, lRG)}
+			if lAssignee != "" && !uuid.Valid(lAssignee) {
+				checks = append(checks, fmt.Errorf("--assignee %q: give the principal's object id (a GUID)", lAssignee))
+			}
+			cl, err := conn.open(cmd.Context(), checks...)
+			if err != nil {
+				return err
+			}
+			at, err := cl.resolveScope(lScope, lRG)
+			if err != nil {
+				return err
+			}
+			var terms []string
+			if atScope {
+				terms = append(terms, "atScope()")
+			}
+			if lAssignee != "" {
+				terms = append(terms, "assignedTo('"+lAssignee+"')")
+			}
+			q := url.Values{"api-version": {roleAPIVersion}}
+			if len(terms) > 0 {
+				q.Set("$filter", strings.Join(terms, " and "))
+			}
+			items, err := cl.list(cmd.Context(), at+coll+"?"+q.Encode())
+			if err != nil {
+				return err
+			}
+			roles, err := roleNames(cmd.Context(), cl)
+			if err != nil {
+				return err
+			}
+			return roleAssignmentTable(roles)(e.stdout, conn.output).many(items)
+		}),
+	}
+	addScopeFlags(list.Flags(), &lScope, &lRG)
+	list.Flags().StringVar(&lAssignee, "assignee", "", "only the assignments of this object id and of the groups it is a member of")
+	list.Flags().BoolVar(&atScope, "at-scope", false, "only the assignments at or above the scope (those that hold there)")
+
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a role assignment by its id ({scope}/providers/Microsoft.Authorization/roleAssignments/{guid})",
+		Args:  cobra.ExactArgs(1),
+		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
+			id, err := arm.ParseID(args[0])
+			var check error
+			if err != nil || !id.IsResource() || !strings.EqualFold(id.Type(), "Microsoft.Authorization/roleAssignments") {
+				check = fmt.Errorf("%q is not a role assignment id ({scope}/providers/Microsoft.Authorization/roleAssignments/{guid}; mlgov role assignment list shows them)", args[0])
+			}
+			cl, err := conn.open(cmd.Context(), check)
+			if err != nil {
+				return err
+			}
+			st, _, err := cl.call(cmd.Context(), "DELETE", args[0]+"?api-version="+roleAPIVersion, nil)
+			if err != nil {
+				return err
+			}
+			if st == 204 {
+				return fmt.Errorf("no role assignment %s", args[0])
+			}
+			return nil
+		}),
+	}
+	c.AddCommand(create, list, del)
 	return c
 }
 

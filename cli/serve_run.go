@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlgov/mlgov/access"
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/govern"
@@ -228,15 +229,30 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	// Azure RBAC: the administrator is Owner at "/"; role assignments
+	// and custom roles decide every other caller.
+	admin, err := idsvc.ServicePrincipal(ctx, bs.TenantID, bs.ClientID)
+	if err != nil {
+		return fmt.Errorf("the bootstrap administrator: %w", err)
+	}
+	acc := access.New(st, access.Config{Roles: roles.Definitions(), Admins: []string{admin.ObjectID}, Log: log,
+		MemberOf:  func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, bs.TenantID, oid) },
+		Principal: func(ctx context.Context, oid string) (string, bool, error) { return idsvc.ObjectType(ctx, bs.TenantID, oid) }})
+	if err := acc.Load(ctx); err != nil {
+		return fmt.Errorf("loading the role assignments: %w", err)
+	}
+	acc.Register(reg)
+	roles.Custom = acc.CustomRoles
 	// The change feed: woken by this replica's commits, polling for the
-	// others'; it drives live compliance and the policy cache of every
-	// replica.
+	// others'; it drives live compliance, the policy cache and the role
+	// assignments of every replica.
 	fd := feed.New(st, feed.Options{Logger: log})
 	gov.Follow(fd, log)
+	acc.Follow(fd)
 	mgr := resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
-		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
-		Committers: []resources.Committer{gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
+		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
 		Sealer:     dataKey,
 	}))
 	if n, err := mgr.SealStoredSecrets(ctx); err != nil {

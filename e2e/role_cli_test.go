@@ -108,7 +108,10 @@ func TestRoleDefinitions(t *testing.T) {
 	if st, m := send("GET", "/providers/Microsoft.Authorization/roleDefinitions/00000000-0000-0000-0000-000000000000?api-version=2022-04-01", ""); st != 404 || m["error"].(map[string]any)["code"] != "RoleDefinitionDoesNotExist" {
 		t.Errorf("an unknown role: %d %v", st, m)
 	}
-	if st, m := send("PUT", sub+"/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f?api-version=2022-04-01", `{"properties":{"roleName":"x"}}`); st != 405 || !strings.Contains(m["error"].(map[string]any)["message"].(string), "custom roles are not served yet") {
-		t.Errorf("a custom role PUT: %d %v", st, m)
+	if st, m := send("PUT", sub+"/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f?api-version=2022-04-01", `{"properties":{"roleName":"x","assignableScopes":["`+sub+`"]}}`); st != 400 || m["error"].(map[string]any)["target"] != "/properties/permissions" {
+		t.Errorf("a custom role PUT without permissions: %d %v", st, m)
+	}
+	if st, m := send("PUT", sub+"/providers/Microsoft.Authorization/roleDefinitions/"+ds+"?api-version=2022-04-01", `{"properties":{"roleName":"x"}}`); st != 400 || m["error"].(map[string]any)["code"] != "RoleDefinitionBuiltIn" {
+		t.Errorf("a PUT of a built-in role: %d %v", st, m)
 	}
 }

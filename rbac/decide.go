@@ -70,7 +70,9 @@ type Authorizer struct {
 	// byScope: scope key -> principal (lower-cased) -> assignments.
 	byScope map[string]map[string][]*Assignment
 	denies  map[string][]*compiledDeny
-	n       int
+	// byID: the assignments that have an ID, for Remove.
+	byID map[string]*Assignment
+	n    int
 }
 
 type role struct {
@@ -86,7 +88,7 @@ type compiledDeny struct {
 
 // New returns an Authorizer of the given role definitions.
 func New(defs []*RoleDefinition) *Authorizer {
-	a := &Authorizer{roles: map[string]*role{}, byScope: map[string]map[string][]*Assignment{}, denies: map[string][]*compiledDeny{}}
+	a := &Authorizer{roles: map[string]*role{}, byScope: map[string]map[string][]*Assignment{}, denies: map[string][]*compiledDeny{}, byID: map[string]*Assignment{}}
 	for _, d := range defs {
 		a.roles[strings.ToLower(d.Name)] = &role{def: d, perms: compilePermissions(d.Permissions)}
 	}
@@ -132,6 +134,12 @@ func (a *Authorizer) Add(as *Assignment) error {
 		a.byScope[key] = m
 	}
 	p := strings.ToLower(as.PrincipalID)
+	if as.ID != "" {
+		if _, dup := a.byID[as.ID]; dup {
+			return arm.Errorf("RoleAssignmentExists", "The role assignment '%s' is already held.", as.ID)
+		}
+		a.byID[as.ID] = as
+	}
 	m[p] = append(m[p], as)
 	a.n++
 	return nil
@@ -236,4 +244,83 @@ func ExpandGroups(id string, memberOf func(string) []string) []string {
 		}
 	}
 	return out
+}
+
+// Clone returns a copy of a that Add, AddDeny and Remove change without
+// changing a: the decisions in force are replaced whole, never changed
+// under a reader.
+func (a *Authorizer) Clone() *Authorizer {
+	c := &Authorizer{roles: a.roles, byScope: make(map[string]map[string][]*Assignment, len(a.byScope)), denies: make(map[string][]*compiledDeny, len(a.denies)),
+		byID: make(map[string]*Assignment, len(a.byID)), n: a.n}
+	for k, v := range a.byID {
+		c.byID[k] = v
+	}
+	for k, m := range a.byScope {
+		cm := make(map[string][]*Assignment, len(m))
+		for p, l := range m {
+			cm[p] = l[:len(l):len(l)] // an append copies
+		}
+		c.byScope[k] = cm
+	}
+	for k, l := range a.denies {
+		c.denies[k] = l[:len(l):len(l)]
+	}
+	return c
+}
+
+// Remove removes the role assignment with the id (what Add was given);
+// false when there is none.
+func (a *Authorizer) Remove(id string) bool {
+	as, ok := a.byID[id]
+	if !ok {
+		return false
+	}
+	delete(a.byID, id)
+	key, _ := scopeKey(as.Scope)
+	m := a.byScope[key]
+	p := strings.ToLower(as.PrincipalID)
+	l := m[p]
+	for i, x := range l {
+		if x == as {
+			nl := make([]*Assignment, 0, len(l)-1)
+			nl = append(append(nl, l[:i]...), l[i+1:]...)
+			if len(nl) == 0 {
+				delete(m, p)
+				if len(m) == 0 {
+					delete(a.byScope, key)
+				}
+			} else {
+				m[p] = nl
+			}
+			break
+		}
+	}
+	a.n--
+	return true
+}
+
+// Find returns the assignments of the principal at exactly the scope.
+func (a *Authorizer) Find(scope, principalID string) []*Assignment {
+	key, err := scopeKey(scope)
+	if err != nil {
+		return nil
+	}
+	return a.byScope[key][strings.ToLower(principalID)]
+}
+
+// CountRole is the number of role assignments that give the role (a
+// GUID or role definition id).
+func (a *Authorizer) CountRole(id string) int {
+	g := roleGUID(id)
+	n := 0
+	for _, m := range a.byScope {
+		for _, l := range m {
+			for _, as := range l {
+				if roleGUID(as.RoleDefinitionID) == g {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }

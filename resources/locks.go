@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -73,7 +72,7 @@ const maxLockNotes = 512
 
 func lockSpec() *TypeSpec {
 	return &TypeSpec{Type: TypeLock, APIVersions: lockAPIVersions, Extension: true, NoProvisioningState: true,
-		Validate: validateLock, Defaults: lockDefaults}
+		Validate: validateLock, Defaults: lockDefaults, ScopeList: atScopeOnly("locks", "the locks at or above the scope")}
 }
 
 // lockLevel is a lock's level.
@@ -353,63 +352,4 @@ func bumpSubscription(ctx context.Context, tx store.Tx, key string) error {
 		return err
 	}
 	return tx.PutResource(ctx, sub)
-}
-
-// The lists of locks: ManagementLocks_ListAtSubscriptionLevel,
-// ListAtResourceGroupLevel, ListAtResourceLevel and ListByScope, all
-// {scope}/providers/Microsoft.Authorization/locks. As Azure PowerShell's
-// Get-AzResourceLock documents them: the locks at, above or below the
-// scope; with $filter=atScope(), the locks at or above it (those that
-// hold for it). Other $filter forms are refused.
-
-var atScopeFilter = regexp.MustCompile(`^(?i:\s*atscope\(\s*\)\s*)$`)
-
-// isLocksList reports whether id is a list of locks at a scope.
-func isLocksList(id *arm.ID) bool {
-	return id.SubscriptionID != "" && arm.EqualName(id.TrailingNamespace, "Microsoft.Authorization") && strings.EqualFold(id.Trailing, "locks")
-}
-
-// locksRequest serves the lists of locks; ok is false for other paths.
-func (m *Manager) locksRequest(ctx context.Context, r *Request) (ok bool, resp *Response, err error) {
-	if !isLocksList(r.ID) {
-		return false, nil, nil
-	}
-	resp, err = m.listLocks(ctx, r)
-	return true, resp, err
-}
-
-func (m *Manager) listLocks(ctx context.Context, r *Request) (*Response, error) {
-	if r.Method != "GET" {
-		return nil, methodNotAllowed(r)
-	}
-	spec, _ := m.reg.Lookup(TypeLock)
-	if err := m.checkAPIVersion(r, spec); err != nil {
-		return nil, err
-	}
-	atScope := false
-	if f := r.Query.Get("$filter"); strings.TrimSpace(f) != "" {
-		if !atScopeFilter.MatchString(f) {
-			e := arm.Errorf("InvalidFilter", "The $filter '%s' is not supported on a list of locks: the only filter is atScope() (the locks at or above the scope).", arm.Clip(f, 200))
-			e.Target = "$filter"
-			return nil, e
-		}
-		atScope = true
-	}
-	scope := &arm.ID{SubscriptionID: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup, Parts: r.ID.Parts}
-	if scope.IsSubscription() {
-		if err := m.requireSubscription(ctx, scope.SubscriptionID); err != nil {
-			return nil, err
-		}
-	} else if _, err := m.readOne(ctx, scope, true); err != nil {
-		return nil, err
-	}
-	key := scope.Key()
-	subKey := arm.KeyOf("/subscriptions/" + scope.SubscriptionID)
-	q := store.ListQuery{TypeKey: typeLockKey, KeyPrefix: subKey + "/"}
-	return m.listFiltered(ctx, r, q, func(it *store.Resource) ([]byte, bool) {
-		at := it.ParentKey == key
-		above := strings.HasPrefix(key, it.ParentKey+"/")
-		below := strings.HasPrefix(it.ParentKey, key+"/")
-		return it.Body, at || above || (below && !atScope)
-	})
 }

@@ -32,6 +32,10 @@ type Request struct {
 	CorrelationID   string
 	ClientRequestID string
 	ClientIP        string
+
+	// items, when set, keeps the items of a list the caller may read
+	// (authorize.go).
+	items *itemFilter
 }
 
 // Response is what a request did, for the transport to render: the HTTP
@@ -191,6 +195,13 @@ func (m *Manager) EnsureSubscription(ctx context.Context, subID, displayName str
 
 // Handle serves one ARM request.
 func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
+	if r.Method == "GET" || r.Method == "HEAD" {
+		return m.authorizeRead(ctx, r, func() (*Response, error) { return m.handle(ctx, r) })
+	}
+	return m.handle(ctx, r)
+}
+
+func (m *Manager) handle(ctx context.Context, r *Request) (*Response, error) {
 	id := r.ID
 	switch {
 	case id.SubscriptionID == "" && len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "subscriptions"):
@@ -213,7 +224,7 @@ func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
 	if ok, resp, err := m.tagsRequest(ctx, r); ok {
 		return resp, err
 	}
-	if ok, resp, err := m.locksRequest(ctx, r); ok {
+	if ok, resp, err := m.scopeListRequest(ctx, r); ok {
 		return resp, err
 	}
 	if ok, resp, err := m.operationStatus(ctx, r); ok {
@@ -724,6 +735,9 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 				if len(items) == limit {
 					more = true
 					return nil
+				}
+				if r.items != nil && !r.items.keep(it) {
+					continue
 				}
 				if pick == nil {
 					items = append(items, it)

@@ -15,14 +15,17 @@ import (
 // The write path. Every PUT, PATCH, DELETE and POST action runs the same
 // stages, in this order (docs/ARCHITECTURE.md):
 //
-//  1. attributes: the request is checked (api-version, served type,
-//     names) and its body parsed, once, into an *Attributes;
-//  2. load and lock: in the write transaction, the parents are checked
+//  1. attributes: the request is addressed (api-version, served type)
+//     and its action named; after stage 2 its names are checked and its
+//     body parsed, once, into an *Attributes;
+//  2. authorize: the Authorizer decides whether the principal may do
+//     the action at the resource's id, before anything is read or
+//     validated (authorize.go: 403 AuthorizationFailed, and a caller
+//     refused learns nothing of the resource);
+//  3. load and lock: in the write transaction, the parents are checked
 //     and the resource is read with its row locked, If-Match and
 //     If-None-Match are checked; then the locks stage refuses what a
 //     management lock forbids (locks.go);
-//  3. authorize: the Authorizer decides whether the principal may do
-//     the action on the resource;
 //  4. build: the operation's builder works out the resource as it will
 //     be stored (type hooks: validation, envelope, defaults);
 //  5. mutating admission: each MutatingAdmission may change it
@@ -34,7 +37,7 @@ import (
 //  8. notify: after the commit, each of Config.Committers is told (the
 //     change feed's wake-up, the policy cache).
 //
-// Stages 3 to 6 need no writes: for a PUT they are worked out before the
+// Stages 4 to 6 need no writes: for a PUT they are worked out before the
 // store's write lock from the committed state and only re-done inside
 // when that state (the resource or its parents) changed in between or
 // admission's inputs did (AdmissionVersion).
@@ -130,12 +133,6 @@ type Attributes struct {
 	tx store.Tx
 }
 
-// Authorizer decides whether a principal may perform a write. It runs in
-// the write transaction after the load stage.
-type Authorizer interface {
-	Authorize(ctx context.Context, a *Attributes) error
-}
-
 // MutatingAdmission may change a.Object (and record events). It must be
 // deterministic for the same inputs and AdmissionVersion: its work may be
 // done before the write lock and reused.
@@ -176,13 +173,6 @@ func (m *Manager) notify(a *Attributes) {
 	}
 }
 
-// AllowAll is the Authorizer that allows everything (until access control
-// is configured).
-type AllowAll struct{}
-
-// Authorize allows a.
-func (AllowAll) Authorize(context.Context, *Attributes) error { return nil }
-
 // writePlan is what the persist stage writes.
 type writePlan struct {
 	res      *store.Resource // put (nil: nothing)
@@ -212,8 +202,10 @@ type writer struct {
 	build func(ctx context.Context, m *Manager, a *Attributes) error
 }
 
-// attributes is the first stage: the request checked and parsed.
-func (m *Manager) attributes(r *Request, w *writer) (*Attributes, error) {
+// attributes is the first two stages: the request addressed (its
+// api-version and served type checked, its action named), authorized,
+// then its names and body checked and parsed.
+func (m *Manager) attributes(ctx context.Context, r *Request, w *writer) (*Attributes, error) {
 	id := r.ID
 	if w.op == OpAction {
 		id = &arm.ID{SubscriptionID: r.ID.SubscriptionID, ResourceGroup: r.ID.ResourceGroup, Parts: r.ID.Parts}
@@ -228,6 +220,27 @@ func (m *Manager) attributes(r *Request, w *writer) (*Attributes, error) {
 		}
 	}
 	a := &Attributes{Operation: w.op, ID: id, Spec: spec, Principal: r.Caller, APIVersion: r.APIVersion, Request: r}
+	var as *ActionSpec
+	switch w.op {
+	case OpCreate, OpUpdate:
+		a.Action = operationName(spec.Type, "write")
+	case OpDelete:
+		a.Action = operationName(typeOf(id), "delete")
+	case OpAction:
+		// The action is authorized by the name the caller sent, served or
+		// not: whether the resource provider has it is its own check.
+		as = spec.Actions[arm.KeyOf(r.ID.Trailing)]
+		name := r.ID.Trailing
+		if as != nil {
+			name = as.Name
+		}
+		a.Action = operationName(spec.Type, name+"/action")
+	}
+	// Stage 2, authorize: from the action and the scope alone, before
+	// anything is read or validated (authorize.go).
+	if err := m.Authorize(ctx, &a.Principal, a.Action, a.ID.String()); err != nil {
+		return nil, err
+	}
 	switch w.op {
 	case OpCreate, OpUpdate:
 		if r.Method == "PUT" {
@@ -240,19 +253,15 @@ func (m *Manager) attributes(r *Request, w *writer) (*Attributes, error) {
 			return nil, err
 		}
 		a.Body = body
-		a.Action = operationName(spec.Type, "write")
 	case OpDelete:
 		if err := spec.checkDelete(r); err != nil {
 			return nil, err
 		}
-		a.Action = operationName(typeOf(id), "delete")
 	case OpAction:
-		as, ok := spec.Actions[arm.KeyOf(r.ID.Trailing)]
-		if !ok {
+		if as == nil {
 			return nil, arm.Errorf("InvalidAction", "The action '%s' is not supported on resources of type '%s'.", r.ID.Trailing, spec.Type)
 		}
 		a.ActionName = as.Name
-		a.Action = operationName(spec.Type, as.Name+"/action")
 		if len(bytes.TrimSpace(r.Body)) > 0 {
 			body, err := m.parseBody(r)
 			if err != nil {
@@ -266,7 +275,7 @@ func (m *Manager) attributes(r *Request, w *writer) (*Attributes, error) {
 
 // write runs the write path for one request.
 func (m *Manager) write(ctx context.Context, r *Request, w *writer) (*Response, error) {
-	a, err := m.attributes(r, w)
+	a, err := m.attributes(ctx, r, w)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +288,7 @@ func (m *Manager) run(ctx context.Context, a *Attributes, w *writer) (*Response,
 	var err error
 	now := m.cfg.Now()
 	a.Now = now
-	// Stages 3-6 from the committed state, before the write lock (PUT
+	// Stages 4-6 from the committed state, before the write lock (PUT
 	// only: the other writes are rare and cheap to prepare inside).
 	var pre *Attributes
 	if w.op == OpCreate && !a.Spec.ReadsStore {
@@ -320,7 +329,7 @@ func (m *Manager) run(ctx context.Context, a *Attributes, w *writer) (*Response,
 	return resp, nil
 }
 
-// prepareCommitted runs stages 2-6 against the committed state, outside
+// prepareCommitted runs stages 3-6 against the committed state, outside
 // the write transaction. It returns nil when that fails (the write is
 // then prepared inside, where the error is reported from).
 func (m *Manager) prepareCommitted(ctx context.Context, a *Attributes, w *writer, now time.Time) *Attributes {
@@ -448,15 +457,11 @@ func (m *Manager) load(ctx context.Context, tx store.Tx, a *Attributes, w *write
 	return nil, nil
 }
 
-// prepare runs stages 3-6: authorize, build, mutating and validating
-// admission. tx is nil when it runs before the write lock.
+// prepare runs stages 4-6: build, mutating and validating admission. tx is nil when it runs before the write lock.
 func (m *Manager) prepare(ctx context.Context, tx store.Tx, a *Attributes, w *writer, now time.Time) error {
 	a.admissionVersion = m.admissionVersion()
 	a.Events, a.RefusalEvents, a.tx = nil, nil, tx
 	defer func() { a.tx = nil }()
-	if err := m.authz.Authorize(ctx, a); err != nil {
-		return err
-	}
 	a.out = &writePlan{}
 	if err := w.build(ctx, m, a); err != nil {
 		return err

@@ -231,13 +231,16 @@ func (m *Manager) writeTags(ctx context.Context, r *Request, scope *arm.ID, spec
 	if err := m.checkServed(r, spec); err != nil {
 		return nil, err
 	}
-	op, given, err := m.parseTagsBody(r)
-	if err != nil {
-		return nil, err
-	}
 	action := typeTags + "/write"
 	if r.Method == "DELETE" {
 		action = typeTags + "/delete"
+	}
+	if err := m.Authorize(ctx, &r.Caller, action, scope.String()); err != nil {
+		return nil, err
+	}
+	op, given, err := m.parseTagsBody(r)
+	if err != nil {
+		return nil, err
 	}
 	// Admission sees a PATCH of the scope's tags alone (Body is set by
 	// the build, from the stored tags); the events are the request's own.

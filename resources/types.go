@@ -78,6 +78,11 @@ type TypeSpec struct {
 	// the resource as it will be stored (Undefined when deleted) and as
 	// it was.
 	Mirrors func(c *Ctx, obj, old value.Value) []Mirror
+	// ScopeList, set on an extension type, makes its lists at a scope
+	// ({scope}/providers/NS/type) list the resources of the type at,
+	// above or below the scope (scopelist.go), with the $filter it
+	// compiles; nil lists those directly at the scope.
+	ScopeList func(filter string) (*ScopeFilter, error)
 	// objects are the store object kinds kept per resource of the type
 	// (by its key), deleted with it: KindSecrets for Secrets types, and
 	// what the type's own APIs keep (a workspace's quotas).

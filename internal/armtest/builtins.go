@@ -10,6 +10,7 @@ import (
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/policy/alias"
 	"github.com/mlgov/mlgov/policy/definition"
+	"github.com/mlgov/mlgov/rbac"
 )
 
 // SharedDir is the reference data beside the checkout (../shared from the
@@ -23,6 +24,9 @@ type builtins struct {
 	builtins   *govern.Builtins
 	defs, sets *api.PolicyDefinitions
 	catalog    *alias.Catalog
+	// roles are the built-in role definitions (none when SharedDir is
+	// absent: access then knows Owner only).
+	roles []*rbac.RoleDefinition
 	// ByFile maps a built-in file's base name (DisableLocalAuth_Modify.json)
 	// to its definition name (the GUID).
 	ByFile map[string]string
@@ -56,6 +60,10 @@ func loadBuiltins() *builtins {
 				defs[f.Doc.Policy.Name] = r
 				b.ByFile[filepath.Base(f.Path)] = f.Doc.Policy.Name
 			}
+		}
+		if f, err := os.Open(filepath.Join(SharedDir, "corpus/rbac/builtin-roles.json")); err == nil {
+			b.roles, _ = rbac.LoadRoleDefinitions(f)
+			f.Close()
 		}
 		b.builtins = govern.NewBuiltins(defs, nil)
 		b.defs = api.NewPolicyDefinitions(defs)

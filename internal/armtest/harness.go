@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/access"
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
@@ -37,11 +38,16 @@ type Server struct {
 	SubscriptionID string
 	ClientID       string
 	ClientSecret   string
-	Client         *http.Client
-	Manager        *resources.Manager
-	Governor       *govern.Governor
-	Store          store.Store
-	token          string
+	// AdminObjectID is the administrator's object id (Owner at "/").
+	AdminObjectID string
+	Client        *http.Client
+	Manager       *resources.Manager
+	Governor      *govern.Governor
+	Access        *access.Access
+	// Directory is the token service and directory.
+	Directory *authn.Service
+	Store     store.Store
+	token     string
 }
 
 type auth struct {
@@ -94,12 +100,20 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	gov := govern.New(st, govern.Config{Builtins: bi.builtins, Aliases: bi.catalog, NewID: uuidV4})
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	acc := access.New(st, access.Config{Roles: bi.roles, Admins: []string{sp.ObjectID},
+		MemberOf:  func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, ten.ID, oid) },
+		Principal: func(ctx context.Context, oid string) (string, bool, error) { return idsvc.ObjectType(ctx, ten.ID, oid) }})
+	if err := acc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acc.Register(reg)
 	// Live compliance: the change feed (woken by every commit) drives
 	// re-evaluation; scans run every 50ms poll.
 	wctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	fd := feed.New(st, feed.Options{Interval: 50 * time.Millisecond})
 	gov.Follow(fd, slog.New(slog.DiscardHandler))
+	acc.Follow(fd)
 	go fd.Run(wctx)
 	// A write committed before the feed knows where it starts would never
 	// be delivered (no periodic scan here covers it): the server takes
@@ -107,8 +121,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	<-fd.Ready()
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
-		Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{gov},
-		Committers: []resources.Committer{gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })}}
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
+		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })}}
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	dk, err := authn.LoadDataKey(context.Background(), st, kek)
@@ -126,9 +140,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	}
 	extra := http.NewServeMux()
 	oauth.New(idsvc, oauth.Config{BaseURL: url}).Register(extra)
+	roles := api.NewRoleDefinitions(bi.roles)
+	roles.Custom = acc.CustomRoles
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,
-		Policies: bi.defs, PolicySets: bi.sets, Insights: gov}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, Client: ts.Client(), Manager: mgr, Governor: gov, Store: st}
+		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Directory: idsvc, Store: st}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {
@@ -173,6 +189,32 @@ func (r *Response) ErrorMessage() string {
 // Do sends a request with the administrator's token (headers as pairs).
 func (s *Server) Do(t testing.TB, method, path string, body any, headers ...string) *Response {
 	t.Helper()
+	return s.DoAs(t, s.token, method, path, body, headers...)
+}
+
+// Principal is a service principal of the test's tenant and its token.
+type Principal struct {
+	AppID, ObjectID, Secret, Token string
+}
+
+// NewPrincipal creates a service principal and signs it in.
+func (s *Server) NewPrincipal(t testing.TB, name string) *Principal {
+	t.Helper()
+	ctx := context.Background()
+	sp, secret, err := s.Directory.CreateServicePrincipal(ctx, s.TenantID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Directory.TokenForClientSecret(ctx, s.TenantID, sp.AppID, secret, "https://management.azure.com/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Principal{AppID: sp.AppID, ObjectID: sp.ObjectID, Secret: secret, Token: tok.AccessToken}
+}
+
+// DoAs sends a request with a token (headers as pairs).
+func (s *Server) DoAs(t testing.TB, token, method, path string, body any, headers ...string) *Response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -188,7 +230,7 @@ func (s *Server) Do(t testing.TB, method, path string, body any, headers ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

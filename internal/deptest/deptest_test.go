@@ -23,6 +23,7 @@ var rules = []struct {
 	// (odata: the $filter of the resource lists, parsed as PolicyInsights'.)
 	{"./resources/...", []string{"github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
 	{"./api/...", []string{"github.com/mlgov/mlgov/api", "github.com/mlgov/mlgov/internal/uuid", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "github.com/mlgov/mlgov/rbac", "golang.org/x/text", "github.com/go-jose/go-jose"}, []string{"database/sql"}},
+	{"./access/...", []string{"github.com/mlgov/mlgov/access", "github.com/mlgov/mlgov/rbac", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "github.com/mlgov/mlgov/internal/uuid", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
 	{"./authn/...", []string{"github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/internal/uuid", "github.com/go-jose/go-jose"}, []string{"database/sql", "net/http"}},
 	// The OData query options of PolicyInsights: standard library only,
 	// rendering SQL as text without a driver.

@@ -1,0 +1,393 @@
+// Package access is Azure RBAC on the control plane: it serves the
+// Microsoft.Authorization role assignments and custom role definitions
+// as resources of the write path (types.go), and decides every request
+// from them (the resources.Authorizer: docs/rbac.md).
+//
+// The decisions come from a snapshot, an rbac.Authorizer of the
+// built-in roles, the custom roles and every role assignment, plus the
+// administrators' Owner at "/". A snapshot is never changed: a
+// committed write of a role assignment makes the next one, with that
+// assignment added or removed, at once on the replica that wrote it
+// (Committed) and from the change feed on the others (Follow); a custom
+// role's write rebuilds it whole. Decisions are cached per caller in the
+// snapshot, so a new snapshot starts with none.
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/rbac"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/store/feed"
+)
+
+// OwnerRole is the GUID of the built-in Owner role.
+const OwnerRole = "8e3af657-a8ff-443b-a75c-2fe8c4bcb635"
+
+// Config configures an Access.
+type Config struct {
+	// Roles are the built-in role definitions.
+	Roles []*rbac.RoleDefinition
+	// Admins are the object ids that are Owner at "/" (the bootstrap
+	// administrator): assignments of the snapshot, not stored.
+	Admins []string
+	// MemberOf returns the groups an object is a direct member of (nil:
+	// there are no groups). Memberships are read again after
+	// GroupsTTL.
+	MemberOf func(ctx context.Context, objectID string) ([]string, error)
+	// Principal returns the directory type of an object id (User, Group,
+	// ServicePrincipal), ok false when the directory has none (nil: role
+	// assignments are not checked against the directory).
+	Principal func(ctx context.Context, objectID string) (typ string, ok bool, err error)
+	// GroupsTTL is how long a caller's groups are kept (default 5 s).
+	GroupsTTL time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
+}
+
+// Access decides and serves Azure RBAC.
+type Access struct {
+	st      store.Store
+	cfg     Config
+	builtin map[string]*rbac.RoleDefinition // by lower-cased GUID
+
+	mu   sync.Mutex // serializes snapshot changes
+	snap atomic.Pointer[snapshot]
+	// stale is set when custom roles changed: the next snapshot is
+	// built whole.
+	stale atomic.Bool
+}
+
+var (
+	_ resources.Authorizer          = (*Access)(nil)
+	_ resources.Committer           = (*Access)(nil)
+	_ resources.ValidatingAdmission = (*Access)(nil)
+)
+
+// New returns an Access over st. Load builds the first snapshot.
+func New(st store.Store, cfg Config) *Access {
+	if cfg.GroupsTTL <= 0 {
+		cfg.GroupsTTL = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := make(map[string]*rbac.RoleDefinition, len(cfg.Roles)+1)
+	for _, d := range cfg.Roles {
+		b[strings.ToLower(d.Name)] = d
+	}
+	if b[OwnerRole] == nil {
+		// The administrators are Owner even without the built-in roles'
+		// file: Owner is Azure's, all actions at every scope.
+		owner := &rbac.RoleDefinition{ID: "/providers/Microsoft.Authorization/roleDefinitions/" + OwnerRole, Name: OwnerRole, RoleName: "Owner", RoleType: "BuiltInRole",
+			Description: "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.", AssignableScopes: []string{"/"},
+			Permissions: []rbac.Permission{{Actions: []string{"*"}, NotActions: []string{}, DataActions: []string{}, NotDataActions: []string{}}}}
+		b[OwnerRole] = owner
+		cfg.Roles = append(slices.Clip(cfg.Roles), owner)
+	}
+	a := &Access{st: st, cfg: cfg, builtin: b}
+	a.stale.Store(true)
+	return a
+}
+
+// snapshot is the decisions in force.
+type snapshot struct {
+	authz *rbac.Authorizer
+	// custom are the custom role definitions by lower-cased GUID.
+	custom map[string]*rbac.RoleDefinition
+	// callers caches, per object id, the caller's groups and decisions.
+	callers sync.Map // string -> *caller
+}
+
+// caller is one principal's groups and the decisions made for it.
+type caller struct {
+	principals []string
+	expires    time.Time
+	decisions  sync.Map // action + "\n" + scope -> bool
+	n          atomic.Int32
+}
+
+// maxDecisions bounds each caller's cache of decisions.
+const maxDecisions = 1 << 14
+
+// current returns the snapshot, building it whole when it is stale.
+func (a *Access) current(ctx context.Context) (*snapshot, error) {
+	if s := a.snap.Load(); s != nil && !a.stale.Load() {
+		return s, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.snap.Load(); s != nil && !a.stale.Load() {
+		return s, nil
+	}
+	a.stale.Store(false)
+	s, err := a.build(ctx)
+	if err != nil {
+		a.stale.Store(true)
+		return nil, err
+	}
+	a.snap.Store(s)
+	return s, nil
+}
+
+// Load builds the snapshot from the store (at start).
+func (a *Access) Load(ctx context.Context) error {
+	a.stale.Store(true)
+	_, err := a.current(ctx)
+	return err
+}
+
+// build reads the custom roles and the role assignments.
+func (a *Access) build(ctx context.Context) (*snapshot, error) {
+	s := &snapshot{custom: map[string]*rbac.RoleDefinition{}}
+	defs := append([]*rbac.RoleDefinition(nil), a.cfg.Roles...)
+	for r, err := range store.ListAll(ctx, a.st, store.ListQuery{TypeKey: arm.KeyOf(TypeRoleDefinition)}) {
+		if err != nil {
+			return nil, err
+		}
+		d, err := storedRole(r)
+		if err != nil {
+			a.cfg.Log.Warn("a stored custom role definition is skipped", "id", r.ID, "error", err)
+			continue
+		}
+		s.custom[strings.ToLower(d.Name)] = d
+		defs = append(defs, d)
+	}
+	s.authz = rbac.New(defs)
+	for i, oid := range a.cfg.Admins {
+		if err := s.authz.Add(&rbac.Assignment{ID: fmt.Sprintf("admin-%d", i), Scope: "/", RoleDefinitionID: OwnerRole, PrincipalID: oid, PrincipalType: "ServicePrincipal"}); err != nil {
+			return nil, fmt.Errorf("access: the administrator %s: %w", oid, err)
+		}
+	}
+	for r, err := range store.ListAll(ctx, a.st, store.ListQuery{TypeKey: arm.KeyOf(TypeRoleAssignment)}) {
+		if err != nil {
+			return nil, err
+		}
+		a.add(s.authz, r)
+	}
+	return s, nil
+}
+
+// add adds a stored role assignment to authz; one that no longer holds
+// (its custom role deleted) is skipped and logged.
+func (a *Access) add(authz *rbac.Authorizer, r *store.Resource) {
+	as, err := storedAssignment(r)
+	if err == nil {
+		err = authz.Add(as)
+	}
+	if err != nil {
+		a.cfg.Log.Warn("a stored role assignment is not in force", "id", r.ID, "error", err)
+	}
+}
+
+// apply makes the next snapshot with the role assignments of keys as
+// the store has them now (added, replaced or removed).
+func (a *Access) apply(ctx context.Context, keys []string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.snap.Load()
+	if old == nil || a.stale.Load() {
+		return nil // the next current() builds it whole
+	}
+	rs, err := store.GetResources(ctx, a.st, keys...)
+	if err != nil {
+		a.stale.Store(true)
+		return err
+	}
+	authz := old.authz.Clone()
+	for i, k := range keys {
+		authz.Remove(k)
+		if rs[i] != nil {
+			a.add(authz, rs[i])
+		}
+	}
+	a.snap.Store(&snapshot{authz: authz, custom: old.custom})
+	return nil
+}
+
+// Committed implements resources.Committer: a committed write of a role
+// assignment or a custom role makes the next snapshot at once, so that
+// the next request is decided by it.
+func (a *Access) Committed(at *resources.Attributes) {
+	if at == nil || at.Spec == nil {
+		return
+	}
+	a.changed(context.Background(), at.Spec.Type, at.ID.Key())
+}
+
+func (a *Access) changed(ctx context.Context, typ, key string) {
+	switch {
+	case arm.EqualName(typ, TypeRoleDefinition):
+		a.stale.Store(true)
+	case arm.EqualName(typ, TypeRoleAssignment):
+		if err := a.apply(ctx, []string{key}); err != nil {
+			a.cfg.Log.Warn("access: the role assignments could not be read again; the next request rebuilds them", "error", err)
+		}
+	}
+}
+
+// Follow keeps the snapshot current with the changes other replicas
+// commit.
+func (a *Access) Follow(f *feed.Feed) (unsubscribe func()) {
+	ra, rd := arm.KeyOf(TypeRoleAssignment), arm.KeyOf(TypeRoleDefinition)
+	return f.Subscribe(func(ctx context.Context, batch []*store.Change) {
+		var keys []string
+		for _, c := range batch {
+			switch {
+			case c.Filler():
+			case c.TypeKey == rd:
+				a.stale.Store(true)
+			case c.TypeKey == ra:
+				keys = append(keys, c.Key)
+			}
+		}
+		if len(keys) > 0 {
+			if err := a.apply(ctx, keys); err != nil {
+				a.cfg.Log.Warn("access: the role assignments could not be read again; the next request rebuilds them", "error", err)
+			}
+		}
+	})
+}
+
+// Decider implements resources.Authorizer: the caller's decisions in the
+// current snapshot.
+func (a *Access) Decider(ctx context.Context, c *activitylog.Caller) (resources.Decider, error) {
+	s, err := a.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || c.ObjectID == "" {
+		return denyAll{}, nil
+	}
+	return a.caller(ctx, s, c.ObjectID)
+}
+
+type denyAll struct{}
+
+func (denyAll) Allowed(string, string) bool { return false }
+
+// caller returns the cached state of a caller, reading its groups again
+// when they are older than GroupsTTL.
+func (a *Access) caller(ctx context.Context, s *snapshot, oid string) (*decider, error) {
+	now := a.cfg.Now()
+	if v, ok := s.callers.Load(oid); ok {
+		if c := v.(*caller); now.Before(c.expires) {
+			return &decider{s: s, c: c}, nil
+		}
+	}
+	principals := []string{oid}
+	if a.cfg.MemberOf != nil {
+		var ferr error
+		principals = rbac.ExpandGroups(oid, func(id string) []string {
+			gs, err := a.cfg.MemberOf(ctx, id)
+			if err != nil && ferr == nil {
+				ferr = err
+			}
+			return gs
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+	}
+	c := &caller{principals: principals, expires: now.Add(a.cfg.GroupsTTL)}
+	s.callers.Store(oid, c)
+	return &decider{s: s, c: c}, nil
+}
+
+// decider is one caller's resources.Decider.
+type decider struct {
+	s *snapshot
+	c *caller
+}
+
+// Allowed implements resources.Decider.
+func (d *decider) Allowed(action, scope string) bool {
+	key := action + "\n" + scope
+	if v, ok := d.c.decisions.Load(key); ok {
+		return v.(bool)
+	}
+	dec, err := d.s.authz.Decide(rbac.Request{Principals: d.c.principals, Action: action, Scope: scope})
+	allowed := err == nil && dec.Allowed
+	if d.c.n.Add(1) <= maxDecisions {
+		d.c.decisions.Store(key, allowed)
+	}
+	return allowed
+}
+
+// Role returns a role definition, built-in or custom, by GUID or id.
+func (a *Access) Role(ctx context.Context, id string) (*rbac.RoleDefinition, bool) {
+	s, err := a.current(ctx)
+	if err != nil {
+		return nil, false
+	}
+	return s.authz.Role(id)
+}
+
+// CustomRoles returns the custom role definitions (for the role
+// definitions' reads).
+func (a *Access) CustomRoles(ctx context.Context) ([]*rbac.RoleDefinition, error) {
+	s, err := a.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*rbac.RoleDefinition, 0, len(s.custom))
+	for _, d := range s.custom {
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Assignments is the number of role assignments in force (the
+// administrators' included).
+func (a *Access) Assignments(ctx context.Context) (int, error) {
+	s, err := a.current(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.authz.Len(), nil
+}
+
+// storedAssignment reads a stored role assignment.
+func storedAssignment(r *store.Resource) (*rbac.Assignment, error) {
+	var b struct {
+		Properties assignmentProps `json:"properties"`
+	}
+	if err := json.Unmarshal(r.Body, &b); err != nil {
+		return nil, err
+	}
+	p := b.Properties
+	if p.Scope == "" || p.RoleDefinitionID == "" || p.PrincipalID == "" {
+		return nil, errors.New("the stored role assignment lacks its scope, role or principal")
+	}
+	return &rbac.Assignment{ID: r.Key, Scope: p.Scope, RoleDefinitionID: p.RoleDefinitionID, PrincipalID: p.PrincipalID, PrincipalType: p.PrincipalType, Condition: p.Condition}, nil
+}
+
+// storedRole reads a stored custom role definition.
+func storedRole(r *store.Resource) (*rbac.RoleDefinition, error) {
+	var b struct {
+		ID         string    `json:"id"`
+		Name       string    `json:"name"`
+		Properties roleProps `json:"properties"`
+	}
+	if err := json.Unmarshal(r.Body, &b); err != nil {
+		return nil, err
+	}
+	p := b.Properties
+	d := &rbac.RoleDefinition{ID: b.ID, Name: b.Name, RoleName: p.RoleName, RoleType: "CustomRole", Description: p.Description, AssignableScopes: p.AssignableScopes, Permissions: p.Permissions}
+	return d, d.Validate()
+}

@@ -1,0 +1,215 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/store"
+)
+
+// KindGroup is the store object kind of groups (key tenant/objectId).
+const KindGroup = "groups"
+
+// Group is a security group: its members are object ids of service
+// principals and of other groups (nested groups count: a member of a
+// member group is a member too, for RBAC).
+type Group struct {
+	TenantID    string    `json:"tenantId"`
+	ObjectID    string    `json:"id"`
+	DisplayName string    `json:"displayName"`
+	Members     []string  `json:"members"`
+	CreatedAt   time.Time `json:"createdDateTime"`
+}
+
+func groupKey(tenantID, objectID string) string {
+	return strings.ToLower(tenantID) + "/" + strings.ToLower(objectID)
+}
+
+// CreateGroup creates a group in a tenant.
+func (s *Service) CreateGroup(ctx context.Context, tenantID, displayName string) (*Group, error) {
+	tenantID = strings.ToLower(tenantID)
+	if strings.TrimSpace(displayName) == "" {
+		return nil, errors.New("authn: a group needs a display name")
+	}
+	oid, err := uuid.NewFrom(s.cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{TenantID: tenantID, ObjectID: oid, DisplayName: displayName, Members: []string{}, CreatedAt: s.now()}
+	err = s.st.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetObject(ctx, KindTenant, tenantID); err != nil {
+			return fmt.Errorf("authn: tenant %q: %w", tenantID, err)
+		}
+		return putGroup(ctx, tx, g, g.CreatedAt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Group returns a group; the error wraps store.ErrNotFound if there is
+// none.
+func (s *Service) Group(ctx context.Context, tenantID, objectID string) (*Group, error) {
+	var g *Group
+	err := s.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		g, err = getGroup(ctx, tx, tenantID, objectID)
+		return err
+	})
+	return g, err
+}
+
+// AddMember adds an object (a service principal or a group of the
+// tenant) to a group; adding a member twice is a no-op.
+func (s *Service) AddMember(ctx context.Context, tenantID, groupID, memberID string) error {
+	typ, ok, err := s.ObjectType(ctx, tenantID, memberID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("authn: member %q: no service principal or group of tenant %q has that object id: %w", memberID, tenantID, store.ErrNotFound)
+	}
+	if typ == "Group" && strings.EqualFold(memberID, groupID) {
+		return fmt.Errorf("authn: a group cannot be a member of itself")
+	}
+	return s.updateGroup(ctx, tenantID, groupID, func(g *Group) {
+		if !slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, memberID) }) {
+			g.Members = append(g.Members, strings.ToLower(memberID))
+		}
+	})
+}
+
+// RemoveMember removes a member from a group.
+func (s *Service) RemoveMember(ctx context.Context, tenantID, groupID, memberID string) error {
+	return s.updateGroup(ctx, tenantID, groupID, func(g *Group) {
+		g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return strings.EqualFold(m, memberID) })
+	})
+}
+
+// DeleteGroup deletes a group (it leaves the groups it was a member of).
+func (s *Service) DeleteGroup(ctx context.Context, tenantID, groupID string) error {
+	return s.st.Write(ctx, func(tx store.Tx) error {
+		if _, err := getGroup(ctx, tx, tenantID, groupID); err != nil {
+			return err
+		}
+		if err := tx.DeleteObject(ctx, KindGroup, groupKey(tenantID, groupID)); err != nil {
+			return err
+		}
+		gs, err := tenantGroups(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			if n := len(g.Members); n > 0 {
+				g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return strings.EqualFold(m, groupID) })
+				if len(g.Members) != n {
+					if err := putGroup(ctx, tx, g, s.now()); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// MemberOf returns the ids of the groups an object is a direct member
+// of.
+func (s *Service) MemberOf(ctx context.Context, tenantID, objectID string) ([]string, error) {
+	var out []string
+	err := s.st.Read(ctx, func(tx store.Tx) error {
+		gs, err := tenantGroups(ctx, tx, tenantID)
+		for _, g := range gs {
+			if slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, objectID) }) {
+				out = append(out, g.ObjectID)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// ObjectType returns the type of a directory object by object id
+// (ServicePrincipal or Group); ok is false when the tenant has none.
+func (s *Service) ObjectType(ctx context.Context, tenantID, objectID string) (typ string, ok bool, err error) {
+	tenantID, objectID = strings.ToLower(tenantID), strings.ToLower(objectID)
+	err = s.st.Read(ctx, func(tx store.Tx) error {
+		if _, err := getGroup(ctx, tx, tenantID, objectID); err == nil {
+			typ, ok = "Group", true
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		objs, err := tx.ListObjects(ctx, KindServicePrincipal)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			var rec spRecord
+			if json.Unmarshal(o.Body, &rec) == nil && strings.EqualFold(rec.TenantID, tenantID) && strings.EqualFold(rec.ObjectID, objectID) {
+				typ, ok = "ServicePrincipal", true
+				return nil
+			}
+		}
+		return nil
+	})
+	return typ, ok, err
+}
+
+func (s *Service) updateGroup(ctx context.Context, tenantID, groupID string, change func(*Group)) error {
+	return s.st.Write(ctx, func(tx store.Tx) error {
+		g, err := getGroup(ctx, tx, tenantID, groupID)
+		if err != nil {
+			return err
+		}
+		change(g)
+		return putGroup(ctx, tx, g, s.now())
+	})
+}
+
+func getGroup(ctx context.Context, tx store.Tx, tenantID, objectID string) (*Group, error) {
+	o, err := tx.GetObject(ctx, KindGroup, groupKey(tenantID, objectID))
+	if err != nil {
+		return nil, fmt.Errorf("authn: group %q in tenant %q: %w", objectID, tenantID, err)
+	}
+	var g Group
+	if err := json.Unmarshal(o.Body, &g); err != nil {
+		return nil, fmt.Errorf("authn: group %s: %w", o.Key, err)
+	}
+	return &g, nil
+}
+
+func tenantGroups(ctx context.Context, tx store.Tx, tenantID string) ([]*Group, error) {
+	objs, err := tx.ListObjects(ctx, KindGroup)
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.ToLower(tenantID) + "/"
+	var out []*Group
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Key, prefix) {
+			continue
+		}
+		var g Group
+		if err := json.Unmarshal(o.Body, &g); err != nil {
+			return nil, fmt.Errorf("authn: group %s: %w", o.Key, err)
+		}
+		out = append(out, &g)
+	}
+	return out, nil
+}
+
+func putGroup(ctx context.Context, tx store.Tx, g *Group, now time.Time) error {
+	body, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	return tx.PutObject(ctx, &store.Object{Kind: KindGroup, Key: groupKey(g.TenantID, g.ObjectID), Body: body, UpdatedAt: now})
+}
