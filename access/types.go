@@ -261,7 +261,6 @@ func values(m map[string]*rbac.RoleDefinition) []*rbac.RoleDefinition {
 	return out
 }
 
-
 // Validate implements resources.ValidatingAdmission: a custom role that
 // role assignments give cannot be deleted (Azure's
 // RoleDefinitionHasAssignments).

@@ -43,7 +43,9 @@ type Decider interface {
 type AllowAll struct{}
 
 // Decider returns a Decider that allows everything.
-func (AllowAll) Decider(context.Context, *activitylog.Caller) (Decider, error) { return allowAll{}, nil }
+func (AllowAll) Decider(context.Context, *activitylog.Caller) (Decider, error) {
+	return allowAll{}, nil
+}
 
 type allowAll struct{}
 

@@ -96,7 +96,7 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Authorization/roleDefinitions", path: s.sub() + "/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f", av: "2022-04-01",
 			body: `{"properties":{"roleName":"Generic reader","permissions":[{"actions":["*/read"]}],"assignableScopes":["` + s.sub() + `"]}}`, patch: `{"properties":{"description":"patched"}}`},
 		{typ: "Microsoft.Authorization/roleAssignments", path: rg + "/providers/Microsoft.Authorization/roleAssignments/6d1b2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", av: "2022-04-01",
-			body: `{"properties":{"roleDefinitionId":"` + s.sub() + `/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f","principalId":"` + s.AdminObjectID + `"}}`,
+			body:  `{"properties":{"roleDefinitionId":"` + s.sub() + `/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f","principalId":"` + s.AdminObjectID + `"}}`,
 			patch: `{"properties":{"description":"patched"}}`},
 		// Last: deleted first, before it would refuse the others' deletes.
 		{typ: "Microsoft.Authorization/locks", path: rg + "/providers/Microsoft.Authorization/locks/glock", av: "2016-09-01",

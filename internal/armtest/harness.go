@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/access"
+	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
