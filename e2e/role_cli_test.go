@@ -9,6 +9,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -113,5 +114,85 @@ func TestRoleDefinitions(t *testing.T) {
 	}
 	if st, m := send("PUT", sub+"/providers/Microsoft.Authorization/roleDefinitions/"+ds+"?api-version=2022-04-01", `{"properties":{"roleName":"x"}}`); st != 400 || m["error"].(map[string]any)["code"] != "RoleDefinitionBuiltIn" {
 		t.Errorf("a PUT of a built-in role: %d %v", st, m)
+	}
+}
+
+// TestRoleAssignmentCLI: mlgov role assignment create, list and delete
+// against a real server, and their mistakes.
+func TestRoleAssignmentCLI(t *testing.T) {
+	bin := MLGovBinary(t)
+	RequireServe(t, bin)
+	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
+	b := srv.Bootstrap
+	hc := srv.HTTPClient(t)
+	st, token := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
+	if st != 200 || token == "" {
+		t.Fatalf("token: %d", st)
+	}
+	// The administrator's object id, from its token.
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		OID string `json:"oid"`
+	}
+	json.Unmarshal(payload, &claims)
+	req, _ := http.NewRequest("PUT", b.Endpoint+"/subscriptions/"+b.SubscriptionID+"/resourceGroups/rg1?api-version=2021-04-01", strings.NewReader(`{"location":"eastus"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("creating rg1: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	r := mlgovCLI(t, srv, "role", "assignment", "create", "--role", "Reader", "--assignee", claims.OID, "-g", "rg1", "-o", "json")
+	var created struct {
+		ID         string `json:"id"`
+		Properties struct {
+			PrincipalType string `json:"principalType"`
+			Scope         string `json:"scope"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || r.code != 0 || created.Properties.PrincipalType != "ServicePrincipal" ||
+		created.Properties.Scope != "/subscriptions/"+b.SubscriptionID+"/resourceGroups/rg1" {
+		t.Fatalf("create: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "role", "assignment", "list", "--assignee", claims.OID)
+	if r.code != 0 || !strings.Contains(r.stdout, "Reader") || !strings.Contains(r.stdout, "/resourceGroups/rg1") || !strings.Contains(r.stdout, "PRINCIPAL TYPE") {
+		t.Errorf("list --assignee: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "role", "assignment", "list", "--at-scope")
+	if r.code != 0 || strings.Contains(r.stdout, "/resourceGroups/rg1") {
+		t.Errorf("list --at-scope at the subscription shows what is below it: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "role", "assignment", "create", "--role", "Reader", "--assignee", claims.OID, "-g", "rg1")
+	if r.code != 1 || !strings.Contains(r.stderr, "RoleAssignmentExists") {
+		t.Errorf("the same assignment twice: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "role", "assignment", "delete", created.ID)
+	if r.code != 0 {
+		t.Errorf("delete: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "role", "assignment", "list", "--assignee", claims.OID)
+	if r.code != 0 || strings.Contains(r.stdout, "/resourceGroups/rg1") {
+		t.Errorf("list after the delete: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"delete", created.ID}, "no role assignment " + created.ID},
+		{[]string{"delete", "/subscriptions/" + b.SubscriptionID}, "is not a role assignment id"},
+		{[]string{"create", "--role", "Reader", "--assignee", "alice"}, `--assignee "alice": give the principal's object id (a GUID)`},
+		{[]string{"create", "--role", "No Such Role", "--assignee", claims.OID}, `--role "No Such Role": no role definition has that name`},
+		{[]string{"create", "--role", "Reader", "--assignee", "0b0b0b0b-1111-4222-8333-444455556666"}, "PrincipalNotFound"},
+	} {
+		r := mlgovCLI(t, srv, append([]string{"role", "assignment"}, c.args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("role assignment %s: exit %d, want 1 and %q\n%s%s", strings.Join(c.args, " "), r.code, c.msg, r.stdout, r.stderr)
+		}
 	}
 }

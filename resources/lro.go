@@ -14,16 +14,41 @@ import (
 	"github.com/mlgov/mlgov/store"
 )
 
+// operationPath reports whether id is an operation's status or result,
+// and which ("operationstatuses" or "operationresults").
+func operationPath(id *arm.ID) (string, bool) {
+	if len(id.Parts) != 2 || id.ResourceGroup != "" || !strings.EqualFold(id.Parts[0].Type, "locations") || id.Trailing != "" {
+		return "", false
+	}
+	kind := strings.ToLower(id.Parts[1].Type)
+	return kind, kind == "operationstatuses" || kind == "operationresults"
+}
+
+// mayReadOperation: see operationStatus.
+func (m *Manager) mayReadOperation(ctx context.Context, r *Request, rec *opRecord) bool {
+	if r.Caller.ObjectID != "" && strings.EqualFold(rec.Activity.Caller.ObjectID, r.Caller.ObjectID) {
+		return true
+	}
+	id, err := arm.ParseID(rec.ResourceID)
+	if err != nil {
+		return false
+	}
+	d, err := m.authz.Decider(ctx, &r.Caller)
+	return err == nil && d.Allowed(RBACAction(typeOf(id)+"/read"), id.String())
+}
+
 // operationStatus serves the Azure-AsyncOperation and Location URLs:
 // /subscriptions/{s}/providers/{ns}/locations/{loc}/operationStatuses/{id}
 // and .../operationResults/{id}.
+//
+// Who may read an operation: the caller that started it, and whoever
+// may read the resource it acts on ({type}/read there); to anyone else
+// it does not exist (its id is a random GUID, and an operation is no
+// resource with a role of its own).
 func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Response, error) {
 	id := r.ID
-	if len(id.Parts) != 2 || id.ResourceGroup != "" || !strings.EqualFold(id.Parts[0].Type, "locations") || id.Trailing != "" {
-		return false, nil, nil
-	}
-	kind := strings.ToLower(id.Parts[1].Type)
-	if kind != "operationstatuses" && kind != "operationresults" {
+	kind, ok := operationPath(id)
+	if !ok {
 		return false, nil, nil
 	}
 	if r.Method != "GET" {
@@ -48,7 +73,7 @@ func (m *Manager) operationStatus(ctx context.Context, r *Request) (bool, *Respo
 	if err := json.Unmarshal(op.Body, &rec); err != nil {
 		return true, nil, err
 	}
-	if !strings.EqualFold(rec.Activity.SubscriptionID, id.SubscriptionID) {
+	if !strings.EqualFold(rec.Activity.SubscriptionID, id.SubscriptionID) || !m.mayReadOperation(ctx, r, &rec) {
 		return true, nil, arm.Errorf("OperationNotFound", "The operation '%s' was not found.", id.Parts[1].Name)
 	}
 	if kind == "operationstatuses" {

@@ -195,7 +195,8 @@ func (m *Manager) EnsureSubscription(ctx context.Context, subID, displayName str
 
 // Handle serves one ARM request.
 func (m *Manager) Handle(ctx context.Context, r *Request) (*Response, error) {
-	if r.Method == "GET" || r.Method == "HEAD" {
+	if _, op := operationPath(r.ID); (r.Method == "GET" || r.Method == "HEAD") && !op {
+		// An operation's status decides who reads it itself (lro.go).
 		return m.authorizeRead(ctx, r, func() (*Response, error) { return m.handle(ctx, r) })
 	}
 	return m.handle(ctx, r)

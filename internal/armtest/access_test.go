@@ -8,8 +8,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mlgov/mlgov/access"
+	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/store/feed"
 )
 
 // The authorization matrix of rbac/testdata/matrix.tsv, run again over
@@ -260,4 +264,72 @@ func containsInt(l []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// TestAccessReplicas: a role assignment written through one control
+// plane decides on another sharing its store (a replica: here a second
+// access.Access following its own change feed), from the commit on, and
+// its removal too; a custom role written on one is read on the other.
+func TestAccessReplicas(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, a *Server) {
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		b := access.New(a.Store, access.Config{Roles: loadBuiltins().roles})
+		if err := b.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fd := feed.New(a.Store, feed.Options{Interval: 20 * time.Millisecond})
+		b.Follow(fd)
+		go fd.Run(ctx)
+		<-fd.Ready()
+		mustCreateRG(t, a, "rg1")
+		ws := a.mustWorkspace(t, "rg1", "ws1")
+		p := a.NewPrincipal(t, "replicated")
+		allowed := func() bool {
+			d, err := b.Decider(ctx, &activitylog.Caller{ObjectID: p.ObjectID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d.Allowed("Microsoft.MachineLearningServices/workspaces/jobs/write", ws+"/jobs/j1")
+		}
+		eventually := func(what string, want bool) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for allowed() != want {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the replica still decides %v after 5 s", what, !want)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if allowed() {
+			t.Fatal("allowed before any role assignment")
+		}
+		asg := a.assignRole(t, ws, roleIDByName(t, a, "AzureML Data Scientist"), p.ObjectID, "ServicePrincipal")
+		eventually("the role assignment made on the other replica", true)
+		if r := a.Do(t, "DELETE", asg+"?api-version=2022-04-01", nil); r.Status != 200 {
+			t.Fatalf("DELETE: %d %s", r.Status, r.Body)
+		}
+		eventually("the role assignment removed on the other replica", false)
+
+		role := a.sub() + "/providers/Microsoft.Authorization/roleDefinitions/7f3c8e2a-0b1d-4e5f-9a6b-c7d8e9f0a1b2"
+		a.put(t, role+"?api-version=2022-04-01", `{"properties":{"roleName":"Replicated","permissions":[{"actions":["*/read"]}],"assignableScopes":["`+a.sub()+`"]}}`, 201)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			custom, err := b.CustomRoles(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(custom) == 1 && custom[0].RoleName == "Replicated" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the replica's custom roles after 5 s: %v", custom)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }

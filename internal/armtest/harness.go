@@ -143,7 +143,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	roles := api.NewRoleDefinitions(bi.roles)
 	roles.Custom = acc.CustomRoles
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,
-		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov}
+		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov,
+		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
 	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Directory: idsvc, Store: st}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
