@@ -34,7 +34,7 @@ import (
 )
 
 // OwnerRole is the GUID of the built-in Owner role.
-const OwnerRole = "8e3af657-a8ff-443b-a75c-2fe8c4bcb635"
+const OwnerRole = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
 // Config configures an Access.
 type Config struct {

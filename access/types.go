@@ -118,17 +118,21 @@ func (a *Access) buildAssignment(c *resources.Ctx, obj, body, existing value.Val
 			return value.Value{}, invalid("/properties/principalType", "The principal type '%s' is not one of %s.", arm.Clip(p.PrincipalType, 64), strings.Join(principalTypes, ", "))
 		}
 	}
+	// The principal is looked up in the directory; as in Azure, a given
+	// principalType lets an assignment name a principal the directory
+	// does not hold (yet: Azure's answer to its replication delay).
 	if a.cfg.Principal != nil {
 		typ, ok, err := a.cfg.Principal(c.Context, p.PrincipalID)
 		if err != nil {
 			return value.Value{}, err
 		}
-		if !ok {
-			return value.Value{}, arm.Errorf("PrincipalNotFound", "Principal %s does not exist in the directory %s.", strings.ReplaceAll(strings.ToLower(p.PrincipalID), "-", ""), c.TenantID)
-		}
-		if p.PrincipalType == "" {
+		switch {
+		case !ok && p.PrincipalType == "":
+			return value.Value{}, arm.Errorf("PrincipalNotFound", "Principal %s does not exist in the directory %s. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.",
+				strings.ReplaceAll(strings.ToLower(p.PrincipalID), "-", ""), c.TenantID)
+		case ok && p.PrincipalType == "":
 			p.PrincipalType = typ
-		} else if !strings.EqualFold(p.PrincipalType, typ) {
+		case ok && !strings.EqualFold(p.PrincipalType, typ):
 			return value.Value{}, invalid("/properties/principalType", "The principal type '%s' is not the type of principal %s, which is a %s.", p.PrincipalType, p.PrincipalID, typ)
 		}
 	}

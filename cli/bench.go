@@ -51,6 +51,7 @@ type benchConfig struct {
 	resourceGroup string
 	workspace     string
 	assignments   int
+	roles         int
 	objects       int
 	repeatEvery   int
 	putPercent    int
@@ -116,6 +117,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.resourceGroup, "resource-group", "mlgov-bench", "resource group the bench creates and uses")
 	f.StringVar(&cfg.workspace, "workspace", "bench-ws", "workspace the bench creates and uses")
 	f.IntVar(&cfg.assignments, "assignments", 0, "assign this many policies before the run (the server's Machine Learning built-ins that need no parameter, then custom definitions, at the subscription and the resource group; removed after the run); every other PUT then goes to a control resource group that no assignment covers (put-compute-unassigned)")
+	f.IntVar(&cfg.roles, "role-assignments", 0, "create this many role assignments before the run (Reader for new principal ids, at the subscription, the resource group and the workspace; removed after the run): to compare a run with them and one without")
 	f.IntVar(&cfg.objects, "objects", 100, "computes that get and mixed read (created before the run)")
 	f.IntVar(&cfg.repeatEvery, "repeat-every", 10, "every Nth PUT replaces an existing compute instead of creating one (0: never)")
 	f.IntVar(&cfg.putPercent, "put-percent", 20, "share of PUTs in --op mixed (percent)")
@@ -140,6 +142,8 @@ func (c *benchConfig) validate() error {
 		return fmt.Errorf("--warmup %s: want 0 to 1m", c.warmup)
 	case c.assignments < 0 || c.assignments > 10000:
 		return fmt.Errorf("--assignments %d: want 0 to 10000", c.assignments)
+	case c.roles < 0 || c.roles > 100000:
+		return fmt.Errorf("--role-assignments %d: want 0 to 100000", c.roles)
 	case c.objects < 1 || c.objects > benchMaxObjects:
 		return fmt.Errorf("--objects %d: want 1 to %d", c.objects, benchMaxObjects)
 	case c.repeatEvery < 0:
@@ -255,16 +259,18 @@ var benchComputeBody = []byte(`{"location":"eastus","properties":{"computeType":
 
 // benchResult is what a run reports (the JSON output).
 type benchResult struct {
-	Op          string       `json:"op"`
-	Endpoint    string       `json:"endpoint"`
-	Protocol    string       `json:"protocol"`
-	Concurrency int          `json:"concurrency"`
-	Rate        float64      `json:"rate,omitempty"`
-	Duration    float64      `json:"durationSeconds"`
-	Requests    int64        `json:"requests"`
-	Failed      int64        `json:"failed"`
-	Throughput  float64      `json:"throughput"`
-	Latency     benchLatency `json:"latencyMs"`
+	Op          string `json:"op"`
+	Endpoint    string `json:"endpoint"`
+	Protocol    string `json:"protocol"`
+	Concurrency int    `json:"concurrency"`
+	// RoleAssignments is how many role assignments the bench made.
+	RoleAssignments int          `json:"roleAssignments,omitempty"`
+	Rate            float64      `json:"rate,omitempty"`
+	Duration        float64      `json:"durationSeconds"`
+	Requests        int64        `json:"requests"`
+	Failed          int64        `json:"failed"`
+	Throughput      float64      `json:"throughput"`
+	Latency         benchLatency `json:"latencyMs"`
 	// SendLag (with a rate) is how late the clients sent requests
 	// after they were due: the client's share of the latency, which
 	// grows when every client is waiting for the server.
@@ -356,6 +362,13 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 		controlComputes = cws + "/computes/"
 		paths, err := cl.assignBuiltins(ctx, bs.SubscriptionID, cfg.resourceGroup, crg, cfg.assignments, logw)
 		defer cl.unassign(context.WithoutCancel(ctx), paths)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.roles > 0 {
+		paths, err := cl.assignRoles(ctx, bs.SubscriptionID, rg, ws, cfg.roles, logw)
+		defer cl.unassignRoles(context.WithoutCancel(ctx), paths)
 		if err != nil {
 			return nil, err
 		}
@@ -552,7 +565,7 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) (*benchResul
 		return nil, ctx.Err()
 	}
 
-	res := &benchResult{Op: cfg.op, Endpoint: bs.Endpoint, Protocol: proto, Concurrency: cfg.concurrency, Rate: cfg.rate,
+	res := &benchResult{Op: cfg.op, Endpoint: bs.Endpoint, Protocol: proto, Concurrency: cfg.concurrency, RoleAssignments: cfg.roles, Rate: cfg.rate,
 		Duration: math.Round(elapsed.Seconds()*1000) / 1000, Statuses: map[string]int64{}, samples: samples}
 	all := newBenchStats()
 	for i, s := range stats {
@@ -701,6 +714,9 @@ func (r *benchResult) write(w io.Writer, format string) error {
 		fmt.Fprintf(w, "endpoint     %s (%s, %d clients, target %g requests/s)\n", r.Endpoint, r.Protocol, r.Concurrency, r.Rate)
 	} else {
 		fmt.Fprintf(w, "endpoint     %s (%s, %d clients)\n", r.Endpoint, r.Protocol, r.Concurrency)
+	}
+	if r.RoleAssignments > 0 {
+		fmt.Fprintf(w, "roles        %d role assignments made for the run\n", r.RoleAssignments)
 	}
 	fmt.Fprintf(w, "duration     %.3fs\n", r.Duration)
 	fmt.Fprintf(w, "requests     %d (%d failed)\n", r.Requests, r.Failed)

@@ -406,3 +406,23 @@ func TestBenchAssignments(t *testing.T) {
 		t.Errorf("assignments after the run (subscription %s): exit %d %s%s", b.SubscriptionID, code, out, errOut)
 	}
 }
+
+// TestBenchRoleAssignments: with --role-assignments, the bench makes
+// that many role assignments before the run (the requests then pass
+// their authorization among them) and removes them after it.
+func TestBenchRoleAssignments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server")
+	}
+	needShared(t)
+	roles := filepath.Join(shared, "corpus/rbac/builtin-roles.json")
+	bs := startServeWith(t, func(c *serveConfig) { c.roleDefsPath = roles })
+	r := benchJSON(t, "--bootstrap", bs, "--role-assignments", "30", "--requests", "40", "--concurrency", "4", "--warmup", "0")
+	if r.Failed != 0 || r.Requests != 40 || r.RoleAssignments != 30 {
+		t.Fatalf("--role-assignments 30: %+v", r)
+	}
+	out, errOut, code := run(t, "role", "assignment", "list", "--bootstrap", bs, "-o", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("role assignments after the run: exit %d %s%s", code, out, errOut)
+	}
+}

@@ -215,3 +215,49 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// TestCloneIsolated: a clone's changes leave the original as it was
+// (the snapshots of package access are replaced whole, never changed
+// under a reader), and Remove takes out exactly the assignment named.
+func TestCloneIsolated(t *testing.T) {
+	defs := builtins(t)
+	a := New(defs)
+	rg := "/subscriptions/" + sub + "/resourceGroups/rg1"
+	p := "00000000-0000-4000-8000-000000000001"
+	reader, owner := roleID(t, defs, "Reader"), roleID(t, defs, "Owner")
+	if err := a.Add(&Assignment{ID: "r", Scope: rg, RoleDefinitionID: reader, PrincipalID: p}); err != nil {
+		t.Fatal(err)
+	}
+	write := Request{Principals: []string{p}, Action: "Microsoft.Storage/storageAccounts/write", Scope: rg + "/providers/Microsoft.Storage/storageAccounts/sa"}
+	read := write
+	read.Action = "Microsoft.Storage/storageAccounts/read"
+	allowed := func(a *Authorizer, r Request) bool {
+		d, err := a.Decide(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed
+	}
+	c := a.Clone()
+	if err := c.Add(&Assignment{ID: "o", Scope: rg, RoleDefinitionID: owner, PrincipalID: p}); err != nil {
+		t.Fatal(err)
+	}
+	if !allowed(c, write) || allowed(a, write) {
+		t.Errorf("after Add to the clone: clone %v, original %v; want true, false", allowed(c, write), allowed(a, write))
+	}
+	if !c.Remove("r") || c.Remove("r") || c.Len() != 1 || a.Len() != 1 {
+		t.Errorf("Remove: clone holds %d, original %d", c.Len(), a.Len())
+	}
+	if !allowed(a, read) || !allowed(c, read) {
+		t.Error("the original lost its Reader, or the clone its Owner")
+	}
+	if len(a.Find(rg, p)) != 1 || a.Find(rg, p)[0].ID != "r" || len(c.Find(rg, p)) != 1 || c.Find(rg, p)[0].ID != "o" {
+		t.Errorf("Find: original %v, clone %v", a.Find(rg, p), c.Find(rg, p))
+	}
+	if err := c.Add(&Assignment{ID: "o", Scope: rg, RoleDefinitionID: reader, PrincipalID: p}); err == nil {
+		t.Error("a second assignment with the same ID was added")
+	}
+	if n := c.CountRole("8e3af657-a8ff-443c-a75c-2fe8c4bcb635"); n != 1 {
+		t.Errorf("CountRole(Owner) = %d, want 1", n)
+	}
+}

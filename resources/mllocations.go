@@ -135,6 +135,13 @@ func (m *Manager) locationAPI(ctx context.Context, r *Request) (ok bool, resp *R
 	if want := map[bool]string{true: "POST", false: "GET"}[what == "updatequotas"]; r.Method != want {
 		return true, nil, methodNotAllowed(r)
 	}
+	if what == "updatequotas" {
+		// An action at the subscription, not a write of one resource:
+		// authorized here (the reads were, before Handle served them).
+		if err := m.Authorize(ctx, &r.Caller, mlNamespace+"/locations/updateQuotas/action", "/subscriptions/"+id.SubscriptionID); err != nil {
+			return true, nil, err
+		}
+	}
 	loc := arm.NormalizeLocation(id.Parts[0].Name)
 	if !m.locations[loc] {
 		return true, nil, arm.Errorf("InvalidResourceLocation", "The location '%s' is not one mlgov serves.", arm.Clip(id.Parts[0].Name, 64))

@@ -153,11 +153,30 @@ func TestAccessWrites(t *testing.T) {
 		r = s.DoAs(t, reader.Token, "GET", s.sub()+"/providers?api-version=2021-04-01", nil)
 		wantAuthorizationFailed(t, "the reader's providers of the subscription", r, reader, "Microsoft.Resources/subscriptions/providers/read", s.sub())
 
+		// The quotas of a location are updated by who may at the
+		// subscription.
+		uq := s.sub() + "/providers/Microsoft.MachineLearningServices/locations/eastus/updateQuotas" + av
+		r = s.DoAs(t, reader.Token, "POST", uq, `{"value":[]}`)
+		wantAuthorizationFailed(t, "the reader's updateQuotas", r, reader, "Microsoft.MachineLearningServices/locations/updateQuotas/action", s.sub())
+		if r := s.Do(t, "POST", uq, `{"value":[]}`); r.Status != 400 || r.ErrorCode() != "InvalidRequestContent" {
+			t.Errorf("the administrator's updateQuotas (authorized, then its body checked): %d %s", r.Status, r.Body)
+		}
+
 		// A principal the directory does not hold cannot be given a role.
 		r = s.Do(t, "PUT", s.RG("rg1")+"/providers/Microsoft.Authorization/roleAssignments/0e4c2d9a-1b3f-4c5d-8e6f-7a8b9c0d1e2f?api-version=2022-04-01",
 			`{"properties":{"roleDefinitionId":"`+roleIDByName(t, s, "Reader")+`","principalId":"9b9b9b9b-1111-4222-8333-444455556666"}}`)
 		if r.Status != 400 || r.ErrorCode() != "PrincipalNotFound" {
 			t.Errorf("a role for an unknown principal: %d %s", r.Status, r.Body)
 		}
+		// With principalType, as in Azure (a principal just created
+		// elsewhere): stored; a type that is not the principal's: refused.
+		r = s.Do(t, "PUT", s.RG("rg1")+"/providers/Microsoft.Authorization/roleAssignments/0e4c2d9a-1b3f-4c5d-8e6f-7a8b9c0d1e2f?api-version=2022-04-01",
+			`{"properties":{"roleDefinitionId":"`+roleIDByName(t, s, "Reader")+`","principalId":"9b9b9b9b-1111-4222-8333-444455556666","principalType":"User"}}`)
+		if r.Status != 201 {
+			t.Errorf("a role for an unknown principal with its principalType: %d %s", r.Status, r.Body)
+		}
+		r = s.Do(t, "PUT", s.RG("rg1")+"/providers/Microsoft.Authorization/roleAssignments/1e4c2d9a-1b3f-4c5d-8e6f-7a8b9c0d1e2f?api-version=2022-04-01",
+			`{"properties":{"roleDefinitionId":"`+roleIDByName(t, s, "Reader")+`","principalId":"`+ds.ObjectID+`","principalType":"Group"}}`)
+		wantError(t, "a service principal given as a group", r, 400, "InvalidRequestContent", "/properties/principalType", "which is a ServicePrincipal")
 	})
 }
