@@ -27,6 +27,14 @@ var Audiences = []string{
 	"https://management.azure.com",
 }
 
+// GraphAudiences are the aud claims of tokens for the directory's
+// Microsoft Graph API (package graph): the resource's URI, as Entra
+// writes it in the tokens it issues for https://graph.microsoft.com/.default.
+var GraphAudiences = []string{
+	"https://graph.microsoft.com",
+	"https://graph.microsoft.com/",
+}
+
 // Config configures a Service. Zero fields take the defaults noted.
 type Config struct {
 	// Issuer returns the iss claim (and the discovery document's issuer)

@@ -217,6 +217,20 @@ func TestScopesAndAudiences(t *testing.T) {
 		if p, err := f.svc.Verify(ctx, tok.AccessToken); err != nil || p.Audience != tc.aud {
 			t.Errorf("%q: Verify = %v, %v", tc.scope, p, err)
 		}
+		if _, err := f.svc.VerifyFor(ctx, tok.AccessToken, GraphAudiences); !errors.Is(err, ErrWrongAudience) {
+			t.Errorf("%q: an ARM token for the Graph API: %v, want ErrWrongAudience", tc.scope, err)
+		}
+	}
+	// A Graph token: for the Graph API, and refused by ARM.
+	tok, err := f.svc.TokenForClientSecret(ctx, f.tenant.ID, f.sp.AppID, f.secret, "https://graph.microsoft.com/.default")
+	if err != nil || tok.Audience != "https://graph.microsoft.com" {
+		t.Fatalf("a Graph token: %v %v", tok, err)
+	}
+	if p, err := f.svc.VerifyFor(ctx, tok.AccessToken, GraphAudiences); err != nil || p.ObjectID != f.sp.ObjectID {
+		t.Errorf("the Graph token for the Graph API: %v %v", p, err)
+	}
+	if _, err := f.svc.Verify(ctx, tok.AccessToken); !errors.Is(err, ErrWrongAudience) {
+		t.Errorf("the Graph token for ARM: %v, want ErrWrongAudience", err)
 	}
 }
 
@@ -257,7 +271,7 @@ func TestTokenForClientSecretErrors(t *testing.T) {
 		{name: "only openid scopes", scop: "openid offline_access", want: ErrInvalidRequest, aadsts: 900144},
 		{name: "scope without .default", scop: "https://management.azure.com/user_impersonation", want: ErrInvalidScope, aadsts: 1002012},
 		{name: "bare resource", scop: "https://management.azure.com/", want: ErrInvalidScope, aadsts: 1002012},
-		{name: "graph", scop: "https://graph.microsoft.com/.default", want: ErrInvalidResource, aadsts: 500011},
+		{name: "key vault", scop: "https://vault.azure.net/.default", want: ErrInvalidResource, aadsts: 500011},
 		{name: "storage", scop: "https://storage.azure.com/.default", want: ErrInvalidResource, aadsts: 500011},
 		{name: "two resources", scop: "https://management.azure.com/.default https://graph.microsoft.com/.default", want: ErrInvalidScope, aadsts: 28000},
 	}

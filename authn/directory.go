@@ -41,11 +41,18 @@ type ServicePrincipal struct {
 	// LockedUntil is when a lockout after repeated failed sign-ins ends
 	// (zero: not locked out).
 	LockedUntil time.Time
+	// AppObjectID is the application's object id (Graph's
+	// applications/{id}); HasServicePrincipal is false for an
+	// application without a service principal, which gets no tokens.
+	AppObjectID         string
+	HasServicePrincipal bool
 }
 
 // PasswordCredential describes one client secret (never the secret).
 type PasswordCredential struct {
 	KeyID string
+	// DisplayName is the secret's description (Graph's displayName).
+	DisplayName string
 	// Hint is the first three characters of the secret, as Entra shows.
 	Hint  string
 	Start time.Time
@@ -70,18 +77,28 @@ type spRecord struct {
 	// ends (throttle.go); kept in the store so that every replica honours
 	// it and a restart does not lift it.
 	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+	// AppObjectID is the object id of the application (Graph's
+	// applications/{id}); "" for records written before applications
+	// had one (applicationObjectID derives it).
+	AppObjectID string `json:"applicationId,omitempty"`
+	// NoServicePrincipal: the application has no service principal in
+	// the tenant (Graph's POST /applications made it, POST
+	// /servicePrincipals not yet, or its service principal was deleted):
+	// it gets no tokens. Stored inverted so that earlier records have one.
+	NoServicePrincipal bool `json:"noServicePrincipal,omitempty"`
 }
 
 // secretRecord stores a client secret as SHA-256(salt || secret); the
 // secret itself is never stored. Secrets carry 240 bits of randomness, so a
 // fast hash is enough (no password stretching needed).
 type secretRecord struct {
-	KeyID string    `json:"keyId"`
-	Hint  string    `json:"hint"`
-	Salt  []byte    `json:"salt"`
-	Hash  []byte    `json:"hash"`
-	Start time.Time `json:"startDateTime"`
-	End   time.Time `json:"endDateTime,omitzero"`
+	KeyID       string    `json:"keyId"`
+	DisplayName string    `json:"displayName,omitempty"`
+	Hint        string    `json:"hint"`
+	Salt        []byte    `json:"salt"`
+	Hash        []byte    `json:"hash"`
+	Start       time.Time `json:"startDateTime"`
+	End         time.Time `json:"endDateTime,omitzero"`
 }
 
 func spKey(tenantID, appID string) string {
@@ -93,9 +110,10 @@ func (r *spRecord) public() *ServicePrincipal {
 		TenantID: r.TenantID, AppID: r.AppID, ObjectID: r.ObjectID,
 		DisplayName: r.DisplayName, Roles: append([]string(nil), r.Roles...), CreatedAt: r.CreatedAt,
 		AccountEnabled: !r.Disabled, LockedUntil: r.LockedUntil,
+		AppObjectID: r.applicationObjectID(), HasServicePrincipal: !r.NoServicePrincipal,
 	}
 	for _, c := range r.Secrets {
-		sp.PasswordCredentials = append(sp.PasswordCredentials, PasswordCredential{KeyID: c.KeyID, Hint: c.Hint, Start: c.Start, End: c.End})
+		sp.PasswordCredentials = append(sp.PasswordCredentials, PasswordCredential{KeyID: c.KeyID, DisplayName: c.DisplayName, Hint: c.Hint, Start: c.Start, End: c.End})
 	}
 	return sp
 }
@@ -225,6 +243,8 @@ type SecretOptions struct {
 	// Keep keeps the principal's other secrets (az ad sp credential
 	// reset --append); by default they are removed.
 	Keep bool
+	// DisplayName describes the secret.
+	DisplayName string
 }
 
 // ResetClientSecret gives a service principal a new client secret and,
@@ -242,6 +262,7 @@ func (s *Service) addSecret(ctx context.Context, tenantID, appID string, opt Sec
 	if err != nil {
 		return "", PasswordCredential{}, err
 	}
+	cred.DisplayName = opt.DisplayName
 	err = s.updateSP(ctx, tenantID, appID, func(r *spRecord) {
 		if !opt.Keep {
 			r.Secrets = nil
@@ -255,7 +276,7 @@ func (s *Service) addSecret(ctx context.Context, tenantID, appID string, opt Sec
 	if !opt.Keep {
 		s.attempts.succeed(clientKey(strings.ToLower(tenantID), appID), "") // this replica's counts too
 	}
-	return secret, PasswordCredential{KeyID: cred.KeyID, Hint: cred.Hint, Start: cred.Start, End: cred.End}, nil
+	return secret, PasswordCredential{KeyID: cred.KeyID, DisplayName: cred.DisplayName, Hint: cred.Hint, Start: cred.Start, End: cred.End}, nil
 }
 
 // RemoveClientSecret deletes a client secret by key id; the error wraps
@@ -297,10 +318,14 @@ func (s *Service) SetAccountEnabled(ctx context.Context, tenantID, appID string,
 // does not exist.
 func (s *Service) DeleteServicePrincipal(ctx context.Context, tenantID, appID string) error {
 	err := s.st.Write(ctx, func(tx store.Tx) error {
-		if _, err := getSP(ctx, tx, tenantID, appID); err != nil {
+		rec, err := getSP(ctx, tx, tenantID, appID)
+		if err != nil {
 			return err
 		}
-		return tx.DeleteObject(ctx, KindServicePrincipal, spKey(tenantID, appID))
+		if err := tx.DeleteObject(ctx, KindServicePrincipal, spKey(tenantID, appID)); err != nil {
+			return err
+		}
+		return leaveGroups(ctx, tx, tenantID, rec.ObjectID, s.now())
 	})
 	s.principals.invalidate(spKey(tenantID, appID))
 	return err

@@ -20,11 +20,13 @@ const KindGroup = "groups"
 // principals and of other groups (nested groups count: a member of a
 // member group is a member too, for RBAC).
 type Group struct {
-	TenantID    string    `json:"tenantId"`
-	ObjectID    string    `json:"id"`
-	DisplayName string    `json:"displayName"`
-	Members     []string  `json:"members"`
-	CreatedAt   time.Time `json:"createdDateTime"`
+	TenantID     string    `json:"tenantId"`
+	ObjectID     string    `json:"id"`
+	DisplayName  string    `json:"displayName"`
+	Description  string    `json:"description,omitempty"`
+	MailNickname string    `json:"mailNickname,omitempty"`
+	Members      []string  `json:"members"`
+	CreatedAt    time.Time `json:"createdDateTime"`
 }
 
 func groupKey(tenantID, objectID string) string {
@@ -33,15 +35,22 @@ func groupKey(tenantID, objectID string) string {
 
 // CreateGroup creates a group in a tenant.
 func (s *Service) CreateGroup(ctx context.Context, tenantID, displayName string) (*Group, error) {
+	return s.CreateGroupFrom(ctx, tenantID, Group{DisplayName: displayName})
+}
+
+// CreateGroupFrom creates a group with the display name, description
+// and mail nickname of g (its id, members and times are new).
+func (s *Service) CreateGroupFrom(ctx context.Context, tenantID string, spec Group) (*Group, error) {
 	tenantID = strings.ToLower(tenantID)
-	if strings.TrimSpace(displayName) == "" {
+	if strings.TrimSpace(spec.DisplayName) == "" {
 		return nil, errors.New("authn: a group needs a display name")
 	}
 	oid, err := uuid.NewFrom(s.cfg.Rand)
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{TenantID: tenantID, ObjectID: oid, DisplayName: displayName, Members: []string{}, CreatedAt: s.now()}
+	g := &Group{TenantID: tenantID, ObjectID: oid, DisplayName: spec.DisplayName, Description: spec.Description, MailNickname: spec.MailNickname,
+		Members: []string{}, CreatedAt: s.now()}
 	err = s.st.Write(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetObject(ctx, KindTenant, tenantID); err != nil {
 			return fmt.Errorf("authn: tenant %q: %w", tenantID, err)
@@ -102,22 +111,20 @@ func (s *Service) DeleteGroup(ctx context.Context, tenantID, groupID string) err
 		if err := tx.DeleteObject(ctx, KindGroup, groupKey(tenantID, groupID)); err != nil {
 			return err
 		}
-		gs, err := tenantGroups(ctx, tx, tenantID)
-		if err != nil {
-			return err
-		}
-		for _, g := range gs {
-			if n := len(g.Members); n > 0 {
-				g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return strings.EqualFold(m, groupID) })
-				if len(g.Members) != n {
-					if err := putGroup(ctx, tx, g, s.now()); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
+		return leaveGroups(ctx, tx, tenantID, groupID, s.now())
 	})
+}
+
+// Groups lists the groups of a tenant, ordered by creation.
+func (s *Service) Groups(ctx context.Context, tenantID string) ([]*Group, error) {
+	var out []*Group
+	err := s.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tenantGroups(ctx, tx, tenantID)
+		return err
+	})
+	slices.SortFunc(out, func(a, b *Group) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, err
 }
 
 // MemberOf returns the ids of the groups an object is a direct member
@@ -153,7 +160,7 @@ func (s *Service) ObjectType(ctx context.Context, tenantID, objectID string) (ty
 		}
 		for _, o := range objs {
 			var rec spRecord
-			if json.Unmarshal(o.Body, &rec) == nil && strings.EqualFold(rec.TenantID, tenantID) && strings.EqualFold(rec.ObjectID, objectID) {
+			if json.Unmarshal(o.Body, &rec) == nil && !rec.NoServicePrincipal && strings.EqualFold(rec.TenantID, tenantID) && strings.EqualFold(rec.ObjectID, objectID) {
 				typ, ok = "ServicePrincipal", true
 				return nil
 			}

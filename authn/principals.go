@@ -116,6 +116,9 @@ func (s *Service) principalState(ctx context.Context, tid, appID string, now tim
 		} else if err != nil {
 			return err
 		}
+		if rec.NoServicePrincipal {
+			return nil // an application without a service principal signs nobody in
+		}
 		st.found, st.objectID, st.disabled = true, strings.ToLower(rec.ObjectID), rec.Disabled
 		st.creds = make([]string, len(rec.Secrets))
 		for i, c := range rec.Secrets {

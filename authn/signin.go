@@ -36,6 +36,8 @@ func SignInLogKey(tenantID string) string { return "signins/" + strings.ToLower(
 const (
 	armAppID          = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
 	armAppDisplayName = "Windows Azure Service Management API"
+	// graphAppID is Microsoft Graph's application id.
+	graphAppID = "00000003-0000-0000-c000-000000000000"
 )
 
 // SignIn is one record of the sign-in log (Graph's signIn, the fields a

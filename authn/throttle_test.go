@@ -211,7 +211,7 @@ func TestSignInLogged(t *testing.T) {
 	}{
 		{func(r *TokenRequest) { r.ClientID = "" }, 900144},
 		{func(r *TokenRequest) { r.ClientSecret = "" }, 7000218},
-		{func(r *TokenRequest) { r.Scope = "https://graph.microsoft.com/.default" }, 500011},
+		{func(r *TokenRequest) { r.Scope = "https://vault.azure.net/.default" }, 500011},
 		{func(r *TokenRequest) { r.ClientID = strings.Repeat("x", 5000) }, 700016},
 		{nil, 0},
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -244,11 +245,17 @@ func (s *Service) authenticate(ctx context.Context, r TokenRequest, tenantID str
 	if rec.Disabled {
 		return nil, oauthErr("unauthorized_client", 7000112, "Application '%s'(%s) is disabled.", rec.AppID, rec.DisplayName), nil
 	}
+	if rec.NoServicePrincipal {
+		return nil, oauthErr("invalid_client", 7000229, "The client application %s is missing service principal in the tenant %s.", rec.AppID, tenantID), nil
+	}
 	aud, oerr := resourceOf(r.Scope, tenantID)
 	if oerr != nil {
 		return nil, oerr, nil
 	}
 	si.ResourceID, si.ResourceDisplayName = armAppID, armAppDisplayName
+	if slices.Contains(GraphAudiences, aud) {
+		si.ResourceID, si.ResourceDisplayName = graphAppID, "Microsoft Graph"
+	}
 	tok, err := s.issue(ctx, rec, cred, aud, now)
 	if err != nil {
 		return nil, nil, err
@@ -294,12 +301,12 @@ func resourceOf(scope, tenantID string) (string, *OAuthError) {
 	if !ok || res == "" {
 		return "", oauthErr("invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", sc)
 	}
-	for _, a := range Audiences {
+	for _, a := range slices.Concat(Audiences, GraphAudiences) {
 		if strings.EqualFold(res, a) {
 			return a, nil
 		}
 	}
-	return "", oauthErr("invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This server issues tokens only for Azure Resource Manager (https://management.azure.com/).", res, tenantID)
+	return "", oauthErr("invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This server issues tokens only for Azure Resource Manager (https://management.azure.com/) and Microsoft Graph (https://graph.microsoft.com/).", res, tenantID)
 }
 
 // issue signs a token for sp, which authenticated with cred. It expires

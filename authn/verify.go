@@ -75,6 +75,13 @@ type tokenHeader struct {
 // *TokenError values whose Kind tells why; other errors (the store
 // failing) are internal errors.
 func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) {
+	return s.VerifyFor(ctx, token, Audiences)
+}
+
+// VerifyFor is Verify for a token of one of the audiences (a resource's:
+// Audiences for ARM, GraphAudiences for the directory's Graph API): a
+// token for another resource is refused (ErrWrongAudience).
+func (s *Service) VerifyFor(ctx context.Context, token string, audiences []string) (*Principal, error) {
 	if token == "" {
 		return nil, tokenErr(ErrNoToken, "Authentication failed. The 'Authorization' header is missing.")
 	}
@@ -142,8 +149,8 @@ func (s *Service) Verify(ctx context.Context, token string) (*Principal, error) 
 	}
 
 	aud, ok := singleAudience(claims["aud"])
-	if !ok || !slices.Contains(Audiences, aud) {
-		return nil, tokenErr(ErrWrongAudience, "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", clip(aud), strings.Join(Audiences, "','"))
+	if !ok || !slices.Contains(audiences, aud) {
+		return nil, tokenErr(ErrWrongAudience, "The access token has been obtained for wrong audience or resource '%s'. It should exactly match with one of the allowed audiences '%s'.", clip(aud), strings.Join(audiences, "','"))
 	}
 
 	tid, _ := claims["tid"].(string)

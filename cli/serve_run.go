@@ -24,6 +24,7 @@ import (
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/govern"
+	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
@@ -268,6 +269,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	extra := http.NewServeMux()
 	extra.Handle("GET /healthz", healthHandler(dataDir, cfg.diskFree))
 	extra.Handle("/", newOAuthHandler(idsvc, endpoint, log))
+	// The directory as Microsoft Graph serves it, managed by the
+	// administrator.
+	graph.New(graph.Config{Directory: idsvc, TenantID: bs.TenantID, PublicURL: endpoint, Admins: []string{admin.ObjectID}, Log: log}).Register(extra)
 	raw, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err

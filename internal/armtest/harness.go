@@ -25,6 +25,7 @@ import (
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/govern"
+	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
@@ -139,7 +140,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		t.Fatal(err)
 	}
 	extra := http.NewServeMux()
-	oauth.New(idsvc, oauth.Config{BaseURL: url}).Register(extra)
+	extra.Handle("/", oauth.New(idsvc, oauth.Config{BaseURL: url}))
+	graph.New(graph.Config{Directory: idsvc, TenantID: ten.ID, PublicURL: url, Admins: []string{sp.ObjectID}}).Register(extra)
 	roles := api.NewRoleDefinitions(bi.roles)
 	roles.Custom = acc.CustomRoles
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,

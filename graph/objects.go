@@ -1,0 +1,369 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/internal/uuid"
+)
+
+// ---- groups ----
+
+func (s *Server) groupJSON(g *authn.Group) map[string]any {
+	return map[string]any{"id": g.ObjectID, "displayName": g.DisplayName, "description": nilIfEmpty(g.Description),
+		"mailEnabled": false, "mailNickname": g.MailNickname, "securityEnabled": true, "groupTypes": []string{},
+		"createdDateTime": timeJSON(g.CreatedAt)}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (s *Server) groups(ctx context.Context, r *http.Request, method string, seg []string) (any, int, error) {
+	switch {
+	case len(seg) == 0 && method == "GET":
+		field, val, err := filter(r.URL.Query(), false)
+		if err != nil {
+			return nil, 0, err
+		}
+		gs, err := s.dir.Groups(ctx, s.cfg.TenantID)
+		if err != nil {
+			return nil, 0, err
+		}
+		var out []map[string]any
+		for _, g := range gs {
+			if field == "" || g.DisplayName == val {
+				out = append(out, s.groupJSON(g))
+			}
+		}
+		return s.collection("groups", out), 200, nil
+	case len(seg) == 0 && method == "POST":
+		var body struct {
+			DisplayName     string   `json:"displayName"`
+			Description     string   `json:"description"`
+			MailEnabled     bool     `json:"mailEnabled"`
+			MailNickname    string   `json:"mailNickname"`
+			SecurityEnabled *bool    `json:"securityEnabled"`
+			GroupTypes      []string `json:"groupTypes"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		switch {
+		case strings.TrimSpace(body.DisplayName) == "":
+			return nil, 0, badRequest("Invalid value specified for property 'displayName' of resource 'Group'.")
+		case strings.TrimSpace(body.MailNickname) == "":
+			return nil, 0, badRequest("Invalid value specified for property 'mailNickname' of resource 'Group'.")
+		case body.MailEnabled || len(body.GroupTypes) > 0 || (body.SecurityEnabled != nil && !*body.SecurityEnabled):
+			return nil, 0, badRequest("mlgov serves security groups only: mailEnabled false, securityEnabled true, groupTypes empty.")
+		}
+		g, err := s.dir.CreateGroupFrom(ctx, s.cfg.TenantID, authn.Group{DisplayName: body.DisplayName, Description: body.Description, MailNickname: body.MailNickname})
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.entity("groups", s.groupJSON(g)), 201, nil
+	}
+	if len(seg) == 0 {
+		return nil, 0, errf(405, "Request_BadRequest", "The method %s is not served on groups.", method)
+	}
+	id := seg[0]
+	g, err := s.dir.Group(ctx, s.cfg.TenantID, id)
+	if err != nil || !uuid.Valid(id) {
+		return nil, 0, notFound(id)
+	}
+	switch {
+	case len(seg) == 1 && method == "GET":
+		return s.entity("groups", s.groupJSON(g)), 200, nil
+	case len(seg) == 1 && method == "DELETE":
+		return nil, 204, directoryError(s.dir.DeleteGroup(ctx, s.cfg.TenantID, g.ObjectID), id)
+	case len(seg) == 2 && seg[1] == "members" && method == "GET":
+		var out []map[string]any
+		for _, m := range g.Members {
+			if o, err := s.object(ctx, m); err == nil {
+				out = append(out, o)
+			}
+		}
+		return s.collection("directoryObjects", out), 200, nil
+	case len(seg) == 3 && seg[1] == "members" && seg[2] == "$ref" && method == "POST":
+		var body struct {
+			ID string `json:"@odata.id"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		mid := body.ID[strings.LastIndexByte(body.ID, '/')+1:]
+		if !uuid.Valid(mid) {
+			return nil, 0, badRequest("Invalid object identifier '%s'.", clip(body.ID))
+		}
+		for _, m := range g.Members {
+			if strings.EqualFold(m, mid) {
+				return nil, 0, badRequest("One or more added object references already exist for the following modified properties: 'members'.")
+			}
+		}
+		if err := s.dir.AddMember(ctx, s.cfg.TenantID, g.ObjectID, mid); err != nil {
+			return nil, 0, directoryError(err, mid)
+		}
+		return nil, 204, nil
+	case len(seg) == 4 && seg[1] == "members" && seg[3] == "$ref" && method == "DELETE":
+		mid := seg[2]
+		found := false
+		for _, m := range g.Members {
+			found = found || strings.EqualFold(m, mid)
+		}
+		if !found {
+			return nil, 0, notFound(mid)
+		}
+		return nil, 204, directoryError(s.dir.RemoveMember(ctx, s.cfg.TenantID, g.ObjectID, mid), mid)
+	}
+	return nil, 0, errf(405, "Request_BadRequest", "%s %s is not served.", method, clip(r.URL.Path))
+}
+
+// object is a directory object by id (a service principal or a group),
+// with its @odata.type.
+func (s *Server) object(ctx context.Context, id string) (map[string]any, error) {
+	if g, err := s.dir.Group(ctx, s.cfg.TenantID, id); err == nil {
+		o := s.groupJSON(g)
+		o["@odata.type"] = "#microsoft.graph.group"
+		return o, nil
+	}
+	sps, err := s.dir.ServicePrincipals(ctx, s.cfg.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range sps {
+		if sp.HasServicePrincipal && strings.EqualFold(sp.ObjectID, id) {
+			o := s.spJSON(sp)
+			o["@odata.type"] = "#microsoft.graph.servicePrincipal"
+			return o, nil
+		}
+	}
+	return nil, notFound(id)
+}
+
+// ---- applications ----
+
+func credentialsJSON(cs []authn.PasswordCredential) []map[string]any {
+	out := []map[string]any{}
+	for _, c := range cs {
+		out = append(out, map[string]any{"keyId": c.KeyID, "displayName": nilIfEmpty(c.DisplayName), "hint": c.Hint,
+			"startDateTime": timeJSON(c.Start), "endDateTime": timeJSON(c.End), "secretText": nil, "customKeyIdentifier": nil})
+	}
+	return out
+}
+
+func (s *Server) appJSON(sp *authn.ServicePrincipal) map[string]any {
+	return map[string]any{"id": sp.AppObjectID, "appId": sp.AppID, "displayName": sp.DisplayName, "signInAudience": "AzureADMyOrg",
+		"createdDateTime": timeJSON(sp.CreatedAt), "passwordCredentials": credentialsJSON(sp.PasswordCredentials)}
+}
+
+func (s *Server) spJSON(sp *authn.ServicePrincipal) map[string]any {
+	return map[string]any{"id": sp.ObjectID, "appId": sp.AppID, "displayName": sp.DisplayName, "accountEnabled": sp.AccountEnabled,
+		"servicePrincipalType": "Application", "appOwnerOrganizationId": s.cfg.TenantID, "appRoles": []any{},
+		"passwordCredentials": []any{}, "createdDateTime": timeJSON(sp.CreatedAt)}
+}
+
+// find returns the application (or service principal) that keep picks.
+func (s *Server) find(ctx context.Context, id string, keep func(*authn.ServicePrincipal) bool) (*authn.ServicePrincipal, error) {
+	sps, err := s.dir.ServicePrincipals(ctx, s.cfg.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range sps {
+		if keep(sp) {
+			return sp, nil
+		}
+	}
+	return nil, notFound(id)
+}
+
+func (s *Server) spByAppID(ctx context.Context, appID string) (*authn.ServicePrincipal, error) {
+	return s.find(ctx, appID, func(sp *authn.ServicePrincipal) bool {
+		return sp.HasServicePrincipal && strings.EqualFold(sp.AppID, appID)
+	})
+}
+
+func (s *Server) listApps(ctx context.Context, r *http.Request, sps bool) ([]map[string]any, error) {
+	field, val, err := filter(r.URL.Query(), true)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.dir.ServicePrincipals(ctx, s.cfg.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]any
+	for _, sp := range all {
+		switch {
+		case sps && !sp.HasServicePrincipal:
+		case field == "displayName" && sp.DisplayName != val:
+		case field == "appId" && !strings.EqualFold(sp.AppID, val):
+		case sps:
+			out = append(out, s.spJSON(sp))
+		default:
+			out = append(out, s.appJSON(sp))
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) applications(ctx context.Context, r *http.Request, method string, seg []string) (any, int, error) {
+	switch {
+	case len(seg) == 0 && method == "GET":
+		out, err := s.listApps(ctx, r, false)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.collection("applications", out), 200, nil
+	case len(seg) == 0 && method == "POST":
+		var body struct {
+			DisplayName    string `json:"displayName"`
+			SignInAudience string `json:"signInAudience"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		if strings.TrimSpace(body.DisplayName) == "" {
+			return nil, 0, badRequest("Invalid value specified for property 'displayName' of resource 'Application'.")
+		}
+		if body.SignInAudience != "" && body.SignInAudience != "AzureADMyOrg" {
+			return nil, 0, badRequest("signInAudience '%s' is not served: applications are of this directory only (AzureADMyOrg).", clip(body.SignInAudience))
+		}
+		sp, err := s.dir.CreateApplication(ctx, s.cfg.TenantID, body.DisplayName)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.entity("applications", s.appJSON(sp)), 201, nil
+	}
+	if len(seg) == 0 {
+		return nil, 0, errf(405, "Request_BadRequest", "The method %s is not served on applications.", method)
+	}
+	id := seg[0]
+	app, err := s.find(ctx, id, func(sp *authn.ServicePrincipal) bool { return strings.EqualFold(sp.AppObjectID, id) })
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case len(seg) == 1 && method == "GET":
+		return s.entity("applications", s.appJSON(app)), 200, nil
+	case len(seg) == 1 && method == "DELETE":
+		return nil, 204, directoryError(s.dir.DeleteServicePrincipal(ctx, s.cfg.TenantID, app.AppID), id)
+	case len(seg) == 2 && seg[1] == "addPassword" && method == "POST":
+		var body struct {
+			PasswordCredential struct {
+				DisplayName   string     `json:"displayName"`
+				EndDateTime   *time.Time `json:"endDateTime"`
+				StartDateTime *time.Time `json:"startDateTime"`
+			} `json:"passwordCredential"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		opt := authn.SecretOptions{Keep: true, DisplayName: body.PasswordCredential.DisplayName}
+		if body.PasswordCredential.StartDateTime != nil {
+			return nil, 0, badRequest("startDateTime is not served: a secret is valid from its creation.")
+		}
+		if end := body.PasswordCredential.EndDateTime; end != nil {
+			if opt.Lifetime = time.Until(*end); opt.Lifetime <= 0 {
+				return nil, 0, badRequest("endDateTime '%s' is not in the future.", end.UTC().Format(time.RFC3339))
+			}
+		}
+		secret, cred, err := s.dir.ResetClientSecret(ctx, s.cfg.TenantID, app.AppID, opt)
+		if err != nil {
+			return nil, 0, directoryError(err, id)
+		}
+		out := credentialsJSON([]authn.PasswordCredential{cred})[0]
+		out["secretText"] = secret
+		out["@odata.context"] = s.cfg.PublicURL + "/v1.0/$metadata#microsoft.graph.passwordCredential"
+		return out, 200, nil
+	case len(seg) == 2 && seg[1] == "removePassword" && method == "POST":
+		var body struct {
+			KeyID string `json:"keyId"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		if err := s.dir.RemoveClientSecret(ctx, s.cfg.TenantID, app.AppID, body.KeyID); err != nil {
+			return nil, 0, directoryError(err, body.KeyID)
+		}
+		return nil, 204, nil
+	}
+	return nil, 0, errf(405, "Request_BadRequest", "%s %s is not served.", method, clip(r.URL.Path))
+}
+
+// ---- service principals ----
+
+func (s *Server) servicePrincipals(ctx context.Context, r *http.Request, method string, seg []string) (any, int, error) {
+	switch {
+	case len(seg) == 0 && method == "GET":
+		out, err := s.listApps(ctx, r, true)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.collection("servicePrincipals", out), 200, nil
+	case len(seg) == 0 && method == "POST":
+		var body struct {
+			AppID          string `json:"appId"`
+			AccountEnabled *bool  `json:"accountEnabled"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		if !uuid.Valid(body.AppID) {
+			return nil, 0, badRequest("Invalid value specified for property 'appId' of resource 'ServicePrincipal'.")
+		}
+		app, err := s.find(ctx, body.AppID, func(sp *authn.ServicePrincipal) bool { return strings.EqualFold(sp.AppID, body.AppID) })
+		if err != nil {
+			return nil, 0, err
+		}
+		if app.HasServicePrincipal {
+			return nil, 0, errf(409, "Request_MultipleObjectsWithSameKeyValue", "The service principal for application '%s' already exists.", app.AppID)
+		}
+		sp, err := s.dir.CreateServicePrincipalFor(ctx, s.cfg.TenantID, app.AppID)
+		if err != nil {
+			return nil, 0, directoryError(err, body.AppID)
+		}
+		if body.AccountEnabled != nil && !*body.AccountEnabled {
+			if err := s.dir.SetAccountEnabled(ctx, s.cfg.TenantID, app.AppID, false); err != nil {
+				return nil, 0, err
+			}
+			sp.AccountEnabled = false
+		}
+		return s.entity("servicePrincipals", s.spJSON(sp)), 201, nil
+	}
+	if len(seg) != 1 {
+		return nil, 0, errf(405, "Request_BadRequest", "%s %s is not served.", method, clip(r.URL.Path))
+	}
+	id := seg[0]
+	sp, err := s.find(ctx, id, func(sp *authn.ServicePrincipal) bool {
+		return sp.HasServicePrincipal && strings.EqualFold(sp.ObjectID, id)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	switch method {
+	case "GET":
+		return s.entity("servicePrincipals", s.spJSON(sp)), 200, nil
+	case "PATCH":
+		var body struct {
+			AccountEnabled *bool `json:"accountEnabled"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		if body.AccountEnabled != nil {
+			if err := s.dir.SetAccountEnabled(ctx, s.cfg.TenantID, sp.AppID, *body.AccountEnabled); err != nil {
+				return nil, 0, directoryError(err, id)
+			}
+		}
+		return nil, 204, nil
+	case "DELETE":
+		return nil, 204, directoryError(s.dir.DeleteServicePrincipalOf(ctx, s.cfg.TenantID, sp.AppID), id)
+	}
+	return nil, 0, errf(405, "Request_BadRequest", "The method %s is not served on a service principal.", method)
+}
