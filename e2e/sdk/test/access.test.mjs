@@ -1,0 +1,138 @@
+// Access control end to end, with the official clients only: the
+// administrator builds a team in the directory with
+// @microsoft/microsoft-graph-client (a group; an application, its secret
+// and its service principal; the principal in the group), gives the
+// group AzureML Data Scientist on one workspace with
+// @azure/arm-authorization; the principal signs in with @azure/identity
+// and, through @azure/arm-machinelearning and @azure/arm-resources,
+// submits a job, is refused a compute (AuthorizationFailed) and sees
+// neither the other resource group nor its workspace in lists.
+
+import { describe, test, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+
+import { ClientSecretCredential } from "@azure/identity";
+import { AuthorizationManagementClient } from "@azure/arm-authorization";
+import { Client } from "@microsoft/microsoft-graph-client";
+import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
+
+import {
+  ARM_SCOPE,
+  TEST_TIMEOUT,
+  assertRestError,
+  bootstrap,
+  collect,
+  createResourceGroup,
+  credential,
+  deleteResourceGroupQuietly,
+  lro,
+  mlClient,
+  mlId,
+  resourcesClient,
+  uniqueName,
+} from "../lib/arm.mjs";
+import { amlComputeParameters, commandJobParameters, createWorkspace } from "../lib/fixtures.mjs";
+
+const DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121";
+
+/** The Graph client as a user builds it for a Graph API at a custom host. */
+function graphClient(cred) {
+  const b = bootstrap();
+  return Client.initWithMiddleware({
+    authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: ["https://graph.microsoft.com/.default"] }),
+    baseUrl: `${b.endpoint}/`,
+    customHosts: new Set([new URL(b.endpoint).hostname]),
+  });
+}
+
+describe("a team's access, built with Graph and Azure RBAC", { timeout: TEST_TIMEOUT * 6 }, () => {
+  const b = bootstrap();
+  const graph = graphClient(credential());
+  const authz = new AuthorizationManagementClient(credential(), b.subscriptionId, {
+    endpoint: b.endpoint,
+    baseUri: b.endpoint,
+    credentialScopes: [ARM_SCOPE],
+  });
+  const rgTeam = uniqueName("team");
+  const rgOther = uniqueName("other");
+  const made = { group: null, app: null };
+
+  after(async () => {
+    if (made.app) await graph.api(`/applications/${made.app}`).delete().catch(() => {});
+    if (made.group) await graph.api(`/groups/${made.group}`).delete().catch(() => {});
+    await deleteResourceGroupQuietly(rgTeam);
+    await deleteResourceGroupQuietly(rgOther);
+  });
+
+  test("the directory, the role, and what the member may do", { timeout: TEST_TIMEOUT * 5 }, async () => {
+    await createResourceGroup(rgTeam);
+    await createResourceGroup(rgOther);
+    const ws = await createWorkspace(rgTeam, "teamws");
+    await createWorkspace(rgOther, "otherws");
+
+    // The directory, through Graph.
+    const group = await graph.api("/groups").post({
+      displayName: uniqueName("data scientists "),
+      mailEnabled: false,
+      mailNickname: uniqueName("ds"),
+      securityEnabled: true,
+    });
+    made.group = group.id;
+    const app = await graph.api("/applications").post({ displayName: uniqueName("trainer ") });
+    made.app = app.id;
+    const pw = await graph.api(`/applications/${app.id}/addPassword`).post({ passwordCredential: { displayName: "e2e" } });
+    assert.ok(pw.secretText?.length >= 30, "addPassword returns the secret once");
+    const sp = await graph.api("/servicePrincipals").post({ appId: app.appId });
+    assert.equal(sp.appId, app.appId);
+    await graph.api(`/groups/${group.id}/members/$ref`).post({ "@odata.id": `${b.endpoint}/v1.0/directoryObjects/${sp.id}` });
+    const members = await graph.api(`/groups/${group.id}/members`).get();
+    assert.deepEqual(
+      members.value.map((m) => m.id),
+      [sp.id],
+    );
+    const found = await graph.api("/groups").filter(`displayName eq '${group.displayName}'`).get();
+    assert.equal(found.value.length, 1);
+
+    // The group's role, through Azure RBAC.
+    const asg = await authz.roleAssignments.create(ws.id, randomUUID(), {
+      roleDefinitionId: `/subscriptions/${b.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${DATA_SCIENTIST}`,
+      principalId: group.id,
+    });
+    assert.equal(asg.principalType, "Group");
+
+    // The member signs in and works.
+    const cred = new ClientSecretCredential(b.tenantId, app.appId, pw.secretText, {
+      authorityHost: b.authorityHost,
+      disableInstanceDiscovery: true,
+    });
+    const ml = mlClient(cred);
+    const job = await ml.jobs.createOrUpdate(rgTeam, "teamws", uniqueName("job"), commandJobParameters(mlId(rgTeam, "workspaces", "teamws", "computes", "cpu")));
+    assert.equal(job.properties.jobType, "Command");
+    await assertRestError(ml.computeOperations.beginCreateOrUpdateAndWait(rgTeam, "teamws", "cpu", amlComputeParameters(), lro), 403, "AuthorizationFailed");
+    const workspaces = await collect(ml.workspaces.listBySubscription());
+    assert.deepEqual(
+      workspaces.map((w) => w.name),
+      ["teamws"],
+      "the member lists only the workspace its group has a role on",
+    );
+    const groups = await collect(resourcesClient(cred).resourceGroups.list());
+    assert.ok(!groups.some((g) => g.name === rgOther), "the member does not see the other resource group");
+    await assertRestError(ml.workspaces.get(rgOther, "otherws"), 403, "AuthorizationFailed");
+
+    // Out of the group: the role goes with it (group memberships are
+    // read again within 5 s).
+    await graph.api(`/groups/${group.id}/members/${sp.id}/$ref`).delete();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await ml.jobs.createOrUpdate(rgTeam, "teamws", uniqueName("job"), commandJobParameters(mlId(rgTeam, "workspaces", "teamws", "computes", "cpu")));
+      } catch (e) {
+        assert.equal(e.statusCode, 403);
+        break;
+      }
+      assert.ok(Date.now() < deadline, "the member removed from the group can still submit jobs after 10 s");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+});
