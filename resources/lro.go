@@ -224,6 +224,23 @@ func (m *Manager) complete(ctx context.Context, tx store.Tx, op *store.Operation
 	var failure error
 	switch rec.Kind {
 	case "delete":
+		// What the resource's mirrors keep in step goes with it (a
+		// workspace identity's role assignments outside its tree).
+		if spec, _ := m.spec(rid); spec.Mirrors != nil {
+			if res, err := tx.GetResource(ctx, rid.Key(), true); err == nil {
+				cur, err := value.Parse(res.Body)
+				if err != nil {
+					return err
+				}
+				a := &Attributes{Operation: OpDelete, ID: rid, Spec: spec, OldObject: cur, Now: now, Principal: rec.Activity.Caller,
+					Request: &Request{Method: "DELETE", ID: rid, Caller: rec.Activity.Caller}}
+				if err := m.mirror(ctx, tx, a, value.Value{}); err != nil {
+					return err
+				}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
 		if err := m.deleteTree(ctx, tx, rid); err != nil {
 			return err
 		}

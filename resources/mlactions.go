@@ -96,8 +96,9 @@ func workspaceActions() map[string]*ActionSpec {
 		// resyncKeys makes a workspace pick up the keys of its linked
 		// resources after they were rotated there. mlgov holds those keys
 		// itself (the workspace's secrets), so they are always in step;
-		// the access issue adds restoring the workspace identity's roles.
-		"resynckeys":      {Name: "resyncKeys", Run: func(*Ctx, value.Value, value.Value) (value.Value, value.Value, error) { return noAction() }},
+		// what the workspace's mirrors keep (its outbound rules, its
+		// identity's role assignments) is restored.
+		"resynckeys":      {Name: "resyncKeys", Remirror: true, Run: func(*Ctx, value.Value, value.Value) (value.Value, value.Value, error) { return noAction() }},
 		"preparenotebook": {Name: "prepareNotebook", Run: prepareNotebook},
 		"diagnose":        secretAction("diagnose", diagnoseWorkspace),
 	}

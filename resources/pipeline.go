@@ -180,6 +180,9 @@ type writePlan struct {
 	events   []*store.Event  // the operation's own events
 	op       *store.Operation
 	secrets  *store.Object // the resource's new secrets (nil: unchanged)
+	// remirror: the type's mirrors run with the resource as it is
+	// (ActionSpec.Remirror).
+	remirror bool
 	resp     *Response
 	// respBody: the response's body is the stored resource.
 	respBody bool
@@ -512,6 +515,10 @@ func (m *Manager) persist(ctx context.Context, tx store.Tx, a *Attributes) (*Res
 		}
 	case p.res != nil && !a.Object.IsUndefined():
 		if err := m.mirror(ctx, tx, a, a.Object); err != nil {
+			return nil, err
+		}
+	case p.remirror:
+		if err := m.mirror(ctx, tx, a, a.OldObject); err != nil {
 			return nil, err
 		}
 	}

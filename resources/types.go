@@ -106,6 +106,10 @@ type ActionSpec struct {
 	// During sets the resource while the async action runs (e.g.
 	// state Stopping); nil leaves it.
 	During func(resource value.Value) value.Value
+	// Remirror runs the type's mirrors after a synchronous action, with
+	// the resource as it is: what they keep in step and was changed or
+	// removed since is restored (a workspace's resyncKeys).
+	Remirror bool
 }
 
 // Ctx is what type hooks may use: the resource's ID, the time and an ID
@@ -135,6 +139,23 @@ type Ctx struct {
 // Add adds (or replaces) a type: the types of packages that extend the
 // control plane (the Microsoft.Authorization policy types).
 func (r *Registry) Add(s *TypeSpec) { r.add(s) }
+
+// AddMirrors adds mirrors to a type served (its writes keep more
+// resources in step: package access keeps a workspace identity's role
+// assignments); false when the type is not served.
+func (r *Registry) AddMirrors(typ string, f func(c *Ctx, obj, old value.Value) []Mirror) bool {
+	s, ok := r.types[arm.KeyOf(typ)]
+	if !ok {
+		return false
+	}
+	prev := s.Mirrors
+	if prev == nil {
+		s.Mirrors = f
+		return true
+	}
+	s.Mirrors = func(c *Ctx, obj, old value.Value) []Mirror { return append(prev(c, obj, old), f(c, obj, old)...) }
+	return true
+}
 
 // Registry maps types to specs; unknown provider types are generic.
 type Registry struct {

@@ -253,6 +253,7 @@ func buildAction(ctx context.Context, m *Manager, a *Attributes) error {
 			res.ETag, res.UpdatedAt = m.cfg.NewID(), a.Now
 			p.res = &res
 		}
+		p.remirror = as.Remirror
 		p.resp = &Response{}
 		if !out.IsUndefined() {
 			p.resp.Body = []byte(out.JSON())

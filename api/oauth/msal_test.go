@@ -170,7 +170,7 @@ func TestMSALRoundTrip(t *testing.T) {
 		with("wrong secret", func(s *scenario) { s.ClientSecret = "not-the-secret" }),
 		with("unknown client", func(s *scenario) { s.ClientID = "0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3" }),
 		with("unknown tenant", func(s *scenario) { s.TenantID = "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d" }),
-		with("graph scope", func(s *scenario) { s.Scope = "https://graph.microsoft.com/.default" }),
+		with("key vault scope", func(s *scenario) { s.Scope = "https://vault.azure.net/.default" }),
 		with("foreign issuer", func(s *scenario) { s.AuthorityHost = badSrv.URL }),
 	}
 	scenJSON, err := json.Marshal(scenarios)
@@ -241,7 +241,7 @@ func TestMSALRoundTrip(t *testing.T) {
 	for name, want := range map[string][]string{
 		"wrong secret":   {"invalid_client", "AADSTS7000215"},
 		"unknown client": {"unauthorized_client", "AADSTS700016"},
-		"graph scope":    {"invalid_resource", "AADSTS500011"},
+		"key vault scope":    {"invalid_resource", "AADSTS500011"},
 		// MSAL hides why discovery failed (createDiscoveredInstance turns
 		// every cause into endpoints_resolution_error): a 400 invalid_tenant
 		// for the unknown tenant, issuer_validation_failed for the foreign

@@ -213,8 +213,8 @@ func TestTokenErrors(t *testing.T) {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Del("grant_type") }))
 		}, 400, "invalid_request", 900144},
 		{"missing scope", func() *http.Request { return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Del("scope") })) }, 400, "invalid_request", 900144},
-		{"graph scope", func() *http.Request {
-			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("scope", "https://graph.microsoft.com/.default") }))
+		{"key vault scope", func() *http.Request {
+			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("scope", "https://vault.azure.net/.default") }))
 		}, 400, "invalid_resource", 500011},
 		{"scope without .default", func() *http.Request {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("scope", "https://management.azure.com/user_impersonation") }))
