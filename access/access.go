@@ -227,6 +227,15 @@ func (a *Access) Committed(at *resources.Attributes) {
 	if at == nil || at.Spec == nil {
 		return
 	}
+	if arm.EqualName(at.Spec.Type, typeWorkspace) {
+		// Its identity's role table, written with it.
+		if keys := identityKeys(at); len(keys) > 0 {
+			if err := a.apply(context.Background(), keys); err != nil {
+				a.cfg.Log.Warn("access: the role assignments could not be read again; the next request rebuilds them", "error", err)
+			}
+		}
+		return
+	}
 	a.changed(context.Background(), at.Spec.Type, at.ID.Key())
 }
 

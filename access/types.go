@@ -55,12 +55,14 @@ type roleProps struct {
 }
 
 // Register adds the role assignment and custom role definition types
-// to reg.
+// to reg, and the role table of a workspace's identity to its writes
+// (identity.go).
 func (a *Access) Register(reg *resources.Registry) {
 	reg.Add(&resources.TypeSpec{Type: TypeRoleAssignment, Extension: true, NoProvisioningState: true, CreatedOnUpdate: true,
 		Build: a.buildAssignment, ScopeList: a.assignmentFilter})
 	reg.Add(&resources.TypeSpec{Type: TypeRoleDefinition, Extension: true, NoProvisioningState: true, CreatedOnUpdate: true,
 		Build: a.buildRole})
+	reg.AddMirrors(typeWorkspace, identityMirrors)
 }
 
 // invalid is a 400 InvalidRequestContent pointing into the body.
