@@ -35,6 +35,13 @@ var GraphAudiences = []string{
 	"https://graph.microsoft.com/",
 }
 
+// MLAudiences are the aud claims of tokens for Azure Machine Learning's
+// data planes (the scoring of AADToken online endpoints).
+var MLAudiences = []string{
+	"https://ml.azure.com",
+	"https://ml.azure.com/",
+}
+
 // Config configures a Service. Zero fields take the defaults noted.
 type Config struct {
 	// Issuer returns the iss claim (and the discovery document's issuer)

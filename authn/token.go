@@ -301,12 +301,12 @@ func resourceOf(scope, tenantID string) (string, *OAuthError) {
 	if !ok || res == "" {
 		return "", oauthErr("invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", sc)
 	}
-	for _, a := range slices.Concat(Audiences, GraphAudiences) {
+	for _, a := range slices.Concat(Audiences, GraphAudiences, MLAudiences) {
 		if strings.EqualFold(res, a) {
 			return a, nil
 		}
 	}
-	return "", oauthErr("invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This server issues tokens only for Azure Resource Manager (https://management.azure.com/) and Microsoft Graph (https://graph.microsoft.com/).", res, tenantID)
+	return "", oauthErr("invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This server issues tokens only for Azure Resource Manager (https://management.azure.com/), Microsoft Graph (https://graph.microsoft.com/) and Azure Machine Learning (https://ml.azure.com/).", res, tenantID)
 }
 
 // issue signs a token for sp, which authenticated with cred. It expires

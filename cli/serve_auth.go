@@ -15,6 +15,20 @@ import (
 	"github.com/mlgov/mlgov/authn"
 )
 
+// verifyML verifies an Entra token for Azure Machine Learning's data
+// planes (the scoring gateway's AADToken endpoints) and returns its
+// caller.
+func (a *tokenAuth) verifyML(ctx context.Context, tok string) (*activitylog.Caller, error) {
+	p, err := a.svc.VerifyFor(ctx, tok, authn.MLAudiences)
+	if err == nil {
+		err = a.svc.CheckTenant(p, a.tenantID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &activitylog.Caller{Name: p.AppID, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type}, nil
+}
+
 // tokenAuth adapts the token service to api.Authenticator.
 type tokenAuth struct {
 	svc      *authn.Service

@@ -256,7 +256,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
 		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
-		Sealer:     dataKey,
+		Sealer:     dataKey, ScoringURL: endpoint,
 	}))
 	if n, err := mgr.SealStoredSecrets(ctx); err != nil {
 		return fmt.Errorf("sealing the stored secrets: %w", err)
@@ -272,12 +272,15 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// The directory as Microsoft Graph serves it, managed by the
 	// administrator.
 	graph.New(graph.Config{Directory: idsvc, TenantID: bs.TenantID, PublicURL: endpoint, Admins: []string{admin.ObjectID}, Log: log}).Register(extra)
+	// Online endpoints' scoring gateway (their scoringUri).
+	auth := &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}
+	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log}).Register(extra)
 	raw, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
-	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov,
+	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: auth, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov,
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {

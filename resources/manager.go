@@ -121,6 +121,10 @@ type Config struct {
 	// Sealer seals the resources' secrets at rest (TypeSpec.Secrets);
 	// nil stores them as they are.
 	Sealer Sealer
+	// ScoringURL is https://host[:port] of the scoring gateway: online
+	// endpoints' scoringUri is under it (scoring.go); "" leaves Azure's
+	// form (https://{name}.{region}.inference.ml.azure.com/score).
+	ScoringURL string
 }
 
 // Manager implements ARM resource-manager semantics over a store.

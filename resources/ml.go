@@ -331,8 +331,14 @@ func validateEndpoint(body value.Value, create bool) error {
 func endpointDefaults(c *Ctx, body, existing value.Value) value.Value {
 	loc := body.Field("location").Str()
 	name := c.ID.Name()
-	body = set(body, str("https://"+strings.ToLower(name)+"."+loc+".inference.ml.azure.com/score"), "properties", "scoringUri")
-	body = set(body, str("https://"+strings.ToLower(name)+"."+loc+".inference.ml.azure.com/swagger.json"), "properties", "swaggerUri")
+	if c.ScoringURL != "" {
+		score := c.ScoringURL + ScoringPath(c.ID)
+		body = set(body, str(score), "properties", "scoringUri")
+		body = set(body, str(strings.TrimSuffix(score, "/score")+"/swagger.json"), "properties", "swaggerUri")
+	} else {
+		body = set(body, str("https://"+strings.ToLower(name)+"."+loc+".inference.ml.azure.com/score"), "properties", "scoringUri")
+		body = set(body, str("https://"+strings.ToLower(name)+"."+loc+".inference.ml.azure.com/swagger.json"), "properties", "swaggerUri")
+	}
 	body = setDefault(body, str("Enabled"), "properties", "publicNetworkAccess")
 	return body
 }

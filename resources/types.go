@@ -125,6 +125,8 @@ type Ctx struct {
 	APIVersion string
 	// Principal is the caller.
 	Principal activitylog.Caller
+	// ScoringURL is where the scoring gateway is served (Config.ScoringURL).
+	ScoringURL string
 	// Get reads another resource by key in the write transaction (nil,
 	// nil when it does not exist); only for ReadsStore types.
 	Get func(key string) (*store.Resource, error)
@@ -267,6 +269,7 @@ func NewRegistry() *Registry {
 		Validate: validateEndpoint, Defaults: endpointDefaults, Secrets: true, Actions: map[string]*ActionSpec{
 			"listkeys":       secretAction("listKeys", endpointKeys),
 			"regeneratekeys": {Name: "regenerateKeys", Run: regenerateEndpointKeys},
+			"token":          secretAction("token", endpointToken),
 		}})
 	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints/deployments", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
 		Validate: requireProperties, Defaults: deploymentDefaults,

@@ -84,7 +84,7 @@ func provisioningState(body []byte) string {
 }
 
 func (m *Manager) ctxFor(id *arm.ID, r *Request, now time.Time) *Ctx {
-	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, APIVersion: r.APIVersion, Principal: r.Caller}
+	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, APIVersion: r.APIVersion, Principal: r.Caller, ScoringURL: m.cfg.ScoringURL}
 }
 
 // hookCtx is the Ctx of a write's type hooks: with the transaction's

@@ -131,6 +131,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		t.Fatal(err)
 	}
 	cfg.Sealer = dk
+	cfg.ScoringURL = url
 	if with != nil {
 		with(&cfg)
 	}
@@ -142,6 +143,16 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	extra := http.NewServeMux()
 	extra.Handle("/", oauth.New(idsvc, oauth.Config{BaseURL: url}))
 	graph.New(graph.Config{Directory: idsvc, TenantID: ten.ID, PublicURL: url, Admins: []string{sp.ObjectID}}).Register(extra)
+	(&api.Scoring{Manager: mgr, VerifyML: func(ctx context.Context, tok string) (*activitylog.Caller, error) {
+		p, err := idsvc.VerifyFor(ctx, tok, authn.MLAudiences)
+		if err == nil {
+			err = idsvc.CheckTenant(p, ten.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &activitylog.Caller{Name: p.AppID, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type}, nil
+	}}).Register(extra)
 	roles := api.NewRoleDefinitions(bi.roles)
 	roles.Custom = acc.CustomRoles
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,
