@@ -11,6 +11,7 @@
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
 
 import { ClientSecretCredential } from "@azure/identity";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
@@ -134,5 +135,60 @@ describe("a team's access, built with Graph and Azure RBAC", { timeout: TEST_TIM
       assert.ok(Date.now() < deadline, "the member removed from the group can still submit jobs after 10 s");
       await new Promise((r) => setTimeout(r, 250));
     }
+  });
+});
+
+describe("an online endpoint scored through the gateway (@azure/arm-machinelearning)", { timeout: TEST_TIMEOUT * 4 }, () => {
+  const rg = uniqueName("score");
+  let model;
+  after(async () => {
+    model?.close();
+    await deleteResourceGroupQuietly(rg);
+  });
+
+  test("getToken of an AMLToken endpoint, then a call to its scoringUri", { timeout: TEST_TIMEOUT * 3 }, async () => {
+    // The deployment's model server: it answers what it was sent.
+    model = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ path: req.url, body, authorization: req.headers.authorization ?? null }));
+      });
+    });
+    await new Promise((r) => model.listen(0, "127.0.0.1", r));
+    const targetUrl = `http://127.0.0.1:${model.address().port}/score`;
+
+    await createResourceGroup(rg);
+    await createWorkspace(rg, "scorews");
+    const ml = mlClient();
+    await ml.onlineEndpoints.beginCreateOrUpdateAndWait(rg, "scorews", "ep", { location: "eastus", properties: { authMode: "AMLToken" } }, lro);
+    await ml.onlineDeployments.beginCreateOrUpdateAndWait(rg, "scorews", "ep", "blue", {
+      location: "eastus",
+      properties: { endpointComputeType: "Managed", properties: { "mlgov.targetUrl": targetUrl } },
+    }, lro);
+    const ep = await ml.onlineEndpoints.beginCreateOrUpdateAndWait(rg, "scorews", "ep", {
+      location: "eastus",
+      properties: { authMode: "AMLToken", traffic: { blue: 100 } },
+    }, lro);
+    assert.ok(ep.properties.scoringUri.startsWith(`${bootstrap().endpoint}/endpoints/`), ep.properties.scoringUri);
+    const tok = await ml.onlineEndpoints.getToken(rg, "scorews", "ep");
+    assert.equal(tok.tokenType, "Bearer");
+    assert.ok(tok.expiryTimeUtc > Date.now() / 1000, "the token expires in the future");
+
+    const call = (bearer) =>
+      fetch(ep.properties.scoringUri, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        body: JSON.stringify({ data: [[1, 2, 3]] }),
+      });
+    const ok = await call(tok.accessToken);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("azureml-model-deployment"), "blue");
+    const got = await ok.json();
+    assert.deepEqual(got, { path: "/score", body: JSON.stringify({ data: [[1, 2, 3]] }), authorization: null });
+    const refused = await call("not-a-token");
+    assert.equal(refused.status, 401);
+    await assertRestError(ml.onlineEndpoints.listKeys(rg, "scorews", "ep"), 400, "OperationNotSupported");
   });
 });
