@@ -239,9 +239,9 @@ func TestMSALRoundTrip(t *testing.T) {
 
 	// Failures surface Entra's codes through MSAL's error message.
 	for name, want := range map[string][]string{
-		"wrong secret":   {"invalid_client", "AADSTS7000215"},
-		"unknown client": {"unauthorized_client", "AADSTS700016"},
-		"key vault scope":    {"invalid_resource", "AADSTS500011"},
+		"wrong secret":    {"invalid_client", "AADSTS7000215"},
+		"unknown client":  {"unauthorized_client", "AADSTS700016"},
+		"key vault scope": {"invalid_resource", "AADSTS500011"},
 		// MSAL hides why discovery failed (createDiscoveredInstance turns
 		// every cause into endpoints_resolution_error): a 400 invalid_tenant
 		// for the unknown tenant, issuer_validation_failed for the foreign

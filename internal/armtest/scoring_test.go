@@ -24,8 +24,8 @@ func target(t *testing.T, name string, hits *atomic.Int64) string {
 	return srv.URL
 }
 
-// score sends a scoring call to an endpoint's scoringUri.
-func (s *Server) score(t *testing.T, scoringURI, bearer, deployment string) (*http.Response, map[string]string) {
+// scoreRaw sends a scoring call to an endpoint's scoringUri.
+func (s *Server) scoreRaw(t *testing.T, scoringURI, bearer, deployment string) *Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", scoringURI, strings.NewReader(`{"data":[1,2]}`))
 	if bearer != "" {
@@ -39,9 +39,17 @@ func (s *Server) score(t *testing.T, scoringURI, bearer, deployment string) (*ht
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// score is scoreRaw with the model server's answer decoded.
+func (s *Server) score(t *testing.T, scoringURI, bearer, deployment string) (*http.Response, map[string]string) {
+	t.Helper()
+	r := s.scoreRaw(t, scoringURI, bearer, deployment)
 	var m map[string]string
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp, m
+	json.Unmarshal(r.Body, &m)
+	return &http.Response{StatusCode: r.Status, Header: r.Header}, m
 }
 
 // TestScoringGateway: online endpoints' scoringUri is mlgov's gateway,
