@@ -30,6 +30,17 @@ type armClient struct {
 }
 
 func newARMClient(ctx context.Context, bootstrapPath string) (*armClient, error) {
+	return newClientFor(ctx, bootstrapPath, armScope)
+}
+
+// The token scopes of the clients: ARM and the directory's Graph API.
+const (
+	armScope   = "https://management.azure.com/.default"
+	graphScope = "https://graph.microsoft.com/.default"
+)
+
+// newClientFor is newARMClient with a token for scope.
+func newClientFor(ctx context.Context, bootstrapPath, scope string) (*armClient, error) {
 	bs, err := readBootstrap(bootstrapPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s (start `mlgov serve` first, or pass --bootstrap): %w", bootstrapPath, err)
@@ -38,14 +49,19 @@ func newARMClient(ctx context.Context, bootstrapPath string) (*armClient, error)
 	if pem, err := os.ReadFile(bs.CACertFile); err == nil {
 		pool.AppendCertsFromPEM(pem)
 	}
-	return dialARM(ctx, bs, pool)
+	return dialFor(ctx, bs, pool, scope)
 }
 
 // dialARM gets a token for bs's service principal from its authority host
 // and returns a client for its endpoint; roots nil means the system's.
 func dialARM(ctx context.Context, bs *Bootstrap, roots *x509.CertPool) (*armClient, error) {
+	return dialFor(ctx, bs, roots, armScope)
+}
+
+// dialFor is dialARM with a token for scope.
+func dialFor(ctx context.Context, bs *Bootstrap, roots *x509.CertPool, scope string) (*armClient, error) {
 	c := &armClient{bs: bs, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {bs.ClientID}, "client_secret": {bs.ClientSecret}, "scope": {"https://management.azure.com/.default"}}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {bs.ClientID}, "client_secret": {bs.ClientSecret}, "scope": {scope}}
 	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(bs.AuthorityHost, "/")+"/"+bs.TenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("getting a token: %w", err)

@@ -76,12 +76,12 @@ func (d *directoryFlags) open(ctx context.Context, e *env, onCmdline bool) (stor
 }
 
 func newDirectoryCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "directory", Short: "Manage the directory (service principals and their credentials) offline, against the store"}
-	sp := &cobra.Command{Use: "sp", Short: "Service principals"}
+	c := &cobra.Command{Use: "directory", Short: "Manage the directory: groups and applications of a running server; service principals' credentials offline, against the store"}
+	sp := &cobra.Command{Use: "sp", Short: "Service principals (offline, against the store)"}
 	cred := &cobra.Command{Use: "credential", Short: "Client secrets of a service principal"}
 	cred.AddCommand(newCredentialResetCmd(e))
 	sp.AddCommand(cred)
-	c.AddCommand(sp)
+	c.AddCommand(sp, newDirectoryGroupCmd(e), newDirectoryAppCmd(e))
 	return c
 }
 

@@ -124,6 +124,11 @@ type credentialsFile struct {
 // them is returned), then connects: a command's flags are refused before
 // any request.
 func (o *connOptions) open(ctx context.Context, checks ...error) (*armClient, error) {
+	return o.openFor(ctx, armScope, checks...)
+}
+
+// openFor is open with a token for scope (graphScope: the directory).
+func (o *connOptions) openFor(ctx context.Context, scope string, checks ...error) (*armClient, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -132,14 +137,14 @@ func (o *connOptions) open(ctx context.Context, checks ...error) (*armClient, er
 			return nil, err
 		}
 	}
-	return o.connect(ctx)
+	return o.connect(ctx, scope)
 }
 
-func (o *connOptions) connect(ctx context.Context) (*armClient, error) {
+func (o *connOptions) connect(ctx context.Context, scope string) (*armClient, error) {
 	var c *armClient
 	if o.endpoint == "" {
 		var err error
-		if c, err = newARMClient(ctx, o.bootstrap); err != nil {
+		if c, err = newClientFor(ctx, o.bootstrap, scope); err != nil {
 			return nil, err
 		}
 	} else {
@@ -176,7 +181,7 @@ func (o *connOptions) connect(ctx context.Context) (*armClient, error) {
 				return nil, fmt.Errorf("--credentials %s: caCertFile %s holds no PEM certificate", o.credentials, cf.CACertFile)
 			}
 		}
-		if c, err = dialARM(ctx, bs, roots); err != nil {
+		if c, err = dialFor(ctx, bs, roots, scope); err != nil {
 			return nil, err
 		}
 	}
@@ -722,7 +727,7 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 				}
 				props["metadata"] = md
 			}
-			cl, err := conn.connect(cmd.Context())
+			cl, err := conn.connect(cmd.Context(), armScope)
 			if err != nil {
 				return err
 			}
@@ -765,7 +770,7 @@ func newDefinitionCmd(e *env, k defKind) *cobra.Command {
 			if filter != "" && filter != "builtin" && filter != "custom" {
 				return fmt.Errorf("--filter %q: expected builtin or custom", filter)
 			}
-			cl, err := conn.connect(cmd.Context())
+			cl, err := conn.connect(cmd.Context(), armScope)
 			if err != nil {
 				return err
 			}
@@ -906,7 +911,7 @@ func newAssignmentCmd(e *env) *cobra.Command {
 				extra["identity"] = map[string]string{"type": "SystemAssigned"}
 			}
 			ctx := cmd.Context()
-			cl, err := conn.connect(ctx)
+			cl, err := conn.connect(ctx, armScope)
 			if err != nil {
 				return err
 			}
@@ -1105,7 +1110,7 @@ func newExemptionCmd(e *env) *cobra.Command {
 			if description != "" {
 				props["description"] = description
 			}
-			cl, err := conn.connect(cmd.Context())
+			cl, err := conn.connect(cmd.Context(), armScope)
 			if err != nil {
 				return err
 			}

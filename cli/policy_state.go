@@ -295,7 +295,7 @@ func newStateCmd(e *env) *cobra.Command {
 				which = "default"
 			}
 			ctx := cmd.Context()
-			cl, err := conn.connect(ctx)
+			cl, err := conn.connect(ctx, armScope)
 			if err != nil {
 				return err
 			}
@@ -338,7 +338,7 @@ func newStateCmd(e *env) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			cl, err := conn.connect(ctx)
+			cl, err := conn.connect(ctx, armScope)
 			if err != nil {
 				return err
 			}
@@ -487,7 +487,7 @@ func newScanCmd(e *env) *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			cl, err := conn.connect(ctx)
+			cl, err := conn.connect(ctx, armScope)
 			if err != nil {
 				return err
 			}

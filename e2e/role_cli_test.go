@@ -196,3 +196,77 @@ func TestRoleAssignmentCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryCLI: mlgov directory app and group, through the running
+// server's Graph API: an application made with its secret and service
+// principal signs in; a group holds it; a role for the group; the
+// application deleted stops signing in.
+func TestDirectoryCLI(t *testing.T) {
+	bin := MLGovBinary(t)
+	RequireServe(t, bin)
+	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
+	b := srv.Bootstrap
+	hc := srv.HTTPClient(t)
+
+	r := mlgovCLI(t, srv, "directory", "app", "create", "trainer")
+	var app struct {
+		AppID, ObjectID, Password, Tenant string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &app); err != nil || r.code != 0 || app.Password == "" || app.ObjectID == "" || app.Tenant != b.TenantID {
+		t.Fatalf("app create: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	signIn := func() int {
+		t.Helper()
+		as := b
+		as.ClientID = app.AppID
+		st, _ := clientToken(t, hc, b.AuthorityHost, as, app.Password)
+		return st
+	}
+	if st := signIn(); st != 200 {
+		t.Errorf("the new application's sign-in: %d", st)
+	}
+	r = mlgovCLI(t, srv, "directory", "group", "create", "data scientists", "--description", "the team", "-o", "json")
+	var g struct{ ID string }
+	if err := json.Unmarshal([]byte(r.stdout), &g); err != nil || r.code != 0 || g.ID == "" {
+		t.Fatalf("group create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := mlgovCLI(t, srv, "directory", "group", "member", "add", g.ID, app.ObjectID); r.code != 0 {
+		t.Fatalf("member add: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "directory", "group", "member", "list", g.ID)
+	if r.code != 0 || !strings.Contains(r.stdout, app.ObjectID) || !strings.Contains(r.stdout, "servicePrincipal") {
+		t.Errorf("member list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "directory", "group", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "data scientists") || !strings.Contains(r.stdout, "the team") {
+		t.Errorf("group list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "role", "assignment", "create", "--role", "Reader", "--assignee", g.ID, "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"principalType": "Group"`) {
+		t.Errorf("a role for the group: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = mlgovCLI(t, srv, "directory", "app", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, app.AppID) || !strings.Contains(r.stdout, "trainer") {
+		t.Errorf("app list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"group", "member", "add", g.ID, "bob"}, `MEMBER_ID "bob" is not an object id (a GUID)`},
+		{[]string{"group", "member", "add", g.ID, app.ObjectID}, "already exist"},
+		{[]string{"group", "delete", "00000000-0000-4000-8000-000000000000"}, "Request_ResourceNotFound"},
+		{[]string{"app", "delete", "00000000-0000-4000-8000-000000000000"}, "no application has the app id"},
+	} {
+		r := mlgovCLI(t, srv, append([]string{"directory"}, c.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("directory %s: exit %d, want an error with %q\n%s%s", strings.Join(c.args, " "), r.code, c.msg, r.stdout, r.stderr)
+		}
+	}
+	if r := mlgovCLI(t, srv, "directory", "app", "delete", app.AppID); r.code != 0 {
+		t.Fatalf("app delete: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if st := signIn(); st == 200 {
+		t.Error("the deleted application still signs in")
+	}
+}
