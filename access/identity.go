@@ -1,6 +1,7 @@
 package access
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
 )
 
 // The role table of a workspace's system-assigned identity
@@ -121,4 +123,45 @@ func identityKeys(at *resources.Attributes) []string {
 		}
 	}
 	return keys
+}
+
+// identityTypes are the types whose resources have managed identities
+// that role assignments may name: user-assigned identities
+// (properties.principalId) and the resources with a system-assigned
+// identity (identity.principalId).
+var identityTypes = []struct {
+	typ  string
+	path []string
+}{
+	{"Microsoft.ManagedIdentity/userAssignedIdentities", []string{"properties", "principalId"}},
+	{typeWorkspace, []string{"identity", "principalId"}},
+	{typeWorkspace + "/computes", []string{"identity", "principalId"}},
+}
+
+// principal is Config.Principal, and then the managed identities:
+// they are service principals of the tenant (Azure creates them in the
+// directory with their resource), here found by their resources.
+func (a *Access) principal(ctx context.Context, oid string) (string, bool, error) {
+	typ, ok, err := a.cfg.Principal(ctx, oid)
+	if err != nil || ok {
+		return typ, ok, err
+	}
+	for _, it := range identityTypes {
+		for r, err := range store.ListAll(ctx, a.st, store.ListQuery{TypeKey: arm.KeyOf(it.typ)}) {
+			if err != nil {
+				return "", false, err
+			}
+			v, err := value.Parse(r.Body)
+			if err != nil {
+				continue
+			}
+			for _, k := range it.path {
+				v = v.Field(k)
+			}
+			if strings.EqualFold(v.Str(), oid) {
+				return "ServicePrincipal", true, nil
+			}
+		}
+	}
+	return "", false, nil
 }

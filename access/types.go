@@ -124,7 +124,7 @@ func (a *Access) buildAssignment(c *resources.Ctx, obj, body, existing value.Val
 	// principalType lets an assignment name a principal the directory
 	// does not hold (yet: Azure's answer to its replication delay).
 	if a.cfg.Principal != nil {
-		typ, ok, err := a.cfg.Principal(c.Context, p.PrincipalID)
+		typ, ok, err := a.principal(c.Context, p.PrincipalID)
 		if err != nil {
 			return value.Value{}, err
 		}

@@ -15,6 +15,7 @@ import { createServer } from "node:http";
 
 import { ClientSecretCredential } from "@azure/identity";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
+import { ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { Client } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
@@ -190,5 +191,42 @@ describe("an online endpoint scored through the gateway (@azure/arm-machinelearn
     const refused = await call("not-a-token");
     assert.equal(refused.status, 401);
     await assertRestError(ml.onlineEndpoints.listKeys(rg, "scorews", "ep"), 400, "OperationNotSupported");
+  });
+});
+
+describe("a user-assigned identity is a principal (@azure/arm-msi)", { timeout: TEST_TIMEOUT * 3 }, () => {
+  const b = bootstrap();
+  const rg = uniqueName("msi");
+  after(() => deleteResourceGroupQuietly(rg));
+
+  test("create, get, list; a role for it without principalType; delete", { timeout: TEST_TIMEOUT * 2 }, async () => {
+    await createResourceGroup(rg);
+    const msi = new ManagedServiceIdentityClient(credential(), b.subscriptionId, {
+      endpoint: b.endpoint,
+      credentialScopes: [ARM_SCOPE],
+    });
+    const id = await msi.userAssignedIdentities.createOrUpdate(rg, "trainer-id", { location: "eastus", tags: { team: "ml" } });
+    assert.equal(id.tenantId, b.tenantId);
+    assert.match(id.principalId, /^[0-9a-f-]{36}$/);
+    assert.match(id.clientId, /^[0-9a-f-]{36}$/);
+    const got = await msi.userAssignedIdentities.get(rg, "trainer-id");
+    assert.equal(got.principalId, id.principalId);
+    const listed = await collect(msi.userAssignedIdentities.listByResourceGroup(rg));
+    assert.deepEqual(
+      listed.map((i) => i.name),
+      ["trainer-id"],
+    );
+    const authz = new AuthorizationManagementClient(credential(), b.subscriptionId, {
+      endpoint: b.endpoint,
+      baseUri: b.endpoint,
+      credentialScopes: [ARM_SCOPE],
+    });
+    const asg = await authz.roleAssignments.create(`/subscriptions/${b.subscriptionId}/resourceGroups/${rg}`, randomUUID(), {
+      roleDefinitionId: `/subscriptions/${b.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`,
+      principalId: id.principalId,
+    });
+    assert.equal(asg.principalType, "ServicePrincipal", "a managed identity is a service principal of the directory");
+    await msi.userAssignedIdentities.delete(rg, "trainer-id");
+    await assertRestError(msi.userAssignedIdentities.get(rg, "trainer-id"), 404, "ResourceNotFound");
   });
 });
