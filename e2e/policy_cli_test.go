@@ -92,15 +92,8 @@ type armResource struct {
 }
 
 func TestPolicyCLI(t *testing.T) {
-	bin := MLGovBinary(t)
-	RequireServe(t, bin)
-	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
+	srv, hc, token := serveWithToken(t)
 	b := srv.Bootstrap
-	hc := srv.HTTPClient(t)
-	st, token := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
-	if st != 200 || token == "" {
-		t.Fatalf("token: %d", st)
-	}
 	send := func(method, path, body string) (int, []byte) {
 		t.Helper()
 		var rd io.Reader

@@ -19,15 +19,8 @@ import (
 const idleShutdownBuiltin = "679ddf89-ab8f-48a5-9029-e76054077449"
 
 func TestPolicyStateCLI(t *testing.T) {
-	bin := MLGovBinary(t)
-	RequireServe(t, bin)
-	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
+	srv, hc, token := serveWithToken(t)
 	b := srv.Bootstrap
-	hc := srv.HTTPClient(t)
-	st, token := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
-	if st != 200 || token == "" {
-		t.Fatalf("token: %d", st)
-	}
 	put := func(path, body string) {
 		t.Helper()
 		req, _ := http.NewRequest("PUT", b.Endpoint+path, strings.NewReader(body))

@@ -25,6 +25,23 @@ func mlgovCLI(t *testing.T, srv *Server, args ...string) cliResult {
 	return runCLI(t, srv, append(args, "--bootstrap", srv.BootstrapPath)...)
 }
 
+// serveWithToken starts a server with the built-ins and signs its
+// administrator in: the server, an HTTP client that trusts it, and an
+// ARM token.
+func serveWithToken(t *testing.T) (*Server, *http.Client, string) {
+	t.Helper()
+	bin := MLGovBinary(t)
+	RequireServe(t, bin)
+	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
+	b := srv.Bootstrap
+	hc := srv.HTTPClient(t)
+	st, token := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
+	if st != 200 || token == "" {
+		t.Fatalf("token: %d", st)
+	}
+	return srv, hc, token
+}
+
 // runCLI runs `mlgov ARGS` in a scratch directory.
 func runCLI(t *testing.T, srv *Server, args ...string) cliResult {
 	t.Helper()
@@ -120,15 +137,8 @@ func TestRoleDefinitions(t *testing.T) {
 // TestRoleAssignmentCLI: mlgov role assignment create, list and delete
 // against a real server, and their mistakes.
 func TestRoleAssignmentCLI(t *testing.T) {
-	bin := MLGovBinary(t)
-	RequireServe(t, bin)
-	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
+	srv, hc, token := serveWithToken(t)
 	b := srv.Bootstrap
-	hc := srv.HTTPClient(t)
-	st, token := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
-	if st != 200 || token == "" {
-		t.Fatalf("token: %d", st)
-	}
 	// The administrator's object id, from its token.
 	parts := strings.Split(token, ".")
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])

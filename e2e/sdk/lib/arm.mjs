@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { ClientSecretCredential } from "@azure/identity";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
+import { AuthorizationManagementClient } from "@azure/arm-authorization";
 
 export const ARM_SCOPE = "https://management.azure.com/.default";
 export const LOCATION = "eastus";
@@ -80,6 +81,16 @@ export function resourcesClient(cred = credential()) {
 export function mlClient(cred = credential()) {
   const b = bootstrap();
   return new AzureMachineLearningWorkspaces(cred, b.subscriptionId, {
+    endpoint: b.endpoint,
+    baseUri: b.endpoint,
+    credentialScopes: [ARM_SCOPE],
+  });
+}
+
+/** @azure/arm-authorization (autorest client, like arm-machinelearning). */
+export function authzClient(cred = credential()) {
+  const b = bootstrap();
+  return new AuthorizationManagementClient(cred, b.subscriptionId, {
     endpoint: b.endpoint,
     baseUri: b.endpoint,
     credentialScopes: [ARM_SCOPE],

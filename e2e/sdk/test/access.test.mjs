@@ -14,7 +14,6 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 
 import { ClientSecretCredential } from "@azure/identity";
-import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { ManagedServiceIdentityClient } from "@azure/arm-msi";
 import { Client } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
@@ -23,6 +22,7 @@ import {
   ARM_SCOPE,
   TEST_TIMEOUT,
   assertRestError,
+  authzClient,
   bootstrap,
   collect,
   createResourceGroup,
@@ -51,11 +51,7 @@ function graphClient(cred) {
 describe("a team's access, built with Graph and Azure RBAC", { timeout: TEST_TIMEOUT * 6 }, () => {
   const b = bootstrap();
   const graph = graphClient(credential());
-  const authz = new AuthorizationManagementClient(credential(), b.subscriptionId, {
-    endpoint: b.endpoint,
-    baseUri: b.endpoint,
-    credentialScopes: [ARM_SCOPE],
-  });
+  const authz = authzClient();
   const rgTeam = uniqueName("team");
   const rgOther = uniqueName("other");
   const made = { group: null, app: null };
@@ -216,11 +212,7 @@ describe("a user-assigned identity is a principal (@azure/arm-msi)", { timeout: 
       listed.map((i) => i.name),
       ["trainer-id"],
     );
-    const authz = new AuthorizationManagementClient(credential(), b.subscriptionId, {
-      endpoint: b.endpoint,
-      baseUri: b.endpoint,
-      credentialScopes: [ARM_SCOPE],
-    });
+    const authz = authzClient();
     const asg = await authz.roleAssignments.create(`/subscriptions/${b.subscriptionId}/resourceGroups/${rg}`, randomUUID(), {
       roleDefinitionId: `/subscriptions/${b.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`,
       principalId: id.principalId,

@@ -6,7 +6,6 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthorizationManagementClient } from "@azure/arm-authorization";
 
 import { randomUUID } from "node:crypto";
 
@@ -14,6 +13,7 @@ import {
   ARM_SCOPE,
   TEST_TIMEOUT,
   assertRestError,
+  authzClient,
   bootstrap,
   collect,
   createResourceGroup,
@@ -23,15 +23,6 @@ import {
 } from "../lib/arm.mjs";
 
 const DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121";
-
-function authzClient() {
-  const b = bootstrap();
-  return new AuthorizationManagementClient(credential(), b.subscriptionId, {
-    endpoint: b.endpoint,
-    baseUri: b.endpoint,
-    credentialScopes: [ARM_SCOPE],
-  });
-}
 
 describe("role definitions (@azure/arm-authorization)", { timeout: TEST_TIMEOUT * 4 }, () => {
   const client = authzClient();
