@@ -275,6 +275,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// Online endpoints' scoring gateway (their scoringUri).
 	auth := &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log}).Register(extra)
+	// Jobs at run time: runners claim them; jobs call back with their token.
+	(&api.Jobs{Manager: mgr, Auth: auth, Log: log}).Register(extra)
 	raw, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err

@@ -288,7 +288,7 @@ func validateJob(body value.Value, create bool) error {
 func jobDefaults(c *Ctx, body, existing value.Value) value.Value {
 	st := get(existing, "properties", "status")
 	if st.IsNullish() {
-		st = str("Running")
+		st = str("Queued") // until a runner claims it (jobs.go)
 	}
 	body = set(body, st, "properties", "status")
 	body = setDefault(body, str("Default"), "properties", "experimentName")

@@ -325,5 +325,7 @@ func NewRegistry() *Registry {
 	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
 	ws := r.types[arm.KeyOf(ml+"workspaces")]
 	ws.objects = append(ws.objects, KindMLQuota)
+	job := r.types[arm.KeyOf(ml+"workspaces/jobs")]
+	job.objects = append(job.objects, KindJobMetrics, KindJobLogs)
 	return r
 }

@@ -142,6 +142,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	}
 	extra := http.NewServeMux()
 	extra.Handle("/", oauth.New(idsvc, oauth.Config{BaseURL: url}))
+	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}}).Register(extra)
 	graph.New(graph.Config{Directory: idsvc, TenantID: ten.ID, PublicURL: url, Admins: []string{sp.ObjectID}}).Register(extra)
 	(&api.Scoring{Manager: mgr, VerifyML: func(ctx context.Context, tok string) (*activitylog.Caller, error) {
 		p, err := idsvc.VerifyFor(ctx, tok, authn.MLAudiences)

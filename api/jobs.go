@@ -1,0 +1,115 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/resources"
+)
+
+// Jobs is the job runtime API (docs/runner.md), beside ARM:
+//
+//	POST /jobs/{sub}/{rg}/{ws}/claim  {"compute": name}   ARM token: the next queued job and its token
+//	GET|POST /jobs/{sub}/{rg}/{ws}/{job}/status|metrics|logs  the job's token (or, to GET, an ARM token)
+type Jobs struct {
+	Manager *resources.Manager
+	Auth    Authenticator
+	Log     *slog.Logger
+}
+
+// Register serves the API under /jobs/ of mux.
+func (j *Jobs) Register(mux *http.ServeMux) { mux.Handle("/jobs/", j) }
+
+// maxJobBody bounds a call's body (a log chunk).
+const maxJobBody = 256 << 10
+
+// ServeHTTP implements http.Handler.
+func (j *Jobs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	seg := strings.Split(strings.TrimPrefix(req.URL.Path, "/jobs/"), "/")
+	if len(seg) < 4 || len(seg) > 5 || slicesContainsEmpty(seg) {
+		writeError(w, 404, arm.Errorf("NotFound", "The path '%s' is not a job API path (/jobs/{subscription}/{resourceGroup}/{workspace}/claim or /jobs/.../{job}/status|metrics|logs).", arm.Clip(req.URL.Path, 300)))
+		return
+	}
+	ws := &arm.ID{SubscriptionID: seg[0], ResourceGroup: seg[1], Parts: []arm.Part{{Namespace: "Microsoft.MachineLearningServices", Type: "workspaces", Name: seg[2]}}}
+	var body []byte
+	if req.Method == "POST" {
+		b, err := io.ReadAll(io.LimitReader(req.Body, maxJobBody+1))
+		if err != nil || len(b) > maxJobBody {
+			writeError(w, 413, arm.Errorf("RequestEntityTooLarge", "A job API call's body is at most %d bytes.", maxJobBody))
+			return
+		}
+		body = b
+	} else if req.Method != "GET" {
+		writeError(w, 405, arm.Errorf("MethodNotAllowed", "The job API takes GET and POST."))
+		return
+	}
+	bearer, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	bearer = strings.TrimSpace(bearer)
+	var out any
+	var err error
+	switch {
+	case len(seg) == 4 && seg[3] == "claim" && req.Method == "POST":
+		caller, aerr := j.Auth.Authenticate(req.Context(), req.Header.Get("Authorization"))
+		if aerr != nil {
+			writeError(w, 401, arm.Errorf("AuthenticationFailed", "Claiming a job takes an ARM token: %s", arm.Clip(aerr.Error(), 300)))
+			return
+		}
+		var in struct {
+			Compute string `json:"compute"`
+		}
+		if json.Unmarshal(body, &in) != nil || in.Compute == "" {
+			writeError(w, 400, arm.Errorf("InvalidRequestContent", "A claim is {\"compute\": \"{compute name}\"}."))
+			return
+		}
+		var c *resources.ClaimedJob
+		if c, err = j.Manager.ClaimJob(req.Context(), caller, ws, in.Compute); err == nil && c == nil {
+			w.WriteHeader(204)
+			return
+		}
+		out = c
+	case len(seg) == 5:
+		call := resources.JobCall{Job: ws.Child("jobs", seg[3]), Bearer: bearer, What: seg[4], Body: body}
+		if !strings.HasPrefix(bearer, "amljob.") && bearer != "" {
+			if caller, aerr := j.Auth.Authenticate(req.Context(), req.Header.Get("Authorization")); aerr == nil {
+				call.Caller = caller
+			}
+		}
+		var raw json.RawMessage
+		raw, err = j.Manager.JobCallback(req.Context(), call)
+		out = raw
+	default:
+		writeError(w, 404, arm.Errorf("NotFound", "The path '%s' is not a job API path.", arm.Clip(req.URL.Path, 300)))
+		return
+	}
+	if err != nil {
+		var je *resources.JobError
+		var ae *arm.Error
+		switch {
+		case errors.As(err, &je):
+			writeError(w, je.Status, je.Err)
+		case errors.As(err, &ae):
+			writeError(w, statusFor(ae.Code), ae)
+		default:
+			if j.Log != nil {
+				j.Log.Error("job API", "path", req.URL.Path, "error", err)
+			}
+			writeError(w, 500, arm.Errorf("InternalServerError", "The job API call failed."))
+		}
+		return
+	}
+	writeJSON(w, 200, out)
+}
+
+func slicesContainsEmpty(ss []string) bool {
+	for _, s := range ss {
+		if s == "" {
+			return true
+		}
+	}
+	return false
+}
