@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlgov/mlgov/arm"
+)
+
+// mlgov runner: a real executor of command jobs on the machine it runs
+// on, for one compute (docs/runner.md). It claims the compute's queued
+// jobs through the job API, runs each as a subprocess in a working
+// directory of its own, and reports through the job's token: logs (the
+// subprocess's output, every second), metrics (output lines
+// "##mlgov[metric] name=value"), and the end (Completed, or Failed with
+// the exit code). It asks every second whether the job was canceled,
+// and then stops the subprocess.
+
+type runnerConfig struct {
+	compute string
+	workDir string
+	poll    time.Duration
+	once    bool
+}
+
+func newRunnerCmd(e *env) *cobra.Command {
+	var cfg runnerConfig
+	conn := new(connOptions)
+	c := &cobra.Command{
+		Use:   "runner --compute ID",
+		Short: "Run a compute's command jobs on this machine: claim them, run them, report their logs, metrics and end",
+		Args:  cobra.NoArgs,
+		RunE: armCommand(e, func(cmd *cobra.Command, args []string) error {
+			id, err := arm.ParseID(cfg.compute)
+			var check error
+			if err != nil || len(id.Parts) != 2 || !strings.EqualFold(id.Type(), "Microsoft.MachineLearningServices/workspaces/computes") || id.ResourceGroup == "" {
+				check = fmt.Errorf("--compute %q: give the compute's resource id (/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}/computes/{name})", cfg.compute)
+			}
+			if cfg.poll < 100*time.Millisecond {
+				check = errors.Join(check, fmt.Errorf("--poll %s: at least 100ms", cfg.poll))
+			}
+			cl, err := conn.open(cmd.Context(), check)
+			if err != nil {
+				return err
+			}
+			r := &runner{e: e, cl: cl, conn: conn, cfg: cfg, api: strings.TrimRight(cl.bs.Endpoint, "/") + "/jobs/" + id.SubscriptionID + "/" + id.ResourceGroup + "/" + id.Parts[0].Name,
+				compute: id.Parts[1].Name}
+			return r.run(cmd.Context())
+		}),
+	}
+	conn.registerConn(c.Flags())
+	c.Flags().StringVar(&cfg.compute, "compute", "", "resource id of the compute whose jobs this runner runs")
+	c.Flags().StringVar(&cfg.workDir, "work-dir", "mlgov-runs", "directory of the jobs' working directories (one per job)")
+	c.Flags().DurationVar(&cfg.poll, "poll", 2*time.Second, "how often to look for a queued job")
+	c.Flags().BoolVar(&cfg.once, "once", false, "run at most one job, then exit (0 when none is queued)")
+	return c
+}
+
+type runner struct {
+	e       *env
+	cl      *armClient
+	conn    *connOptions
+	cfg     runnerConfig
+	api     string // {endpoint}/jobs/{sub}/{rg}/{ws}
+	compute string
+}
+
+// claimed is the job API's answer to a claim.
+type claimed struct {
+	Job struct {
+		ID         string `json:"id"`
+		Name       string `json:"name"`
+		Properties struct {
+			Command              string            `json:"command"`
+			EnvironmentVariables map[string]string `json:"environmentVariables"`
+		} `json:"properties"`
+	} `json:"job"`
+	Token string `json:"token"`
+}
+
+func (r *runner) run(ctx context.Context) error {
+	for {
+		job, err := r.claim(ctx)
+		if err != nil {
+			return err
+		}
+		if job == nil {
+			if r.cfg.once {
+				fmt.Fprintln(r.e.stderr, "runner: no job queued")
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(r.cfg.poll):
+			}
+			continue
+		}
+		if err := r.execute(ctx, job); err != nil {
+			fmt.Fprintf(r.e.stderr, "runner: job %s: %v\n", job.Job.Name, err)
+		}
+		if r.cfg.once {
+			return nil
+		}
+	}
+}
+
+// claim asks for the next job (nil when none is queued); an expired
+// ARM token is renewed once.
+func (r *runner) claim(ctx context.Context) (*claimed, error) {
+	body := []byte(`{"compute":` + strconv.Quote(r.compute) + `}`)
+	for attempt := 0; ; attempt++ {
+		st, b, err := r.cl.do(ctx, "POST", r.api+"/claim", body)
+		switch {
+		case err != nil:
+			return nil, err
+		case st == 204:
+			return nil, nil
+		case st == 401 && attempt == 0:
+			if r.cl, err = r.conn.open(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		case st != 200:
+			return nil, asARMError("POST", r.api+"/claim", st, b)
+		}
+		var c claimed
+		if err := json.Unmarshal(b, &c); err != nil || c.Token == "" {
+			return nil, fmt.Errorf("the claim's answer is not a job: %.200s", b)
+		}
+		return &c, nil
+	}
+}
+
+// call sends a request of the job API with the job's token.
+func (r *runner) call(ctx context.Context, token, method, url string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := r.cl.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+var metricLine = regexp.MustCompile(`^##mlgov\[metric\]\s+([A-Za-z0-9_.\-/]{1,100})=(\S+)\s*$`)
+
+// execute runs one job to its end.
+func (r *runner) execute(ctx context.Context, c *claimed) error {
+	jobAPI := r.api + "/" + c.Job.Name
+	report := func(what string, body []byte) {
+		if st, b, err := r.call(context.WithoutCancel(ctx), c.Token, "POST", jobAPI+"/"+what, body); err != nil || st != 200 {
+			fmt.Fprintf(r.e.stderr, "runner: job %s: reporting %s: %d %v %.200s\n", c.Job.Name, what, st, err, b)
+		}
+	}
+	dir := filepath.Join(r.cfg.workDir, c.Job.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		report("status", []byte(`{"status":"Failed","error":"the runner could not make the job's working directory"}`))
+		return err
+	}
+	fmt.Fprintf(r.e.stderr, "runner: job %s: running in %s\n", c.Job.Name, dir)
+	cmd := exec.Command("sh", "-c", c.Job.Properties.Command)
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+	for k, v := range c.Job.Properties.EnvironmentVariables {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "MLGOV_ENDPOINT="+r.cl.bs.Endpoint, "MLGOV_JOB_ID="+c.Job.ID, "MLGOV_JOB_API="+jobAPI,
+		"MLGOV_JOB_TOKEN="+c.Token, "MLGOV_CA_FILE="+r.cl.bs.CACertFile, "AZUREML_RUN_ID="+c.Job.Name)
+	setProcessGroup(cmd)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout // one stream, as the job's log
+	if err := cmd.Start(); err != nil {
+		report("status", []byte(`{"status":"Failed","error":`+strconv.Quote("the command could not start: "+err.Error())+`}`))
+		return err
+	}
+	var mu sync.Mutex
+	var pending bytes.Buffer
+	flush := func() {
+		mu.Lock()
+		b := bytes.Clone(pending.Bytes())
+		pending.Reset()
+		mu.Unlock()
+		if len(b) > 0 {
+			report("logs", b)
+		}
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if m := metricLine.FindStringSubmatch(line); m != nil {
+				if v, err := strconv.ParseFloat(m[2], 64); err == nil {
+					b, _ := json.Marshal(map[string]any{"metrics": map[string]float64{m[1]: v}})
+					report("metrics", b)
+				}
+			}
+			mu.Lock()
+			pending.WriteString(line + "\n")
+			mu.Unlock()
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { <-read; done <- cmd.Wait() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	canceled := false
+	for {
+		select {
+		case err := <-done:
+			flush()
+			if canceled {
+				report("status", []byte(`{"status":"Canceled"}`))
+				return nil
+			}
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+			}
+			status := "Completed"
+			if code != 0 {
+				status = "Failed"
+			}
+			report("status", []byte(`{"status":"`+status+`","exitCode":`+strconv.Itoa(code)+`}`))
+			fmt.Fprintf(r.e.stderr, "runner: job %s: %s (exit code %d)\n", c.Job.Name, status, code)
+			return nil
+		case <-tick.C:
+			flush()
+			st, b, err := r.call(ctx, c.Token, "GET", jobAPI+"/status", nil)
+			var s struct {
+				Status          string `json:"status"`
+				CancelRequested bool   `json:"cancelRequested"`
+			}
+			if err == nil && st == 200 && json.Unmarshal(b, &s) == nil && !canceled && (s.CancelRequested || strings.EqualFold(s.Status, "Canceled")) {
+				canceled = true
+				fmt.Fprintf(r.e.stderr, "runner: job %s: canceled; stopping it\n", c.Job.Name)
+				stopProcessGroup(cmd)
+			}
+		case <-ctx.Done():
+			stopProcessGroup(cmd)
+			<-done
+			report("status", []byte(`{"status":"Failed","error":"the runner stopped"}`))
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package e2e
+
+// mlgov runner, the real executor of command jobs, against a real
+// `mlgov serve`: a job's command runs in a subprocess with the job's
+// environment and token; its output, metrics and exit code come back
+// through the job API with that token, which the job itself finds
+// refused on another workspace's job; a cancel stops a running job.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// armSend sends an ARM request with a token and decodes the answer.
+func armSend(t *testing.T, hc *http.Client, endpoint, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, endpoint+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func TestRunner(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("the job of this test calls back with curl, which is not installed")
+	}
+	srv, hc, token := serveWithToken(t)
+	b := srv.Bootstrap
+	send := func(method, path, body string, want ...int) map[string]any {
+		t.Helper()
+		st, m := armSend(t, hc, b.Endpoint, token, method, path+"?api-version=2024-04-01", body)
+		ok := false
+		for _, w := range want {
+			ok = ok || st == w
+		}
+		if !ok {
+			t.Fatalf("%s %s: %d %v, want %v", method, path, st, m, want)
+		}
+		return m
+	}
+	sub := "/subscriptions/" + b.SubscriptionID
+	ml := "/providers/Microsoft.MachineLearningServices/workspaces/"
+	for _, rg := range []string{"rg1", "rg2"} {
+		if st, m := armSend(t, hc, b.Endpoint, token, "PUT", sub+"/resourceGroups/"+rg+"?api-version=2021-04-01", `{"location":"eastus"}`); st != 201 {
+			t.Fatalf("rg: %d %v", st, m)
+		}
+	}
+	ws1, ws2 := sub+"/resourceGroups/rg1"+ml+"ws1", sub+"/resourceGroups/rg2"+ml+"ws2"
+	send("PUT", ws1, `{"location":"eastus"}`, 200, 201, 202)
+	send("PUT", ws2, `{"location":"eastus"}`, 200, 201, 202)
+	compute := ws1 + "/computes/c1"
+	send("PUT", compute, `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1}}}}`, 200, 201, 202)
+	send("PUT", ws2+"/jobs/j2", `{"properties":{"jobType":"Command","command":"true","environmentId":"e","computeId":"`+ws2+`/computes/c1"}}`, 201)
+
+	// The job: its environment, a metric, its token tried on the other
+	// workspace's job and on its own, and an exit code.
+	script := strings.Join([]string{
+		`echo "greeting=$GREETING"`,
+		`echo "##mlgov[metric] loss=0.5"`,
+		`curl -s -o /dev/null -w "other=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -X POST -H "Authorization: Bearer $MLGOV_JOB_TOKEN" -d '{"status":"Running"}' "$MLGOV_ENDPOINT/jobs/` + b.SubscriptionID + `/rg2/ws2/j2/status"`,
+		`curl -s -o /dev/null -w "own=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -H "Authorization: Bearer $MLGOV_JOB_TOKEN" "$MLGOV_JOB_API/status"`,
+		`exit 3`,
+	}, "\n")
+	cmdJSON, _ := json.Marshal(script)
+	send("PUT", ws1+"/jobs/j1", `{"properties":{"jobType":"Command","command":`+string(cmdJSON)+`,"environmentId":"e","computeId":"`+compute+`","environmentVariables":{"GREETING":"hello"}}}`, 201)
+
+	r := mlgovCLI(t, srv, "runner", "--compute", compute, "--once", "--work-dir", t.TempDir())
+	if r.code != 0 || !strings.Contains(r.stderr, "runner: job j1: Failed (exit code 3)") {
+		t.Fatalf("runner: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	job := send("GET", ws1+"/jobs/j1", "", 200)
+	props := job["properties"].(map[string]any)
+	if props["status"] != "Failed" || props["properties"].(map[string]any)["mlgov.exitCode"] != "3" {
+		t.Errorf("the job after its run: %v", props)
+	}
+	jobAPI := b.Endpoint + "/jobs/" + b.SubscriptionID + "/rg1/ws1/j1/"
+	get := func(what string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest("GET", jobAPI+what, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %v", what, resp.StatusCode, m)
+		}
+		return m
+	}
+	logs, _ := get("logs")["logs"].(string)
+	for _, want := range []string{"greeting=hello", "other=401", "own=200"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the job's log lacks %q:\n%s", want, logs)
+		}
+	}
+	if m := get("metrics"); !strings.Contains(mustJSON(m), `"loss":[0.5]`) {
+		t.Errorf("the job's metrics: %v", m)
+	}
+
+	// A cancel stops a running job.
+	send("PUT", ws1+"/jobs/j3", `{"properties":{"jobType":"Command","command":"sleep 60","environmentId":"e","computeId":"`+compute+`"}}`, 201)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := exec.CommandContext(ctx, srv.Bin, "runner", "--compute", compute, "--once", "--work-dir", t.TempDir(), "--bootstrap", srv.BootstrapPath)
+	var stderr bytes.Buffer
+	run.Stderr = &stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for send("GET", ws1+"/jobs/j3", "", 200)["properties"].(map[string]any)["status"] != "Running" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the runner did not start j3 in 20 s\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	send("POST", ws1+"/jobs/j3/cancel", "", 200, 202)
+	done := make(chan error, 1)
+	go func() { done <- run.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(stderr.String(), "runner: job j3: canceled; stopping it") {
+			t.Errorf("the runner after the cancel: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the runner did not stop the canceled job in 20 s\n%s", stderr.String())
+	}
+	if st := send("GET", ws1+"/jobs/j3", "", 200)["properties"].(map[string]any)["status"]; st != "Canceled" {
+		t.Errorf("j3 after the cancel: %v", st)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
