@@ -68,6 +68,9 @@ type SignIn struct {
 	SignInEventTypes        []string     `json:"signInEventTypes"`
 	IsInteractive           bool         `json:"isInteractive"`
 	ConditionalAccessStatus string       `json:"conditionalAccessStatus"`
+	// AppliedConditionalAccessPolicies are the policies evaluated and
+	// their results (conditional.go).
+	AppliedConditionalAccessPolicies []AppliedPolicy `json:"appliedConditionalAccessPolicies"`
 }
 
 // SignInStatus is the outcome: ErrorCode 0 for success, else the AADSTS

@@ -135,7 +135,7 @@ func (s *Service) clientCredentials(ctx context.Context, r TokenRequest, guarded
 	}
 	si := &SignIn{CreatedDateTime: now, AppID: r.ClientID, IPAddress: r.ClientAddress, CorrelationID: r.CorrelationID,
 		ClientCredentialType: "clientSecret", HomeTenantID: tenantID, ResourceTenantID: tenantID,
-		SignInEventTypes: []string{"servicePrincipal"}, ConditionalAccessStatus: "notApplied"}
+		SignInEventTypes: []string{"servicePrincipal"}, ConditionalAccessStatus: "notApplied", AppliedConditionalAccessPolicies: []AppliedPolicy{}}
 	if len(si.AppID) > 128 {
 		si.AppID = si.AppID[:128]
 	}
@@ -253,8 +253,25 @@ func (s *Service) authenticate(ctx context.Context, r TokenRequest, tenantID str
 		return nil, oerr, nil
 	}
 	si.ResourceID, si.ResourceDisplayName = armAppID, armAppDisplayName
-	if slices.Contains(GraphAudiences, aud) {
+	switch {
+	case slices.Contains(GraphAudiences, aud):
 		si.ResourceID, si.ResourceDisplayName = graphAppID, "Microsoft Graph"
+	case slices.Contains(MLAudiences, aud):
+		si.ResourceID, si.ResourceDisplayName = AzureMachineLearningAppID, "Azure Machine Learning"
+	}
+	applied, blocked, err := s.evaluateCA(ctx, tenantID, rec.ObjectID, aud, r.ClientAddress)
+	if err != nil {
+		return nil, nil, err
+	}
+	si.AppliedConditionalAccessPolicies = applied
+	for _, ap := range applied {
+		if ap.Result == "failure" || ap.Result == "success" {
+			si.ConditionalAccessStatus = "success"
+		}
+	}
+	if blocked {
+		si.ConditionalAccessStatus = "failure"
+		return nil, oauthErr("invalid_grant", 53003, "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."), nil
 	}
 	tok, err := s.issue(ctx, rec, cred, aud, now)
 	if err != nil {

@@ -11,6 +11,8 @@
 //	/v1.0/applications/{id}/removePassword     POST
 //	/v1.0/servicePrincipals[/{id}]             GET, POST {appId}, PATCH {accountEnabled}, DELETE
 //	/v1.0/servicePrincipals(appId='{appId}')   GET
+//	/v1.0/auditLogs/signIns                    GET ($filter appId eq '…', $top, $skiptoken)
+//	/v1.0/identity/conditionalAccess/policies|namedLocations  (conditional.go)
 //
 // Lists take $filter displayName eq '…' (and appId eq '…' for
 // applications and service principals); other query options are
@@ -175,14 +177,19 @@ func (s *Server) serve(r *http.Request) (any, int, error) {
 	rest := strings.TrimPrefix(r.URL.Path, "/v1.0/")
 	seg := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	q := r.URL.Query()
+	signIns := len(seg) == 2 && seg[0] == "auditLogs" && seg[1] == "signIns"
 	for k := range q {
-		if k != "$filter" {
-			return nil, 0, errf(400, "Request_UnsupportedQuery", "The query option '%s' is not supported: lists take $filter only.", clip(k))
+		if k != "$filter" && !(signIns && (k == "$top" || k == "$skiptoken")) {
+			return nil, 0, errf(400, "Request_UnsupportedQuery", "The query option '%s' is not supported here.", clip(k))
 		}
 	}
 	ctx := r.Context()
 	method := r.Method
 	switch {
+	case signIns && method == "GET":
+		return s.signIns(ctx, q)
+	case len(seg) >= 2 && seg[0] == "identity" && seg[1] == "conditionalAccess":
+		return s.conditionalAccess(ctx, r, method, seg[2:])
 	case seg[0] == "groups":
 		return s.groups(ctx, r, method, seg[1:])
 	case seg[0] == "applications":
@@ -216,15 +223,24 @@ func (s *Server) collection(set string, items []map[string]any) map[string]any {
 	return map[string]any{"@odata.context": s.cfg.PublicURL + "/v1.0/$metadata#" + set, "value": items}
 }
 
+// readRaw reads a request body, bounded.
+func readRaw(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, errf(413, "Request_EntityTooLarge", "The request body is larger than %d bytes.", maxBody)
+	}
+	return b, nil
+}
+
 // readBody decodes a JSON object body into v, refusing properties it
 // does not know.
 func readBody(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	b, err := readRaw(r)
 	if err != nil {
 		return err
-	}
-	if len(b) > maxBody {
-		return errf(413, "Request_EntityTooLarge", "The request body is larger than %d bytes.", maxBody)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
