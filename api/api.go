@@ -176,6 +176,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// Role definitions are read here, by any caller of the tenant
 		// (the built-ins and the custom roles); a custom role is written
 		// through the resource manager (package access).
+		if scope, one, ok := denyAssignmentsPath(id); ok {
+			if err := s.Manager.Authorize(req.Context(), caller, "Microsoft.Authorization/denyAssignments/read", cmp.Or(scope, "/")); err != nil {
+				bodyUnread(w, req)
+				s.fail(w, corr, err)
+				return
+			}
+			s.serveDenyAssignments(w, req, scope, one)
+			return
+		}
 		if sub, ok := roleDefinitionsPath(id); ok && (req.Method == "GET" || req.Method == "HEAD") {
 			cmp.Or(s.Roles, NewRoleDefinitions(nil)).serve(w, req, id, sub)
 			return

@@ -153,6 +153,16 @@ func TestAccessWrites(t *testing.T) {
 		r = s.DoAs(t, reader.Token, "GET", s.sub()+"/providers?api-version=2021-04-01", nil)
 		wantAuthorizationFailed(t, "the reader's providers of the subscription", r, reader, "Microsoft.Resources/subscriptions/providers/read", s.sub())
 
+		// Deny assignments: read where the caller may read them; none.
+		da := "/providers/Microsoft.Authorization/denyAssignments?api-version=2022-04-01"
+		if r := s.DoAs(t, reader.Token, "GET", s.RG("rg1")+da, nil); r.Status != 200 || string(r.Body) != `{"value":[]}` {
+			t.Errorf("the reader's deny assignments of rg1: %d %s", r.Status, r.Body)
+		}
+		r = s.DoAs(t, reader.Token, "GET", s.sub()+da, nil)
+		wantAuthorizationFailed(t, "the reader's deny assignments of the subscription", r, reader, "Microsoft.Authorization/denyAssignments/read", s.sub())
+		wantError(t, "a deny assignments $filter mlgov does not know", s.Do(t, "GET", s.sub()+da+"&$filter=roleName%20eq%20'x'", nil), 400, "InvalidFilter", "$filter")
+		wantError(t, "a deny assignment written", s.Do(t, "PUT", s.sub()+"/providers/Microsoft.Authorization/denyAssignments/3a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d?api-version=2022-04-01", `{}`), 405, "MethodNotAllowed", "")
+
 		// The quotas of a location are updated by who may at the
 		// subscription.
 		uq := s.sub() + "/providers/Microsoft.MachineLearningServices/locations/eastus/updateQuotas" + av

@@ -133,6 +133,10 @@ describe("role assignments (@azure/arm-authorization)", { timeout: TEST_TIMEOUT 
       );
       // A principal the directory does not have.
       await assertRestError(client.roleAssignments.create(scope, randomUUID(), { roleDefinitionId: readerRole, principalId: randomUUID() }), 400, "PrincipalNotFound");
+      // Deny assignments: read-only, and mlgov makes none.
+      assert.deepEqual(await collect(client.denyAssignments.listForScope(scope)), []);
+      assert.deepEqual(await collect(client.denyAssignments.listForResourceGroup(rg, { filter: "atScope()" })), []);
+      await assertRestError(client.denyAssignments.get(scope, randomUUID()), 404, "DenyAssignmentNotFound");
       await client.roleAssignments.delete(scope, name);
       await assertRestError(client.roleAssignments.get(scope, name), 404, "ResourceNotFound");
     } finally {
