@@ -87,7 +87,7 @@ func (j *Jobs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err != nil {
-		var je *resources.JobError
+		var je *resources.StatusError
 		var ae *arm.Error
 		switch {
 		case errors.As(err, &je):

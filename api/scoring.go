@@ -53,7 +53,7 @@ func (g *Scoring) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	target, err := g.Manager.Score(req.Context(), sr)
 	if err != nil {
-		var se *resources.ScoringError
+		var se *resources.StatusError
 		if errors.As(err, &se) {
 			if se.Status == 401 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="`+id.Name()+`"`)

@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -97,21 +96,7 @@ func TestRoleDefinitions(t *testing.T) {
 	}
 	send := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequest(method, b.Endpoint+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		return armSend(t, hc, b.Endpoint, token, method, path, body)
 	}
 	sub := "/subscriptions/" + b.SubscriptionID
 	if st, m := send("GET", sub+"/providers/Microsoft.Authorization/roleDefinitions/"+ds+"?api-version=2022-04-01", ""); st != 200 || m["id"] != sub+"/providers/Microsoft.Authorization/roleDefinitions/"+ds {

@@ -47,18 +47,6 @@ type ClaimedJob struct {
 	ExpiresOn int64           `json:"expiresOn"`
 }
 
-// JobError is a refusal of the job API, with its HTTP status.
-type JobError struct {
-	Status int
-	Err    *arm.Error
-}
-
-func (e *JobError) Error() string { return e.Err.Error() }
-
-func jobErr(status int, code, format string, args ...any) *JobError {
-	return &JobError{Status: status, Err: arm.Errorf(code, format, args...)}
-}
-
 // ClaimJob claims the oldest queued command job of a compute of the
 // workspace ws for the caller, and returns it with its token (nil, nil
 // when there is none).
@@ -72,7 +60,7 @@ func (m *Manager) ClaimJob(ctx context.Context, caller *activitylog.Caller, ws *
 	err := m.st.Write(ctx, func(tx store.Tx) error {
 		out = nil
 		if _, err := tx.GetResource(ctx, arm.KeyOf(computeID), false); errors.Is(err, store.ErrNotFound) {
-			return jobErr(404, "ResourceNotFound", "The compute '%s' does not exist.", computeID)
+			return statusErr(404, "ResourceNotFound", "The compute '%s' does not exist.", computeID)
 		} else if err != nil {
 			return err
 		}
@@ -191,10 +179,10 @@ func (m *Manager) JobCallback(ctx context.Context, c JobCall) (json.RawMessage, 
 	write := c.Body != nil
 	if c.Bearer == "" || !strings.HasPrefix(c.Bearer, "amljob.") {
 		if c.Caller == nil {
-			return nil, jobErr(401, "AuthenticationFailed", "The job API takes the job's token (or, to read, an ARM token).")
+			return nil, statusErr(401, "AuthenticationFailed", "The job API takes the job's token (or, to read, an ARM token).")
 		}
 		if write {
-			return nil, jobErr(403, "AuthorizationFailed", "Only the job itself (its token) reports its %s.", c.What)
+			return nil, statusErr(403, "AuthorizationFailed", "Only the job itself (its token) reports its %s.", c.What)
 		}
 		if err := m.Authorize(ctx, c.Caller, typeJob+"/read", id.String()); err != nil {
 			return nil, err
@@ -205,9 +193,9 @@ func (m *Manager) JobCallback(ctx context.Context, c JobCall) (json.RawMessage, 
 		res, err := tx.GetResource(ctx, id.Key(), true)
 		if errors.Is(err, store.ErrNotFound) {
 			if c.Caller == nil {
-				return jobErr(401, "AuthenticationFailed", "The token is not a token of the job '%s'.", id.Name())
+				return statusErr(401, "AuthenticationFailed", "The token is not a token of the job '%s'.", id.Name())
 			}
-			return jobErr(404, "ResourceNotFound", "The job '%s' does not exist.", id.Name())
+			return statusErr(404, "ResourceNotFound", "The job '%s' does not exist.", id.Name())
 		} else if err != nil {
 			return err
 		}
@@ -217,7 +205,7 @@ func (m *Manager) JobCallback(ctx context.Context, c JobCall) (json.RawMessage, 
 				return err
 			}
 			if !jobTokenValid(c.Bearer, id, s.Field("jobTokenKey").Str(), now) {
-				return jobErr(401, "AuthenticationFailed", "The token is not a valid token of the job '%s' (job tokens are valid for their job only, %s).", id.Name(), JobTokenLifetime)
+				return statusErr(401, "AuthenticationFailed", "The token is not a valid token of the job '%s' (job tokens are valid for their job only, %s).", id.Name(), JobTokenLifetime)
 			}
 		}
 		body, err := value.Parse(res.Body)
@@ -233,15 +221,15 @@ func (m *Manager) JobCallback(ctx context.Context, c JobCall) (json.RawMessage, 
 					Error    string `json:"error"`
 				}
 				if err := json.Unmarshal(c.Body, &in); err != nil {
-					return jobErr(400, "InvalidRequestContent", "The status report is not valid JSON: %s.", err)
+					return statusErr(400, "InvalidRequestContent", "The status report is not valid JSON: %s.", err)
 				}
 				st, ok := jobStatuses[strings.ToLower(in.Status)]
 				if !ok {
-					return jobErr(400, "InvalidRequestContent", "The status '%s' is not one a runner reports: Running, Completed, Failed or Canceled.", arm.Clip(in.Status, 64))
+					return statusErr(400, "InvalidRequestContent", "The status '%s' is not one a runner reports: Running, Completed, Failed or Canceled.", arm.Clip(in.Status, 64))
 				}
 				cur := body.Field("properties").Field("status").Str()
 				if finalStatus(cur) {
-					return jobErr(409, "Conflict", "The job has finished (%s): its status does not change.", cur)
+					return statusErr(409, "Conflict", "The job has finished (%s): its status does not change.", cur)
 				}
 				if strings.EqualFold(cur, "CancelRequested") && st == "Running" {
 					st = cur
@@ -272,7 +260,7 @@ func (m *Manager) JobCallback(ctx context.Context, c JobCall) (json.RawMessage, 
 					Metrics map[string]float64 `json:"metrics"`
 				}
 				if err := json.Unmarshal(c.Body, &in); err != nil || len(in.Metrics) == 0 {
-					return jobErr(400, "InvalidRequestContent", "A metrics report is {\"metrics\": {\"name\": number, ...}}.")
+					return statusErr(400, "InvalidRequestContent", "A metrics report is {\"metrics\": {\"name\": number, ...}}.")
 				}
 				for k, v := range in.Metrics {
 					if len(metrics[k]) < 100000 {
@@ -304,7 +292,7 @@ func (m *Manager) JobCallback(ctx context.Context, c JobCall) (json.RawMessage, 
 			}
 			out, _ = json.Marshal(map[string]any{"logs": string(log)})
 		default:
-			return jobErr(404, "NotFound", "The job API serves status, metrics and logs, not '%s'.", arm.Clip(c.What, 64))
+			return statusErr(404, "NotFound", "The job API serves status, metrics and logs, not '%s'.", arm.Clip(c.What, 64))
 		}
 		return nil
 	})

@@ -84,16 +84,17 @@ type ScoreTarget struct {
 	Deployment string
 }
 
-// ScoringError is a refusal of the gateway, with its HTTP status.
-type ScoringError struct {
+// StatusError is a refusal of the APIs beside ARM (the scoring gateway,
+// the job API) with its own HTTP status, outside ARM's table of codes.
+type StatusError struct {
 	Status int
 	Err    *arm.Error
 }
 
-func (e *ScoringError) Error() string { return e.Err.Error() }
+func (e *StatusError) Error() string { return e.Err.Error() }
 
-func scoringErr(status int, code, format string, args ...any) *ScoringError {
-	return &ScoringError{Status: status, Err: arm.Errorf(code, format, args...)}
+func statusErr(status int, code, format string, args ...any) *StatusError {
+	return &StatusError{Status: status, Err: arm.Errorf(code, format, args...)}
 }
 
 // Score authenticates a scoring call and picks its target.
@@ -117,7 +118,7 @@ func (m *Manager) Score(ctx context.Context, r ScoreRequest) (*ScoreTarget, erro
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, scoringErr(404, "EndpointNotFound", "The online endpoint '%s' does not exist.", id.Name())
+		return nil, statusErr(404, "EndpointNotFound", "The online endpoint '%s' does not exist.", id.Name())
 	} else if err != nil {
 		return nil, err
 	}
@@ -126,15 +127,15 @@ func (m *Manager) Score(ctx context.Context, r ScoreRequest) (*ScoreTarget, erro
 	switch {
 	case strings.EqualFold(mode, "Key"):
 		if !keyMatches(r.Bearer, secrets.Field("primaryKey").Str(), secrets.Field("secondaryKey").Str()) {
-			return nil, scoringErr(401, "AuthenticationFailed", "The key is not a key of the endpoint '%s' (authMode Key: send 'Authorization: Bearer {primaryKey or secondaryKey}').", id.Name())
+			return nil, statusErr(401, "AuthenticationFailed", "The key is not a key of the endpoint '%s' (authMode Key: send 'Authorization: Bearer {primaryKey or secondaryKey}').", id.Name())
 		}
 	case strings.EqualFold(mode, "AMLToken"):
 		if !amlTokenValid(r.Bearer, id, secrets.Field("tokenKey").Str(), m.cfg.Now()) {
-			return nil, scoringErr(401, "AuthenticationFailed", "The token is not a valid token of the endpoint '%s' (authMode AMLToken: get one with its token action; tokens last an hour).", id.Name())
+			return nil, statusErr(401, "AuthenticationFailed", "The token is not a valid token of the endpoint '%s' (authMode AMLToken: get one with its token action; tokens last an hour).", id.Name())
 		}
 	case strings.EqualFold(mode, "AADToken"):
 		if r.Caller == nil {
-			return nil, scoringErr(401, "AuthenticationFailed", "The endpoint '%s' takes Microsoft Entra tokens for https://ml.azure.com (authMode AADToken).", id.Name())
+			return nil, statusErr(401, "AuthenticationFailed", "The endpoint '%s' takes Microsoft Entra tokens for https://ml.azure.com (authMode AADToken).", id.Name())
 		}
 		if err := m.Authorize(ctx, r.Caller, mlNamespace+"/workspaces/onlineEndpoints/score/action", id.String()); err != nil {
 			var ae *arm.Error
@@ -142,10 +143,10 @@ func (m *Manager) Score(ctx context.Context, r ScoreRequest) (*ScoreTarget, erro
 			if ae == nil {
 				return nil, err
 			}
-			return nil, &ScoringError{Status: 403, Err: ae}
+			return nil, &StatusError{Status: 403, Err: ae}
 		}
 	default:
-		return nil, scoringErr(401, "AuthenticationFailed", "The endpoint '%s' has no authMode mlgov serves.", id.Name())
+		return nil, statusErr(401, "AuthenticationFailed", "The endpoint '%s' has no authMode mlgov serves.", id.Name())
 	}
 	return pickDeployment(props.Field("traffic"), deployments, r.Deployment, id)
 }
@@ -208,7 +209,7 @@ func pickDeployment(traffic value.Value, deployments []*store.Resource, named st
 			total += max(mem.Value.Int(), 0)
 		}
 		if total == 0 {
-			return nil, scoringErr(424, "NoTraffic", "The endpoint '%s' sends no traffic to any deployment: set its traffic, or name a deployment with the azureml-model-deployment header.", id.Name())
+			return nil, statusErr(424, "NoTraffic", "The endpoint '%s' sends no traffic to any deployment: set its traffic, or name a deployment with the azureml-model-deployment header.", id.Name())
 		}
 		n, err := rand.Int(rand.Reader, big.NewInt(total))
 		if err != nil {
@@ -224,12 +225,12 @@ func pickDeployment(traffic value.Value, deployments []*store.Resource, named st
 	}
 	d, ok := byName[strings.ToLower(name)]
 	if !ok {
-		return nil, scoringErr(404, "DeploymentNotFound", "The deployment '%s' of the endpoint '%s' does not exist.", name, id.Name())
+		return nil, statusErr(404, "DeploymentNotFound", "The deployment '%s' of the endpoint '%s' does not exist.", name, id.Name())
 	}
 	raw := d.Field("properties").Field("properties").Field(TargetURLProperty).Str()
 	u, err := url.Parse(raw)
 	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, scoringErr(424, "DeploymentHasNoTarget", "The deployment '%s' has no target: set properties.properties[%q] to the http(s) URL its scoring calls go to.", name, TargetURLProperty)
+		return nil, statusErr(424, "DeploymentHasNoTarget", "The deployment '%s' has no target: set properties.properties[%q] to the http(s) URL its scoring calls go to.", name, TargetURLProperty)
 	}
 	return &ScoreTarget{URL: u, Deployment: d.Field("name").Str()}, nil
 }
