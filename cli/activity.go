@@ -52,13 +52,9 @@ func newClientFor(ctx context.Context, bootstrapPath, scope string) (*armClient,
 	return dialFor(ctx, bs, pool, scope)
 }
 
-// dialARM gets a token for bs's service principal from its authority host
-// and returns a client for its endpoint; roots nil means the system's.
-func dialARM(ctx context.Context, bs *Bootstrap, roots *x509.CertPool) (*armClient, error) {
-	return dialFor(ctx, bs, roots, armScope)
-}
-
-// dialFor is dialARM with a token for scope.
+// dialFor gets a token for scope for bs's service principal from its
+// authority host and returns a client for its endpoint; roots nil means
+// the system's.
 func dialFor(ctx context.Context, bs *Bootstrap, roots *x509.CertPool, scope string) (*armClient, error) {
 	c := &armClient{bs: bs, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}}
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {bs.ClientID}, "client_secret": {bs.ClientSecret}, "scope": {scope}}
