@@ -138,12 +138,13 @@ var identityTypes = []struct {
 	{typeWorkspace + "/computes", []string{"identity", "principalId"}},
 }
 
-// principal is Config.Principal, and then the managed identities:
-// they are service principals of the tenant (Azure creates them in the
-// directory with their resource), here found by their resources.
-func (a *Access) principal(ctx context.Context, oid string) (string, bool, error) {
+// principal is Config.Principal, and then, when managed is set, the
+// managed identities: they are service principals of the tenant (Azure
+// creates them in the directory with their resource), here found by
+// their resources, a scan of every resource of identityTypes.
+func (a *Access) principal(ctx context.Context, oid string, managed bool) (string, bool, error) {
 	typ, ok, err := a.cfg.Principal(ctx, oid)
-	if err != nil || ok {
+	if err != nil || ok || !managed {
 		return typ, ok, err
 	}
 	for _, it := range identityTypes {

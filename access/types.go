@@ -122,9 +122,11 @@ func (a *Access) buildAssignment(c *resources.Ctx, obj, body, existing value.Val
 	}
 	// The principal is looked up in the directory; as in Azure, a given
 	// principalType lets an assignment name a principal the directory
-	// does not hold (yet: Azure's answer to its replication delay).
+	// does not hold (yet: Azure's answer to its replication delay), and
+	// then the managed identities are not searched (a scan of their
+	// resources) — only a directory object of another type is refused.
 	if a.cfg.Principal != nil {
-		typ, ok, err := a.principal(c.Context, p.PrincipalID)
+		typ, ok, err := a.principal(c.Context, p.PrincipalID, p.PrincipalType == "")
 		if err != nil {
 			return value.Value{}, err
 		}
