@@ -283,7 +283,7 @@ func (a *Access) Decider(ctx context.Context, c *activitylog.Caller) (resources.
 	if c == nil || c.ObjectID == "" {
 		return denyAll{}, nil
 	}
-	return a.caller(ctx, s, c.ObjectID)
+	return a.caller(ctx, s, c.ObjectID, c.Groups)
 }
 
 type denyAll struct{}
@@ -292,29 +292,40 @@ func (denyAll) Allowed(string, string) bool { return false }
 
 // caller returns the cached state of a caller, reading its groups again
 // when they are older than GroupsTTL.
-func (a *Access) caller(ctx context.Context, s *snapshot, oid string) (*decider, error) {
+func (a *Access) caller(ctx context.Context, s *snapshot, oid string, tokenGroups []string) (*decider, error) {
 	now := a.cfg.Now()
-	if v, ok := s.callers.Load(oid); ok {
+	key := oid
+	if len(tokenGroups) > 0 {
+		key = oid + "|" + strings.Join(tokenGroups, ",")
+	}
+	if v, ok := s.callers.Load(key); ok {
 		if c := v.(*caller); now.Before(c.expires) {
 			return &decider{s: s, c: c}, nil
 		}
 	}
-	principals := []string{oid}
-	if a.cfg.MemberOf != nil {
-		var ferr error
-		principals = rbac.ExpandGroups(oid, func(id string) []string {
-			gs, err := a.cfg.MemberOf(ctx, id)
+	// The caller, its token's groups (a federated issuer's), and every
+	// group of the directory any of them is a member of.
+	var ferr error
+	memberOf := func(id string) []string {
+		var gs []string
+		if id == oid {
+			gs = append(gs, tokenGroups...)
+		}
+		if a.cfg.MemberOf != nil {
+			more, err := a.cfg.MemberOf(ctx, id)
 			if err != nil && ferr == nil {
 				ferr = err
 			}
-			return gs
-		})
-		if ferr != nil {
-			return nil, ferr
+			gs = append(gs, more...)
 		}
+		return gs
+	}
+	principals := rbac.ExpandGroups(oid, memberOf)
+	if ferr != nil {
+		return nil, ferr
 	}
 	c := &caller{principals: principals, expires: now.Add(a.cfg.GroupsTTL)}
-	s.callers.Store(oid, c)
+	s.callers.Store(key, c)
 	return &decider{s: s, c: c}, nil
 }
 

@@ -26,6 +26,9 @@ type Caller struct {
 	// Claims are the claims of the caller's token as a JSON object,
 	// encoded once per token rather than once per event (nil: none).
 	Claims json.RawMessage
+	// Groups are the groups the caller's token names (a federated
+	// issuer's groups claim), besides those of the directory.
+	Groups []string `json:"-"`
 }
 
 // Op describes one operation (write, delete or action) for its events.

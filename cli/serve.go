@@ -49,6 +49,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var hc hardeningFlags
 	var policyPaths, aliasPaths []string
 	var roleDefsPath string
+	oidc := new(oidcOptions)
 	var pprofAddr string
 	input := new(inputOptions)
 	c := &cobra.Command{
@@ -95,7 +96,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input})
+				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc})
 		},
 	}
 	f := c.Flags()
@@ -116,6 +117,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&roleDefsPath, "role-definitions", "", "the built-in role definitions, a JSON array as `az role definition list` prints it (default: ../shared/corpus/rbac/builtin-roles.json when present)")
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
 	hc.register(c)
+	oidc.register(c)
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
 	input.register(c)
@@ -137,6 +139,7 @@ type serveConfig struct {
 	rotateKey                                    bool
 	hardeningFlags
 	input *inputOptions // serve_retention.go
+	oidc  *oidcOptions  // serve_oidc.go (nil: none)
 }
 
 // publicHost is the host name of an endpoint URL.

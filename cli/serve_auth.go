@@ -35,11 +35,16 @@ type tokenAuth struct {
 	endpoint string
 	tenantID string
 	cache    verifiedTokens
+	// fed is a trusted external issuer (--oidc-issuer; nil: none).
+	fed *api.Federated
 }
 
 func (a *tokenAuth) Authenticate(ctx context.Context, header string) (*activitylog.Caller, error) {
 	tok, err := authn.BearerToken(header)
 	if err == nil {
+		if c, ok, ferr := a.fed.Authenticate(ctx, tok); ok {
+			return c, ferr
+		}
 		now := time.Now()
 		if c, p := a.cache.get(tok, now); c != nil {
 			// Remembered: the principal is looked at again (from authn's

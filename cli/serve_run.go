@@ -274,6 +274,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	graph.New(graph.Config{Directory: idsvc, TenantID: bs.TenantID, PublicURL: endpoint, Admins: []string{admin.ObjectID}, Log: log}).Register(extra)
 	// Online endpoints' scoring gateway (their scoringUri).
 	auth := &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}
+	if cfg.oidc != nil {
+		fed, err := cfg.oidc.build()
+		if err != nil {
+			return err
+		}
+		if fed != nil {
+			auth.fed = &api.Federated{Issuer: fed}
+			log.Info("trusting an external issuer's tokens", "issuer", fed.Issuer())
+		}
+	}
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log}).Register(extra)
 	// Jobs at run time: runners claim them; jobs call back with their token.
 	(&api.Jobs{Manager: mgr, Auth: auth, Log: log}).Register(extra)

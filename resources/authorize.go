@@ -126,7 +126,8 @@ func (m *Manager) authorizeRead(ctx context.Context, r *Request, serve func() (*
 	return resp, nil
 }
 
-// itemFilter keeps the items of a list the caller may read.
+// itemFilter keeps the items of a list the caller may read; used is
+// set by the lists that apply it (any other read is refused).
 type itemFilter struct {
 	d    Decider
 	used bool
@@ -134,7 +135,6 @@ type itemFilter struct {
 
 // keep reports whether the caller may read the stored resource.
 func (f *itemFilter) keep(it *store.Resource) bool {
-	f.used = true
 	id, err := arm.ParseID(it.ID)
 	if err != nil {
 		return false

@@ -726,6 +726,9 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 	}
 	q.Limit = limit + 1
 	q.MaxBytes = m.cfg.PageBytes
+	if r.items != nil {
+		r.items.used = true // a list that keeps what the caller may read
+	}
 	var items []*store.Resource
 	size, more := 0, false
 	if err := m.st.Read(ctx, func(tx store.Tx) error {

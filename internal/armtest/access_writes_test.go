@@ -96,6 +96,9 @@ func TestAccessWrites(t *testing.T) {
 		if got := s.listNames(t, ds.Token, s.RG("rg1")+"/providers/Microsoft.MachineLearningServices/workspaces"+av); len(got) != 1 || got[0] != "ws1" {
 			t.Errorf("the data scientist's workspaces in rg1: %v, want [ws1]", got)
 		}
+		if got := s.listNames(t, s.NewPrincipal(t, "nobody").Token, s.sub()+"/providers/Microsoft.MachineLearningServices/registries"+av); len(got) != 0 {
+			t.Errorf("an empty list, for a caller without a role: %v", got)
+		}
 		if got := s.listNames(t, ds.Token, s.sub()+"/resourcegroups?api-version=2021-04-01"); len(got) != 0 {
 			t.Errorf("the data scientist's resource groups: %v, want none (no role at a resource group)", got)
 		}

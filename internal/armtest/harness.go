@@ -24,6 +24,7 @@ import (
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/federation"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
@@ -49,17 +50,27 @@ type Server struct {
 	Directory *authn.Service
 	Store     store.Store
 	token     string
+	auth      *auth
 }
 
 type auth struct {
 	svc    *authn.Service
 	tenant string
 	url    string
+	// fed, when set, is a trusted external issuer (TrustIssuer).
+	fed *api.Federated
 }
+
+// TrustIssuer makes the server accept the tokens of an external issuer
+// (serve --oidc-issuer).
+func (s *Server) TrustIssuer(iss *federation.Issuer) { s.auth.fed = &api.Federated{Issuer: iss} }
 
 func (a *auth) Authenticate(ctx context.Context, h string) (*activitylog.Caller, error) {
 	tok, err := authn.BearerToken(h)
 	if err == nil {
+		if c, ok, ferr := a.fed.Authenticate(ctx, tok); ok {
+			return c, ferr
+		}
 		var p *authn.Principal
 		if p, err = a.svc.Verify(ctx, tok); err == nil {
 			if err = a.svc.CheckTenant(p, a.tenant); err == nil {
@@ -156,10 +167,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	}}).Register(extra)
 	roles := api.NewRoleDefinitions(bi.roles)
 	roles.Custom = acc.CustomRoles
-	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Extra: extra,
+	au := &auth{svc: idsvc, tenant: ten.ID, url: url}
+	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: au, Extra: extra,
 		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov,
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Directory: idsvc, Store: st}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Directory: idsvc, Store: st, auth: au}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {
