@@ -1,14 +1,18 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/resources"
 )
 
@@ -16,10 +20,15 @@ import (
 //
 //	POST /jobs/{sub}/{rg}/{ws}/claim  {"compute": name}   ARM token: the next queued job and its token
 //	GET|POST /jobs/{sub}/{rg}/{ws}/{job}/status|metrics|logs  the job's token (or, to GET, an ARM token)
+//	GET /jobs/{sub}/{rg}/{ws}/{job}/identity?resource=R       the job's token: a token of its compute's managed identity
 type Jobs struct {
 	Manager *resources.Manager
 	Auth    Authenticator
-	Log     *slog.Logger
+	// IssueToken issues a token of a managed identity (resource, object
+	// id) for a resource ("https://management.azure.com/"); nil: jobs
+	// get none.
+	IssueToken func(ctx context.Context, resourceID, objectID, resource string) (token string, expiresOn time.Time, err error)
+	Log        *slog.Logger
 }
 
 // Register serves the API under /jobs/ of mux.
@@ -72,6 +81,27 @@ func (j *Jobs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		out = c
+	case len(seg) == 5 && seg[4] == "identity" && req.Method == "GET" && j.IssueToken != nil:
+		// The job's managed identity, in the shape of Azure's managed
+		// identity endpoints (the runner's local endpoint relays it).
+		call := resources.JobCall{Job: ws.Child("jobs", seg[3]), Bearer: bearer}
+		rid, oid, ierr := j.Manager.JobIdentity(req.Context(), call)
+		if ierr == nil {
+			resource := req.URL.Query().Get("resource")
+			var tok string
+			var exp time.Time
+			if tok, exp, ierr = j.IssueToken(req.Context(), rid, oid, resource); ierr == nil {
+				out = map[string]string{"access_token": tok, "token_type": "Bearer", "resource": resource, "client_id": oid,
+					"expires_on": strconv.FormatInt(exp.Unix(), 10), "expires_in": strconv.FormatInt(int64(time.Until(exp).Seconds()), 10)}
+				break
+			}
+			var oe *authn.OAuthError
+			if errors.As(ierr, &oe) {
+				writeError(w, 400, arm.Errorf("InvalidResource", "%s", oe.Description))
+				return
+			}
+		}
+		err = ierr
 	case len(seg) == 5:
 		call := resources.JobCall{Job: ws.Child("jobs", seg[3]), Bearer: bearer, What: seg[4], Body: body}
 		if !strings.HasPrefix(bearer, "amljob.") && bearer != "" {

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -87,6 +88,11 @@ type Config struct {
 	// system's secure source (Go 1.26 ignores the random argument of
 	// rsa.GenerateKey).
 	Rand io.Reader
+	// ManagedIdentity reports whether the resource resourceID of the
+	// tenant has the managed identity objectID (a compute's or a
+	// user-assigned identity's): its tokens are accepted while it does.
+	// nil: managed identities get no tokens.
+	ManagedIdentity func(ctx context.Context, tenantID, resourceID, objectID string) (bool, error)
 }
 
 // IssuerAt returns an issuer function for a server whose public base URL

@@ -138,6 +138,9 @@ func (s *Service) principalState(ctx context.Context, tid, appID string, now tim
 // Only app-only tokens name principals this directory has; any other
 // token names none.
 func (s *Service) checkPrincipal(ctx context.Context, p *Principal, now time.Time) error {
+	if p.ManagedIdentity != "" {
+		return s.checkManagedIdentity(ctx, p, now)
+	}
 	if p.Type != "ServicePrincipal" || !uuid.Valid(p.AppID) || !uuid.Valid(p.ObjectID) {
 		return tokenErr(ErrUnknownPrincipal, "The access token is invalid: its principal '%s' (application '%s') does not exist in tenant '%s'.", clip(p.ObjectID), clip(p.AppID), p.TenantID)
 	}

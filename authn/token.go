@@ -54,6 +54,9 @@ type accessClaims struct {
 	TID            string   `json:"tid"`
 	UTI            string   `json:"uti"`
 	Ver            string   `json:"ver"`
+	// MIResource is a managed identity's resource id (managed
+	// identities' tokens only).
+	MIResource string `json:"xms_mirid,omitempty"`
 }
 
 // reserved OpenID scopes a client may add to a client-credentials
@@ -329,6 +332,11 @@ func resourceOf(scope, tenantID string) (string, *OAuthError) {
 // issue signs a token for sp, which authenticated with cred. It expires
 // after TokenLifetime, or when cred does if that is sooner.
 func (s *Service) issue(ctx context.Context, sp *spRecord, cred *secretRecord, aud string, now time.Time) (*Token, error) {
+	return s.issueWith(ctx, sp, cred, aud, now, nil)
+}
+
+// issueWith is issue with the claims adjusted by adjust (nil: none).
+func (s *Service) issueWith(ctx context.Context, sp *spRecord, cred *secretRecord, aud string, now time.Time, adjust func(*accessClaims)) (*Token, error) {
 	ks, err := s.currentKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -359,6 +367,9 @@ func (s *Service) issue(ctx context.Context, sp *spRecord, cred *secretRecord, a
 		AppID:          sp.AppID, AppIDACR: "1", Azp: sp.AppID, AzpACR: "1",
 		IDP: iss, IDTyp: "app", OID: sp.ObjectID, Cred: cred.KeyID, Roles: sp.Roles, Sub: sp.ObjectID,
 		TID: sp.TenantID, UTI: uti, Ver: "1.0",
+	}
+	if adjust != nil {
+		adjust(&c)
 	}
 	jwt, err := sign(ks.active, c)
 	if err != nil {

@@ -41,6 +41,9 @@ type Principal struct {
 	// Claims are all claims of the token, as decoded from JSON (numbers
 	// are float64).
 	Claims map[string]any
+	// ManagedIdentity is the resource id of a managed identity's token
+	// (its xms_mirid claim; "" for others).
+	ManagedIdentity string
 }
 
 // BearerToken extracts the token from an Authorization header value.
@@ -188,6 +191,7 @@ func (s *Service) VerifyFor(ctx context.Context, token string, audiences []strin
 		}
 	}
 	p.CredentialID, _ = claims[CredentialClaim].(string)
+	p.ManagedIdentity, _ = claims["xms_mirid"].(string)
 	if err := s.checkPrincipal(ctx, p, now); err != nil {
 		return nil, err
 	}

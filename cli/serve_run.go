@@ -198,7 +198,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		defer cst.Close()
 	}
 
-	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek, SecretLifetime: secretLifetime(cfg.secretLifetime)})
+	// Managed identities exist while their resources have them: asked
+	// of the resource manager, made below.
+	var mgr *resources.Manager
+	hasIdentity := func(ctx context.Context, tenantID, resourceID, objectID string) (bool, error) {
+		if mgr == nil {
+			return false, nil
+		}
+		return mgr.HasManagedIdentity(ctx, resourceID, objectID)
+	}
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek, SecretLifetime: secretLifetime(cfg.secretLifetime), ManagedIdentity: hasIdentity})
 	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
 		return fmt.Errorf("encrypting the stored signing keys with %s: %w", kekFile, err)
 	} else if n > 0 {
@@ -252,7 +261,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	fd := feed.New(st, feed.Options{Logger: log})
 	gov.Follow(fd, log)
 	acc.Follow(fd)
-	mgr := resources.New(st, reg, cfg.input.apply(resources.Config{
+	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
 		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
@@ -286,7 +295,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log}).Register(extra)
 	// Jobs at run time: runners claim them; jobs call back with their token.
-	(&api.Jobs{Manager: mgr, Auth: auth, Log: log}).Register(extra)
+	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, IssueToken: func(ctx context.Context, rid, oid, resource string) (string, time.Time, error) {
+		tok, err := idsvc.IssueManagedIdentityToken(ctx, bs.TenantID, rid, oid, "", resource)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return tok.AccessToken, tok.ExpiresOn, nil
+	}}).Register(extra)
 	raw, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err

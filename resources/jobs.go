@@ -316,3 +316,71 @@ func jobTokenValid(tok string, job *arm.ID, key string, now time.Time) bool {
 	}
 	return hmac.Equal([]byte(tok), []byte(jobToken(job, key, time.Unix(exp, 0))))
 }
+
+// JobIdentity returns the managed identity a job runs as: its
+// compute's system-assigned identity (the resource and the principal).
+// The call carries the job's token, checked as JobCallback checks it.
+func (m *Manager) JobIdentity(ctx context.Context, c JobCall) (resourceID, objectID string, err error) {
+	id := c.Job
+	now := m.cfg.Now()
+	err = m.st.Read(ctx, func(tx store.Tx) error {
+		res, err := tx.GetResource(ctx, id.Key(), false)
+		if errors.Is(err, store.ErrNotFound) {
+			return statusErr(401, "AuthenticationFailed", "The token is not a token of the job '%s'.", id.Name())
+		} else if err != nil {
+			return err
+		}
+		s, err := m.loadSecrets(ctx, tx, id.Parent())
+		if err != nil {
+			return err
+		}
+		if !jobTokenValid(c.Bearer, id, s.Field("jobTokenKey").Str(), now) {
+			return statusErr(401, "AuthenticationFailed", "The token is not a valid token of the job '%s'.", id.Name())
+		}
+		body, err := value.Parse(res.Body)
+		if err != nil {
+			return err
+		}
+		compute := strings.TrimRight(body.Field("properties").Field("computeId").Str(), "/")
+		cres, err := tx.GetResource(ctx, arm.KeyOf(compute), false)
+		if errors.Is(err, store.ErrNotFound) {
+			return statusErr(400, "NoManagedIdentity", "The job '%s' has no compute, so no managed identity.", id.Name())
+		} else if err != nil {
+			return err
+		}
+		cb, err := value.Parse(cres.Body)
+		if err != nil {
+			return err
+		}
+		ident := cb.Field("identity")
+		if !strings.Contains(strings.ToLower(ident.Field("type").Str()), "systemassigned") || ident.Field("principalId").Str() == "" {
+			return statusErr(400, "NoManagedIdentity", "The compute '%s' has no system-assigned identity (identity.type SystemAssigned): its jobs get no managed-identity token.", cres.ID)
+		}
+		resourceID, objectID = cres.ID, ident.Field("principalId").Str()
+		return nil
+	})
+	return resourceID, objectID, err
+}
+
+// HasManagedIdentity reports whether the resource has the managed
+// identity objectID: its system-assigned identity, or, for a
+// user-assigned identity, itself (authn.Config.ManagedIdentity).
+func (m *Manager) HasManagedIdentity(ctx context.Context, resourceID, objectID string) (bool, error) {
+	id, err := arm.ParseID(resourceID)
+	if err != nil {
+		return false, nil
+	}
+	rs, err := store.GetResources(ctx, m.st, id.Key())
+	if err != nil || rs[0] == nil {
+		return false, err
+	}
+	body, err := value.Parse(rs[0].Body)
+	if err != nil {
+		return false, err
+	}
+	pid := body.Field("identity").Field("principalId")
+	if strings.EqualFold(id.Type(), "Microsoft.ManagedIdentity/userAssignedIdentities") {
+		pid = body.Field("properties").Field("principalId")
+	}
+	return strings.EqualFold(pid.Str(), objectID), nil
+}

@@ -96,7 +96,13 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	url := ts.URL
-	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url)})
+	var mgr *resources.Manager
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url), ManagedIdentity: func(ctx context.Context, _, rid, oid string) (bool, error) {
+		if mgr == nil {
+			return false, nil
+		}
+		return mgr.HasManagedIdentity(ctx, rid, oid)
+	}})
 	if err := idsvc.EnsureSigningKey(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +152,20 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	if with != nil {
 		with(&cfg)
 	}
-	mgr := resources.New(st, reg, cfg)
+	mgr = resources.New(st, reg, cfg)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)
 	}
 	extra := http.NewServeMux()
 	extra.Handle("/", oauth.New(idsvc, oauth.Config{BaseURL: url}))
-	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}}).Register(extra)
+	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, IssueToken: func(ctx context.Context, rid, oid, resource string) (string, time.Time, error) {
+		tok, err := idsvc.IssueManagedIdentityToken(ctx, ten.ID, rid, oid, "", resource)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return tok.AccessToken, tok.ExpiresOn, nil
+	}}).Register(extra)
 	graph.New(graph.Config{Directory: idsvc, TenantID: ten.ID, PublicURL: url, Admins: []string{sp.ObjectID}}).Register(extra)
 	(&api.Scoring{Manager: mgr, VerifyML: func(ctx context.Context, tok string) (*activitylog.Caller, error) {
 		p, err := idsvc.VerifyFor(ctx, tok, authn.MLAudiences)

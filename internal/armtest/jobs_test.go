@@ -1,6 +1,7 @@
 package armtest
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -124,6 +125,79 @@ func TestJobRuntime(t *testing.T) {
 		}
 		if r := s.jobAPI(t, s.token, "POST", "/rg1/ws1/claim", `{"compute":"c1"}`); r.Status != 204 {
 			t.Errorf("a claim with no job queued: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestJobManagedIdentity: a job on a compute with a system-assigned
+// identity gets, with its token, a token of that identity, which ARM
+// accepts with the identity's roles; a job on a compute without one
+// gets none; a token naming another identity of the compute is
+// refused.
+func TestJobManagedIdentity(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg1", "ws1")
+		body := func(identity string) string {
+			return `{"location":"eastus",` + identity + `"properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1}}}}`
+		}
+		s.settle(t, "compute", s.mustPut(t, ws+"/computes/cmi"+av, body(`"identity":{"type":"SystemAssigned"},`)))
+		s.settle(t, "compute", s.mustPut(t, ws+"/computes/plain"+av, body("")))
+		var c struct {
+			Identity struct {
+				PrincipalID string `json:"principalId"`
+			} `json:"identity"`
+		}
+		json.Unmarshal(s.Do(t, "GET", ws+"/computes/cmi"+av, nil).Body, &c)
+		for _, j := range []struct{ name, compute string }{{"jm", "cmi"}, {"jp", "plain"}} {
+			s.mustPut(t, ws+"/jobs/"+j.name+av, `{"properties":{"jobType":"Command","command":"true","environmentId":"e","computeId":"`+ws+`/computes/`+j.compute+`"}}`)
+		}
+		claim := func(compute string) string {
+			t.Helper()
+			r := s.jobAPI(t, s.token, "POST", "/rg1/ws1/claim", `{"compute":"`+compute+`"}`)
+			var cl struct{ Token string }
+			if json.Unmarshal(r.Body, &cl); r.Status != 200 || cl.Token == "" {
+				t.Fatalf("claim on %s: %d %s", compute, r.Status, r.Body)
+			}
+			return cl.Token
+		}
+		jm, jp := claim("cmi"), claim("plain")
+		// A role for the compute's identity (found without principalType).
+		r := s.Do(t, "PUT", s.RG("rg1")+"/providers/Microsoft.Authorization/roleAssignments/4b5c6d7e-8f90-4a1b-8c2d-3e4f5a6b7c8d?api-version=2022-04-01",
+			`{"properties":{"roleDefinitionId":"`+roleIDByName(t, s, "Reader")+`","principalId":"`+c.Identity.PrincipalID+`"}}`)
+		if r.Status != 201 {
+			t.Fatalf("a role for the compute's identity: %d %s", r.Status, r.Body)
+		}
+		r = s.jobAPI(t, jm, "GET", "/rg1/ws1/jm/identity?resource=https://management.azure.com/", "")
+		var tok struct {
+			AccessToken string `json:"access_token"`
+			ExpiresOn   string `json:"expires_on"`
+		}
+		if json.Unmarshal(r.Body, &tok); r.Status != 200 || tok.AccessToken == "" || tok.ExpiresOn == "" {
+			t.Fatalf("the job's identity token: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, tok.AccessToken, "GET", ws+av, nil); r.Status != 200 {
+			t.Errorf("the identity reads the workspace (Reader on rg1): %d %s", r.Status, r.Body)
+		}
+		r = s.DoAs(t, tok.AccessToken, "PUT", ws+"/computes/c9"+av, body(""))
+		if r.Status != 403 || !strings.Contains(r.ErrorMessage(), "with object id '"+c.Identity.PrincipalID+"'") {
+			t.Errorf("the identity writes a compute: %d %s", r.Status, r.Body)
+		}
+		if r := s.jobAPI(t, jp, "GET", "/rg1/ws1/jp/identity?resource=https://management.azure.com/", ""); r.Status != 400 || r.ErrorCode() != "NoManagedIdentity" {
+			t.Errorf("a job on a compute without an identity: %d %s", r.Status, r.Body)
+		}
+		if r := s.jobAPI(t, jp, "GET", "/rg1/ws1/jm/identity?resource=https://management.azure.com/", ""); r.Status != 401 {
+			t.Errorf("another job's token for jm's identity: %d", r.Status)
+		}
+		// A token naming an identity the compute does not have.
+		forged, err := s.Directory.IssueManagedIdentityToken(context.Background(), s.TenantID, ws+"/computes/cmi", "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", "", "https://management.azure.com/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.DoAs(t, forged.AccessToken, "GET", ws+av, nil); r.Status != 401 {
+			t.Errorf("a token of an identity the compute does not have: %d %s", r.Status, r.Body)
 		}
 	})
 }
