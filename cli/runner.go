@@ -4,11 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +197,14 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 	}
 	cmd.Env = append(cmd.Env, "MLGOV_ENDPOINT="+r.cl.bs.Endpoint, "MLGOV_JOB_ID="+c.Job.ID, "MLGOV_JOB_API="+jobAPI,
 		"MLGOV_JOB_TOKEN="+c.Token, "MLGOV_CA_FILE="+r.cl.bs.CACertFile, "AZUREML_RUN_ID="+c.Job.Name)
+	// The compute's managed identity, at a local endpoint in the shapes
+	// Azure's SDKs take (App Service's IDENTITY_ENDPOINT, IMDS).
+	mi, err := r.identityEndpoint(ctx, jobAPI, c.Token)
+	if err != nil {
+		return err
+	}
+	defer mi.close()
+	cmd.Env = append(cmd.Env, mi.env...)
 	setProcessGroup(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -277,4 +290,65 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// identityServer is a job's local managed-identity endpoint.
+type identityServer struct {
+	srv *http.Server
+	env []string
+}
+
+func (m *identityServer) close() { m.srv.Close() }
+
+// identityEndpoint serves the job's managed identity on 127.0.0.1: GET
+// /msi/token?resource=R with X-IDENTITY-HEADER (App Service's shape,
+// IDENTITY_ENDPOINT and IDENTITY_HEADER; MSI_ENDPOINT and MSI_SECRET for
+// older SDKs) and GET /metadata/identity/oauth2/token?resource=R with
+// Metadata: true (IMDS's shape, MLGOV_IMDS_ENDPOINT). Each asks the job
+// API with the job's token.
+func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string) (*identityServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	relay := func(w http.ResponseWriter, req *http.Request) {
+		resource := req.URL.Query().Get("resource")
+		if resource == "" {
+			http.Error(w, `{"error":"invalid_request","error_description":"the resource parameter is required"}`, 400)
+			return
+		}
+		st, body, err := r.call(req.Context(), token, "GET", jobAPI+"/identity?resource="+url.QueryEscape(resource), nil)
+		if err != nil {
+			http.Error(w, `{"error":"unavailable","error_description":"the server could not be reached"}`, 502)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st)
+		w.Write(body)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /msi/token", func(w http.ResponseWriter, req *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(req.Header.Get("X-IDENTITY-HEADER")), []byte(secret)) != 1 && subtle.ConstantTimeCompare([]byte(req.Header.Get("secret")), []byte(secret)) != 1 {
+			http.Error(w, `{"error":"unauthorized","error_description":"the X-IDENTITY-HEADER header is missing or wrong"}`, 401)
+			return
+		}
+		relay(w, req)
+	})
+	mux.HandleFunc("GET /metadata/identity/oauth2/token", func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("Metadata") != "true" {
+			http.Error(w, `{"error":"invalid_request","error_description":"the Metadata: true header is required"}`, 400)
+			return
+		}
+		relay(w, req)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	return &identityServer{srv: srv, env: []string{"IDENTITY_ENDPOINT=" + base + "/msi/token", "IDENTITY_HEADER=" + secret,
+		"MSI_ENDPOINT=" + base + "/msi/token", "MSI_SECRET=" + secret, "MLGOV_IMDS_ENDPOINT=" + base}}, nil
 }

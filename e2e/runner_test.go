@@ -118,6 +118,34 @@ func TestRunner(t *testing.T) {
 		t.Errorf("the job's metrics: %v", m)
 	}
 
+	// The compute's managed identity, at the runner's local endpoint:
+	// a token the job uses on ARM with the identity's role.
+	cmi := ws1 + "/computes/cmi"
+	m := send("PUT", cmi, `{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1}}}}`, 200, 201, 202)
+	pid := m["identity"].(map[string]any)["principalId"].(string)
+	if r := mlgovCLI(t, srv, "role", "assignment", "create", "--role", "Reader", "--assignee", pid, "-g", "rg1"); r.code != 0 {
+		t.Fatalf("a role for the compute's identity: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	miScript := strings.Join([]string{
+		`tok=$(curl -s -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?resource=https://management.azure.com/&api-version=2019-08-01" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')`,
+		`curl -s -o /dev/null -w "mi-read=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -H "Authorization: Bearer $tok" "$MLGOV_ENDPOINT` + ws1 + `?api-version=2024-04-01"`,
+		`curl -s -o /dev/null -w "mi-write=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -X PUT -H "Content-Type: application/json" -H "Authorization: Bearer $tok" -d '{"location":"eastus"}' "$MLGOV_ENDPOINT` + ws1 + `/computes/x?api-version=2024-04-01"`,
+		`curl -s -o /dev/null -w "imds=%{http_code}\n" -H "Metadata: true" "$MLGOV_IMDS_ENDPOINT/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/"`,
+		`curl -s -o /dev/null -w "no-header=%{http_code}\n" "$IDENTITY_ENDPOINT?resource=https://management.azure.com/&api-version=2019-08-01"`,
+	}, "\n")
+	miJSON, _ := json.Marshal(miScript)
+	send("PUT", ws1+"/jobs/jmi", `{"properties":{"jobType":"Command","command":`+string(miJSON)+`,"environmentId":"e","computeId":"`+cmi+`"}}`, 201)
+	if r := mlgovCLI(t, srv, "runner", "--compute", cmi, "--once", "--work-dir", t.TempDir()); r.code != 0 || !strings.Contains(r.stderr, "runner: job jmi: Completed") {
+		t.Fatalf("runner on cmi: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	jobAPI = b.Endpoint + "/jobs/" + b.SubscriptionID + "/rg1/ws1/jmi/"
+	logs, _ = get("logs")["logs"].(string)
+	for _, want := range []string{"mi-read=200", "mi-write=403", "imds=200", "no-header=401"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the identity job's log lacks %q:\n%s", want, logs)
+		}
+	}
+
 	// A cancel stops a running job.
 	send("PUT", ws1+"/jobs/j3", `{"properties":{"jobType":"Command","command":"sleep 60","environmentId":"e","computeId":"`+compute+`"}}`, 201)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
