@@ -17,15 +17,16 @@ import (
 
 // Conditional Access (Graph's conditionalAccessPolicy and
 // ipNamedLocation, ../shared/docs/resource-model.md §8), evaluated when a
-// token is issued. The directory has service principals (workload
-// identities) only, so the policies evaluated are Entra's workload
-// identity policies: they name service principals
-// (conditions.clientApplications), the resource applications the
-// tokens are for (conditions.applications: ARM, Microsoft Graph, Azure
-// Machine Learning), the client's address (conditions.locations, named
-// locations of IP ranges), and the grant control block. A policy in
-// report-only mode is evaluated and logged, not enforced. Every sign-in
-// records the policies evaluated and their results.
+// token is issued. A policy names either service principals (Entra's
+// workload identity policies: conditions.clientApplications, grant
+// control block) or users (conditions.users: users and groups, included
+// and excluded; grant control block or mfa), the resource applications
+// the tokens are for (conditions.applications: ARM, Microsoft Graph,
+// Azure Machine Learning) and the client's address (conditions.locations,
+// named locations of IP ranges). A policy in report-only mode is
+// evaluated and logged, not enforced. Every sign-in records the policies
+// evaluated and their results. No sign-in mlgov serves does multifactor
+// authentication yet, so a policy requiring it refuses (AADSTS50076).
 
 // Store object kinds (key tenant/id).
 const (
@@ -61,6 +62,12 @@ type CAConditions struct {
 		IncludeServicePrincipals []string `json:"includeServicePrincipals"`
 		ExcludeServicePrincipals []string `json:"excludeServicePrincipals"`
 	} `json:"clientApplications"`
+	Users *struct {
+		IncludeUsers  []string `json:"includeUsers"`
+		ExcludeUsers  []string `json:"excludeUsers"`
+		IncludeGroups []string `json:"includeGroups"`
+		ExcludeGroups []string `json:"excludeGroups"`
+	} `json:"users"`
 	Locations *struct {
 		IncludeLocations []string `json:"includeLocations"`
 		ExcludeLocations []string `json:"excludeLocations"`
@@ -112,14 +119,23 @@ func (p *CAPolicy) Validate() error {
 	if strings.TrimSpace(p.DisplayName) == "" {
 		return caErr("a policy needs a displayName")
 	}
-	if p.Conditions.ClientApplications == nil || len(p.Conditions.ClientApplications.IncludeServicePrincipals) == 0 {
-		return caErr("conditions.clientApplications.includeServicePrincipals is required: the directory's principals are service principals (workload identity policies); user conditions come with users")
+	workload := p.Conditions.ClientApplications != nil && len(p.Conditions.ClientApplications.IncludeServicePrincipals) > 0
+	users := p.Conditions.Users != nil && (len(p.Conditions.Users.IncludeUsers) > 0 && !containsFold(p.Conditions.Users.IncludeUsers, "None") || len(p.Conditions.Users.IncludeGroups) > 0)
+	switch {
+	case workload && users:
+		return caErr("a policy names either service principals (conditions.clientApplications) or users (conditions.users), as Entra's policies do")
+	case !workload && !users:
+		return caErr("conditions.clientApplications.includeServicePrincipals or conditions.users (includeUsers, includeGroups) is required")
 	}
 	if len(p.Conditions.Applications.IncludeApplications) == 0 {
 		return caErr("conditions.applications.includeApplications is required ('All' or application ids)")
 	}
-	if len(p.GrantControls.BuiltInControls) != 1 || p.GrantControls.BuiltInControls[0] != "block" {
-		return caErr("grantControls.builtInControls must be ['block']: workload identities cannot do multifactor authentication, and other controls come with users")
+	gc := p.GrantControls.BuiltInControls
+	switch {
+	case len(gc) != 1 || (gc[0] != "block" && gc[0] != "mfa"):
+		return caErr("grantControls.builtInControls must be ['block'] or ['mfa']")
+	case workload && gc[0] != "block":
+		return caErr("grantControls.builtInControls must be ['block'] for service principals: workload identities cannot do multifactor authentication")
 	}
 	return nil
 }
@@ -264,10 +280,40 @@ func resourceApp(aud string) string {
 	return armAppID
 }
 
+// resourceAppName is the display name of a token's resource
+// application (a sign-in's resourceDisplayName).
+func resourceAppName(aud string) string {
+	switch {
+	case slices.Contains(GraphAudiences, aud):
+		return "Microsoft Graph"
+	case slices.Contains(MLAudiences, aud):
+		return "Azure Machine Learning"
+	}
+	return armAppDisplayName
+}
+
 // evaluateCA evaluates the tenant's policies for a service principal's
 // sign-in to the resource of aud from addr. It returns the results for
 // the sign-in log and whether a policy blocks.
 func (s *Service) evaluateCA(ctx context.Context, tenantID, spObjectID, aud, addr string) ([]AppliedPolicy, bool, error) {
+	applied, blocked, _, err := s.evaluate(ctx, tenantID, caSubject{sp: spObjectID}, aud, addr)
+	return applied, blocked, err
+}
+
+// evaluateUserCA evaluates the policies for a user's sign-in: whether
+// one blocks, and whether one requires multifactor authentication.
+func (s *Service) evaluateUserCA(ctx context.Context, tenantID, userID string, groups []string, aud, addr string) ([]AppliedPolicy, bool, bool, error) {
+	return s.evaluate(ctx, tenantID, caSubject{user: userID, groups: groups}, aud, addr)
+}
+
+// caSubject is who signs in: a service principal or a user and its
+// groups.
+type caSubject struct {
+	sp, user string
+	groups   []string
+}
+
+func (s *Service) evaluate(ctx context.Context, tenantID string, who caSubject, aud, addr string) ([]AppliedPolicy, bool, bool, error) {
 	var ps []*CAPolicy
 	var locs []*NamedLocation
 	err := s.st.Read(ctx, func(tx store.Tx) error {
@@ -279,7 +325,7 @@ func (s *Service) evaluateCA(ctx context.Context, tenantID, spObjectID, aud, add
 		return err
 	})
 	if err != nil || len(ps) == 0 {
-		return []AppliedPolicy{}, false, err
+		return []AppliedPolicy{}, false, false, err
 	}
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].CreatedDateTime.Before(ps[j].CreatedDateTime) })
 	ip, _ := netip.ParseAddr(hostOf(addr))
@@ -303,11 +349,11 @@ func (s *Service) evaluateCA(ctx context.Context, tenantID, spObjectID, aud, add
 		return false
 	}
 	app := resourceApp(aud)
-	blocked := false
+	blocked, mfa := false, false
 	out := make([]AppliedPolicy, 0, len(ps))
 	for _, p := range ps {
 		ap := AppliedPolicy{ID: p.ID, DisplayName: p.DisplayName, EnforcedGrantControls: []string{}}
-		applies := p.appliesTo(spObjectID, app, inLocation)
+		applies := p.appliesTo(who, app, inLocation)
 		switch {
 		case p.State == "disabled":
 			ap.Result = "notEnabled"
@@ -316,23 +362,40 @@ func (s *Service) evaluateCA(ctx context.Context, tenantID, spObjectID, aud, add
 		case p.State == "enabledForReportingButNotEnforced":
 			ap.Result = "reportOnlyNotApplied"
 		case applies:
+			// Block blocks; MFA is a failure too here: no grant mlgov
+			// serves can satisfy it yet.
 			ap.Result, ap.EnforcedGrantControls = "failure", p.GrantControls.BuiltInControls
-			blocked = true
+			if p.GrantControls.BuiltInControls[0] == "block" {
+				blocked = true
+			} else {
+				mfa = true
+			}
 		default:
 			ap.Result = "notApplied"
 		}
 		out = append(out, ap)
 	}
-	return out, blocked, nil
+	return out, blocked, mfa, nil
 }
 
 // appliesTo reports whether the policy's conditions hold.
-func (p *CAPolicy) appliesTo(sp, app string, inLocation func(string) bool) bool {
+func (p *CAPolicy) appliesTo(who caSubject, app string, inLocation func(string) bool) bool {
 	c := p.Conditions
-	ca := c.ClientApplications
-	if !(containsFold(ca.IncludeServicePrincipals, "ServicePrincipalsInMyTenant") || containsFold(ca.IncludeServicePrincipals, sp)) ||
-		containsFold(ca.ExcludeServicePrincipals, sp) {
-		return false
+	if ca := c.ClientApplications; ca != nil && len(ca.IncludeServicePrincipals) > 0 {
+		if who.sp == "" || !(containsFold(ca.IncludeServicePrincipals, "ServicePrincipalsInMyTenant") || containsFold(ca.IncludeServicePrincipals, who.sp)) ||
+			containsFold(ca.ExcludeServicePrincipals, who.sp) {
+			return false
+		}
+	} else {
+		u := c.Users
+		if who.user == "" || u == nil {
+			return false
+		}
+		inGroups := func(l []string) bool { return slices.ContainsFunc(who.groups, func(g string) bool { return containsFold(l, g) }) }
+		if !(containsFold(u.IncludeUsers, "All") || containsFold(u.IncludeUsers, who.user) || inGroups(u.IncludeGroups)) ||
+			containsFold(u.ExcludeUsers, who.user) || inGroups(u.ExcludeGroups) {
+			return false
+		}
 	}
 	if !(containsFold(c.Applications.IncludeApplications, "All") || containsFold(c.Applications.IncludeApplications, app)) ||
 		containsFold(c.Applications.ExcludeApplications, app) {

@@ -144,12 +144,19 @@ func (s *Service) MemberOf(ctx context.Context, tenantID, objectID string) ([]st
 }
 
 // ObjectType returns the type of a directory object by object id
-// (ServicePrincipal or Group); ok is false when the tenant has none.
+// (ServicePrincipal, User or Group); ok is false when the tenant has
+// none.
 func (s *Service) ObjectType(ctx context.Context, tenantID, objectID string) (typ string, ok bool, err error) {
 	tenantID, objectID = strings.ToLower(tenantID), strings.ToLower(objectID)
 	err = s.st.Read(ctx, func(tx store.Tx) error {
 		if _, err := getGroup(ctx, tx, tenantID, objectID); err == nil {
 			typ, ok = "Group", true
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := tx.GetObject(ctx, KindUser, userKey(tenantID, objectID)); err == nil {
+			typ, ok = "User", true
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err

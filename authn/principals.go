@@ -141,6 +141,9 @@ func (s *Service) checkPrincipal(ctx context.Context, p *Principal, now time.Tim
 	if p.ManagedIdentity != "" {
 		return s.checkManagedIdentity(ctx, p, now)
 	}
+	if p.Type == "User" && uuid.Valid(p.ObjectID) {
+		return s.checkUser(ctx, p, now)
+	}
 	if p.Type != "ServicePrincipal" || !uuid.Valid(p.AppID) || !uuid.Valid(p.ObjectID) {
 		return tokenErr(ErrUnknownPrincipal, "The access token is invalid: its principal '%s' (application '%s') does not exist in tenant '%s'.", clip(p.ObjectID), clip(p.AppID), p.TenantID)
 	}

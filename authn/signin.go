@@ -68,6 +68,9 @@ type SignIn struct {
 	SignInEventTypes        []string     `json:"signInEventTypes"`
 	IsInteractive           bool         `json:"isInteractive"`
 	ConditionalAccessStatus string       `json:"conditionalAccessStatus"`
+	// UserPrincipalName and UserID name the user of a user's sign-in.
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	UserID            string `json:"userId,omitempty"`
 	// AppliedConditionalAccessPolicies are the policies evaluated and
 	// their results (conditional.go).
 	AppliedConditionalAccessPolicies []AppliedPolicy `json:"appliedConditionalAccessPolicies"`

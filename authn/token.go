@@ -57,6 +57,12 @@ type accessClaims struct {
 	// MIResource is a managed identity's resource id (managed
 	// identities' tokens only).
 	MIResource string `json:"xms_mirid,omitempty"`
+	// Users' tokens only.
+	UPN        string   `json:"upn,omitempty"`
+	UniqueName string   `json:"unique_name,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Scp        string   `json:"scp,omitempty"`
+	Amr        []string `json:"amr,omitempty"`
 }
 
 // reserved OpenID scopes a client may add to a client-credentials
@@ -255,13 +261,7 @@ func (s *Service) authenticate(ctx context.Context, r TokenRequest, tenantID str
 	if oerr != nil {
 		return nil, oerr, nil
 	}
-	si.ResourceID, si.ResourceDisplayName = armAppID, armAppDisplayName
-	switch {
-	case slices.Contains(GraphAudiences, aud):
-		si.ResourceID, si.ResourceDisplayName = graphAppID, "Microsoft Graph"
-	case slices.Contains(MLAudiences, aud):
-		si.ResourceID, si.ResourceDisplayName = AzureMachineLearningAppID, "Azure Machine Learning"
-	}
+	si.ResourceID, si.ResourceDisplayName = resourceApp(aud), resourceAppName(aud)
 	applied, blocked, err := s.evaluateCA(ctx, tenantID, rec.ObjectID, aud, r.ClientAddress)
 	if err != nil {
 		return nil, nil, err

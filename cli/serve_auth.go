@@ -60,7 +60,8 @@ func (a *tokenAuth) Authenticate(ctx context.Context, header string) (*activityl
 		}
 		if err == nil {
 			if err = a.svc.CheckTenant(p, a.tenantID); err == nil {
-				name := p.DisplayName
+				// ARM names users by their UPN, applications by id.
+				name, _ := p.Claims["upn"].(string)
 				if p.Type != "User" || name == "" {
 					name = p.AppID
 				}

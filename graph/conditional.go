@@ -83,7 +83,19 @@ func decodePolicy(b []byte, into *authn.CAPolicy) error {
 		}
 	}
 	if c, ok := m["conditions"].(map[string]any); ok {
-		evaluated := map[string]bool{"applications": true, "clientApplications": true, "locations": true}
+		evaluated := map[string]bool{"applications": true, "clientApplications": true, "locations": true, "users": true}
+		if u, ok := c["users"].(map[string]any); ok {
+			for k, v := range u {
+				switch k {
+				case "includeUsers", "excludeUsers", "includeGroups", "excludeGroups":
+				default:
+					if !inert(v) {
+						return badRequest("conditions.users.%s is not evaluated by mlgov: it evaluates users and groups.", clip(k))
+					}
+					delete(u, k)
+				}
+			}
+		}
 		for k, v := range c {
 			if all, ok := v.([]any); ok && k == "clientAppTypes" && len(all) == 1 && all[0] == "all" {
 				continue // every client app type: what mlgov evaluates

@@ -2,6 +2,7 @@
 // that the official @microsoft/microsoft-graph-client drives it with a
 // custom base URL and a Graph-audience token:
 //
+//	/v1.0/users[/{id or upn}]                  GET, POST, PATCH, DELETE (users.go)
 //	/v1.0/groups[/{id}]                        GET, POST, DELETE
 //	/v1.0/groups/{id}/members                  GET
 //	/v1.0/groups/{id}/members/$ref             POST {"@odata.id": ".../directoryObjects/{id}"}
@@ -190,6 +191,8 @@ func (s *Server) serve(r *http.Request) (any, int, error) {
 		return s.signIns(ctx, q)
 	case len(seg) >= 2 && seg[0] == "identity" && seg[1] == "conditionalAccess":
 		return s.conditionalAccess(ctx, r, method, seg[2:])
+	case seg[0] == "users":
+		return s.users(ctx, r, method, seg[1:])
 	case seg[0] == "groups":
 		return s.groups(ctx, r, method, seg[1:])
 	case seg[0] == "applications":

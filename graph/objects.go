@@ -132,6 +132,11 @@ func (s *Server) object(ctx context.Context, id string) (map[string]any, error) 
 		o["@odata.type"] = "#microsoft.graph.group"
 		return o, nil
 	}
+	if u, err := s.dir.GetUser(ctx, s.cfg.TenantID, id); err == nil && uuid.Valid(id) {
+		o := userJSON(u)
+		o["@odata.type"] = "#microsoft.graph.user"
+		return o, nil
+	}
 	sps, err := s.dir.ServicePrincipals(ctx, s.cfg.TenantID)
 	if err != nil {
 		return nil, err

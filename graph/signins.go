@@ -49,6 +49,7 @@ func (s *Server) signIns(ctx context.Context, q url.Values) (any, int, error) {
 			"resourceDisplayName": r.ResourceDisplayName, "homeTenantId": r.HomeTenantID, "resourceTenantId": r.ResourceTenantID,
 			"uniqueTokenIdentifier": r.UniqueTokenIdentifier, "status": r.Status, "signInEventTypes": r.SignInEventTypes,
 			"isInteractive": r.IsInteractive, "conditionalAccessStatus": r.ConditionalAccessStatus,
+			"userPrincipalName": nilIfEmpty(r.UserPrincipalName), "userId": nilIfEmpty(r.UserID),
 			"appliedConditionalAccessPolicies": r.AppliedConditionalAccessPolicies})
 	}
 	out := s.collection("auditLogs/signIns", items)

@@ -26,6 +26,7 @@ type Service interface {
 	Tenant(ctx context.Context, id string) (*authn.Tenant, error)
 	Issuer(tenantID string) string
 	ClientCredentials(ctx context.Context, r authn.TokenRequest) (*authn.Token, error)
+	PasswordGrant(ctx context.Context, r authn.PasswordRequest) (*authn.Token, error)
 	JWKS(ctx context.Context) ([]byte, error)
 }
 
@@ -129,7 +130,7 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		TokenEndpoint:                     root + "/oauth2/v2.0/token",
 		JWKSURI:                           root + "/discovery/v2.0/keys",
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
-		GrantTypesSupported:               []string{"client_credentials"},
+		GrantTypesSupported:               []string{"client_credentials", "password"},
 		ResponseTypesSupported:            []string{},
 		SubjectTypesSupported:             []string{"pairwise"},
 		IDTokenSigningAlgValuesSupported:  []string{authn.Algorithm},
@@ -179,6 +180,22 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
+	case "password":
+		// A user's password (the resource owner password grant, as
+		// az login --username sends it).
+		tok, err := h.svc.PasswordGrant(r.Context(), authn.PasswordRequest{TenantID: t.ID, ClientID: form.Get("client_id"), Username: form.Get("username"),
+			Password: form.Get("password"), Scope: form.Get("scope"), ClientAddress: clientAddress(r), CorrelationID: correlationID(r)})
+		if err != nil {
+			var oe *authn.OAuthError
+			if errors.As(err, &oe) {
+				h.oauthError(w, r, oe, false)
+			} else {
+				h.internal(w, r, err)
+			}
+			return
+		}
+		writeJSON(w, http.StatusOK, tokenResponse{TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn, AccessToken: tok.AccessToken})
+		return
 	case "":
 		h.oauthError(w, r, authn.MissingParameter("grant_type"), false)
 		return

@@ -203,9 +203,9 @@ func TestTokenErrors(t *testing.T) {
 		}, 400, "invalid_request", 900144},
 		{"unknown tenant", func() *http.Request { return tokenRequest(unknownTenant, valid()) }, 400, "invalid_request", 90002},
 		{"tenant by name", func() *http.Request { return tokenRequest("contoso.onmicrosoft.com", valid()) }, 400, "invalid_request", 90002},
-		{"grant_type password", func() *http.Request {
+		{"grant_type password without a username", func() *http.Request {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("grant_type", "password") }))
-		}, 400, "unsupported_grant_type", 70003},
+		}, 400, "invalid_request", 900144},
 		{"grant_type authorization_code", func() *http.Request {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("grant_type", "authorization_code") }))
 		}, 400, "unsupported_grant_type", 70003},
@@ -339,6 +339,9 @@ var errDown = errors.New("database is down: secret internals")
 func (failing) Tenant(context.Context, string) (*authn.Tenant, error) { return nil, errDown }
 func (failing) Issuer(string) string                                  { return "" }
 func (failing) ClientCredentials(context.Context, authn.TokenRequest) (*authn.Token, error) {
+	return nil, errDown
+}
+func (failing) PasswordGrant(context.Context, authn.PasswordRequest) (*authn.Token, error) {
 	return nil, errDown
 }
 func (failing) JWKS(context.Context) ([]byte, error) { return nil, errDown }

@@ -129,7 +129,7 @@ func TestGraphDirectory(t *testing.T) {
 			{"GET", "/groups/00000000-0000-4000-8000-000000000000", nil, 404, "Request_ResourceNotFound"},
 			{"POST", "/groups/" + gid + "/members/$ref", map[string]any{"@odata.id": s.URL + "/v1.0/directoryObjects/00000000-0000-4000-8000-000000000000"}, 404, "Request_ResourceNotFound"},
 			{"POST", "/servicePrincipals", map[string]any{"appId": "nope"}, 400, "Request_BadRequest"},
-			{"GET", "/users", nil, 400, "BadRequest"},
+			{"GET", "/devices", nil, 400, "BadRequest"},
 		} {
 			if m := s.graph(t, admin, c.method, c.path, c.body, c.status); graphErrorCode(m) != c.code {
 				t.Errorf("%s %s: %v, want %s", c.method, c.path, m, c.code)

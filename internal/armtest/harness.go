@@ -74,7 +74,11 @@ func (a *auth) Authenticate(ctx context.Context, h string) (*activitylog.Caller,
 		var p *authn.Principal
 		if p, err = a.svc.Verify(ctx, tok); err == nil {
 			if err = a.svc.CheckTenant(p, a.tenant); err == nil {
-				return &activitylog.Caller{Name: p.AppID, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: authn.ClaimsJSON(p)}, nil
+				name := p.AppID
+				if upn, _ := p.Claims["upn"].(string); p.Type == "User" && upn != "" {
+					name = upn
+				}
+				return &activitylog.Caller{Name: name, ObjectID: p.ObjectID, TenantID: p.TenantID, AppID: p.AppID, Type: p.Type, Claims: authn.ClaimsJSON(p)}, nil
 			}
 		}
 	}
