@@ -391,7 +391,9 @@ func (p *CAPolicy) appliesTo(who caSubject, app string, inLocation func(string) 
 		if who.user == "" || u == nil {
 			return false
 		}
-		inGroups := func(l []string) bool { return slices.ContainsFunc(who.groups, func(g string) bool { return containsFold(l, g) }) }
+		inGroups := func(l []string) bool {
+			return slices.ContainsFunc(who.groups, func(g string) bool { return containsFold(l, g) })
+		}
 		if !(containsFold(u.IncludeUsers, "All") || containsFold(u.IncludeUsers, who.user) || inGroups(u.IncludeGroups)) ||
 			containsFold(u.ExcludeUsers, who.user) || inGroups(u.ExcludeGroups) {
 			return false

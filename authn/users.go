@@ -92,7 +92,9 @@ func checkPassword(pw string) error {
 	return nil
 }
 
-func userKey(tenantID, oid string) string { return strings.ToLower(tenantID) + "/" + strings.ToLower(oid) }
+func userKey(tenantID, oid string) string {
+	return strings.ToLower(tenantID) + "/" + strings.ToLower(oid)
+}
 
 // CreateUser creates a user with a password.
 func (s *Service) CreateUser(ctx context.Context, tenantID string, spec User, password string) (*User, error) {
