@@ -395,7 +395,21 @@ func (s *Server) authenticate(req *http.Request) (*activitylog.Caller, error) {
 	if s.Auth == nil {
 		return nil, &AuthError{Code: "AuthenticationFailed", Message: "Authentication failed: no token verifier is configured."}
 	}
-	return s.Auth.Authenticate(req.Context(), h)
+	return s.Auth.Authenticate(WithClientAddress(req.Context(), clientIP(req)), h)
+}
+
+type clientAddressKey struct{}
+
+// WithClientAddress records the client's address in ctx, for the
+// verifiers that decide by it (conditional access on external tokens).
+func WithClientAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// ClientAddress is the client's address WithClientAddress recorded ("").
+func ClientAddress(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddressKey{}).(string)
+	return a
 }
 
 // parse turns an HTTP request into a resources.Request. After the path is

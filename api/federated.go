@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/mlgov/mlgov/activitylog"
+	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/federation"
 )
 
@@ -14,6 +15,10 @@ import (
 // (by its iss claim, unverified) and, if so, the caller it verifies.
 type Federated struct {
 	Issuer *federation.Issuer
+	// Policies, when set, applies conditional access to the verified
+	// caller (its object id, groups, amr claim and address) on every
+	// request: an error refuses it.
+	Policies func(ctx context.Context, c *activitylog.Caller, amr []string, addr string) error
 }
 
 // Authenticate verifies tok when the issuer's (ok false: another
@@ -30,5 +35,23 @@ func (f *Federated) Authenticate(ctx context.Context, tok string) (c *activitylo
 		return nil, true, err
 	}
 	claims, _ := json.Marshal(id.Claims)
-	return &activitylog.Caller{Name: id.Name, ObjectID: id.ObjectID, TenantID: id.TenantID, Type: "User", Groups: id.Groups, Claims: claims}, true, nil
+	c = &activitylog.Caller{Name: id.Name, ObjectID: id.ObjectID, TenantID: id.TenantID, Type: "User", Groups: id.Groups, Claims: claims}
+	if f.Policies != nil {
+		var amr []string
+		if l, ok := id.Claims["amr"].([]any); ok {
+			for _, v := range l {
+				if s, ok := v.(string); ok {
+					amr = append(amr, s)
+				}
+			}
+		}
+		if err := f.Policies(ctx, c, amr, ClientAddress(ctx)); err != nil {
+			var oe *authn.OAuthError
+			if errors.As(err, &oe) {
+				return nil, true, &AuthError{Code: "InvalidAuthenticationToken", Message: oe.Description}
+			}
+			return nil, true, err
+		}
+	}
+	return c, true, nil
 }

@@ -437,3 +437,31 @@ func hostOf(addr string) string {
 	}
 	return addr
 }
+
+// CheckExternal applies conditional access to a request of an external
+// issuer's caller (serve --oidc-issuer) to ARM: the users policies that
+// name it (its object id, its token's groups and the directory groups
+// they are in) are enforced on every request, since mlgov did not issue
+// its token. A policy that blocks refuses (AADSTS53003); one that
+// requires MFA refuses unless the token's amr claim names mfa
+// (AADSTS50076). Report-only policies are not logged here (no sign-in).
+func (s *Service) CheckExternal(ctx context.Context, tenantID, objectID string, groups, amr []string, addr string) error {
+	all := append([]string(nil), groups...)
+	for _, g := range groups {
+		more, err := s.MemberOf(ctx, tenantID, g)
+		if err != nil {
+			return err
+		}
+		all = append(all, more...)
+	}
+	_, blocked, mfa, err := s.evaluate(ctx, tenantID, caSubject{user: objectID, groups: all}, "https://management.azure.com/", addr)
+	switch {
+	case err != nil:
+		return err
+	case blocked:
+		return oauthErr("invalid_grant", 53003, "Access has been blocked by Conditional Access policies: the external token's user may not reach this application.")
+	case mfa && !slices.Contains(amr, "mfa"):
+		return oauthErr("invalid_grant", 50076, "A Conditional Access policy requires multi-factor authentication, and the external token's amr claim does not name mfa: sign in again at the issuer with a second factor.")
+	}
+	return nil
+}

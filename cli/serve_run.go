@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlgov/mlgov/access"
+	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/govern"
@@ -289,7 +290,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			return err
 		}
 		if fed != nil {
-			auth.fed = &api.Federated{Issuer: fed}
+			auth.fed = &api.Federated{Issuer: fed, Policies: func(ctx context.Context, c *activitylog.Caller, amr []string, addr string) error {
+				return idsvc.CheckExternal(ctx, bs.TenantID, c.ObjectID, c.Groups, amr, addr)
+			}}
 			log.Info("trusting an external issuer's tokens", "issuer", fed.Issuer())
 		}
 	}

@@ -43,6 +43,26 @@ func TestFederatedIssuer(t *testing.T) {
 		if r := s.DoAs(t, bob, "GET", ws+av, nil); r.Status != 403 {
 			t.Errorf("bob's GET: %d", r.Status)
 		}
+		// Conditional access on external tokens: a policy requiring MFA
+		// of the group for ARM refuses a token whose amr lacks mfa.
+		admin := s.graphToken(t, s.ClientID, s.ClientSecret)
+		pol := s.graph(t, admin, "POST", "/identity/conditionalAccess/policies", map[string]any{
+			"displayName": "MFA for ARM", "state": "enabled",
+			"conditions": map[string]any{
+				"users":        map[string]any{"includeGroups": []any{team}},
+				"applications": map[string]any{"includeApplications": []any{"797f4846-ba00-4fd7-ba43-dac1f8f63013"}},
+			},
+			"grantControls": map[string]any{"operator": "OR", "builtInControls": []any{"mfa"}},
+		}, 201)
+		r = s.DoAs(t, tok, "GET", ws+av, nil)
+		if r.Status != 401 || !strings.Contains(r.ErrorMessage(), "amr claim does not name mfa") {
+			t.Errorf("alice's token without mfa under an MFA policy: %d %s", r.Status, r.Body)
+		}
+		withMFA := f.Token(t, map[string]any{"sub": alice, "groups": []any{"/ml-team"}, "amr": []any{"pwd", "mfa"}}, f.Key)
+		if r := s.DoAs(t, withMFA, "GET", ws+av, nil); r.Status != 200 {
+			t.Errorf("alice's token with mfa: %d %s", r.Status, r.Body)
+		}
+		s.graph(t, admin, "DELETE", "/identity/conditionalAccess/policies/"+pol["id"].(string), nil, 204)
 		other, _ := rsa.GenerateKey(rand.Reader, 2048)
 		for name, bad := range map[string]string{
 			"another key":      f.Token(t, map[string]any{"sub": alice, "groups": []any{"/ml-team"}}, other),

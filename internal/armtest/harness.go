@@ -63,7 +63,11 @@ type auth struct {
 
 // TrustIssuer makes the server accept the tokens of an external issuer
 // (serve --oidc-issuer).
-func (s *Server) TrustIssuer(iss *federation.Issuer) { s.auth.fed = &api.Federated{Issuer: iss} }
+func (s *Server) TrustIssuer(iss *federation.Issuer) {
+	s.auth.fed = &api.Federated{Issuer: iss, Policies: func(ctx context.Context, c *activitylog.Caller, amr []string, addr string) error {
+		return s.Directory.CheckExternal(ctx, s.TenantID, c.ObjectID, c.Groups, amr, addr)
+	}}
+}
 
 func (a *auth) Authenticate(ctx context.Context, h string) (*activitylog.Caller, error) {
 	tok, err := authn.BearerToken(h)
