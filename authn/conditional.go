@@ -280,6 +280,27 @@ func resourceApp(aud string) string {
 	return armAppID
 }
 
+// recordCA records the policies evaluated for a sign-in and their
+// outcome, and returns the refusal when a policy blocks it or requires
+// multifactor authentication (which no grant mlgov serves does).
+func (si *SignIn) recordCA(applied []AppliedPolicy, blocked, mfa bool) *OAuthError {
+	si.AppliedConditionalAccessPolicies = applied
+	for _, ap := range applied {
+		if ap.Result == "failure" || ap.Result == "success" {
+			si.ConditionalAccessStatus = "success"
+		}
+	}
+	switch {
+	case blocked:
+		si.ConditionalAccessStatus = "failure"
+		return oauthErr("invalid_grant", 53003, "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.")
+	case mfa:
+		si.ConditionalAccessStatus = "failure"
+		return oauthErr("invalid_grant", 50076, "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '%s'.", si.ResourceID)
+	}
+	return nil
+}
+
 // resourceAppName is the display name of a token's resource
 // application (a sign-in's resourceDisplayName).
 func resourceAppName(aud string) string {

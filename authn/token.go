@@ -266,15 +266,8 @@ func (s *Service) authenticate(ctx context.Context, r TokenRequest, tenantID str
 	if err != nil {
 		return nil, nil, err
 	}
-	si.AppliedConditionalAccessPolicies = applied
-	for _, ap := range applied {
-		if ap.Result == "failure" || ap.Result == "success" {
-			si.ConditionalAccessStatus = "success"
-		}
-	}
-	if blocked {
-		si.ConditionalAccessStatus = "failure"
-		return nil, oauthErr("invalid_grant", 53003, "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."), nil
+	if oerr := si.recordCA(applied, blocked, false); oerr != nil {
+		return nil, oerr, nil
 	}
 	tok, err := s.issue(ctx, rec, cred, aud, now)
 	if err != nil {

@@ -439,19 +439,8 @@ func (s *Service) passwordSignIn(ctx context.Context, r PasswordRequest, tenantI
 	if err != nil {
 		return nil, nil, err
 	}
-	si.AppliedConditionalAccessPolicies = applied
-	for _, ap := range applied {
-		if ap.Result == "failure" || ap.Result == "success" {
-			si.ConditionalAccessStatus = "success"
-		}
-	}
-	switch {
-	case blocked:
-		si.ConditionalAccessStatus = "failure"
-		return nil, oauthErr("invalid_grant", 53003, "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."), nil
-	case mfa:
-		si.ConditionalAccessStatus = "failure"
-		return nil, oauthErr("invalid_grant", 50076, "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '%s'.", si.ResourceID), nil
+	if oerr := si.recordCA(applied, blocked, mfa); oerr != nil {
+		return nil, oerr, nil
 	}
 	tok, err := s.issueUser(ctx, rec, r.ClientID, aud, now)
 	if err != nil {

@@ -94,17 +94,9 @@ func TestRunner(t *testing.T) {
 	jobAPI := b.Endpoint + "/jobs/" + b.SubscriptionID + "/rg1/ws1/j1/"
 	get := func(what string) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest("GET", jobAPI+what, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d %v", what, resp.StatusCode, m)
+		st, m := armSend(t, hc, jobAPI, token, "GET", what, "")
+		if st != 200 {
+			t.Fatalf("GET %s: %d %v", what, st, m)
 		}
 		return m
 	}

@@ -7,11 +7,10 @@ import (
 	"testing"
 )
 
-// tokenOverHTTP asks the token endpoint for a client-credentials token
-// (the client's address is the test's, 127.0.0.1).
-func (s *Server) tokenOverHTTP(t *testing.T, p *Principal, scope string) (int, map[string]any) {
+// postToken posts a form to the token endpoint over HTTP (the client's
+// address is the test's, 127.0.0.1) and decodes the answer.
+func (s *Server) postToken(t *testing.T, form url.Values) (int, map[string]any) {
 	t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {p.AppID}, "client_secret": {p.Secret}, "scope": {scope}}
 	resp, err := s.Client.PostForm(s.URL+"/"+s.TenantID+"/oauth2/v2.0/token", form)
 	if err != nil {
 		t.Fatal(err)
@@ -20,6 +19,12 @@ func (s *Server) tokenOverHTTP(t *testing.T, p *Principal, scope string) (int, m
 	var m map[string]any
 	json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
+}
+
+// tokenOverHTTP asks the token endpoint for a client-credentials token.
+func (s *Server) tokenOverHTTP(t *testing.T, p *Principal, scope string) (int, map[string]any) {
+	t.Helper()
+	return s.postToken(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {p.AppID}, "client_secret": {p.Secret}, "scope": {scope}})
 }
 
 // TestConditionalAccess: a policy blocking service principals' tokens

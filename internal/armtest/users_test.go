@@ -1,7 +1,6 @@
 package armtest
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,15 +10,7 @@ import (
 // az login --username does (Azure CLI's client id).
 func (s *Server) userToken(t *testing.T, username, password, scope string) (int, map[string]any) {
 	t.Helper()
-	form := url.Values{"grant_type": {"password"}, "client_id": {"04b07795-8ddb-461a-bbee-02f9e1bf7b46"}, "username": {username}, "password": {password}, "scope": {scope}}
-	resp, err := s.Client.PostForm(s.URL+"/"+s.TenantID+"/oauth2/v2.0/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return s.postToken(t, url.Values{"grant_type": {"password"}, "client_id": {"04b07795-8ddb-461a-bbee-02f9e1bf7b46"}, "username": {username}, "password": {password}, "scope": {scope}})
 }
 
 // TestUsers: users made through Graph sign in with their password, are
