@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -146,4 +148,49 @@ func leaveGroups(ctx context.Context, tx store.Tx, tenantID, objectID string, no
 		}
 	}
 	return nil
+}
+
+// ErrAppInvalid marks application settings mlgov refuses (the message
+// says why).
+var ErrAppInvalid = errors.New("authn: invalid application")
+
+// AppClient are an application's sign-in settings; nil fields are kept.
+type AppClient struct {
+	// RedirectURIs and SPARedirectURIs are the redirect URIs of the
+	// authorization code flow (Graph's publicClient.redirectUris and
+	// spa.redirectUris).
+	RedirectURIs, SPARedirectURIs []string
+	// PublicClient allows the device code flow (isFallbackPublicClient).
+	PublicClient *bool
+}
+
+// SetPublicClient sets an application's sign-in settings. A redirect URI
+// is https, or http on a loopback address (RFC 8252), without a
+// fragment.
+func (s *Service) SetPublicClient(ctx context.Context, tenantID, appID string, c AppClient) error {
+	if len(c.RedirectURIs)+len(c.SPARedirectURIs) > 256 {
+		return fmt.Errorf("%w: an application has at most 256 redirect URIs", ErrAppInvalid)
+	}
+	for _, u := range slices.Concat(c.RedirectURIs, c.SPARedirectURIs) {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Fragment != "" || pu.Host == "" || !(pu.Scheme == "https" || loopback(u)) {
+			return fmt.Errorf("%w: the redirect URI '%s' is not an https URL, or an http URL of a loopback address, without a fragment", ErrAppInvalid, clip(u))
+		}
+	}
+	return s.st.Write(ctx, func(tx store.Tx) error {
+		rec, err := getSP(ctx, tx, tenantID, appID)
+		if err != nil {
+			return err
+		}
+		if c.RedirectURIs != nil {
+			rec.RedirectURIs = slices.Compact(slices.Sorted(slices.Values(c.RedirectURIs)))
+		}
+		if c.SPARedirectURIs != nil {
+			rec.SPARedirectURIs = slices.Compact(slices.Sorted(slices.Values(c.SPARedirectURIs)))
+		}
+		if c.PublicClient != nil {
+			rec.PublicClient = *c.PublicClient
+		}
+		return putSP(ctx, tx, rec, s.now())
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,12 @@ type ServicePrincipal struct {
 	// application without a service principal, which gets no tokens.
 	AppObjectID         string
 	HasServicePrincipal bool
+	// RedirectURIs and SPARedirectURIs are the application's redirect
+	// URIs of the authorization code flow (Graph's publicClient and spa
+	// redirectUris); PublicClient allows the device code flow (Graph's
+	// isFallbackPublicClient).
+	RedirectURIs, SPARedirectURIs []string
+	PublicClient                  bool
 }
 
 // PasswordCredential describes one client secret (never the secret).
@@ -86,6 +93,10 @@ type spRecord struct {
 	// /servicePrincipals not yet, or its service principal was deleted):
 	// it gets no tokens. Stored inverted so that earlier records have one.
 	NoServicePrincipal bool `json:"noServicePrincipal,omitempty"`
+	// RedirectURIs and PublicClient: ServicePrincipal's.
+	RedirectURIs    []string `json:"redirectUris,omitempty"`
+	SPARedirectURIs []string `json:"spaRedirectUris,omitempty"`
+	PublicClient    bool     `json:"isFallbackPublicClient,omitempty"`
 }
 
 // secretRecord stores a client secret as SHA-256(salt || secret); the
@@ -111,6 +122,7 @@ func (r *spRecord) public() *ServicePrincipal {
 		DisplayName: r.DisplayName, Roles: append([]string(nil), r.Roles...), CreatedAt: r.CreatedAt,
 		AccountEnabled: !r.Disabled, LockedUntil: r.LockedUntil,
 		AppObjectID: r.applicationObjectID(), HasServicePrincipal: !r.NoServicePrincipal,
+		RedirectURIs: slices.Clone(r.RedirectURIs), SPARedirectURIs: slices.Clone(r.SPARedirectURIs), PublicClient: r.PublicClient,
 	}
 	for _, c := range r.Secrets {
 		sp.PasswordCredentials = append(sp.PasswordCredentials, PasswordCredential{KeyID: c.KeyID, DisplayName: c.DisplayName, Hint: c.Hint, Start: c.Start, End: c.End})

@@ -62,10 +62,9 @@ func MissingParameter(name string) *OAuthError {
 	return oauthErr("invalid_request", 900144, "The request body must contain the following parameter: '%s'.", name)
 }
 
-// UnsupportedGrantType is Entra's AADSTS70003 (this server supports only
-// client_credentials).
+// UnsupportedGrantType is Entra's AADSTS70003.
 func UnsupportedGrantType(grantType string) *OAuthError {
-	return oauthErr("unsupported_grant_type", 70003, "The app requested an unsupported grant type '%s'. Supported grant types: client_credentials.", grantType)
+	return oauthErr("unsupported_grant_type", 70003, "The app requested an unsupported grant type '%s'. Supported grant types: client_credentials, password, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code.", clip(grantType))
 }
 
 // TenantNotFound is Entra's AADSTS90002. The token endpoint reports it as

@@ -68,6 +68,9 @@ type SignIn struct {
 	SignInEventTypes        []string     `json:"signInEventTypes"`
 	IsInteractive           bool         `json:"isInteractive"`
 	ConditionalAccessStatus string       `json:"conditionalAccessStatus"`
+	// AuthenticationRequirement is singleFactorAuthentication or
+	// multiFactorAuthentication (users' interactive sign-ins).
+	AuthenticationRequirement string `json:"authenticationRequirement,omitempty"`
 	// UserPrincipalName and UserID name the user of a user's sign-in.
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
 	UserID            string `json:"userId,omitempty"`
@@ -155,12 +158,10 @@ type pendingSignIn struct {
 // logSignIn records si and returns once it is written (or ctx ends: the
 // record is then still written).
 func (s *Service) logSignIn(ctx context.Context, si *SignIn) error {
-	body, err := json.Marshal(si)
+	ev, err := si.event()
 	if err != nil {
 		return err
 	}
-	ev := &store.Event{ID: si.ID, SubscriptionKey: SignInLogKey(si.ResourceTenantID), Timestamp: si.CreatedDateTime,
-		ResourceKey: signInAppKey(si.AppID), CorrelationID: strings.ToLower(si.CorrelationID), Body: body}
 	done := make(chan error, 1)
 	w := &s.signIns
 	w.mu.Lock()
@@ -176,6 +177,16 @@ func (s *Service) logSignIn(ctx context.Context, si *SignIn) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// event is the store event of a sign-in record.
+func (si *SignIn) event() (*store.Event, error) {
+	body, err := json.Marshal(si)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Event{ID: si.ID, SubscriptionKey: SignInLogKey(si.ResourceTenantID), Timestamp: si.CreatedDateTime,
+		ResourceKey: signInAppKey(si.AppID), CorrelationID: strings.ToLower(si.CorrelationID), Body: body}, nil
 }
 
 func (s *Service) flushSignIns(ctx context.Context) {

@@ -48,6 +48,10 @@ type userRecord struct {
 	// PasswordID changes with the password: the credential of the
 	// user's tokens.
 	PasswordID string `json:"passwordId"`
+	// Sessions are the user's sign-in sessions (sessions.go).
+	Sessions []*sessionRecord `json:"sessions,omitempty"`
+	// TOTP is the user's authenticator app (totp.go), nil: none.
+	TOTP *totpRecord `json:"totp,omitempty"`
 }
 
 // Argon2id parameters (RFC 9106's second recommended option, 64 MiB).
@@ -282,7 +286,7 @@ func (s *Service) checkUser(ctx context.Context, p *Principal, now time.Time) er
 			if err := json.Unmarshal(o.Body, &r); err != nil {
 				return err
 			}
-			st.found, st.objectID, st.disabled, st.creds = true, strings.ToLower(r.ObjectID), r.Disabled, []string{r.PasswordID}
+			st.found, st.objectID, st.disabled, st.creds = true, strings.ToLower(r.ObjectID), r.Disabled, r.liveCredentials(now)
 			return nil
 		})
 		if err != nil {
@@ -296,7 +300,7 @@ func (s *Service) checkUser(ctx context.Context, p *Principal, now time.Time) er
 	case st.disabled:
 		return tokenErr(ErrPrincipalDisabled, "The access token is invalid: the user '%s' is disabled.", clip(p.ObjectID))
 	case !slices.Contains(st.creds, p.CredentialID):
-		return tokenErr(ErrCredentialRevoked, "The access token is invalid: the password it was issued for has been changed; sign in again.")
+		return tokenErr(ErrCredentialRevoked, "The access token is invalid: its sign-in session has ended (signed out or revoked), or the password it was issued for has been changed; sign in again.")
 	}
 	return nil
 }

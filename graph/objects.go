@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -163,8 +164,15 @@ func credentialsJSON(cs []authn.PasswordCredential) []map[string]any {
 }
 
 func (s *Server) appJSON(sp *authn.ServicePrincipal) map[string]any {
+	list := func(l []string) map[string]any {
+		if l == nil {
+			l = []string{}
+		}
+		return map[string]any{"redirectUris": l}
+	}
 	return map[string]any{"id": sp.AppObjectID, "appId": sp.AppID, "displayName": sp.DisplayName, "signInAudience": "AzureADMyOrg",
-		"createdDateTime": timeJSON(sp.CreatedAt), "passwordCredentials": credentialsJSON(sp.PasswordCredentials)}
+		"createdDateTime": timeJSON(sp.CreatedAt), "passwordCredentials": credentialsJSON(sp.PasswordCredentials),
+		"publicClient": list(sp.RedirectURIs), "spa": list(sp.SPARedirectURIs), "web": list(nil), "isFallbackPublicClient": sp.PublicClient}
 }
 
 func (s *Server) spJSON(sp *authn.ServicePrincipal) map[string]any {
@@ -229,6 +237,7 @@ func (s *Server) applications(ctx context.Context, r *http.Request, method strin
 		var body struct {
 			DisplayName    string `json:"displayName"`
 			SignInAudience string `json:"signInAudience"`
+			appClient
 		}
 		if err := readBody(r, &body); err != nil {
 			return nil, 0, err
@@ -239,9 +248,22 @@ func (s *Server) applications(ctx context.Context, r *http.Request, method strin
 		if body.SignInAudience != "" && body.SignInAudience != "AzureADMyOrg" {
 			return nil, 0, badRequest("signInAudience '%s' is not served: applications are of this directory only (AzureADMyOrg).", clip(body.SignInAudience))
 		}
+		c, err := body.settings()
+		if err != nil {
+			return nil, 0, err
+		}
 		sp, err := s.dir.CreateApplication(ctx, s.cfg.TenantID, body.DisplayName)
 		if err != nil {
 			return nil, 0, err
+		}
+		if c.RedirectURIs != nil || c.SPARedirectURIs != nil || c.PublicClient != nil {
+			if err := s.dir.SetPublicClient(ctx, s.cfg.TenantID, sp.AppID, c); err != nil {
+				// The application was made: take it back rather than keep half of the request.
+				return nil, 0, errors.Join(appError(err), s.dir.DeleteServicePrincipal(ctx, s.cfg.TenantID, sp.AppID))
+			}
+			if sp, err = s.spByAppID(ctx, sp.AppID); err != nil {
+				return nil, 0, err
+			}
 		}
 		return s.entity("applications", s.appJSON(sp)), 201, nil
 	}
@@ -258,6 +280,16 @@ func (s *Server) applications(ctx context.Context, r *http.Request, method strin
 		return s.entity("applications", s.appJSON(app)), 200, nil
 	case len(seg) == 1 && method == "DELETE":
 		return nil, 204, directoryError(s.dir.DeleteServicePrincipal(ctx, s.cfg.TenantID, app.AppID), id)
+	case len(seg) == 1 && method == "PATCH":
+		var body appClient
+		if err := readBody(r, &body); err != nil {
+			return nil, 0, err
+		}
+		c, err := body.settings()
+		if err != nil {
+			return nil, 0, err
+		}
+		return nil, 204, appError(s.dir.SetPublicClient(ctx, s.cfg.TenantID, app.AppID, c))
 	case len(seg) == 2 && seg[1] == "addPassword" && method == "POST":
 		var body struct {
 			PasswordCredential struct {
@@ -371,4 +403,41 @@ func (s *Server) servicePrincipals(ctx context.Context, r *http.Request, method 
 		return nil, 204, directoryError(s.dir.DeleteServicePrincipalOf(ctx, s.cfg.TenantID, sp.AppID), id)
 	}
 	return nil, 0, errf(405, "Request_BadRequest", "The method %s is not served on a service principal.", method)
+}
+
+// appClient are the sign-in settings of an application: the redirect
+// URIs of its authorization code flow (publicClient and spa; web, a
+// confidential client's, is not served) and whether it may use the
+// device code flow.
+type appClient struct {
+	PublicClient           *redirectList `json:"publicClient"`
+	Spa                    *redirectList `json:"spa"`
+	Web                    *redirectList `json:"web"`
+	IsFallbackPublicClient *bool         `json:"isFallbackPublicClient"`
+}
+
+type redirectList struct {
+	RedirectURIs []string `json:"redirectUris"`
+}
+
+// settings returns the request's settings (nil fields: not in it).
+func (a *appClient) settings() (authn.AppClient, error) {
+	if a.Web != nil && len(a.Web.RedirectURIs) > 0 {
+		return authn.AppClient{}, badRequest("web.redirectUris is not served: mlgov's applications are public clients (publicClient or spa redirect URIs, with PKCE).")
+	}
+	c := authn.AppClient{PublicClient: a.IsFallbackPublicClient}
+	if a.PublicClient != nil {
+		c.RedirectURIs = append([]string{}, a.PublicClient.RedirectURIs...)
+	}
+	if a.Spa != nil {
+		c.SPARedirectURIs = append([]string{}, a.Spa.RedirectURIs...)
+	}
+	return c, nil
+}
+
+func appError(err error) error {
+	if errors.Is(err, authn.ErrAppInvalid) {
+		return badRequest("%s", strings.TrimPrefix(err.Error(), authn.ErrAppInvalid.Error()+": "))
+	}
+	return err
 }

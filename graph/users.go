@@ -77,6 +77,8 @@ func (s *Server) users(ctx context.Context, r *http.Request, method string, seg 
 			u.AccountEnabled = false
 		}
 		return s.entity("users", userJSON(u)), 201, nil
+	case len(seg) >= 2:
+		return s.userMethods(ctx, r, method, seg)
 	case len(seg) == 1:
 		u, err := s.dir.GetUser(ctx, s.cfg.TenantID, seg[0])
 		if err != nil {
@@ -101,6 +103,36 @@ func (s *Server) users(ctx context.Context, r *http.Request, method string, seg 
 			}
 			return nil, 204, userError(s.dir.UpdateUser(ctx, s.cfg.TenantID, u.ObjectID, pw, body.AccountEnabled), seg[0])
 		}
+	}
+	return nil, 0, errf(405, "Request_BadRequest", "%s %s is not served.", method, clip(r.URL.Path))
+}
+
+// userMethods serves a user's authentication methods (the authenticator
+// app: list and delete, never its secret) and revokeSignInSessions.
+func (s *Server) userMethods(ctx context.Context, r *http.Request, method string, seg []string) (any, int, error) {
+	u, err := s.dir.GetUser(ctx, s.cfg.TenantID, seg[0])
+	if err != nil {
+		return nil, 0, userError(err, seg[0])
+	}
+	switch {
+	case len(seg) == 2 && seg[1] == "revokeSignInSessions" && method == "POST":
+		if err := s.dir.RevokeSignInSessions(ctx, s.cfg.TenantID, u.ObjectID); err != nil {
+			return nil, 0, userError(err, seg[0])
+		}
+		return map[string]any{"@odata.context": s.cfg.PublicURL + "/v1.0/$metadata#Edm.Boolean", "value": true}, 200, nil
+	case len(seg) == 4 && seg[1] == "authentication" && seg[2] == "softwareOathMethods" && method == "DELETE":
+		return nil, 204, userError(s.dir.DeleteSoftwareOathMethod(ctx, s.cfg.TenantID, u.ObjectID, seg[3]), seg[3])
+	case len(seg) == 3 && seg[1] == "authentication" && (seg[2] == "softwareOathMethods" || seg[2] == "methods") && method == "GET":
+		ms, err := s.dir.SoftwareOathMethods(ctx, s.cfg.TenantID, u.ObjectID)
+		if err != nil {
+			return nil, 0, err
+		}
+		var out []map[string]any
+		for _, m := range ms {
+			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.softwareOathAuthenticationMethod", "id": m.ID,
+				"secretKey": nil, "createdDateTime": timeJSON(m.CreatedAt)})
+		}
+		return s.collection("users('"+u.ObjectID+"')/authentication/"+seg[2], out), 200, nil
 	}
 	return nil, 0, errf(405, "Request_BadRequest", "%s %s is not served.", method, clip(r.URL.Path))
 }

@@ -56,6 +56,9 @@ const (
 	PatternToken     = "POST /{tenant}/oauth2/v2.0/token"
 )
 
+// deviceCodeGrant is RFC 8628's grant type.
+const deviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
 // maxFormBytes bounds a token request body.
 const maxFormBytes = 64 << 10
 
@@ -63,6 +66,7 @@ const maxFormBytes = 64 << 10
 // endpoint for every tenant the service knows.
 type Handler struct {
 	svc  Service
+	ia   Interactive // nil: the service has no interactive sign-in
 	cfg  Config
 	mux  *http.ServeMux
 	base string
@@ -85,6 +89,7 @@ func New(svc Service, cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{svc: svc, cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/")}
+	h.ia, _ = svc.(Interactive)
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h
@@ -96,6 +101,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc(PatternDiscovery, h.discovery)
 	mux.HandleFunc(PatternKeys, h.keys)
 	mux.HandleFunc(PatternToken, h.token)
+	if h.ia != nil {
+		h.registerInteractive(mux)
+	}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -114,6 +122,11 @@ type discoveryDoc struct {
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint,omitempty"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint,omitempty"`
+	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
+	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
 }
 
 func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
@@ -124,8 +137,8 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 	root := h.base + "/" + t.ID
 	doc := discoveryDoc{
 		Issuer: h.svc.Issuer(t.ID),
-		// Not served (no interactive sign-in), but MSAL requires the field
-		// and reads the tenant id from its first path segment.
+		// MSAL requires the field and reads the tenant id from its first
+		// path segment.
 		AuthorizationEndpoint:             root + "/oauth2/v2.0/authorize",
 		TokenEndpoint:                     root + "/oauth2/v2.0/token",
 		JWKSURI:                           root + "/discovery/v2.0/keys",
@@ -137,6 +150,17 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		ScopesSupported:                   []string{"https://management.azure.com/.default", "https://management.core.windows.net//.default"},
 		ClaimsSupported: []string{"aud", "iss", "iat", "nbf", "exp", "app_displayname", "appid", "appidacr", "azp", "azpacr",
 			"idp", "idtyp", "oid", authn.CredentialClaim, "roles", "sub", "tid", "uti", "ver"},
+	}
+	if h.ia != nil {
+		doc.GrantTypesSupported = append(doc.GrantTypesSupported, "authorization_code", "refresh_token", deviceCodeGrant)
+		doc.ResponseTypesSupported = []string{"code"}
+		doc.ResponseModesSupported = []string{"query", "fragment"}
+		doc.CodeChallengeMethodsSupported = []string{"S256"}
+		doc.DeviceAuthorizationEndpoint = root + "/oauth2/v2.0/devicecode"
+		doc.EndSessionEndpoint = root + "/oauth2/v2.0/logout"
+		doc.RevocationEndpoint = root + "/oauth2/v2.0/revoke"
+		doc.ScopesSupported = append(doc.ScopesSupported, "openid", "profile", "offline_access")
+		doc.ClaimsSupported = append(doc.ClaimsSupported, "amr", "auth_time", "name", "nonce", "preferred_username", "scp", "sid", "upn")
 	}
 	w.Header().Set("Cache-Control", "max-age=86400, private")
 	writeJSON(w, http.StatusOK, doc)
@@ -195,6 +219,13 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, tokenResponse{TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn, AccessToken: tok.AccessToken})
+		return
+	case "authorization_code", "refresh_token", deviceCodeGrant:
+		if h.ia == nil {
+			h.oauthError(w, r, authn.UnsupportedGrantType(gt), false)
+			return
+		}
+		h.userGrant(w, r, t, gt, form)
 		return
 	case "":
 		h.oauthError(w, r, authn.MissingParameter("grant_type"), false)

@@ -206,9 +206,12 @@ func TestTokenErrors(t *testing.T) {
 		{"grant_type password without a username", func() *http.Request {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("grant_type", "password") }))
 		}, 400, "invalid_request", 900144},
-		{"grant_type authorization_code", func() *http.Request {
-			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("grant_type", "authorization_code") }))
+		{"grant_type implicit", func() *http.Request {
+			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("grant_type", "implicit") }))
 		}, 400, "unsupported_grant_type", 70003},
+		{"grant_type authorization_code with a client secret", func() *http.Request {
+			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("grant_type", "authorization_code") }))
+		}, 400, "invalid_request", 700025},
 		{"missing grant_type", func() *http.Request {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Del("grant_type") }))
 		}, 400, "invalid_request", 900144},
@@ -312,7 +315,8 @@ func TestMethodsAndPaths(t *testing.T) {
 	}{
 		{http.MethodGet, "/" + f.tenant.ID + "/oauth2/v2.0/token", http.StatusMethodNotAllowed},
 		{http.MethodPost, "/" + f.tenant.ID + "/v2.0/.well-known/openid-configuration", http.StatusMethodNotAllowed},
-		{http.MethodGet, "/" + f.tenant.ID + "/oauth2/v2.0/authorize", http.StatusNotFound},
+		{http.MethodGet, "/" + f.tenant.ID + "/oauth2/v2.0/authorize", http.StatusBadRequest}, // no client_id: a page says so
+		{http.MethodPost, "/" + f.tenant.ID + "/oauth2/v2.0/authorize", http.StatusMethodNotAllowed},
 		{http.MethodGet, "/common/discovery/instance", http.StatusNotFound},
 	} {
 		if w := do(f.h, httptest.NewRequest(tc.method, base+tc.path, nil)); w.Code != tc.status {

@@ -11,14 +11,7 @@ import (
 // address is the test's, 127.0.0.1) and decodes the answer.
 func (s *Server) postToken(t *testing.T, form url.Values) (int, map[string]any) {
 	t.Helper()
-	resp, err := s.Client.PostForm(s.URL+"/"+s.TenantID+"/oauth2/v2.0/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/token", form)
 }
 
 // tokenOverHTTP asks the token endpoint for a client-credentials token.

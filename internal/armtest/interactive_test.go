@@ -1,0 +1,469 @@
+package armtest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlgov/mlgov/authn"
+)
+
+// browser is a user agent for the sign-in pages: it keeps cookies and
+// does not follow redirects (the test reads where it is sent).
+type browser struct {
+	t *testing.T
+	s *Server
+	c *http.Client
+}
+
+func (s *Server) newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, s: s, c: &http.Client{Transport: s.Client.Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// page is a response of the sign-in pages.
+type page struct {
+	status   int
+	location string
+	body     string
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return page{resp.StatusCode, resp.Header.Get("Location"), string(body)}
+}
+
+func (b *browser) get(u string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.s.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var hiddenField = regexp.MustCompile(`name="(flow|tenant|stage)" value="([^"]*)"`)
+
+// submit posts a page's form with the fields given added.
+func (b *browser) submit(p page, fields url.Values) page {
+	b.t.Helper()
+	form := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(p.body, -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if form.Get("flow") == "" {
+		b.t.Fatalf("no sign-in form on the page: %d %s", p.status, p.body)
+	}
+	for k, v := range fields {
+		form[k] = v
+	}
+	return b.post("/oauth2/flow", form)
+}
+
+func (p page) stage() string {
+	if m := regexp.MustCompile(`name="stage" value="([a-z]+)"`).FindStringSubmatch(p.body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func (p page) errorText() string {
+	if m := regexp.MustCompile(`(?s)id="error">(.*?)</p>`).FindStringSubmatch(p.body); m != nil {
+		return html.UnescapeString(m[1])
+	}
+	return ""
+}
+
+func (p page) secret() string {
+	if m := regexp.MustCompile(`id="secret">([A-Z2-7]+)<`).FindStringSubmatch(p.body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+const azureCLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+// pkce returns a verifier and its S256 challenge.
+func pkce() (string, string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	h := sha256.Sum256([]byte(v))
+	return v, base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// authorizeURL is an authorization request of the Azure CLI's client.
+func (s *Server) authorizeURL(redirect, scope, challenge, state string, extra ...string) string {
+	q := url.Values{"client_id": {azureCLI}, "response_type": {"code"}, "redirect_uri": {redirect}, "scope": {scope},
+		"state": {state}, "nonce": {"n-" + state}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	return s.URL + "/" + s.TenantID + "/oauth2/v2.0/authorize?" + q.Encode()
+}
+
+// claimsOf decodes a JWT's payload (unverified: the test reads what was
+// issued).
+func claimsOf(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func errorCode(m map[string]any) string {
+	d, _ := m["error_description"].(string)
+	if i := strings.IndexByte(d, ':'); strings.HasPrefix(d, "AADSTS") && i > 0 {
+		return d[:i]
+	}
+	return d
+}
+
+// TestInteractiveSignIn: the authorization code flow with PKCE and the
+// device code flow, with MFA by TOTP (enrolled during the first sign-in
+// that needs it) where a conditional access policy requires it for the
+// Azure Machine Learning app; refresh tokens rotated (a replayed one
+// ends the session), a replayed code ending its session, sign-out and
+// revocation refusing the session's access tokens at once, a new
+// password ending every session, and the sign-in log.
+func TestInteractiveSignIn(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		admin := s.graphToken(t, s.ClientID, s.ClientSecret)
+		const pw, upn = "Str0ng-passw0rd!", "carol@corp.example"
+		carol := s.graph(t, admin, "POST", "/users", map[string]any{"displayName": "Carol", "userPrincipalName": upn,
+			"passwordProfile": map[string]any{"password": pw}}, 201)
+		cid := carol["id"].(string)
+		ws := s.mustWorkspace(t, "rg1", "ws1")
+		s.assignRole(t, ws, roleIDByName(t, s, "AzureML Data Scientist"), cid, "User")
+		s.graph(t, admin, "POST", "/identity/conditionalAccess/policies", map[string]any{
+			"displayName": "MFA for Azure ML", "state": "enabled",
+			"conditions": map[string]any{
+				"users":        map[string]any{"includeUsers": []any{cid}},
+				"applications": map[string]any{"includeApplications": []any{"0736f41a-0425-4b46-bdb5-1563eff02385"}},
+			},
+			"grantControls": map[string]any{"operator": "OR", "builtInControls": []any{"mfa"}},
+		}, 201)
+		const redirect = "http://localhost:8400/callback"
+		mlScope := "https://ml.azure.com/.default openid profile offline_access"
+
+		// Refusals before any sign-in: a redirect URI the client may not
+		// use is shown, never followed; a request without PKCE goes back
+		// to the client with the error.
+		b := s.newBrowser(t)
+		verifier, challenge := pkce()
+		if p := b.get(s.authorizeURL("https://evil.example/cb", mlScope, challenge, "s0")); p.status != 400 || p.location != "" || !strings.Contains(p.body, "AADSTS50011") {
+			t.Errorf("a foreign redirect URI: %d %q %s", p.status, p.location, p.errorText())
+		}
+		if p := b.get(s.authorizeURL(redirect, mlScope, "", "s0")); p.status != 302 || !strings.Contains(p.location, "error=invalid_request") || !strings.Contains(p.location, "state=s0") {
+			t.Errorf("no PKCE: %d %q", p.status, p.location)
+		}
+
+		// The code flow: password, then enrolment of an authenticator
+		// (the policy needs MFA and carol has none).
+		p := b.get(s.authorizeURL(redirect, mlScope, challenge, "s1"))
+		if p.status != 200 || p.stage() != "password" {
+			t.Fatalf("authorize: %d %s", p.status, p.body)
+		}
+		if q := b.submit(p, url.Values{"username": {upn}, "password": {"Wr0ng-password!"}}); q.stage() != "password" || !strings.Contains(q.errorText(), "invalid username or password") {
+			t.Errorf("a wrong password: %d %s", q.status, q.errorText())
+		}
+		p = b.submit(p, url.Values{"username": {upn}, "password": {pw}})
+		secret := p.secret()
+		if p.stage() != "enrol" || secret == "" || !strings.Contains(p.body, "otpauth://totp/") {
+			t.Fatalf("after the password under an MFA policy: %d %s", p.status, p.body)
+		}
+		if q := b.submit(p, url.Values{"otc": {"000000"}}); q.stage() != "enrol" || q.errorText() == "" {
+			t.Errorf("a wrong code: %d %s", q.status, q.errorText())
+		}
+		now := time.Now()
+		code, _ := authn.TOTPCode(secret, now)
+		p = b.submit(p, url.Values{"otc": {code}})
+		if p.status != 302 || !strings.HasPrefix(p.location, redirect+"?") {
+			t.Fatalf("after the first code: %d %q %s", p.status, p.location, p.errorText())
+		}
+		back, _ := url.Parse(p.location)
+		if back.Query().Get("state") != "s1" || back.Query().Get("code") == "" {
+			t.Fatalf("redirect: %s", p.location)
+		}
+		authCode := back.Query().Get("code")
+		redeem := url.Values{"grant_type": {"authorization_code"}, "client_id": {azureCLI}, "code": {authCode}, "redirect_uri": {redirect},
+			"code_verifier": {verifier}, "scope": {mlScope}, "client_info": {"1"}}
+		bad := url.Values{}
+		for k, v := range redeem {
+			bad[k] = v
+		}
+		bad.Set("code_verifier", "x"+verifier[1:])
+		if st, m := s.postToken(t, bad); st != 400 || errorCode(m) != "AADSTS501481" {
+			t.Errorf("a wrong verifier: %d %v", st, m)
+		}
+		st, tok := s.postToken(t, redeem)
+		if st != 200 || tok["refresh_token"] == nil || tok["id_token"] == nil || tok["client_info"] == nil {
+			t.Fatalf("redeeming the code: %d %v", st, tok)
+		}
+		at := claimsOf(t, tok["access_token"].(string))
+		if at["aud"] != "https://ml.azure.com" || at["oid"] != cid || !slices.Contains(toStrings(at["amr"]), "mfa") || at["idtyp"] != "user" {
+			t.Errorf("the access token: %v", at)
+		}
+		if id := claimsOf(t, tok["id_token"].(string)); id["nonce"] != "n-s1" || id["aud"] != azureCLI || id["preferred_username"] != upn {
+			t.Errorf("the ID token: %v", id)
+		}
+
+		// A refresh token gets an ARM token (no MFA policy there; the
+		// session did MFA anyway) and is replaced.
+		rt := tok["refresh_token"].(string)
+		refresh := func(rt, scope string) (int, map[string]any) {
+			return s.postToken(t, url.Values{"grant_type": {"refresh_token"}, "client_id": {azureCLI}, "refresh_token": {rt}, "scope": {scope}})
+		}
+		st, arm := refresh(rt, "https://management.azure.com/.default offline_access")
+		if st != 200 || arm["refresh_token"] == nil || arm["refresh_token"] == rt {
+			t.Fatalf("refresh: %d %v", st, arm)
+		}
+		armToken := arm["access_token"].(string)
+		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 200 {
+			t.Errorf("carol reads her workspace: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, armToken, "PUT", ws+"/computes/c1?api-version=2024-04-01", `{"location":"eastus","properties":{"computeType":"AmlCompute"}}`); r.Status != 403 {
+			t.Errorf("carol creates a compute: %d", r.Status)
+		}
+		rt2 := arm["refresh_token"].(string)
+
+		// The replayed code ends the session: its tokens stop at once.
+		if st, m := s.postToken(t, redeem); st != 400 || errorCode(m) != "AADSTS54005" {
+			t.Errorf("the code again: %d %v", st, m)
+		}
+		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 401 {
+			t.Errorf("a token of the ended session: %d %s", r.Status, r.Body)
+		}
+		if st, m := refresh(rt2, "https://management.azure.com/.default offline_access"); st != 400 || errorCode(m) != "AADSTS50173" {
+			t.Errorf("a refresh token of the ended session: %d %v", st, m)
+		}
+
+		// Signing in again: the browser's session ended too, so the
+		// password is asked again, then the code (enrolled now). The code
+		// just used is refused (no replay); the next step's is taken.
+		verifier, challenge = pkce()
+		p = b.get(s.authorizeURL(redirect, mlScope, challenge, "s2"))
+		if p.stage() != "password" {
+			t.Fatalf("second sign-in: %d %s", p.status, p.body)
+		}
+		p = b.submit(p, url.Values{"username": {upn}, "password": {pw}})
+		if p.stage() != "mfa" {
+			t.Fatalf("second sign-in after the password: %d %s", p.status, p.body)
+		}
+		if q := b.submit(p, url.Values{"otc": {code}}); q.stage() != "mfa" || !strings.Contains(q.errorText(), "already used") {
+			t.Errorf("a replayed TOTP code: %d %s", q.status, q.errorText())
+		}
+		next, _ := authn.TOTPCode(secret, now.Add(30*time.Second))
+		p = b.submit(p, url.Values{"otc": {next}})
+		if p.status != 302 {
+			t.Fatalf("second sign-in, the code: %d %s", p.status, p.errorText())
+		}
+		back, _ = url.Parse(p.location)
+		st, tok = s.postToken(t, url.Values{"grant_type": {"authorization_code"}, "client_id": {azureCLI}, "code": {back.Query().Get("code")},
+			"redirect_uri": {redirect}, "code_verifier": {verifier}, "scope": {"https://management.azure.com/.default offline_access"}})
+		if st != 200 {
+			t.Fatalf("second code: %d %v", st, tok)
+		}
+		armToken, rt = tok["access_token"].(string), tok["refresh_token"].(string)
+		st, m := refresh(rt, "https://management.azure.com/.default offline_access")
+		if st != 200 {
+			t.Fatalf("refresh: %d %v", st, m)
+		}
+		// The refresh token just replaced, presented again: theft.
+		if st, m := refresh(rt, "https://management.azure.com/.default offline_access"); st != 400 || errorCode(m) != "AADSTS50173" {
+			t.Errorf("a replaced refresh token: %d %v", st, m)
+		}
+		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 401 {
+			t.Errorf("after a refresh token replay the session's tokens: %d", r.Status)
+		}
+
+		// Single sign-on, then sign-out: after a sign-in to ARM (no MFA
+		// policy there), a new authorization request of the same browser
+		// skips the password; logging out ends the session and its tokens.
+		verifier, challenge = pkce()
+		p = b.get(s.authorizeURL(redirect, "https://management.azure.com/.default", challenge, "s3"))
+		if p.stage() != "password" {
+			t.Fatalf("third sign-in: %d %s", p.status, p.body)
+		}
+		if p = b.submit(p, url.Values{"username": {upn}, "password": {pw}}); p.status != 302 || !strings.Contains(p.location, "code=") {
+			t.Fatalf("third sign-in: %d %s", p.status, p.errorText())
+		}
+		verifier, challenge = pkce()
+		p = b.get(s.authorizeURL(redirect, "https://management.azure.com/.default offline_access", challenge, "s4"))
+		if p.status != 302 || !strings.Contains(p.location, "code=") {
+			t.Fatalf("single sign-on: %d %s", p.status, p.body)
+		}
+		back, _ = url.Parse(p.location)
+		st, tok = s.postToken(t, url.Values{"grant_type": {"authorization_code"}, "client_id": {azureCLI}, "code": {back.Query().Get("code")},
+			"redirect_uri": {redirect}, "code_verifier": {verifier}})
+		if st != 200 {
+			t.Fatalf("single sign-on code: %d %v", st, tok)
+		}
+		armToken = tok["access_token"].(string)
+		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 200 {
+			t.Errorf("before sign-out: %d", r.Status)
+		}
+		p = b.get(s.URL + "/" + s.TenantID + "/oauth2/v2.0/logout?" + url.Values{"client_id": {azureCLI}, "post_logout_redirect_uri": {"http://localhost:8400/bye"}}.Encode())
+		if p.status != 302 || p.location != "http://localhost:8400/bye" {
+			t.Errorf("sign-out: %d %q", p.status, p.location)
+		}
+		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 401 {
+			t.Errorf("after sign-out: %d", r.Status)
+		}
+		if p := b.get(s.authorizeURL(redirect, mlScope, challenge, "s5")); p.stage() != "password" {
+			t.Errorf("after sign-out the browser signs in again: %d %s", p.status, p.body)
+		}
+
+		// The device code flow (ARM: no MFA), approved in another
+		// browser; pending until then, single use.
+		st, dc := s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/devicecode", url.Values{"client_id": {azureCLI}, "scope": {"https://management.azure.com/.default offline_access openid"}})
+		if st != 200 || dc["user_code"] == nil || dc["verification_uri"] != s.URL+"/devicelogin" {
+			t.Fatalf("device code: %d %v", st, dc)
+		}
+		poll := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "client_id": {azureCLI}, "device_code": {dc["device_code"].(string)}}
+		if st, m := s.postToken(t, poll); st != 400 || m["error"] != "authorization_pending" {
+			t.Errorf("polling before approval: %d %v", st, m)
+		}
+		d := s.newBrowser(t)
+		if p := d.post("/devicelogin", url.Values{"code": {"BCDFGHJKL"}}); p.status != 400 || !strings.Contains(p.body, "AADSTS70020") {
+			t.Errorf("a wrong user code: %d %s", p.status, p.errorText())
+		}
+		p = d.post("/devicelogin", url.Values{"code": {strings.ToLower(dc["user_code"].(string))}})
+		p = d.submit(p, url.Values{"username": {upn}, "password": {pw}})
+		if p.status != 200 || !strings.Contains(p.body, `id="done"`) {
+			t.Fatalf("device sign-in: %d %s", p.status, p.body)
+		}
+		st, tok = s.postToken(t, poll)
+		if st != 200 || tok["refresh_token"] == nil {
+			t.Fatalf("device token: %d %v", st, tok)
+		}
+		if amr := toStrings(claimsOf(t, tok["access_token"].(string))["amr"]); slices.Contains(amr, "mfa") {
+			t.Errorf("a device sign-in without MFA says mfa: %v", amr)
+		}
+		if st, m := s.postToken(t, poll); st != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("the device code again: %d %v", st, m)
+		}
+		devToken, devRT := tok["access_token"].(string), tok["refresh_token"].(string)
+		// That session did no MFA: Azure ML needs it, so its refresh
+		// token cannot get an Azure ML token.
+		if st, m := refresh(devRT, "https://ml.azure.com/.default offline_access"); st != 400 || errorCode(m) != "AADSTS50076" {
+			t.Errorf("a single-factor session's refresh for Azure ML: %d %v", st, m)
+		}
+		// Revocation (mlgov logout) ends it.
+		if st, _ := s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/revoke", url.Values{"token": {devRT}, "client_id": {azureCLI}}); st != 200 {
+			t.Errorf("revoke: %d", st)
+		}
+		if r := s.DoAs(t, devToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 401 {
+			t.Errorf("after revocation: %d", r.Status)
+		}
+
+		// A new password ends the sessions made with the old one.
+		st, dc = s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/devicecode", url.Values{"client_id": {azureCLI}, "scope": {"https://management.azure.com/.default offline_access"}})
+		p = d.post("/devicelogin", url.Values{"code": {dc["user_code"].(string)}})
+		d.submit(p, url.Values{"username": {upn}, "password": {pw}})
+		_, tok = s.postToken(t, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "client_id": {azureCLI}, "device_code": {dc["device_code"].(string)}})
+		s.graph(t, admin, "PATCH", "/users/"+cid, map[string]any{"passwordProfile": map[string]any{"password": "An0ther-passw0rd!"}}, 204)
+		if st, m := refresh(tok["refresh_token"].(string), "https://management.azure.com/.default"); st != 400 || errorCode(m) != "AADSTS50173" {
+			t.Errorf("a refresh token after a password change: %d %v", st, m)
+		}
+
+		// The authenticator app in Graph: listed without its secret;
+		// deleting it makes the next MFA sign-in enrol again.
+		ms := s.graph(t, admin, "GET", "/users/"+cid+"/authentication/softwareOathMethods", nil, 200)["value"].([]any)
+		if len(ms) != 1 || ms[0].(map[string]any)["secretKey"] != nil {
+			t.Fatalf("methods: %v", ms)
+		}
+		s.graph(t, admin, "DELETE", "/users/"+cid+"/authentication/softwareOathMethods/"+ms[0].(map[string]any)["id"].(string), nil, 204)
+		_, challenge = pkce()
+		p = s.newBrowser(t).get(s.authorizeURL(redirect, mlScope, challenge, "s6"))
+		if p = s.newBrowser(t).submit(p, url.Values{"username": {upn}, "password": {"An0ther-passw0rd!"}}); p.stage() != "password" {
+			// Another browser cannot continue the flow: the page says so.
+			if !strings.Contains(p.body, "another browser") {
+				t.Errorf("a flow continued in another browser: %d %s", p.status, p.body)
+			}
+		}
+
+		// The sign-in log: interactive sign-ins with their requirement
+		// and the policy's outcome.
+		var mfaOK, wrongCode bool
+		for _, v := range s.graph(t, admin, "GET", "/auditLogs/signIns", nil, 200)["value"].([]any) {
+			e := v.(map[string]any)
+			if e["isInteractive"] != true {
+				continue
+			}
+			status := e["status"].(map[string]any)
+			if status["errorCode"] == float64(0) && e["authenticationRequirement"] == "multiFactorAuthentication" && e["resourceDisplayName"] == "Azure Machine Learning" {
+				for _, ap := range e["appliedConditionalAccessPolicies"].([]any) {
+					if ap.(map[string]any)["result"] == "success" {
+						mfaOK = true
+					}
+				}
+			}
+			if status["errorCode"] == float64(500121) {
+				wrongCode = true
+			}
+		}
+		if !mfaOK || !wrongCode {
+			t.Errorf("sign-in log: MFA satisfied %v, a wrong code %v", mfaOK, wrongCode)
+		}
+	})
+}
+
+// postForm posts a form to a path of the server (the token endpoint's
+// and the device authorization's) and decodes the JSON answer.
+func (s *Server) postForm(t *testing.T, path string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	resp, err := s.Client.PostForm(s.URL+path, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func toStrings(v any) []string {
+	var out []string
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
