@@ -50,7 +50,7 @@ func (s *Server) signIns(ctx context.Context, q url.Values) (any, int, error) {
 			"uniqueTokenIdentifier": r.UniqueTokenIdentifier, "status": r.Status, "signInEventTypes": r.SignInEventTypes,
 			"isInteractive": r.IsInteractive, "conditionalAccessStatus": r.ConditionalAccessStatus,
 			"userPrincipalName": nilIfEmpty(r.UserPrincipalName), "userId": nilIfEmpty(r.UserID),
-			"authenticationRequirement": nilIfEmpty(r.AuthenticationRequirement),
+			"authenticationRequirement":        nilIfEmpty(r.AuthenticationRequirement),
 			"appliedConditionalAccessPolicies": r.AppliedConditionalAccessPolicies})
 	}
 	out := s.collection("auditLogs/signIns", items)
