@@ -81,7 +81,7 @@ func newDirectoryCmd(e *env) *cobra.Command {
 	cred := &cobra.Command{Use: "credential", Short: "Client secrets of a service principal"}
 	cred.AddCommand(newCredentialResetCmd(e))
 	sp.AddCommand(cred)
-	c.AddCommand(sp, newDirectoryGroupCmd(e), newDirectoryAppCmd(e))
+	c.AddCommand(sp, newDirectoryGroupCmd(e), newDirectoryAppCmd(e), newDirectoryUserCmd(e))
 	return c
 }
 

@@ -75,6 +75,9 @@ func stripQuery(p string) string {
 // connOptions are the flags every command talking to a server shares.
 type connOptions struct {
 	bootstrap, endpoint, credentials, subscription, output string
+	// login: the signed-in user's session (mlgov login) in loginFile.
+	login     bool
+	loginFile string
 }
 
 func (o *connOptions) register(f *pflag.FlagSet) {
@@ -90,6 +93,8 @@ func (o *connOptions) registerConn(f *pflag.FlagSet) {
 	f.StringVar(&o.endpoint, "endpoint", "", "ARM endpoint URL of the server (with --credentials, instead of --bootstrap)")
 	f.StringVar(&o.credentials, "credentials", "", `JSON file {"tenantId","clientId","clientSecret","authorityHost"?,"caCertFile"?,"subscriptionId"?} (with --endpoint)`)
 	f.StringVar(&o.subscription, "subscription", "", "subscription id of the default scope (default: the bootstrap or credentials file's)")
+	f.BoolVar(&o.login, "login", false, "as the user signed in with mlgov login (instead of --bootstrap's identity)")
+	f.StringVar(&o.loginFile, "login-file", defaultLoginFile(), "the login file of mlgov login (with --login)")
 }
 
 func (o *connOptions) validate() error {
@@ -98,6 +103,9 @@ func (o *connOptions) validate() error {
 	}
 	if (o.endpoint == "") != (o.credentials == "") {
 		return errors.New("--endpoint and --credentials go together")
+	}
+	if o.login && o.endpoint != "" {
+		return errors.New("--login uses the server of mlgov login: it does not go with --endpoint and --credentials")
 	}
 	if o.endpoint != "" {
 		u, err := url.Parse(o.endpoint)
@@ -142,7 +150,12 @@ func (o *connOptions) openFor(ctx context.Context, scope string, checks ...error
 
 func (o *connOptions) connect(ctx context.Context, scope string) (*armClient, error) {
 	var c *armClient
-	if o.endpoint == "" {
+	if o.login {
+		var err error
+		if c, err = loginClient(ctx, o.loginFile, scope); err != nil {
+			return nil, err
+		}
+	} else if o.endpoint == "" {
 		var err error
 		if c, err = newClientFor(ctx, o.bootstrap, scope); err != nil {
 			return nil, err

@@ -106,8 +106,10 @@ func builtInJSON(path, typ, name string) (json.RawMessage, error) {
 	return govern.BuiltinResource(raw, typ, name)
 }
 
+// firstLine is s up to its first line break (an Entra error description
+// without its trace lines).
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		return s[:i]
 	}
 	return s

@@ -5,12 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"html"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,90 +13,6 @@ import (
 
 	"github.com/mlgov/mlgov/authn"
 )
-
-// browser is a user agent for the sign-in pages: it keeps cookies and
-// does not follow redirects (the test reads where it is sent).
-type browser struct {
-	t *testing.T
-	s *Server
-	c *http.Client
-}
-
-func (s *Server) newBrowser(t *testing.T) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, s: s, c: &http.Client{Transport: s.Client.Transport, Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-// page is a response of the sign-in pages.
-type page struct {
-	status   int
-	location string
-	body     string
-}
-
-func (b *browser) do(req *http.Request) page {
-	b.t.Helper()
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return page{resp.StatusCode, resp.Header.Get("Location"), string(body)}
-}
-
-func (b *browser) get(u string) page {
-	b.t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	return b.do(req)
-}
-
-func (b *browser) post(path string, form url.Values) page {
-	b.t.Helper()
-	req, _ := http.NewRequest("POST", b.s.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
-}
-
-var hiddenField = regexp.MustCompile(`name="(flow|tenant|stage)" value="([^"]*)"`)
-
-// submit posts a page's form with the fields given added.
-func (b *browser) submit(p page, fields url.Values) page {
-	b.t.Helper()
-	form := url.Values{}
-	for _, m := range hiddenField.FindAllStringSubmatch(p.body, -1) {
-		form.Set(m[1], html.UnescapeString(m[2]))
-	}
-	if form.Get("flow") == "" {
-		b.t.Fatalf("no sign-in form on the page: %d %s", p.status, p.body)
-	}
-	for k, v := range fields {
-		form[k] = v
-	}
-	return b.post("/oauth2/flow", form)
-}
-
-func (p page) stage() string {
-	if m := regexp.MustCompile(`name="stage" value="([a-z]+)"`).FindStringSubmatch(p.body); m != nil {
-		return m[1]
-	}
-	return ""
-}
-
-func (p page) errorText() string {
-	if m := regexp.MustCompile(`(?s)id="error">(.*?)</p>`).FindStringSubmatch(p.body); m != nil {
-		return html.UnescapeString(m[1])
-	}
-	return ""
-}
-
-func (p page) secret() string {
-	if m := regexp.MustCompile(`id="secret">([A-Z2-7]+)<`).FindStringSubmatch(p.body); m != nil {
-		return m[1]
-	}
-	return ""
-}
 
 const azureCLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 
@@ -184,39 +95,39 @@ func TestInteractiveSignIn(t *testing.T) {
 		// to the client with the error.
 		b := s.newBrowser(t)
 		verifier, challenge := pkce()
-		if p := b.get(s.authorizeURL("https://evil.example/cb", mlScope, challenge, "s0")); p.status != 400 || p.location != "" || !strings.Contains(p.body, "AADSTS50011") {
-			t.Errorf("a foreign redirect URI: %d %q %s", p.status, p.location, p.errorText())
+		if p := b.Get(s.authorizeURL("https://evil.example/cb", mlScope, challenge, "s0")); p.Status != 400 || p.Location != "" || !strings.Contains(p.Body, "AADSTS50011") {
+			t.Errorf("a foreign redirect URI: %d %q %s", p.Status, p.Location, p.ErrorText())
 		}
-		if p := b.get(s.authorizeURL(redirect, mlScope, "", "s0")); p.status != 302 || !strings.Contains(p.location, "error=invalid_request") || !strings.Contains(p.location, "state=s0") {
-			t.Errorf("no PKCE: %d %q", p.status, p.location)
+		if p := b.Get(s.authorizeURL(redirect, mlScope, "", "s0")); p.Status != 302 || !strings.Contains(p.Location, "error=invalid_request") || !strings.Contains(p.Location, "state=s0") {
+			t.Errorf("no PKCE: %d %q", p.Status, p.Location)
 		}
 
 		// The code flow: password, then enrolment of an authenticator
 		// (the policy needs MFA and carol has none).
-		p := b.get(s.authorizeURL(redirect, mlScope, challenge, "s1"))
-		if p.status != 200 || p.stage() != "password" {
-			t.Fatalf("authorize: %d %s", p.status, p.body)
+		p := b.Get(s.authorizeURL(redirect, mlScope, challenge, "s1"))
+		if p.Status != 200 || p.Stage() != "password" {
+			t.Fatalf("authorize: %d %s", p.Status, p.Body)
 		}
-		if q := b.submit(p, url.Values{"username": {upn}, "password": {"Wr0ng-password!"}}); q.stage() != "password" || !strings.Contains(q.errorText(), "invalid username or password") {
-			t.Errorf("a wrong password: %d %s", q.status, q.errorText())
+		if q := b.Submit(p, url.Values{"username": {upn}, "password": {"Wr0ng-password!"}}); q.Stage() != "password" || !strings.Contains(q.ErrorText(), "invalid username or password") {
+			t.Errorf("a wrong password: %d %s", q.Status, q.ErrorText())
 		}
-		p = b.submit(p, url.Values{"username": {upn}, "password": {pw}})
-		secret := p.secret()
-		if p.stage() != "enrol" || secret == "" || !strings.Contains(p.body, "otpauth://totp/") {
-			t.Fatalf("after the password under an MFA policy: %d %s", p.status, p.body)
+		p = b.Submit(p, url.Values{"username": {upn}, "password": {pw}})
+		secret := p.Secret()
+		if p.Stage() != "enrol" || secret == "" || !strings.Contains(p.Body, "otpauth://totp/") {
+			t.Fatalf("after the password under an MFA policy: %d %s", p.Status, p.Body)
 		}
-		if q := b.submit(p, url.Values{"otc": {"000000"}}); q.stage() != "enrol" || q.errorText() == "" {
-			t.Errorf("a wrong code: %d %s", q.status, q.errorText())
+		if q := b.Submit(p, url.Values{"otc": {"000000"}}); q.Stage() != "enrol" || q.ErrorText() == "" {
+			t.Errorf("a wrong code: %d %s", q.Status, q.ErrorText())
 		}
 		now := time.Now()
 		code, _ := authn.TOTPCode(secret, now)
-		p = b.submit(p, url.Values{"otc": {code}})
-		if p.status != 302 || !strings.HasPrefix(p.location, redirect+"?") {
-			t.Fatalf("after the first code: %d %q %s", p.status, p.location, p.errorText())
+		p = b.Submit(p, url.Values{"otc": {code}})
+		if p.Status != 302 || !strings.HasPrefix(p.Location, redirect+"?") {
+			t.Fatalf("after the first code: %d %q %s", p.Status, p.Location, p.ErrorText())
 		}
-		back, _ := url.Parse(p.location)
+		back, _ := url.Parse(p.Location)
 		if back.Query().Get("state") != "s1" || back.Query().Get("code") == "" {
-			t.Fatalf("redirect: %s", p.location)
+			t.Fatalf("redirect: %s", p.Location)
 		}
 		authCode := back.Query().Get("code")
 		redeem := url.Values{"grant_type": {"authorization_code"}, "client_id": {azureCLI}, "code": {authCode}, "redirect_uri": {redirect},
@@ -275,23 +186,23 @@ func TestInteractiveSignIn(t *testing.T) {
 		// password is asked again, then the code (enrolled now). The code
 		// just used is refused (no replay); the next step's is taken.
 		verifier, challenge = pkce()
-		p = b.get(s.authorizeURL(redirect, mlScope, challenge, "s2"))
-		if p.stage() != "password" {
-			t.Fatalf("second sign-in: %d %s", p.status, p.body)
+		p = b.Get(s.authorizeURL(redirect, mlScope, challenge, "s2"))
+		if p.Stage() != "password" {
+			t.Fatalf("second sign-in: %d %s", p.Status, p.Body)
 		}
-		p = b.submit(p, url.Values{"username": {upn}, "password": {pw}})
-		if p.stage() != "mfa" {
-			t.Fatalf("second sign-in after the password: %d %s", p.status, p.body)
+		p = b.Submit(p, url.Values{"username": {upn}, "password": {pw}})
+		if p.Stage() != "mfa" {
+			t.Fatalf("second sign-in after the password: %d %s", p.Status, p.Body)
 		}
-		if q := b.submit(p, url.Values{"otc": {code}}); q.stage() != "mfa" || !strings.Contains(q.errorText(), "already used") {
-			t.Errorf("a replayed TOTP code: %d %s", q.status, q.errorText())
+		if q := b.Submit(p, url.Values{"otc": {code}}); q.Stage() != "mfa" || !strings.Contains(q.ErrorText(), "already used") {
+			t.Errorf("a replayed TOTP code: %d %s", q.Status, q.ErrorText())
 		}
 		next, _ := authn.TOTPCode(secret, now.Add(30*time.Second))
-		p = b.submit(p, url.Values{"otc": {next}})
-		if p.status != 302 {
-			t.Fatalf("second sign-in, the code: %d %s", p.status, p.errorText())
+		p = b.Submit(p, url.Values{"otc": {next}})
+		if p.Status != 302 {
+			t.Fatalf("second sign-in, the code: %d %s", p.Status, p.ErrorText())
 		}
-		back, _ = url.Parse(p.location)
+		back, _ = url.Parse(p.Location)
 		st, tok = s.postToken(t, url.Values{"grant_type": {"authorization_code"}, "client_id": {azureCLI}, "code": {back.Query().Get("code")},
 			"redirect_uri": {redirect}, "code_verifier": {verifier}, "scope": {"https://management.azure.com/.default offline_access"}})
 		if st != 200 {
@@ -314,19 +225,19 @@ func TestInteractiveSignIn(t *testing.T) {
 		// policy there), a new authorization request of the same browser
 		// skips the password; logging out ends the session and its tokens.
 		verifier, challenge = pkce()
-		p = b.get(s.authorizeURL(redirect, "https://management.azure.com/.default", challenge, "s3"))
-		if p.stage() != "password" {
-			t.Fatalf("third sign-in: %d %s", p.status, p.body)
+		p = b.Get(s.authorizeURL(redirect, "https://management.azure.com/.default", challenge, "s3"))
+		if p.Stage() != "password" {
+			t.Fatalf("third sign-in: %d %s", p.Status, p.Body)
 		}
-		if p = b.submit(p, url.Values{"username": {upn}, "password": {pw}}); p.status != 302 || !strings.Contains(p.location, "code=") {
-			t.Fatalf("third sign-in: %d %s", p.status, p.errorText())
+		if p = b.Submit(p, url.Values{"username": {upn}, "password": {pw}}); p.Status != 302 || !strings.Contains(p.Location, "code=") {
+			t.Fatalf("third sign-in: %d %s", p.Status, p.ErrorText())
 		}
 		verifier, challenge = pkce()
-		p = b.get(s.authorizeURL(redirect, "https://management.azure.com/.default offline_access", challenge, "s4"))
-		if p.status != 302 || !strings.Contains(p.location, "code=") {
-			t.Fatalf("single sign-on: %d %s", p.status, p.body)
+		p = b.Get(s.authorizeURL(redirect, "https://management.azure.com/.default offline_access", challenge, "s4"))
+		if p.Status != 302 || !strings.Contains(p.Location, "code=") {
+			t.Fatalf("single sign-on: %d %s", p.Status, p.Body)
 		}
-		back, _ = url.Parse(p.location)
+		back, _ = url.Parse(p.Location)
 		st, tok = s.postToken(t, url.Values{"grant_type": {"authorization_code"}, "client_id": {azureCLI}, "code": {back.Query().Get("code")},
 			"redirect_uri": {redirect}, "code_verifier": {verifier}})
 		if st != 200 {
@@ -336,15 +247,15 @@ func TestInteractiveSignIn(t *testing.T) {
 		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 200 {
 			t.Errorf("before sign-out: %d", r.Status)
 		}
-		p = b.get(s.URL + "/" + s.TenantID + "/oauth2/v2.0/logout?" + url.Values{"client_id": {azureCLI}, "post_logout_redirect_uri": {"http://localhost:8400/bye"}}.Encode())
-		if p.status != 302 || p.location != "http://localhost:8400/bye" {
-			t.Errorf("sign-out: %d %q", p.status, p.location)
+		p = b.Get(s.URL + "/" + s.TenantID + "/oauth2/v2.0/logout?" + url.Values{"client_id": {azureCLI}, "post_logout_redirect_uri": {"http://localhost:8400/bye"}}.Encode())
+		if p.Status != 302 || p.Location != "http://localhost:8400/bye" {
+			t.Errorf("sign-out: %d %q", p.Status, p.Location)
 		}
 		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 401 {
 			t.Errorf("after sign-out: %d", r.Status)
 		}
-		if p := b.get(s.authorizeURL(redirect, mlScope, challenge, "s5")); p.stage() != "password" {
-			t.Errorf("after sign-out the browser signs in again: %d %s", p.status, p.body)
+		if p := b.Get(s.authorizeURL(redirect, mlScope, challenge, "s5")); p.Stage() != "password" {
+			t.Errorf("after sign-out the browser signs in again: %d %s", p.Status, p.Body)
 		}
 
 		// The device code flow (ARM: no MFA), approved in another
@@ -358,13 +269,13 @@ func TestInteractiveSignIn(t *testing.T) {
 			t.Errorf("polling before approval: %d %v", st, m)
 		}
 		d := s.newBrowser(t)
-		if p := d.post("/devicelogin", url.Values{"code": {"BCDFGHJKL"}}); p.status != 400 || !strings.Contains(p.body, "AADSTS70020") {
-			t.Errorf("a wrong user code: %d %s", p.status, p.errorText())
+		if p := d.Post("/devicelogin", url.Values{"code": {"BCDFGHJKL"}}); p.Status != 400 || !strings.Contains(p.Body, "AADSTS70020") {
+			t.Errorf("a wrong user code: %d %s", p.Status, p.ErrorText())
 		}
-		p = d.post("/devicelogin", url.Values{"code": {strings.ToLower(dc["user_code"].(string))}})
-		p = d.submit(p, url.Values{"username": {upn}, "password": {pw}})
-		if p.status != 200 || !strings.Contains(p.body, `id="done"`) {
-			t.Fatalf("device sign-in: %d %s", p.status, p.body)
+		p = d.Post("/devicelogin", url.Values{"code": {strings.ToLower(dc["user_code"].(string))}})
+		p = d.Submit(p, url.Values{"username": {upn}, "password": {pw}})
+		if p.Status != 200 || !strings.Contains(p.Body, `id="done"`) {
+			t.Fatalf("device sign-in: %d %s", p.Status, p.Body)
 		}
 		st, tok = s.postToken(t, poll)
 		if st != 200 || tok["refresh_token"] == nil {
@@ -392,8 +303,8 @@ func TestInteractiveSignIn(t *testing.T) {
 
 		// A new password ends the sessions made with the old one.
 		st, dc = s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/devicecode", url.Values{"client_id": {azureCLI}, "scope": {"https://management.azure.com/.default offline_access"}})
-		p = d.post("/devicelogin", url.Values{"code": {dc["user_code"].(string)}})
-		d.submit(p, url.Values{"username": {upn}, "password": {pw}})
+		p = d.Post("/devicelogin", url.Values{"code": {dc["user_code"].(string)}})
+		d.Submit(p, url.Values{"username": {upn}, "password": {pw}})
 		_, tok = s.postToken(t, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "client_id": {azureCLI}, "device_code": {dc["device_code"].(string)}})
 		s.graph(t, admin, "PATCH", "/users/"+cid, map[string]any{"passwordProfile": map[string]any{"password": "An0ther-passw0rd!"}}, 204)
 		if st, m := refresh(tok["refresh_token"].(string), "https://management.azure.com/.default"); st != 400 || errorCode(m) != "AADSTS50173" {
@@ -408,11 +319,11 @@ func TestInteractiveSignIn(t *testing.T) {
 		}
 		s.graph(t, admin, "DELETE", "/users/"+cid+"/authentication/softwareOathMethods/"+ms[0].(map[string]any)["id"].(string), nil, 204)
 		_, challenge = pkce()
-		p = s.newBrowser(t).get(s.authorizeURL(redirect, mlScope, challenge, "s6"))
-		if p = s.newBrowser(t).submit(p, url.Values{"username": {upn}, "password": {"An0ther-passw0rd!"}}); p.stage() != "password" {
+		p = s.newBrowser(t).Get(s.authorizeURL(redirect, mlScope, challenge, "s6"))
+		if p = s.newBrowser(t).Submit(p, url.Values{"username": {upn}, "password": {"An0ther-passw0rd!"}}); p.Stage() != "password" {
 			// Another browser cannot continue the flow: the page says so.
-			if !strings.Contains(p.body, "another browser") {
-				t.Errorf("a flow continued in another browser: %d %s", p.status, p.body)
+			if !strings.Contains(p.Body, "another browser") {
+				t.Errorf("a flow continued in another browser: %d %s", p.Status, p.Body)
 			}
 		}
 
