@@ -21,13 +21,13 @@ import (
 //	POST /jobs/{sub}/{rg}/{ws}/claim  {"compute": name}   ARM token: the next queued job and its token
 //	GET|POST /jobs/{sub}/{rg}/{ws}/{job}/status|metrics|logs  the job's token (or, to GET, an ARM token)
 //	GET /jobs/{sub}/{rg}/{ws}/{job}/identity?resource=R       the job's token: a token of its compute's managed identity
+//	    [&client_id=|object_id=|principal_id=|msi_res_id=|mi_res_id=]  (which one)
 type Jobs struct {
 	Manager *resources.Manager
 	Auth    Authenticator
-	// IssueToken issues a token of a managed identity (resource, object
-	// id) for a resource ("https://management.azure.com/"); nil: jobs
-	// get none.
-	IssueToken func(ctx context.Context, resourceID, objectID, resource string) (token string, expiresOn time.Time, err error)
+	// IssueToken issues a token of a managed identity for a resource
+	// ("https://management.azure.com/"); nil: jobs get none.
+	IssueToken func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (token string, expiresOn time.Time, err error)
 	Log        *slog.Logger
 }
 
@@ -83,15 +83,34 @@ func (j *Jobs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		out = c
 	case len(seg) == 5 && seg[4] == "identity" && req.Method == "GET" && j.IssueToken != nil:
 		// The job's managed identity, in the shape of Azure's managed
-		// identity endpoints (the runner's local endpoint relays it).
+		// identity endpoints (the runner's local endpoint relays it),
+		// chosen as they choose it.
+		q := req.URL.Query()
+		sel := resources.IdentitySelector{ClientID: q.Get("client_id"), ObjectID: q.Get("object_id"), ResourceID: q.Get("msi_res_id")}
+		for _, alias := range []struct {
+			to   *string
+			name string
+		}{{&sel.ObjectID, "principal_id"}, {&sel.ResourceID, "mi_res_id"}} {
+			if v := q.Get(alias.name); v != "" {
+				if *alias.to != "" {
+					writeError(w, 400, arm.Errorf("InvalidIdentitySelector", "Choose the identity with one of client_id, object_id (principal_id) or msi_res_id (mi_res_id), not several."))
+					return
+				}
+				*alias.to = v
+			}
+		}
 		call := resources.JobCall{Job: ws.Child("jobs", seg[3]), Bearer: bearer}
-		rid, oid, ierr := j.Manager.JobIdentity(req.Context(), call)
+		mi, ierr := j.Manager.JobIdentity(req.Context(), call, sel)
 		if ierr == nil {
-			resource := req.URL.Query().Get("resource")
+			resource := q.Get("resource")
 			var tok string
 			var exp time.Time
-			if tok, exp, ierr = j.IssueToken(req.Context(), rid, oid, resource); ierr == nil {
-				out = map[string]string{"access_token": tok, "token_type": "Bearer", "resource": resource, "client_id": oid,
+			if tok, exp, ierr = j.IssueToken(req.Context(), mi, resource); ierr == nil {
+				clientID := mi.ClientID
+				if clientID == "" {
+					clientID = mi.ObjectID
+				}
+				out = map[string]string{"access_token": tok, "token_type": "Bearer", "resource": resource, "client_id": clientID,
 					"expires_on": strconv.FormatInt(exp.Unix(), 10), "expires_in": strconv.FormatInt(int64(time.Until(exp).Seconds()), 10)}
 				break
 			}

@@ -304,8 +304,10 @@ func (m *identityServer) close() { m.srv.Close() }
 // /msi/token?resource=R with X-IDENTITY-HEADER (App Service's shape,
 // IDENTITY_ENDPOINT and IDENTITY_HEADER; MSI_ENDPOINT and MSI_SECRET for
 // older SDKs) and GET /metadata/identity/oauth2/token?resource=R with
-// Metadata: true (IMDS's shape, MLGOV_IMDS_ENDPOINT). Each asks the job
-// API with the job's token.
+// Metadata: true (IMDS's shape, MLGOV_IMDS_ENDPOINT), each with the
+// optional choice of a user-assigned identity (client_id, object_id or
+// principal_id, msi_res_id or mi_res_id). Each asks the job API with the
+// job's token.
 func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string) (*identityServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -322,7 +324,16 @@ func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string) (*i
 			http.Error(w, `{"error":"invalid_request","error_description":"the resource parameter is required"}`, 400)
 			return
 		}
-		st, body, err := r.call(req.Context(), token, "GET", jobAPI+"/identity?resource="+url.QueryEscape(resource), nil)
+		// Which identity: Azure's parameters, passed on as they are
+		// (the server chooses, and refuses an identity the compute
+		// lacks).
+		q := url.Values{"resource": {resource}}
+		for _, k := range []string{"client_id", "object_id", "principal_id", "msi_res_id", "mi_res_id"} {
+			if v := req.URL.Query().Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		st, body, err := r.call(req.Context(), token, "GET", jobAPI+"/identity?"+q.Encode(), nil)
 		if err != nil {
 			http.Error(w, `{"error":"unavailable","error_description":"the server could not be reached"}`, 502)
 			return

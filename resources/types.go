@@ -262,7 +262,7 @@ func NewRegistry() *Registry {
 		Validate: validateWorkspace, Defaults: workspaceDefaults, Actions: workspaceActions(), Secrets: true, Mirrors: workspaceRuleMirrors,
 		Views: map[string]View{"outboundnetworkdependenciesendpoints": workspaceOutbound, "privatelinkresources": workspacePrivateLinks, "features": workspaceFeatures}})
 	r.add(&TypeSpec{Type: ml + "workspaces/computes", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: computeName,
-		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true})
+		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true, ReadsStore: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/jobs", APIVersions: mlAPIVersions, Validate: validateJob, Defaults: jobDefaults,
 		Actions: map[string]*ActionSpec{"cancel": {Name: "cancel", Async: true, Run: jobCancel, During: jobCancelling}}})
 	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,

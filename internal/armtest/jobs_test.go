@@ -2,9 +2,12 @@ package armtest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mlgov/mlgov/authn"
 )
 
 // jobAPI calls the job runtime API.
@@ -192,7 +195,7 @@ func TestJobManagedIdentity(t *testing.T) {
 			t.Errorf("another job's token for jm's identity: %d", r.Status)
 		}
 		// A token naming an identity the compute does not have.
-		forged, err := s.Directory.IssueManagedIdentityToken(context.Background(), s.TenantID, ws+"/computes/cmi", "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b", "", "https://management.azure.com/")
+		forged, err := s.Directory.IssueManagedIdentityToken(context.Background(), s.TenantID, authn.ManagedIdentity{ResourceID: ws + "/computes/cmi", ObjectID: "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"}, "https://management.azure.com/")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,4 +203,175 @@ func TestJobManagedIdentity(t *testing.T) {
 			t.Errorf("a token of an identity the compute does not have: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// TestJobUserAssignedIdentity: a compute's user-assigned identities get
+// their principal and client ids from the identities' resources (a
+// missing identity is refused); a job on the compute gets a token of
+// one (the only one, or the one it names by client id, object id or
+// resource id), whose oid is the identity's principal and xms_mirid the
+// identity; ARM decides it by the identity's roles, and refuses it once
+// the compute no longer names the identity or the identity is deleted.
+func TestJobUserAssignedIdentity(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg1", "ws1")
+		type uai struct{ id, principal, client string }
+		mkUAI := func(name string) uai {
+			t.Helper()
+			id := s.RG("rg1") + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
+			r := s.mustPut(t, id+"?api-version=2023-01-31", `{"location":"eastus"}`)
+			var b struct {
+				Properties struct {
+					PrincipalID string `json:"principalId"`
+					ClientID    string `json:"clientId"`
+				} `json:"properties"`
+			}
+			if json.Unmarshal(r.Body, &b); b.Properties.PrincipalID == "" || b.Properties.ClientID == "" {
+				t.Fatalf("the identity %s: %s", name, r.Body)
+			}
+			return uai{id, b.Properties.PrincipalID, b.Properties.ClientID}
+		}
+		u1, u2 := mkUAI("uai1"), mkUAI("uai2")
+		compute := func(uais ...uai) *Response {
+			t.Helper()
+			m := map[string]any{}
+			for _, u := range uais {
+				m[u.id] = map[string]any{}
+			}
+			b, _ := json.Marshal(map[string]any{"location": "eastus", "identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": m},
+				"properties": map[string]any{"computeType": "AmlCompute", "properties": map[string]any{"vmSize": "STANDARD_DS3_V2", "scaleSettings": map[string]any{"maxNodeCount": 1}}}})
+			return s.Do(t, "PUT", ws+"/computes/cu"+av, string(b))
+		}
+		// A reference to an identity that does not exist is refused.
+		r := compute(uai{id: s.RG("rg1") + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/nosuch"})
+		if r.Status != 400 || r.ErrorCode() != "FailedIdentityOperation" || !strings.Contains(r.ErrorMessage(), "userAssignedIdentities/nosuch") {
+			t.Errorf("a compute naming an identity that does not exist: %d %s", r.Status, r.Body)
+		}
+		r = compute(u1)
+		s.settle(t, "compute", r)
+		var c struct {
+			Identity struct {
+				UserAssignedIdentities map[string]struct {
+					PrincipalID string `json:"principalId"`
+					ClientID    string `json:"clientId"`
+				} `json:"userAssignedIdentities"`
+			} `json:"identity"`
+		}
+		json.Unmarshal(s.Do(t, "GET", ws+"/computes/cu"+av, nil).Body, &c)
+		if got := c.Identity.UserAssignedIdentities[u1.id]; got.PrincipalID != u1.principal || got.ClientID != u1.client {
+			t.Errorf("the compute's reference to uai1 = %+v, want the identity's ids %+v", c.Identity.UserAssignedIdentities, u1)
+		}
+
+		s.mustPut(t, ws+"/jobs/ju"+av, `{"properties":{"jobType":"Command","command":"true","environmentId":"e","computeId":"`+ws+`/computes/cu"}}`)
+		r = s.jobAPI(t, s.token, "POST", "/rg1/ws1/claim", `{"compute":"cu"}`)
+		var cl struct{ Token string }
+		if json.Unmarshal(r.Body, &cl); r.Status != 200 || cl.Token == "" {
+			t.Fatalf("claim: %d %s", r.Status, r.Body)
+		}
+		type miToken struct {
+			AccessToken string `json:"access_token"`
+			ClientID    string `json:"client_id"`
+		}
+		ask := func(query string) (*Response, miToken) {
+			t.Helper()
+			r := s.jobAPI(t, cl.Token, "GET", "/rg1/ws1/ju/identity?resource=https://management.azure.com/"+query, "")
+			var tok miToken
+			json.Unmarshal(r.Body, &tok)
+			return r, tok
+		}
+		// The only identity, without naming it; a Reader role of the
+		// identity lets it read, and nothing more.
+		r, tok := ask("")
+		if r.Status != 200 || tok.AccessToken == "" || tok.ClientID != u1.client {
+			t.Fatalf("the job's identity token: %d %s", r.Status, r.Body)
+		}
+		claims := jwtClaims(t, tok.AccessToken)
+		if claims["oid"] != u1.principal || !strings.EqualFold(claims["xms_mirid"].(string), u1.id) || claims["appid"] != u1.client || !strings.EqualFold(claims["xms_az_rid"].(string), ws+"/computes/cu") {
+			t.Errorf("the claims of uai1's token: %v", claims)
+		}
+		if r := s.DoAs(t, tok.AccessToken, "GET", ws+av, nil); r.Status != 403 {
+			t.Errorf("uai1 without a role reads the workspace: %d %s", r.Status, r.Body)
+		}
+		s.assignRole(t, s.RG("rg1"), roleIDByName(t, s, "Reader"), u1.principal, "ServicePrincipal")
+		if r := s.DoAs(t, tok.AccessToken, "GET", ws+av, nil); r.Status != 200 {
+			t.Errorf("uai1 with Reader on rg1 reads the workspace: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, tok.AccessToken, "PUT", ws+"/computes/c9"+av, `{"location":"eastus","properties":{"computeType":"AmlCompute"}}`); r.Status != 403 || !strings.Contains(r.ErrorMessage(), u1.principal) {
+			t.Errorf("uai1 (Reader) writes a compute: %d %s", r.Status, r.Body)
+		}
+		// Named by each of Azure's parameters; what the compute lacks,
+		// or two at once, is refused.
+		for _, q := range []string{"&client_id=" + u1.client, "&object_id=" + u1.principal, "&principal_id=" + u1.principal, "&msi_res_id=" + u1.id, "&mi_res_id=" + strings.ToUpper(u1.id)} {
+			if r, tok := ask(q); r.Status != 200 || jwtClaims(t, tok.AccessToken)["oid"] != u1.principal {
+				t.Errorf("asking with %s: %d %s", q, r.Status, r.Body)
+			}
+		}
+		for _, q := range []string{"&client_id=" + u2.client, "&mi_res_id=" + u2.id, "&object_id=" + u2.principal} {
+			if r, _ := ask(q); r.Status != 400 || r.ErrorCode() != "IdentityNotFound" {
+				t.Errorf("asking for uai2, which the compute lacks (%s): %d %s", q, r.Status, r.Body)
+			}
+		}
+		if r, _ := ask("&client_id=" + u1.client + "&mi_res_id=" + u1.id); r.Status != 400 || r.ErrorCode() != "InvalidIdentitySelector" {
+			t.Errorf("asking with two parameters: %d %s", r.Status, r.Body)
+		}
+		// A token of uai2 from the compute, which does not name it.
+		forged, err := s.Directory.IssueManagedIdentityToken(context.Background(), s.TenantID, authn.ManagedIdentity{ResourceID: u2.id, ObjectID: u2.principal, ClientID: u2.client, Host: ws + "/computes/cu"}, "https://management.azure.com/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.assignRole(t, s.RG("rg1"), roleIDByName(t, s, "Reader"), u2.principal, "ServicePrincipal")
+		if r := s.DoAs(t, forged.AccessToken, "GET", ws+av, nil); r.Status != 401 {
+			t.Errorf("a token of uai2 from a compute without it: %d %s", r.Status, r.Body)
+		}
+
+		// The compute drops uai1 (for uai2): uai1's token is refused,
+		// uai2 is the only one now.
+		s.settle(t, "compute", compute(u2))
+		if r := s.DoAs(t, tok.AccessToken, "GET", ws+av, nil); r.Status != 401 {
+			t.Errorf("uai1's token after the compute dropped it: %d %s", r.Status, r.Body)
+		}
+		if r, tok := ask(""); r.Status != 200 || tok.ClientID != u2.client {
+			t.Errorf("the only identity, uai2: %d %s", r.Status, r.Body)
+		}
+		// Two identities and no system-assigned one: name one.
+		s.settle(t, "compute", compute(u1, u2))
+		if r, _ := ask(""); r.Status != 400 || r.ErrorCode() != "MultipleUserAssignedIdentities" {
+			t.Errorf("two identities, none named: %d %s", r.Status, r.Body)
+		}
+		r, tok = ask("&client_id=" + u1.client)
+		if r.Status != 200 {
+			t.Fatalf("uai1 by client id: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, tok.AccessToken, "GET", ws+av, nil); r.Status != 200 {
+			t.Errorf("uai1's token, the compute naming it again: %d %s", r.Status, r.Body)
+		}
+		// uai1 deleted: its token is refused, and none is issued.
+		if r := s.Do(t, "DELETE", u1.id+"?api-version=2023-01-31", nil); r.Status != 200 {
+			t.Fatalf("deleting uai1: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, tok.AccessToken, "GET", ws+av, nil); r.Status != 401 {
+			t.Errorf("uai1's token after uai1 was deleted: %d %s", r.Status, r.Body)
+		}
+		if r, _ := ask("&client_id=" + u1.client); r.Status != 400 || r.ErrorCode() != "IdentityNotFound" {
+			t.Errorf("asking for the deleted uai1: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// jwtClaims decodes a token's claims (unverified).
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	var m map[string]any
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %.40s", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("the token's claims do not decode: %v", err)
+	}
+	return m
 }
