@@ -2,12 +2,17 @@ package armtest
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
 )
 
 // jobAPI calls the job runtime API.
@@ -374,4 +379,153 @@ func jwtClaims(t *testing.T, tok string) map[string]any {
 		t.Fatalf("the token's claims do not decode: %v", err)
 	}
 	return m
+}
+
+// TestJobOutputs: a job's token uploads its output files (paths checked,
+// sizes bounded) while the job runs, for that job only; users list and
+// download them with jobs/read and metadata/artifacts/read; nothing
+// changes them once the job has finished; they go with the job.
+func TestJobOutputs(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws1, ws2 := s.mustWorkspace(t, "rg1", "ws1"), s.mustWorkspace(t, "rg2", "ws2")
+		for _, ws := range []string{ws1, ws2} {
+			s.settle(t, "compute", s.mustPut(t, ws+"/computes/c1"+av, `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1}}}}`))
+		}
+		for _, j := range []struct{ ws, name string }{{ws1, "j1"}, {ws1, "j3"}, {ws2, "j2"}} {
+			s.mustPut(t, j.ws+"/jobs/"+j.name+av, `{"properties":{"jobType":"Command","command":"true","environmentId":"e","computeId":"`+j.ws+`/computes/c1"}}`)
+		}
+		claim := func(ws string) string {
+			t.Helper()
+			r := s.jobAPI(t, s.token, "POST", ws+"/claim", `{"compute":"c1"}`)
+			var cl struct{ Token string }
+			if json.Unmarshal(r.Body, &cl); r.Status != 200 || cl.Token == "" {
+				t.Fatalf("claim: %d %s", r.Status, r.Body)
+			}
+			return cl.Token
+		}
+		tok, tok3, tok2 := claim("/rg1/ws1"), claim("/rg1/ws1"), claim("/rg2/ws2")
+		put := func(token, path string, body []byte) *Response {
+			t.Helper()
+			job, file, _ := strings.Cut(path, "/outputs/")
+			return s.DoAs(t, token, "PUT", "/jobs/"+s.SubscriptionID+job+"/outputs?path="+file, body)
+		}
+		for _, f := range []struct{ path, body string }{{"result.txt", "first"}, {"dir/sub/model.bin", "\x00\x01weights"}, {"result.txt", "accuracy=0.9\n"}} {
+			r := put(tok, "/rg1/ws1/j1/outputs/"+f.path, []byte(f.body))
+			sum := sha256.Sum256([]byte(f.body))
+			if r.Status != 200 || r.JSON()["sha256"] != hex.EncodeToString(sum[:]) || r.JSON()["size"] != float64(len(f.body)) {
+				t.Errorf("PUT %s: %d %s", f.path, r.Status, r.Body)
+			}
+		}
+		// Paths: relative, no '..' or '.', no empty segment, no backslash.
+		for _, p := range []string{"a/../b", "a%2F..%2Fb", "%2Fetc%2Fpasswd", "/x", "./x", "x/.", "a%5Cb", "a%00b", "dir/", "a//b", "%2E%2E/x", "", strings.Repeat("a", 513)} {
+			if r := put(tok, "/rg1/ws1/j1/outputs/"+p, []byte("x")); r.Status != 400 || r.ErrorCode() != "InvalidOutputPath" {
+				t.Errorf("PUT outputs/%s: %d %s", p, r.Status, r.Body)
+			}
+		}
+		// Sizes: a file, then all files, then how many.
+		if r := put(tok, "/rg1/ws1/j1/outputs/big.bin", make([]byte, resources.MaxJobOutputFile+1)); r.Status != 413 || !strings.Contains(r.ErrorMessage(), "at most") {
+			t.Errorf("a file over the bound: %d %s", r.Status, r.Body)
+		}
+		full := make([]byte, resources.MaxJobOutputFile)
+		for i := range resources.MaxJobOutputTotal/resources.MaxJobOutputFile - 1 {
+			if r := put(tok, "/rg1/ws1/j1/outputs/part"+strconv.Itoa(i), full); r.Status != 200 {
+				t.Fatalf("part %d: %d %s", i, r.Status, r.Body)
+			}
+		}
+		if r := put(tok, "/rg1/ws1/j1/outputs/last", full); r.Status != 413 || !strings.Contains(r.ErrorMessage(), "outputs hold at most") {
+			t.Errorf("files over the total bound: %d %s", r.Status, r.Body)
+		}
+		for i := range resources.MaxJobOutputFiles {
+			if r := put(tok3, "/rg1/ws1/j3/outputs/f"+strconv.Itoa(i), []byte("x")); r.Status != 200 {
+				t.Fatalf("file %d of j3: %d %s", i, r.Status, r.Body)
+			}
+		}
+		if r := put(tok3, "/rg1/ws1/j3/outputs/one-more", []byte("x")); r.Status != 413 || !strings.Contains(r.ErrorMessage(), "output files") {
+			t.Errorf("a file over the count bound: %d %s", r.Status, r.Body)
+		}
+		if r := put(tok3, "/rg1/ws1/j3/outputs/f7", []byte("replaced")); r.Status != 200 {
+			t.Errorf("replacing a file at the count bound: %d %s", r.Status, r.Body)
+		}
+		// The token is for its own job only; a user's token uploads nothing.
+		for _, p := range []string{"/rg1/ws1/j3/outputs/x", "/rg2/ws2/j2/outputs/x", "/rg2/ws2/j1/outputs/x"} {
+			if r := put(tok, p, []byte("x")); r.Status != 401 {
+				t.Errorf("j1's token at %s: %d %s", p, r.Status, r.Body)
+			}
+		}
+		if r := s.jobAPI(t, tok2, "GET", "/rg1/ws1/j1/outputs", ""); r.Status != 401 {
+			t.Errorf("j2's token lists j1's outputs: %d %s", r.Status, r.Body)
+		}
+		if r := s.jobAPI(t, tok2, "GET", "/rg1/ws1/j1/outputs?path=result.txt", ""); r.Status != 401 {
+			t.Errorf("j2's token downloads j1's output: %d %s", r.Status, r.Body)
+		}
+		if r := put(s.token, "/rg1/ws1/j1/outputs/forged", []byte("x")); r.Status != 403 {
+			t.Errorf("a user's PUT of an output: %d %s", r.Status, r.Body)
+		}
+
+		// Users read them with both actions.
+		reader := s.NewPrincipal(t, "reader")
+		s.assignRole(t, s.RG("rg1"), roleIDByName(t, s, "Reader"), reader.ObjectID, "ServicePrincipal")
+		r := s.jobAPI(t, reader.Token, "GET", "/rg1/ws1/j1/outputs", "")
+		var list struct {
+			Value []resources.OutputFile `json:"value"`
+		}
+		if json.Unmarshal(r.Body, &list); r.Status != 200 || len(list.Value) != 5 || list.Value[0].Path != "dir/sub/model.bin" || list.Value[4].Path != "result.txt" || list.Value[4].Size != 13 {
+			t.Errorf("the reader's list: %d %s", r.Status, r.Body)
+		}
+		r = s.jobAPI(t, reader.Token, "GET", "/rg1/ws1/j1/outputs?path=result.txt", "")
+		if r.Status != 200 || string(r.Body) != "accuracy=0.9\n" || r.Header.Get("Content-Type") != "application/octet-stream" {
+			t.Errorf("the reader's download: %d %q", r.Status, r.Body)
+		}
+		if r := s.jobAPI(t, reader.Token, "GET", "/rg1/ws1/j1/outputs?path=nosuch.txt", ""); r.Status != 404 || r.ErrorCode() != "OutputNotFound" {
+			t.Errorf("a file that is not there: %d %s", r.Status, r.Body)
+		}
+		none := s.NewPrincipal(t, "no-role")
+		if r := s.jobAPI(t, none.Token, "GET", "/rg1/ws1/j1/outputs?path=result.txt", ""); r.Status != 403 {
+			t.Errorf("a download without a role: %d %s", r.Status, r.Body)
+		}
+		jobsOnly := s.NewPrincipal(t, "jobs-only")
+		role := s.sub() + "/providers/Microsoft.Authorization/roleDefinitions/3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a"
+		s.put(t, role+"?api-version=2022-04-01", `{"properties":{"roleName":"Job reader","permissions":[{"actions":["Microsoft.MachineLearningServices/workspaces/jobs/read"]}],"assignableScopes":["`+s.sub()+`"]}}`, 201)
+		s.assignRole(t, ws1, role, jobsOnly.ObjectID, "ServicePrincipal")
+		if r := s.jobAPI(t, jobsOnly.Token, "GET", "/rg1/ws1/j1/status", ""); r.Status != 200 {
+			t.Errorf("jobs/read reads the status: %d %s", r.Status, r.Body)
+		}
+		if r := s.jobAPI(t, jobsOnly.Token, "GET", "/rg1/ws1/j1/outputs", ""); r.Status != 403 || !strings.Contains(r.ErrorMessage(), "metadata/artifacts/read") {
+			t.Errorf("jobs/read without artifacts/read lists the outputs: %d %s", r.Status, r.Body)
+		}
+
+		// Finished: nothing changes them; still read.
+		if r := s.jobAPI(t, tok, "POST", "/rg1/ws1/j1/status", `{"status":"Completed","exitCode":0}`); r.Status != 200 {
+			t.Fatalf("Completed: %d %s", r.Status, r.Body)
+		}
+		if r := put(tok, "/rg1/ws1/j1/outputs/late.txt", []byte("x")); r.Status != 409 {
+			t.Errorf("an output after the end: %d %s", r.Status, r.Body)
+		}
+		if r := s.jobAPI(t, tok, "GET", "/rg1/ws1/j1/outputs?path=result.txt", ""); r.Status != 200 || string(r.Body) != "accuracy=0.9\n" {
+			t.Errorf("the job's own download: %d %q", r.Status, r.Body)
+		}
+		// Deleted with the job.
+		if r := s.Do(t, "DELETE", ws1+"/jobs/j1"+av, nil); r.Status != 200 && r.Status != 202 {
+			t.Fatalf("DELETE j1: %d %s", r.Status, r.Body)
+		}
+		var objs []*store.Object
+		if err := s.Store.Read(context.Background(), func(tx store.Tx) error {
+			var err error
+			objs, err = tx.ListObjects(context.Background(), resources.KindJobOutput)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if strings.Contains(o.Key, "/jobs/j1/") {
+				t.Errorf("an output of the deleted job is left: %s", o.Key)
+			}
+		}
+		if len(objs) != resources.MaxJobOutputFiles {
+			t.Errorf("%d output files are left, want j3's %d", len(objs), resources.MaxJobOutputFiles)
+		}
+	})
 }
