@@ -24,8 +24,10 @@ import (
 // workspace) and gets, with it, the job's service token: an HMAC of the
 // job and its expiry under a key of the workspace's secrets, valid
 // JobTokenLifetime. The token is accepted by the job's call-back API
-// (JobCallback: status, metrics, logs) for that workspace and that job
-// only; the job's status answer says when a cancel was requested.
+// (JobCallback: status, metrics, logs; joboutputs.go: outputs) for that
+// workspace and that job only; the job's status answer says when a
+// cancel was requested. With it the job also gets tokens of its
+// compute's managed identities (JobIdentity).
 
 // JobTokenLifetime is how long a job's service token is valid.
 const JobTokenLifetime = 24 * time.Hour
