@@ -90,9 +90,10 @@ type Config struct {
 	Rand io.Reader
 	// ManagedIdentity reports whether the resource resourceID of the
 	// tenant has the managed identity objectID (a compute's or a
-	// user-assigned identity's): its tokens are accepted while it does.
-	// nil: managed identities get no tokens.
-	ManagedIdentity func(ctx context.Context, tenantID, resourceID, objectID string) (bool, error)
+	// user-assigned identity's) and, when host is not "", whether the
+	// resource host still names that user-assigned identity: its tokens
+	// are accepted while it does. nil: managed identities get no tokens.
+	ManagedIdentity func(ctx context.Context, tenantID, host, resourceID, objectID string) (bool, error)
 }
 
 // IssuerAt returns an issuer function for a server whose public base URL

@@ -57,6 +57,9 @@ type accessClaims struct {
 	// MIResource is a managed identity's resource id (managed
 	// identities' tokens only).
 	MIResource string `json:"xms_mirid,omitempty"`
+	// MIHost is the resource a user-assigned identity's token was
+	// asked from (Azure's xms_az_rid).
+	MIHost string `json:"xms_az_rid,omitempty"`
 	// Users' tokens only.
 	UPN        string   `json:"upn,omitempty"`
 	UniqueName string   `json:"unique_name,omitempty"`

@@ -44,6 +44,9 @@ type Principal struct {
 	// ManagedIdentity is the resource id of a managed identity's token
 	// (its xms_mirid claim; "" for others).
 	ManagedIdentity string
+	// ManagedIdentityHost is the resource a user-assigned identity's
+	// token was asked from (its xms_az_rid claim; "" for others).
+	ManagedIdentityHost string
 }
 
 // BearerToken extracts the token from an Authorization header value.
@@ -192,6 +195,7 @@ func (s *Service) VerifyFor(ctx context.Context, token string, audiences []strin
 	}
 	p.CredentialID, _ = claims[CredentialClaim].(string)
 	p.ManagedIdentity, _ = claims["xms_mirid"].(string)
+	p.ManagedIdentityHost, _ = claims["xms_az_rid"].(string)
 	if err := s.checkPrincipal(ctx, p, now); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/resources"
 )
 
 // mlgov runner: a real executor of command jobs on the machine it runs
@@ -33,8 +34,9 @@ import (
 // jobs through the job API, runs each as a subprocess in a working
 // directory of its own, and reports through the job's token: logs (the
 // subprocess's output, every second), metrics (output lines
-// "##mlgov[metric] name=value"), and the end (Completed, or Failed with
-// the exit code). It asks every second whether the job was canceled,
+// "##mlgov[metric] name=value"), outputs (the files under the working
+// directory's outputs/, when the job ends), and the end (Completed, or
+// Failed with the exit code). It asks every second whether the job was canceled,
 // and then stops the subprocess.
 
 type runnerConfig struct {
@@ -188,6 +190,16 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 		report("status", []byte(`{"status":"Failed","error":"the runner could not make the job's working directory"}`))
 		return err
 	}
+	// The job's outputs directory ("outputs" of its working directory,
+	// as Azure ML's ./outputs): uploaded when the job ends.
+	outDir, err := filepath.Abs(filepath.Join(dir, "outputs"))
+	if err == nil {
+		err = os.MkdirAll(outDir, 0o700)
+	}
+	if err != nil {
+		report("status", []byte(`{"status":"Failed","error":"the runner could not make the job's outputs directory"}`))
+		return err
+	}
 	fmt.Fprintf(r.e.stderr, "runner: job %s: running in %s\n", c.Job.Name, dir)
 	cmd := exec.Command("sh", "-c", c.Job.Properties.Command)
 	cmd.Dir = dir
@@ -196,7 +208,8 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, "MLGOV_ENDPOINT="+r.cl.bs.Endpoint, "MLGOV_JOB_ID="+c.Job.ID, "MLGOV_JOB_API="+jobAPI,
-		"MLGOV_JOB_TOKEN="+c.Token, "MLGOV_CA_FILE="+r.cl.bs.CACertFile, "AZUREML_RUN_ID="+c.Job.Name)
+		"MLGOV_JOB_TOKEN="+c.Token, "MLGOV_CA_FILE="+r.cl.bs.CACertFile, "AZUREML_RUN_ID="+c.Job.Name,
+		"MLGOV_OUTPUTS_DIR="+outDir)
 	// The compute's managed identity, at a local endpoint in the shapes
 	// Azure's SDKs take (App Service's IDENTITY_ENDPOINT, IMDS).
 	mi, err := r.identityEndpoint(ctx, jobAPI, c.Token)
@@ -257,6 +270,9 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 				report("status", []byte(`{"status":"Canceled"}`))
 				return nil
 			}
+			if notes := r.uploadOutputs(ctx, jobAPI, c.Token, outDir); len(notes) > 0 {
+				report("logs", []byte(strings.Join(notes, "\n")+"\n"))
+			}
 			code := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -292,6 +308,85 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 	}
 }
 
+// uploadOutputs uploads the regular files under the job's outputs
+// directory (one PUT each, with the job's token), and returns what it
+// could not upload, for the job's log. Symbolic links and other special
+// files are not followed: a job cannot make the runner read what it
+// could not have uploaded itself.
+func (r *runner) uploadOutputs(ctx context.Context, jobAPI, token, outDir string) []string {
+	var notes []string
+	note := func(format string, args ...any) {
+		if len(notes) < 100 {
+			notes = append(notes, fmt.Sprintf("runner: outputs: "+format, args...))
+		}
+	}
+	filepath.WalkDir(outDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			note("%s: %v", p, err)
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, rerr := filepath.Rel(outDir, p)
+		if rerr != nil {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if !d.Type().IsRegular() {
+			note("%s is not uploaded: not a regular file (%s)", rel, d.Type())
+			return nil
+		}
+		data, err := readRegular(p, d, resources.MaxJobOutputFile)
+		if err != nil {
+			note("%s is not uploaded: %v", rel, err)
+			return nil
+		}
+		st, b, err := r.call(context.WithoutCancel(ctx), token, "PUT", jobAPI+"/outputs?path="+url.QueryEscape(rel), data)
+		switch {
+		case err != nil:
+			note("%s is not uploaded: %v", rel, err)
+		case st != 200:
+			note("%s is not uploaded: %d %s", rel, st, bytes.TrimSpace(b))
+		}
+		return nil
+	})
+	return notes
+}
+
+// readRegular reads the regular file p that the directory walk found
+// (d), at most max bytes: if p is no longer that file (replaced, by a
+// link say), it is not read.
+func readRegular(p string, d os.DirEntry, max int64) ([]byte, error) {
+	want, err := d.Info()
+	if err != nil {
+		return nil, err
+	}
+	if want.Size() > max {
+		return nil, fmt.Errorf("%d bytes, more than the %d a file of a job's outputs may have", want.Size(), max)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	got, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(want, got) || !got.Mode().IsRegular() {
+		return nil, errors.New("the file changed while it was read")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("more than the %d bytes a file of a job's outputs may have", max)
+	}
+	return data, nil
+}
+
 // identityServer is a job's local managed-identity endpoint.
 type identityServer struct {
 	srv *http.Server
@@ -304,8 +399,10 @@ func (m *identityServer) close() { m.srv.Close() }
 // /msi/token?resource=R with X-IDENTITY-HEADER (App Service's shape,
 // IDENTITY_ENDPOINT and IDENTITY_HEADER; MSI_ENDPOINT and MSI_SECRET for
 // older SDKs) and GET /metadata/identity/oauth2/token?resource=R with
-// Metadata: true (IMDS's shape, MLGOV_IMDS_ENDPOINT). Each asks the job
-// API with the job's token.
+// Metadata: true (IMDS's shape, MLGOV_IMDS_ENDPOINT), each with the
+// optional choice of a user-assigned identity (client_id, object_id or
+// principal_id, msi_res_id or mi_res_id). Each asks the job API with the
+// job's token.
 func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string) (*identityServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -322,7 +419,16 @@ func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string) (*i
 			http.Error(w, `{"error":"invalid_request","error_description":"the resource parameter is required"}`, 400)
 			return
 		}
-		st, body, err := r.call(req.Context(), token, "GET", jobAPI+"/identity?resource="+url.QueryEscape(resource), nil)
+		// Which identity: Azure's parameters, passed on as they are
+		// (the server chooses, and refuses an identity the compute
+		// lacks).
+		q := url.Values{"resource": {resource}}
+		for _, k := range []string{"client_id", "object_id", "principal_id", "msi_res_id", "mi_res_id"} {
+			if v := req.URL.Query().Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		st, body, err := r.call(req.Context(), token, "GET", jobAPI+"/identity?"+q.Encode(), nil)
 		if err != nil {
 			http.Error(w, `{"error":"unavailable","error_description":"the server could not be reached"}`, 502)
 			return

@@ -202,11 +202,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// Managed identities exist while their resources have them: asked
 	// of the resource manager, made below.
 	var mgr *resources.Manager
-	hasIdentity := func(ctx context.Context, tenantID, resourceID, objectID string) (bool, error) {
+	hasIdentity := func(ctx context.Context, tenantID, host, resourceID, objectID string) (bool, error) {
 		if mgr == nil {
 			return false, nil
 		}
-		return mgr.HasManagedIdentity(ctx, resourceID, objectID)
+		return mgr.HasManagedIdentity(ctx, host, resourceID, objectID)
 	}
 	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek, SecretLifetime: secretLifetime(cfg.secretLifetime), ManagedIdentity: hasIdentity})
 	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
@@ -265,8 +265,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
-		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })},
-		Sealer:     dataKey, ScoringURL: endpoint,
+		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+			// A write that changes resources' managed identities stops
+			// their tokens at once on this replica (on others after the
+			// principal cache's TTL).
+			resources.CommitFunc(func(a *resources.Attributes) {
+				if resources.ChangesManagedIdentities(a) {
+					idsvc.ForgetManagedIdentities()
+				}
+			})},
+		Sealer: dataKey, ScoringURL: endpoint,
 	}))
 	if n, err := mgr.SealStoredSecrets(ctx); err != nil {
 		return fmt.Errorf("sealing the stored secrets: %w", err)
@@ -298,8 +306,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log}).Register(extra)
 	// Jobs at run time: runners claim them; jobs call back with their token.
-	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, IssueToken: func(ctx context.Context, rid, oid, resource string) (string, time.Time, error) {
-		tok, err := idsvc.IssueManagedIdentityToken(ctx, bs.TenantID, rid, oid, "", resource)
+	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
+		tok, err := idsvc.IssueManagedIdentityToken(ctx, bs.TenantID, authn.ManagedIdentity{ResourceID: mi.ResourceID, ObjectID: mi.ObjectID, ClientID: mi.ClientID, Host: mi.Host}, resource)
 		if err != nil {
 			return "", time.Time{}, err
 		}

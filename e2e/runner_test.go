@@ -4,7 +4,10 @@ package e2e
 // `mlgov serve`: a job's command runs in a subprocess with the job's
 // environment and token; its output, metrics and exit code come back
 // through the job API with that token, which the job itself finds
-// refused on another workspace's job; a cancel stops a running job.
+// refused on another workspace's job; the compute's managed identities
+// (system- and user-assigned) give the job tokens decided by their
+// roles; the job's outputs come back for users; a cancel stops a
+// running job.
 
 import (
 	"bytes"
@@ -12,7 +15,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +141,95 @@ func TestRunner(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the identity job's log lacks %q:\n%s", want, logs)
 		}
+	}
+
+	// A user-assigned identity of a compute: the job names it (client
+	// id), reads with its role, and is refused one the compute lacks; the
+	// job's outputs (a symbolic link is not followed) come back for users.
+	uaiID := func(name string) string {
+		return sub + "/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
+	}
+	var uaiPID, uaiCID string
+	for _, n := range []string{"uai1", "uai2"} {
+		st, m := armSend(t, hc, b.Endpoint, token, "PUT", uaiID(n)+"?api-version=2023-01-31", `{"location":"eastus"}`)
+		if st != 201 {
+			t.Fatalf("PUT %s: %d %v", n, st, m)
+		}
+		if n == "uai1" {
+			props := m["properties"].(map[string]any)
+			uaiPID, uaiCID = props["principalId"].(string), props["clientId"].(string)
+		}
+	}
+	cuai := ws1 + "/computes/cuai"
+	uaiCompute := func(identity string) {
+		t.Helper()
+		send("PUT", cuai, `{"location":"eastus","identity":`+identity+`,"properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1}}}}`, 200, 201, 202)
+	}
+	uaiCompute(`{"type":"UserAssigned","userAssignedIdentities":{"` + uaiID("uai1") + `":{}}}`)
+	if r := mlgovCLI(t, srv, "role", "assignment", "create", "--role", "Reader", "--assignee", uaiPID, "-g", "rg1"); r.code != 0 {
+		t.Fatalf("a role for the user-assigned identity: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	uaiScript := strings.Join([]string{
+		`tok=$(curl -s -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?resource=https://management.azure.com/&api-version=2019-08-01&client_id=` + uaiCID + `" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')`,
+		`printf %s "$tok" > mi-token`,
+		`curl -s -o /dev/null -w "uai-read=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -H "Authorization: Bearer $tok" "$MLGOV_ENDPOINT` + ws1 + `?api-version=2024-04-01"`,
+		`curl -s -o /dev/null -w "uai-lacking=%{http_code}\n" -H "Metadata: true" "$MLGOV_IMDS_ENDPOINT/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/&msi_res_id=` + uaiID("uai2") + `"`,
+		`mkdir -p outputs/sub && echo "accuracy=0.9" > outputs/result.txt && echo weights > "$MLGOV_OUTPUTS_DIR/sub/model.txt"`,
+		`ln -s "$MLGOV_CA_FILE" outputs/leak`,
+	}, "\n")
+	uaiJSON, _ := json.Marshal(uaiScript)
+	send("PUT", ws1+"/jobs/juai", `{"properties":{"jobType":"Command","command":`+string(uaiJSON)+`,"environmentId":"e","computeId":"`+cuai+`"}}`, 201)
+	wd := t.TempDir()
+	if r := mlgovCLI(t, srv, "runner", "--compute", cuai, "--once", "--work-dir", wd); r.code != 0 || !strings.Contains(r.stderr, "runner: job juai: Completed") {
+		t.Fatalf("runner on cuai: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	jobAPI = b.Endpoint + "/jobs/" + b.SubscriptionID + "/rg1/ws1/juai/"
+	logs, _ = get("logs")["logs"].(string)
+	for _, want := range []string{"uai-read=200", "uai-lacking=400", "leak is not uploaded: not a regular file"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the user-assigned identity job's log lacks %q:\n%s", want, logs)
+		}
+	}
+	if got := mustJSON(get("outputs")["value"]); !strings.Contains(got, `"path":"result.txt"`) || !strings.Contains(got, `"path":"sub/model.txt"`) || strings.Contains(got, "leak") {
+		t.Errorf("the job's outputs: %s", got)
+	}
+	req, _ := http.NewRequest("GET", jobAPI+"outputs?path=result.txt", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := hc.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "accuracy=0.9\n" {
+			t.Errorf("downloading outputs/result.txt: %d %q", resp.StatusCode, body)
+		}
+	}
+	// The identity's token, as the job kept it: refused once the
+	// compute drops the identity, and once the identity is deleted.
+	miTok, err := os.ReadFile(filepath.Join(wd, "juai", "mi-token"))
+	if err != nil || len(miTok) == 0 {
+		t.Fatalf("the job's identity token: %v", err)
+	}
+	readWS := func() int {
+		st, _ := armSend(t, hc, b.Endpoint, string(miTok), "GET", ws1+"?api-version=2024-04-01", "")
+		return st
+	}
+	if st := readWS(); st != 200 {
+		t.Errorf("the identity's token reads the workspace: %d", st)
+	}
+	uaiCompute(`{"type":"SystemAssigned"}`)
+	if st := readWS(); st != 401 {
+		t.Errorf("the identity's token once the compute dropped it: %d", st)
+	}
+	uaiCompute(`{"type":"UserAssigned","userAssignedIdentities":{"` + uaiID("uai1") + `":{}}}`)
+	if st := readWS(); st != 200 {
+		t.Errorf("the identity's token once the compute has it again: %d", st)
+	}
+	if st, m := armSend(t, hc, b.Endpoint, token, "DELETE", uaiID("uai1")+"?api-version=2023-01-31", ""); st != 200 {
+		t.Fatalf("DELETE uai1: %d %v", st, m)
+	}
+	if st := readWS(); st != 401 {
+		t.Errorf("the identity's token once the identity is deleted: %d", st)
 	}
 
 	// A cancel stops a running job.

@@ -24,8 +24,10 @@ import (
 // workspace) and gets, with it, the job's service token: an HMAC of the
 // job and its expiry under a key of the workspace's secrets, valid
 // JobTokenLifetime. The token is accepted by the job's call-back API
-// (JobCallback: status, metrics, logs) for that workspace and that job
-// only; the job's status answer says when a cancel was requested.
+// (JobCallback: status, metrics, logs; joboutputs.go: outputs) for that
+// workspace and that job only; the job's status answer says when a
+// cancel was requested. With it the job also gets tokens of its
+// compute's managed identities (JobIdentity).
 
 // JobTokenLifetime is how long a job's service token is valid.
 const JobTokenLifetime = 24 * time.Hour
@@ -317,13 +319,49 @@ func jobTokenValid(tok string, job *arm.ID, key string, now time.Time) bool {
 	return hmac.Equal([]byte(tok), []byte(jobToken(job, key, time.Unix(exp, 0))))
 }
 
-// JobIdentity returns the managed identity a job runs as: its
-// compute's system-assigned identity (the resource and the principal).
-// The call carries the job's token, checked as JobCallback checks it.
-func (m *Manager) JobIdentity(ctx context.Context, c JobCall) (resourceID, objectID string, err error) {
+// typeUserAssignedIdentity is the type of user-assigned identities.
+const typeUserAssignedIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+// ManagedIdentity is a managed identity a job runs as.
+type ManagedIdentity struct {
+	// ResourceID is the identity's resource: the compute for its
+	// system-assigned identity, else the userAssignedIdentities resource
+	// (a token's xms_mirid).
+	ResourceID string
+	// ObjectID is its principal id (a token's oid); ClientID its client
+	// id ("" for a system-assigned identity: its object id).
+	ObjectID, ClientID string
+	// Host is the resource that has a user-assigned identity (the
+	// compute); "" for a system-assigned identity.
+	Host string
+}
+
+// IdentitySelector chooses one of a compute's identities, as the query
+// parameters of Azure's managed-identity endpoints do (IMDS's client_id,
+// object_id, msi_res_id; App Service's client_id, principal_id,
+// mi_res_id). At most one is set; none chooses the system-assigned
+// identity, or else the only user-assigned one.
+type IdentitySelector struct {
+	ClientID, ObjectID, ResourceID string
+}
+
+// JobIdentity returns the managed identity a job runs as, one of its
+// compute's (sel). The call carries the job's token, checked as
+// JobCallback checks it.
+func (m *Manager) JobIdentity(ctx context.Context, c JobCall, sel IdentitySelector) (*ManagedIdentity, error) {
 	id := c.Job
 	now := m.cfg.Now()
-	err = m.st.Read(ctx, func(tx store.Tx) error {
+	n := 0
+	for _, v := range []string{sel.ClientID, sel.ObjectID, sel.ResourceID} {
+		if v != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, statusErr(400, "InvalidIdentitySelector", "Choose the identity with one of client_id, object_id (principal_id) or msi_res_id (mi_res_id), not several.")
+	}
+	var out *ManagedIdentity
+	err := m.st.Read(ctx, func(tx store.Tx) error {
 		res, err := tx.GetResource(ctx, id.Key(), false)
 		if errors.Is(err, store.ErrNotFound) {
 			return statusErr(401, "AuthenticationFailed", "The token is not a token of the job '%s'.", id.Name())
@@ -352,35 +390,152 @@ func (m *Manager) JobIdentity(ctx context.Context, c JobCall) (resourceID, objec
 		if err != nil {
 			return err
 		}
-		ident := cb.Field("identity")
-		if !strings.Contains(strings.ToLower(ident.Field("type").Str()), "systemassigned") || ident.Field("principalId").Str() == "" {
-			return statusErr(400, "NoManagedIdentity", "The compute '%s' has no system-assigned identity (identity.type SystemAssigned): its jobs get no managed-identity token.", cres.ID)
+		out, err = pickIdentity(cres.ID, cb.Field("identity"), sel)
+		if err != nil || out.Host == "" {
+			return err
 		}
-		resourceID, objectID = cres.ID, ident.Field("principalId").Str()
+		// A user-assigned identity: it must still exist, as the
+		// compute names it (a new identity of the same name is
+		// another principal).
+		ures, err := tx.GetResource(ctx, arm.KeyOf(out.ResourceID), false)
+		if errors.Is(err, store.ErrNotFound) {
+			return statusErr(400, "IdentityNotFound", "The user-assigned identity '%s' of the compute '%s' does not exist.", out.ResourceID, cres.ID)
+		} else if err != nil {
+			return err
+		}
+		ub, err := value.Parse(ures.Body)
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(ub.Field("properties").Field("principalId").Str(), out.ObjectID) {
+			return statusErr(400, "IdentityNotFound", "The user-assigned identity '%s' is not the one the compute '%s' was given (it was made again): write the compute again with it.", out.ResourceID, cres.ID)
+		}
 		return nil
 	})
-	return resourceID, objectID, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// HasManagedIdentity reports whether the resource has the managed
-// identity objectID: its system-assigned identity, or, for a
-// user-assigned identity, itself (authn.Config.ManagedIdentity).
-func (m *Manager) HasManagedIdentity(ctx context.Context, resourceID, objectID string) (bool, error) {
+// pickIdentity chooses sel among the identities of the compute (its
+// identity object), as Azure's managed-identity endpoints do.
+func pickIdentity(compute string, ident value.Value, sel IdentitySelector) (*ManagedIdentity, error) {
+	t := strings.ToLower(ident.Field("type").Str())
+	var sys *ManagedIdentity
+	if strings.Contains(t, "systemassigned") && ident.Field("principalId").Str() != "" {
+		sys = &ManagedIdentity{ResourceID: compute, ObjectID: ident.Field("principalId").Str()}
+	}
+	var users []*ManagedIdentity
+	if uais := ident.Field("userAssignedIdentities"); strings.Contains(t, "userassigned") && uais.Kind() == value.Object {
+		for i := 0; i < uais.Len(); i++ {
+			k, v := uais.MemberAt(i)
+			if pid := v.Field("principalId").Str(); pid != "" {
+				users = append(users, &ManagedIdentity{ResourceID: k, ObjectID: pid, ClientID: v.Field("clientId").Str(), Host: compute})
+			}
+		}
+	}
+	if sys == nil && len(users) == 0 {
+		return nil, statusErr(400, "NoManagedIdentity", "The compute '%s' has no managed identity (identity.type SystemAssigned or UserAssigned): its jobs get no managed-identity token.", compute)
+	}
+	if sel == (IdentitySelector{}) {
+		switch {
+		case sys != nil:
+			return sys, nil
+		case len(users) == 1:
+			return users[0], nil
+		}
+		return nil, statusErr(400, "MultipleUserAssignedIdentities", "The compute '%s' has %d user-assigned identities and no system-assigned one: choose one with client_id, object_id (principal_id) or msi_res_id (mi_res_id).", compute, len(users))
+	}
+	if sys != nil && strings.EqualFold(sel.ObjectID, sys.ObjectID) {
+		return sys, nil
+	}
+	for _, u := range users {
+		if sel.ClientID != "" && strings.EqualFold(sel.ClientID, u.ClientID) || sel.ObjectID != "" && strings.EqualFold(sel.ObjectID, u.ObjectID) ||
+			sel.ResourceID != "" && strings.EqualFold(strings.TrimRight(sel.ResourceID, "/"), u.ResourceID) {
+			return u, nil
+		}
+	}
+	what, v := "client id", sel.ClientID
+	if sel.ObjectID != "" {
+		what, v = "object id", sel.ObjectID
+	} else if sel.ResourceID != "" {
+		what, v = "resource id", sel.ResourceID
+	}
+	return nil, statusErr(400, "IdentityNotFound", "The compute '%s' has no managed identity with the %s '%s'.", compute, what, arm.Clip(v, 300))
+}
+
+// HasManagedIdentity reports whether the resource resourceID has the
+// managed identity objectID (authn.Config.ManagedIdentity): its
+// system-assigned identity (host "" or resourceID), or, for a
+// user-assigned identity, itself; and, with a host, whether the host
+// still names that user-assigned identity as its own.
+func (m *Manager) HasManagedIdentity(ctx context.Context, host, resourceID, objectID string) (bool, error) {
 	id, err := arm.ParseID(resourceID)
 	if err != nil {
 		return false, nil
 	}
-	rs, err := store.GetResources(ctx, m.st, id.Key())
-	if err != nil || rs[0] == nil {
+	uai := strings.EqualFold(id.Type(), typeUserAssignedIdentity)
+	keys := []string{id.Key()}
+	if host != "" && !strings.EqualFold(host, resourceID) {
+		if !uai {
+			return false, nil
+		}
+		keys = append(keys, arm.KeyOf(host))
+	}
+	rs, err := store.GetResources(ctx, m.st, keys...)
+	if err != nil {
 		return false, err
+	}
+	for _, r := range rs {
+		if r == nil {
+			return false, nil
+		}
 	}
 	body, err := value.Parse(rs[0].Body)
 	if err != nil {
 		return false, err
 	}
 	pid := body.Field("identity").Field("principalId")
-	if strings.EqualFold(id.Type(), "Microsoft.ManagedIdentity/userAssignedIdentities") {
+	if uai {
 		pid = body.Field("properties").Field("principalId")
+	} else if !strings.Contains(strings.ToLower(body.Field("identity").Field("type").Str()), "systemassigned") {
+		return false, nil
 	}
-	return strings.EqualFold(pid.Str(), objectID), nil
+	if !strings.EqualFold(pid.Str(), objectID) {
+		return false, nil
+	}
+	if len(rs) == 1 {
+		return true, nil
+	}
+	hb, err := value.Parse(rs[1].Body)
+	if err != nil {
+		return false, err
+	}
+	ident := hb.Field("identity")
+	if !strings.Contains(strings.ToLower(ident.Field("type").Str()), "userassigned") {
+		return false, nil
+	}
+	uais := ident.Field("userAssignedIdentities")
+	for i := 0; i < uais.Len(); i++ {
+		k, v := uais.MemberAt(i)
+		if strings.EqualFold(strings.TrimRight(k, "/"), strings.TrimRight(resourceID, "/")) {
+			return strings.EqualFold(v.Field("principalId").Str(), objectID), nil
+		}
+	}
+	return false, nil
+}
+
+// ChangesManagedIdentities reports whether a committed write (nil: a
+// background one) may change which managed identities resources have:
+// a cache of them (authn's) is then dropped.
+func ChangesManagedIdentities(a *Attributes) bool {
+	if a == nil || a.Spec == nil {
+		return true
+	}
+	switch strings.ToLower(a.Spec.Type) {
+	case strings.ToLower(typeUserAssignedIdentity), strings.ToLower(mlNamespace + "/workspaces"), strings.ToLower(mlNamespace + "/workspaces/computes"):
+		return true
+	}
+	return !a.Object.Field("identity").IsUndefined() || !a.OldObject.Field("identity").IsUndefined()
 }

@@ -250,6 +250,10 @@ var computeSecretProps = map[string][][]string{
 // computeBuild moves an attached compute's credentials out of the body
 // into its secrets (a write that sends none keeps those stored).
 func computeBuild(c *Ctx, obj, body, existing value.Value) (value.Value, error) {
+	obj, err := userAssignedIdentities(c, obj)
+	if err != nil {
+		return value.Value{}, err
+	}
 	paths := computeSecretProps[strings.ToLower(get(obj, "properties", "computeType").Str())]
 	var moved []value.Member
 	for _, p := range paths {
@@ -267,6 +271,42 @@ func computeBuild(c *Ctx, obj, body, existing value.Value) (value.Value, error) 
 		c.SetSecrets(value.ObjectValue(moved...))
 	}
 	return obj, nil
+}
+
+// userAssignedIdentities fills the principalId and clientId of each of
+// the resource's user-assigned identities (identity.userAssignedIdentities)
+// from the identity's resource, as ARM does: a job on the compute runs
+// as that principal (JobIdentity). A reference to an identity that does
+// not exist is refused.
+func userAssignedIdentities(c *Ctx, obj value.Value) (value.Value, error) {
+	uais := get(obj, "identity", "userAssignedIdentities")
+	if uais.Kind() != value.Object {
+		return obj, nil
+	}
+	ms := make([]value.Member, 0, uais.Len())
+	for i := 0; i < uais.Len(); i++ {
+		k, _ := uais.MemberAt(i)
+		r, err := c.Get(arm.KeyOf(k))
+		if err != nil {
+			return value.Value{}, err
+		}
+		var props value.Value
+		if r != nil {
+			v, err := value.Parse(r.Body)
+			if err != nil {
+				return value.Value{}, err
+			}
+			props = v.Field("properties")
+		}
+		pid, cid := props.Field("principalId"), props.Field("clientId")
+		if r == nil || pid.Kind() != value.String || cid.Kind() != value.String {
+			e := arm.Errorf("FailedIdentityOperation", "Identity operation for resource '%s' failed: the user-assigned identity '%s' was not found.", c.ID, arm.Clip(k, 300))
+			e.Target = "identity.userAssignedIdentities"
+			return value.Value{}, e
+		}
+		ms = append(ms, value.Member{Key: r.ID, Value: value.ObjectValue(value.Member{Key: "principalId", Value: pid}, value.Member{Key: "clientId", Value: cid})})
+	}
+	return set(obj, value.ObjectValue(ms...), "identity", "userAssignedIdentities"), nil
 }
 
 // without returns v without the member at keys.

@@ -87,6 +87,9 @@ type TypeSpec struct {
 	// (by its key), deleted with it: KindSecrets for Secrets types, and
 	// what the type's own APIs keep (a workspace's quotas).
 	objects []string
+	// cleanup deletes, before the objects, what else is the resource's
+	// (by its key): a job's output files.
+	cleanup func(ctx context.Context, tx store.Tx, key string) error
 }
 
 // View computes the answer of a GET below a resource from the resource.
@@ -262,7 +265,7 @@ func NewRegistry() *Registry {
 		Validate: validateWorkspace, Defaults: workspaceDefaults, Actions: workspaceActions(), Secrets: true, Mirrors: workspaceRuleMirrors,
 		Views: map[string]View{"outboundnetworkdependenciesendpoints": workspaceOutbound, "privatelinkresources": workspacePrivateLinks, "features": workspaceFeatures}})
 	r.add(&TypeSpec{Type: ml + "workspaces/computes", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: computeName,
-		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true})
+		Validate: validateCompute, Defaults: computeDefaults, Build: computeBuild, Actions: computeActions(), Secrets: true, ReadsStore: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/jobs", APIVersions: mlAPIVersions, Validate: validateJob, Defaults: jobDefaults,
 		Actions: map[string]*ActionSpec{"cancel": {Name: "cancel", Async: true, Run: jobCancel, During: jobCancelling}}})
 	r.add(&TypeSpec{Type: ml + "workspaces/onlineEndpoints", APIVersions: mlAPIVersions, Tracked: true, Async: true, Name: endpointName,
@@ -326,6 +329,7 @@ func NewRegistry() *Registry {
 	ws := r.types[arm.KeyOf(ml+"workspaces")]
 	ws.objects = append(ws.objects, KindMLQuota)
 	job := r.types[arm.KeyOf(ml+"workspaces/jobs")]
-	job.objects = append(job.objects, KindJobMetrics, KindJobLogs)
+	job.objects = append(job.objects, KindJobMetrics, KindJobLogs, KindJobOutputs)
+	job.cleanup = deleteJobOutputs
 	return r
 }

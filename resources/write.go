@@ -189,6 +189,11 @@ func (m *Manager) deleteOne(ctx context.Context, tx store.Tx, key, typeKey strin
 		return err
 	}
 	spec, _ := m.reg.Lookup(typeKey)
+	if spec.cleanup != nil {
+		if err := spec.cleanup(ctx, tx, key); err != nil {
+			return err
+		}
+	}
 	for _, kind := range spec.objects {
 		if err := tx.DeleteObject(ctx, kind, key); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

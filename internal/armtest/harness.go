@@ -105,11 +105,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	t.Cleanup(ts.Close)
 	url := ts.URL
 	var mgr *resources.Manager
-	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url), ManagedIdentity: func(ctx context.Context, _, rid, oid string) (bool, error) {
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url), ManagedIdentity: func(ctx context.Context, _, host, rid, oid string) (bool, error) {
 		if mgr == nil {
 			return false, nil
 		}
-		return mgr.HasManagedIdentity(ctx, rid, oid)
+		return mgr.HasManagedIdentity(ctx, host, rid, oid)
 	}})
 	if err := idsvc.EnsureSigningKey(ctx); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,12 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
-		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() })}}
+		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+			resources.CommitFunc(func(a *resources.Attributes) {
+				if resources.ChangesManagedIdentities(a) {
+					idsvc.ForgetManagedIdentities()
+				}
+			})}}
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	dk, err := authn.LoadDataKey(context.Background(), st, kek)
@@ -167,8 +172,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	}
 	extra := http.NewServeMux()
 	extra.Handle("/", oauth.New(idsvc, oauth.Config{BaseURL: url}))
-	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, IssueToken: func(ctx context.Context, rid, oid, resource string) (string, time.Time, error) {
-		tok, err := idsvc.IssueManagedIdentityToken(ctx, ten.ID, rid, oid, "", resource)
+	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
+		tok, err := idsvc.IssueManagedIdentityToken(ctx, ten.ID, authn.ManagedIdentity{ResourceID: mi.ResourceID, ObjectID: mi.ObjectID, ClientID: mi.ClientID, Host: mi.Host}, resource)
 		if err != nil {
 			return "", time.Time{}, err
 		}
