@@ -60,6 +60,10 @@ const (
 	// userCodeAlphabet has no vowels (no words) and no look-alikes.
 	userCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
 	userCodeLen      = 9
+	// maxFlowCodeFailures wrong verification codes end a flow: the
+	// password is asked again. They also count towards the second
+	// factor's lockout (Throttle's thresholds, per user).
+	maxFlowCodeFailures = 5
 )
 
 // flowRecord is a sign-in in progress.
@@ -91,6 +95,9 @@ type flowRecord struct {
 	Enrol *sealedSecret `json:"enrol,omitempty"`
 	// Applied is the conditional access outcome for the sign-in log.
 	Applied []AppliedPolicy `json:"applied,omitempty"`
+	// Fails counts wrong verification codes (maxFlowCodeFailures end
+	// the flow).
+	Fails int `json:"fails,omitempty"`
 }
 
 // totpRecord is a user's authenticator app.
@@ -606,11 +613,15 @@ func (s *Service) FlowTOTP(ctx context.Context, flowID, binding, code, addr, cor
 				s.attempts.lockMemory(ck, now.Add(s.cfg.Throttle.LockoutDuration))
 			}
 			si.Status = SignInStatus{ErrorCode: 500121, FailureReason: "Authentication failed during strong authentication request: the verification code is wrong, expired or already used."}
+			if f.Fails++; f.Fails >= maxFlowCodeFailures {
+				step = &FlowStep{Stage: "done", Error: "Too many wrong verification codes: sign in again from the application."}
+				return tx.DeleteObject(ctx, KindSignInFlow, f.ID)
+			}
 			step = &FlowStep{Stage: f.Stage, Error: "The verification code is wrong, expired or already used. Enter the code your authenticator app shows now.", Username: rec.UserPrincipalName}
 			if f.Stage == "enrol" {
 				step.EnrolSecret, step.EnrolURI = totpEncoding.EncodeToString(secret), totpURI(secret, "mlgov", rec.UserPrincipalName)
 			}
-			return nil
+			return putFlow(ctx, tx, f)
 		}
 		s.attempts.succeed(ck, "")
 		if f.Stage == "enrol" {

@@ -319,12 +319,25 @@ func TestInteractiveSignIn(t *testing.T) {
 		}
 		s.graph(t, admin, "DELETE", "/users/"+cid+"/authentication/softwareOathMethods/"+ms[0].(map[string]any)["id"].(string), nil, 204)
 		_, challenge = pkce()
-		p = s.newBrowser(t).Get(s.authorizeURL(redirect, mlScope, challenge, "s6"))
-		if p = s.newBrowser(t).Submit(p, url.Values{"username": {upn}, "password": {"An0ther-passw0rd!"}}); p.Stage() != "password" {
-			// Another browser cannot continue the flow: the page says so.
-			if !strings.Contains(p.Body, "another browser") {
-				t.Errorf("a flow continued in another browser: %d %s", p.Status, p.Body)
+		e := s.newBrowser(t)
+		p = e.Get(s.authorizeURL(redirect, mlScope, challenge, "s6"))
+		// Another browser cannot continue the flow.
+		if q := s.newBrowser(t).Submit(p, url.Values{"username": {upn}, "password": {"An0ther-passw0rd!"}}); q.Status != 400 || !strings.Contains(q.ErrorText(), "another browser") {
+			t.Errorf("a flow continued in another browser: %d %s", q.Status, q.Body)
+		}
+		p = e.Submit(p, url.Values{"username": {upn}, "password": {"An0ther-passw0rd!"}})
+		if p.Stage() != "enrol" || p.Secret() == secret {
+			t.Fatalf("after the authenticator's removal: %s, the same secret %v", p.Stage(), p.Secret() == secret)
+		}
+		// Five wrong codes end the flow.
+		for i := range 5 {
+			q := e.Submit(p, url.Values{"otc": {"000000"}})
+			if i < 4 && q.Stage() != "enrol" || i == 4 && !strings.Contains(q.ErrorText(), "Too many wrong") {
+				t.Fatalf("wrong code %d: %d %s", i+1, q.Status, q.ErrorText())
 			}
+		}
+		if q := e.Submit(p, url.Values{"otc": {"000000"}}); !strings.Contains(q.ErrorText(), "not in progress") {
+			t.Errorf("the flow after five wrong codes: %d %s", q.Status, q.ErrorText())
 		}
 
 		// The sign-in log: interactive sign-ins with their requirement
