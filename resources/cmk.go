@@ -315,12 +315,21 @@ func (m *Manager) resolveCMK(ctx context.Context, tx store.Tx, ws value.Value) (
 	} else if err != nil {
 		return nil, err
 	}
+	kb, err := value.Parse(kr.Body)
+	if err != nil {
+		return nil, err
+	}
+	ops := map[string]bool{}
+	for _, o := range get(kb, "properties", "keyOps").Elems() {
+		ops[o.Str()] = true
+	}
+	if !ops["wrapKey"] || !ops["unwrapKey"] {
+		e := arm.Errorf("KeyVaultKeyOperationsNotAllowed", "The key '%s' does not allow the operations wrapKey and unwrapKey (keyOps %s), which a customer-managed key needs.", name, get(kb, "properties", "keyOps").JSON())
+		e.Target = "properties.encryption.keyVaultProperties.keyIdentifier"
+		return nil, e
+	}
 	t := &cmkTarget{vault: vr.ID, key: kr.ID, version: version, pinned: version != ""}
 	if version == "" {
-		kb, err := value.Parse(kr.Body)
-		if err != nil {
-			return nil, err
-		}
 		u := get(kb, "properties", "keyUriWithVersion").Str()
 		t.version = u[strings.LastIndexByte(u, '/')+1:]
 	}

@@ -59,7 +59,10 @@ func testCustomerManagedKey(t *testing.T, s *Server) {
 		400, "InvalidKeyIdentifier", "properties.encryption.keyVaultProperties.keyIdentifier", "kv1.vault.azure.net")
 	wantError(t, "a missing version", s.Do(t, "PUT", wsPath(s, "rg", "bad4")+av, enc(vault, "https://kv1.vault.azure.net/keys/cmk/0123")),
 		400, "KeyVaultKeyNotFound", "", "0123")
-	for _, n := range []string{"bad1", "bad2", "bad3", "bad4"} {
+	s.put(t, vault+"/keys/signonly"+kvAV, `{"properties":{"kty":"RSA","keyOps":["sign","verify"]}}`, 201)
+	wantError(t, "a key that cannot wrap", s.Do(t, "PUT", wsPath(s, "rg", "bad5")+av, enc(vault, "https://kv1.vault.azure.net/keys/signonly")),
+		400, "KeyVaultKeyOperationsNotAllowed", "properties.encryption.keyVaultProperties.keyIdentifier", "wrapKey")
+	for _, n := range []string{"bad1", "bad2", "bad3", "bad4", "bad5"} {
 		if r := s.Do(t, "GET", wsPath(s, "rg", n)+av, nil); r.Status != 404 {
 			t.Errorf("refused workspace %s was written: %d", n, r.Status)
 		}
