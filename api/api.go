@@ -98,6 +98,8 @@ var statusOf = map[string]int{
 	"OperationNotFound": 404, "NotFound": 404,
 	"Conflict": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
 	"RoleAssignmentExists": 409, "RoleDefinitionExists": 409, "RoleDefinitionWithSameNameExists": 409, "RoleDefinitionHasAssignments": 409,
+	"KeyVaultKeyDisabled": 409, "KeyVaultKeyExpired": 409, "KeyVaultKeyInUse": 409,
+	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
 	"PreconditionFailed":  412,
 	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403,
 }

@@ -118,40 +118,62 @@ func LoadDataKey(ctx context.Context, st store.Store, kek []byte) (*DataKey, err
 
 // Seal encrypts plain for the holder named by aad.
 func (d *DataKey) Seal(plain []byte, aad string) ([]byte, error) {
-	nonce := make([]byte, d.aead.NonceSize(), d.aead.NonceSize()+len(plain)+d.aead.Overhead())
-	if _, err := io.ReadFull(d.rand, nonce); err != nil {
-		return nil, fmt.Errorf("authn: nonce: %w", err)
-	}
-	ct := d.aead.Seal(nonce, nonce, plain, []byte(aad))
-	out := make([]byte, 0, len(sealedPrefix)+len(d.id)+1+base64.StdEncoding.EncodedLen(len(ct)))
-	out = append(out, sealedPrefix...)
-	out = append(out, d.id...)
-	out = append(out, ':')
-	return base64.StdEncoding.AppendEncode(out, ct), nil
+	return seal(d.aead, d.rand, d.id, plain, aad)
 }
 
 // Open decrypts what Seal made for the same aad. A value that is not
 // sealed is ErrNotSealed; one sealed under another data key, or for
 // another holder, or changed, is an error naming the key.
 func (d *DataKey) Open(sealed []byte, aad string) ([]byte, error) {
-	rest, ok := bytes.CutPrefix(sealed, []byte(sealedPrefix))
-	if !ok {
-		return nil, ErrNotSealed
+	return open(d.aead, d.id, "the store's", sealed, aad)
+}
+
+// seal is Seal under the AEAD of the data key id.
+func seal(aead cipher.AEAD, rnd io.Reader, id string, plain []byte, aad string) ([]byte, error) {
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := io.ReadFull(rnd, nonce); err != nil {
+		return nil, fmt.Errorf("authn: nonce: %w", err)
 	}
-	id, b64, ok := bytes.Cut(rest, []byte(":"))
-	if !ok {
-		return nil, errors.New("authn: a sealed value without its data key id")
+	ct := aead.Seal(nonce, nonce, plain, []byte(aad))
+	out := make([]byte, 0, len(sealedPrefix)+len(id)+1+base64.StdEncoding.EncodedLen(len(ct)))
+	out = append(out, sealedPrefix...)
+	out = append(out, id...)
+	out = append(out, ':')
+	return base64.StdEncoding.AppendEncode(out, ct), nil
+}
+
+// open is Open under the AEAD of the data key id (whose is who holds
+// it, for the error of a value sealed under another key).
+func open(aead cipher.AEAD, id, whose string, sealed []byte, aad string) ([]byte, error) {
+	sid, err := SealedKeyID(sealed)
+	if err != nil {
+		return nil, err
 	}
-	if string(id) != d.id {
-		return nil, fmt.Errorf("authn: a value sealed under data key %s, not the store's (%s)", id, d.id)
+	if sid != id {
+		return nil, fmt.Errorf("authn: a value sealed under data key %s, not %s (%s)", sid, whose, id)
 	}
+	b64 := sealed[len(sealedPrefix)+len(sid)+1:]
 	ct, err := base64.StdEncoding.AppendDecode(nil, b64)
-	if err != nil || len(ct) < d.aead.NonceSize() {
+	if err != nil || len(ct) < aead.NonceSize() {
 		return nil, errors.New("authn: a sealed value that is not well-formed")
 	}
-	plain, err := d.aead.Open(nil, ct[:d.aead.NonceSize()], ct[d.aead.NonceSize():], []byte(aad))
+	plain, err := aead.Open(nil, ct[:aead.NonceSize()], ct[aead.NonceSize():], []byte(aad))
 	if err != nil {
-		return nil, fmt.Errorf("authn: a sealed value of %s does not open under data key %s (changed, or moved from another holder)", aad, d.id)
+		return nil, fmt.Errorf("authn: a sealed value of %s does not open under data key %s (changed, or moved from another holder)", aad, id)
 	}
 	return plain, nil
+}
+
+// SealedKeyID returns the id of the data key a sealed value names;
+// ErrNotSealed for a value that is not sealed.
+func SealedKeyID(sealed []byte) (string, error) {
+	rest, ok := bytes.CutPrefix(sealed, []byte(sealedPrefix))
+	if !ok {
+		return "", ErrNotSealed
+	}
+	id, _, ok := bytes.Cut(rest, []byte(":"))
+	if !ok {
+		return "", errors.New("authn: a sealed value without its data key id")
+	}
+	return string(id), nil
 }

@@ -135,6 +135,8 @@ type Manager struct {
 	locations map[string]bool // cfg.Locations, normalized
 	authz     Authorizer
 	locks     lockIndex // management locks by subscription (locks.go)
+	// unwrapped caches workspaces' unwrapped data keys (cmk.go).
+	unwrapped unwrapCache
 }
 
 // New returns a Manager.

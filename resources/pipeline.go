@@ -503,6 +503,9 @@ func (m *Manager) persist(ctx context.Context, tx store.Tx, a *Attributes) (*Res
 			return nil, err
 		}
 	}
+	if err := m.cmkStage(ctx, tx, a); err != nil {
+		return nil, err
+	}
 	if p.secrets != nil {
 		if err := m.putSecrets(ctx, tx, p.secrets); err != nil {
 			return nil, err

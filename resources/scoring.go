@@ -117,9 +117,14 @@ func (m *Manager) Score(ctx context.Context, r ScoreRequest) (*ScoreTarget, erro
 		deployments, err = tx.ListResources(ctx, store.ListQuery{TypeKey: arm.KeyOf(mlNamespace + "/workspaces/onlineEndpoints/deployments"), ParentKey: id.Key(), Limit: 1000})
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	var ae *arm.Error
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, statusErr(404, "EndpointNotFound", "The online endpoint '%s' does not exist.", id.Name())
-	} else if err != nil {
+	case errors.As(err, &ae) && strings.HasPrefix(ae.Code, "KeyVaultKey"):
+		// The workspace's customer-managed key is revoked (cmk.go).
+		return nil, &StatusError{Status: 409, Err: ae}
+	case err != nil:
 		return nil, err
 	}
 	props := ep.Field("properties")

@@ -31,10 +31,14 @@ func (m *Manager) loadSecrets(ctx context.Context, tx store.Tx, id *arm.ID) (val
 	}
 	body := o.Body
 	if len(body) > 0 && body[0] != '{' {
-		if m.cfg.Sealer == nil {
+		s, err := m.sealerFor(ctx, tx, id)
+		if err != nil {
+			return value.Value{}, err
+		}
+		if s == nil {
 			return value.Value{}, fmt.Errorf("the secrets of %s are sealed, and no key to open them is configured", id)
 		}
-		if body, err = m.cfg.Sealer.Open(body, id.Key()); err != nil {
+		if body, err = s.Open(body, id.Key()); err != nil {
 			return value.Value{}, err
 		}
 	}
@@ -46,10 +50,20 @@ func (m *Manager) loadSecrets(ctx context.Context, tx store.Tx, id *arm.ID) (val
 }
 
 // putSecrets writes a resource's secrets (o.Body: the JSON object),
-// sealed when a Sealer is configured.
+// sealed when a Sealer is configured: under the data key of the
+// workspace they are in when it has a customer-managed key (cmk.go),
+// else under the store's.
 func (m *Manager) putSecrets(ctx context.Context, tx store.Tx, o *store.Object) error {
 	if m.cfg.Sealer != nil {
-		sealed, err := m.cfg.Sealer.Seal(o.Body, o.Key)
+		id, err := arm.ParseID(o.Key)
+		if err != nil {
+			return err
+		}
+		s, err := m.sealerFor(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		sealed, err := s.Seal(o.Body, o.Key)
 		if err != nil {
 			return err
 		}

@@ -139,6 +139,8 @@ type Ctx struct {
 	// SetSecrets replaces the resource's secrets with the write (an
 	// empty object removes them all); only for Secrets types.
 	SetSecrets func(value.Value)
+	// cmk is the cryptography of customer-managed keys (nil: none).
+	cmk KeyWrapper
 }
 
 // Add adds (or replaces) a type: the types of packages that extend the
@@ -327,7 +329,10 @@ func NewRegistry() *Registry {
 	r.add(lockSpec())
 	r.types["microsoft.managedidentity/userassignedidentities"].Defaults = uaiDefaults
 	ws := r.types[arm.KeyOf(ml+"workspaces")]
-	ws.objects = append(ws.objects, KindMLQuota)
+	ws.objects = append(ws.objects, KindMLQuota, KindWorkspaceKey)
+	for _, s := range vaultKeySpecs() {
+		r.add(s)
+	}
 	job := r.types[arm.KeyOf(ml+"workspaces/jobs")]
 	job.objects = append(job.objects, KindJobMetrics, KindJobLogs, KindJobOutputs)
 	job.cleanup = deleteJobOutputs

@@ -84,7 +84,7 @@ func provisioningState(body []byte) string {
 }
 
 func (m *Manager) ctxFor(id *arm.ID, r *Request, now time.Time) *Ctx {
-	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, APIVersion: r.APIVersion, Principal: r.Caller, ScoringURL: m.cfg.ScoringURL}
+	return &Ctx{ID: id, Now: now, NewID: m.cfg.NewID, TenantID: m.cfg.TenantID, APIVersion: r.APIVersion, Principal: r.Caller, ScoringURL: m.cfg.ScoringURL, cmk: m.keyWrapper()}
 }
 
 // hookCtx is the Ctx of a write's type hooks: with the transaction's
@@ -165,6 +165,9 @@ func (m *Manager) storeOp(op *opRecord, id *arm.ID, now time.Time) *store.Operat
 // deleteTree deletes a resource and everything under it (children and
 // extension resources; for a resource group every resource in it).
 func (m *Manager) deleteTree(ctx context.Context, tx store.Tx, id *arm.ID) error {
+	if err := m.checkKeysInUse(ctx, tx, id); err != nil {
+		return err
+	}
 	for {
 		items, err := tx.ListResources(ctx, store.ListQuery{KeyPrefix: id.Key() + "/", Limit: 500})
 		if err != nil {

@@ -28,6 +28,9 @@ type genericCase struct {
 	// the api-version (the generic deleteById cannot send it).
 	patch, deleteQuery string
 	listed             bool
+	// readOnly types are made by the resource provider (a key's
+	// versions): createOrUpdateById and deleteById are refused with 400.
+	readOnly bool
 }
 
 const mlGenericAV = "2022-10-01" // @azure/arm-machinelearning 2.1.1's
@@ -46,6 +49,8 @@ func genericCases(s *Server) []genericCase {
 	return []genericCase{
 		{typ: "Microsoft.Storage/storageAccounts", path: st, av: "2023-05-01", body: res, patch: tags, listed: true},
 		{typ: "Microsoft.KeyVault/vaults", path: rg + "/providers/Microsoft.KeyVault/vaults/kv1", av: "2023-07-01", body: res, patch: tags, listed: true},
+		{typ: "Microsoft.KeyVault/vaults/keys", path: rg + "/providers/Microsoft.KeyVault/vaults/kv1/keys/k1", av: "2023-07-01", body: `{"properties":{"kty":"RSA"}}`, patch: tags},
+		{typ: "Microsoft.KeyVault/vaults/keys/versions", path: rg + "/providers/Microsoft.KeyVault/vaults/kv1/keys/k1/versions/v1", av: "2023-07-01", body: `{"properties":{}}`, readOnly: true},
 		{typ: "Microsoft.ContainerRegistry/registries", path: rg + "/providers/Microsoft.ContainerRegistry/registries/acr1", av: "2023-07-01", body: res, patch: tags, listed: true},
 		{typ: "Microsoft.Insights/components", path: rg + "/providers/Microsoft.Insights/components/ai1", av: "2020-02-02", body: res, patch: tags, listed: true},
 		{typ: "Microsoft.Insights/diagnosticSettings", path: st + "/providers/Microsoft.Insights/diagnosticSettings/d1", av: "2021-05-01-preview", body: `{"properties":{}}`, patch: props},
@@ -162,6 +167,10 @@ func TestGenericByID(t *testing.T) {
 		}
 		q := func(c genericCase) string { return "?api-version=" + c.av }
 		for _, c := range cases {
+			if c.readOnly {
+				wantError(t, c.typ+" createOrUpdateById", s.Do(t, "PUT", c.path+q(c), c.body), 400, "OperationNotSupported", "", "read-only")
+				continue
+			}
 			r := s.Do(t, "PUT", c.path+q(c), c.body)
 			if !wantStatus(t, c.typ+" createOrUpdateById", r, 200, 201, 202) {
 				continue
@@ -203,6 +212,10 @@ func TestGenericByID(t *testing.T) {
 		// Deletes, children first.
 		for i := len(cases) - 1; i >= 0; i-- {
 			c := cases[i]
+			if c.readOnly {
+				wantError(t, c.typ+" deleteById", s.Do(t, "DELETE", c.path+q(c), nil), 400, "OperationNotSupported", "", "read-only")
+				continue
+			}
 			if c.deleteQuery != "" {
 				// The generic deleteById cannot send the type's required
 				// query parameter: a clear 400 that names it.
