@@ -346,7 +346,7 @@ func (s *Service) RefreshGrant(ctx context.Context, r GrantRequest) (*UserTokens
 		}
 		scope := r.Scope
 		if scope == "" {
-			scope = "offline_access"
+			scope = st.Scope
 		}
 		out, err = s.sessionTokens(ctx, tx, tid, oid, sid, r.ClientID, scope, "", r.ClientAddress, now)
 		return err
@@ -404,7 +404,7 @@ func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, tenantID, oid,
 		return nil, err
 	}
 	if offline {
-		if out.RefreshToken, err = s.newRefreshToken(rec, ss, clientID); err != nil {
+		if out.RefreshToken, err = s.newRefreshToken(rec, ss, clientID, scope); err != nil {
 			return nil, err
 		}
 	}

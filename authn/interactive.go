@@ -356,6 +356,11 @@ func (s *Service) startFlow(ctx context.Context, f *flowRecord, cookie, prompt, 
 				}
 			}
 		}
+		if prompt == "none" && step != nil && step.Stage != "done" {
+			step = &FlowStep{Stage: "done", Redirect: redirectWith(f.RedirectURI, f.ResponseMode, url.Values{"error": {"interaction_required"},
+				"error_description": {"AADSTS50076: A silent sign-in request was sent but the user must do multi-factor authentication."}, "state": {f.State}})}
+			return nil
+		}
 		if prompt == "none" && step == nil {
 			step = &FlowStep{Stage: "done", Redirect: redirectWith(f.RedirectURI, f.ResponseMode, url.Values{"error": {"login_required"},
 				"error_description": {"AADSTS50058: A silent sign-in request was sent but no user is signed in."}, "state": {f.State}})}

@@ -65,6 +65,9 @@ type sessionRecord struct {
 type refreshState struct {
 	Current  []byte `json:"current"`
 	Previous []byte `json:"previous,omitempty"`
+	// Scope is the scope last granted to the client, for a refresh
+	// that names none.
+	Scope string `json:"scope,omitempty"`
 }
 
 func (s *sessionRecord) mfa() bool { return slices.Contains(s.AMR, "mfa") }
@@ -137,7 +140,7 @@ const refreshTokenPrefix = "mlgovrt1."
 
 // newRefreshToken makes the client's refresh token of a session (the one
 // it had dies).
-func (s *Service) newRefreshToken(r *userRecord, ss *sessionRecord, clientID string) (string, error) {
+func (s *Service) newRefreshToken(r *userRecord, ss *sessionRecord, clientID, scope string) (string, error) {
 	secret, err := randomID(s.cfg.Rand, 32)
 	if err != nil {
 		return "", err
@@ -151,7 +154,7 @@ func (s *Service) newRefreshToken(r *userRecord, ss *sessionRecord, clientID str
 		st = &refreshState{}
 		ss.Refresh[key] = st
 	}
-	st.Previous, st.Current = st.Current, tokenHash(secret)
+	st.Previous, st.Current, st.Scope = st.Current, tokenHash(secret), scope
 	return refreshTokenPrefix + r.TenantID + "." + r.ObjectID + "." + ss.ID + "." + secret, nil
 }
 

@@ -136,7 +136,8 @@ func TestInteractiveSignIn(t *testing.T) {
 		for k, v := range redeem {
 			bad[k] = v
 		}
-		bad.Set("code_verifier", "x"+verifier[1:])
+		otherVerifier, _ := pkce()
+		bad.Set("code_verifier", otherVerifier)
 		if st, m := s.postToken(t, bad); st != 400 || errorCode(m) != "AADSTS501481" {
 			t.Errorf("a wrong verifier: %d %v", st, m)
 		}
@@ -254,6 +255,9 @@ func TestInteractiveSignIn(t *testing.T) {
 		if r := s.DoAs(t, armToken, "GET", ws+"?api-version=2024-04-01", ""); r.Status != 401 {
 			t.Errorf("after sign-out: %d", r.Status)
 		}
+		if p := b.Get(s.authorizeURL(redirect, mlScope, challenge, "s5", "prompt", "none")); p.Status != 302 || !strings.Contains(p.Location, "error=login_required") {
+			t.Errorf("prompt=none after sign-out: %d %q", p.Status, p.Location)
+		}
 		if p := b.Get(s.authorizeURL(redirect, mlScope, challenge, "s5")); p.Stage() != "password" {
 			t.Errorf("after sign-out the browser signs in again: %d %s", p.Status, p.Body)
 		}
@@ -293,7 +297,12 @@ func TestInteractiveSignIn(t *testing.T) {
 		if st, m := refresh(devRT, "https://ml.azure.com/.default offline_access"); st != 400 || errorCode(m) != "AADSTS50076" {
 			t.Errorf("a single-factor session's refresh for Azure ML: %d %v", st, m)
 		}
-		// Revocation (mlgov logout) ends it.
+		// A refresh naming no scope gets the resource last granted.
+		if st, m := refresh(devRT, ""); st != 200 || !strings.HasPrefix(claimsOf(t, m["access_token"].(string))["aud"].(string), "https://management.azure.com") {
+			t.Errorf("a refresh without a scope: %d %v", st, m)
+		}
+		// Revocation (mlgov logout) ends it, with the refresh token just
+		// replaced too.
 		if st, _ := s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/revoke", url.Values{"token": {devRT}, "client_id": {azureCLI}}); st != 200 {
 			t.Errorf("revoke: %d", st)
 		}
