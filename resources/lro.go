@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +129,7 @@ func (m *Manager) completeIfDue(ctx context.Context, opID string) error {
 			return nil
 		}
 		completed = true
-		return m.complete(ctx, tx, op, now)
+		return m.completeSafely(ctx, tx, op, now)
 	})
 	if err == nil && completed {
 		m.notify(nil)
@@ -179,23 +181,38 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 	for {
 		n := 0
 		var lag time.Duration
+		var failed string
 		err := m.st.Write(ctx, func(tx store.Tx) error {
 			ops, err := tx.DueOperations(ctx, now, batch)
 			if err != nil {
 				return err
 			}
-			n, lag = 0, 0
+			n, lag, failed = 0, 0, ""
 			if len(ops) > 0 {
 				lag = now.Sub(ops[0].NotBefore)
 			}
 			for _, op := range ops {
-				if err := m.complete(ctx, tx, op, now); err != nil {
+				if err := m.completeSafely(ctx, tx, op, now); err != nil {
+					failed = op.ID
 					return err
 				}
 				n++
 			}
 			return nil
 		})
+		if err != nil && failed != "" && ctx.Err() == nil {
+			// One operation could not be completed (and the batch rolled
+			// back). It is tried once more alone; if it fails again it is
+			// marked Failed, so that it does not stop every operation due
+			// after it, tick after tick.
+			if err = m.completeIfDue(ctx, failed); err != nil {
+				if ferr := m.failOperation(ctx, failed, now); ferr != nil {
+					return total, errors.Join(err, ferr)
+				}
+				return total, fmt.Errorf("operation %s could not be completed and is marked Failed: %w", failed, err)
+			}
+			continue
+		}
 		if err != nil {
 			return total, err
 		}
@@ -208,6 +225,63 @@ func (m *Manager) CompleteDue(ctx context.Context) (int, error) {
 		}
 		batch = completeBatchFor(lag)
 	}
+}
+
+// completeSafely is complete with a panic (a bug in a type's hook)
+// turned into an error naming the operation, with its stack.
+func (m *Manager) completeSafely(ctx context.Context, tx store.Tx, op *store.Operation, now time.Time) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("completing operation %s panicked: %v\n%s", op.ID, p, debug.Stack())
+		}
+	}()
+	return m.complete(ctx, tx, op, now)
+}
+
+// failOperation marks an operation that cannot be completed Failed
+// (InternalServerError; its resource's provisioningState Failed when it
+// was a PUT or PATCH), with a Failed activity event: its poller gets an
+// answer instead of InProgress for ever.
+func (m *Manager) failOperation(ctx context.Context, opID string, now time.Time) error {
+	return m.st.Write(ctx, func(tx store.Tx) error {
+		op, err := tx.GetOperation(ctx, opID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if op.Status != "InProgress" {
+			return nil
+		}
+		var rec opRecord
+		readable := json.Unmarshal(op.Body, &rec) == nil
+		if !readable {
+			rec = opRecord{ID: opID, Name: opID}
+		}
+		rec.Status, rec.EndTime = "Failed", timestamp(now).Str()
+		rec.Error = &opError{Code: "InternalServerError", Message: "The operation could not be completed: the server failed to finish it (the error is in its log, with the operation's id)."}
+		if rec.Kind == "put" || rec.Kind == "patch" {
+			if rid, err := arm.ParseID(rec.ResourceID); err == nil {
+				if res, err := tx.GetResource(ctx, rid.Key(), true); err == nil {
+					if cur, err := value.Parse(res.Body); err == nil {
+						res.Body, res.UpdatedAt = []byte(set(cur, str("Failed"), "properties", "provisioningState").JSON()), now
+						if err := tx.PutResource(ctx, res); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		op.Body, op.Status, op.UpdatedAt = b, rec.Status, now
+		if err := tx.PutOperation(ctx, op); err != nil || !readable {
+			return err
+		}
+		return tx.AppendEvents(ctx, activitylog.Event(rec.Activity, activitylog.Failed, 500, m.cfg.NewID(), now, nil))
+	})
 }
 
 // complete finishes an operation inside a transaction.

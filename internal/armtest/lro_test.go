@@ -2,10 +2,13 @@ package armtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlgov/mlgov/store"
 )
 
 // TestCompleteDueBacklog: a backlog of overdue operations, larger than
@@ -120,3 +123,56 @@ func TestRunCompletions(t *testing.T) {
 type testLog struct{ t *testing.T }
 
 func (l testLog) Error(msg string, args ...any) { l.t.Errorf("%s %v", msg, args) }
+
+// TestCompleteDuePoisonOperation: an operation whose completion fails
+// every time (its record names no resource) is marked Failed, with a
+// Failed activity event, instead of stopping every operation due after it.
+func TestCompleteDuePoisonOperation(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t)
+			ctx := context.Background()
+			s.Do(t, "PUT", s.RG("rg")+"?api-version=2021-04-01", `{"location":"eastus"}`)
+			ws := wsPath(s, "rg", "ws1")
+			r := s.Do(t, "PUT", ws+av, `{"location":"eastus","properties":{}}`)
+			if st := s.WaitLRO(t, r.Header.Get("Azure-AsyncOperation")); st != "Succeeded" {
+				t.Fatalf("workspace: %s", st)
+			}
+			body := `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2"}}}`
+			bad := strings.TrimPrefix(s.Do(t, "PUT", ws+"/computes/c1"+av, body).Header.Get("Azure-AsyncOperation"), s.URL)
+			good := strings.TrimPrefix(s.Do(t, "PUT", ws+"/computes/c2"+av, body).Header.Get("Azure-AsyncOperation"), s.URL)
+			opID := bad[strings.LastIndex(bad, "/")+1:]
+			if i := strings.IndexByte(opID, '?'); i >= 0 {
+				opID = opID[:i]
+			}
+			err := s.Store.Write(ctx, func(tx store.Tx) error {
+				op, err := tx.GetOperation(ctx, opID)
+				if err != nil {
+					return err
+				}
+				var rec map[string]any
+				json.Unmarshal(op.Body, &rec)
+				rec["resourceId"] = "not a resource id"
+				op.Body, _ = json.Marshal(rec)
+				return tx.PutOperation(ctx, op)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if _, err := s.Manager.CompleteDue(ctx); err == nil || !strings.Contains(err.Error(), "marked Failed") {
+				t.Fatalf("CompleteDue with a poison operation: %v", err)
+			}
+			if n, err := s.Manager.CompleteDue(ctx); err != nil || n != 1 {
+				t.Errorf("the next CompleteDue: %d, %v; want the other operation", n, err)
+			}
+			m := s.Do(t, "GET", bad, nil).JSON()
+			if m["status"] != "Failed" || m["error"].(map[string]any)["code"] != "InternalServerError" {
+				t.Errorf("the poison operation: %v", m)
+			}
+			if st, _ := s.Do(t, "GET", good, nil).JSON()["status"].(string); st != "Succeeded" {
+				t.Errorf("the operation after it: %q", st)
+			}
+		})
+	}
+}
