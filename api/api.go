@@ -276,13 +276,44 @@ func (s *Server) checkRequest(req *http.Request) (url.Values, *arm.Error) {
 		return nil, arm.Errorf("RequestHeaderFieldsTooLarge", "The request headers are %d bytes; at most %d are allowed.", n, MaxHeaderBytes)
 	}
 	if raw := req.URL.RawPath; raw != "" && (strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f")) && isARMPath(req.URL.Path) {
-		return nil, arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", arm.Clip(raw, 300))
+		if !encodedScope(raw) {
+			return nil, arm.Errorf("InvalidResourceId", "The path '%s' contains an encoded slash (%%2F); resource names cannot contain '/'.", arm.Clip(raw, 300))
+		}
+		// A {scope} parameter sent encoded, as AutoRest clients without
+		// x-ms-skip-url-encoding send it (@azure/arm-locks' *ByScope):
+		// ARM decodes it, and so does mlgov (the path is the decoded one,
+		// its slashes collapsed).
+		req.URL.RawPath = ""
 	}
 	q, err := url.ParseQuery(req.URL.RawQuery)
 	if err != nil {
 		return nil, arm.Errorf("InvalidQueryParameter", "The query string is not valid: %v.", err)
 	}
 	return q, nil
+}
+
+// encodedScope reports whether the only encoded slashes of a raw path
+// are those of its first segment and that segment is a scope: it starts
+// with an encoded slash ("/%2Fsubscriptions%2F…/providers/…") and has no
+// "." or ".." segment.
+func encodedScope(raw string) bool {
+	if len(raw) < 4 || !strings.EqualFold(raw[:4], "/%2F") {
+		return false
+	}
+	first, rest, _ := strings.Cut(raw[1:], "/")
+	if strings.Contains(strings.ToLower(rest), "%2f") {
+		return false
+	}
+	scope, err := url.PathUnescape(first)
+	if err != nil {
+		return false
+	}
+	for _, seg := range strings.Split(scope, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // collapseSlashes makes repeated slashes in the path one, as ARM does

@@ -192,6 +192,19 @@ func TestHostileDotNames(t *testing.T) {
 		t.Errorf("PUT //subscriptions/...//workspaces/...: %s, want 201", a)
 	}
 	s.hxMust(t, "GET", ws+"/datastores/ds1?api-version="+hxAPI, nil, 200)
+	// A scope sent encoded as one first segment (@azure/arm-locks'
+	// *ByScope) is decoded, as ARM does; with a ".." in it, refused.
+	rgID := ws[:strings.Index(ws, "/providers/")]
+	lock := "/" + url.PathEscape(rgID) + "/providers/Microsoft.Authorization/locks/l1?api-version=2020-05-01"
+	if a := s.hxRaw(t, s.hxReq("PUT", lock, `{"properties":{"level":"CanNotDelete"}}`)); a.status != 201 && a.status != 200 {
+		t.Errorf("PUT %s = %s, want 201", lock, a)
+	}
+	s.hxMust(t, "GET", rgID+"/providers/Microsoft.Authorization/locks/l1?api-version=2020-05-01", nil, 200)
+	s.hxMust(t, "DELETE", lock, nil, 200)
+	dotted := "/" + url.PathEscape(rgID+"/../rg-other") + "/providers/Microsoft.Authorization/locks/l1?api-version=2020-05-01"
+	if a := s.hxRaw(t, s.hxReq("PUT", dotted, `{"properties":{"level":"CanNotDelete"}}`)); a.status != 400 || a.armCode() != "InvalidResourceId" {
+		t.Errorf("PUT %s = %s, want 400 InvalidResourceId", dotted, a)
+	}
 }
 
 // Finding 3: URLs in answers come from the public URL, never from the

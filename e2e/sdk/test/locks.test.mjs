@@ -1,7 +1,7 @@
 // Management locks through @azure/arm-locks (ManagementLockClient, api-version
 // 2020-05-01): create, get, list and delete at a resource group and at a
-// resource (*AtResourceLevel; the *ByScope calls send the scope with its
-// slashes encoded, which mlgov refuses: SDK-CONTRACT.md §12), the lists at
+// resource (*AtResourceLevel), and by scope (*ByScope, whose scope the SDK
+// sends with its slashes encoded: decoded as ARM does, SDK-CONTRACT.md §12), the lists at
 // the group, the resource and the subscription (with $filter=atScope()), a
 // bad level refused; and the writes the locks refuse
 // with 409 ScopeLocked through @azure/arm-resources (deleting the locked group,
@@ -83,6 +83,19 @@ describe("management locks (@azure/arm-locks)", { timeout: TEST_TIMEOUT * 10 }, 
     assert.equal(got.level, "CanNotDelete");
     assert.ok(sameId(got.id, created.id));
     s.ok("rg-lock");
+  });
+
+  test("createOrUpdateByScope, getByScope, listByScope, deleteByScope (the scope sent encoded)", { timeout: TEST_TIMEOUT }, async (t) => {
+    if (!s.requires(t, "rg-lock")) return;
+    const scope = rgId(rg);
+    const created = await locks.managementLocks.createOrUpdateByScope(scope, "byscope", { level: "CanNotDelete", notes: "by scope" });
+    assert.ok(sameId(created.id, `${scope}/providers/${LOCK_TYPE}/byscope`), `id ${created.id}`);
+    assert.equal((await locks.managementLocks.getByScope(scope, "byscope")).notes, "by scope");
+    assert.equal((await locks.managementLocks.getAtResourceGroupLevel(rg, "byscope")).level, "CanNotDelete");
+    const names = (await collect(locks.managementLocks.listByScope(scope))).map((l) => l.name).sort();
+    assert.ok(names.includes("byscope") && names.includes("nodelete"), names.join(","));
+    await locks.managementLocks.deleteByScope(scope, "byscope");
+    await assertRestError(locks.managementLocks.getByScope(scope, "byscope"), 404, "ResourceNotFound");
   });
 
   test("a bad level is refused with 400", { timeout: TEST_TIMEOUT }, async (t) => {
