@@ -53,8 +53,12 @@ type Config struct {
 	Principal func(ctx context.Context, objectID string) (typ string, ok bool, err error)
 	// GroupsTTL is how long a caller's groups are kept (default 5 s).
 	GroupsTTL time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// GroupsVersion, when set, changes whenever this replica's directory
+	// changes a group's members (authn.Service.GroupsVersion): the
+	// callers' groups read before are read again at once.
+	GroupsVersion func() uint64
+	Now           func() time.Time
+	Log           *slog.Logger
 }
 
 // Access decides and serves Azure RBAC.
@@ -118,8 +122,10 @@ type snapshot struct {
 type caller struct {
 	principals []string
 	expires    time.Time
-	decisions  sync.Map // action + "\n" + scope -> bool
-	n          atomic.Int32
+	// groupsVersion is Config.GroupsVersion's when the groups were read.
+	groupsVersion uint64
+	decisions     sync.Map // action + "\n" + scope -> bool
+	n             atomic.Int32
 }
 
 // maxDecisions bounds each caller's cache of decisions.
@@ -298,8 +304,12 @@ func (a *Access) caller(ctx context.Context, s *snapshot, oid string, tokenGroup
 	if len(tokenGroups) > 0 {
 		key = oid + "|" + strings.Join(tokenGroups, ",")
 	}
+	var version uint64
+	if a.cfg.GroupsVersion != nil {
+		version = a.cfg.GroupsVersion()
+	}
 	if v, ok := s.callers.Load(key); ok {
-		if c := v.(*caller); now.Before(c.expires) {
+		if c := v.(*caller); now.Before(c.expires) && c.groupsVersion == version {
 			return &decider{s: s, c: c}, nil
 		}
 	}
@@ -324,7 +334,7 @@ func (a *Access) caller(ctx context.Context, s *snapshot, oid string, tokenGroup
 	if ferr != nil {
 		return nil, ferr
 	}
-	c := &caller{principals: principals, expires: now.Add(a.cfg.GroupsTTL)}
+	c := &caller{principals: principals, expires: now.Add(a.cfg.GroupsTTL), groupsVersion: version}
 	s.callers.Store(key, c)
 	return &decider{s: s, c: c}, nil
 }

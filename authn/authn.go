@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mlgov/mlgov/store"
@@ -128,6 +129,7 @@ type Service struct {
 	principals principalCache // principals.go
 	attempts   *attempts      // throttle.go
 	signIns    signInWriter   // signin.go
+	groupsGen  atomic.Uint64  // groups.go: GroupsVersion
 }
 
 // New returns a Service storing its state in st. It panics if

@@ -104,6 +104,7 @@ func (s *Service) RemoveMember(ctx context.Context, tenantID, groupID, memberID 
 
 // DeleteGroup deletes a group (it leaves the groups it was a member of).
 func (s *Service) DeleteGroup(ctx context.Context, tenantID, groupID string) error {
+	defer s.groupsGen.Add(1)
 	return s.st.Write(ctx, func(tx store.Tx) error {
 		if _, err := getGroup(ctx, tx, tenantID, groupID); err != nil {
 			return err
@@ -178,6 +179,7 @@ func (s *Service) ObjectType(ctx context.Context, tenantID, objectID string) (ty
 }
 
 func (s *Service) updateGroup(ctx context.Context, tenantID, groupID string, change func(*Group)) error {
+	defer s.groupsGen.Add(1)
 	return s.st.Write(ctx, func(tx store.Tx) error {
 		g, err := getGroup(ctx, tx, tenantID, groupID)
 		if err != nil {
@@ -187,6 +189,13 @@ func (s *Service) updateGroup(ctx context.Context, tenantID, groupID string, cha
 		return putGroup(ctx, tx, g, s.now())
 	})
 }
+
+// GroupsVersion changes after every change of a group's members this
+// service makes (after its commit): what caches memberships (access)
+// reads them again when it differs, so that a membership changed here
+// decides at once; another replica's change is seen after its cache's
+// lifetime.
+func (s *Service) GroupsVersion() uint64 { return s.groupsGen.Load() }
 
 func getGroup(ctx context.Context, tx store.Tx, tenantID, objectID string) (*Group, error) {
 	o, err := tx.GetObject(ctx, KindGroup, groupKey(tenantID, objectID))

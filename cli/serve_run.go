@@ -247,7 +247,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return fmt.Errorf("the bootstrap administrator: %w", err)
 	}
 	acc := access.New(st, access.Config{Roles: roles.Definitions(), Admins: []string{admin.ObjectID}, Log: log,
-		MemberOf: func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, bs.TenantID, oid) },
+		MemberOf:      func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, bs.TenantID, oid) },
+		GroupsVersion: idsvc.GroupsVersion,
 		Principal: func(ctx context.Context, oid string) (string, bool, error) {
 			return idsvc.ObjectType(ctx, bs.TenantID, oid)
 		}})

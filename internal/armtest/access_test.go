@@ -344,3 +344,31 @@ func TestAccessReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupMembershipAtOnce: a membership changed through Graph decides
+// the member's next request on the same server, without waiting for the
+// groups' cache to expire.
+func TestGroupMembershipAtOnce(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	s := startSQLite(t)
+	admin := s.graphToken(t, s.ClientID, s.ClientSecret)
+	ws := s.mustWorkspace(t, "rg1", "ws1")
+	p := s.NewPrincipal(t, "member")
+	g := s.graph(t, admin, "POST", "/groups", map[string]any{"displayName": "readers", "mailEnabled": false, "mailNickname": "readers", "securityEnabled": true}, 201)
+	gid := g["id"].(string)
+	s.assignRole(t, ws, roleIDByName(t, s, "Reader"), gid, "Group")
+	read := func() int { return s.DoAs(t, p.Token, "GET", ws+av, "").Status }
+	if st := read(); st != 403 {
+		t.Fatalf("before joining: %d", st)
+	}
+	s.graph(t, admin, "POST", "/groups/"+gid+"/members/$ref", map[string]any{"@odata.id": s.URL + "/v1.0/directoryObjects/" + p.ObjectID}, 204)
+	if st := read(); st != 200 {
+		t.Errorf("just after joining: %d", st)
+	}
+	s.graph(t, admin, "DELETE", "/groups/"+gid+"/members/"+p.ObjectID+"/$ref", nil, 204)
+	if st := read(); st != 403 {
+		t.Errorf("just after leaving: %d", st)
+	}
+}

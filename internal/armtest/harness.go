@@ -127,8 +127,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	reg := resources.NewRegistry()
 	gov.Register(reg)
 	acc := access.New(st, access.Config{Roles: bi.roles, Admins: []string{sp.ObjectID},
-		MemberOf:  func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, ten.ID, oid) },
-		Principal: func(ctx context.Context, oid string) (string, bool, error) { return idsvc.ObjectType(ctx, ten.ID, oid) }})
+		MemberOf:      func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, ten.ID, oid) },
+		GroupsVersion: idsvc.GroupsVersion,
+		Principal:     func(ctx context.Context, oid string) (string, bool, error) { return idsvc.ObjectType(ctx, ten.ID, oid) }})
 	if err := acc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
