@@ -164,10 +164,8 @@ type AppClient struct {
 	PublicClient *bool
 }
 
-// SetPublicClient sets an application's sign-in settings. A redirect URI
-// is https, or http on a loopback address (RFC 8252), without a
-// fragment.
-func (s *Service) SetPublicClient(ctx context.Context, tenantID, appID string, c AppClient) error {
+// Validate checks the settings (ErrAppInvalid says what is wrong).
+func (c AppClient) Validate() error {
 	if len(c.RedirectURIs)+len(c.SPARedirectURIs) > 256 {
 		return fmt.Errorf("%w: an application has at most 256 redirect URIs", ErrAppInvalid)
 	}
@@ -176,6 +174,16 @@ func (s *Service) SetPublicClient(ctx context.Context, tenantID, appID string, c
 		if err != nil || pu.Fragment != "" || pu.Host == "" || !(pu.Scheme == "https" || loopback(u)) {
 			return fmt.Errorf("%w: the redirect URI '%s' is not an https URL, or an http URL of a loopback address, without a fragment", ErrAppInvalid, clip(u))
 		}
+	}
+	return nil
+}
+
+// SetPublicClient sets an application's sign-in settings. A redirect URI
+// is https, or http on a loopback address (RFC 8252), without a
+// fragment.
+func (s *Service) SetPublicClient(ctx context.Context, tenantID, appID string, c AppClient) error {
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	return s.st.Write(ctx, func(tx store.Tx) error {
 		rec, err := getSP(ctx, tx, tenantID, appID)

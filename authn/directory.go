@@ -53,6 +53,8 @@ type ServicePrincipal struct {
 	// isFallbackPublicClient).
 	RedirectURIs, SPARedirectURIs []string
 	PublicClient                  bool
+	// KeyCredentials are the application's certificates.
+	KeyCredentials []KeyCredential
 }
 
 // PasswordCredential describes one client secret (never the secret).
@@ -97,6 +99,8 @@ type spRecord struct {
 	RedirectURIs    []string `json:"redirectUris,omitempty"`
 	SPARedirectURIs []string `json:"spaRedirectUris,omitempty"`
 	PublicClient    bool     `json:"isFallbackPublicClient,omitempty"`
+	// Certs are the application's certificates (certificates.go).
+	Certs []certRecord `json:"keyCredentials,omitempty"`
 }
 
 // secretRecord stores a client secret as SHA-256(salt || secret); the
@@ -126,6 +130,9 @@ func (r *spRecord) public() *ServicePrincipal {
 	}
 	for _, c := range r.Secrets {
 		sp.PasswordCredentials = append(sp.PasswordCredentials, PasswordCredential{KeyID: c.KeyID, DisplayName: c.DisplayName, Hint: c.Hint, Start: c.Start, End: c.End})
+	}
+	for _, c := range r.Certs {
+		sp.KeyCredentials = append(sp.KeyCredentials, c.public())
 	}
 	return sp
 }

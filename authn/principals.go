@@ -120,9 +120,12 @@ func (s *Service) principalState(ctx context.Context, tid, appID string, now tim
 			return nil // an application without a service principal signs nobody in
 		}
 		st.found, st.objectID, st.disabled = true, strings.ToLower(rec.ObjectID), rec.Disabled
-		st.creds = make([]string, len(rec.Secrets))
-		for i, c := range rec.Secrets {
-			st.creds[i] = strings.ToLower(c.KeyID)
+		st.creds = make([]string, 0, len(rec.Secrets)+len(rec.Certs))
+		for _, c := range rec.Secrets {
+			st.creds = append(st.creds, strings.ToLower(c.KeyID))
+		}
+		for _, c := range rec.Certs {
+			st.creds = append(st.creds, strings.ToLower(c.KeyID))
 		}
 		return nil
 	})

@@ -75,6 +75,9 @@ var oidcScopes = map[string]bool{"openid": true, "profile": true, "offline_acces
 // TokenRequest is a client-credentials token request.
 type TokenRequest struct {
 	TenantID, ClientID, ClientSecret, Scope string
+	// ClientAssertion is a certificate's JWT (certificates.go), instead
+	// of ClientSecret.
+	ClientAssertion string
 	// ClientAddress is the IP address the request came from; "" (not
 	// known) is not throttled per address.
 	ClientAddress string
@@ -151,7 +154,10 @@ func (s *Service) clientCredentials(ctx context.Context, r TokenRequest, guarded
 	if len(si.AppID) > 128 {
 		si.AppID = si.AppID[:128]
 	}
-	if r.ClientSecret == "" {
+	switch {
+	case r.ClientAssertion != "":
+		si.ClientCredentialType = "certificate"
+	case r.ClientSecret == "":
 		si.ClientCredentialType = "none"
 	}
 	if rec != nil {
@@ -237,19 +243,27 @@ func (s *Service) authenticate(ctx context.Context, r TokenRequest, tenantID str
 	if rec == nil {
 		return failed(oauthErr("unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. The application may not exist in this tenant, or the request was sent to the wrong tenant.", clip(r.ClientID), tenantID))
 	}
-	if r.ClientSecret == "" {
+	var cred *secretRecord
+	switch {
+	case r.ClientAssertion != "":
+		var oe *OAuthError
+		if cred, oe = s.verifyAssertion(rec, r.ClientAssertion, tenantID, now); oe != nil {
+			return failed(oe)
+		}
+		si.ServicePrincipalCredentialKeyID = cred.KeyID
+	case r.ClientSecret == "":
 		return failed(oauthErr("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."))
-	}
-	cred := matchSecret(rec.Secrets, r.ClientSecret)
-	if cred == nil {
-		return failed(oauthErr("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", rec.AppID))
-	}
-	si.ServicePrincipalCredentialKeyID = cred.KeyID
-	if !cred.End.IsZero() && !now.Before(cred.End) {
-		return failed(oauthErr("invalid_client", 7000222, "The provided client secret keys for app '%s' are expired. Create a new client secret for the app.", rec.AppID))
-	}
-	if now.Before(cred.Start) {
-		return failed(oauthErr("invalid_client", 7000215, "Invalid client secret provided: the secret for app '%s' is not valid yet.", rec.AppID))
+	default:
+		if cred = matchSecret(rec.Secrets, r.ClientSecret); cred == nil {
+			return failed(oauthErr("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", rec.AppID))
+		}
+		si.ServicePrincipalCredentialKeyID = cred.KeyID
+		if !cred.End.IsZero() && !now.Before(cred.End) {
+			return failed(oauthErr("invalid_client", 7000222, "The provided client secret keys for app '%s' are expired. Create a new client secret for the app.", rec.AppID))
+		}
+		if now.Before(cred.Start) {
+			return failed(oauthErr("invalid_client", 7000215, "Invalid client secret provided: the secret for app '%s' is not valid yet.", rec.AppID))
+		}
 	}
 	if guarded {
 		s.attempts.succeed(ck, ak)

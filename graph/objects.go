@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -172,7 +173,8 @@ func (s *Server) appJSON(sp *authn.ServicePrincipal) map[string]any {
 	}
 	return map[string]any{"id": sp.AppObjectID, "appId": sp.AppID, "displayName": sp.DisplayName, "signInAudience": "AzureADMyOrg",
 		"createdDateTime": timeJSON(sp.CreatedAt), "passwordCredentials": credentialsJSON(sp.PasswordCredentials),
-		"publicClient": list(sp.RedirectURIs), "spa": list(sp.SPARedirectURIs), "web": list(nil), "isFallbackPublicClient": sp.PublicClient}
+		"publicClient": list(sp.RedirectURIs), "spa": list(sp.SPARedirectURIs), "web": list(nil), "isFallbackPublicClient": sp.PublicClient,
+		"keyCredentials": keyCredentialsJSON(sp.KeyCredentials)}
 }
 
 func (s *Server) spJSON(sp *authn.ServicePrincipal) map[string]any {
@@ -256,8 +258,12 @@ func (s *Server) applications(ctx context.Context, r *http.Request, method strin
 		if err != nil {
 			return nil, 0, err
 		}
-		if c.RedirectURIs != nil || c.SPARedirectURIs != nil || c.PublicClient != nil {
-			if err := s.dir.SetPublicClient(ctx, s.cfg.TenantID, sp.AppID, c); err != nil {
+		if c.RedirectURIs != nil || c.SPARedirectURIs != nil || c.PublicClient != nil || body.KeyCredentials != nil {
+			err := s.dir.SetPublicClient(ctx, s.cfg.TenantID, sp.AppID, c)
+			if err == nil {
+				err = s.setKeys(ctx, sp.AppID, &body.appClient)
+			}
+			if err != nil {
 				// The application was made: take it back rather than keep half of the request.
 				return nil, 0, errors.Join(appError(err), s.dir.DeleteServicePrincipal(ctx, s.cfg.TenantID, sp.AppID))
 			}
@@ -287,6 +293,13 @@ func (s *Server) applications(ctx context.Context, r *http.Request, method strin
 		}
 		c, err := body.settings()
 		if err != nil {
+			return nil, 0, err
+		}
+		// Everything is checked before anything is written.
+		if err := appError(c.Validate()); err != nil {
+			return nil, 0, err
+		}
+		if err := s.setKeys(ctx, app.AppID, &body); err != nil {
 			return nil, 0, err
 		}
 		return nil, 204, appError(s.dir.SetPublicClient(ctx, s.cfg.TenantID, app.AppID, c))
@@ -414,6 +427,67 @@ type appClient struct {
 	Spa                    *redirectList `json:"spa"`
 	Web                    *redirectList `json:"web"`
 	IsFallbackPublicClient *bool         `json:"isFallbackPublicClient"`
+	KeyCredentials         *[]keyCred    `json:"keyCredentials"`
+}
+
+// keyCred is Graph's keyCredential as a request names it: a new
+// certificate (type AsymmetricX509Cert, usage Verify, key: base64 of its
+// DER) or one the application has (its keyId).
+type keyCred struct {
+	KeyID               string  `json:"keyId"`
+	Type                string  `json:"type"`
+	Usage               string  `json:"usage"`
+	Key                 *string `json:"key"`
+	DisplayName         string  `json:"displayName"`
+	CustomKeyIdentifier *string `json:"customKeyIdentifier"`
+	StartDateTime       *string `json:"startDateTime"`
+	EndDateTime         *string `json:"endDateTime"`
+}
+
+// keyCredentials returns the certificates of a request (ok false: none
+// named).
+func (a *appClient) keyCredentials() ([]authn.NewKeyCredential, bool, error) {
+	if a.KeyCredentials == nil {
+		return nil, false, nil
+	}
+	out := []authn.NewKeyCredential{}
+	for i, k := range *a.KeyCredentials {
+		if k.Key == nil || *k.Key == "" {
+			if k.KeyID == "" {
+				return nil, false, badRequest("keyCredentials[%d] has neither a key (a new certificate) nor the keyId of one the application has.", i)
+			}
+			out = append(out, authn.NewKeyCredential{KeyID: k.KeyID})
+			continue
+		}
+		if k.Type != "AsymmetricX509Cert" || k.Usage != "Verify" {
+			return nil, false, badRequest("keyCredentials[%d]: only type AsymmetricX509Cert with usage Verify (a certificate whose private key signs client assertions) is served.", i)
+		}
+		if k.StartDateTime != nil || k.EndDateTime != nil {
+			return nil, false, badRequest("keyCredentials[%d]: startDateTime and endDateTime are the certificate's own: leave them out.", i)
+		}
+		der, err := base64.StdEncoding.DecodeString(*k.Key)
+		if err != nil {
+			return nil, false, badRequest("keyCredentials[%d].key is not base64.", i)
+		}
+		out = append(out, authn.NewKeyCredential{Key: der, DisplayName: k.DisplayName})
+	}
+	return out, true, nil
+}
+
+// setKeys replaces an application's certificates when the request names
+// them.
+func (s *Server) setKeys(ctx context.Context, appID string, a *appClient) error {
+	keys, ok, err := a.keyCredentials()
+	if err != nil || !ok {
+		return err
+	}
+	if err := s.dir.SetKeyCredentials(ctx, s.cfg.TenantID, appID, keys); err != nil {
+		if errors.Is(err, authn.ErrCertInvalid) {
+			return badRequest("%s", strings.TrimPrefix(err.Error(), authn.ErrCertInvalid.Error()+": "))
+		}
+		return err
+	}
+	return nil
 }
 
 type redirectList struct {
@@ -440,4 +514,16 @@ func appError(err error) error {
 		return badRequest("%s", strings.TrimPrefix(err.Error(), authn.ErrAppInvalid.Error()+": "))
 	}
 	return err
+}
+
+// keyCredentialsJSON shows certificates as Graph does: no key, the
+// thumbprint as customKeyIdentifier.
+func keyCredentialsJSON(ks []authn.KeyCredential) []map[string]any {
+	out := []map[string]any{}
+	for _, k := range ks {
+		out = append(out, map[string]any{"keyId": k.KeyID, "displayName": nilIfEmpty(k.DisplayName), "type": "AsymmetricX509Cert",
+			"usage": "Verify", "key": nil, "customKeyIdentifier": k.Thumbprint,
+			"startDateTime": timeJSON(k.Start), "endDateTime": timeJSON(k.End)})
+	}
+	return out
 }

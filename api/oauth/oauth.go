@@ -142,7 +142,7 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		AuthorizationEndpoint:             root + "/oauth2/v2.0/authorize",
 		TokenEndpoint:                     root + "/oauth2/v2.0/token",
 		JWKSURI:                           root + "/discovery/v2.0/keys",
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "client_secret_basic", "private_key_jwt"},
 		GrantTypesSupported:               []string{"client_credentials", "password"},
 		ResponseTypesSupported:            []string{},
 		SubjectTypesSupported:             []string{"pairwise"},
@@ -234,12 +234,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.oauthError(w, r, authn.UnsupportedGrantType(gt), false)
 		return
 	}
-	clientID, secret, basic, oerr := clientCredentials(r, form)
+	clientID, secret, assertion, basic, oerr := clientCredentials(r, form)
 	if oerr != nil {
 		h.oauthError(w, r, oerr, basic)
 		return
 	}
-	tok, err := h.svc.ClientCredentials(r.Context(), authn.TokenRequest{TenantID: t.ID, ClientID: clientID, ClientSecret: secret, Scope: form.Get("scope"),
+	tok, err := h.svc.ClientCredentials(r.Context(), authn.TokenRequest{TenantID: t.ID, ClientID: clientID, ClientSecret: secret, ClientAssertion: assertion, Scope: form.Get("scope"),
 		ClientAddress: clientAddress(r), CorrelationID: correlationID(r)})
 	if err != nil {
 		var oe *authn.OAuthError
@@ -270,31 +270,38 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *authn.OAuthE
 // clientCredentials returns the client id and secret from the body
 // (client_secret_post) or the Authorization header (client_secret_basic,
 // RFC 6749 §2.3.1: both parts form-encoded); basic reports which.
-func clientCredentials(r *http.Request, form url.Values) (id, secret string, basic bool, oerr *authn.OAuthError) {
+func clientCredentials(r *http.Request, form url.Values) (id, secret, assertion string, basic bool, oerr *authn.OAuthError) {
 	if form.Get("client_assertion") != "" || form.Get("client_assertion_type") != "" {
-		return "", "", false, &authn.OAuthError{Code: "invalid_client", AADSTS: 7000218,
-			Description: "The request body must contain the following parameter: 'client_secret'. Client assertions (certificate credentials) are not supported by this server."}
+		switch {
+		case form.Get("client_assertion_type") != authn.ClientAssertionType:
+			return "", "", "", false, &authn.OAuthError{Code: "invalid_request", AADSTS: 50027, Description: "client_assertion_type must be " + authn.ClientAssertionType + "."}
+		case form.Get("client_assertion") == "":
+			return "", "", "", false, authn.MissingParameter("client_assertion")
+		case form.Get("client_secret") != "" || r.Header.Get("Authorization") != "":
+			return "", "", "", false, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The request has both a client assertion and a client secret; use one client authentication method."}
+		}
+		return form.Get("client_id"), "", form.Get("client_assertion"), false, nil
 	}
 	id, secret = form.Get("client_id"), form.Get("client_secret")
 	if r.Header.Get("Authorization") == "" {
-		return id, secret, false, nil
+		return id, secret, "", false, nil
 	}
 	bid, bsecret, ok := r.BasicAuth()
 	if !ok {
-		return "", "", false, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The Authorization header of a token request must use the Basic scheme (client_secret_basic)."}
+		return "", "", "", false, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The Authorization header of a token request must use the Basic scheme (client_secret_basic)."}
 	}
 	var err1, err2 error
 	bid, err1 = url.QueryUnescape(bid)
 	bsecret, err2 = url.QueryUnescape(bsecret)
 	switch {
 	case err1 != nil || err2 != nil:
-		return "", "", true, &authn.OAuthError{Code: "invalid_client", AADSTS: 7000215, Description: "Invalid client secret provided: the Basic credentials are not form-encoded."}
+		return "", "", "", true, &authn.OAuthError{Code: "invalid_client", AADSTS: 7000215, Description: "Invalid client secret provided: the Basic credentials are not form-encoded."}
 	case secret != "":
-		return "", "", true, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The client secret was sent both in the Authorization header and in the body; use one client authentication method."}
+		return "", "", "", true, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The client secret was sent both in the Authorization header and in the body; use one client authentication method."}
 	case id != "" && id != bid:
-		return "", "", true, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The client_id in the body does not match the client id of the Authorization header."}
+		return "", "", "", true, &authn.OAuthError{Code: "invalid_request", AADSTS: 900144, Description: "The client_id in the body does not match the client id of the Authorization header."}
 	}
-	return bid, bsecret, true, nil
+	return bid, bsecret, "", true, nil
 }
 
 // tenant resolves the {tenant} path segment; unknown tenants get

@@ -194,7 +194,20 @@ func TestTokenErrors(t *testing.T) {
 				v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 				v.Set("client_assertion", "x.y.z")
 			}))
-		}, 401, "invalid_client", 7000218},
+		}, 401, "invalid_client", 700027}, // not a signed JWT
+		{"client_assertion of another type", func() *http.Request {
+			return tokenRequest(f.tenant.ID, with(func(v url.Values) {
+				v.Del("client_secret")
+				v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
+				v.Set("client_assertion", "x.y.z")
+			}))
+		}, 400, "invalid_request", 50027},
+		{"client_assertion and client_secret", func() *http.Request {
+			return tokenRequest(f.tenant.ID, with(func(v url.Values) {
+				v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+				v.Set("client_assertion", "x.y.z")
+			}))
+		}, 400, "invalid_request", 900144},
 		{"unknown client", func() *http.Request {
 			return tokenRequest(f.tenant.ID, with(func(v url.Values) { v.Set("client_id", "6e3a7b8c-0000-4000-8000-000000000002") }))
 		}, 400, "unauthorized_client", 700016},
