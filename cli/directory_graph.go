@@ -1,11 +1,18 @@
 package cli
 
 import (
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -138,8 +145,32 @@ type appCreated struct {
 	AppID       string `json:"appId"`
 	ObjectID    string `json:"objectId"`
 	DisplayName string `json:"displayName"`
-	Password    string `json:"password"`
+	Password    string `json:"password,omitempty"`
 	Tenant      string `json:"tenant"`
+	// Thumbprint is the certificate's SHA-1 thumbprint (--cert).
+	Thumbprint string `json:"certificateThumbprint,omitempty"`
+}
+
+// readCertificate reads the first certificate of a PEM file (a private
+// key beside it is neither read nor sent).
+func readCertificate(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cert: %w", err)
+	}
+	for {
+		var b *pem.Block
+		b, raw = pem.Decode(raw)
+		if b == nil {
+			return nil, fmt.Errorf("--cert %s: no PEM CERTIFICATE block", path)
+		}
+		if b.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+				return nil, fmt.Errorf("--cert %s: %w", path, err)
+			}
+			return b.Bytes, nil
+		}
+	}
 }
 
 // callJSON sends a request and decodes the answer into out.
@@ -156,25 +187,46 @@ func newDirectoryAppCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "app", Short: "Applications and their service principals of a running server (its Graph API)"}
 	conn := new(connOptions)
 	conn.register(c.PersistentFlags())
-	create := graphCommand(e, conn, "create NAME", "Create an application with a client secret and its service principal; print the secret once", cobra.ExactArgs(1), func(cmd *cobra.Command, cl *armClient, args []string) error {
+	var certFile string
+	create := graphCommand(e, conn, "create NAME", "Create an application with a client secret (printed once) or a certificate (--cert), and its service principal", cobra.ExactArgs(1), func(cmd *cobra.Command, cl *armClient, args []string) error {
+		var certDER []byte
+		if certFile != "" {
+			var err error
+			if certDER, err = readCertificate(certFile); err != nil {
+				return err
+			}
+		}
 		var app struct{ ID, AppID, DisplayName string }
 		var pw struct {
 			SecretText string `json:"secretText"`
 		}
 		var sp struct{ ID string }
-		if err := callJSON(cmd, cl, "POST", "/v1.0/applications", map[string]string{"displayName": args[0]}, &app); err != nil {
+		body := map[string]any{"displayName": args[0]}
+		if certDER != nil {
+			body["keyCredentials"] = []any{map[string]any{"type": "AsymmetricX509Cert", "usage": "Verify", "displayName": "mlgov directory app create",
+				"key": base64.StdEncoding.EncodeToString(certDER)}}
+		}
+		if err := callJSON(cmd, cl, "POST", "/v1.0/applications", body, &app); err != nil {
 			return err
 		}
-		if err := callJSON(cmd, cl, "POST", "/v1.0/applications/"+app.ID+"/addPassword", map[string]any{"passwordCredential": map[string]string{"displayName": "mlgov directory app create"}}, &pw); err != nil {
-			return err
+		if certDER == nil {
+			if err := callJSON(cmd, cl, "POST", "/v1.0/applications/"+app.ID+"/addPassword", map[string]any{"passwordCredential": map[string]string{"displayName": "mlgov directory app create"}}, &pw); err != nil {
+				return err
+			}
 		}
 		if err := callJSON(cmd, cl, "POST", "/v1.0/servicePrincipals", map[string]string{"appId": app.AppID}, &sp); err != nil {
 			return err
 		}
-		out, _ := json.MarshalIndent(appCreated{AppID: app.AppID, ObjectID: sp.ID, DisplayName: app.DisplayName, Password: pw.SecretText, Tenant: cl.bs.TenantID}, "", "  ")
+		created := appCreated{AppID: app.AppID, ObjectID: sp.ID, DisplayName: app.DisplayName, Password: pw.SecretText, Tenant: cl.bs.TenantID}
+		if certDER != nil {
+			h := sha1.Sum(certDER)
+			created.Thumbprint = strings.ToUpper(hex.EncodeToString(h[:]))
+		}
+		out, _ := json.MarshalIndent(created, "", "  ")
 		_, err := fmt.Fprintf(e.stdout, "%s\n", out)
 		return err
 	})
+	create.Flags().StringVar(&certFile, "cert", "", "PEM file of the certificate whose private key the application signs in with (instead of a client secret)")
 	list := graphCommand(e, conn, "list", "List the service principals", cobra.NoArgs, func(cmd *cobra.Command, cl *armClient, args []string) error {
 		items, err := cl.list(cmd.Context(), "/v1.0/servicePrincipals")
 		if err != nil {

@@ -13,7 +13,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
+	"encoding/pem"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +25,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/mlgov/mlgov/internal/armtest"
 )
@@ -125,4 +131,39 @@ func adminToken(t *testing.T, srv *Server) string {
 		t.Fatalf("admin token: %d", st)
 	}
 	return tok
+}
+
+// TestDirectoryAppCertificate: `mlgov directory app create NAME --cert
+// FILE` makes an application that signs in with a client assertion of
+// that certificate's key, and has no secret.
+func TestDirectoryAppCertificate(t *testing.T) {
+	srv, hc, _ := serveWithToken(t)
+	b := srv.Bootstrap
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der := armtest.SelfSigned(t, key, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	r := mlgovCLI(t, srv, "directory", "app", "create", "cert-app", "--cert", certFile)
+	var app struct {
+		AppID, Password       string
+		CertificateThumbprint string `json:"certificateThumbprint"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &app); err != nil || r.code != 0 || app.Password != "" || len(app.CertificateThumbprint) != 40 {
+		t.Fatalf("app create --cert: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	endpoint := b.AuthorityHost + "/" + b.TenantID + "/oauth2/v2.0/token"
+	a := armtest.ClientAssertion(t, key, jose.RS256, der, "x5t", map[string]any{"aud": endpoint, "iss": app.AppID, "sub": app.AppID,
+		"jti": "j1", "exp": time.Now().Add(5 * time.Minute).Unix()})
+	resp, err := hc.PostForm(endpoint, url.Values{"grant_type": {"client_credentials"}, "client_id": {app.AppID}, "scope": {"https://management.azure.com/.default"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the certificate's sign-in: %d", resp.StatusCode)
+	}
+	if r := mlgovCLI(t, srv, "directory", "app", "create", "bad", "--cert", filepath.Join(t.TempDir(), "missing.pem")); r.code == 0 || !strings.Contains(r.stderr, "--cert") {
+		t.Errorf("a missing --cert file: exit %d %s", r.code, r.stderr)
+	}
 }

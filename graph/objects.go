@@ -267,7 +267,8 @@ func (s *Server) applications(ctx context.Context, r *http.Request, method strin
 				// The application was made: take it back rather than keep half of the request.
 				return nil, 0, errors.Join(appError(err), s.dir.DeleteServicePrincipal(ctx, s.cfg.TenantID, sp.AppID))
 			}
-			if sp, err = s.spByAppID(ctx, sp.AppID); err != nil {
+			appID := sp.AppID
+			if sp, err = s.find(ctx, appID, func(x *authn.ServicePrincipal) bool { return strings.EqualFold(x.AppID, appID) }); err != nil {
 				return nil, 0, err
 			}
 		}

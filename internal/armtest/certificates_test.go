@@ -6,13 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"math/big"
 	"net/url"
 	"strings"
 	"testing"
@@ -20,51 +15,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 )
-
-// selfSigned makes a certificate of key, valid from notBefore to
-// notAfter.
-func selfSigned(t *testing.T, key any, notBefore, notAfter time.Time) []byte {
-	t.Helper()
-	var pub any
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		pub = &k.PublicKey
-	case *ecdsa.PrivateKey:
-		pub = &k.PublicKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mlgov test"},
-		NotBefore: notBefore, NotAfter: notAfter}, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mlgov test"}}, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-// assertion signs a client assertion with key, naming the certificate
-// der by its thumbprint in header (x5t or x5t#S256).
-func assertion(t *testing.T, key any, alg jose.SignatureAlgorithm, der []byte, header string, claims map[string]any) string {
-	t.Helper()
-	var thumb []byte
-	if header == "x5t#S256" {
-		h := sha256.Sum256(der)
-		thumb = h[:]
-	} else {
-		h := sha1.Sum(der)
-		thumb = h[:]
-	}
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey(header), base64.RawURLEncoding.EncodeToString(thumb))
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := obj.CompactSerialize()
-	return out
-}
 
 // TestClientCertificates: an application's certificate (Graph's
 // keyCredentials) signs client assertions that get tokens (RS256 with
@@ -86,9 +36,9 @@ func TestClientCertificates(t *testing.T) {
 
 		now := time.Now()
 		rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-		rsaCert := selfSigned(t, rsaKey, now.Add(-time.Hour), now.Add(24*time.Hour))
+		rsaCert := SelfSigned(t, rsaKey, now.Add(-time.Hour), now.Add(24*time.Hour))
 		ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		ecCert := selfSigned(t, ecKey, now.Add(-time.Hour), now.Add(24*time.Hour))
+		ecCert := SelfSigned(t, ecKey, now.Add(-time.Hour), now.Add(24*time.Hour))
 		cred := func(der []byte) map[string]any {
 			return map[string]any{"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.StdEncoding.EncodeToString(der), "displayName": "ci"}
 		}
@@ -97,8 +47,8 @@ func TestClientCertificates(t *testing.T) {
 		for what, body := range map[string]map[string]any{
 			"not base64":        {"type": "AsymmetricX509Cert", "usage": "Verify", "key": "***"},
 			"not a certificate": {"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.StdEncoding.EncodeToString([]byte("hello"))},
-			"a 1024-bit key":    cred(selfSigned(t, small, now.Add(-time.Hour), now.Add(time.Hour))),
-			"an expired one":    cred(selfSigned(t, rsaKey, now.Add(-48*time.Hour), now.Add(-24*time.Hour))),
+			"a 1024-bit key":    cred(SelfSigned(t, small, now.Add(-time.Hour), now.Add(time.Hour))),
+			"an expired one":    cred(SelfSigned(t, rsaKey, now.Add(-48*time.Hour), now.Add(-24*time.Hour))),
 			"usage Sign":        {"type": "AsymmetricX509Cert", "usage": "Sign", "key": base64.StdEncoding.EncodeToString(rsaCert)},
 			"a kept unknown id": {"keyId": "00000000-0000-0000-0000-000000000001"},
 		} {
@@ -129,7 +79,7 @@ func TestClientCertificates(t *testing.T) {
 			return s.postToken(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {p.AppID}, "scope": {"https://management.azure.com/.default"},
 				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
 		}
-		st, tok := signIn(assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(nil)))
+		st, tok := signIn(ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(nil)))
 		if st != 200 {
 			t.Fatalf("RS256 assertion: %d %v", st, tok)
 		}
@@ -140,7 +90,7 @@ func TestClientCertificates(t *testing.T) {
 		if r := s.DoAs(t, rsaToken, "GET", ws+av, ""); r.Status != 200 {
 			t.Errorf("reading with the certificate's token: %d", r.Status)
 		}
-		st, tok = signIn(assertion(t, ecKey, jose.ES256, ecCert, "x5t#S256", claims(nil)))
+		st, tok = signIn(ClientAssertion(t, ecKey, jose.ES256, ecCert, "x5t#S256", claims(nil)))
 		if st != 200 || claimsOf(t, tok["access_token"].(string))["mlgov_cred"] != ecKeyID {
 			t.Fatalf("ES256 assertion: %d %v", st, tok)
 		}
@@ -149,15 +99,15 @@ func TestClientCertificates(t *testing.T) {
 			a    string
 			code string
 		}{
-			"another key":          {assertion(t, other, jose.RS256, rsaCert, "x5t", claims(nil)), "AADSTS700027"},
-			"an unknown cert":      {assertion(t, other, jose.RS256, selfSigned(t, other, now.Add(-time.Hour), now.Add(time.Hour)), "x5t", claims(nil)), "AADSTS700027"},
-			"another audience":     {assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["aud"] = "https://login.microsoftonline.com/x/oauth2/v2.0/token" })), "AADSTS700021"},
-			"another issuer":       {assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["iss"] = s.ClientID })), "AADSTS700023"},
-			"expired":              {assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["exp"] = now.Add(-time.Hour).Unix() })), "AADSTS700024"},
-			"two hours ahead":      {assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["exp"] = now.Add(2 * time.Hour).Unix() })), "AADSTS700024"},
-			"not yet valid":        {assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["nbf"] = now.Add(time.Hour).Unix() })), "AADSTS700024"},
-			"no exp":               {assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { delete(m, "exp") })), "AADSTS700024"},
-			"the wrong hash named": {assertion(t, rsaKey, jose.RS256, ecCert, "x5t", claims(nil)), "AADSTS700027"},
+			"another key":          {ClientAssertion(t, other, jose.RS256, rsaCert, "x5t", claims(nil)), "AADSTS700027"},
+			"an unknown cert":      {ClientAssertion(t, other, jose.RS256, SelfSigned(t, other, now.Add(-time.Hour), now.Add(time.Hour)), "x5t", claims(nil)), "AADSTS700027"},
+			"another audience":     {ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["aud"] = "https://login.microsoftonline.com/x/oauth2/v2.0/token" })), "AADSTS700021"},
+			"another issuer":       {ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["iss"] = s.ClientID })), "AADSTS700023"},
+			"expired":              {ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["exp"] = now.Add(-time.Hour).Unix() })), "AADSTS700024"},
+			"two hours ahead":      {ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["exp"] = now.Add(2 * time.Hour).Unix() })), "AADSTS700024"},
+			"not yet valid":        {ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { m["nbf"] = now.Add(time.Hour).Unix() })), "AADSTS700024"},
+			"no exp":               {ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(func(m map[string]any) { delete(m, "exp") })), "AADSTS700024"},
+			"the wrong hash named": {ClientAssertion(t, rsaKey, jose.RS256, ecCert, "x5t", claims(nil)), "AADSTS700027"},
 		} {
 			if st, m := signIn(c.a); st != 401 || errorCode(m) != c.code {
 				t.Errorf("%s: %d %v", what, st, m)
@@ -179,12 +129,12 @@ func TestClientCertificates(t *testing.T) {
 		if r := s.DoAs(t, rsaToken, "GET", ws+av, ""); r.Status != 401 {
 			t.Errorf("a removed certificate's token: %d", r.Status)
 		}
-		if st, _ := signIn(assertion(t, ecKey, jose.ES256, ecCert, "x5t#S256", claims(nil))); st != 200 {
+		if st, _ := signIn(ClientAssertion(t, ecKey, jose.ES256, ecCert, "x5t#S256", claims(nil))); st != 200 {
 			t.Errorf("the kept certificate: %d", st)
 		}
 		// (The tenth failure of this client within a minute: the next
 		// attempt would be throttled, as a secret's would.)
-		if st, m := signIn(assertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(nil))); st != 401 || errorCode(m) != "AADSTS700027" {
+		if st, m := signIn(ClientAssertion(t, rsaKey, jose.RS256, rsaCert, "x5t", claims(nil))); st != 401 || errorCode(m) != "AADSTS700027" {
 			t.Errorf("a removed certificate's assertion: %d %v", st, m)
 		}
 	})

@@ -102,6 +102,29 @@ func TestInteractiveSignIn(t *testing.T) {
 			t.Errorf("no PKCE: %d %q", p.Status, p.Location)
 		}
 
+		// An application of the tenant redirects only to its registered
+		// URIs; web redirect URIs (a confidential client's) are refused.
+		app := s.graph(t, admin, "POST", "/applications", map[string]any{"displayName": "dashboard",
+			"spa": map[string]any{"redirectUris": []any{"https://dashboard.example/auth"}}, "isFallbackPublicClient": true}, 201)
+		if app["spa"].(map[string]any)["redirectUris"].([]any)[0] != "https://dashboard.example/auth" || app["isFallbackPublicClient"] != true {
+			t.Errorf("the application: %v", app)
+		}
+		if m := s.graph(t, admin, "POST", "/applications", map[string]any{"displayName": "web", "web": map[string]any{"redirectUris": []any{"https://x.example/cb"}}}, 400); graphErrorCode(m) != "Request_BadRequest" {
+			t.Errorf("web redirect URIs: %v", m)
+		}
+		s.graph(t, admin, "POST", "/servicePrincipals", map[string]any{"appId": app["appId"]}, 201)
+		appAuthorize := func(redirect string) Page {
+			q := url.Values{"client_id": {app["appId"].(string)}, "response_type": {"code"}, "redirect_uri": {redirect}, "scope": {"openid"},
+				"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+			return b.Get(s.URL + "/" + s.TenantID + "/oauth2/v2.0/authorize?" + q.Encode())
+		}
+		if p := appAuthorize("https://dashboard.example/auth"); p.Stage() != "password" {
+			t.Errorf("the application's registered redirect URI: %d %s", p.Status, p.ErrorText())
+		}
+		if p := appAuthorize("http://localhost:8400/callback"); p.Status != 400 || !strings.Contains(p.Body, "AADSTS50011") {
+			t.Errorf("the application with an unregistered redirect URI: %d %s", p.Status, p.ErrorText())
+		}
+
 		// The code flow: password, then enrolment of an authenticator
 		// (the policy needs MFA and carol has none).
 		p := b.Get(s.authorizeURL(redirect, mlScope, challenge, "s1"))
