@@ -61,4 +61,3 @@ func ClientAssertion(t testing.TB, key any, alg jose.SignatureAlgorithm, der []b
 	out, _ := obj.CompactSerialize()
 	return out
 }
-
