@@ -128,7 +128,8 @@ func identityKeys(at *resources.Attributes) []string {
 // identityTypes are the types whose resources have managed identities
 // that role assignments may name: user-assigned identities
 // (properties.principalId) and the resources with a system-assigned
-// identity (identity.principalId).
+// identity (identity.principalId): workspaces, computes and policy
+// assignments.
 var identityTypes = []struct {
 	typ  string
 	path []string
@@ -136,6 +137,8 @@ var identityTypes = []struct {
 	{"Microsoft.ManagedIdentity/userAssignedIdentities", []string{"properties", "principalId"}},
 	{typeWorkspace, []string{"identity", "principalId"}},
 	{typeWorkspace + "/computes", []string{"identity", "principalId"}},
+	// A policy assignment's identity: what its remediations act as.
+	{"Microsoft.Authorization/policyAssignments", []string{"identity", "principalId"}},
 }
 
 // principal is Config.Principal, and then, when managed is set, the

@@ -163,8 +163,16 @@ func TestGovernModifyAndAudit(t *testing.T) {
 	aud := mlBuiltin(t, "DisableLocalAuth_Audit.json")
 	eachBackend(t, nil, func(t *testing.T, s *Server) {
 		mustCreateRG(t, s, "rg1")
-		s.put(t, s.sub()+"/providers/Microsoft.Authorization/policyAssignments/pna"+pav,
+		pna := s.put(t, s.sub()+"/providers/Microsoft.Authorization/policyAssignments/pna"+pav,
 			`{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"policyDefinitionId":"`+mod+`"}}`, 201)
+		// The assignment's identity is a principal role assignments name
+		// (what its remediations will act as): without principalType, the
+		// directory's lookup finds it as a service principal.
+		pid := pna.JSON()["identity"].(map[string]any)["principalId"].(string)
+		if r := s.Do(t, "PUT", s.RG("rg1")+"/providers/Microsoft.Authorization/roleAssignments/"+uuidV4()+"?api-version=2022-04-01",
+			`{"properties":{"roleDefinitionId":"`+roleIDByName(t, s, "Contributor")+`","principalId":"`+pid+`"}}`); r.Status != 201 || !strings.Contains(string(r.Body), `"principalType":"ServicePrincipal"`) {
+			t.Errorf("a role for the policy assignment's identity: %d %s", r.Status, r.Body)
+		}
 		ws := wsPath(s, "rg1", "ws1")
 		r := s.Do(t, "PUT", ws+"?api-version=2024-04-01", `{"location":"eastus","properties":{"publicNetworkAccess":"Enabled"}}`)
 		if r.Status != 201 || !strings.Contains(string(r.Body), `"publicNetworkAccess":"Disabled"`) {
