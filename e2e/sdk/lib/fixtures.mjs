@@ -5,10 +5,31 @@
 
 import assert from "node:assert/strict";
 
-import { LOCATION, lro, mlClient, mlId, rgId, uaiId } from "./arm.mjs";
+import { LOCATION, lro, mlClient, mlId, resourcesClient, rgId, uaiId } from "./arm.mjs";
 
-/** Workspace create parameters after arm-examples/Workspace/create.json (identity + CMK encryption). */
-export function workspaceParameters(rg, uai = uaiId(rg, "testuai")) {
+const KEYVAULT_API = "2023-07-01";
+
+/**
+ * The key vault and the key a customer-managed-key workspace names (mlgov holds
+ * the key: it must exist before the workspace), through @azure/arm-resources'
+ * generic calls. Returns the key's keyUriWithVersion.
+ */
+export async function createWorkspaceKey(rg, tenantId, vault = "testkv", key = "testkey") {
+  const resources = resourcesClient();
+  const vaultId = `${rgId(rg)}/providers/Microsoft.KeyVault/vaults/${vault}`;
+  await resources.resources.beginCreateOrUpdateByIdAndWait(vaultId, KEYVAULT_API,
+    { location: LOCATION, properties: { tenantId, sku: { family: "A", name: "standard" } } }, lro);
+  const k = await resources.resources.beginCreateOrUpdateByIdAndWait(`${vaultId}/keys/${key}`, KEYVAULT_API,
+    { properties: { kty: "RSA", keySize: 2048, keyOps: ["wrapKey", "unwrapKey"] } }, lro);
+  assert.ok(k.properties?.keyUriWithVersion?.startsWith(`https://${vault}.vault.azure.net/keys/${key}/`), JSON.stringify(k.properties));
+  return k.properties.keyUriWithVersion;
+}
+
+/**
+ * Workspace create parameters after arm-examples/Workspace/create.json (identity + CMK
+ * encryption with the key of createWorkspaceKey).
+ */
+export function workspaceParameters(rg, uai = uaiId(rg, "testuai"), keyIdentifier = "https://testkv.vault.azure.net/keys/testkey") {
   const provider = (ns, type, name) => `${rgId(rg)}/providers/${ns}/${type}/${name}`;
   const keyVault = provider("Microsoft.KeyVault", "vaults", "testkv");
   return {
@@ -29,7 +50,7 @@ export function workspaceParameters(rg, uai = uaiId(rg, "testuai")) {
       identity: { userAssignedIdentity: uai },
       keyVaultProperties: {
         keyVaultArmId: keyVault,
-        keyIdentifier: "https://testkv.vault.azure.net/keys/testkey/aabbccddee112233445566778899aabb",
+        keyIdentifier,
         identityClientId: "",
       },
     },

@@ -24,7 +24,7 @@ import {
   uaiId,
   uniqueName,
 } from "../lib/arm.mjs";
-import { workspaceParameters } from "../lib/fixtures.mjs";
+import { createWorkspaceKey, workspaceParameters } from "../lib/fixtures.mjs";
 
 function assertWorkspace(ws, rg, name, params, what) {
   const b = bootstrap();
@@ -73,10 +73,13 @@ describe("workspaces (@azure/arm-machinelearning)", { timeout: TEST_TIMEOUT * 10
   const rg = uniqueName("mlgov-e2e-ws-");
   const name = uniqueName("ws");
   const uai = uaiId(rg, "testuai");
-  const params = workspaceParameters(rg, uai);
+  let params = workspaceParameters(rg, uai);
   const s = scenario();
 
-  before(() => createResourceGroup(rg));
+  before(async () => {
+    await createResourceGroup(rg);
+    params = workspaceParameters(rg, uai, await createWorkspaceKey(rg, bootstrap().tenantId));
+  });
   after(() => deleteResourceGroupQuietly(rg));
 
   test("create (beginCreateOrUpdateAndWait) with SystemAssigned,UserAssigned identity and CMK encryption", { timeout: TEST_TIMEOUT }, async () => {
