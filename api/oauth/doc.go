@@ -78,6 +78,13 @@
 //     token_type defaults to Bearer. No id_token or client_info is needed.
 //   - The token is cached in memory per (host:port, tenant, client,
 //     scopes): a second getToken makes no request (tested).
+//   - Device code (msal-node 7.2.1 DeviceCodeClient, behind identity's
+//     DeviceCodeCredential): the device code endpoint is token_endpoint
+//     with "/token" replaced by "/devicecode"; polls send
+//     grant_type=device_code (not RFC 8628's URN; Entra takes both, and
+//     so does the token endpoint here) and treat every error but
+//     authorization_pending as final (there is no slow_down handling).
+//     Tested by e2e/sdk/test/signin.test.mjs (e2e/SDK-CONTRACT.md §17).
 //
 // It must not import a concrete store, nor build ARM error envelopes
 // (that is api's job for the ARM routes).

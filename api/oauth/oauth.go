@@ -56,8 +56,15 @@ const (
 	PatternToken     = "POST /{tenant}/oauth2/v2.0/token"
 )
 
-// deviceCodeGrant is RFC 8628's grant type.
-const deviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code"
+// deviceCodeGrant is RFC 8628's grant type. msalDeviceCodeGrant is the
+// short name MSAL sends when it polls for a device code
+// (@azure/msal-common's GrantType.DEVICE_CODE_GRANT, used by
+// @azure/msal-node's DeviceCodeClient and so by @azure/identity's
+// DeviceCodeCredential); Entra takes both, and so does mlgov.
+const (
+	deviceCodeGrant     = "urn:ietf:params:oauth:grant-type:device_code"
+	msalDeviceCodeGrant = "device_code"
+)
 
 // maxFormBytes bounds a token request body.
 const maxFormBytes = 64 << 10
@@ -220,7 +227,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, tokenResponse{TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn, AccessToken: tok.AccessToken})
 		return
-	case "authorization_code", "refresh_token", deviceCodeGrant:
+	case "authorization_code", "refresh_token", deviceCodeGrant, msalDeviceCodeGrant:
 		if h.ia == nil {
 			h.oauthError(w, r, authn.UnsupportedGrantType(gt), false)
 			return

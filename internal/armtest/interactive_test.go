@@ -423,3 +423,41 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// TestDeviceCodeGrantMSALName: a device code is redeemed under
+// grant_type=device_code, the name @azure/msal-node's DeviceCodeClient
+// (and so @azure/identity's DeviceCodeCredential) polls with, exactly as
+// under RFC 8628's URN: pending until the user signs in on the
+// verification page, then the tokens MSAL needs (access, refresh, ID
+// token and client_info), then single use.
+func TestDeviceCodeGrantMSALName(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		admin := s.graphToken(t, s.ClientID, s.ClientSecret)
+		const pw, upn = "Str0ng-passw0rd!", "erin@corp.example"
+		erin := s.graph(t, admin, "POST", "/users", map[string]any{"displayName": "Erin", "userPrincipalName": upn,
+			"passwordProfile": map[string]any{"password": pw}}, 201)
+		scope := "https://management.azure.com/.default openid profile offline_access"
+		st, dc := s.postForm(t, "/"+s.TenantID+"/oauth2/v2.0/devicecode", url.Values{"client_id": {azureCLI}, "scope": {scope}})
+		if st != 200 {
+			t.Fatalf("device code: %d %v", st, dc)
+		}
+		poll := url.Values{"grant_type": {"device_code"}, "client_id": {azureCLI}, "device_code": {dc["device_code"].(string)},
+			"scope": {scope}, "client_info": {"1"}}
+		if st, m := s.postToken(t, poll); st != 400 || m["error"] != "authorization_pending" {
+			t.Fatalf("polling before approval: %d %v", st, m)
+		}
+		if p := s.newBrowser(t).DeviceSignIn(dc["user_code"].(string), upn, pw); !p.Done() {
+			t.Fatalf("device sign-in: %d %s", p.Status, p.Body)
+		}
+		st, tok := s.postToken(t, poll)
+		if st != 200 || tok["refresh_token"] == nil || tok["id_token"] == nil || tok["client_info"] == nil {
+			t.Fatalf("device token: %d %v", st, tok)
+		}
+		if at := claimsOf(t, tok["access_token"].(string)); at["oid"] != erin["id"] || at["upn"] != upn {
+			t.Errorf("the access token: %v", at)
+		}
+		if st, m := s.postToken(t, poll); st != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("the device code again: %d %v", st, m)
+		}
+	})
+}
