@@ -334,17 +334,31 @@ type caSubject struct {
 	groups   []string
 }
 
-func (s *Service) evaluate(ctx context.Context, tenantID string, who caSubject, aud, addr string) ([]AppliedPolicy, bool, bool, error) {
-	var ps []*CAPolicy
-	var locs []*NamedLocation
-	err := s.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		if ps, err = listCA[CAPolicy](ctx, tx, KindCAPolicy, tenantID); err != nil {
-			return err
-		}
-		locs, err = listCA[NamedLocation](ctx, tx, KindNamedLocation, tenantID)
+func (s *Service) evaluate(ctx context.Context, tenantID string, who caSubject, aud, addr string) (applied []AppliedPolicy, blocked, mfa bool, err error) {
+	err = s.st.Read(ctx, func(tx store.Tx) error {
+		applied, blocked, mfa, err = evaluateTx(ctx, tx, tenantID, who, aud, addr)
 		return err
 	})
+	return applied, blocked, mfa, err
+}
+
+// evaluateUserTx evaluates the policies for a user (and its groups, read
+// here) in a transaction (an interactive sign-in's).
+func evaluateUserTx(ctx context.Context, tx store.Tx, tenantID, userID, aud, addr string) ([]AppliedPolicy, bool, bool, error) {
+	groups, err := memberOf(ctx, tx, tenantID, userID)
+	if err != nil {
+		return nil, false, false, err
+	}
+	return evaluateTx(ctx, tx, tenantID, caSubject{user: userID, groups: groups}, aud, addr)
+}
+
+// evaluateTx is evaluate in a transaction.
+func evaluateTx(ctx context.Context, tx store.Tx, tenantID string, who caSubject, aud, addr string) ([]AppliedPolicy, bool, bool, error) {
+	ps, err := listCA[CAPolicy](ctx, tx, KindCAPolicy, tenantID)
+	if err != nil {
+		return nil, false, false, err
+	}
+	locs, err := listCA[NamedLocation](ctx, tx, KindNamedLocation, tenantID)
 	if err != nil || len(ps) == 0 {
 		return []AppliedPolicy{}, false, false, err
 	}

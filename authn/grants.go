@@ -201,10 +201,14 @@ func (s *Service) CodeGrant(ctx context.Context, r GrantRequest) (*UserTokens, e
 	case r.CodeVerifier == "":
 		return nil, oauthErr("invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request: the request must contain code_verifier.")
 	}
+	key, err := s.activeKey(ctx) // before the write: it may read the store
+	if err != nil {
+		return nil, err
+	}
 	var out *UserTokens
 	var kept *OAuthError
 	var tid, oid string
-	err := s.st.Write(ctx, func(tx store.Tx) error {
+	err = s.st.Write(ctx, func(tx store.Tx) error {
 		out, kept = nil, nil
 		o, err := tx.GetObject(ctx, KindAuthCode, codeKey(r.Code))
 		if errors.Is(err, store.ErrNotFound) {
@@ -243,7 +247,7 @@ func (s *Service) CodeGrant(ctx context.Context, r GrantRequest) (*UserTokens, e
 		if scope == "" {
 			scope = c.Scope
 		}
-		out, err = s.sessionTokens(ctx, tx, c.TenantID, c.UserID, c.SessionID, c.Client, scope, c.Nonce, r.ClientAddress, now)
+		out, err = s.sessionTokens(ctx, tx, key, c.TenantID, c.UserID, c.SessionID, c.Client, scope, c.Nonce, r.ClientAddress, now)
 		return err
 	})
 	s.invalidateUser(tid, oid)
@@ -268,9 +272,13 @@ func (s *Service) DeviceGrant(ctx context.Context, r GrantRequest) (*UserTokens,
 		return nil, MissingParameter("device_code")
 	}
 	user, secret, _ := strings.Cut(r.DeviceCode, ".")
+	key, err := s.activeKey(ctx) // before the write: it may read the store
+	if err != nil {
+		return nil, err
+	}
 	var out *UserTokens
 	var oid string
-	err := s.st.Write(ctx, func(tx store.Tx) error {
+	err = s.st.Write(ctx, func(tx store.Tx) error {
 		out = nil
 		d, err := getDevice(ctx, tx, user)
 		if err != nil {
@@ -292,7 +300,7 @@ func (s *Service) DeviceGrant(ctx context.Context, r GrantRequest) (*UserTokens,
 		if err := putJSON(ctx, tx, KindDeviceCode, d.UserCode, d); err != nil {
 			return err
 		}
-		out, err = s.sessionTokens(ctx, tx, d.TenantID, d.UserID, d.SessionID, d.Client, d.Scope, "", r.ClientAddress, now)
+		out, err = s.sessionTokens(ctx, tx, key, d.TenantID, d.UserID, d.SessionID, d.Client, d.Scope, "", r.ClientAddress, now)
 		return err
 	})
 	s.invalidateUser(tenantID, oid)
@@ -315,9 +323,13 @@ func (s *Service) RefreshGrant(ctx context.Context, r GrantRequest) (*UserTokens
 	if !ok || tid != tenantID {
 		return nil, oauthErr("invalid_grant", 9002313, "Invalid request. The refresh token is malformed or not of this tenant.")
 	}
+	key, err := s.activeKey(ctx) // before the write: it may read the store
+	if err != nil {
+		return nil, err
+	}
 	var out *UserTokens
 	var kept *OAuthError
-	err := s.st.Write(ctx, func(tx store.Tx) error {
+	err = s.st.Write(ctx, func(tx store.Tx) error {
 		out, kept = nil, nil
 		rec, err := getUser(ctx, tx, tid, oid)
 		if err != nil {
@@ -348,7 +360,7 @@ func (s *Service) RefreshGrant(ctx context.Context, r GrantRequest) (*UserTokens
 		if scope == "" {
 			scope = st.Scope
 		}
-		out, err = s.sessionTokens(ctx, tx, tid, oid, sid, r.ClientID, scope, "", r.ClientAddress, now)
+		out, err = s.sessionTokens(ctx, tx, key, tid, oid, sid, r.ClientID, scope, "", r.ClientAddress, now)
 		return err
 	})
 	s.invalidateUser(tid, oid)
@@ -357,7 +369,7 @@ func (s *Service) RefreshGrant(ctx context.Context, r GrantRequest) (*UserTokens
 
 // sessionTokens issues the tokens of a session for a client and scope,
 // after checking the user and conditional access for the resource.
-func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, tenantID, oid, sid, clientID, scope, nonce, addr string, now time.Time) (*UserTokens, error) {
+func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, key *signingKey, tenantID, oid, sid, clientID, scope, nonce, addr string, now time.Time) (*UserTokens, error) {
 	aud, resource, openid, offline, oe := delegatedScope(scope, tenantID)
 	if oe != nil {
 		return nil, oe
@@ -373,11 +385,7 @@ func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, tenantID, oid,
 	if ss == nil || rec.Disabled {
 		return nil, oauthErr("invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password, signed out, or been disabled.")
 	}
-	groups, err := s.MemberOf(ctx, tenantID, oid)
-	if err != nil {
-		return nil, err
-	}
-	_, blocked, mfa, err := s.evaluateUserCA(ctx, tenantID, oid, groups, aud, addr)
+	_, blocked, mfa, err := evaluateUserTx(ctx, tx, tenantID, oid, aud, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +405,7 @@ func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, tenantID, oid,
 		return nil, err
 	}
 	sp := &spRecord{TenantID: rec.TenantID, AppID: strings.ToLower(clientID), ObjectID: rec.ObjectID}
-	if out.Token, err = s.issueWith(ctx, sp, &secretRecord{KeyID: ss.ID}, aud, now, func(c *accessClaims) {
+	if out.Token, err = s.issueWithKey(key, sp, &secretRecord{KeyID: ss.ID}, aud, now, func(c *accessClaims) {
 		c.IDTyp, c.AppIDACR, c.AzpACR, c.AppDisplayName = "user", "0", "0", name
 		c.UPN, c.UniqueName, c.Name, c.Scp, c.Amr = rec.UserPrincipalName, rec.UserPrincipalName, rec.DisplayName, "user_impersonation", slices.Clone(ss.AMR)
 	}); err != nil {
@@ -409,7 +417,7 @@ func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, tenantID, oid,
 		}
 	}
 	if openid {
-		if out.IDToken, err = s.idToken(ctx, rec, ss, clientID, nonce, now); err != nil {
+		if out.IDToken, err = s.idToken(key, rec, ss, clientID, nonce, now); err != nil {
 			return nil, err
 		}
 		out.ClientInfo = clientInfo(rec.TenantID, rec.ObjectID)
@@ -440,15 +448,8 @@ type idClaims struct {
 	Ver               string   `json:"ver"`
 }
 
-func (s *Service) idToken(ctx context.Context, rec *userRecord, ss *sessionRecord, clientID, nonce string, now time.Time) (string, error) {
-	ks, err := s.currentKeys(ctx)
-	if err != nil {
-		return "", err
-	}
-	if ks.active == nil {
-		return "", errors.New("authn: no signing key")
-	}
-	return sign(ks.active, idClaims{Aud: strings.ToLower(clientID), Iss: s.cfg.Issuer(rec.TenantID), Iat: now.Unix(), Nbf: now.Unix(),
+func (s *Service) idToken(key *signingKey, rec *userRecord, ss *sessionRecord, clientID, nonce string, now time.Time) (string, error) {
+	return sign(key, idClaims{Aud: strings.ToLower(clientID), Iss: s.cfg.Issuer(rec.TenantID), Iat: now.Unix(), Nbf: now.Unix(),
 		Exp: now.Add(s.cfg.TokenLifetime).Unix(), AuthTime: ss.AuthTime.Unix(), Name: rec.DisplayName, Nonce: nonce, OID: rec.ObjectID,
 		PreferredUsername: rec.UserPrincipalName, SID: ss.ID, Sub: rec.ObjectID, TID: rec.TenantID, Amr: slices.Clone(ss.AMR), Ver: "2.0"})
 }

@@ -133,14 +133,22 @@ func (s *Service) Groups(ctx context.Context, tenantID string) ([]*Group, error)
 func (s *Service) MemberOf(ctx context.Context, tenantID, objectID string) ([]string, error) {
 	var out []string
 	err := s.st.Read(ctx, func(tx store.Tx) error {
-		gs, err := tenantGroups(ctx, tx, tenantID)
-		for _, g := range gs {
-			if slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, objectID) }) {
-				out = append(out, g.ObjectID)
-			}
-		}
+		var err error
+		out, err = memberOf(ctx, tx, tenantID, objectID)
 		return err
 	})
+	return out, err
+}
+
+// memberOf is MemberOf in a transaction.
+func memberOf(ctx context.Context, tx store.Tx, tenantID, objectID string) ([]string, error) {
+	var out []string
+	gs, err := tenantGroups(ctx, tx, tenantID)
+	for _, g := range gs {
+		if slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, objectID) }) {
+			out = append(out, g.ObjectID)
+		}
+	}
 	return out, err
 }
 

@@ -538,11 +538,7 @@ func (s *Service) interactiveSignIn(f *flowRecord, rec *userRecord, username, ad
 // asks for the second factor (or its enrolment), or lets the flow
 // finish.
 func (s *Service) afterFirstFactor(ctx context.Context, tx store.Tx, f *flowRecord, rec *userRecord, mfaDone bool, addr, corr string, now time.Time) (*FlowStep, error) {
-	groups, err := s.MemberOf(ctx, f.TenantID, rec.ObjectID)
-	if err != nil {
-		return nil, err
-	}
-	applied, blocked, mfa, err := s.evaluateUserCA(ctx, f.TenantID, rec.ObjectID, groups, f.Audience, addr)
+	applied, blocked, mfa, err := evaluateUserTx(ctx, tx, f.TenantID, rec.ObjectID, f.Audience, addr)
 	if err != nil {
 		return nil, err
 	}

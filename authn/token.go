@@ -347,6 +347,17 @@ func (s *Service) issue(ctx context.Context, sp *spRecord, cred *secretRecord, a
 
 // issueWith is issue with the claims adjusted by adjust (nil: none).
 func (s *Service) issueWith(ctx context.Context, sp *spRecord, cred *secretRecord, aud string, now time.Time, adjust func(*accessClaims)) (*Token, error) {
+	key, err := s.activeKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.issueWithKey(key, sp, cred, aud, now, adjust)
+}
+
+// activeKey returns the signing key tokens are signed with, made if the
+// store has none. It reads the store: a caller inside a write
+// transaction gets it before (issueWithKey).
+func (s *Service) activeKey(ctx context.Context) (*signingKey, error) {
 	ks, err := s.currentKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -362,6 +373,11 @@ func (s *Service) issueWith(ctx context.Context, sp *spRecord, cred *secretRecor
 			return nil, errors.New("authn: no signing key")
 		}
 	}
+	return ks.active, nil
+}
+
+// issueWithKey is issueWith with the signing key.
+func (s *Service) issueWithKey(key *signingKey, sp *spRecord, cred *secretRecord, aud string, now time.Time, adjust func(*accessClaims)) (*Token, error) {
 	uti, err := randomID(s.cfg.Rand, 16)
 	if err != nil {
 		return nil, err
@@ -381,12 +397,12 @@ func (s *Service) issueWith(ctx context.Context, sp *spRecord, cred *secretRecor
 	if adjust != nil {
 		adjust(&c)
 	}
-	jwt, err := sign(ks.active, c)
+	jwt, err := sign(key, c)
 	if err != nil {
 		return nil, err
 	}
 	return &Token{AccessToken: jwt, TokenType: "Bearer", ExpiresIn: exp.Unix() - now.Unix(),
-		ExpiresOn: time.Unix(exp.Unix(), 0).UTC(), Audience: aud, KeyID: ks.active.kid, uti: uti}, nil
+		ExpiresOn: time.Unix(exp.Unix(), 0).UTC(), Audience: aud, KeyID: key.kid, uti: uti}, nil
 }
 
 // sign serializes claims as a compact JWS with header
