@@ -331,3 +331,24 @@ func FuzzParseCondition(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCondition is the evaluation of a compiled condition (the
+// documented "constrain roles and principal types") for a write: no
+// allocations.
+func BenchmarkCondition(b *testing.B) {
+	c, err := ParseCondition(constrainRolesAndTypes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := req(backupReader, someUser, "Group")
+	action := strings.ToLower(writeAction)
+	if n := testing.AllocsPerRun(100, func() { c.holds(action, at) }); n != 0 {
+		b.Fatalf("%v allocations per evaluation, want 0", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := c.holds(action, at); !ok {
+			b.Fatal("the condition does not hold")
+		}
+	}
+}
