@@ -124,9 +124,20 @@ type caller struct {
 	expires    time.Time
 	// groupsVersion is Config.GroupsVersion's when the groups were read.
 	groupsVersion uint64
-	decisions     sync.Map // action + "\n" + scope -> bool
+	decisions     sync.Map // action + "\n" + scope -> verdict
 	n             atomic.Int32
 }
+
+// verdict is a cached decision made without the request's attributes.
+type verdict uint8
+
+const (
+	denied verdict = iota
+	allowed
+	// conditional: only an assignment whose condition reads the
+	// request's attributes grants the action (rbac.Decision.Conditional).
+	conditional
+)
 
 // maxDecisions bounds each caller's cache of decisions.
 const maxDecisions = 1 << 14
@@ -345,18 +356,57 @@ type decider struct {
 	c *caller
 }
 
-// Allowed implements resources.Decider.
+// Allowed implements resources.Decider. A conditional decision is
+// allowed here, at the write path's authorize stage, which knows the
+// action and the scope only: conditions constrain
+// Microsoft.Authorization/roleAssignments/write and /delete alone (rbac
+// compiles them so), and those writes are decided again with the
+// request's attributes by the role assignments' hooks, buildAssignment
+// and Validate (authorizeAssignment), which refuse them when no
+// condition holds. The cache keeps the verdict, never a conditional
+// one as allowed.
 func (d *decider) Allowed(action, scope string) bool {
 	key := action + "\n" + scope
 	if v, ok := d.c.decisions.Load(key); ok {
-		return v.(bool)
+		return v.(verdict) != denied
 	}
 	dec, err := d.s.authz.Decide(rbac.Request{Principals: d.c.principals, Action: action, Scope: scope})
-	allowed := err == nil && dec.Allowed
-	if d.c.n.Add(1) <= maxDecisions {
-		d.c.decisions.Store(key, allowed)
+	v := denied
+	switch {
+	case err != nil:
+	case dec.Allowed:
+		v = allowed
+	case dec.Conditional:
+		v = conditional
 	}
-	return allowed
+	if d.c.n.Add(1) <= maxDecisions {
+		d.c.decisions.Store(key, v)
+	}
+	return v != denied
+}
+
+// authorizeAssignment decides a write or delete of a role assignment
+// with the request's attributes (the assignment written, or the one
+// deleted): 403 AuthorizationFailed, as the authorize stage refuses,
+// unless an assignment of the caller without a condition, or with one
+// that holds for these attributes, grants the action at the
+// assignment's id. It is never cached.
+func (a *Access) authorizeAssignment(ctx context.Context, c *activitylog.Caller, verb string, id *arm.ID, at *rbac.Attributes) error {
+	action := TypeRoleAssignment + "/" + verb
+	scope := id.String()
+	d, err := a.Decider(ctx, c)
+	if err != nil {
+		return err
+	}
+	cd, ok := d.(*decider)
+	if !ok {
+		return resources.AuthorizationFailed(c, action, scope)
+	}
+	dec, err := cd.s.authz.Decide(rbac.Request{Principals: cd.c.principals, Action: action, Scope: scope, Attributes: at})
+	if err != nil || !dec.Allowed {
+		return resources.AuthorizationFailed(c, action, scope)
+	}
+	return nil
 }
 
 // Role returns a role definition, built-in or custom, by GUID or id.
@@ -404,7 +454,8 @@ func storedAssignment(r *store.Resource) (*rbac.Assignment, error) {
 	if p.Scope == "" || p.RoleDefinitionID == "" || p.PrincipalID == "" {
 		return nil, errors.New("the stored role assignment lacks its scope, role or principal")
 	}
-	return &rbac.Assignment{ID: r.Key, Scope: p.Scope, RoleDefinitionID: p.RoleDefinitionID, PrincipalID: p.PrincipalID, PrincipalType: p.PrincipalType, Condition: p.Condition}, nil
+	return &rbac.Assignment{ID: r.Key, Scope: p.Scope, RoleDefinitionID: p.RoleDefinitionID, PrincipalID: p.PrincipalID, PrincipalType: p.PrincipalType,
+		Condition: p.Condition, ConditionVersion: p.ConditionVersion}, nil
 }
 
 // storedRole reads a stored custom role definition.

@@ -106,8 +106,23 @@ func (a *Access) buildAssignment(c *resources.Ctx, obj, body, existing value.Val
 		return value.Value{}, arm.Errorf("InvalidPrincipalId", "The principal id '%s' is not a GUID.", arm.Clip(p.PrincipalID, 64))
 	case p.Scope != "" && !strings.EqualFold(p.Scope, scope):
 		return value.Value{}, invalid("/properties/scope", "The role assignment's scope '%s' is not the scope of its path, '%s'.", arm.Clip(p.Scope, 300), scope)
-	case strings.TrimSpace(p.Condition) != "" || p.ConditionVersion != "":
-		return value.Value{}, arm.Errorf("ConditionNotSupported", "Role assignment conditions (ABAC) are not evaluated by mlgov yet, so a role assignment with a condition is refused rather than taken as unconditional: remove 'condition' and 'conditionVersion'.")
+	}
+	// A condition: compiled now (a syntax error is 400
+	// InvalidConditionSyntax, what mlgov does not evaluate 400
+	// ConditionNotSupported: never stored as if it held), version 2.0
+	// (the default, as the Azure CLI sends it).
+	switch {
+	case strings.TrimSpace(p.Condition) == "" && p.ConditionVersion != "":
+		return value.Value{}, invalid("/properties/conditionVersion", "The given role assignment condition is invalid: 'conditionVersion' is set without a 'condition'.")
+	case strings.TrimSpace(p.Condition) == "":
+		p.Condition = ""
+	case p.ConditionVersion != "" && p.ConditionVersion != rbac.ConditionVersion:
+		return value.Value{}, invalid("/properties/conditionVersion", "The given role assignment condition is invalid: the condition version '%s' is not supported; use '%s'.", arm.Clip(p.ConditionVersion, 16), rbac.ConditionVersion)
+	default:
+		if _, err := rbac.ParseCondition(p.Condition); err != nil {
+			return value.Value{}, err
+		}
+		p.ConditionVersion = rbac.ConditionVersion
 	}
 	if p.PrincipalType != "" {
 		ok := false
@@ -142,6 +157,13 @@ func (a *Access) buildAssignment(c *resources.Ctx, obj, body, existing value.Val
 	}
 	if p.PrincipalType == "" {
 		return value.Value{}, invalid("/properties/principalType", "A role assignment needs 'principalType' (%s).", strings.Join(principalTypes, ", "))
+	}
+	// The authorize stage allowed the write from its action and scope
+	// alone; decided again with the assignment written (@Request), which
+	// the conditions of the caller's assignments may constrain.
+	if err := a.authorizeAssignment(c.Context, &c.Principal, "write", c.ID,
+		&rbac.Attributes{Request: rbac.AssignmentAttributesOf(p.RoleDefinitionID, p.PrincipalID, p.PrincipalType)}); err != nil {
+		return value.Value{}, err
 	}
 	s, err := a.current(c.Context)
 	if err != nil {
@@ -225,7 +247,9 @@ func (a *Access) buildRole(c *resources.Ctx, obj, body, existing value.Value) (v
 	for i := range p.Permissions {
 		pm := &p.Permissions[i]
 		if pm.Condition != nil || pm.ConditionVersion != nil {
-			return value.Value{}, invalid("/properties/permissions/"+strconv.Itoa(i)+"/condition", "Conditions in role definitions are not evaluated by mlgov yet: remove 'condition' and 'conditionVersion'.")
+			e := arm.Errorf("ConditionNotSupported", "Conditions in role definitions' permissions are not evaluated by mlgov, so a role definition with one is refused rather than taken as unconditional: remove 'condition' and 'conditionVersion' (conditions are served on role assignments, conditionVersion 2.0, for Microsoft.Authorization/roleAssignments/write and /delete).")
+			e.Target = "/properties/permissions/" + strconv.Itoa(i) + "/condition"
+			return value.Value{}, e
 		}
 		for _, l := range []*[]string{&pm.Actions, &pm.NotActions, &pm.DataActions, &pm.NotDataActions} {
 			if *l == nil {
@@ -269,11 +293,27 @@ func values(m map[string]*rbac.RoleDefinition) []*rbac.RoleDefinition {
 	return out
 }
 
-// Validate implements resources.ValidatingAdmission: a custom role that
-// role assignments give cannot be deleted (Azure's
-// RoleDefinitionHasAssignments).
+// Validate implements resources.ValidatingAdmission: the delete of a
+// role assignment is decided again with the assignment deleted
+// (@Resource), which the conditions of the caller's assignments may
+// constrain; a custom role that role assignments give cannot be deleted
+// (Azure's RoleDefinitionHasAssignments).
 func (a *Access) Validate(ctx context.Context, at *resources.Attributes) error {
-	if at.Operation != resources.OpDelete || at.Spec == nil || !arm.EqualName(at.Spec.Type, TypeRoleDefinition) {
+	if at.Operation != resources.OpDelete || at.Spec == nil {
+		return nil
+	}
+	if arm.EqualName(at.Spec.Type, TypeRoleAssignment) && at.Existing != nil {
+		var b struct {
+			Properties assignmentProps `json:"properties"`
+		}
+		if err := json.Unmarshal(at.Existing.Body, &b); err != nil {
+			return err
+		}
+		p := b.Properties
+		return a.authorizeAssignment(ctx, &at.Principal, "delete", at.ID,
+			&rbac.Attributes{Resource: rbac.AssignmentAttributesOf(p.RoleDefinitionID, p.PrincipalID, p.PrincipalType)})
+	}
+	if !arm.EqualName(at.Spec.Type, TypeRoleDefinition) {
 		return nil
 	}
 	s, err := a.current(ctx)

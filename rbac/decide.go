@@ -1,7 +1,6 @@
 package rbac
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/mlgov/mlgov/arm"
@@ -16,7 +15,13 @@ type Assignment struct {
 	RoleDefinitionID string
 	PrincipalID      string
 	PrincipalType    string
+	// Condition is the assignment's condition (ABAC, conditionVersion
+	// 2.0; "" for none): the role is granted for a request only when it
+	// holds (condition.go). Add compiles it.
 	Condition        string
+	ConditionVersion string
+
+	cond *Condition
 }
 
 // DenyAssignment is Azure's deny assignment (read-only, made by the
@@ -48,11 +53,21 @@ type Request struct {
 	// Scope is the target: "/" or a subscription, resource group or
 	// resource id.
 	Scope string
+	// Attributes are the request's attributes for role assignment
+	// conditions; nil when the caller does not know them (yet): an
+	// assignment whose condition needs them then grants nothing, and
+	// Decision.Conditional says so.
+	Attributes *Attributes
 }
 
 // Decision is the answer and why.
 type Decision struct {
 	Allowed bool
+	// Conditional is set when the action is not allowed without the
+	// request's attributes, which the request did not give, but an
+	// assignment whose condition reads them grants it: decide again
+	// with them.
+	Conditional bool
 	// By is the assignment that allows, or the deny assignment that
 	// denies (nil when no assignment grants the action).
 	By   *Assignment
@@ -108,11 +123,23 @@ func (a *Authorizer) Role(id string) (*RoleDefinition, bool) {
 func (a *Authorizer) Len() int { return a.n }
 
 // Add adds a role assignment. Its role must be known, and assignable at
-// its scope (at or below one of the role's assignable scopes); an
-// assignment with a condition is refused (ErrCondition).
+// its scope (at or below one of the role's assignable scopes); its
+// condition, if any, must be one ParseCondition compiles, of
+// conditionVersion 2.0.
 func (a *Authorizer) Add(as *Assignment) error {
-	if strings.TrimSpace(as.Condition) != "" {
-		return fmt.Errorf("assignment %s: %w", as.ID, ErrCondition)
+	as.cond = nil
+	if strings.TrimSpace(as.Condition) != "" || as.ConditionVersion != "" {
+		if as.ConditionVersion != "" && as.ConditionVersion != ConditionVersion {
+			return arm.Errorf("InvalidConditionVersion", "The role assignment condition version '%s' is not supported: only '%s' is.", arm.Clip(as.ConditionVersion, 16), ConditionVersion)
+		}
+		if strings.TrimSpace(as.Condition) == "" {
+			return arm.Errorf("InvalidConditionVersion", "A role assignment with a conditionVersion needs a condition.")
+		}
+		c, err := ParseCondition(as.Condition)
+		if err != nil {
+			return err
+		}
+		as.cond = c
 	}
 	r, ok := a.roles[roleGUID(as.RoleDefinitionID)]
 	if !ok {
@@ -200,6 +227,7 @@ func (a *Authorizer) Decide(req Request) (Decision, error) {
 			}
 		}
 	}
+	conditional := false
 	for _, s := range scopes {
 		m := a.byScope[s]
 		if m == nil {
@@ -208,12 +236,19 @@ func (a *Authorizer) Decide(req Request) (Decision, error) {
 		for _, p := range principals {
 			for _, as := range m[p] {
 				if r := a.roles[roleGUID(as.RoleDefinitionID)]; r != nil && grants(r.perms, action, req.DataAction) {
-					return Decision{Allowed: true, By: as}, nil
+					if as.cond == nil {
+						return Decision{Allowed: true, By: as}, nil
+					}
+					ok, known := as.cond.holds(action, req.Attributes)
+					if ok {
+						return Decision{Allowed: true, By: as}, nil
+					}
+					conditional = conditional || !known
 				}
 			}
 		}
 	}
-	return Decision{}, nil
+	return Decision{Conditional: conditional}, nil
 }
 
 // appliesTo reports whether a deny assignment names one of the

@@ -27,9 +27,12 @@
 // role is documented not to allow. A permission with more than one '*'
 // is refused, as ARM refuses it (InvalidActionOrNotAction).
 //
-// Role assignment conditions (ABAC) are not evaluated yet: an assignment
-// with a condition is refused by Add with ErrCondition, never taken as
-// unconditional.
+// A role assignment with a condition (ABAC, condition.go) grants its
+// role for a request only when the condition holds for it: Add compiles
+// the condition, and refuses what mlgov does not evaluate, so that an
+// assignment is never taken as unconditional; Decide evaluates it with
+// the request's attributes, and says when it needs them
+// (Decision.Conditional).
 //
 // The package depends on the standard library and arm only; it keeps no
 // state but what Add and AddDeny give it and does no I/O.
@@ -37,7 +40,6 @@ package rbac
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -183,11 +185,6 @@ func grants(ps []compiledPermission, action string, data bool) bool {
 	}
 	return false
 }
-
-// ErrCondition refuses a role assignment with a condition: conditions
-// are not evaluated yet, and an assignment taken without its condition
-// would grant more than it says.
-var ErrCondition = errors.New("rbac: role assignment conditions are not supported yet")
 
 // roleGUID returns the GUID at the end of a role definition id (any
 // scope: "/subscriptions/{s}/providers/Microsoft.Authorization/roleDefinitions/{guid}"),

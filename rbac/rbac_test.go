@@ -95,9 +95,20 @@ func TestAddRefusals(t *testing.T) {
 			t.Errorf("%+v: %v, want %s", c.as, err, c.code)
 		}
 	}
-	err := a.Add(&Assignment{Scope: "/subscriptions/" + sub, RoleDefinitionID: roleID(t, defs, "Reader"), PrincipalID: p, Condition: "@Resource[x] StringEquals 'y'"})
-	if !errors.Is(err, ErrCondition) {
-		t.Errorf("an assignment with a condition: %v, want ErrCondition", err)
+	for cond, code := range map[string]string{
+		"@Resource[x] StringEquals 'y'": "ConditionNotSupported",
+		"((!(ActionMatches{'x'})) OR (": "InvalidConditionSyntax",
+		"@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEquals 'User'": "ConditionNotSupported",
+	} {
+		var ae *arm.Error
+		err := a.Add(&Assignment{Scope: "/subscriptions/" + sub, RoleDefinitionID: roleID(t, defs, "Reader"), PrincipalID: p, Condition: cond})
+		if !errors.As(err, &ae) || ae.Code != code {
+			t.Errorf("an assignment with the condition %q: %v, want %s", cond, err, code)
+		}
+	}
+	var ae *arm.Error
+	if err := a.Add(&Assignment{Scope: "/subscriptions/" + sub, RoleDefinitionID: roleID(t, defs, "Reader"), PrincipalID: p, Condition: constrainRoles, ConditionVersion: "1.0"}); !errors.As(err, &ae) || ae.Code != "InvalidConditionVersion" {
+		t.Errorf("conditionVersion 1.0: %v, want InvalidConditionVersion", err)
 	}
 	if a.Len() != 0 {
 		t.Errorf("%d assignments kept from refusals", a.Len())
