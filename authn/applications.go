@@ -87,7 +87,10 @@ func (s *Service) DeleteServicePrincipalOf(ctx context.Context, tenantID, appID 
 		if err := putSP(ctx, tx, rec, s.now()); err != nil {
 			return err
 		}
-		return leaveGroups(ctx, tx, tenantID, rec.ObjectID, s.now())
+		if err := leaveGroups(ctx, tx, tenantID, rec.ObjectID, s.now()); err != nil {
+			return err
+		}
+		return dropDirectoryRoles(ctx, tx, tenantID, rec.ObjectID)
 	})
 	s.principals.invalidate(spKey(tenantID, appID))
 	return err

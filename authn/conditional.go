@@ -67,6 +67,10 @@ type CAConditions struct {
 		ExcludeUsers  []string `json:"excludeUsers"`
 		IncludeGroups []string `json:"includeGroups"`
 		ExcludeGroups []string `json:"excludeGroups"`
+		// IncludeRoles and ExcludeRoles name directory roles
+		// (directoryroles.go: Global Administrator only).
+		IncludeRoles []string `json:"includeRoles,omitempty"`
+		ExcludeRoles []string `json:"excludeRoles,omitempty"`
 	} `json:"users"`
 	Locations *struct {
 		IncludeLocations []string `json:"includeLocations"`
@@ -120,12 +124,20 @@ func (p *CAPolicy) Validate() error {
 		return caErr("a policy needs a displayName")
 	}
 	workload := p.Conditions.ClientApplications != nil && len(p.Conditions.ClientApplications.IncludeServicePrincipals) > 0
-	users := p.Conditions.Users != nil && (len(p.Conditions.Users.IncludeUsers) > 0 && !containsFold(p.Conditions.Users.IncludeUsers, "None") || len(p.Conditions.Users.IncludeGroups) > 0)
+	u := p.Conditions.Users
+	users := u != nil && (len(u.IncludeUsers) > 0 && !containsFold(u.IncludeUsers, "None") || len(u.IncludeGroups) > 0 || len(u.IncludeRoles) > 0)
 	switch {
 	case workload && users:
 		return caErr("a policy names either service principals (conditions.clientApplications) or users (conditions.users), as Entra's policies do")
 	case !workload && !users:
-		return caErr("conditions.clientApplications.includeServicePrincipals or conditions.users (includeUsers, includeGroups) is required")
+		return caErr("conditions.clientApplications.includeServicePrincipals or conditions.users (includeUsers, includeGroups, includeRoles) is required")
+	}
+	if u != nil {
+		for _, r := range slices.Concat(u.IncludeRoles, u.ExcludeRoles) {
+			if err := CheckDirectoryRole(r); err != nil {
+				return caErr("conditions.users: %s", strings.TrimPrefix(err.Error(), ErrRoleInvalid.Error()+": "))
+			}
+		}
 	}
 	if len(p.Conditions.Applications.IncludeApplications) == 0 {
 		return caErr("conditions.applications.includeApplications is required ('All' or application ids)")
@@ -332,6 +344,8 @@ func (s *Service) evaluateUserCA(ctx context.Context, tenantID, userID string, g
 type caSubject struct {
 	sp, user string
 	groups   []string
+	// roles are the user's directory roles (read with the policies).
+	roles []string
 }
 
 func (s *Service) evaluate(ctx context.Context, tenantID string, who caSubject, aud, addr string) (applied []AppliedPolicy, blocked, mfa bool, err error) {
@@ -357,6 +371,11 @@ func evaluateTx(ctx context.Context, tx store.Tx, tenantID string, who caSubject
 	ps, err := listCA[CAPolicy](ctx, tx, KindCAPolicy, tenantID)
 	if err != nil {
 		return nil, false, false, err
+	}
+	if who.user != "" && len(ps) > 0 {
+		if who.roles, err = directoryRolesOf(ctx, tx, tenantID, who.user); err != nil {
+			return nil, false, false, err
+		}
 	}
 	locs, err := listCA[NamedLocation](ctx, tx, KindNamedLocation, tenantID)
 	if err != nil || len(ps) == 0 {
@@ -429,8 +448,11 @@ func (p *CAPolicy) appliesTo(who caSubject, app string, inLocation func(string) 
 		inGroups := func(l []string) bool {
 			return slices.ContainsFunc(who.groups, func(g string) bool { return containsFold(l, g) })
 		}
-		if !(containsFold(u.IncludeUsers, "All") || containsFold(u.IncludeUsers, who.user) || inGroups(u.IncludeGroups)) ||
-			containsFold(u.ExcludeUsers, who.user) || inGroups(u.ExcludeGroups) {
+		inRoles := func(l []string) bool {
+			return slices.ContainsFunc(who.roles, func(r string) bool { return containsFold(l, r) })
+		}
+		if !(containsFold(u.IncludeUsers, "All") || containsFold(u.IncludeUsers, who.user) || inGroups(u.IncludeGroups) || inRoles(u.IncludeRoles)) ||
+			containsFold(u.ExcludeUsers, who.user) || inGroups(u.ExcludeGroups) || inRoles(u.ExcludeRoles) {
 			return false
 		}
 	}

@@ -262,7 +262,10 @@ func (s *Service) DeleteUser(ctx context.Context, tenantID, idOrUPN string) erro
 		if err := tx.DeleteObject(ctx, KindUser, userKey(tenantID, r.ObjectID)); err != nil {
 			return err
 		}
-		return leaveGroups(ctx, tx, tenantID, r.ObjectID, s.now())
+		if err := leaveGroups(ctx, tx, tenantID, r.ObjectID, s.now()); err != nil {
+			return err
+		}
+		return dropDirectoryRoles(ctx, tx, tenantID, r.ObjectID)
 	})
 	s.principals.invalidate("user/" + userKey(tenantID, oid))
 	return err

@@ -87,10 +87,10 @@ func decodePolicy(b []byte, into *authn.CAPolicy) error {
 		if u, ok := c["users"].(map[string]any); ok {
 			for k, v := range u {
 				switch k {
-				case "includeUsers", "excludeUsers", "includeGroups", "excludeGroups":
+				case "includeUsers", "excludeUsers", "includeGroups", "excludeGroups", "includeRoles", "excludeRoles":
 				default:
 					if !inert(v) {
-						return badRequest("conditions.users.%s is not evaluated by mlgov: it evaluates users and groups.", clip(k))
+						return badRequest("conditions.users.%s is not evaluated by mlgov: it evaluates users, groups and directory roles.", clip(k))
 					}
 					delete(u, k)
 				}
@@ -101,7 +101,7 @@ func decodePolicy(b []byte, into *authn.CAPolicy) error {
 				continue // every client app type: what mlgov evaluates
 			}
 			if !evaluated[k] && !inert(v) {
-				return badRequest("conditions.%s is not evaluated by mlgov (its directory has service principals only): leave it out, or include nobody.", clip(k))
+				return badRequest("conditions.%s is not evaluated by mlgov: leave it out, or include nobody.", clip(k))
 			}
 		}
 		for k := range c {

@@ -155,7 +155,13 @@ func (s *Server) authenticate(r *http.Request) (*authn.Principal, error) {
 		var p *authn.Principal
 		if p, err = s.dir.VerifyFor(r.Context(), tok, authn.GraphAudiences); err == nil {
 			if err = s.dir.CheckTenant(p, s.cfg.TenantID); err == nil {
-				if !slices.ContainsFunc(s.cfg.Admins, func(a string) bool { return strings.EqualFold(a, p.ObjectID) }) {
+				admin := slices.ContainsFunc(s.cfg.Admins, func(a string) bool { return strings.EqualFold(a, p.ObjectID) })
+				if !admin {
+					if admin, err = s.dir.HasDirectoryRole(r.Context(), s.cfg.TenantID, p.ObjectID, authn.GlobalAdministratorRole); err != nil {
+						return nil, err
+					}
+				}
+				if !admin {
 					return nil, errf(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 				}
 				return p, nil
@@ -193,6 +199,8 @@ func (s *Server) serve(r *http.Request) (any, int, error) {
 		return s.conditionalAccess(ctx, r, method, seg[2:])
 	case seg[0] == "users":
 		return s.users(ctx, r, method, seg[1:])
+	case len(seg) >= 3 && seg[0] == "roleManagement" && seg[1] == "directory" && seg[2] == "roleAssignments":
+		return s.roleAssignments(ctx, r, method, seg[3:])
 	case seg[0] == "groups":
 		return s.groups(ctx, r, method, seg[1:])
 	case seg[0] == "applications":
