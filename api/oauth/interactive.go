@@ -177,37 +177,17 @@ type deviceAuthResponse struct {
 
 func (h *Handler) deviceCode(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store, no-cache")
-	t, ok := h.tenant(w, r, "invalid_request")
+	t, form, ok := h.tenantForm(w, r)
 	if !ok {
 		return
 	}
-	form, oerr := readForm(w, r)
-	if oerr != nil {
-		h.oauthError(w, r, oerr, false)
-		return
-	}
 	dc, err := h.ia.DeviceAuthorization(r.Context(), t.ID, form.Get("client_id"), form.Get("scope"))
-	if h.grantError(w, r, err) {
+	if h.grantError(w, r, err, false) {
 		return
 	}
 	uri := h.base + "/devicelogin"
 	writeJSON(w, http.StatusOK, deviceAuthResponse{UserCode: dc.UserCode, DeviceCode: dc.DeviceCode, VerificationURI: uri, ExpiresIn: dc.ExpiresIn, Interval: dc.Interval,
 		Message: "To sign in, use a web browser to open the page " + uri + " and enter the code " + dc.UserCode + " to authenticate."})
-}
-
-// grantError answers err (an OAuth error or an internal one); false
-// when err is nil.
-func (h *Handler) grantError(w http.ResponseWriter, r *http.Request, err error) bool {
-	if err == nil {
-		return false
-	}
-	var oe *authn.OAuthError
-	if errors.As(err, &oe) {
-		h.oauthError(w, r, oe, false)
-	} else {
-		h.internal(w, r, err)
-	}
-	return true
 }
 
 func (h *Handler) devicePage(w http.ResponseWriter, r *http.Request) {
@@ -275,13 +255,8 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 // whether or not the token named a session.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	t, ok := h.tenant(w, r, "invalid_request")
+	t, form, ok := h.tenantForm(w, r)
 	if !ok {
-		return
-	}
-	form, oerr := readForm(w, r)
-	if oerr != nil {
-		h.oauthError(w, r, oerr, false)
 		return
 	}
 	if form.Get("token") == "" {
@@ -330,7 +305,7 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request, t *authn.Ten
 	default:
 		tok, err = h.ia.DeviceGrant(r.Context(), req)
 	}
-	if h.grantError(w, r, err) {
+	if h.grantError(w, r, err, false) {
 		return
 	}
 	out := userTokenResponse{TokenType: tok.TokenType, Scope: tok.Scope, ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn,

@@ -200,13 +200,8 @@ type tokenResponse struct {
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
-	t, ok := h.tenant(w, r, "invalid_request")
+	t, form, ok := h.tenantForm(w, r)
 	if !ok {
-		return
-	}
-	form, oerr := readForm(w, r)
-	if oerr != nil {
-		h.oauthError(w, r, oerr, false)
 		return
 	}
 	switch gt := form.Get("grant_type"); gt {
@@ -216,13 +211,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		// az login --username sends it).
 		tok, err := h.svc.PasswordGrant(r.Context(), authn.PasswordRequest{TenantID: t.ID, ClientID: form.Get("client_id"), Username: form.Get("username"),
 			Password: form.Get("password"), Scope: form.Get("scope"), ClientAddress: clientAddress(r), CorrelationID: correlationID(r)})
-		if err != nil {
-			var oe *authn.OAuthError
-			if errors.As(err, &oe) {
-				h.oauthError(w, r, oe, false)
-			} else {
-				h.internal(w, r, err)
-			}
+		if h.grantError(w, r, err, false) {
 			return
 		}
 		writeJSON(w, http.StatusOK, tokenResponse{TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn, AccessToken: tok.AccessToken})
@@ -248,16 +237,40 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := h.svc.ClientCredentials(r.Context(), authn.TokenRequest{TenantID: t.ID, ClientID: clientID, ClientSecret: secret, ClientAssertion: assertion, Scope: form.Get("scope"),
 		ClientAddress: clientAddress(r), CorrelationID: correlationID(r)})
-	if err != nil {
-		var oe *authn.OAuthError
-		if errors.As(err, &oe) {
-			h.oauthError(w, r, oe, basic)
-		} else {
-			h.internal(w, r, err)
-		}
+	if h.grantError(w, r, err, basic) {
 		return
 	}
 	writeJSON(w, http.StatusOK, tokenResponse{TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, ExtExpiresIn: tok.ExpiresIn, AccessToken: tok.AccessToken})
+}
+
+// tenantForm resolves the tenant of a form-posting endpoint and reads
+// its form; false when it answered an error.
+func (h *Handler) tenantForm(w http.ResponseWriter, r *http.Request) (*authn.Tenant, url.Values, bool) {
+	t, ok := h.tenant(w, r, "invalid_request")
+	if !ok {
+		return nil, nil, false
+	}
+	form, oerr := readForm(w, r)
+	if oerr != nil {
+		h.oauthError(w, r, oerr, false)
+		return nil, nil, false
+	}
+	return t, form, true
+}
+
+// grantError answers err (an OAuth error, or an internal one); false
+// when err is nil. basic: the client authenticated with Basic.
+func (h *Handler) grantError(w http.ResponseWriter, r *http.Request, err error, basic bool) bool {
+	if err == nil {
+		return false
+	}
+	var oe *authn.OAuthError
+	if errors.As(err, &oe) {
+		h.oauthError(w, r, oe, basic)
+	} else {
+		h.internal(w, r, err)
+	}
+	return true
 }
 
 // readForm reads an application/x-www-form-urlencoded body. Other bodies

@@ -16,6 +16,8 @@ import { ClientSecretCredential } from "@azure/identity";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
+import { Client as GraphClient } from "@microsoft/microsoft-graph-client";
+import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
 export const ARM_SCOPE = "https://management.azure.com/.default";
 export const LOCATION = "eastus";
@@ -94,6 +96,16 @@ export function authzClient(cred = credential()) {
     endpoint: b.endpoint,
     baseUri: b.endpoint,
     credentialScopes: [ARM_SCOPE],
+  });
+}
+
+/** @microsoft/microsoft-graph-client as a user builds it for a Graph API at a custom host. */
+export function graphClient(cred = credential()) {
+  const b = bootstrap();
+  return GraphClient.initWithMiddleware({
+    authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: ["https://graph.microsoft.com/.default"] }),
+    baseUrl: `${b.endpoint}/`,
+    customHosts: new Set([new URL(b.endpoint).hostname]),
   });
 }
 

@@ -15,8 +15,6 @@ import { createServer } from "node:http";
 
 import { ClientSecretCredential } from "@azure/identity";
 import { ManagedServiceIdentityClient } from "@azure/arm-msi";
-import { Client } from "@microsoft/microsoft-graph-client";
-import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
 import {
   ARM_SCOPE,
@@ -28,6 +26,7 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  graphClient,
   lro,
   mlClient,
   mlId,
@@ -38,15 +37,6 @@ import { amlComputeParameters, commandJobParameters, createWorkspace } from "../
 
 const DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121";
 
-/** The Graph client as a user builds it for a Graph API at a custom host. */
-function graphClient(cred) {
-  const b = bootstrap();
-  return Client.initWithMiddleware({
-    authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: ["https://graph.microsoft.com/.default"] }),
-    baseUrl: `${b.endpoint}/`,
-    customHosts: new Set([new URL(b.endpoint).hostname]),
-  });
-}
 
 describe("a team's access, built with Graph and Azure RBAC", { timeout: TEST_TIMEOUT * 6 }, () => {
   const b = bootstrap();

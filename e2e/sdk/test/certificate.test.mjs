@@ -13,8 +13,6 @@ import { execFileSync } from "node:child_process";
 import { X509Certificate, randomUUID } from "node:crypto";
 
 import { ClientCertificateCredential } from "@azure/identity";
-import { Client } from "@microsoft/microsoft-graph-client";
-import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
 import {
   ARM_SCOPE,
@@ -25,6 +23,7 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  graphClient,
   resourcesClient,
   uniqueName,
 } from "../lib/arm.mjs";
@@ -39,14 +38,6 @@ function certificatePEM() {
   return { pem, der: new X509Certificate(cert).raw.toString("base64") };
 }
 
-function graphClient(cred) {
-  const b = bootstrap();
-  return Client.initWithMiddleware({
-    authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: ["https://graph.microsoft.com/.default"] }),
-    baseUrl: `${b.endpoint}/`,
-    customHosts: new Set([new URL(b.endpoint).hostname]),
-  });
-}
 
 describe("an application signing in with a certificate", { timeout: TEST_TIMEOUT * 4 }, () => {
   const b = bootstrap();

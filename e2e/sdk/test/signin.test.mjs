@@ -14,8 +14,6 @@ import { createHmac, randomUUID } from "node:crypto";
 
 import { DeviceCodeCredential } from "@azure/identity";
 import { CryptoProvider, PublicClientApplication } from "@azure/msal-node";
-import { Client } from "@microsoft/microsoft-graph-client";
-import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
 import {
   ARM_SCOPE,
@@ -27,6 +25,7 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  graphClient,
   lro,
   mlClient,
   resourcesClient,
@@ -40,14 +39,6 @@ const ML_SCOPE = "https://ml.azure.com/.default";
 const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 const PASSWORD = "Str0ng-passw0rd!e2e";
 
-function graphClient(cred) {
-  const b = bootstrap();
-  return Client.initWithMiddleware({
-    authProvider: new TokenCredentialAuthenticationProvider(cred, { scopes: ["https://graph.microsoft.com/.default"] }),
-    baseUrl: `${b.endpoint}/`,
-    customHosts: new Set([new URL(b.endpoint).hostname]),
-  });
-}
 
 /** A JWT's payload, unverified (the test reads what was issued). */
 function claims(jwt) {
