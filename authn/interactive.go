@@ -126,6 +126,8 @@ type FlowStep struct {
 	// FlowID names the flow; Binding is the secret the browser keeps
 	// (a cookie) to continue it (set when the flow starts).
 	FlowID, Binding string
+	// TenantID is the flow's tenant (its session cookie's).
+	TenantID string
 	// Stage: "password", "mfa", "enrol" or "done".
 	Stage string
 	// Error is a message to show on the stage's page (a wrong password
@@ -378,7 +380,7 @@ func (s *Service) startFlow(ctx context.Context, f *flowRecord, cookie, prompt, 
 	if step == nil {
 		step = &FlowStep{Stage: "password"}
 	}
-	step.FlowID, step.Binding, step.ClientName, step.Resource = f.ID, binding, f.ClientName, resourceAppName(f.Audience)
+	step.FlowID, step.Binding, step.ClientName, step.Resource, step.TenantID = f.ID, binding, f.ClientName, resourceAppName(f.Audience), f.TenantID
 	return step, nil
 }
 
@@ -480,13 +482,14 @@ func (s *Service) FlowPassword(ctx context.Context, flowID, binding, username, p
 	if err != nil {
 		return nil, err
 	}
-	return s.fillStep(step, flowID), nil
+	return s.fillStep(step, flowID, tid), nil
 }
 
-func (s *Service) fillStep(step *FlowStep, flowID string) *FlowStep {
+func (s *Service) fillStep(step *FlowStep, flowID, tenantID string) *FlowStep {
 	if step.FlowID == "" {
 		step.FlowID = flowID
 	}
+	step.TenantID = tenantID
 	return step
 }
 
@@ -652,7 +655,7 @@ func (s *Service) FlowTOTP(ctx context.Context, flowID, binding, code, addr, cor
 	if err != nil {
 		return nil, err
 	}
-	return s.fillStep(step, flowID), nil
+	return s.fillStep(step, flowID, tid), nil
 }
 
 // finishFlow ends a flow whose factors are done (or which conditional

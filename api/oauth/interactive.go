@@ -102,7 +102,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		Nonce: q.Get("nonce"), CodeChallenge: q.Get("code_challenge"), CodeChallengeMethod: q.Get("code_challenge_method"),
 		ResponseMode: q.Get("response_mode"), Prompt: q.Get("prompt"), Cookie: cookieValue(r, sessionCookieName(tenant)),
 		ClientAddress: clientAddress(r), CorrelationID: correlationID(r)})
-	h.renderStep(w, r, tenant, step, err)
+	h.renderStep(w, r, step, err)
 }
 
 // flowStep takes a posted step: the password, or a verification code.
@@ -125,12 +125,12 @@ func (h *Handler) flowStep(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusBadRequest, pageData{Title: "Sign-in failed", Error: "The form names no sign-in step."})
 		return
 	}
-	h.renderStep(w, r, r.PostForm.Get("tenant"), step, err)
+	h.renderStep(w, r, step, err)
 }
 
 // renderStep answers a flow step: a page, or the redirect of a finished
 // code flow.
-func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, tenant string, step *authn.FlowStep, err error) {
+func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, step *authn.FlowStep, err error) {
 	var fe *authn.FlowError
 	switch {
 	case errors.As(err, &fe):
@@ -145,13 +145,13 @@ func (h *Handler) renderStep(w http.ResponseWriter, r *http.Request, tenant stri
 		h.setCookie(w, flowCookie(step.FlowID), step.Binding, 900)
 	}
 	if step.Stage != "done" {
-		h.page(w, http.StatusOK, pageData{Title: "Sign in", Stage: step.Stage, Flow: step.FlowID, Tenant: tenant, Error: step.Error,
+		h.page(w, http.StatusOK, pageData{Title: "Sign in", Stage: step.Stage, Flow: step.FlowID, Error: step.Error,
 			Client: step.ClientName, Resource: step.Resource, Username: step.Username, Secret: step.EnrolSecret, URI: step.EnrolURI})
 		return
 	}
 	h.setCookie(w, flowCookie(step.FlowID), "", -1)
-	if step.Cookie != "" && tenant != "" {
-		h.setCookie(w, sessionCookieName(tenant), step.Cookie, 0)
+	if step.Cookie != "" && step.TenantID != "" {
+		h.setCookie(w, sessionCookieName(step.TenantID), step.Cookie, 0)
 	}
 	if step.Redirect != "" {
 		w.Header().Set("Cache-Control", "no-store")
@@ -203,7 +203,7 @@ func (h *Handler) deviceEntered(w http.ResponseWriter, r *http.Request) {
 	code := r.PostForm.Get("code")
 	tenant, err := h.ia.TenantOfUserCode(r.Context(), code)
 	if err != nil {
-		h.renderStep(w, r, "", nil, err)
+		h.renderStep(w, r, nil, err)
 		return
 	}
 	cookie := ""
@@ -211,7 +211,7 @@ func (h *Handler) deviceEntered(w http.ResponseWriter, r *http.Request) {
 		cookie = cookieValue(r, sessionCookieName(tenant))
 	}
 	step, err := h.ia.StartDevice(r.Context(), code, cookie, clientAddress(r), correlationID(r))
-	h.renderStep(w, r, tenant, step, err)
+	h.renderStep(w, r, step, err)
 }
 
 // logout ends the browser's session of the tenant, then redirects to
@@ -221,7 +221,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
 	if c := cookieValue(r, sessionCookieName(tenant)); c != "" {
 		if err := h.ia.EndBrowserSession(r.Context(), tenant, c); err != nil {
-			h.renderStep(w, r, tenant, nil, err)
+			h.renderStep(w, r, nil, err)
 			return
 		}
 	}
@@ -236,7 +236,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if uri := q.Get("post_logout_redirect_uri"); uri != "" {
 		ok, err := h.ia.LogoutRedirectAllowed(r.Context(), tenant, q.Get("client_id"), uri)
 		if err != nil {
-			h.renderStep(w, r, tenant, nil, err)
+			h.renderStep(w, r, nil, err)
 			return
 		}
 		if ok {
@@ -317,10 +317,10 @@ func (h *Handler) userGrant(w http.ResponseWriter, r *http.Request, t *authn.Ten
 }
 
 type pageData struct {
-	Title, Stage, Flow, Tenant, Error string
-	Client, Resource, Username        string
-	Secret, URI, UserCode             string
-	Done, SignedOut                   bool
+	Title, Stage, Flow, Error  string
+	Client, Resource, Username string
+	Secret, URI, UserCode      string
+	Done, SignedOut            bool
 }
 
 // page renders a sign-in page. Pages are never cached or framed, and run
@@ -350,14 +350,14 @@ button{margin-top:1rem;padding:.5rem 1.2rem}.error{color:#a4262c}code{word-break
 {{if eq .Stage "password"}}
 <p>Sign in to <b>{{.Client}}</b>{{if .Resource}} for {{.Resource}}{{end}}.</p>
 <form method="post" action="/oauth2/flow">
-<input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="tenant" value="{{.Tenant}}"><input type="hidden" name="stage" value="password">
+<input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="stage" value="password">
 <label for="username">User name</label><input id="username" name="username" type="email" autocomplete="username" value="{{.Username}}" required>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit" id="next">Sign in</button></form>
 {{else if eq .Stage "mfa"}}
 <p>{{.Username}}: enter the code your authenticator app shows.</p>
 <form method="post" action="/oauth2/flow">
-<input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="tenant" value="{{.Tenant}}"><input type="hidden" name="stage" value="mfa">
+<input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="stage" value="mfa">
 <label for="otc">Verification code</label><input id="otc" name="otc" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required>
 <button type="submit" id="next">Verify</button></form>
 {{else if eq .Stage "enrol"}}
@@ -366,7 +366,7 @@ button{margin-top:1rem;padding:.5rem 1.2rem}.error{color:#a4262c}code{word-break
 <p>Key: <code id="secret">{{.Secret}}</code></p>
 <p>Or the link: <code id="otpauth">{{.URI}}</code></p>
 <form method="post" action="/oauth2/flow">
-<input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="tenant" value="{{.Tenant}}"><input type="hidden" name="stage" value="enrol">
+<input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="stage" value="enrol">
 <label for="otc">Verification code</label><input id="otc" name="otc" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required>
 <button type="submit" id="next">Verify</button></form>
 {{else if eq .Stage "device"}}

@@ -63,7 +63,7 @@ func (b *Browser) Post(path string, form url.Values) Page {
 	return b.do(req)
 }
 
-var hiddenField = regexp.MustCompile(`name="(flow|tenant|stage)" value="([^"]*)"`)
+var hiddenField = regexp.MustCompile(`name="(flow|stage)" value="([^"]*)"`)
 
 // Submit posts a page's sign-in form with the fields given added.
 func (b *Browser) Submit(p Page, fields url.Values) Page {

@@ -49,7 +49,9 @@ func TestDirectoryRoles(t *testing.T) {
 			"nobody":         {map[string]any{"roleDefinitionId": ga, "principalId": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d", "directoryScopeId": "/"}, 400},
 			"the role again": {map[string]any{"roleDefinitionId": ga, "principalId": frank, "directoryScopeId": "/"}, 409},
 		} {
-			t.Run(what, func(t *testing.T) { s.graph(t, admin, "POST", "/roleManagement/directory/roleAssignments", c.body, c.want) })
+			t.Run(what, func(t *testing.T) {
+				s.graph(t, admin, "POST", "/roleManagement/directory/roleAssignments", c.body, c.want)
+			})
 		}
 		s.graph(t, admin, "DELETE", "/roleManagement/directory/roleAssignments/bootstrap-"+s.AdminObjectID, nil, 400)
 
