@@ -866,7 +866,8 @@ func newAssignmentCmd(e *env) *cobra.Command {
 
 	var name, policyRef, setRef, scope, rg, params, enforcement, displayName, description, location, message string
 	var notScopes []string
-	var systemMI bool
+	var systemMI, assignIdentity bool
+	var identityScope string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Assign a policy definition or initiative at a scope (default: the subscription)",
@@ -884,8 +885,14 @@ func newAssignmentCmd(e *env) *cobra.Command {
 			if enforcement != "Default" && enforcement != "DoNotEnforce" {
 				return fmt.Errorf("--enforcement-mode %q: expected Default or DoNotEnforce", enforcement)
 			}
+			if assignIdentity {
+				systemMI = true
+			}
 			if systemMI && location == "" {
-				return errors.New("--mi-system-assigned needs --location")
+				return errors.New("--mi-system-assigned and --assign-identity need --location")
+			}
+			if identityScope != "" && !assignIdentity {
+				return errors.New("--identity-scope goes with --assign-identity")
 			}
 			if err := checkScopeFlags(&scope, rg); err != nil {
 				return err
@@ -941,9 +948,40 @@ func newAssignmentCmd(e *env) *cobra.Command {
 				return err
 			}
 			props["policyDefinitionId"] = defID
+			var roles []string
+			grantAt := at
+			if assignIdentity {
+				if grantAt, err = scopeOrDefault(identityScope, at); err != nil {
+					return err
+				}
+				if roles, err = definitionRoles(ctx, cl, defID); err != nil {
+					return err
+				}
+				if err := checkRoles(ctx, cl, grantAt, roles); err != nil {
+					return err
+				}
+			}
 			_, b, err := cl.call(ctx, "PUT", path(at, name), putBody(extra, props))
 			if err != nil {
 				return err
+			}
+			if len(roles) > 0 {
+				var created struct {
+					ID       string `json:"id"`
+					Identity struct {
+						PrincipalID string `json:"principalId"`
+					} `json:"identity"`
+				}
+				if err := json.Unmarshal(b, &created); err != nil || created.Identity.PrincipalID == "" {
+					return fmt.Errorf("the assignment was made, but its answer names no identity to give the roles to: %s", strings.TrimSpace(string(b)))
+				}
+				made, err := grantRoles(ctx, cl, created.ID, created.Identity.PrincipalID, grantAt, roles)
+				if err != nil {
+					// The roles could not be given: take the assignment back rather than leave it without them.
+					_, _, derr := cl.call(ctx, "DELETE", path(at, name), nil)
+					return errors.Join(fmt.Errorf("giving the assignment's identity its roles: %w (the assignment was removed)", err), derr)
+				}
+				fmt.Fprintf(e.stderr, "gave the assignment's identity %s %d role(s) at %s: %s (%d new)\n", created.Identity.PrincipalID, len(roles), grantAt, strings.Join(roles, ", "), len(made))
 			}
 			return assignmentTable(e.stdout, conn.output).one(b)
 		}),
@@ -959,6 +997,8 @@ func newAssignmentCmd(e *env) *cobra.Command {
 	f.StringVar(&displayName, "display-name", "", "display name")
 	f.StringVar(&description, "description", "", "description")
 	f.BoolVar(&systemMI, "mi-system-assigned", false, "give the assignment a system-assigned managed identity (needs --location)")
+	f.BoolVar(&assignIdentity, "assign-identity", false, "give the assignment a system-assigned identity and the roles its definition names (then.details.roleDefinitionIds of DeployIfNotExists and Modify), as the portal does (needs --location)")
+	f.StringVar(&identityScope, "identity-scope", "", "where the identity's roles are given (with --assign-identity; default: the assignment's scope)")
 	f.StringVarP(&location, "location", "l", "", "location of the assignment (for its managed identity)")
 	f.StringVarP(&message, "non-compliance-message", "m", "", "message shown when a resource is refused or found non-compliant")
 
