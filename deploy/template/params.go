@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -231,7 +232,10 @@ func (p *planner) checkVariables() ErrorList {
 			continue
 		}
 		if _, err := p.variable(k); err != nil {
-			errs = append(errs, exprError(ptrJoin("/variables", k), err))
+			e := exprError(ptrJoin("/variables", k), err)
+			if !slices.Contains(errs, e) { // a cycle is reported once
+				errs = append(errs, e)
+			}
 		}
 	}
 	return errs
