@@ -885,12 +885,13 @@ func newAssignmentCmd(e *env) *cobra.Command {
 			if enforcement != "Default" && enforcement != "DoNotEnforce" {
 				return fmt.Errorf("--enforcement-mode %q: expected Default or DoNotEnforce", enforcement)
 			}
-			if assignIdentity {
-				systemMI = true
+			if assignIdentity && location == "" {
+				return errors.New("--assign-identity needs --location")
 			}
 			if systemMI && location == "" {
-				return errors.New("--mi-system-assigned and --assign-identity need --location")
+				return errors.New("--mi-system-assigned needs --location")
 			}
+			systemMI = systemMI || assignIdentity
 			if identityScope != "" && !assignIdentity {
 				return errors.New("--identity-scope goes with --assign-identity")
 			}

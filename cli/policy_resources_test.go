@@ -47,6 +47,7 @@ func TestPolicyResourceFlags(t *testing.T) {
 		{"both policy and set", []string{"assignment", "create", "-n", "a", "--policy", "p", "--policy-set-definition", "s"}, "exactly one of --policy and --policy-set-definition"},
 		{"bad enforcement mode", []string{"assignment", "create", "-n", "a", "--policy", "p", "--enforcement-mode", "Off"}, `--enforcement-mode "Off"`},
 		{"identity without location", []string{"assignment", "create", "-n", "a", "--policy", "p", "--mi-system-assigned"}, "--mi-system-assigned needs --location"},
+		{"assign-identity without location", []string{"assignment", "create", "-n", "a", "--policy", "p", "--assign-identity"}, "--assign-identity needs --location"},
 		{"bad scope", []string{"assignment", "create", "-n", "a", "--policy", "p", "--scope", "rg1"}, `--scope "rg1"`},
 		{"scope and resource group", []string{"assignment", "list", "--scope", "/subscriptions/s", "-g", "rg"}, "--scope or --resource-group, not both"},
 		{"bad not-scope", []string{"assignment", "create", "-n", "a", "--policy", "p", "--not-scopes", "/subscriptions//x"}, `--not-scopes "/subscriptions//x"`},
