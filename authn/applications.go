@@ -87,10 +87,7 @@ func (s *Service) DeleteServicePrincipalOf(ctx context.Context, tenantID, appID 
 		if err := putSP(ctx, tx, rec, s.now()); err != nil {
 			return err
 		}
-		if err := leaveGroups(ctx, tx, tenantID, rec.ObjectID, s.now()); err != nil {
-			return err
-		}
-		return dropDirectoryRoles(ctx, tx, tenantID, rec.ObjectID)
+		return removeMemberships(ctx, tx, tenantID, rec.ObjectID, s.now())
 	})
 	s.principals.invalidate(spKey(tenantID, appID))
 	return err

@@ -344,10 +344,7 @@ func (s *Service) DeleteServicePrincipal(ctx context.Context, tenantID, appID st
 		if err := tx.DeleteObject(ctx, KindServicePrincipal, spKey(tenantID, appID)); err != nil {
 			return err
 		}
-		if err := leaveGroups(ctx, tx, tenantID, rec.ObjectID, s.now()); err != nil {
-			return err
-		}
-		return dropDirectoryRoles(ctx, tx, tenantID, rec.ObjectID)
+		return removeMemberships(ctx, tx, tenantID, rec.ObjectID, s.now())
 	})
 	s.principals.invalidate(spKey(tenantID, appID))
 	return err

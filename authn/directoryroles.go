@@ -141,6 +141,15 @@ func directoryRolesOf(ctx context.Context, tx store.Tx, tenantID, principalID st
 	return roles, nil
 }
 
+// removeMemberships takes a deleted principal out of its groups and its
+// directory roles.
+func removeMemberships(ctx context.Context, tx store.Tx, tenantID, principalID string, now time.Time) error {
+	if err := leaveGroups(ctx, tx, tenantID, principalID, now); err != nil {
+		return err
+	}
+	return dropDirectoryRoles(ctx, tx, tenantID, principalID)
+}
+
 // dropDirectoryRoles removes a deleted principal's directory roles.
 func dropDirectoryRoles(ctx context.Context, tx store.Tx, tenantID, principalID string) error {
 	objs, err := tx.ListObjects(ctx, KindDirectoryRoleAssignment)

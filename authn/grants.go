@@ -478,20 +478,12 @@ func (s *Service) SoftwareOathMethods(ctx context.Context, tenantID, idOrUPN str
 // sign-in that needs MFA enrols a new one. The sessions that did MFA
 // with it end.
 func (s *Service) DeleteSoftwareOathMethod(ctx context.Context, tenantID, idOrUPN, methodID string) error {
-	var oid string
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		r, err := findUser(ctx, tx, tenantID, idOrUPN)
-		if err != nil {
-			return err
-		}
+	return s.changeUser(ctx, tenantID, idOrUPN, func(r *userRecord) error {
 		if r.TOTP == nil || !strings.EqualFold(r.TOTP.ID, methodID) {
 			return fmt.Errorf("authn: authentication method %q: %w", clip(methodID), store.ErrNotFound)
 		}
-		oid = r.ObjectID
 		r.TOTP = nil
 		r.Sessions = slices.DeleteFunc(r.Sessions, (*sessionRecord).mfa)
-		return putUser(ctx, tx, r, s.now())
+		return nil
 	})
-	s.invalidateUser(tenantID, oid)
-	return err
 }

@@ -271,21 +271,11 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 // tokens of its password grants too (Graph's revokeSignInSessions); the
 // password itself is kept.
 func (s *Service) RevokeSignInSessions(ctx context.Context, tenantID, idOrUPN string) error {
-	var oid string
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		r, err := findUser(ctx, tx, tenantID, idOrUPN)
-		if err != nil {
-			return err
-		}
-		oid = r.ObjectID
-		if r.PasswordID, err = uuid.NewFrom(s.cfg.Rand); err != nil {
-			return err
-		}
+	return s.changeUser(ctx, tenantID, idOrUPN, func(r *userRecord) (err error) {
+		r.PasswordID, err = uuid.NewFrom(s.cfg.Rand)
 		r.Sessions = nil
-		return putUser(ctx, tx, r, s.now())
+		return err
 	})
-	s.invalidateUser(tenantID, oid)
-	return err
 }
 
 // sealedSecret is a small secret kept in a record: sealed under the

@@ -228,13 +228,7 @@ func (s *Service) UpdateUser(ctx context.Context, tenantID, idOrUPN, password st
 			return err
 		}
 	}
-	var oid string
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		r, err := findUser(ctx, tx, tenantID, idOrUPN)
-		if err != nil {
-			return err
-		}
-		oid = r.ObjectID
+	return s.changeUser(ctx, tenantID, idOrUPN, func(r *userRecord) error {
 		if password != "" {
 			if err := s.setPassword(r, password); err != nil {
 				return err
@@ -243,9 +237,26 @@ func (s *Service) UpdateUser(ctx context.Context, tenantID, idOrUPN, password st
 		if enabled != nil {
 			r.Disabled = !*enabled
 		}
+		return nil
+	})
+}
+
+// changeUser changes a user's record in a write transaction (change's
+// error writes nothing) and then drops what Verify cached of the user.
+func (s *Service) changeUser(ctx context.Context, tenantID, idOrUPN string, change func(*userRecord) error) error {
+	var oid string
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		r, err := findUser(ctx, tx, tenantID, idOrUPN)
+		if err != nil {
+			return err
+		}
+		if err := change(r); err != nil {
+			return err
+		}
+		oid = r.ObjectID
 		return putUser(ctx, tx, r, s.now())
 	})
-	s.principals.invalidate("user/" + userKey(tenantID, oid))
+	s.invalidateUser(tenantID, oid)
 	return err
 }
 
@@ -262,12 +273,9 @@ func (s *Service) DeleteUser(ctx context.Context, tenantID, idOrUPN string) erro
 		if err := tx.DeleteObject(ctx, KindUser, userKey(tenantID, r.ObjectID)); err != nil {
 			return err
 		}
-		if err := leaveGroups(ctx, tx, tenantID, r.ObjectID, s.now()); err != nil {
-			return err
-		}
-		return dropDirectoryRoles(ctx, tx, tenantID, r.ObjectID)
+		return removeMemberships(ctx, tx, tenantID, r.ObjectID, s.now())
 	})
-	s.principals.invalidate("user/" + userKey(tenantID, oid))
+	s.invalidateUser(tenantID, oid)
 	return err
 }
 

@@ -234,48 +234,22 @@ func (m *Manager) PutJobOutput(ctx context.Context, c JobCall, path string, data
 // JobOutputs lists the job's outputs, for the job's token or a user
 // allowed to read them.
 func (m *Manager) JobOutputs(ctx context.Context, c JobCall) ([]OutputFile, error) {
-	if err := m.jobOutputCaller(ctx, &c, false); err != nil {
-		return nil, err
-	}
-	now := m.cfg.Now()
-	var out []OutputFile
-	err := m.st.Read(ctx, func(tx store.Tx) error {
-		if _, err := m.jobCallFor(ctx, tx, c, false, now); err != nil {
-			return err
+	out := []OutputFile{}
+	err := m.readOutputs(ctx, c, nil, func(tx store.Tx, idx *outputIndex) error {
+		if idx.Files != nil {
+			out = idx.Files
 		}
-		idx, err := loadOutputIndex(ctx, tx, c.Job)
-		if err != nil {
-			return err
-		}
-		out = idx.Files
 		return nil
 	})
-	if out == nil {
-		out = []OutputFile{}
-	}
 	return out, err
 }
 
 // JobOutput returns one file of the job's outputs, for the job's token
 // or a user allowed to read them.
 func (m *Manager) JobOutput(ctx context.Context, c JobCall, path string) (*OutputFile, []byte, error) {
-	if err := m.jobOutputCaller(ctx, &c, false); err != nil {
-		return nil, nil, err
-	}
-	if err := ValidOutputPath(path); err != nil {
-		return nil, nil, err
-	}
-	now := m.cfg.Now()
 	var f OutputFile
 	var data []byte
-	err := m.st.Read(ctx, func(tx store.Tx) error {
-		if _, err := m.jobCallFor(ctx, tx, c, false, now); err != nil {
-			return err
-		}
-		idx, err := loadOutputIndex(ctx, tx, c.Job)
-		if err != nil {
-			return err
-		}
+	err := m.readOutputs(ctx, c, func() error { return ValidOutputPath(path) }, func(tx store.Tx, idx *outputIndex) error {
 		i, found := slices.BinarySearchFunc(idx.Files, path, func(f OutputFile, p string) int { return strings.Compare(f.Path, p) })
 		if !found {
 			return statusErr(404, "OutputNotFound", "The job '%s' has no output '%s'.", c.Job.Name(), arm.Clip(path, 300))
@@ -291,6 +265,31 @@ func (m *Manager) JobOutput(ctx context.Context, c JobCall, path string) (*Outpu
 		return nil, nil, err
 	}
 	return &f, data, nil
+}
+
+// readOutputs checks the caller of a read of a job's outputs, then the
+// request (check, nil: nothing more), then runs fn with the job's output
+// index in a read transaction.
+func (m *Manager) readOutputs(ctx context.Context, c JobCall, check func() error, fn func(tx store.Tx, idx *outputIndex) error) error {
+	if err := m.jobOutputCaller(ctx, &c, false); err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	now := m.cfg.Now()
+	return m.st.Read(ctx, func(tx store.Tx) error {
+		if _, err := m.jobCallFor(ctx, tx, c, false, now); err != nil {
+			return err
+		}
+		idx, err := loadOutputIndex(ctx, tx, c.Job)
+		if err != nil {
+			return err
+		}
+		return fn(tx, idx)
+	})
 }
 
 // deleteJobOutputs deletes a job's output files (its index is one of

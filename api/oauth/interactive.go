@@ -105,11 +105,20 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	h.renderStep(w, r, step, err)
 }
 
-// flowStep takes a posted step: the password, or a verification code.
-func (h *Handler) flowStep(w http.ResponseWriter, r *http.Request) {
+// pageForm reads a sign-in page's posted form (bounded); false when it
+// answered an error page.
+func (h *Handler) pageForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		h.page(w, http.StatusBadRequest, pageData{Title: "Sign-in failed", Error: "The form could not be read."})
+		return false
+	}
+	return true
+}
+
+// flowStep takes a posted step: the password, or a verification code.
+func (h *Handler) flowStep(w http.ResponseWriter, r *http.Request) {
+	if !h.pageForm(w, r) {
 		return
 	}
 	id := r.PostForm.Get("flow")
@@ -195,9 +204,7 @@ func (h *Handler) devicePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deviceEntered(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		h.page(w, http.StatusBadRequest, pageData{Title: "Sign-in failed", Error: "The form could not be read."})
+	if !h.pageForm(w, r) {
 		return
 	}
 	code := r.PostForm.Get("code")
