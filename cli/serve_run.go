@@ -240,6 +240,10 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	// Remediations: Modify applied as the assignments' identities (no
+	// deployment engine yet: DeployIfNotExists remediations are refused).
+	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: bs.TenantID})
+	rem.Register(reg)
 	// Azure RBAC: the administrator is Owner at "/"; role assignments
 	// and custom roles decide every other caller.
 	admin, err := idsvc.ServicePrincipal(ctx, bs.TenantID, bs.ClientID)
@@ -266,7 +270,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
-		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+		Committers: []resources.Committer{acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			// A write that changes resources' managed identities stops
 			// their tokens at once on this replica (on others after the
 			// principal cache's TTL).
@@ -338,6 +342,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	go feed.RunPrune(ctx, st, feed.DefaultKeep, log)
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
+	go rem.Run(ctx, mgr, newID(), time.Second, log)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	}

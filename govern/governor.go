@@ -59,6 +59,9 @@ type Governor struct {
 	// lastRequest is when a request's write last committed (UnixNano):
 	// compliance yields to requests (yield).
 	lastRequest atomic.Int64
+	// rem is the Remediator (NewRemediator), whose deployment records
+	// listDeployments reads.
+	rem atomic.Pointer[Remediator]
 }
 
 var (

@@ -54,6 +54,8 @@ func (g *Governor) Serves(id *arm.ID) bool {
 	switch strings.ToLower(last.Type) {
 	case "policystates", "policyevents", "asyncoperationresults":
 		return true
+	case "remediations": // a remediation's deployments (remediation_run.go)
+		return strings.EqualFold(id.Trailing, "listDeployments") && g.rem.Load() != nil
 	}
 	return false
 }
@@ -843,6 +845,9 @@ func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources
 			return nil, arm.Errorf("InvalidRequestUri", "'%s' is not a policy states operation: use queryResults, summarize or triggerEvaluation.", arm.Clip(id.Trailing, 64))
 		}
 		return nil, arm.Errorf("MethodNotAllowed", "The method '%s' is not allowed on '%s'.", r.Method, r.Path)
+	case typ == "remediations" && action == "listdeployments" && g.rem.Load() != nil:
+		rid := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts}
+		return g.rem.Load().listDeployments(ctx, rid, r)
 	case typ == "policyevents":
 		if !strings.EqualFold(last.Name, "default") {
 			return nil, arm.Errorf("InvalidRequestUri", "The policy events resource '%s' is not valid: use 'default'.", arm.Clip(last.Name, 64))

@@ -45,7 +45,10 @@ type Server struct {
 	Client        *http.Client
 	Manager       *resources.Manager
 	Governor      *govern.Governor
-	Access        *access.Access
+	// Remediator runs the remediations until StopRemediator.
+	Remediator     *govern.Remediator
+	StopRemediator context.CancelFunc
+	Access         *access.Access
 	// Directory is the token service and directory.
 	Directory *authn.Service
 	Store     store.Store
@@ -126,6 +129,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	gov := govern.New(st, govern.Config{Builtins: bi.builtins, Aliases: bi.catalog, NewID: uuidV4})
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: ten.ID})
+	rem.Register(reg)
 	acc := access.New(st, access.Config{Roles: bi.roles, Admins: []string{sp.ObjectID},
 		MemberOf:      func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, ten.ID, oid) },
 		GroupsVersion: idsvc.GroupsVersion,
@@ -149,7 +154,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
-		Committers: []resources.Committer{acc, gov, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+		Committers: []resources.Committer{acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			resources.CommitFunc(func(a *resources.Attributes) {
 				if resources.ChangesManagedIdentities(a) {
 					idsvc.ForgetManagedIdentities()
@@ -167,6 +172,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		with(&cfg)
 	}
 	mgr = resources.New(st, reg, cfg)
+	rctx, stopRem := context.WithCancel(wctx)
+	go rem.Run(rctx, mgr, "armtest", 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)
@@ -197,7 +204,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: au, Extra: extra,
 		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov,
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Directory: idsvc, Store: st, auth: au}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Directory: idsvc, Store: st, auth: au}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {
