@@ -222,3 +222,157 @@ func TestRemediationModify(t *testing.T) {
 		}
 	})
 }
+
+// computes creates computes (rg/ws/name, from "rg/ws/name" paths) and
+// returns their ids.
+func (s *Server) computes(t *testing.T, paths ...string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range paths {
+		parts := strings.Split(p, "/")
+		ws := wsPath(s, parts[0], parts[1])
+		if g := s.Do(t, "GET", ws+av, nil); g.Status == 404 {
+			s.mustWorkspace(t, parts[0], parts[1])
+		}
+		c := ws + "/computes/" + parts[2]
+		s.mustPut(t, c+av, computeBody)
+		out = append(out, c)
+	}
+	return out
+}
+
+// byResource are the deployments by lower-cased remediated resource id.
+func byResource(deps []map[string]any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, d := range deps {
+		out[strings.ToLower(fmt.Sprint(d["remediatedResourceId"]))] = d
+	}
+	return out
+}
+
+func deploymentError(d map[string]any) string {
+	e, _ := d["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+// TestRemediationFailures: the assignment's identity has a role at one
+// resource group only: the other's computes fail with
+// AuthorizationFailed, in the deployments and the counters. With a
+// failure threshold of 30% the remediation stops (Failed) at the second
+// failure of five and the fifth compute is not touched; without one it
+// goes through them all (Complete).
+func TestRemediationFailures(t *testing.T) {
+	dla := mlBuiltin(t, "DisableLocalAuth_Modify.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		cs := s.computes(t, "rg1/ws1/a1", "rg1/ws1/a2", "rg2/ws1/b1", "rg2/ws1/b2", "rg2/ws1/b3")
+		asg, pid := s.assignWithIdentity(t, s.sub(), "dla", dla, "")
+		s.assignRole(t, s.RG("rg1"), roleIDByName(t, s, "Contributor"), pid, "ServicePrincipal")
+		s.waitNonCompliant(t, asg, 5)
+
+		rem := remediationPath(s.sub(), "threshold")
+		s.put(t, rem+iav, `{"properties":{"policyAssignmentId":"`+asg+`","parallelDeployments":1,"failureThreshold":{"percentage":0.3}}}`, 201)
+		props := s.waitRemediation(t, rem, "Succeeded", "Complete", "Failed")
+		if props["provisioningState"] != "Failed" || summary(props) != "5/2/2" || !strings.Contains(fmt.Sprint(props["statusMessage"]), "failure threshold") {
+			t.Fatalf("remediation with a threshold: %v", props)
+		}
+		deps := byResource(s.deployments(t, rem, 0))
+		if len(deps) != 4 {
+			t.Fatalf("%d deployments, want 4 (the fifth not started): %v", len(deps), deps)
+		}
+		for i, c := range cs {
+			d := deps[strings.ToLower(c)]
+			switch {
+			case i < 2 && (d["status"] != "Succeeded" || deploymentError(d) != ""):
+				t.Errorf("%s: %v", c, d)
+			case i >= 2 && i < 4 && (d["status"] != "Failed" || deploymentError(d) != "AuthorizationFailed"):
+				t.Errorf("%s: %v, want Failed AuthorizationFailed", c, d)
+			case i == 4 && d != nil:
+				t.Errorf("%s was deployed after the threshold: %v", c, d)
+			}
+			g := s.Do(t, "GET", c+av, nil)
+			if fixed := strings.Contains(string(g.Body), `"disableLocalAuth":true`); fixed != (i < 2) {
+				t.Errorf("%s: disableLocalAuth written %v, want %v", c, fixed, i < 2)
+			}
+		}
+		if d := deps[strings.ToLower(cs[2])]; !strings.Contains(fmt.Sprint(d["error"]), pid) {
+			t.Errorf("the AuthorizationFailed error does not name the identity: %v", d["error"])
+		}
+
+		// No threshold: all the non-compliant ones are tried.
+		s.waitNonCompliant(t, asg, 3)
+		rem2 := remediationPath(s.sub(), "all")
+		s.put(t, rem2+iav, `{"properties":{"policyAssignmentId":"`+asg+`"}}`, 201)
+		props = s.waitRemediation(t, rem2, "Succeeded", "Complete", "Failed")
+		if props["provisioningState"] != "Complete" || summary(props) != "3/0/3" {
+			t.Fatalf("remediation without a threshold: %v", props)
+		}
+		for _, d := range s.deployments(t, rem2, 0) {
+			if d["status"] != "Failed" || deploymentError(d) != "AuthorizationFailed" {
+				t.Errorf("deployment: %v", d)
+			}
+		}
+	})
+}
+
+// TestRemediationConflictAndConditions: a Modify whose value does not
+// fit the property conflicts: with conflictEffect deny the deployment
+// fails as the write path would refuse it, with audit nothing is applied
+// (both say why); an operation whose api-version condition is false at
+// the api-version remediations write with applies nothing, one whose
+// condition is true does. The assignments do not enforce (DoNotEnforce):
+// they are remediated all the same.
+func TestRemediationConflictAndConditions(t *testing.T) {
+	// The conflictEffect is %q, the operation %s (remove applies to tags
+	// only: a conflict), the value %s; the operation applies from the
+	// api-version parameter minAPI on.
+	const rule = `{"if":{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces/computes"},
+		{"field":"Microsoft.MachineLearningServices/workspaces/computes/disableLocalAuth","notEquals":true}]},
+		"then":{"effect":"modify","details":{"roleDefinitionIds":["/providers/microsoft.authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],
+		"conflictEffect":%q,"operations":[{"operation":%q,"field":"Microsoft.MachineLearningServices/workspaces/computes/disableLocalAuth",
+		"value":%s,"condition":"[greaterOrEquals(requestContext().apiVersion, parameters('minAPI'))]"}]}}}`
+	const params = `{"minAPI":{"type":"String","defaultValue":"2021-10-01"}}`
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		cs := s.computes(t, "rg1/ws1/c1")
+		badDeny := s.define(t, "dla-remove-deny", "Indexed", fmt.Sprintf(rule, "deny", "remove", `true`), params)
+		badAudit := s.define(t, "dla-remove-audit", "Indexed", fmt.Sprintf(rule, "audit", "remove", `true`), params)
+		good := s.define(t, "dla-bool", "Indexed", fmt.Sprintf(rule, "audit", "addOrReplace", `true`), params)
+		contributor := roleIDByName(t, s, "Contributor")
+		run := func(name, def, ps string) map[string]any {
+			t.Helper()
+			asg := s.sub() + "/providers/Microsoft.Authorization/policyAssignments/" + name
+			r := s.put(t, asg+pav, `{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"policyDefinitionId":"`+def+`","enforcementMode":"DoNotEnforce","parameters":`+ps+`}}`, 201)
+			s.assignRole(t, s.sub(), contributor, r.JSON()["identity"].(map[string]any)["principalId"].(string), "ServicePrincipal")
+			rem := remediationPath(s.sub(), name)
+			s.put(t, rem+iav, `{"properties":{"policyAssignmentId":"`+asg+`","resourceDiscoveryMode":"ReEvaluateCompliance"}}`, 201)
+			props := s.waitRemediation(t, rem, "Succeeded", "Complete", "Failed")
+			deps := s.deployments(t, rem, 0)
+			if len(deps) != 1 {
+				t.Fatalf("%s: deployments %v (remediation %v)", name, deps, props)
+			}
+			return deps[0]
+		}
+		d := run("deny", badDeny, `{}`)
+		if d["status"] != "Failed" || deploymentError(d) != "RequestDisallowedByPolicy" || !strings.Contains(fmt.Sprint(d["error"]), "conflictEffect is deny") {
+			t.Errorf("conflictEffect deny: %v", d)
+		}
+		d = run("audit", badAudit, `{}`)
+		if d["status"] != "Failed" || deploymentError(d) != "ModifyNotApplied" || !strings.Contains(fmt.Sprint(d["error"]), "remove applies only to tags") {
+			t.Errorf("conflictEffect audit: %v", d)
+		}
+		d = run("old-api", good, `{"minAPI":{"value":"2099-01-01"}}`)
+		if d["status"] != "Failed" || deploymentError(d) != "ModifyNotApplied" || !strings.Contains(fmt.Sprint(d["error"]), "condition is false") {
+			t.Errorf("a false condition: %v", d)
+		}
+		if g := s.Do(t, "GET", cs[0]+av, nil); !strings.Contains(string(g.Body), `"disableLocalAuth":false`) {
+			t.Fatalf("changed by a remediation that applied nothing: %s", g.Body)
+		}
+		d = run("new-api", good, `{}`)
+		if d["status"] != "Succeeded" {
+			t.Errorf("a true condition: %v", d)
+		}
+		if g := s.Do(t, "GET", cs[0]+av, nil); !strings.Contains(string(g.Body), `"disableLocalAuth":true`) {
+			t.Errorf("not remediated: %s", g.Body)
+		}
+	})
+}
