@@ -1,11 +1,17 @@
 package armtest
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mlgov/mlgov/govern"
 )
 
 // Remediations (Microsoft.PolicyInsights/remediations) of Modify
@@ -373,6 +379,273 @@ func TestRemediationConflictAndConditions(t *testing.T) {
 		}
 		if g := s.Do(t, "GET", cs[0]+av, nil); !strings.Contains(string(g.Body), `"disableLocalAuth":true`) {
 			t.Errorf("not remediated: %s", g.Body)
+		}
+	})
+}
+
+// TestRemediationCancel: a remediation canceled while it deploys is
+// Cancelling, then Canceled once its deployment in flight ends; no
+// further resource is touched. Canceling a finished one is refused.
+func TestRemediationCancel(t *testing.T) {
+	dla := mlBuiltin(t, "DisableLocalAuth_Modify.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		s.StopRemediator()
+		cs := s.computes(t, "rg1/ws1/c1", "rg1/ws1/c2", "rg1/ws1/c3", "rg1/ws1/c4")
+		asg, pid := s.assignWithIdentity(t, s.sub(), "dla", dla, "")
+		s.assignRole(t, s.sub(), roleIDByName(t, s, "Contributor"), pid, "ServicePrincipal")
+		s.waitNonCompliant(t, asg, 4)
+		started, release := make(chan string, 10), make(chan struct{})
+		rem := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID, BeforeWrite: func(key string) error {
+			started <- key
+			<-release
+			return nil
+		}})
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go rem.Run(ctx, s.Manager, "replica", 20*time.Millisecond, slog.New(slog.DiscardHandler))
+
+		path := remediationPath(s.sub(), "to-cancel")
+		s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`","parallelDeployments":1}}`, 201)
+		first := <-started
+		r := s.Do(t, "POST", path+"/cancel"+iav, nil)
+		if r.Status != 200 || r.JSON()["properties"].(map[string]any)["provisioningState"] != "Cancelling" {
+			t.Fatalf("cancel: %d %s", r.Status, r.Body)
+		}
+		close(release)
+		props := s.waitRemediation(t, path, "Canceled", "Succeeded", "Complete", "Failed")
+		if props["provisioningState"] != "Canceled" || summary(props) != "4/1/0" {
+			t.Fatalf("canceled remediation: %v", props)
+		}
+		if deps := s.deployments(t, path, 0); len(deps) != 1 || !strings.EqualFold(fmt.Sprint(deps[0]["remediatedResourceId"]), first) || deps[0]["status"] != "Succeeded" {
+			t.Errorf("deployments of the canceled remediation: %v (first %s)", deps, first)
+		}
+		n := 0
+		for _, c := range cs {
+			if g := s.Do(t, "GET", c+av, nil); strings.Contains(string(g.Body), `"disableLocalAuth":true`) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d computes changed, want 1 (the one in flight)", n)
+		}
+		r = s.Do(t, "POST", path+"/cancel"+iav, nil)
+		wantError(t, "cancel of a canceled remediation", r, 400, "InvalidCancelRemediationRequest", "", "Canceled")
+	})
+}
+
+// TestRemediationRestart: a replica stops in the middle of a remediation
+// (after some writes, with one write done whose record still says
+// Running); another replica takes it over once the lease ends and
+// finishes it, and no compute is written twice.
+func TestRemediationRestart(t *testing.T) {
+	dla := mlBuiltin(t, "DisableLocalAuth_Modify.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		s.StopRemediator()
+		cs := s.computes(t, "rg1/ws1/c1", "rg1/ws1/c2", "rg1/ws1/c3", "rg1/ws1/c4", "rg1/ws1/c5", "rg1/ws1/c6")
+		asg, pid := s.assignWithIdentity(t, s.sub(), "dla", dla, "")
+		s.assignRole(t, s.sub(), roleIDByName(t, s, "Contributor"), pid, "ServicePrincipal")
+		s.waitNonCompliant(t, asg, 6)
+		path := remediationPath(s.sub(), "restarted")
+		s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`","parallelDeployments":2}}`, 201)
+
+		// Replica a: the fourth write fails as a crash would, while the
+		// third (in the same batch of two) goes through.
+		var mu sync.Mutex
+		calls := 0
+		crashed := errors.New("crash")
+		a := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID, Lease: 300 * time.Millisecond, BeforeWrite: func(string) error {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n == 4 {
+				return crashed
+			}
+			if n == 3 {
+				time.Sleep(50 * time.Millisecond) // after the crash of its batch mate
+			}
+			return nil
+		}})
+		if err := a.RunOnce(context.Background(), s.Manager, "replica-a"); !errors.Is(err, crashed) {
+			t.Fatalf("replica a: %v", err)
+		}
+		props := s.waitRemediation(t, path, "Running")
+		if summary(props) != "6/2/0" {
+			t.Errorf("after the crash: %v", props)
+		}
+		running := 0
+		for _, d := range s.deployments(t, path, 0) {
+			if d["status"] == "Running" {
+				running++
+			}
+		}
+		if running != 2 {
+			t.Errorf("%d deployments Running after the crash, want 2", running)
+		}
+		// Replica b takes over once a's lease has ended.
+		b := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID})
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go b.Run(ctx, s.Manager, "replica-b", 20*time.Millisecond, slog.New(slog.DiscardHandler))
+		props = s.waitRemediation(t, path, "Succeeded", "Complete", "Failed")
+		if props["provisioningState"] != "Succeeded" || summary(props) != "6/6/0" {
+			t.Fatalf("after the restart: %v", props)
+		}
+		writes := map[string]int{}
+		for _, e := range s.Events(t, "", 0) {
+			on, _ := e["operationName"].(map[string]any)
+			st, _ := e["status"].(map[string]any)
+			if on["value"] == "Microsoft.MachineLearningServices/workspaces/computes/write" && st["value"] == "Started" && e["caller"] == pid {
+				writes[strings.ToLower(fmt.Sprint(e["resourceId"]))]++
+			}
+		}
+		for _, c := range cs {
+			if writes[strings.ToLower(c)] != 1 {
+				t.Errorf("%s written %d times by the remediation, want 1", c, writes[strings.ToLower(c)])
+			}
+			if g := s.Do(t, "GET", c+av, nil); !strings.Contains(string(g.Body), `"disableLocalAuth":true`) {
+				t.Errorf("%s not remediated", c)
+			}
+		}
+		mu.Lock()
+		if calls != 4 {
+			t.Errorf("replica a wrote %d times", calls)
+		}
+		mu.Unlock()
+	})
+}
+
+// TestRemediationScopeOfWork: filters.locations, filters.resourceIds and
+// resourceCount choose the resources remediated; a member of an
+// initiative is remediated by its policyDefinitionReferenceId.
+func TestRemediationScopeOfWork(t *testing.T) {
+	pna := mlBuiltin(t, "Workspace_PublicNetworkAccessDisabled_Modify.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		var east, west []string
+		for i := range 6 {
+			loc := "eastus"
+			if i%2 == 1 {
+				loc = "westus"
+			}
+			ws := wsPath(s, "rg1", fmt.Sprintf("ws%d", i))
+			s.mustPut(t, ws+av, `{"location":"`+loc+`","properties":{"publicNetworkAccess":"Enabled"}}`)
+			if loc == "eastus" {
+				east = append(east, ws)
+			} else {
+				west = append(west, ws)
+			}
+		}
+		set := s.sub() + "/providers/Microsoft.Authorization/policySetDefinitions/ml-fix"
+		s.put(t, set+pav, `{"properties":{"displayName":"ML fixes","policyDefinitions":[{"policyDefinitionReferenceId":"pna","policyDefinitionId":"`+pna+`"}]}}`, 201)
+		asg, pid := s.assignWithIdentity(t, s.sub(), "ml-fix", set, "")
+		s.assignRole(t, s.sub(), roleIDByName(t, s, "Contributor"), pid, "ServicePrincipal")
+		s.waitNonCompliant(t, asg, 6)
+		fixed := func() map[string]bool {
+			out := map[string]bool{}
+			for _, ws := range append(append([]string{}, east...), west...) {
+				if g := s.Do(t, "GET", ws+av, nil); strings.Contains(string(g.Body), `"publicNetworkAccess":"Disabled"`) {
+					out[ws] = true
+				}
+			}
+			return out
+		}
+		run := func(name, props, want string) {
+			t.Helper()
+			path := remediationPath(s.sub(), name)
+			s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`","policyDefinitionReferenceId":"pna",`+props+`}}`, 201)
+			if p := s.waitRemediation(t, path, "Succeeded", "Complete", "Failed"); p["provisioningState"] != "Succeeded" || summary(p) != want {
+				t.Fatalf("%s: %v, want %s", name, p, want)
+			}
+		}
+		run("west", `"filters":{"locations":["West US"]}`, "3/3/0")
+		if f := fixed(); len(f) != 3 || !f[west[0]] || !f[west[1]] || !f[west[2]] {
+			t.Fatalf("filters.locations: fixed %v", f)
+		}
+		run("by-id", `"filters":{"resourceIds":["`+east[1]+`"]}`, "1/1/0")
+		if f := fixed(); len(f) != 4 || !f[east[1]] {
+			t.Fatalf("filters.resourceIds: fixed %v", f)
+		}
+		run("one", `"resourceCount":1,"resourceDiscoveryMode":"ReEvaluateCompliance"`, "1/1/0")
+		if f := fixed(); len(f) != 5 {
+			t.Fatalf("resourceCount 1: fixed %v", f)
+		}
+	})
+}
+
+// TestRemediationBadInput: bad remediation bodies are refused with ARM
+// errors naming the property; nothing is stored.
+func TestRemediationBadInput(t *testing.T) {
+	pna := mlBuiltin(t, "Workspace_PublicNetworkAccessDisabled_Modify.json")
+	audit := mlBuiltin(t, "DisableLocalAuth_Audit.json")
+	dine := mlBuiltin(t, "Workspace_PrivateDnsZones_DINE.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		asg, _ := s.assignWithIdentity(t, s.sub(), "pna", pna, "")
+		rgAsg, _ := s.assignWithIdentity(t, s.RG("rg1"), "pna-rg", pna, "")
+		noIdentity := s.assign(t, s.sub(), "pna-no-identity", pna, "")
+		auditAsg, _ := s.assignWithIdentity(t, s.sub(), "audit", audit, "")
+		dineAsg, _ := s.assignWithIdentity(t, s.sub(), "dns", dine, `{"privateDnsZoneId":{"value":"/subscriptions/`+s.SubscriptionID+`/resourceGroups/dns/providers/Microsoft.Network/privateDnsZones/privatelink.api.azureml.ms"}}`)
+		set := s.sub() + "/providers/Microsoft.Authorization/policySetDefinitions/ml-fix"
+		s.put(t, set+pav, `{"properties":{"displayName":"ML fixes","policyDefinitions":[{"policyDefinitionReferenceId":"pna","policyDefinitionId":"`+pna+`"}]}}`, 201)
+		setAsg, _ := s.assignWithIdentity(t, s.sub(), "ml-fix", set, "")
+		path := remediationPath(s.sub(), "bad")
+		for _, c := range []struct {
+			name, body, code, target, part string
+			at                              string
+		}{
+			{"no properties", `{}`, "InvalidCreateRemediationRequest", "properties", "policyAssignmentId", ""},
+			{"no assignment", `{"properties":{}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "required", ""},
+			{"assignment not a string", `{"properties":{"policyAssignmentId":7}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "string", ""},
+			{"unknown assignment", `{"properties":{"policyAssignmentId":"` + s.sub() + `/providers/Microsoft.Authorization/policyAssignments/nope"}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "does not exist", ""},
+			{"resourceCount 0", `{"properties":{"policyAssignmentId":"` + asg + `","resourceCount":0}}`, "InvalidCreateRemediationRequest", "properties.resourceCount", "from 1 to 50000", ""},
+			{"resourceCount 50001", `{"properties":{"policyAssignmentId":"` + asg + `","resourceCount":50001}}`, "InvalidCreateRemediationRequest", "properties.resourceCount", "from 1 to 50000", ""},
+			{"resourceCount 1.5", `{"properties":{"policyAssignmentId":"` + asg + `","resourceCount":1.5}}`, "InvalidCreateRemediationRequest", "properties.resourceCount", "integer", ""},
+			{"parallelDeployments 31", `{"properties":{"policyAssignmentId":"` + asg + `","parallelDeployments":31}}`, "InvalidCreateRemediationRequest", "properties.parallelDeployments", "from 1 to 30", ""},
+			{"parallelDeployments string", `{"properties":{"policyAssignmentId":"` + asg + `","parallelDeployments":"5"}}`, "InvalidCreateRemediationRequest", "properties.parallelDeployments", "integer", ""},
+			{"threshold 1.5", `{"properties":{"policyAssignmentId":"` + asg + `","failureThreshold":{"percentage":1.5}}}`, "InvalidCreateRemediationRequest", "properties.failureThreshold.percentage", "0.0 to 1.0", ""},
+			{"threshold not an object", `{"properties":{"policyAssignmentId":"` + asg + `","failureThreshold":0.5}}`, "InvalidCreateRemediationRequest", "properties.failureThreshold", "object", ""},
+			{"discovery mode", `{"properties":{"policyAssignmentId":"` + asg + `","resourceDiscoveryMode":"Everything"}}`, "InvalidCreateRemediationRequest", "properties.resourceDiscoveryMode", "Everything", ""},
+			{"locations not strings", `{"properties":{"policyAssignmentId":"` + asg + `","filters":{"locations":[1]}}}`, "InvalidCreateRemediationRequest", "properties.filters.locations[0]", "strings", ""},
+			{"resourceIds empty", `{"properties":{"policyAssignmentId":"` + asg + `","filters":{"resourceIds":[]}}}`, "InvalidCreateRemediationRequest", "properties.filters.resourceIds", "cannot be empty", ""},
+			{"resourceIds with ReEvaluateCompliance", `{"properties":{"policyAssignmentId":"` + asg + `","resourceDiscoveryMode":"ReEvaluateCompliance","filters":{"resourceIds":["` + s.RG("rg1") + `"]}}}`, "InvalidCreateRemediationRequest", "properties.filters.resourceIds", "ReEvaluateCompliance", ""},
+			{"resourceIds not ids", `{"properties":{"policyAssignmentId":"` + asg + `","filters":{"resourceIds":["x"]}}}`, "InvalidCreateRemediationRequest", "properties.filters.resourceIds[0]", "not a resource ID", ""},
+			{"no identity", `{"properties":{"policyAssignmentId":"` + noIdentity + `"}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "managed identity", ""},
+			{"audit policy", `{"properties":{"policyAssignmentId":"` + auditAsg + `"}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "only Modify and DeployIfNotExists", ""},
+			{"DeployIfNotExists without an engine", `{"properties":{"policyAssignmentId":"` + dineAsg + `"}}`, "DeployIfNotExistsRemediationNotAvailable", "properties.policyAssignmentId", "not available in this build", ""},
+			{"initiative without reference", `{"properties":{"policyAssignmentId":"` + setAsg + `"}}`, "InvalidCreateRemediationRequest", "properties.policyDefinitionReferenceId", "required", ""},
+			{"initiative unknown reference", `{"properties":{"policyAssignmentId":"` + setAsg + `","policyDefinitionReferenceId":"nope"}}`, "InvalidCreateRemediationRequest", "properties.policyDefinitionReferenceId", "nope", ""},
+			{"reference of a single definition", `{"properties":{"policyAssignmentId":"` + asg + `","policyDefinitionReferenceId":"x"}}`, "InvalidCreateRemediationRequest", "properties.policyDefinitionReferenceId", "must not be given", ""},
+			{"assignment of another scope", `{"properties":{"policyAssignmentId":"` + rgAsg + `"}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "does not cover", remediationPath(s.RG("other"), "bad")},
+			{"not JSON", `{"properties":`, "InvalidRequestContent", "", "", ""},
+		} {
+			p := path
+			if c.at != "" {
+				p = c.at
+				if c.name == "assignment of another scope" {
+					mustCreateRG(t, s, "other")
+				}
+			}
+			r := s.Do(t, "PUT", p+iav, c.body)
+			if c.code == "InvalidRequestContent" {
+				if r.Status != 400 || r.ErrorCode() != c.code {
+					t.Errorf("%s: %d %s", c.name, r.Status, r.Body)
+				}
+				continue
+			}
+			wantError(t, c.name, r, 400, c.code, c.target, c.part)
+		}
+		if g := s.Do(t, "GET", path+iav, nil); g.Status != 404 {
+			t.Errorf("a refused remediation was stored: %d %s", g.Status, g.Body)
+		}
+		// Settings cannot change once created.
+		s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`"}}`, 201)
+		wantError(t, "changed settings", s.Do(t, "PUT", path+iav, `{"properties":{"policyAssignmentId":"`+asg+`","resourceCount":7}}`), 400, "InvalidCreateRemediationRequest", "properties", "cannot be changed")
+		if r := s.Do(t, "GET", s.sub()+"/providers/Microsoft.PolicyInsights/remediations"+iav+"&$filter=nonsense", nil); r.Status != 400 || r.ErrorCode() != "InvalidFilter" {
+			t.Errorf("bad $filter: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "POST", remediationPath(s.sub(), "none")+"/listDeployments"+iav, nil); r.Status != 404 {
+			t.Errorf("listDeployments of a missing remediation: %d %s", r.Status, r.Body)
 		}
 	})
 }
