@@ -592,7 +592,7 @@ func TestRemediationBadInput(t *testing.T) {
 		path := remediationPath(s.sub(), "bad")
 		for _, c := range []struct {
 			name, body, code, target, part string
-			at                              string
+			at                             string
 		}{
 			{"no properties", `{}`, "InvalidCreateRemediationRequest", "properties", "policyAssignmentId", ""},
 			{"no assignment", `{"properties":{}}`, "InvalidCreateRemediationRequest", "properties.policyAssignmentId", "required", ""},
