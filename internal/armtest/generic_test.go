@@ -46,6 +46,8 @@ func genericCases(s *Server) []genericCase {
 	res := `{"location":"eastus","properties":{}}`
 	def := s.sub() + "/providers/Microsoft.Authorization/policyDefinitions/gdef"
 	asg := rg + "/providers/Microsoft.Authorization/policyAssignments/gasg"
+	modDef := s.sub() + "/providers/Microsoft.Authorization/policyDefinitions/gmod"
+	modAsg := rg + "/providers/Microsoft.Authorization/policyAssignments/gmodasg"
 	return []genericCase{
 		{typ: "Microsoft.Storage/storageAccounts", path: st, av: "2023-05-01", body: res, patch: tags, listed: true},
 		{typ: "Microsoft.KeyVault/vaults", path: rg + "/providers/Microsoft.KeyVault/vaults/kv1", av: "2023-07-01", body: res, patch: tags, listed: true},
@@ -96,6 +98,13 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Authorization/policySetDefinitions", path: s.sub() + "/providers/Microsoft.Authorization/policySetDefinitions/gset", av: "2025-03-01",
 			body: `{"properties":{"policyDefinitions":[{"policyDefinitionId":"` + def + `"}]}}`, patch: props},
 		{typ: "Microsoft.Authorization/policyAssignments", path: asg, av: "2025-03-01", body: `{"properties":{"policyDefinitionId":"` + def + `"}}`, patch: props},
+		// A Modify definition, assigned with an identity, and a
+		// remediation of it (which finds nothing to do).
+		{typ: "Microsoft.Authorization/policyDefinitions", path: modDef, av: "2025-03-01",
+			body: `{"properties":{"mode":"All","policyRule":{"if":{"field":"type","equals":"Contoso.X/y"},"then":{"effect":"Modify","details":{"roleDefinitionIds":["/providers/microsoft.authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],"operations":[{"operation":"addOrReplace","field":"tags.x","value":"y"}]}}}}}`, patch: props},
+		{typ: "Microsoft.Authorization/policyAssignments", path: modAsg, av: "2025-03-01", body: `{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"policyDefinitionId":"` + modDef + `"}}`, patch: props},
+		{typ: "Microsoft.PolicyInsights/remediations", path: rg + "/providers/Microsoft.PolicyInsights/remediations/grem", av: "2024-10-01",
+			body: `{"properties":{"policyAssignmentId":"` + modAsg + `"}}`, patch: props},
 		{typ: "Microsoft.Authorization/policyExemptions", path: rg + "/providers/Microsoft.Authorization/policyExemptions/gex", av: "2022-07-01-preview",
 			body: `{"properties":{"policyAssignmentId":"` + asg + `","exemptionCategory":"Waiver"}}`, patch: props},
 		{typ: "Microsoft.Authorization/roleDefinitions", path: s.sub() + "/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f", av: "2022-04-01",
