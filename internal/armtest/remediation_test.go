@@ -28,11 +28,17 @@ func remediationPath(scope, name string) string {
 // assignment's id and its identity's principal id.
 func (s *Server) assignWithIdentity(t *testing.T, scope, name, def, params string) (string, string) {
 	t.Helper()
+	return s.assignWithIdentityMode(t, scope, name, def, params, "Default")
+}
+
+// assignWithIdentityMode is assignWithIdentity with an enforcementMode.
+func (s *Server) assignWithIdentityMode(t *testing.T, scope, name, def, params, mode string) (string, string) {
+	t.Helper()
 	if params == "" {
 		params = "{}"
 	}
 	id := scope + "/providers/Microsoft.Authorization/policyAssignments/" + name
-	r := s.put(t, id+pav, `{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"policyDefinitionId":"`+def+`","parameters":`+params+`}}`, 201)
+	r := s.put(t, id+pav, `{"location":"eastus","identity":{"type":"SystemAssigned"},"properties":{"policyDefinitionId":"`+def+`","enforcementMode":"`+mode+`","parameters":`+params+`}}`, 201)
 	pid, _ := r.JSON()["identity"].(map[string]any)["principalId"].(string)
 	if pid == "" {
 		t.Fatalf("assignment without a principal: %s", r.Body)
@@ -193,8 +199,9 @@ func TestRemediationModify(t *testing.T) {
 		})
 
 		// Computes: at a resource group, and at a workspace evaluating
-		// again.
-		asg2, pid2 := s.assignWithIdentity(t, s.sub(), "dla", dla, "")
+		// again. The assignment does not enforce (its Modify is not
+		// applied to writes): the remediation applies it all the same.
+		asg2, pid2 := s.assignWithIdentityMode(t, s.sub(), "dla", dla, "", "DoNotEnforce")
 		s.assignRole(t, s.sub(), roleIDByName(t, s, "Contributor"), pid2, "ServicePrincipal")
 		s.waitNonCompliant(t, asg2, 3)
 		rem2 := remediationPath(wss[0], "fix-computes")
