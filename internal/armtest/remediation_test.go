@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/govern"
+	"github.com/mlgov/mlgov/policy/value"
 )
 
 // Remediations (Microsoft.PolicyInsights/remediations) of Modify
@@ -653,6 +655,101 @@ func TestRemediationBadInput(t *testing.T) {
 		}
 		if r := s.Do(t, "POST", remediationPath(s.sub(), "none")+"/listDeployments"+iav, nil); r.Status != 404 {
 			t.Errorf("listDeployments of a missing remediation: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// fakeDeployer stands in for the deployment engine: it records the
+// deployments asked for and answers their states (fail: those whose
+// parameter wsName is in it fail).
+type fakeDeployer struct {
+	mu    sync.Mutex
+	calls map[string]int // by deployment ID
+	asked []fakeDeployment
+	fail  map[string]bool
+}
+
+type fakeDeployment struct {
+	caller             activitylog.Caller
+	scope, name, wsLoc string
+	template, params   value.Value
+}
+
+func (f *fakeDeployer) Deploy(_ context.Context, caller activitylog.Caller, scope, name string, template, params value.Value) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := scope + "/providers/Microsoft.Resources/deployments/" + name
+	f.calls[id]++
+	f.asked = append(f.asked, fakeDeployment{caller: caller, scope: scope, name: name, template: template, params: params})
+	return id, nil
+}
+
+func (f *fakeDeployer) Status(_ context.Context, id string) (string, value.Value, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.asked {
+		if a.scope+"/providers/Microsoft.Resources/deployments/"+a.name == id && f.fail[a.params.Field("wsName").Field("value").Str()] {
+			return "Failed", value.ObjectValue(value.Member{Key: "code", Value: value.StringValue("InvalidTemplateDeployment")},
+				value.Member{Key: "message", Value: value.StringValue("The template deployment failed.")}), nil
+		}
+	}
+	return "Succeeded", value.Value{}, nil
+}
+
+// TestRemediationDeployIfNotExists: with a Deployer configured, a
+// DeployIfNotExists remediation runs the definition's deployment for
+// each non-compliant workspace as the assignment's identity, at its
+// resource group, with the parameters evaluated against the workspace,
+// under a name of its own; a failed deployment is Failed with its error.
+func TestRemediationDeployIfNotExists(t *testing.T) {
+	const rule = `{"if":{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},
+		"then":{"effect":"deployIfNotExists","details":{"type":"Microsoft.Insights/diagnosticSettings","name":"setbypolicy",
+		"roleDefinitionIds":["/providers/microsoft.authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],
+		"deployment":{"properties":{"mode":"incremental","template":{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","contentVersion":"1.0.0.0",
+		"parameters":{"wsName":{"type":"string"},"location":{"type":"string"}},"resources":[]},
+		"parameters":{"wsName":{"value":"[field('name')]"},"location":{"value":"[field('location')]"}}}}}}}`
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws1, ws2 := s.mustWorkspace(t, "rg1", "ws1"), s.mustWorkspace(t, "rg1", "ws2")
+		def := s.define(t, "diag-dine", "Indexed", rule, "")
+		asg, pid := s.assignWithIdentity(t, s.sub(), "diag", def, "")
+		s.waitNonCompliant(t, asg, 2)
+		// Without a deployment engine: refused.
+		wantError(t, "DeployIfNotExists without an engine", s.Do(t, "PUT", remediationPath(s.sub(), "diag")+iav, `{"properties":{"policyAssignmentId":"`+asg+`"}}`),
+			400, "DeployIfNotExistsRemediationNotAvailable", "properties.policyAssignmentId", "not available in this build")
+
+		s.StopRemediator()
+		dep := &fakeDeployer{calls: map[string]int{}, fail: map[string]bool{"ws2": true}}
+		rem := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID, Deployer: dep})
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go rem.Run(ctx, s.Manager, "replica", 20*time.Millisecond, slog.New(slog.DiscardHandler))
+		path := remediationPath(s.sub(), "diag")
+		s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`"}}`, 201)
+		props := s.waitRemediation(t, path, "Succeeded", "Complete", "Failed")
+		if props["provisioningState"] != "Complete" || summary(props) != "2/1/1" {
+			t.Fatalf("remediation: %v", props)
+		}
+		deps := byResource(s.deployments(t, path, 0))
+		d1, d2 := deps[strings.ToLower(ws1)], deps[strings.ToLower(ws2)]
+		if d1["status"] != "Succeeded" || !strings.Contains(fmt.Sprint(d1["deploymentId"]), "/resourceGroups/rg1/providers/Microsoft.Resources/deployments/PolicyDeployment_") {
+			t.Errorf("ws1's deployment: %v", d1)
+		}
+		if d2["status"] != "Failed" || deploymentError(d2) != "InvalidTemplateDeployment" {
+			t.Errorf("ws2's deployment: %v", d2)
+		}
+		dep.mu.Lock()
+		defer dep.mu.Unlock()
+		if len(dep.asked) != 2 {
+			t.Fatalf("deployments asked: %v", dep.asked)
+		}
+		for _, a := range dep.asked {
+			if a.caller.ObjectID != pid || !strings.EqualFold(a.scope, s.RG("rg1")) || a.template.Field("contentVersion").Str() != "1.0.0.0" ||
+				a.params.Field("location").Field("value").Str() != "eastus" || (a.params.Field("wsName").Field("value").Str() != "ws1" && a.params.Field("wsName").Field("value").Str() != "ws2") {
+				t.Errorf("deployment asked: caller %v scope %s params %s", a.caller, a.scope, a.params.JSON())
+			}
+		}
+		if dep.asked[0].name == dep.asked[1].name {
+			t.Errorf("two workspaces, one deployment name %s", dep.asked[0].name)
 		}
 	})
 }
