@@ -148,6 +148,15 @@ func (g *Governor) NewRemediator(cfg RemediatorConfig) *Remediator {
 	return r
 }
 
+// current is the governor's Remediator: the last NewRemediator's (a
+// process makes one; a test may replace it, with another Deployer).
+func (r *Remediator) current() *Remediator {
+	if c := r.g.rem.Load(); c != nil {
+		return c
+	}
+	return r
+}
+
 // remediation is the stored remediation resource.
 type remediation struct {
 	ID         string          `json:"id"`
@@ -381,7 +390,7 @@ func (r *Remediator) parseRequest(ctx context.Context, id *arm.ID, props value.V
 	if !m.static {
 		eff = policy.None
 	}
-	if eff == policy.DeployIfNotExists && r.deployer == nil {
+	if eff == policy.DeployIfNotExists && r.current().deployer == nil {
 		e := arm.Errorf("DeployIfNotExistsRemediationNotAvailable", "The policy definition '%s' has the effect DeployIfNotExists: remediation of DeployIfNotExists policies is not available in this build of mlgov (no deployment engine is configured). Modify policies can be remediated.", m.def.ID)
 		e.Target = "properties.policyAssignmentId"
 		return nil, e
