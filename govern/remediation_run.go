@@ -102,11 +102,42 @@ func (r *Remediator) Wake() {
 }
 
 // Committed implements resources.Committer: a remediation written (or
-// canceled) is looked at at once.
+// canceled) is looked at at once; a deleted one's records are deleted.
 func (r *Remediator) Committed(a *resources.Attributes) {
-	if a != nil && arm.EqualName(a.Spec.Type, TypeRemediation) {
-		r.Wake()
+	if a == nil || !arm.EqualName(a.Spec.Type, TypeRemediation) {
+		return
 	}
+	if a.Operation == resources.OpDelete {
+		corr := a.OldObject.Field("properties").Field("correlationId").Str()
+		go r.forget(context.Background(), a.ID.Key(), corr)
+		return
+	}
+	r.Wake()
+}
+
+// forget deletes what the remediation key (of correlation id corr) kept
+// besides itself: its deployment records, targets and lease.
+func (r *Remediator) forget(ctx context.Context, key, corr string) {
+	_ = r.st.Write(ctx, func(tx store.Tx) error {
+		if corr != "" {
+			objs, err := tx.ListObjects(ctx, recordsKind(corr))
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				if err := tx.DeleteObject(ctx, o.Kind, o.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			if err := tx.DeleteObject(ctx, kindRemediationTargets, strings.ToLower(corr)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if err := tx.DeleteObject(ctx, kindRemediationLease, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
 }
 
 // Run works on the remediations in progress until ctx ends, writing

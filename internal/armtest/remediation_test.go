@@ -14,6 +14,7 @@ import (
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/store"
 )
 
 // Remediations (Microsoft.PolicyInsights/remediations) of Modify
@@ -229,11 +230,29 @@ func TestRemediationModify(t *testing.T) {
 		if l.Status != 200 || strings.Contains(string(l.Body), "fix-pna") || !strings.Contains(string(l.Body), "fix-rg") {
 			t.Errorf("list with $filter: %d %s", l.Status, l.Body)
 		}
+		corr := s.Do(t, "GET", rem+iav, nil).JSON()["properties"].(map[string]any)["correlationId"].(string)
 		if d := s.Do(t, "DELETE", rem+iav, nil); d.Status != 200 {
 			t.Errorf("DELETE: %d %s", d.Status, d.Body)
 		}
 		if g := s.Do(t, "GET", rem+iav, nil); g.Status != 404 {
 			t.Errorf("GET after DELETE: %d", g.Status)
+		}
+		// Its deployment records go with it.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var objs []*store.Object
+			if err := s.Store.Read(context.Background(), func(tx store.Tx) error {
+				var err error
+				objs, err = tx.ListObjects(context.Background(), "remediation/"+corr)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(objs) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d deployment records left after the DELETE", len(objs))
+			}
 		}
 	})
 }
