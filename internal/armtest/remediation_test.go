@@ -772,3 +772,59 @@ func TestRemediationDeployIfNotExists(t *testing.T) {
 		}
 	})
 }
+
+// TestRemediationReplicas: two replicas run remediations on the same
+// store at once; each remediation is worked on by the one holding its
+// lease, every compute is written once.
+func TestRemediationReplicas(t *testing.T) {
+	dla := mlBuiltin(t, "DisableLocalAuth_Modify.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		s.StopRemediator()
+		var paths []string
+		for i := range 8 {
+			paths = append(paths, fmt.Sprintf("rg1/ws%d/c%d", i%2, i))
+		}
+		cs := s.computes(t, paths...)
+		asg, pid := s.assignWithIdentity(t, s.sub(), "dla", dla, "")
+		s.assignRole(t, s.sub(), roleIDByName(t, s, "Contributor"), pid, "ServicePrincipal")
+		s.waitNonCompliant(t, asg, 8)
+		var mu sync.Mutex
+		by := map[string]string{} // compute key -> replica
+		twice := []string{}
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		for _, owner := range []string{"replica-a", "replica-b"} {
+			rem := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID, BeforeWrite: func(key string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if by[key] != "" {
+					twice = append(twice, key)
+				}
+				by[key] = owner
+				return nil
+			}})
+			go rem.Run(ctx, s.Manager, owner, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+		}
+		// Two remediations, one per workspace, each with batches of one.
+		for i := range 2 {
+			ws := wsPath(s, "rg1", fmt.Sprintf("ws%d", i))
+			s.put(t, remediationPath(ws, "fix")+iav, `{"properties":{"policyAssignmentId":"`+asg+`","parallelDeployments":1}}`, 201)
+		}
+		for i := range 2 {
+			ws := wsPath(s, "rg1", fmt.Sprintf("ws%d", i))
+			if p := s.waitRemediation(t, remediationPath(ws, "fix"), "Succeeded", "Complete", "Failed"); p["provisioningState"] != "Succeeded" || summary(p) != "4/4/0" {
+				t.Errorf("remediation of ws%d: %v", i, p)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(twice) > 0 || len(by) != len(cs) {
+			t.Errorf("writes: %d computes, written twice: %v", len(by), twice)
+		}
+		for _, c := range cs {
+			if g := s.Do(t, "GET", c+av, nil); !strings.Contains(string(g.Body), `"disableLocalAuth":true`) {
+				t.Errorf("%s not remediated", c)
+			}
+		}
+	})
+}
