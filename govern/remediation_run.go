@@ -222,6 +222,35 @@ func (r *Remediator) putLease(ctx context.Context, tx store.Tx, key, owner strin
 	return tx.PutObject(ctx, &store.Object{Kind: kindRemediationLease, Key: key, Body: b, UpdatedAt: now})
 }
 
+// keepLease renews owner's lease of the remediation key every third of
+// the lease until ctx ends; a lease found taken is left (the next update
+// stops the remediation).
+func (r *Remediator) keepLease(ctx context.Context, key, owner string) {
+	t := time.NewTicker(r.lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_ = r.st.Write(ctx, func(tx store.Tx) error {
+			if _, err := tx.GetResource(ctx, key, true); err != nil {
+				return err
+			}
+			o, err := tx.GetObject(ctx, kindRemediationLease, key)
+			if err != nil {
+				return err
+			}
+			var l remLease
+			if json.Unmarshal(o.Body, &l) != nil || l.Owner != owner {
+				return errLeaseLost
+			}
+			return r.putLease(ctx, tx, key, owner, r.now())
+		})
+	}
+}
+
 // update changes the remediation key with fn (and writes objs) in one
 // transaction, as owner, renewing its lease: errLeaseLost when another
 // replica holds it, errRemediationGone when it was deleted.
@@ -642,7 +671,12 @@ func (r *Remediator) deploy(ctx context.Context, mgr *resources.Manager, owner, 
 				return err
 			}
 		}
+		// The lease is renewed while the batch runs (a deployment may take
+		// longer than the lease).
+		bctx, stopRenew := context.WithCancel(ctx)
+		go r.keepLease(bctx, key, owner)
 		results, err := w.runBatch(ctx, batch, resumed, p.ParallelDeployments)
+		stopRenew()
 		if err != nil {
 			return err
 		}

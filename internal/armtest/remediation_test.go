@@ -775,7 +775,8 @@ func TestRemediationDeployIfNotExists(t *testing.T) {
 
 // TestRemediationReplicas: two replicas run remediations on the same
 // store at once; each remediation is worked on by the one holding its
-// lease, every compute is written once.
+// lease (renewed during a write longer than it), every compute is
+// written once.
 func TestRemediationReplicas(t *testing.T) {
 	dla := mlBuiltin(t, "DisableLocalAuth_Modify.json")
 	eachBackend(t, nil, func(t *testing.T, s *Server) {
@@ -794,13 +795,19 @@ func TestRemediationReplicas(t *testing.T) {
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
 		for _, owner := range []string{"replica-a", "replica-b"} {
-			rem := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID, BeforeWrite: func(key string) error {
+			// A lease of 200 ms, and a first write that takes longer: the
+			// lease is renewed while the batch runs, not taken over.
+			rem := s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID, Lease: 200 * time.Millisecond, BeforeWrite: func(key string) error {
 				mu.Lock()
-				defer mu.Unlock()
+				first := len(by) == 0
 				if by[key] != "" {
 					twice = append(twice, key)
 				}
 				by[key] = owner
+				mu.Unlock()
+				if first {
+					time.Sleep(500 * time.Millisecond)
+				}
 				return nil
 			}})
 			go rem.Run(ctx, s.Manager, owner, 10*time.Millisecond, slog.New(slog.DiscardHandler))
