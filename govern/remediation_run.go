@@ -430,6 +430,19 @@ func (r *Remediator) discover(ctx context.Context, rm *remediation) ([]remTarget
 	}
 	if p.ResourceDiscoveryMode == DiscoverReEvaluateCompliance {
 		ev := r.newEvaluator(ctx)
+		if id, err := arm.ParseID(under); err == nil && len(id.Parts) > 0 {
+			// A resource's scope: the resource itself first.
+			rs, err := store.GetResources(ctx, r.st, under)
+			if err != nil {
+				return nil, err
+			}
+			if rs[0] != nil {
+				if obj, err := value.Parse(rs[0].Body); err == nil && ev.nonCompliant(as, m, obj, "") &&
+					!keep(rs[0].Key, obj.Field("id").Str(), obj.Field("location").Str()) {
+					return out, nil
+				}
+			}
+		}
 		for res, err := range store.ListAll(ctx, r.st, store.ListQuery{KeyPrefix: under + "/"}) {
 			if err != nil {
 				return nil, err

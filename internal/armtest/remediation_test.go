@@ -595,8 +595,20 @@ func TestRemediationScopeOfWork(t *testing.T) {
 			t.Fatalf("filters.resourceIds: fixed %v", f)
 		}
 		run("one", `"resourceCount":1,"resourceDiscoveryMode":"ReEvaluateCompliance"`, "1/1/0")
-		if f := fixed(); len(f) != 5 {
+		if f := fixed(); len(f) != 5 || f[east[2]] {
 			t.Fatalf("resourceCount 1: fixed %v", f)
+		}
+		// At the last workspace's own scope, both ways of discovery.
+		for _, mode := range []string{"ReEvaluateCompliance", "ExistingNonCompliant"} {
+			path := remediationPath(east[2], "self-"+mode)
+			s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`","policyDefinitionReferenceId":"pna","resourceDiscoveryMode":"`+mode+`"}}`, 201)
+			p := s.waitRemediation(t, path, "Succeeded", "Complete", "Failed")
+			if want := map[string]string{"ReEvaluateCompliance": "1/1/0", "ExistingNonCompliant": "0/0/0"}[mode]; p["provisioningState"] != "Succeeded" || summary(p) != want {
+				t.Errorf("at the workspace's scope, %s: %v, want %s", mode, p, want)
+			}
+		}
+		if f := fixed(); len(f) != 6 {
+			t.Fatalf("at a workspace's scope: fixed %v", f)
 		}
 	})
 }
