@@ -70,3 +70,18 @@ func TestRemediationFilter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRemediationFilter: any $filter is compiled or refused, never a
+// panic; a compiled one keeps or drops a body without one.
+func FuzzRemediationFilter(f *testing.F) {
+	for _, s := range []string{"", "PolicyAssignmentId eq 'a'", "PolicyAssignmentId eq 'a''b' and PolicyDefinitionReferenceId eq 'r'", "x eq", "'", " and ", "PolicyAssignmentId eq ''"} {
+		f.Add(s)
+	}
+	body := []byte(`{"properties":{"policyAssignmentId":"a","policyDefinitionReferenceId":"r"}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		flt, err := remediationFilter(s)
+		if err == nil && flt.Keep != nil {
+			flt.Keep(body)
+		}
+	})
+}

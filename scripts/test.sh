@@ -41,6 +41,7 @@ odata FuzzParseFilter 60000x
 internal/armtest FuzzRequestBody 40000x
 cli FuzzH1Response 60000x
 authn FuzzVerify 100000x
+govern FuzzRemediationFilter 50000x
 TARGETS
 rm -f "$fuzzlog"
 
