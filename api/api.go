@@ -81,6 +81,10 @@ type Server struct {
 	// Roles serves the built-in role definitions (nil: none loaded; the
 	// paths are then refused as not served).
 	Roles *RoleDefinitions
+	// Deployments serves the deployment requests that are more than a
+	// write of the record (deploy.Handler: a PUT's preflight, validate,
+	// whatIf) and authorizes them itself; nil: the manager alone.
+	Deployments Insights
 	// Insights serves the Microsoft.PolicyInsights API (nil: not served;
 	// the manager refuses those paths).
 	Insights Insights
@@ -96,7 +100,7 @@ var statusOf = map[string]int{
 	"UnsupportedMediaType": 415, "RequestEntityTooLarge": 413, "MethodNotAllowed": 405, "InvalidRequestHeader": 400, "InvalidRequestHost": 400, "RequestHeaderFieldsTooLarge": 431,
 	"SubscriptionNotFound": 404, "ResourceGroupNotFound": 404, "ResourceNotFound": 404, "ParentResourceNotFound": 404,
 	"OperationNotFound": 404, "NotFound": 404,
-	"Conflict": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
+	"Conflict": 409, "DeploymentActive": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
 	"RoleAssignmentExists": 409, "RoleDefinitionExists": 409, "RoleDefinitionWithSameNameExists": 409, "RoleDefinitionHasAssignments": 409,
 	"KeyVaultKeyDisabled": 409, "KeyVaultKeyExpired": 409, "KeyVaultKeyInUse": 409,
 	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
@@ -212,7 +216,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var resp *resources.Response
-	if s.Insights != nil && s.Insights.Serves(r.ID) {
+	if s.Deployments != nil && s.Deployments.Serves(r.ID) {
+		resp, err = s.Deployments.Handle(req.Context(), r)
+	} else if s.Insights != nil && s.Insights.Serves(r.ID) {
 		action, scope := insightsTarget(r.ID)
 		if err = s.Manager.Authorize(req.Context(), caller, action, scope); err == nil {
 			resp, err = s.Insights.Handle(req.Context(), r)

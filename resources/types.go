@@ -78,6 +78,10 @@ type TypeSpec struct {
 	// the resource as it will be stored (Undefined when deleted) and as
 	// it was.
 	Mirrors func(c *Ctx, obj, old value.Value) []Mirror
+	// ListAtScopeOnly: a list at a subscription holds the subscription's
+	// own resources of the type only, not those of its resource groups
+	// (deployments: listAtSubscriptionScope).
+	ListAtScopeOnly bool
 	// ScopeList, set on an extension type, makes its lists at a scope
 	// ({scope}/providers/NS/type) list the resources of the type at,
 	// above or below the scope (scopelist.go), with the $filter it

@@ -24,6 +24,7 @@ import (
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/deploy"
 	"github.com/mlgov/mlgov/federation"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
@@ -45,6 +46,7 @@ type Server struct {
 	Client        *http.Client
 	Manager       *resources.Manager
 	Governor      *govern.Governor
+	Deploy        *deploy.Engine
 	Access        *access.Access
 	// Directory is the token service and directory.
 	Directory *authn.Service
@@ -105,6 +107,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	t.Cleanup(ts.Close)
 	url := ts.URL
 	var mgr *resources.Manager
+	var eng *deploy.Engine
 	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url), ManagedIdentity: func(ctx context.Context, _, host, rid, oid string) (bool, error) {
 		if mgr == nil {
 			return false, nil
@@ -154,6 +157,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 				if resources.ChangesManagedIdentities(a) {
 					idsvc.ForgetManagedIdentities()
 				}
+			}),
+			resources.CommitFunc(func(a *resources.Attributes) {
+				if eng != nil {
+					eng.Committed(a)
+				}
 			})}}
 	kek := make([]byte, 32)
 	rand.Read(kek)
@@ -167,6 +175,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		with(&cfg)
 	}
 	mgr = resources.New(st, reg, cfg)
+	eng = deploy.New(mgr, st, deploy.Config{TenantID: ten.ID, NewID: uuidV4, Poll: 10 * time.Millisecond, Sweep: 200 * time.Millisecond})
+	go eng.Run(wctx)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)
@@ -195,9 +205,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	roles.Custom = acc.CustomRoles
 	au := &auth{svc: idsvc, tenant: ten.ID, url: url}
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: au, Extra: extra,
-		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov,
+		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Directory: idsvc, Store: st, auth: au}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Access: acc, Deploy: eng, Directory: idsvc, Store: st, auth: au}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {
