@@ -159,11 +159,12 @@ func (h *Handler) preflight(ctx context.Context, r *resources.Request, dep *arm.
 	}
 	var (
 		mu    sync.Mutex
-		fails []*arm.Error
+		errs  = make([]*arm.Error, len(c.plan.Resources))
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, 8)
+		fails []*arm.Error
 	)
-	for _, res := range c.plan.Resources {
+	for i, res := range c.plan.Resources {
 		if res.Deferred || res.Deployment != nil {
 			continue
 		}
@@ -174,14 +175,18 @@ func (h *Handler) preflight(ctx context.Context, r *resources.Request, dep *arm.
 			after, aerr := h.try(ctx, r, res)
 			mu.Lock()
 			defer mu.Unlock()
-			if aerr != nil {
-				fails = append(fails, aerr)
-			} else if !after.IsUndefined() {
+			errs[i] = aerr
+			if aerr == nil && !after.IsUndefined() {
 				c.tried[res] = after
 			}
 		}()
 	}
 	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			fails = append(fails, e)
+		}
+	}
 	if len(fails) > 0 {
 		return nil, preflightError(dep, r.CorrelationID, fails)
 	}

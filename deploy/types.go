@@ -43,7 +43,7 @@ func (e *Engine) register(reg *resources.Registry) {
 		Validate:            func(body value.Value, create bool) error { return nil },
 		Build:               e.build,
 		Actions: map[string]*resources.ActionSpec{
-			"cancel":         {Name: "cancel", Run: cancelAction},
+			"cancel":         {Name: "cancel", Run: cancelAction, NoContent: true},
 			"exporttemplate": {Name: "exportTemplate", Run: exportAction},
 		},
 	})

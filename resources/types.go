@@ -113,6 +113,9 @@ type ActionSpec struct {
 	// During sets the resource while the async action runs (e.g.
 	// state Stopping); nil leaves it.
 	During func(resource value.Value) value.Value
+	// NoContent answers a synchronous action that returns nothing with
+	// 204 (a deployment's cancel), not 200.
+	NoContent bool
 	// Remirror runs the type's mirrors after a synchronous action, with
 	// the resource as it is: what they keep in step and was changed or
 	// removed since is restored (a workspace's resyncKeys).

@@ -258,10 +258,13 @@ func buildAction(ctx context.Context, m *Manager, a *Attributes) error {
 		}
 		p.remirror = as.Remirror
 		p.resp = &Response{}
+		status := 200
 		if !out.IsUndefined() {
 			p.resp.Body = []byte(out.JSON())
+		} else if as.NoContent {
+			p.resp.Outcome, status = NoContent, 204
 		}
-		p.events = m.events(a, act, activitylog.Succeeded, 200)
+		p.events = m.events(a, act, activitylog.Succeeded, status)
 		return nil
 	}
 	if as.During != nil {
