@@ -454,7 +454,7 @@ func ClientAddress(ctx context.Context) string {
 // parse turns an HTTP request into a resources.Request. After the path is
 // parsed, a refusal comes back with the request, for the activity log.
 func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string, q url.Values) (*resources.Request, *arm.Error) {
-	path := req.URL.Path
+	path := deploymentOperationsPath(req.URL.Path)
 	id, err := arm.ParseID(path)
 	if err != nil {
 		var ae *arm.Error
@@ -484,6 +484,19 @@ func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr strin
 		r.Body = body
 	}
 	return r, nil
+}
+
+// deploymentOperationsPath maps ARM's path of a resource group
+// deployment's operations, /subscriptions/{s}/resourcegroups/{rg}/deployments/{name}/operations[/{id}]
+// (without providers/Microsoft.Resources, as Azure's REST API has it),
+// to the deployment's own path; other paths are returned as they are.
+func deploymentOperationsPath(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(segs) < 7 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourcegroups") ||
+		!strings.EqualFold(segs[4], "deployments") || !strings.EqualFold(segs[6], "operations") {
+		return p
+	}
+	return "/" + strings.Join(segs[:4], "/") + "/providers/Microsoft.Resources/" + strings.Join(segs[4:], "/")
 }
 
 func (s *Server) fail(w http.ResponseWriter, corr string, err error) {

@@ -32,6 +32,9 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// DeleteReturnsBody answers a delete with the resource deleted (200),
+	// as Azure does for policy assignments.
+	DeleteReturnsBody bool
 	// NoProvisioningState types have no properties.provisioningState
 	// (Azure's policy resources).
 	NoProvisioningState bool

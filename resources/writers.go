@@ -222,6 +222,9 @@ func buildDelete(ctx context.Context, m *Manager, a *Attributes) error {
 		p.deleteID = id
 		p.events = m.events(a, act, activitylog.Succeeded, 200)
 		p.resp = &Response{}
+		if a.Spec.DeleteReturnsBody && a.Existing != nil {
+			p.resp.Body = a.Existing.Body
+		}
 		return nil
 	}
 	prev := a.OldObject
