@@ -32,9 +32,12 @@ type Config struct {
 	// Lease is how long a replica's claim on a running deployment lasts
 	// without renewal (default 30 s): another replica resumes it after.
 	Lease time.Duration
-	// Sweep is how often accepted or running deployments without a
-	// runner are looked for (default 5 s).
-	Sweep time.Duration
+	// Sweep is how often the leases of running deployments are checked
+	// for runners that stopped (default 5 s); FullSweep how often every
+	// deployment is looked at for one accepted but never started (its
+	// replica stopped between the commit and the lease; default 10 min,
+	// and once at start).
+	Sweep, FullSweep time.Duration
 	// Log reports what fails in the background (nil: nothing).
 	Log resources.Logger
 }
@@ -69,6 +72,9 @@ func New(mgr *resources.Manager, st store.Store, cfg Config) *Engine {
 	if cfg.Sweep <= 0 {
 		cfg.Sweep = 5 * time.Second
 	}
+	if cfg.FullSweep <= 0 {
+		cfg.FullSweep = 10 * time.Minute
+	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
@@ -98,13 +104,50 @@ func (e *Engine) Run(ctx context.Context) {
 	e.mu.Unlock()
 	t := time.NewTicker(e.cfg.Sweep)
 	defer t.Stop()
+	full := time.Time{}
 	for {
-		e.sweep(ctx)
+		if time.Since(full) >= e.cfg.FullSweep {
+			e.sweep(ctx)
+			full = time.Now()
+		} else {
+			e.sweepLeases(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			e.wg.Wait()
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// sweepLeases resumes the deployments whose runner's lease expired.
+func (e *Engine) sweepLeases(ctx context.Context) {
+	var os []*store.Object
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		os, err = tx.ListObjects(ctx, kindLease)
+		return err
+	})
+	if err != nil {
+		e.logf("deployments: sweep: %v", err)
+		return
+	}
+	now := e.cfg.Now()
+	for _, o := range os {
+		var l lease
+		if json.Unmarshal(o.Body, &l) != nil || l.Expires.After(now) {
+			continue
+		}
+		// The lease is keyed by the deployment's key; its id as written
+		// is the record's.
+		rs, err := store.GetResources(ctx, e.st, o.Key)
+		if err != nil || rs[0] == nil {
+			e.release(o.Key)
+			continue
+		}
+		if id, err := arm.ParseID(rs[0].ID); err == nil {
+			e.start(id)
 		}
 	}
 }

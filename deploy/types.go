@@ -367,17 +367,18 @@ func dependencies(plan *template.Plan) value.Value {
 	}
 	var out []value.Value
 	for _, r := range plan.Resources {
-		if len(r.DependsOn) == 0 {
-			continue
-		}
+
 		deps := make([]value.Value, 0, len(r.DependsOn))
 		for _, d := range r.DependsOn {
 			dr := byID[strings.ToLower(d)]
-			if dr == nil {
-				continue
+			if dr == nil || dr.CopyName != "" && strings.EqualFold(dr.CopyName, r.CopyName) {
+				continue // a serial loop's previous batch is its order, not a dependency
 			}
 			deps = append(deps, value.ObjectValue(value.Member{Key: "id", Value: value.StringValue(dr.ID)},
 				value.Member{Key: "resourceType", Value: value.StringValue(dr.Type)}, value.Member{Key: "resourceName", Value: value.StringValue(dr.Name)}))
+		}
+		if len(deps) == 0 {
+			continue
 		}
 		out = append(out, value.ObjectValue(value.Member{Key: "dependsOn", Value: value.ArrayValue(deps)},
 			value.Member{Key: "id", Value: value.StringValue(r.ID)}, value.Member{Key: "resourceType", Value: value.StringValue(r.Type)},

@@ -2,6 +2,7 @@ package armtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -50,7 +51,11 @@ func BenchmarkDeploy200(b *testing.B) {
 		}
 		for {
 			r := s.Do(b, "GET", dep+dav, nil)
-			st := props(r.JSON())["provisioningState"]
+			var rec struct {
+				Properties struct{ ProvisioningState string }
+			}
+			json.Unmarshal(r.Body, &rec)
+			st := rec.Properties.ProvisioningState
 			if st == "Succeeded" {
 				break
 			}
