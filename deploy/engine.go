@@ -293,6 +293,9 @@ type run struct {
 	planMu sync.Mutex
 	apis   map[string]string // resource id (lower) -> apiVersion of the template
 	res    resolver
+	// done: resources a resumed run wrote before it stopped (by lower-
+	// cased id), not written again.
+	done map[string]bool
 }
 
 // result is what writing (or deleting) one resource did.
@@ -322,9 +325,11 @@ func (e *Engine) execute(ctx context.Context, id *arm.ID) error {
 	}
 	r := &run{e: e, id: id, st: storedFrom(sec), corr: rec.Field("properties").Field("correlationId").Str(), apis: map[string]string{}}
 	r.res = resolver{r: r}
-	if ok, err := e.setState(ctx, id, stateAccepted, stateRunning); err != nil || !ok {
+	ok, done, err := e.begin(ctx, id)
+	if err != nil || !ok {
 		return err
 	}
+	r.done = done
 	tmpl, err := template.FromValue(r.st.Template)
 	if err != nil {
 		return e.finish(ctx, id, stateFailed, nil, templateError(err), value.Value{})
@@ -349,6 +354,11 @@ func (e *Engine) execute(ctx context.Context, id *arm.ID) error {
 	results, canceled, err := r.writeAll(ctx)
 	if err != nil {
 		return err
+	}
+	for _, res := range plan.Resources {
+		if r.done[strings.ToLower(res.ID)] {
+			results = append(results, &result{id: res.ID, typ: res.Type, name: res.Name, api: res.APIVersion, op: "Create", status: "OK"})
+		}
 	}
 	if canceled {
 		return e.finish(ctx, id, stateCanceled, results, nil, value.Value{})
@@ -418,6 +428,9 @@ func (r *run) writeAll(ctx context.Context) (results []*result, canceled bool, e
 			if blocked {
 				failed[strings.ToLower(res.ID)] = true
 				continue
+			}
+			if r.done[strings.ToLower(res.ID)] {
+				continue // written before a restart: its operation is recorded
 			}
 			wg.Add(1)
 			sem <- struct{}{}
@@ -620,27 +633,51 @@ func (e *Engine) state(ctx context.Context, id *arm.ID) (string, error) {
 	return rec.Field("properties").Field("provisioningState").Str(), err
 }
 
-// setState moves a deployment from one state to another; false when it
-// was not in from.
-func (e *Engine) setState(ctx context.Context, id *arm.ID, from, to string) (bool, error) {
-	ok := false
-	err := e.mgr.ProviderWrite(ctx, func(p *resources.ProviderTx) error {
+// begin starts or resumes a run: an Accepted deployment becomes Running
+// and the operations of an earlier run of its name are deleted; a
+// Running one (its runner stopped) is resumed, done holding the
+// resources its operations record as written. ok is false in any other
+// state.
+func (e *Engine) begin(ctx context.Context, id *arm.ID) (ok bool, done map[string]bool, err error) {
+	err = e.mgr.ProviderWrite(ctx, func(p *resources.ProviderTx) error {
+		ok, done = false, map[string]bool{}
 		rec, found, err := p.Get(id)
 		if err != nil || !found {
 			return err
 		}
-		st := rec.Field("properties").Field("provisioningState").Str()
-		if st == to {
+		ops, err := p.Children(id, TypeOperations)
+		if err != nil {
+			return err
+		}
+		switch rec.Field("properties").Field("provisioningState").Str() {
+		case stateAccepted:
+			for _, o := range ops {
+				oid, err := arm.ParseID(o.ID)
+				if err != nil {
+					return err
+				}
+				if err := p.Delete(oid); err != nil {
+					return err
+				}
+			}
 			ok = true
-			return nil
+			return p.Put(id, rec.With("properties", rec.Field("properties").With("provisioningState", value.StringValue(stateRunning))))
+		case stateRunning:
+			for _, o := range ops {
+				v, err := value.Parse(o.Body)
+				if err != nil {
+					continue
+				}
+				op := v.Field("properties")
+				if op.Field("provisioningState").Str() == stateSucceeded && op.Field("provisioningOperation").Str() == "Create" {
+					done[strings.ToLower(op.Field("targetResource").Field("id").Str())] = true
+				}
+			}
+			ok = true
 		}
-		if st != from {
-			return nil
-		}
-		ok = true
-		return p.Put(id, rec.With("properties", rec.Field("properties").With("provisioningState", value.StringValue(to))))
+		return nil
 	})
-	return ok, err
+	return ok, done, err
 }
 
 // finish records the end of a deployment: its state (a cancel that came

@@ -85,6 +85,11 @@ func (p *ProviderTx) Put(id *arm.ID, body value.Value) error {
 	return p.tx.PutResource(p.ctx, r)
 }
 
+// Children lists the resources of type typ directly below parent.
+func (p *ProviderTx) Children(parent *arm.ID, typ string) ([]*store.Resource, error) {
+	return p.tx.ListResources(p.ctx, store.ListQuery{ParentKey: parent.Key(), TypeKey: arm.KeyOf(typ)})
+}
+
 // Delete deletes a resource and what is below it.
 func (p *ProviderTx) Delete(id *arm.ID) error { return p.m.deleteTree(p.ctx, p.tx, id) }
 
