@@ -88,7 +88,9 @@ func (r *rig) count(rg, typ string) int {
 
 func (r *rig) state(dep string) string {
 	resp := r.must("GET", dep, "2026-06-01", "")
-	var rec struct{ Properties struct{ ProvisioningState string } }
+	var rec struct {
+		Properties struct{ ProvisioningState string }
+	}
 	json.Unmarshal(resp.Body, &rec)
 	return rec.Properties.ProvisioningState
 }
