@@ -556,30 +556,9 @@ func (r *run) waitNested(ctx context.Context, id *arm.ID) *arm.Error {
 // the template does not name (nor skips by a false condition) are
 // deleted through the write path.
 func (r *run) deleteUnnamed(ctx context.Context) ([]*result, error) {
-	keep := map[string]bool{}
-	for _, res := range r.plan.Resources {
-		keep[arm.KeyOf(res.ID)] = true
-	}
-	for _, s := range r.plan.Skipped {
-		keep[arm.KeyOf(s)] = true
-	}
-	rg := &arm.ID{SubscriptionID: r.id.SubscriptionID, ResourceGroup: r.id.ResourceGroup}
-	var victims []*store.Resource
-	for res, err := range store.ListAll(ctx, r.e.st, store.ListQuery{ParentKey: rg.Key()}) {
-		if err != nil {
-			return nil, err
-		}
-		if keep[res.Key] {
-			continue
-		}
-		var b struct {
-			Type     string `json:"type"`
-			Location string `json:"location"`
-		}
-		if json.Unmarshal(res.Body, &b) != nil || b.Location == "" || strings.EqualFold(b.Type, TypeDeployments) {
-			continue // what the resource group's list shows: tracked resources
-		}
-		victims = append(victims, res)
+	victims, err := r.e.unnamed(ctx, r.plan, r.id)
+	if err != nil {
+		return nil, err
 	}
 	var out []*result
 	for _, v := range victims {
@@ -606,6 +585,35 @@ func (r *run) deleteUnnamed(ctx context.Context) ([]*result, error) {
 	}
 	if err := r.e.recordOperations(ctx, r.id, out); err != nil {
 		return out, err
+	}
+	return out, nil
+}
+
+// unnamed lists what Complete mode deletes: the tracked resources of the
+// deployment's resource group (what the group's list shows, deployments
+// aside) that the plan neither writes nor skips by a false condition.
+func (e *Engine) unnamed(ctx context.Context, plan *template.Plan, dep *arm.ID) ([]*store.Resource, error) {
+	keep := map[string]bool{}
+	for _, res := range plan.Resources {
+		keep[arm.KeyOf(res.ID)] = true
+	}
+	for _, s := range plan.Skipped {
+		keep[arm.KeyOf(s)] = true
+	}
+	rg := &arm.ID{SubscriptionID: dep.SubscriptionID, ResourceGroup: dep.ResourceGroup}
+	var out []*store.Resource
+	for res, err := range store.ListAll(ctx, e.st, store.ListQuery{ParentKey: rg.Key()}) {
+		if err != nil {
+			return nil, err
+		}
+		var b struct {
+			Type     string `json:"type"`
+			Location string `json:"location"`
+		}
+		if keep[res.Key] || json.Unmarshal(res.Body, &b) != nil || b.Location == "" || strings.EqualFold(b.Type, TypeDeployments) {
+			continue
+		}
+		out = append(out, res)
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"github.com/mlgov/mlgov/deploy/template"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
-	"github.com/mlgov/mlgov/store"
 )
 
 // Handler serves the deployment requests that are more than a write or
@@ -313,25 +311,11 @@ func (h *Handler) whatIf(ctx context.Context, r *resources.Request, dep *arm.ID)
 		changes = append(changes, value.ObjectValue(ch...))
 	}
 	if c.spec.mode == "Complete" {
-		keep := map[string]bool{}
-		for _, res := range c.plan.Resources {
-			keep[arm.KeyOf(res.ID)] = true
+		gone, err := h.e.unnamed(ctx, c.plan, dep)
+		if err != nil {
+			return nil, err
 		}
-		for _, s := range c.plan.Skipped {
-			keep[arm.KeyOf(s)] = true
-		}
-		rg := &arm.ID{SubscriptionID: dep.SubscriptionID, ResourceGroup: dep.ResourceGroup}
-		for res, err := range store.ListAll(ctx, h.e.st, store.ListQuery{ParentKey: rg.Key()}) {
-			if err != nil {
-				return nil, err
-			}
-			var b struct {
-				Type     string `json:"type"`
-				Location string `json:"location"`
-			}
-			if keep[res.Key] || json.Unmarshal(res.Body, &b) != nil || b.Location == "" || strings.EqualFold(b.Type, TypeDeployments) {
-				continue
-			}
+		for _, res := range gone {
 			ch := []value.Member{{Key: "resourceId", Value: value.StringValue(res.ID)}, {Key: "changeType", Value: value.StringValue("Delete")}}
 			if v, err := value.Parse(res.Body); err == nil && !idOnly {
 				ch = append(ch, value.Member{Key: "before", Value: v})
