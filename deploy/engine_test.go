@@ -13,6 +13,7 @@ import (
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/deploy"
 	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/sqlite"
@@ -174,5 +175,56 @@ func TestResumeAfterStop(t *testing.T) {
 	}
 	if len(writes) != n || twice > 1 {
 		t.Errorf("%d workspaces written, %d of them twice; want %d, at most 1 (the one in flight at the stop)", len(writes), twice, n)
+	}
+}
+
+// TestDeployer: what remediations call: Deploy starts a deployment as
+// the caller and returns its id; the same name again is the same
+// deployment, not a second run; Status follows it to its end, with the
+// error of a failed one.
+func TestDeployer(t *testing.T) {
+	r := newRig(t)
+	defer r.engine()()
+	rg := "/subscriptions/" + r.sub + "/resourceGroups/dine"
+	r.must("PUT", rg, "2021-04-01", `{"location":"westeurope"}`)
+	tmpl, _ := value.Parse([]byte(`{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0",
+	  "parameters": {"name": {"type": "string"}},
+	  "resources": [{"type": "Microsoft.Network/privateDnsZones", "apiVersion": "2020-06-01", "name": "[parameters('name')]", "location": "global"}]}`))
+	params, _ := value.Parse([]byte(`{"name": {"value": "privatelink.api.azureml.ms"}}`))
+	caller := activitylog.Caller{Name: "mi", ObjectID: "00000000-0000-0000-0000-00000000000b", Type: "ServicePrincipal"}
+	id, err := r.eng.Deploy(context.Background(), caller, rg, "remediate-1", tmpl, params)
+	if err != nil || !strings.HasSuffix(id, "/resourceGroups/dine/providers/Microsoft.Resources/deployments/remediate-1") {
+		t.Fatalf("Deploy: %q %v", id, err)
+	}
+	again, err := r.eng.Deploy(context.Background(), caller, rg, "remediate-1", tmpl, params)
+	if err != nil || again != id {
+		t.Fatalf("Deploy again: %q %v, want %q", again, err, id)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _, err := r.eng.Status(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == "Succeeded" {
+			break
+		}
+		if st != "Accepted" && st != "Running" || time.Now().After(deadline) {
+			t.Fatalf("state %s", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r.count("dine", "Microsoft.Network/privateDnsZones") != 1 {
+		t.Error("the zone was not made")
+	}
+	bad, _ := value.Parse([]byte(`{"name": {"value": 7}}`))
+	if _, err := r.eng.Deploy(context.Background(), caller, rg, "remediate-2", tmpl, bad); err == nil {
+		t.Error("a parameter of the wrong type was accepted")
+	}
+	if _, _, err := r.eng.Status(context.Background(), rg+"/providers/Microsoft.Resources/deployments/none"); err == nil {
+		t.Error("Status of a deployment that does not exist")
+	}
+	if _, err := r.eng.Deploy(context.Background(), caller, rg+"/providers/Microsoft.Storage/storageAccounts/x", "d", tmpl, params); err == nil {
+		t.Error("a deployment at a resource's scope was accepted")
 	}
 }
