@@ -81,6 +81,10 @@ type Server struct {
 	// Roles serves the built-in role definitions (nil: none loaded; the
 	// paths are then refused as not served).
 	Roles *RoleDefinitions
+	// Deployments serves the deployment requests that are more than a
+	// write of the record (deploy.Handler: a PUT's preflight, validate,
+	// whatIf) and authorizes them itself; nil: the manager alone.
+	Deployments Insights
 	// Insights serves the Microsoft.PolicyInsights API (nil: not served;
 	// the manager refuses those paths).
 	Insights Insights
@@ -96,7 +100,7 @@ var statusOf = map[string]int{
 	"UnsupportedMediaType": 415, "RequestEntityTooLarge": 413, "MethodNotAllowed": 405, "InvalidRequestHeader": 400, "InvalidRequestHost": 400, "RequestHeaderFieldsTooLarge": 431,
 	"SubscriptionNotFound": 404, "ResourceGroupNotFound": 404, "ResourceNotFound": 404, "ParentResourceNotFound": 404,
 	"OperationNotFound": 404, "NotFound": 404,
-	"Conflict": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
+	"Conflict": 409, "DeploymentActive": 409, "ResourceGroupBeingDeleted": 409, "ScopeLocked": 409,
 	"RoleAssignmentExists": 409, "RoleDefinitionExists": 409, "RoleDefinitionWithSameNameExists": 409, "RoleDefinitionHasAssignments": 409,
 	"KeyVaultKeyDisabled": 409, "KeyVaultKeyExpired": 409, "KeyVaultKeyInUse": 409,
 	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
@@ -212,7 +216,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var resp *resources.Response
-	if s.Insights != nil && s.Insights.Serves(r.ID) {
+	if s.Deployments != nil && s.Deployments.Serves(r.ID) {
+		resp, err = s.Deployments.Handle(req.Context(), r)
+	} else if s.Insights != nil && s.Insights.Serves(r.ID) {
 		action, scope := insightsTarget(r.ID)
 		if err = s.Manager.Authorize(req.Context(), caller, action, scope); err == nil {
 			resp, err = s.Insights.Handle(req.Context(), r)
@@ -448,7 +454,7 @@ func ClientAddress(ctx context.Context) string {
 // parse turns an HTTP request into a resources.Request. After the path is
 // parsed, a refusal comes back with the request, for the activity log.
 func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string, q url.Values) (*resources.Request, *arm.Error) {
-	path := req.URL.Path
+	path := deploymentOperationsPath(req.URL.Path)
 	id, err := arm.ParseID(path)
 	if err != nil {
 		var ae *arm.Error
@@ -478,6 +484,19 @@ func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr strin
 		r.Body = body
 	}
 	return r, nil
+}
+
+// deploymentOperationsPath maps ARM's path of a resource group
+// deployment's operations, /subscriptions/{s}/resourcegroups/{rg}/deployments/{name}/operations[/{id}]
+// (without providers/Microsoft.Resources, as Azure's REST API has it),
+// to the deployment's own path; other paths are returned as they are.
+func deploymentOperationsPath(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(segs) < 7 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourcegroups") ||
+		!strings.EqualFold(segs[4], "deployments") || !strings.EqualFold(segs[6], "operations") {
+		return p
+	}
+	return "/" + strings.Join(segs[:4], "/") + "/providers/Microsoft.Resources/" + strings.Join(segs[4:], "/")
 }
 
 func (s *Server) fail(w http.ResponseWriter, corr string, err error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/deploy"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
@@ -240,8 +241,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	reg := resources.NewRegistry()
 	gov.Register(reg)
-	// Remediations: Modify applied as the assignments' identities (no
-	// deployment engine yet: DeployIfNotExists remediations are refused).
+	// Remediations: Modify applied, DeployIfNotExists deployed (by the
+	// deployment engine, below) as the assignments' identities.
 	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: bs.TenantID})
 	rem.Register(reg)
 	// Azure RBAC: the administrator is Owner at "/"; role assignments
@@ -267,6 +268,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	fd := feed.New(st, feed.Options{Logger: log})
 	gov.Follow(fd, log)
 	acc.Follow(fd)
+	// ARM template deployments: the engine is built on the manager and
+	// told of the deployments the manager accepts.
+	var eng *deploy.Engine
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
@@ -278,9 +282,12 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 				if resources.ChangesManagedIdentities(a) {
 					idsvc.ForgetManagedIdentities()
 				}
-			})},
+			}),
+			resources.CommitFunc(func(a *resources.Attributes) { eng.Committed(a) })},
 		Sealer: dataKey, ScoringURL: endpoint,
 	}))
+	eng = deploy.New(mgr, st, deploy.Config{TenantID: bs.TenantID, NewID: newID, Log: log})
+	rem.SetDeployer(eng) // DeployIfNotExists remediations run deployments
 	if n, err := mgr.SealStoredSecrets(ctx); err != nil {
 		return fmt.Errorf("sealing the stored secrets: %w", err)
 	} else if n > 0 {
@@ -323,7 +330,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return err
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
-	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: auth, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov,
+	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: auth, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {
@@ -343,6 +350,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	go feed.RunPrune(ctx, st, feed.DefaultKeep, log)
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
 	go rem.Run(ctx, mgr, newID(), time.Second, log)
+	go eng.Run(ctx)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	}

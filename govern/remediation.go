@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mlgov/mlgov/activitylog"
@@ -117,7 +118,7 @@ type RemediatorConfig struct {
 type Remediator struct {
 	g        *Governor
 	st       store.Store
-	deployer Deployer
+	deployer atomic.Pointer[Deployer] // nil: none
 	tenantID string
 	now      func() time.Time
 	newID    func() string
@@ -142,10 +143,30 @@ func (g *Governor) NewRemediator(cfg RemediatorConfig) *Remediator {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
-	r := &Remediator{g: g, st: g.st, deployer: cfg.Deployer, tenantID: cfg.TenantID, now: cfg.Now, newID: cfg.NewID,
+	r := &Remediator{g: g, st: g.st, tenantID: cfg.TenantID, now: cfg.Now, newID: cfg.NewID,
 		lease: cfg.Lease, batch: cfg.Batch, wake: make(chan struct{}, 1), beforeWrite: cfg.BeforeWrite}
+	r.SetDeployer(cfg.Deployer)
 	g.rem.Store(r)
 	return r
+}
+
+// SetDeployer sets (nil: removes) the Deployer of DeployIfNotExists
+// remediations: the deployment engine is built on the resource manager,
+// after the Remediator registered its type.
+func (r *Remediator) SetDeployer(d Deployer) {
+	if d == nil {
+		r.deployer.Store(nil)
+		return
+	}
+	r.deployer.Store(&d)
+}
+
+// Deployer is the Deployer set (nil: none).
+func (r *Remediator) Deployer() Deployer {
+	if d := r.deployer.Load(); d != nil {
+		return *d
+	}
+	return nil
 }
 
 // current is the governor's Remediator: the last NewRemediator's (a
@@ -390,7 +411,7 @@ func (r *Remediator) parseRequest(ctx context.Context, id *arm.ID, props value.V
 	if !m.static {
 		eff = policy.None
 	}
-	if eff == policy.DeployIfNotExists && r.current().deployer == nil {
+	if eff == policy.DeployIfNotExists && r.current().Deployer() == nil {
 		e := arm.Errorf("DeployIfNotExistsRemediationNotAvailable", "The policy definition '%s' has the effect DeployIfNotExists: remediation of DeployIfNotExists policies is not available in this build of mlgov (no deployment engine is configured). Modify policies can be remediated.", m.def.ID)
 		e.Target = "properties.policyAssignmentId"
 		return nil, e

@@ -948,7 +948,8 @@ func (w *remWork) deployIfNotExists(ctx context.Context, t remTarget, d *remDepl
 		d.Status, d.Error, d.LastUpdatedOn = deploymentFailed, &remError{Code: code, Message: msg}, w.r.now().UTC().Format(time.RFC3339Nano)
 		return d, nil
 	}
-	if w.r.deployer == nil {
+	deployer := w.r.Deployer()
+	if deployer == nil {
 		return fail("DeployIfNotExistsRemediationNotAvailable", "Remediation of DeployIfNotExists policies is not available in this build of mlgov.")
 	}
 	id, err := arm.ParseID(t.ID)
@@ -972,7 +973,7 @@ func (w *remWork) deployIfNotExists(ctx context.Context, t remTarget, d *remDepl
 			return d, err
 		}
 	}
-	depID, err := w.r.deployer.Deploy(ctx, w.caller, scope, name, props.Field("template"), props.Field("parameters"))
+	depID, err := deployer.Deploy(ctx, w.caller, scope, name, props.Field("template"), props.Field("parameters"))
 	if err != nil {
 		var ae *arm.Error
 		if errors.As(err, &ae) {
@@ -982,13 +983,19 @@ func (w *remWork) deployIfNotExists(ctx context.Context, t remTarget, d *remDepl
 	}
 	d.DeploymentID = depID
 	for {
-		state, eb, err := w.r.deployer.Status(ctx, depID)
+		state, eb, err := deployer.Status(ctx, depID)
 		if err != nil {
 			return d, err
 		}
 		switch state {
 		case "Succeeded":
 			d.Status, d.Error, d.LastUpdatedOn = deploymentSucceeded, nil, w.r.now().UTC().Format(time.RFC3339Nano)
+			// The deployment wrote related resources, not the resource:
+			// its records are worked out again now (the change feed
+			// evaluates the resources written, not what depends on them).
+			if err := w.r.g.Reevaluate(ctx, []string{arm.KeyOf(t.ID)}); err != nil && ctx.Err() != nil {
+				return d, ctx.Err()
+			}
 			return d, nil
 		case "Failed", "Canceled":
 			code, msg := eb.Field("code").Str(), eb.Field("message").Str()

@@ -44,6 +44,9 @@ func (g *Governor) Register(reg *resources.Registry) {
 	} {
 		build := t.build
 		reg.Add(&resources.TypeSpec{Type: t.typ, Extension: true, ReadsStore: true, CreatedOnUpdate: t.created, NoProvisioningState: true,
+			// Azure answers an assignment's delete with the assignment (and
+			// @azure/arm-policy reads it).
+			DeleteReturnsBody: t.typ == TypeAssignment,
 			Build: func(c *resources.Ctx, obj, body, existing value.Value) (value.Value, error) {
 				r := resolver{b: g.builtins, get: txGetter(c.Get)}
 				props, err := build(c.Context, c.ID, body, existing, r, policyres.Options{Aliases: g.catalog, Caller: callerID(c), Now: c.Now})

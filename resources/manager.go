@@ -32,6 +32,10 @@ type Request struct {
 	CorrelationID   string
 	ClientRequestID string
 	ClientIP        string
+	// DryRun runs a PUT's stages up to validating admission and writes
+	// nothing: the answer is the resource as it would be stored, or the
+	// refusal (a deployment's preflight).
+	DryRun bool
 
 	// items, when set, keeps the items of a list the caller may read
 	// (authorize.go).

@@ -291,6 +291,9 @@ func (m *Manager) run(ctx context.Context, a *Attributes, w *writer) (*Response,
 	var err error
 	now := m.cfg.Now()
 	a.Now = now
+	if a.Request != nil && a.Request.DryRun {
+		return m.dryRun(ctx, a, w, now)
+	}
 	// Stages 4-6 from the committed state, before the write lock (PUT
 	// only: the other writes are rare and cheap to prepare inside).
 	var pre *Attributes
@@ -328,6 +331,41 @@ func (m *Manager) run(ctx context.Context, a *Attributes, w *writer) (*Response,
 	}
 	if done != nil {
 		m.notify(done)
+	}
+	return resp, nil
+}
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// dryRun runs the stages up to validating admission in a transaction
+// that is rolled back: what the write would store, or why it would be
+// refused. Refused dry runs record no events.
+func (m *Manager) dryRun(ctx context.Context, a *Attributes, w *writer, now time.Time) (*Response, error) {
+	if w.op != OpCreate && w.op != OpUpdate {
+		return nil, arm.Errorf("InvalidRequest", "Only a PUT can be tried without writing.")
+	}
+	var resp *Response
+	err := m.st.Write(ctx, func(tx store.Tx) error {
+		b := *a
+		if done, err := m.load(ctx, tx, &b, w); err != nil || done != nil {
+			resp = done
+			return err
+		}
+		if err := m.checkLocks(ctx, tx, &b); err != nil {
+			return err
+		}
+		if err := m.prepare(ctx, tx, &b, w, now); err != nil {
+			return err
+		}
+		resp = &Response{Outcome: OK, Body: []byte(b.Object.JSON())}
+		if b.Existing == nil {
+			resp.Outcome = Created
+		}
+		return errDryRun
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return nil, err
 	}
 	return resp, nil
 }

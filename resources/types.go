@@ -32,6 +32,9 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// DeleteReturnsBody answers a delete with the resource deleted (200),
+	// as Azure does for policy assignments.
+	DeleteReturnsBody bool
 	// NoProvisioningState types have no properties.provisioningState
 	// (Azure's policy resources).
 	NoProvisioningState bool
@@ -78,6 +81,10 @@ type TypeSpec struct {
 	// the resource as it will be stored (Undefined when deleted) and as
 	// it was.
 	Mirrors func(c *Ctx, obj, old value.Value) []Mirror
+	// ListAtScopeOnly: a list at a subscription holds the subscription's
+	// own resources of the type only, not those of its resource groups
+	// (deployments: listAtSubscriptionScope).
+	ListAtScopeOnly bool
 	// ScopeList, set on an extension type, makes its lists at a scope
 	// ({scope}/providers/NS/type) list the resources of the type at,
 	// above or below the scope (scopelist.go), with the $filter it
@@ -109,6 +116,9 @@ type ActionSpec struct {
 	// During sets the resource while the async action runs (e.g.
 	// state Stopping); nil leaves it.
 	During func(resource value.Value) value.Value
+	// NoContent answers a synchronous action that returns nothing with
+	// 204 (a deployment's cancel), not 200.
+	NoContent bool
 	// Remirror runs the type's mirrors after a synchronous action, with
 	// the resource as it is: what they keep in step and was changed or
 	// removed since is restored (a workspace's resyncKeys).

@@ -255,6 +255,8 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 			return nil, err
 		}
 		q.ParentKey = rg.Key()
+	case spec != nil && spec.ListAtScopeOnly:
+		q.ParentKey = arm.KeyOf("/subscriptions/" + id.SubscriptionID)
 	default:
 		q.SubscriptionKey = arm.KeyOf(id.SubscriptionID)
 	}

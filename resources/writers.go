@@ -222,6 +222,9 @@ func buildDelete(ctx context.Context, m *Manager, a *Attributes) error {
 		p.deleteID = id
 		p.events = m.events(a, act, activitylog.Succeeded, 200)
 		p.resp = &Response{}
+		if a.Spec.DeleteReturnsBody && a.Existing != nil {
+			p.resp.Body = a.Existing.Body
+		}
 		return nil
 	}
 	prev := a.OldObject
@@ -258,10 +261,13 @@ func buildAction(ctx context.Context, m *Manager, a *Attributes) error {
 		}
 		p.remirror = as.Remirror
 		p.resp = &Response{}
+		status := 200
 		if !out.IsUndefined() {
 			p.resp.Body = []byte(out.JSON())
+		} else if as.NoContent {
+			p.resp.Outcome, status = NoContent, 204
 		}
-		p.events = m.events(a, act, activitylog.Succeeded, 200)
+		p.events = m.events(a, act, activitylog.Succeeded, status)
 		return nil
 	}
 	if as.During != nil {

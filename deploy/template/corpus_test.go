@@ -99,6 +99,9 @@ func TestBuiltinDINETemplates(t *testing.T) {
 				if !strings.HasPrefix(r.ID, "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/") {
 					t.Errorf("id %q is not in the deployment's resource group", r.ID)
 				}
+				if err := plan.Resolve(context.Background(), r, subnetStore{}); err != nil {
+					t.Fatalf("resolve %s: %v", r.ID, err)
+				}
 				t.Logf("%s %s", r.ID, r.Body.JSON())
 				if r.Deployment != nil && r.Deployment.Scope == "inner" {
 					inner, err := FromValue(r.Deployment.Template)
@@ -112,6 +115,9 @@ func TestBuiltinDINETemplates(t *testing.T) {
 						t.Fatalf("inner plan: %v", err)
 					}
 					for _, ir := range ip.Resources {
+						if err := ip.Resolve(context.Background(), ir, subnetStore{}); err != nil {
+							t.Fatalf("resolve %s: %v", ir.ID, err)
+						}
 						t.Logf("  inner %s %s", ir.ID, ir.Body.JSON())
 					}
 				}

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -305,6 +306,17 @@ func (p *planner) targetID(s string) (string, error) {
 	return found.res.ID, nil
 }
 
+// errDeferred stops the evaluation of a body that reads the live state
+// while planning.
+var errDeferred = errors.New("evaluated when the resource is written")
+
+// deferTo records that the body being planned reads target (a name or
+// an id) and stops its evaluation.
+func (p *planner) deferTo(target string) error {
+	p.deferredTo = append(p.deferredTo, target)
+	return errDeferred
+}
+
 func fnReference(p *planner, args []value.Value) (value.Value, error) {
 	s, err := strArgs(args)
 	if err != nil {
@@ -312,6 +324,9 @@ func fnReference(p *planner, args []value.Value) (value.Value, error) {
 	}
 	if p.inDefault {
 		return value.Value{}, fmt.Errorf("reference() cannot be used in parameter defaults")
+	}
+	if p.deferring {
+		return value.Value{}, p.deferTo(s[0])
 	}
 	id, err := p.targetID(s[0])
 	if err != nil {
@@ -341,6 +356,9 @@ func listFn(name string) func(p *planner, args []value.Value) (value.Value, erro
 		}
 		if p.inDefault {
 			return value.Value{}, fmt.Errorf("list functions cannot be used in parameter defaults")
+		}
+		if p.deferring {
+			return value.Value{}, p.deferTo(args[0].Str())
 		}
 		id, err := p.targetID(args[0].Str())
 		if err != nil {

@@ -56,6 +56,20 @@ func (p *planner) order() (*Plan, ErrorList) {
 				}
 			}
 		}
+		// What a deferred body reads: a resource of the template (by id or
+		// name) is a dependency; anything else is read as it is.
+		for _, d := range in.implicit {
+			ld := strings.ToLower(d)
+			targets := byID[ld]
+			if !strings.HasPrefix(d, "/") {
+				targets = byName[ld]
+			}
+			for _, t := range targets {
+				if t != in && !t.skipped && !slices.Contains(in.resolved, t) {
+					in.resolved = append(in.resolved, t)
+				}
+			}
+		}
 	}
 	// Serial loops: each batch waits for the previous one.
 	for _, insts := range byLoop {

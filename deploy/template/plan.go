@@ -67,6 +67,10 @@ type Resource struct {
 	// Deployment is set for Microsoft.Resources/deployments with an
 	// inline template.
 	Deployment *Nested
+	// Deferred resources read the live state (reference(), list*()):
+	// Body (and Deployment) are set by Plan.Resolve when the resource is
+	// about to be written.
+	Deferred bool
 }
 
 // Nested is a nested deployment with an inline template.
@@ -173,9 +177,85 @@ func (pl *Plan) Outputs(ctx context.Context, r Resolver) (value.Value, error) {
 	return b.Object(), nil
 }
 
+// Resolve evaluates the body of a deferred resource against the live
+// state, once the resources it depends on are written; r answers
+// reference() and list*(). Resolve is not safe for concurrent use.
+func (pl *Plan) Resolve(ctx context.Context, res *Resource, r Resolver) error {
+	if !res.Deferred || !res.Body.IsUndefined() {
+		return nil
+	}
+	p := pl.p
+	var in *inst
+	for _, x := range p.insts {
+		if x.res == res {
+			in = x
+			break
+		}
+	}
+	if in == nil {
+		return &Error{Code: CodeInvalidTemplate, Pointer: res.Pointer, Message: "the resource is not of this plan"}
+	}
+	saved := p.frames
+	p.ctx, p.resolver, p.frames = ctx, r, in.frames
+	defer func() { p.frames = saved }()
+	body, errs := p.body(in)
+	if len(errs) > 0 {
+		return errs
+	}
+	res.Body = body
+	return nil
+}
+
+// Parameters returns the deployment's parameter values in the
+// deployment form {"name": {"value": ...}}: what a nested deployment
+// with outer scope sees.
+func (pl *Plan) Parameters() value.Value {
+	p := pl.p
+	b := value.NewObjectBuilder(p.decl.Len())
+	for i := range p.decl.Len() {
+		k, _ := p.decl.MemberAt(i)
+		if v, err := p.param(k); err == nil {
+			b.Add(k, value.ObjectValue(value.Member{Key: "value", Value: v}))
+		}
+	}
+	return b.Object()
+}
+
+// NestedTemplate returns the template and parameters a nested
+// deployment runs: for inner scope its own; for outer scope (the
+// nested template's expressions see the parent's parameters and
+// variables) its template with the parent's parameters and variables
+// sections, and the parent's parameter values.
+func (pl *Plan) NestedTemplate(n *Nested) (tmpl, params value.Value) {
+	if n.Scope == "inner" {
+		return n.Template, n.Parameters
+	}
+	p := pl.p
+	b := value.NewObjectBuilder(n.Template.Len() + 2)
+	for i := range n.Template.Len() {
+		k, v := n.Template.MemberAt(i)
+		switch strings.ToLower(k) {
+		case "parameters", "variables":
+			continue
+		}
+		b.Add(k, v)
+	}
+	if p.decl.Len() > 0 {
+		b.Add("parameters", p.decl)
+	}
+	if p.varDecl.Len() > 0 {
+		b.Add("variables", p.varDecl)
+	}
+	return b.Object(), pl.Parameters()
+}
+
 // inst is one expanded resource (one copy iteration).
 type inst struct {
 	res      *Resource
+	raw      value.Value // the resource's definition
+	sub, rg  string      // a nested deployment's target
+	frames   []frame     // the copy loops around a deferred resource
+	implicit []string    // what a deferred body reads: names or ids
 	skipped  bool
 	deps     []string // dependsOn as evaluated, unresolved
 	depPtrs  []string
@@ -209,9 +289,13 @@ type planner struct {
 	varDecl   value.Value
 	frames    []frame
 	inDefault bool
-	cache     map[string]expr.Evaluable
-	act       expr.Activation
-	insts     []*inst
+	// deferring: a resource body is evaluated at plan time, and a read
+	// of the live state defers it (deferredTo collects what it reads).
+	deferring  bool
+	deferredTo []string
+	cache      map[string]expr.Evaluable
+	act        expr.Activation
+	insts      []*inst
 }
 
 func newPlanner(ctx context.Context, t *Template, dc Context, r Resolver) *planner {

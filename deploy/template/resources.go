@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -174,30 +175,22 @@ func (p *planner) expandOne(r value.Value, ptr string, parent *inst, loop string
 		}
 	}
 	if !in.skipped {
-		b := value.NewObjectBuilder(r.Len())
-		for i := range r.Len() {
-			k, x := r.MemberAt(i)
-			lk := strings.ToLower(k)
-			if templateOnly[lk] || isDeployment && (lk == "subscriptionid" || lk == "resourcegroup") {
-				continue
-			}
-			mp := ptrJoin(ptr, k)
-			var v value.Value
-			var err error
-			if isDeployment && lk == "properties" {
-				v, err = p.nestedProps(in.res, x, mp)
-			} else {
-				v, err = p.evalV(x, mp, lk == "properties")
-			}
-			if err != nil {
-				errs = append(errs, exprError(mp, err))
-				continue
-			}
-			b.Add(k, v)
-		}
-		in.res.Body = b.Object()
-		if in.res.Deployment != nil {
-			in.res.Deployment.SubscriptionID, in.res.Deployment.ResourceGroup = sub, rg
+		// The body is evaluated now unless it reads the live state
+		// (reference(), list*()): then it is evaluated when the resource
+		// is written (Plan.Resolve), after what it depends on, and the
+		// resources of the template it reads become dependencies.
+		in.raw, in.sub, in.rg = r, sub, rg
+		p.deferring, p.deferredTo = true, nil
+		body, berrs := p.body(in)
+		p.deferring = false
+		if len(p.deferredTo) > 0 {
+			in.res.Deferred = true
+			in.implicit = p.deferredTo
+			in.frames = slices.Clone(p.frames)
+			in.res.Deployment = nil
+		} else {
+			errs = append(errs, berrs...)
+			in.res.Body = body
 		}
 	}
 	p.insts = append(p.insts, in)
@@ -207,6 +200,40 @@ func (p *planner) expandOne(r value.Value, ptr string, parent *inst, loop string
 		}
 	}
 	return errs
+}
+
+// body evaluates the body of a resource: its members without the
+// template-only ones; for a nested deployment, its properties by
+// nestedProps.
+func (p *planner) body(in *inst) (value.Value, ErrorList) {
+	r, ptr := in.raw, in.res.Pointer
+	isDeployment := in.res.Deployment != nil || strings.EqualFold(in.res.Type, "Microsoft.Resources/deployments")
+	var errs ErrorList
+	b := value.NewObjectBuilder(r.Len())
+	for i := range r.Len() {
+		k, x := r.MemberAt(i)
+		lk := strings.ToLower(k)
+		if templateOnly[lk] || isDeployment && (lk == "subscriptionid" || lk == "resourcegroup") {
+			continue
+		}
+		mp := ptrJoin(ptr, k)
+		var v value.Value
+		var err error
+		if isDeployment && lk == "properties" {
+			v, err = p.nestedProps(in.res, x, mp)
+		} else {
+			v, err = p.evalV(x, mp, lk == "properties")
+		}
+		if err != nil {
+			errs = append(errs, exprError(mp, err))
+			continue
+		}
+		b.Add(k, v)
+	}
+	if in.res.Deployment != nil {
+		in.res.Deployment.SubscriptionID, in.res.Deployment.ResourceGroup = in.sub, in.rg
+	}
+	return b.Object(), errs
 }
 
 // nestedProps evaluates the properties of a nested deployment: the inline

@@ -24,6 +24,7 @@ type testCase struct {
 		ID        string          `json:"id"`
 		DependsOn []string        `json:"dependsOn"`
 		Wave      *int            `json:"wave"`
+		Deferred  bool            `json:"deferred"`
 		Body      json.RawMessage `json:"body"`
 		Nested    *struct {
 			Scope      string          `json:"scope"`
@@ -118,9 +119,20 @@ func runCase(t *testing.T, c testCase) {
 	if err == nil {
 		plan, err = tmpl.Plan(context.Background(), mustValue(t, c.Parameters), testContext(), testStore())
 	}
+	// The resources are "written" in plan order: a deferred body is
+	// resolved against the store holding what was written before it.
+	st := testStore()
+	if err == nil {
+		for _, r := range plan.Resources {
+			if err = plan.Resolve(context.Background(), r, st); err != nil {
+				break
+			}
+			st[strings.ToLower(r.ID)] = r.Body
+		}
+	}
 	var outs value.Value
 	if err == nil && len(c.Outputs) > 0 {
-		outs, err = plan.Outputs(context.Background(), testStore())
+		outs, err = plan.Outputs(context.Background(), st)
 	}
 	if err != nil {
 		el, ok := err.(ErrorList)
@@ -157,6 +169,9 @@ func runCase(t *testing.T, c testCase) {
 			if d := cmp.Diff(w.DependsOn, append([]string{}, g.DependsOn...)); d != "" {
 				t.Errorf("%s dependsOn (-want +got):\n%s", g.ID, d)
 			}
+		}
+		if w.Deferred != g.Deferred {
+			t.Errorf("%s deferred = %v, want %v", g.ID, g.Deferred, w.Deferred)
 		}
 		if w.Wave != nil && *w.Wave != g.Wave {
 			t.Errorf("%s wave = %d, want %d", g.ID, g.Wave, *w.Wave)

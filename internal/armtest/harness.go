@@ -24,6 +24,7 @@ import (
 	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/deploy"
 	"github.com/mlgov/mlgov/federation"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
@@ -45,6 +46,7 @@ type Server struct {
 	Client        *http.Client
 	Manager       *resources.Manager
 	Governor      *govern.Governor
+	Deploy        *deploy.Engine
 	// Remediator runs the remediations until StopRemediator.
 	Remediator     *govern.Remediator
 	StopRemediator context.CancelFunc
@@ -108,6 +110,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	t.Cleanup(ts.Close)
 	url := ts.URL
 	var mgr *resources.Manager
+	var eng *deploy.Engine
 	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url), ManagedIdentity: func(ctx context.Context, _, host, rid, oid string) (bool, error) {
 		if mgr == nil {
 			return false, nil
@@ -159,6 +162,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 				if resources.ChangesManagedIdentities(a) {
 					idsvc.ForgetManagedIdentities()
 				}
+			}),
+			resources.CommitFunc(func(a *resources.Attributes) {
+				if eng != nil {
+					eng.Committed(a)
+				}
 			})}}
 	kek := make([]byte, 32)
 	rand.Read(kek)
@@ -174,6 +182,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	mgr = resources.New(st, reg, cfg)
 	rctx, stopRem := context.WithCancel(wctx)
 	go rem.Run(rctx, mgr, "armtest", 50*time.Millisecond, slog.New(slog.DiscardHandler))
+	eng = deploy.New(mgr, st, deploy.Config{TenantID: ten.ID, NewID: uuidV4, Poll: 10 * time.Millisecond, Sweep: 200 * time.Millisecond})
+	rem.SetDeployer(eng)
+	go eng.Run(wctx)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)
@@ -202,9 +213,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	roles.Custom = acc.CustomRoles
 	au := &auth{svc: idsvc, tenant: ten.ID, url: url}
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: au, Extra: extra,
-		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov,
+		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Directory: idsvc, Store: st, auth: au}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Deploy: eng, Directory: idsvc, Store: st, auth: au}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {

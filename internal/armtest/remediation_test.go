@@ -629,6 +629,8 @@ func TestRemediationBadInput(t *testing.T) {
 		set := s.sub() + "/providers/Microsoft.Authorization/policySetDefinitions/ml-fix"
 		s.put(t, set+pav, `{"properties":{"displayName":"ML fixes","policyDefinitions":[{"policyDefinitionReferenceId":"pna","policyDefinitionId":"`+pna+`"}]}}`, 201)
 		setAsg, _ := s.assignWithIdentity(t, s.sub(), "ml-fix", set, "")
+		// A build without a deployment engine.
+		s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID})
 		path := remediationPath(s.sub(), "bad")
 		for _, c := range []struct {
 			name, body, code, target, part string
@@ -745,6 +747,7 @@ func TestRemediationDeployIfNotExists(t *testing.T) {
 		asg, pid := s.assignWithIdentity(t, s.sub(), "diag", def, "")
 		s.waitNonCompliant(t, asg, 2)
 		// Without a deployment engine: refused.
+		s.Governor.NewRemediator(govern.RemediatorConfig{TenantID: s.TenantID})
 		wantError(t, "DeployIfNotExists without an engine", s.Do(t, "PUT", remediationPath(s.sub(), "diag")+iav, `{"properties":{"policyAssignmentId":"`+asg+`"}}`),
 			400, "DeployIfNotExistsRemediationNotAvailable", "properties.policyAssignmentId", "not available in this build")
 
@@ -845,5 +848,58 @@ func TestRemediationReplicas(t *testing.T) {
 				t.Errorf("%s not remediated", c)
 			}
 		}
+	})
+}
+
+// TestRemediationDeployIfNotExistsEngine: with the deployment engine (as
+// serve wires it), a DeployIfNotExists remediation deploys the
+// definition's template for each workspace without the related
+// datastore, as the assignment's identity: the deployments succeed, the
+// datastores exist, the records turn Compliant.
+func TestRemediationDeployIfNotExistsEngine(t *testing.T) {
+	const rule = `{"if":{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},
+		"then":{"effect":"deployIfNotExists","details":{"type":"Microsoft.MachineLearningServices/workspaces/datastores","name":"policyds",
+		"roleDefinitionIds":["/providers/microsoft.authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],
+		"deployment":{"properties":{"mode":"incremental","template":{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","contentVersion":"1.0.0.0",
+		"parameters":{"wsName":{"type":"string"}},
+		"resources":[{"type":"Microsoft.MachineLearningServices/workspaces/datastores","apiVersion":"2024-04-01","name":"[concat(parameters('wsName'), '/policyds')]",
+		"properties":{"datastoreType":"AzureBlob","description":"made by a remediation"}}]},
+		"parameters":{"wsName":{"value":"[field('name')]"}}}}}}}`
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws1, ws2 := s.mustWorkspace(t, "rg1", "ws1"), s.mustWorkspace(t, "rg2", "ws2")
+		def := s.define(t, "datastore-dine", "Indexed", rule, "")
+		asg, pid := s.assignWithIdentity(t, s.sub(), "ds", def, "")
+		s.assignRole(t, s.sub(), roleIDByName(t, s, "Contributor"), pid, "ServicePrincipal")
+		s.waitNonCompliant(t, asg, 2)
+		path := remediationPath(s.sub(), "ds")
+		s.put(t, path+iav, `{"properties":{"policyAssignmentId":"`+asg+`"}}`, 201)
+		props := s.waitRemediation(t, path, "Succeeded", "Complete", "Failed")
+		if props["provisioningState"] != "Succeeded" || summary(props) != "2/2/0" {
+			t.Fatalf("remediation: %v; deployments %v", props, s.deployments(t, path, 0))
+		}
+		for _, d := range s.deployments(t, path, 0) {
+			dep := fmt.Sprint(d["deploymentId"])
+			if d["status"] != "Succeeded" || !strings.Contains(dep, "/providers/Microsoft.Resources/deployments/PolicyDeployment_") {
+				t.Errorf("deployment record: %v", d)
+				continue
+			}
+			if g := s.Do(t, "GET", dep+"?api-version=2024-03-01", nil); g.Status != 200 || g.JSON()["properties"].(map[string]any)["provisioningState"] != "Succeeded" {
+				t.Errorf("the deployment %s: %d %s", dep, g.Status, g.Body)
+			}
+		}
+		for _, ws := range []string{ws1, ws2} {
+			if g := s.Do(t, "GET", ws+"/datastores/policyds"+av, nil); g.Status != 200 || !strings.Contains(string(g.Body), "made by a remediation") {
+				t.Errorf("%s: the datastore: %d %s", ws, g.Status, g.Body)
+			}
+		}
+		s.waitStatesFor(t, 10*time.Second, s.sub(), "&$filter="+urlq("policyAssignmentId eq '"+asg+"'"), "compliant after the deployments", func(recs []map[string]any) bool {
+			n := 0
+			for _, rec := range recs {
+				if rec["complianceState"] == "Compliant" {
+					n++
+				}
+			}
+			return len(recs) == 2 && n == 2
+		})
 	})
 }

@@ -21,6 +21,9 @@ var rules = []struct {
 	{"./policyres/...", []string{"github.com/mlgov/mlgov/policyres", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/policy", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog"}},
 	// The ARM template language: pure, on the expression language only.
 	{"./deploy/template/...", []string{"github.com/mlgov/mlgov/deploy/template", "github.com/mlgov/mlgov/policy/expr", "github.com/mlgov/mlgov/policy/value", "golang.org/x/text"}, []string{"net/http", "database/sql", "log/slog", "os/exec"}},
+	// The deployment engine writes through the resource manager and the
+	// store interfaces, never a driver or HTTP.
+	{"./deploy", []string{"github.com/mlgov/mlgov/deploy", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
 	// Services and the transport use the store interfaces, never a driver.
 	// (odata: the $filter of the resource lists, parsed as PolicyInsights'.)
 	{"./resources/...", []string{"github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
