@@ -4,7 +4,11 @@
 // system-assigned identity that is given Contributor there; an existing
 // workspace with public network access is NonCompliant; a remediation
 // created with the SDK runs to Succeeded, lists its deployment, the workspace
-// has publicNetworkAccess Disabled and its record turns Compliant.
+// has publicNetworkAccess Disabled and its record turns Compliant. Then
+// "Configure diagnostic settings for Azure Machine Learning Workspaces"
+// (DeployIfNotExists), its identity given Log Analytics Contributor: the
+// remediation runs the template deployment, the diagnostic setting exists
+// and the record turns Compliant.
 
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -36,6 +40,8 @@ import { simpleWorkspaceParameters } from "../lib/fixtures.mjs";
 
 const PNA_MODIFY = "a10ee784-7409-4941-b091-663697637c0f"; // Configure ... workspaces to disable public network access
 const CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+const DIAG_DINE = "f59276f0-5740-4aaf-821d-45d185aa210e"; // Configure diagnostic settings for ... Workspaces to Log Analytics
+const LOG_ANALYTICS_CONTRIBUTOR = "92aaf0da-9dab-42b6-94a3-d43ce8d16293";
 
 function clients() {
   const b = bootstrap();
@@ -75,6 +81,7 @@ describe("remediation (@azure/arm-policyinsights)", { timeout: TEST_TIMEOUT * 10
   });
   after(async () => {
     await policy.policyAssignments.delete(rgId(rg), "no-public-network").catch(() => {});
+    await policy.policyAssignments.delete(rgId(rg), "diagnostics").catch(() => {});
     await deleteResourceGroupQuietly(rg);
   });
 
@@ -136,5 +143,46 @@ describe("remediation (@azure/arm-policyinsights)", { timeout: TEST_TIMEOUT * 10
     );
     await insights.remediations.deleteAtResourceGroup(rg, "fix-pna");
     await assertRestError(insights.remediations.getAtResourceGroup(rg, "fix-pna"), 404);
+  });
+
+  test("a DeployIfNotExists remediation deploys the diagnostic setting", { timeout: TEST_TIMEOUT * 3 }, async (t) => {
+    if (!s.requires(t, "remediated")) return;
+    const la = `${rgId(rg)}/providers/Microsoft.OperationalInsights/workspaces/la1`;
+    const a = await policy.policyAssignments.create(rgId(rg), "diagnostics", {
+      policyDefinitionId: `/providers/Microsoft.Authorization/policyDefinitions/${DIAG_DINE}`,
+      parameters: { logAnalytics: { value: la } },
+      location: LOCATION,
+      identity: { type: "SystemAssigned" },
+    });
+    await authz.roleAssignments.create(rgId(rg), randomUUID(), {
+      roleDefinitionId: `/subscriptions/${b.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${LOG_ANALYTICS_CONTRIBUTOR}`,
+      principalId: a.identity.principalId,
+      principalType: "ServicePrincipal",
+    });
+    const diagStates = () => collect(insights.policyStates.listQueryResultsForResourceGroup("latest", b.subscriptionId, rg, {
+      queryOptions: { filter: `policyAssignmentId eq '${a.id}'` },
+    }));
+    await eventually("the NonCompliant record", async () =>
+      (await diagStates()).find((r) => sameId(r.resourceId, wsId) && r.complianceState === "NonCompliant"),
+    );
+    await insights.remediations.createOrUpdateAtResourceGroup(rg, "fix-diag", { policyAssignmentId: a.id });
+    const done = await eventually("the remediation's end", async () => {
+      const r = await insights.remediations.getAtResourceGroup(rg, "fix-diag");
+      return ["Succeeded", "Complete", "Failed", "Canceled"].includes(r.provisioningState) ? r : undefined;
+    }, 30000);
+    const deps = await collect(insights.remediations.listDeploymentsAtResourceGroup(rg, "fix-diag"));
+    assert.equal(done.provisioningState, "Succeeded", `remediation: ${JSON.stringify(done)} deployments: ${JSON.stringify(deps)}`);
+    assert.equal(deps.length, 1);
+    assert.match(deps[0].deploymentId, /\/providers\/Microsoft\.Resources\/deployments\/PolicyDeployment_/i);
+    // The diagnostic setting the template deployed, read as a generic resource.
+    const token = await credential().getToken(ARM_SCOPE);
+    const url = `${b.endpoint}${wsId}/providers/Microsoft.Insights/diagnosticSettings/MachineLearningServicesDiagnosticsLogsToWorkspace?api-version=2021-05-01-preview`;
+    const resp = await fetch(url, { headers: { Authorization: `Bearer ${token.token}` } });
+    assert.equal(resp.status, 200, await resp.clone().text());
+    const ds = await resp.json();
+    assert.ok(sameId(ds.properties.workspaceId, la), JSON.stringify(ds));
+    await eventually("the Compliant record", async () =>
+      (await diagStates()).find((r) => sameId(r.resourceId, wsId) && r.complianceState === "Compliant"),
+    );
   });
 });
