@@ -29,6 +29,8 @@ import (
 //
 // and take the median of the s/op figures (also reported as
 // resources/s); MLGOV_BENCH_REMEDIATION_N changes the number of computes.
+// Measured on the 2-core machine (Go 1.26, quiet): 4.98-5.61 s, median
+// 5.32 s over 5 runs, each in its own process.
 func BenchmarkRemediationModify10k(b *testing.B) {
 	def, ok := BuiltinID("DisableLocalAuth_Modify.json")
 	if !ok {
