@@ -32,6 +32,10 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// ReadOnly types are made by their resource provider alone (a key's
+	// versions, a deployment's operations): a PUT, PATCH or DELETE is
+	// refused with OperationNotSupported and this message.
+	ReadOnly string
 	// DeleteReturnsBody answers a delete with the resource deleted (200),
 	// as Azure does for policy assignments.
 	DeleteReturnsBody bool
