@@ -1,0 +1,284 @@
+package armtest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// checkPolicyRestrictions (Microsoft.PolicyInsights), as
+// @azure/arm-policyinsights 6.x sends it, on both backends; and mlgov's
+// what-if fields (docs/policy-what-if.md).
+
+const (
+	ruleAllowedLocations = `{"if":{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"not":{"field":"location","in":"[parameters('allowed')]"}}]},"then":{"effect":"deny"}}`
+	paramsAllowed        = `{"allowed":{"type":"Array"}}`
+	ruleTagModify        = `{"if":{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},"then":{"effect":"modify","details":{"roleDefinitionIds":["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],"operations":[{"operation":"addOrReplace","field":"tags['costCenter']","value":"ml-platform"}]}}}`
+	ruleTagAppend        = `{"if":{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"field":"tags['owner']","exists":false}]},"then":{"effect":"append","details":[{"field":"tags['owner']","value":"platform-team"}]}}`
+	ruleAuditPublic      = `{"if":{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"field":"Microsoft.MachineLearningServices/workspaces/publicNetworkAccess","notEquals":"Disabled"}]},"then":{"effect":"audit"}}`
+	ruleNeedsCompute     = `{"if":{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},"then":{"effect":"auditIfNotExists","details":{"type":"Microsoft.MachineLearningServices/workspaces/computes","existenceCondition":{"field":"Microsoft.MachineLearningServices/workspaces/computes/computeType","equals":"AmlCompute"}}}}`
+	ruleDeployCompute    = `{"if":{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},"then":{"effect":"deployIfNotExists","details":{"type":"Microsoft.MachineLearningServices/workspaces/computes","roleDefinitionIds":["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"],"existenceCondition":{"field":"name","equals":"cpu"},"deployment":{"properties":{"mode":"incremental","template":{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","contentVersion":"1.0.0.0","parameters":{"ws":{"type":"string"},"location":{"type":"string"}},"resources":[{"type":"Microsoft.MachineLearningServices/workspaces/computes","apiVersion":"2024-04-01","name":"[concat(parameters('ws'), '/cpu')]","location":"[parameters('location')]","properties":{"computeType":"AmlCompute"}}]},"parameters":{"ws":{"value":"[field('name')]"},"location":{"value":"[field('location')]"}}}}}}}`
+)
+
+// checkAt posts a CheckRestrictionsRequest at scope and returns the
+// answer (failing the test unless 200).
+func (s *Server) checkAt(t *testing.T, scope, body string) map[string]any {
+	t.Helper()
+	r := s.Do(t, "POST", scope+"/providers/Microsoft.PolicyInsights/checkPolicyRestrictions"+iav, body)
+	if r.Status != 200 {
+		t.Fatalf("checkPolicyRestrictions at %s: %d %s", scope, r.Status, r.Body)
+	}
+	return r.JSON()
+}
+
+// restrictionsOf returns the restrictions of field in an answer.
+func restrictionsOf(ans map[string]any, field string) []map[string]any {
+	var out []map[string]any
+	for _, f := range asSlice(ans["fieldRestrictions"]) {
+		fm, _ := f.(map[string]any)
+		if strings.EqualFold(fm["field"].(string), field) {
+			for _, r := range asSlice(fm["restrictions"]) {
+				out = append(out, r.(map[string]any))
+			}
+		}
+	}
+	return out
+}
+
+// evaluationsOf returns the policy evaluations of an assignment.
+func evaluationsOf(ans map[string]any, assignment string) []map[string]any {
+	cer, _ := ans["contentEvaluationResult"].(map[string]any)
+	var out []map[string]any
+	for _, e := range asSlice(cer["policyEvaluations"]) {
+		em := e.(map[string]any)
+		if info, _ := em["policyInfo"].(map[string]any); strings.EqualFold(info["policyAssignmentId"].(string), assignment) {
+			out = append(out, em)
+		}
+	}
+	return out
+}
+
+func effectOfEval(e map[string]any) string {
+	d, _ := e["effectDetails"].(map[string]any)
+	s, _ := d["policyEffect"].(string)
+	return s
+}
+
+func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestCheckPolicyRestrictionsDeny: an allowed-locations Deny restricts
+// the pending field location: the values it refuses among those given,
+// the values it requires when none are given; the content as given is
+// reported NonCompliant with its evaluated expressions; at subscription
+// scope without a resource group, the resource group's assignment is not
+// met.
+func TestCheckPolicyRestrictionsDeny(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		def := s.define(t, "allowed-locations", "Indexed", ruleAllowedLocations, paramsAllowed)
+		asg := s.assign(t, s.RG("rg1"), "locations", def, `"parameters":{"allowed":{"value":["eastus","westus2"]}},"nonComplianceMessages":[{"message":"Only eastus and westus2."}]`)
+		ws := `{"type":"Microsoft.MachineLearningServices/workspaces","name":"ws1"}`
+
+		ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":`+ws+`,"apiVersion":"2024-04-01"},"pendingFields":[{"field":"location","values":["eastus","westeurope","westus2","northeurope"]}]}`)
+		rs := restrictionsOf(ans, "location")
+		if len(rs) != 1 || rs[0]["result"] != "Deny" || jsonOf(rs[0]["values"]) != `["westeurope","northeurope"]` || rs[0]["policyEffect"] != "Deny" ||
+			rs[0]["reason"] != "Only eastus and westus2." || !strings.EqualFold(rs[0]["policy"].(map[string]any)["policyAssignmentId"].(string), asg) ||
+			rs[0]["policy"].(map[string]any)["policyDefinitionId"] != def {
+			t.Errorf("location restrictions with values: %s", jsonOf(ans["fieldRestrictions"]))
+		}
+
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":`+ws+`},"pendingFields":[{"field":"location"}]}`)
+		rs = restrictionsOf(ans, "location")
+		if len(rs) != 1 || rs[0]["result"] != "Required" || jsonOf(rs[0]["values"]) != `["eastus","westus2"]` {
+			t.Errorf("location restrictions without values: %s", jsonOf(ans["fieldRestrictions"]))
+		}
+		if n := len(restrictionsOf(ans, "name")); n != 0 {
+			t.Errorf("name is not restricted: %d", n)
+		}
+
+		// The content: westeurope is denied, eastus passes.
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"ws1","location":"westeurope"}}}`)
+		ev := evaluationsOf(ans, asg)
+		if len(ev) != 1 || ev[0]["evaluationResult"] != "NonCompliant" || effectOfEval(ev[0]) != "Deny" ||
+			!strings.Contains(jsonOf(ev[0]["evaluationDetails"]), `"expression":"location","expressionKind":"Field"`) {
+			t.Errorf("content evaluation (westeurope): %s", jsonOf(ans["contentEvaluationResult"]))
+		}
+		if len(asSlice(ans["fieldRestrictions"])) != 0 {
+			t.Errorf("no pending fields, no restrictions: %s", jsonOf(ans["fieldRestrictions"]))
+		}
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"ws1","location":"eastus"}}}`)
+		if ev := evaluationsOf(ans, asg); len(ev) != 0 {
+			t.Errorf("content evaluation (eastus): %s", jsonOf(ev))
+		}
+		// resourceDetails.scope places the resource in rg1 from the
+		// subscription; without it the assignment of rg1 is not met.
+		ans = s.checkAt(t, s.sub(), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","location":"westeurope"},"scope":"`+s.RG("rg1")+`"}}`)
+		if ev := evaluationsOf(ans, asg); len(ev) != 1 {
+			t.Errorf("subscription scope with resourceDetails.scope: %s", jsonOf(ans))
+		}
+		ans = s.checkAt(t, s.sub(), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","location":"westeurope"}}}`)
+		if ev := evaluationsOf(ans, asg); len(ev) != 0 {
+			t.Errorf("subscription scope: %s", jsonOf(ans))
+		}
+	})
+}
+
+// TestCheckPolicyRestrictionsEffects: Modify and Append make the tags
+// they set Required with their defaultValue, Audit is reported with
+// includeAuditEffect only, and with mlgov.whatIf every effect is
+// reported: the changes with before and after, the content as stored,
+// AuditIfNotExists and DeployIfNotExists with their existence check
+// against the stored computes and the deployment with its evaluated
+// parameters.
+func TestCheckPolicyRestrictionsEffects(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws1 := s.mustWorkspace(t, "rg1", "ws1")
+		s.put(t, ws1+"/computes/cpu"+av, computeBody, 201)
+		mod := s.assign(t, s.sub(), "tag-cost", s.define(t, "tag-cost", "Indexed", ruleTagModify, ""), `"location":"eastus","identity":{"type":"SystemAssigned"}`)
+		app := s.assign(t, s.sub(), "tag-owner", s.define(t, "tag-owner", "Indexed", ruleTagAppend, ""), "")
+		aud := s.assign(t, s.sub(), "audit-public", s.define(t, "audit-public", "Indexed", ruleAuditPublic, ""), "")
+		aine := s.assign(t, s.sub(), "needs-compute", s.define(t, "needs-compute", "Indexed", ruleNeedsCompute, ""), "")
+		dine := s.assign(t, s.sub(), "deploy-cpu", s.define(t, "deploy-cpu", "Indexed", ruleDeployCompute, ""), `"location":"eastus","identity":{"type":"SystemAssigned"}`)
+
+		content := func(name string) string {
+			return `{"type":"Microsoft.MachineLearningServices/workspaces","name":"` + name + `","location":"eastus","tags":{"env":"dev"},"properties":{"publicNetworkAccess":"Enabled"}}`
+		}
+		ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":`+content("ws1")+`,"apiVersion":"2024-04-01"},"pendingFields":[{"field":"tags"}]}`)
+		if rs := restrictionsOf(ans, "tags.costCenter"); len(rs) != 1 || rs[0]["result"] != "Required" || rs[0]["defaultValue"] != "ml-platform" || rs[0]["policyEffect"] != "Modify" {
+			t.Errorf("tags.costCenter: %s", jsonOf(ans["fieldRestrictions"]))
+		}
+		if rs := restrictionsOf(ans, "tags.owner"); len(rs) != 1 || rs[0]["result"] != "Required" || rs[0]["defaultValue"] != "platform-team" || rs[0]["policyEffect"] != "Append" {
+			t.Errorf("tags.owner: %s", jsonOf(ans["fieldRestrictions"]))
+		}
+		for _, a := range []string{mod, app, aud, aine, dine} {
+			if ev := evaluationsOf(ans, a); len(ev) != 0 {
+				t.Errorf("without includeAuditEffect or mlgov.whatIf, %s is not reported: %s", a, jsonOf(ev))
+			}
+		}
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":`+content("ws1")+`,"apiVersion":"2024-04-01"},"includeAuditEffect":true}`)
+		if ev := evaluationsOf(ans, aud); len(ev) != 1 || effectOfEval(ev[0]) != "Audit" || ev[0]["evaluationResult"] != "NonCompliant" {
+			t.Errorf("includeAuditEffect: %s", jsonOf(ans))
+		}
+
+		// mlgov.whatIf: ws1 has its compute cpu, ws9 has none.
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":`+content("ws1")+`,"apiVersion":"2024-04-01"},"mlgov.whatIf":true}`)
+		ev := evaluationsOf(ans, mod)
+		if len(ev) != 1 || effectOfEval(ev[0]) != "Modify" ||
+			!strings.Contains(jsonOf(ev[0]["effectDetails"]), `"mlgov.changes":[{"after":"ml-platform","before":null,"field":"tags['costCenter']","operation":"addOrReplace","path":"tags.costCenter"}]`) {
+			t.Errorf("Modify: %s", jsonOf(ev))
+		}
+		if ev := evaluationsOf(ans, app); len(ev) != 1 || effectOfEval(ev[0]) != "Append" || !strings.Contains(jsonOf(ev[0]), `"after":"platform-team"`) {
+			t.Errorf("Append: %s", jsonOf(ev))
+		}
+		rc := jsonOf(ans["mlgov.resourceContent"])
+		if !strings.Contains(rc, `"costCenter":"ml-platform"`) || !strings.Contains(rc, `"owner":"platform-team"`) || !strings.Contains(rc, `"env":"dev"`) {
+			t.Errorf("mlgov.resourceContent: %s", rc)
+		}
+		ev = evaluationsOf(ans, aine)
+		if len(ev) != 1 || ev[0]["evaluationResult"] != "Compliant" || effectOfEval(ev[0]) != "AuditIfNotExists" {
+			t.Fatalf("AuditIfNotExists for ws1: %s", jsonOf(ev))
+		}
+		ex, _ := ev[0]["effectDetails"].(map[string]any)["mlgov.existence"].(map[string]any)
+		if ex["exists"] != true || !strings.EqualFold(jsonOf(ex["evaluatedResourceIds"]), jsonOf([]string{ws1 + "/computes/cpu"})) {
+			t.Errorf("existence for ws1: %s", jsonOf(ex))
+		}
+		if ev := evaluationsOf(ans, dine); len(ev) != 1 || ev[0]["evaluationResult"] != "Compliant" || ev[0]["effectDetails"].(map[string]any)["mlgov.deployment"] != nil {
+			t.Errorf("DeployIfNotExists for ws1: %s", jsonOf(ev))
+		}
+
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":`+content("ws9")+`,"apiVersion":"2024-04-01"},"mlgov.whatIf":true}`)
+		ev = evaluationsOf(ans, aine)
+		if len(ev) != 1 || ev[0]["evaluationResult"] != "NonCompliant" || !strings.Contains(jsonOf(ev[0]), `"exists":false`) ||
+			!strings.Contains(jsonOf(ev[0]), `"ifNotExistsDetails":{"totalResources":0}`) {
+			t.Errorf("AuditIfNotExists for ws9: %s", jsonOf(ev))
+		}
+		ev = evaluationsOf(ans, dine)
+		if len(ev) != 1 || ev[0]["evaluationResult"] != "NonCompliant" || effectOfEval(ev[0]) != "DeployIfNotExists" {
+			t.Fatalf("DeployIfNotExists for ws9: %s", jsonOf(ev))
+		}
+		dep := jsonOf(ev[0]["effectDetails"].(map[string]any)["mlgov.deployment"])
+		if !strings.Contains(dep, `"parameters":{"location":{"value":"eastus"},"ws":{"value":"ws9"}}`) && !strings.Contains(dep, `"parameters":{"ws":{"value":"ws9"},"location":{"value":"eastus"}}`) ||
+			!strings.Contains(dep, `"deploymentScope":"ResourceGroup"`) || !strings.Contains(dep, `"template":{`) {
+			t.Errorf("the deployment DeployIfNotExists would run: %s", dep)
+		}
+		if ev := evaluationsOf(ans, aud); len(ev) != 1 {
+			t.Errorf("mlgov.whatIf reports Audit: %s", jsonOf(ev))
+		}
+		// Nothing was written.
+		if r := s.Do(t, "GET", wsPath(s, "rg1", "ws9")+av, nil); r.Status != 404 {
+			t.Errorf("ws9 was written: %d", r.Status)
+		}
+	})
+}
+
+// TestCheckPolicyRestrictionsScopes: what a write would not meet is not
+// reported: an assignment with enforcementMode DoNotEnforce, a
+// resource group in notScopes, an exempt resource group.
+func TestCheckPolicyRestrictionsScopes(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		for _, rg := range []string{"rg1", "rg2", "rg3"} {
+			mustCreateRG(t, s, rg)
+		}
+		def := s.define(t, "allowed-locations", "Indexed", ruleAllowedLocations, paramsAllowed)
+		params := `"parameters":{"allowed":{"value":["eastus"]}}`
+		asg := s.assign(t, s.sub(), "locations", def, params+`,"notScopes":["`+s.RG("rg2")+`"]`)
+		s.put(t, s.RG("rg3")+"/providers/Microsoft.Authorization/policyExemptions/waive"+pav,
+			`{"properties":{"policyAssignmentId":"`+asg+`","exemptionCategory":"Waiver"}}`, 201)
+		body := `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"w","location":"westeurope"}},"pendingFields":[{"field":"location","values":["eastus","westeurope"]}]}`
+		if ev := evaluationsOf(s.checkAt(t, s.RG("rg1"), body), asg); len(ev) != 1 {
+			t.Fatalf("rg1: %v", ev)
+		}
+		for _, rg := range []string{"rg2", "rg3"} {
+			ans := s.checkAt(t, s.RG(rg), body)
+			if ev := evaluationsOf(ans, asg); len(ev) != 0 || len(restrictionsOf(ans, "location")) != 0 {
+				t.Errorf("%s (notScopes, exemption): %s", rg, jsonOf(ans))
+			}
+		}
+		s.put(t, asg+pav, `{"properties":{"policyDefinitionId":"`+def+`",`+params+`,"enforcementMode":"DoNotEnforce"}}`, 201)
+		if ans := s.checkAt(t, s.RG("rg1"), body); len(evaluationsOf(ans, asg)) != 0 || len(restrictionsOf(ans, "location")) != 0 {
+			t.Errorf("DoNotEnforce: %s", jsonOf(ans))
+		}
+	})
+}
+
+// TestCheckPolicyRestrictionsBadRequests: refused with 400 (405 for
+// another method) and an ARM error naming the bad property.
+func TestCheckPolicyRestrictionsBadRequests(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		path := s.RG("rg1") + "/providers/Microsoft.PolicyInsights/checkPolicyRestrictions"
+		ws := `{"type":"Microsoft.MachineLearningServices/workspaces","name":"w"}`
+		for _, c := range []struct{ name, body, target, msg string }{
+			{"empty", ``, "resourceDetails", "empty"},
+			{"not JSON", `{"resourceDetails":`, "", "not valid JSON"},
+			{"no resourceDetails", `{"pendingFields":[]}`, "resourceDetails", "required"},
+			{"no resourceContent", `{"resourceDetails":{"apiVersion":"2024-04-01"}}`, "resourceDetails.resourceContent", "required"},
+			{"content not an object", `{"resourceDetails":{"resourceContent":[1]}}`, "resourceDetails.resourceContent", "object"},
+			{"no type", `{"resourceDetails":{"resourceContent":{"name":"w"}}}`, "resourceDetails.resourceContent.type", "resource type"},
+			{"unknown property", `{"resourceDetails":{"resourceContent":` + ws + `},"resourceDetail":{}}`, "resourceDetail", "not part of"},
+			{"pending field operation", `{"resourceDetails":{"resourceContent":` + ws + `},"pendingFields":[{"field":"location","operation":"audit"}]}`, "pendingFields[0].operation", "not part of a PendingField"},
+			{"pending field without field", `{"resourceDetails":{"resourceContent":` + ws + `},"pendingFields":[{"values":["a"]}]}`, "pendingFields[0].field", "required"},
+			{"pending values not strings", `{"resourceDetails":{"resourceContent":` + ws + `},"pendingFields":[{"field":"location","values":[1]}]}`, "pendingFields[0].values[0]", "string"},
+			{"includeAuditEffect not a boolean", `{"resourceDetails":{"resourceContent":` + ws + `},"includeAuditEffect":"yes"}`, "includeAuditEffect", "boolean"},
+			{"scope elsewhere", `{"resourceDetails":{"resourceContent":` + ws + `,"scope":"/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/x"}}`, "resourceDetails.scope", "not under"},
+			{"unknown alias with values", `{"resourceDetails":{"resourceContent":` + ws + `},"pendingFields":[{"field":"Microsoft.MachineLearningServices/workspaces/noSuchThing","values":["a"]}]}`, "pendingFields[0].field", "cannot be given values"},
+		} {
+			r := s.Do(t, "POST", path+iav, c.body)
+			if r.Status != 400 || r.ErrorCode() != "InvalidCheckRestrictionsRequest" || !strings.Contains(r.ErrorMessage(), c.msg) {
+				t.Errorf("%s: %d %s", c.name, r.Status, r.Body)
+				continue
+			}
+			var e struct{ Error struct{ Target string } }
+			json.Unmarshal(r.Body, &e)
+			if e.Error.Target != c.target {
+				t.Errorf("%s: target %q, want %q", c.name, e.Error.Target, c.target)
+			}
+		}
+		if r := s.Do(t, "POST", path, `{"resourceDetails":{"resourceContent":`+ws+`}}`); r.Status != 400 || r.ErrorCode() != "MissingApiVersionParameter" {
+			t.Errorf("no api-version: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "GET", path+iav, nil); r.Status != 405 || r.ErrorCode() != "MethodNotAllowed" {
+			t.Errorf("GET: %d %s", r.Status, r.Body)
+		}
+	})
+}
