@@ -416,7 +416,7 @@ func (g *Governor) restrictions(ctx context.Context, s *snapshot, req *restricti
 		}
 		if res != nil && res.Err != nil {
 			pe.EvaluationDetails.Reason = fmt.Sprintf("The policy could not be evaluated: %v", res.Err)
-		} else if h.m != nil {
+		} else if h.m != nil && result == NonCompliant {
 			pe.EvaluationDetails.Reason = h.as.a.Message(h.m.refID)
 		}
 		if h.m == nil {
@@ -446,6 +446,8 @@ func (g *Governor) restrictions(ctx context.Context, s *snapshot, req *restricti
 			add(h, Error, effectName(h), &res)
 		case res.Effect == policy.Append || res.Effect == policy.Modify:
 			muts = append(muts, &hit{as: as, m: m, res: res})
+		case req.whatIf && m.static && res.Applicable && !res.Matched:
+			add(&hit{as: as, m: m, res: res}, Compliant, m.effect.String(), nil)
 		}
 	}, func(as *assigned) {
 		add(&hit{as: as}, Error, "Deny", nil)
@@ -535,6 +537,9 @@ func (g *Governor) restrictions(ctx context.Context, s *snapshot, req *restricti
 				d := deploymentOf(x.Details)
 				pe.EffectDetails.Deployment = &d
 			}
+		case req.whatIf && res.Applicable && !res.Matched && eff != policy.Disabled && eff != policy.None:
+			// Applies to the resource, its condition false: no effect.
+			add(h, Compliant, eff.String(), nil)
 		}
 	}, func(*assigned) {}) // reported in pass 1
 	sub2.Close()
