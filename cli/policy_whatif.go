@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlgov/mlgov/policy/value"
 )
 
 // ExitWhatIfDenied is the exit status of mlgov policy what-if when the
@@ -21,89 +23,11 @@ import (
 // or a policy that cannot be evaluated).
 const ExitWhatIfDenied = 3
 
-// whatIfAnswer is the part of a CheckRestrictionsResult the report shows.
-type whatIfAnswer struct {
-	FieldRestrictions []struct {
-		Field        string `json:"field"`
-		Restrictions []struct {
-			Result       string   `json:"result"`
-			DefaultValue string   `json:"defaultValue"`
-			Values       []string `json:"values"`
-			PolicyEffect string   `json:"policyEffect"`
-			Reason       string   `json:"reason"`
-			Policy       struct {
-				PolicyAssignmentID string `json:"policyAssignmentId"`
-			} `json:"policy"`
-		} `json:"restrictions"`
-	} `json:"fieldRestrictions"`
-	ContentEvaluationResult struct {
-		PolicyEvaluations []whatIfEvaluation `json:"policyEvaluations"`
-	} `json:"contentEvaluationResult"`
-	ResourceContent json.RawMessage `json:"mlgov.resourceContent"`
-	ResourceID      string          `json:"mlgov.resourceId"`
-}
-
-type whatIfEvaluation struct {
-	PolicyInfo struct {
-		PolicyDefinitionID          string `json:"policyDefinitionId"`
-		PolicySetDefinitionID       string `json:"policySetDefinitionId"`
-		PolicyDefinitionReferenceID string `json:"policyDefinitionReferenceId"`
-		PolicyAssignmentID          string `json:"policyAssignmentId"`
-	} `json:"policyInfo"`
-	EvaluationResult  string `json:"evaluationResult"`
-	EvaluationDetails struct {
-		EvaluatedExpressions []struct {
-			Result          string          `json:"result"`
-			ExpressionKind  string          `json:"expressionKind"`
-			Expression      string          `json:"expression"`
-			ExpressionValue json.RawMessage `json:"expressionValue"`
-			TargetValue     json.RawMessage `json:"targetValue"`
-			Operator        string          `json:"operator"`
-		} `json:"evaluatedExpressions"`
-		Reason string `json:"reason"`
-	} `json:"evaluationDetails"`
-	EffectDetails struct {
-		PolicyEffect string `json:"policyEffect"`
-		Changes      []struct {
-			Operation string          `json:"operation"`
-			Field     string          `json:"field"`
-			Path      string          `json:"path"`
-			Before    json.RawMessage `json:"before"`
-			After     json.RawMessage `json:"after"`
-		} `json:"mlgov.changes"`
-		Conflicts []struct {
-			Operation string `json:"operation"`
-			Field     string `json:"field"`
-			Reason    string `json:"reason"`
-		} `json:"mlgov.conflicts"`
-		Skipped []struct {
-			Operation string `json:"operation"`
-			Field     string `json:"field"`
-			Reason    string `json:"reason"`
-		} `json:"mlgov.skipped"`
-		Existence *struct {
-			Type           string   `json:"type"`
-			Name           string   `json:"name"`
-			ResourceGroup  string   `json:"resourceGroupName"`
-			ExistenceScope string   `json:"existenceScope"`
-			Exists         bool     `json:"exists"`
-			TotalResources int      `json:"totalResources"`
-			Evaluated      []string `json:"evaluatedResourceIds"`
-			Matched        string   `json:"matchedResourceId"`
-		} `json:"mlgov.existence"`
-		Deployment *struct {
-			DeploymentScope   string          `json:"deploymentScope"`
-			ResourceGroupName string          `json:"resourceGroupName"`
-			Deployment        json.RawMessage `json:"deployment"`
-		} `json:"mlgov.deployment"`
-	} `json:"effectDetails"`
-	AssignmentName        string `json:"mlgov.policyAssignmentName"`
-	DefinitionDisplayName string `json:"mlgov.policyDefinitionDisplayName"`
-}
-
-// refuses reports whether the evaluation would refuse the write.
-func (e *whatIfEvaluation) refuses() bool {
-	return e.EvaluationResult == "Error" || e.EvaluationResult == "NonCompliant" && strings.EqualFold(e.EffectDetails.PolicyEffect, "Deny")
+// refuses reports whether a policy evaluation of the answer would refuse
+// the write.
+func refuses(ev value.Value) bool {
+	r := ev.Field("evaluationResult").Str()
+	return r == "Error" || r == "NonCompliant" && strings.EqualFold(ev.Field("effectDetails").Field("policyEffect").Str(), "Deny")
 }
 
 func newWhatIfCmd(e *env) *cobra.Command {
@@ -171,19 +95,20 @@ conflict under conflictEffect deny, or a policy that cannot be evaluated); 1 on 
 		if err != nil {
 			return err
 		}
-		var ans whatIfAnswer
-		if err := json.Unmarshal(b, &ans); err != nil {
-			return fmt.Errorf("the server's answer is not a CheckRestrictionsResult: %w", err)
+		ans, err := value.Parse(b)
+		evals := ans.Field("contentEvaluationResult").Field("policyEvaluations")
+		if err != nil || evals.Kind() != value.Array {
+			return fmt.Errorf("the server's answer is not a CheckRestrictionsResult: %.200s", b)
 		}
-		for i := range ans.ContentEvaluationResult.PolicyEvaluations {
-			if ans.ContentEvaluationResult.PolicyEvaluations[i].refuses() {
+		for _, ev := range evals.Elems() {
+			if refuses(ev) {
 				denied = true
 			}
 		}
 		if conn.output == "json" {
 			return printer{w: e.stdout, output: "json"}.one(b)
 		}
-		return whatIfReport(e.stdout, typ, at, apiVersion, &ans)
+		return whatIfReport(e.stdout, typ, at, apiVersion, ans)
 	})
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := run(cmd, args); err != nil {
@@ -202,10 +127,10 @@ conflict under conflictEffect deny, or a policy that cannot be evaluated); 1 on 
 	return c
 }
 
-// whatIfReport writes the human-readable report.
-func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans *whatIfAnswer) error {
+// whatIfReport writes the human-readable report of an answer.
+func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans value.Value) error {
 	var b bytes.Buffer
-	id := ans.ResourceID
+	id := ans.Field("mlgov.resourceId").Str()
 	if id == "" {
 		id = typ + " at " + scope
 	}
@@ -213,140 +138,132 @@ func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans *whatIfAnswer)
 	if apiVersion != "" {
 		fmt.Fprintf(&b, "api-version: %s\n", apiVersion)
 	}
-	evals := ans.ContentEvaluationResult.PolicyEvaluations
+	evals := ans.Field("contentEvaluationResult").Field("policyEvaluations").Elems()
+	evals = append([]value.Value(nil), evals...)
 	order := map[string]int{"deny": 0, "modify": 1, "append": 2, "audit": 3, "auditifnotexists": 4, "deployifnotexists": 5}
+	rank := func(ev value.Value) int {
+		if o, ok := order[strings.ToLower(ev.Field("effectDetails").Field("policyEffect").Str())]; ok {
+			return o
+		}
+		return 9
+	}
+	quietOf := func(ev value.Value) bool { return ev.Field("evaluationResult").Str() == "Compliant" }
 	sort.SliceStable(evals, func(i, j int) bool {
-		a, c := &evals[i], &evals[j]
-		if (a.EvaluationResult == "Compliant") != (c.EvaluationResult == "Compliant") {
-			return c.EvaluationResult == "Compliant"
+		if quietOf(evals[i]) != quietOf(evals[j]) {
+			return quietOf(evals[j])
 		}
-		oa, ok1 := order[strings.ToLower(a.EffectDetails.PolicyEffect)]
-		oc, ok2 := order[strings.ToLower(c.EffectDetails.PolicyEffect)]
-		if !ok1 {
-			oa = 9
-		}
-		if !ok2 {
-			oc = 9
-		}
-		return oa < oc
+		return rank(evals[i]) < rank(evals[j])
 	})
 	var refusing, changing, quiet int
 	fmt.Fprintf(&b, "%d policy evaluations\n", len(evals))
-	for i := range evals {
-		ev := &evals[i]
-		eff := ev.EffectDetails.PolicyEffect
-		if ev.EvaluationResult == "Compliant" && ev.EffectDetails.Existence == nil {
+	for _, ev := range evals {
+		ed := ev.Field("effectDetails")
+		eff := ed.Field("policyEffect").Str()
+		ex := ed.Field("mlgov.existence")
+		if quietOf(ev) && ex.IsUndefined() {
 			quiet++
 			continue
 		}
-		name := ev.AssignmentName
+		info := ev.Field("policyInfo")
+		name := ev.Field("mlgov.policyAssignmentName").Str()
 		if name == "" {
-			name = shortResourceID(ev.PolicyInfo.PolicyAssignmentID)
+			name = shortResourceID(info.Field("policyAssignmentId").Str())
 		}
-		title := ev.DefinitionDisplayName
-		if ev.PolicyInfo.PolicyDefinitionReferenceID != "" {
-			title += " [" + ev.PolicyInfo.PolicyDefinitionReferenceID + "]"
+		title := ev.Field("mlgov.policyDefinitionDisplayName").Str()
+		if ref := info.Field("policyDefinitionReferenceId").Str(); ref != "" {
+			title += " [" + ref + "]"
 		}
-		fmt.Fprintf(&b, "\n%s  %s  %s: %s\n", strings.ToUpper(eff), ev.EvaluationResult, name, title)
-		fmt.Fprintf(&b, "  assignment: %s\n", ev.PolicyInfo.PolicyAssignmentID)
-		if ev.refuses() {
+		fmt.Fprintf(&b, "\n%s  %s  %s: %s\n", strings.ToUpper(eff), ev.Field("evaluationResult").Str(), name, title)
+		fmt.Fprintf(&b, "  assignment: %s\n", info.Field("policyAssignmentId").Str())
+		if refuses(ev) {
 			refusing++
 		}
-		if r := ev.EvaluationDetails.Reason; r != "" {
+		if r := ev.Field("evaluationDetails").Field("reason").Str(); r != "" {
 			fmt.Fprintf(&b, "  reason: %s\n", r)
 		}
-		for _, ch := range ev.EffectDetails.Changes {
+		for _, ch := range ed.Field("mlgov.changes").Elems() {
 			changing++
-			fmt.Fprintf(&b, "  %s %s (%s): %s -> %s\n", ch.Operation, ch.Field, ch.Path, shown(ch.Before), shown(ch.After))
+			fmt.Fprintf(&b, "  %s %s (%s): %s -> %s\n", ch.Field("operation").Str(), ch.Field("field").Str(), ch.Field("path").Str(), shown(ch.Field("before")), shown(ch.Field("after")))
 		}
-		for _, cf := range ev.EffectDetails.Conflicts {
-			fmt.Fprintf(&b, "  conflict: %s %s: %s\n", cf.Operation, cf.Field, cf.Reason)
+		for _, cf := range ed.Field("mlgov.conflicts").Elems() {
+			fmt.Fprintf(&b, "  conflict: %s %s: %s\n", cf.Field("operation").Str(), cf.Field("field").Str(), cf.Field("reason").Str())
 		}
-		for _, sk := range ev.EffectDetails.Skipped {
-			fmt.Fprintf(&b, "  skipped: %s %s: %s\n", sk.Operation, sk.Field, sk.Reason)
+		for _, sk := range ed.Field("mlgov.skipped").Elems() {
+			fmt.Fprintf(&b, "  skipped: %s %s: %s\n", sk.Field("operation").Str(), sk.Field("field").Str(), sk.Field("reason").Str())
 		}
-		if x := ev.EffectDetails.Existence; x != nil {
-			what := x.Type
-			if x.Name != "" {
-				what += " named " + x.Name
+		if !ex.IsUndefined() {
+			what := ex.Field("type").Str()
+			if n := ex.Field("name").Str(); n != "" {
+				what += " named " + n
 			}
 			where := "in the resource group"
-			if x.ExistenceScope == "Subscription" {
+			if ex.Field("existenceScope").Str() == "Subscription" {
 				where = "in the subscription"
 			}
-			if x.ResourceGroup != "" {
-				where = "in resource group " + x.ResourceGroup
+			if g := ex.Field("resourceGroupName").Str(); g != "" {
+				where = "in resource group " + g
 			}
-			fmt.Fprintf(&b, "  existence check: %s %s: %d examined\n", what, where, x.TotalResources)
-			for _, r := range x.Evaluated {
+			exists := ex.Field("exists").Bool()
+			fmt.Fprintf(&b, "  existence check: %s %s: %s examined\n", what, where, ex.Field("totalResources").JSON())
+			evaluated := ex.Field("evaluatedResourceIds").Elems()
+			for _, r := range evaluated {
 				mark := "does not satisfy the existence condition"
-				if strings.EqualFold(r, x.Matched) || x.Exists && len(x.Evaluated) == 1 {
+				if strings.EqualFold(r.Str(), ex.Field("matchedResourceId").Str()) || exists && len(evaluated) == 1 {
 					mark = "satisfies the existence condition"
 				}
-				fmt.Fprintf(&b, "    %s: %s\n", r, mark)
+				fmt.Fprintf(&b, "    %s: %s\n", r.Str(), mark)
 			}
-			if x.Exists {
+			switch {
+			case exists:
 				fmt.Fprintf(&b, "  -> a related resource exists: no %s\n", strings.ToLower(eff))
-			} else if strings.EqualFold(eff, "DeployIfNotExists") {
+			case strings.EqualFold(eff, "DeployIfNotExists"):
 				fmt.Fprintf(&b, "  -> no related resource: the deployment below would run\n")
-			} else {
+			default:
 				fmt.Fprintf(&b, "  -> no related resource: the resource would be NonCompliant\n")
 			}
 		}
-		if d := ev.EffectDetails.Deployment; d != nil {
-			where := d.DeploymentScope
-			if d.ResourceGroupName != "" {
-				where += " " + d.ResourceGroupName
+		if d := ed.Field("mlgov.deployment"); !d.IsUndefined() {
+			where := d.Field("deploymentScope").Str()
+			if g := d.Field("resourceGroupName").Str(); g != "" {
+				where += " " + g
 			}
 			fmt.Fprintf(&b, "  deployment (%s):\n", where)
-			var dep struct {
-				Properties struct {
-					Mode       string                     `json:"mode"`
-					Template   json.RawMessage            `json:"template"`
-					Parameters map[string]json.RawMessage `json:"parameters"`
-				} `json:"properties"`
+			props := d.Field("deployment").Field("properties")
+			if m := props.Field("mode").Str(); m != "" {
+				fmt.Fprintf(&b, "    mode: %s\n", m)
 			}
-			json.Unmarshal(d.Deployment, &dep)
-			if dep.Properties.Mode != "" {
-				fmt.Fprintf(&b, "    mode: %s\n", dep.Properties.Mode)
+			params := props.Field("parameters").Members()
+			sort.Slice(params, func(i, j int) bool { return params[i].Key < params[j].Key })
+			for _, p := range params {
+				fmt.Fprintf(&b, "    parameter %s = %s\n", p.Key, shown(p.Value.Field("value")))
 			}
-			names := make([]string, 0, len(dep.Properties.Parameters))
-			for k := range dep.Properties.Parameters {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, k := range names {
-				var p struct {
-					Value json.RawMessage `json:"value"`
+			if t := props.Field("template"); !t.IsUndefined() {
+				var tmpl bytes.Buffer
+				if json.Indent(&tmpl, []byte(t.JSON()), "    ", "  ") == nil {
+					fmt.Fprintf(&b, "    template: %s\n", tmpl.String())
 				}
-				json.Unmarshal(dep.Properties.Parameters[k], &p)
-				fmt.Fprintf(&b, "    parameter %s = %s\n", k, shown(p.Value))
-			}
-			var tmpl bytes.Buffer
-			if len(dep.Properties.Template) > 0 && json.Indent(&tmpl, dep.Properties.Template, "    ", "  ") == nil {
-				fmt.Fprintf(&b, "    template: %s\n", tmpl.String())
 			}
 		}
-		if exprs := ev.EvaluationDetails.EvaluatedExpressions; len(exprs) > 0 {
+		if exprs := ev.Field("evaluationDetails").Field("evaluatedExpressions").Elems(); len(exprs) > 0 {
 			fmt.Fprintf(&b, "  evaluated:\n")
 			for _, x := range exprs {
-				fmt.Fprintf(&b, "    %-5s %s %s %s %s (value %s)\n", x.Result, x.ExpressionKind, x.Expression, x.Operator, shown(x.TargetValue), shown(x.ExpressionValue))
+				fmt.Fprintf(&b, "    %-5s %s %s %s %s (value %s)\n", x.Field("result").Str(), x.Field("expressionKind").Str(), x.Field("expression").Str(),
+					x.Field("operator").Str(), shown(x.Field("targetValue")), shown(x.Field("expressionValue")))
 			}
 		}
 	}
 	if quiet > 0 {
 		fmt.Fprintf(&b, "\n%d more evaluated with no effect (their conditions are false)\n", quiet)
 	}
-	if len(ans.ResourceContent) > 0 && changing > 0 {
-		var rc bytes.Buffer
-		if json.Indent(&rc, ans.ResourceContent, "  ", "  ") == nil {
-			fmt.Fprintf(&b, "\nThe resource as it would be stored:\n  %s\n", rc.String())
+	if rc := ans.Field("mlgov.resourceContent"); !rc.IsUndefined() && changing > 0 {
+		var out bytes.Buffer
+		if json.Indent(&out, []byte(rc.JSON()), "  ", "  ") == nil {
+			fmt.Fprintf(&b, "\nThe resource as it would be stored:\n  %s\n", out.String())
 		}
 	}
-	switch {
-	case refusing > 0:
+	if refusing > 0 {
 		fmt.Fprintf(&b, "\nResult: the write would be REFUSED by %d policy evaluation(s) (exit status %d)\n", refusing, ExitWhatIfDenied)
-	default:
+	} else {
 		fmt.Fprintf(&b, "\nResult: the write would be allowed (%d change(s) by Modify/Append)\n", changing)
 	}
 	_, err := w.Write(b.Bytes())
@@ -354,9 +271,9 @@ func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans *whatIfAnswer)
 }
 
 // shown is a JSON value for the report ("(absent)" for none).
-func shown(v json.RawMessage) string {
-	if len(v) == 0 || string(v) == "null" {
+func shown(v value.Value) string {
+	if v.IsNullish() {
 		return "(absent)"
 	}
-	return string(v)
+	return v.JSON()
 }

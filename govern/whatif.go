@@ -250,8 +250,39 @@ type ifNotExistsDetails struct {
 	TotalResources int    `json:"totalResources"`
 }
 
+// expressionDetails is Azure's ExpressionEvaluationDetails (a struct:
+// a what-if answers hundreds of them, and maps cost their sorting).
+type expressionDetails struct {
+	Result          string       `json:"result"`
+	ExpressionKind  string       `json:"expressionKind"`
+	Expression      string       `json:"expression"`
+	Path            string       `json:"path,omitempty"`
+	ExpressionValue *value.Value `json:"expressionValue,omitempty"`
+	TargetValue     *value.Value `json:"targetValue,omitempty"`
+	Operator        string       `json:"operator"`
+}
+
+func expressionList(exprs []policy.ExpressionResult) []expressionDetails {
+	out := make([]expressionDetails, len(exprs))
+	for i := range exprs {
+		x := &exprs[i]
+		d := &out[i]
+		d.Result, d.ExpressionKind, d.Expression, d.Path, d.Operator = "False", x.Kind, x.Expression, x.Path, x.Operator
+		if x.Result {
+			d.Result = "True"
+		}
+		if !x.Value.IsUndefined() {
+			d.ExpressionValue = &x.Value
+		}
+		if !x.Target.IsUndefined() {
+			d.TargetValue = &x.Target
+		}
+	}
+	return out
+}
+
 type evaluationDetails struct {
-	EvaluatedExpressions []map[string]any    `json:"evaluatedExpressions,omitempty"`
+	EvaluatedExpressions []expressionDetails `json:"evaluatedExpressions,omitempty"`
 	IfNotExistsDetails   *ifNotExistsDetails `json:"ifNotExistsDetails,omitempty"`
 	Reason               string              `json:"reason,omitempty"`
 }
@@ -393,7 +424,7 @@ func (g *Governor) restrictions(ctx context.Context, s *snapshot, req *restricti
 	}
 	now := g.now()
 	rg, sub := g.parentsOf(ctx, id)
-	lookup := storeLookup{ctx: ctx, st: g.st}
+	lookup := &memoLookup{Lookup: storeLookup{ctx: ctx, st: g.st}, found: map[string][]value.Value{}}
 	in := func(body value.Value) *policy.Input {
 		return &policy.Input{Resource: body, ResourceGroup: rg, Subscription: sub,
 			RequestContext: value.ObjectValue(value.Member{Key: "apiVersion", Value: value.StringValue(req.apiVersion)}),
@@ -409,7 +440,7 @@ func (g *Governor) restrictions(ctx context.Context, s *snapshot, req *restricti
 	add := func(h *hit, result, effect string, res *policy.Result) *policyEvaluation {
 		pe := &policyEvaluation{PolicyInfo: reference(h), EvaluationResult: result, EffectDetails: effectDetails{PolicyEffect: effect}}
 		if res != nil {
-			pe.EvaluationDetails.EvaluatedExpressions = expressions(res.Expressions)
+			pe.EvaluationDetails.EvaluatedExpressions = expressionList(res.Expressions)
 			if ex := res.Existence; ex != nil {
 				pe.EvaluationDetails.IfNotExistsDetails = &ifNotExistsDetails{ResourceID: ex.ResourceID, TotalResources: ex.TotalResources}
 			}
@@ -626,4 +657,25 @@ func deploymentOf(details value.Value) json.RawMessage {
 		}
 	}
 	return json.RawMessage(value.ObjectValue(ms...).JSON())
+}
+
+// memoLookup answers each distinct existence query once per request:
+// the assignments of one definition, and the explained evaluation of a
+// member after its plain one, ask the same.
+type memoLookup struct {
+	policy.Lookup
+	found map[string][]value.Value
+}
+
+// Related implements policy.Lookup.
+func (l *memoLookup) Related(q *policy.RelatedQuery) ([]value.Value, error) {
+	key := strings.ToLower(fmt.Sprintf("%s\x00%s\x00%s\x00%t\x00%d\x00%s", q.Type, q.Name, q.ResourceGroup, q.SubscriptionScope, q.Relation, q.ResourceID))
+	if rs, ok := l.found[key]; ok {
+		return rs, nil
+	}
+	rs, err := l.Lookup.Related(q)
+	if err == nil {
+		l.found[key] = rs
+	}
+	return rs, err
 }
