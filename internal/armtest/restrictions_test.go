@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkPolicyRestrictions (Microsoft.PolicyInsights), as
@@ -204,6 +205,12 @@ func TestCheckPolicyRestrictionsEffects(t *testing.T) {
 		if ev := evaluationsOf(ans, aud); len(ev) != 1 {
 			t.Errorf("mlgov.whatIf reports Audit: %s", jsonOf(ev))
 		}
+		// The audited property set as the policy wants: the Audit applies
+		// with no effect (Compliant, no expressions).
+		ans = s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"ws1","location":"eastus","properties":{"publicNetworkAccess":"Disabled"}},"apiVersion":"2024-04-01"},"mlgov.whatIf":true}`)
+		if ev := evaluationsOf(ans, aud); len(ev) != 1 || ev[0]["evaluationResult"] != "Compliant" || effectOfEval(ev[0]) != "Audit" || ev[0]["evaluationDetails"].(map[string]any)["evaluatedExpressions"] != nil {
+			t.Errorf("Audit without effect: %s", jsonOf(ev))
+		}
 		// Nothing was written.
 		if r := s.Do(t, "GET", wsPath(s, "rg1", "ws9")+av, nil); r.Status != 404 {
 			t.Errorf("ws9 was written: %d", r.Status)
@@ -279,6 +286,67 @@ func TestCheckPolicyRestrictionsBadRequests(t *testing.T) {
 		}
 		if r := s.Do(t, "GET", path+iav, nil); r.Status != 405 || r.ErrorCode() != "MethodNotAllowed" {
 			t.Errorf("GET: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestCheckPolicyRestrictionsAuthorization: the caller needs
+// Microsoft.PolicyInsights/checkPolicyRestrictions/read at the scope
+// (Reader has it): without a role, 403 AuthorizationFailed naming the
+// action; with Reader on the resource group, the answer.
+func TestCheckPolicyRestrictionsAuthorization(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		p := s.NewPrincipal(t, "checker")
+		path := s.RG("rg1") + "/providers/Microsoft.PolicyInsights/checkPolicyRestrictions" + iav
+		body := `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"w"}}}`
+		r := s.DoAs(t, p.Token, "POST", path, body)
+		if r.Status != 403 || r.ErrorCode() != "AuthorizationFailed" || !strings.Contains(r.ErrorMessage(), "Microsoft.PolicyInsights/checkPolicyRestrictions/read") {
+			t.Fatalf("without a role: %d %s", r.Status, r.Body)
+		}
+		s.assignRole(t, s.RG("rg1"), roleIDByName(t, s, "Reader"), p.ObjectID, "ServicePrincipal")
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r = s.DoAs(t, p.Token, "POST", path, body)
+			if r.Status == 200 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if r.Status != 200 {
+			t.Errorf("with Reader: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, p.Token, "POST", s.sub()+"/providers/Microsoft.PolicyInsights/checkPolicyRestrictions"+iav, body); r.Status != 403 {
+			t.Errorf("at the subscription, where it has no role: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestCheckPolicyRestrictionsModifyConflict: two Modify policies setting
+// one tag to different values, both with conflictEffect deny, would
+// refuse the write: both are reported NonCompliant with effect Deny and
+// their conflicts; mlgov.resourceContent is the content unchanged.
+func TestCheckPolicyRestrictionsModifyConflict(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		rule := func(v string) string {
+			return strings.Replace(ruleTagModify, `"value":"ml-platform"`, `"value":"`+v+`"`, 1)
+		}
+		a := s.assign(t, s.sub(), "tag-a", s.define(t, "tag-a", "Indexed", rule("a"), ""), `"location":"eastus","identity":{"type":"SystemAssigned"}`)
+		b := s.assign(t, s.sub(), "tag-b", s.define(t, "tag-b", "Indexed", rule("b"), ""), `"location":"eastus","identity":{"type":"SystemAssigned"}`)
+		ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"w","location":"eastus"}},"mlgov.whatIf":true}`)
+		for _, asg := range []string{a, b} {
+			ev := evaluationsOf(ans, asg)
+			if len(ev) != 1 || ev[0]["evaluationResult"] != "NonCompliant" || effectOfEval(ev[0]) != "Deny" ||
+				!strings.Contains(jsonOf(ev[0]["effectDetails"]), `"mlgov.conflicts":[{`) {
+				t.Errorf("%s: %s", asg, jsonOf(ev))
+			}
+		}
+		if rc := jsonOf(ans["mlgov.resourceContent"]); strings.Contains(rc, "costCenter") {
+			t.Errorf("a refused write changes nothing: %s", rc)
 		}
 	})
 }
