@@ -5,6 +5,7 @@ package cli
 // with mlgov.whatIf (docs/policy-what-if.md).
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -129,14 +130,14 @@ conflict under conflictEffect deny, or a policy that cannot be evaluated); 1 on 
 
 // whatIfReport writes the human-readable report of an answer.
 func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans value.Value) error {
-	var b bytes.Buffer
+	b := bufio.NewWriterSize(w, 32<<10)
 	id := ans.Field("mlgov.resourceId").Str()
 	if id == "" {
 		id = typ + " at " + scope
 	}
-	fmt.Fprintf(&b, "What-if: %s\n", id)
+	fmt.Fprintf(b, "What-if: %s\n", id)
 	if apiVersion != "" {
-		fmt.Fprintf(&b, "api-version: %s\n", apiVersion)
+		fmt.Fprintf(b, "api-version: %s\n", apiVersion)
 	}
 	evals := ans.Field("contentEvaluationResult").Field("policyEvaluations").Elems()
 	evals = append([]value.Value(nil), evals...)
@@ -155,7 +156,7 @@ func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans value.Value) e
 		return rank(evals[i]) < rank(evals[j])
 	})
 	var refusing, changing, quiet int
-	fmt.Fprintf(&b, "%d policy evaluations\n", len(evals))
+	fmt.Fprintf(b, "%d policy evaluations\n", len(evals))
 	for _, ev := range evals {
 		ed := ev.Field("effectDetails")
 		eff := ed.Field("policyEffect").Str()
@@ -173,23 +174,23 @@ func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans value.Value) e
 		if ref := info.Field("policyDefinitionReferenceId").Str(); ref != "" {
 			title += " [" + ref + "]"
 		}
-		fmt.Fprintf(&b, "\n%s  %s  %s: %s\n", strings.ToUpper(eff), ev.Field("evaluationResult").Str(), name, title)
-		fmt.Fprintf(&b, "  assignment: %s\n", info.Field("policyAssignmentId").Str())
+		fmt.Fprintf(b, "\n%s  %s  %s: %s\n", strings.ToUpper(eff), ev.Field("evaluationResult").Str(), name, title)
+		fmt.Fprintf(b, "  assignment: %s\n", info.Field("policyAssignmentId").Str())
 		if refuses(ev) {
 			refusing++
 		}
 		if r := ev.Field("evaluationDetails").Field("reason").Str(); r != "" {
-			fmt.Fprintf(&b, "  reason: %s\n", r)
+			fmt.Fprintf(b, "  reason: %s\n", r)
 		}
 		for _, ch := range ed.Field("mlgov.changes").Elems() {
 			changing++
-			fmt.Fprintf(&b, "  %s %s (%s): %s -> %s\n", ch.Field("operation").Str(), ch.Field("field").Str(), ch.Field("path").Str(), shown(ch.Field("before")), shown(ch.Field("after")))
+			fmt.Fprintf(b, "  %s %s (%s): %s -> %s\n", ch.Field("operation").Str(), ch.Field("field").Str(), ch.Field("path").Str(), shown(ch.Field("before")), shown(ch.Field("after")))
 		}
 		for _, cf := range ed.Field("mlgov.conflicts").Elems() {
-			fmt.Fprintf(&b, "  conflict: %s %s: %s\n", cf.Field("operation").Str(), cf.Field("field").Str(), cf.Field("reason").Str())
+			fmt.Fprintf(b, "  conflict: %s %s: %s\n", cf.Field("operation").Str(), cf.Field("field").Str(), cf.Field("reason").Str())
 		}
 		for _, sk := range ed.Field("mlgov.skipped").Elems() {
-			fmt.Fprintf(&b, "  skipped: %s %s: %s\n", sk.Field("operation").Str(), sk.Field("field").Str(), sk.Field("reason").Str())
+			fmt.Fprintf(b, "  skipped: %s %s: %s\n", sk.Field("operation").Str(), sk.Field("field").Str(), sk.Field("reason").Str())
 		}
 		if !ex.IsUndefined() {
 			what := ex.Field("type").Str()
@@ -204,22 +205,22 @@ func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans value.Value) e
 				where = "in resource group " + g
 			}
 			exists := ex.Field("exists").Bool()
-			fmt.Fprintf(&b, "  existence check: %s %s: %s examined\n", what, where, ex.Field("totalResources").JSON())
+			fmt.Fprintf(b, "  existence check: %s %s: %s examined\n", what, where, ex.Field("totalResources").JSON())
 			evaluated := ex.Field("evaluatedResourceIds").Elems()
 			for _, r := range evaluated {
 				mark := "does not satisfy the existence condition"
 				if strings.EqualFold(r.Str(), ex.Field("matchedResourceId").Str()) || exists && len(evaluated) == 1 {
 					mark = "satisfies the existence condition"
 				}
-				fmt.Fprintf(&b, "    %s: %s\n", r.Str(), mark)
+				fmt.Fprintf(b, "    %s: %s\n", r.Str(), mark)
 			}
 			switch {
 			case exists:
-				fmt.Fprintf(&b, "  -> a related resource exists: no %s\n", strings.ToLower(eff))
+				fmt.Fprintf(b, "  -> a related resource exists: no %s\n", strings.ToLower(eff))
 			case strings.EqualFold(eff, "DeployIfNotExists"):
-				fmt.Fprintf(&b, "  -> no related resource: the deployment below would run\n")
+				fmt.Fprintf(b, "  -> no related resource: the deployment below would run\n")
 			default:
-				fmt.Fprintf(&b, "  -> no related resource: the resource would be NonCompliant\n")
+				fmt.Fprintf(b, "  -> no related resource: the resource would be NonCompliant\n")
 			}
 		}
 		if d := ed.Field("mlgov.deployment"); !d.IsUndefined() {
@@ -227,47 +228,46 @@ func whatIfReport(w io.Writer, typ, scope, apiVersion string, ans value.Value) e
 			if g := d.Field("resourceGroupName").Str(); g != "" {
 				where += " " + g
 			}
-			fmt.Fprintf(&b, "  deployment (%s):\n", where)
+			fmt.Fprintf(b, "  deployment (%s):\n", where)
 			props := d.Field("deployment").Field("properties")
 			if m := props.Field("mode").Str(); m != "" {
-				fmt.Fprintf(&b, "    mode: %s\n", m)
+				fmt.Fprintf(b, "    mode: %s\n", m)
 			}
 			params := props.Field("parameters").Members()
 			sort.Slice(params, func(i, j int) bool { return params[i].Key < params[j].Key })
 			for _, p := range params {
-				fmt.Fprintf(&b, "    parameter %s = %s\n", p.Key, shown(p.Value.Field("value")))
+				fmt.Fprintf(b, "    parameter %s = %s\n", p.Key, shown(p.Value.Field("value")))
 			}
 			if t := props.Field("template"); !t.IsUndefined() {
 				var tmpl bytes.Buffer
 				if json.Indent(&tmpl, []byte(t.JSON()), "    ", "  ") == nil {
-					fmt.Fprintf(&b, "    template: %s\n", tmpl.String())
+					fmt.Fprintf(b, "    template: %s\n", tmpl.String())
 				}
 			}
 		}
 		if exprs := ev.Field("evaluationDetails").Field("evaluatedExpressions").Elems(); len(exprs) > 0 {
-			fmt.Fprintf(&b, "  evaluated:\n")
+			fmt.Fprintf(b, "  evaluated:\n")
 			for _, x := range exprs {
-				fmt.Fprintf(&b, "    %-5s %s %s %s %s (value %s)\n", x.Field("result").Str(), x.Field("expressionKind").Str(), x.Field("expression").Str(),
+				fmt.Fprintf(b, "    %-5s %s %s %s %s (value %s)\n", x.Field("result").Str(), x.Field("expressionKind").Str(), x.Field("expression").Str(),
 					x.Field("operator").Str(), shown(x.Field("targetValue")), shown(x.Field("expressionValue")))
 			}
 		}
 	}
 	if quiet > 0 {
-		fmt.Fprintf(&b, "\n%d more evaluated with no effect (their conditions are false)\n", quiet)
+		fmt.Fprintf(b, "\n%d more evaluated with no effect (their conditions are false)\n", quiet)
 	}
 	if rc := ans.Field("mlgov.resourceContent"); !rc.IsUndefined() && changing > 0 {
 		var out bytes.Buffer
 		if json.Indent(&out, []byte(rc.JSON()), "  ", "  ") == nil {
-			fmt.Fprintf(&b, "\nThe resource as it would be stored:\n  %s\n", out.String())
+			fmt.Fprintf(b, "\nThe resource as it would be stored:\n  %s\n", out.String())
 		}
 	}
 	if refusing > 0 {
-		fmt.Fprintf(&b, "\nResult: the write would be REFUSED by %d policy evaluation(s) (exit status %d)\n", refusing, ExitWhatIfDenied)
+		fmt.Fprintf(b, "\nResult: the write would be REFUSED by %d policy evaluation(s) (exit status %d)\n", refusing, ExitWhatIfDenied)
 	} else {
-		fmt.Fprintf(&b, "\nResult: the write would be allowed (%d change(s) by Modify/Append)\n", changing)
+		fmt.Fprintf(b, "\nResult: the write would be allowed (%d change(s) by Modify/Append)\n", changing)
 	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return b.Flush()
 }
 
 // shown is a JSON value for the report ("(absent)" for none).
