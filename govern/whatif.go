@@ -543,7 +543,7 @@ func (g *Governor) restrictions(ctx context.Context, s *snapshot, req *restricti
 		h := &hit{as: as, m: m, res: res}
 		eff, _ := policy.ParseEffect(effectOf(m, &res))
 		if res.Err != nil {
-			if !m.static || (eff != policy.Append && eff != policy.Modify) {
+			if m.static { // the others failed in pass 1 already, and were reported there
 				add(h, Error, effectName(h), &res)
 			}
 			return

@@ -350,3 +350,24 @@ func TestCheckPolicyRestrictionsModifyConflict(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckPolicyRestrictionsEvaluationError: a policy that cannot be
+// evaluated against the content refuses the write at request time: it is
+// reported once, evaluationResult Error with the reason, whether its
+// effect is written or a parameter.
+func TestCheckPolicyRestrictionsEvaluationError(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		const cond = `{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"value":"[int(field('name'))]","equals":1}]}`
+		static := s.assign(t, s.sub(), "bad-static", s.define(t, "bad-static", "Indexed", `{"if":`+cond+`,"then":{"effect":"deny"}}`, ""), "")
+		param := s.assign(t, s.sub(), "bad-param", s.define(t, "bad-param", "Indexed", `{"if":`+cond+`,"then":{"effect":"[parameters('effect')]"}}`,
+			`{"effect":{"type":"String","defaultValue":"Deny"}}`), "")
+		ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"w","location":"eastus"}}}`)
+		for _, a := range []string{static, param} {
+			ev := evaluationsOf(ans, a)
+			if len(ev) != 1 || ev[0]["evaluationResult"] != "Error" || !strings.Contains(jsonOf(ev[0]["evaluationDetails"]), "could not be evaluated") {
+				t.Errorf("%s: %s", a, jsonOf(ev))
+			}
+		}
+	})
+}
