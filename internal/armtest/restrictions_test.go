@@ -354,14 +354,14 @@ func TestCheckPolicyRestrictionsModifyConflict(t *testing.T) {
 // TestCheckPolicyRestrictionsEvaluationError: a policy that cannot be
 // evaluated against the content refuses the write at request time: it is
 // reported once, evaluationResult Error with the reason, whether its
-// effect is written or a parameter.
+// effect is written or worked out from the resource.
 func TestCheckPolicyRestrictionsEvaluationError(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, s *Server) {
 		mustCreateRG(t, s, "rg1")
 		const cond = `{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"value":"[int(field('name'))]","equals":1}]}`
 		static := s.assign(t, s.sub(), "bad-static", s.define(t, "bad-static", "Indexed", `{"if":`+cond+`,"then":{"effect":"deny"}}`, ""), "")
-		param := s.assign(t, s.sub(), "bad-param", s.define(t, "bad-param", "Indexed", `{"if":`+cond+`,"then":{"effect":"[parameters('effect')]"}}`,
-			`{"effect":{"type":"String","defaultValue":"Deny"}}`), "")
+		// An effect worked out from the resource (not known before evaluation).
+		param := s.assign(t, s.sub(), "bad-param", s.define(t, "bad-param", "Indexed", `{"if":`+cond+`,"then":{"effect":"[if(equals(field('location'), 'eastus'), 'Deny', 'Audit')]"}}`, ""), "")
 		ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"w","location":"eastus"}}}`)
 		for _, a := range []string{static, param} {
 			ev := evaluationsOf(ans, a)
