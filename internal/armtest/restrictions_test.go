@@ -371,3 +371,21 @@ func TestCheckPolicyRestrictionsEvaluationError(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckPolicyRestrictionsAliasField: a pending field that is an
+// alias, with values: the content is evaluated with the property set to
+// each (as a Modify would set it), and the Deny on it refuses Enabled.
+func TestCheckPolicyRestrictionsAliasField(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		mustCreateRG(t, s, "rg1")
+		const pna = "Microsoft.MachineLearningServices/workspaces/publicNetworkAccess"
+		def := s.define(t, "deny-public", "Indexed", `{"if":{"allOf":[{"field":"type","equals":"Microsoft.MachineLearningServices/workspaces"},{"field":"`+pna+`","equals":"Enabled"}]},"then":{"effect":"deny"}}`, "")
+		s.assign(t, s.RG("rg1"), "deny-public", def, "")
+		ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"w","location":"eastus","properties":{}},"apiVersion":"2024-04-01"},
+			"pendingFields":[{"field":"`+pna+`","values":["Enabled","Disabled"]}]}`)
+		rs := restrictionsOf(ans, pna)
+		if len(rs) != 1 || rs[0]["result"] != "Deny" || jsonOf(rs[0]["values"]) != `["Enabled"]` {
+			t.Errorf("%s: %s", pna, jsonOf(ans))
+		}
+	})
+}
