@@ -33,7 +33,7 @@ func refuses(ev value.Value) bool {
 
 func newWhatIfCmd(e *env) *cobra.Command {
 	conn := new(connOptions)
-	var resourceFile, scope, apiVersion string
+	var resourceFile, scope, rg, apiVersion string
 	c := &cobra.Command{
 		Use:   "what-if",
 		Short: "Show what every policy assignment in scope would do to a resource before it is written (against a running server's inventory)",
@@ -67,15 +67,20 @@ conflict under conflictEffect deny, or a policy that cannot be evaluated); 1 on 
 			delete(body, "apiVersion")
 		}
 		var scopeErr error
-		if scope != "" {
+		switch {
+		case scope != "" && rg != "":
+			scopeErr = fmt.Errorf("give --scope or --resource-group, not both")
+		case scope != "":
 			scope, scopeErr = scopeArg("scope", scope)
+		case rg != "":
+			scopeErr = checkName("resource-group", rg)
 		}
 		ctx := cmd.Context()
 		cl, err := conn.open(ctx, scopeErr)
 		if err != nil {
 			return err
 		}
-		at, err := cl.resolveScope(scope, "")
+		at, err := cl.resolveScope(scope, rg)
 		if err != nil {
 			return err
 		}
@@ -124,6 +129,7 @@ conflict under conflictEffect deny, or a policy that cannot be evaluated); 1 on 
 	f := c.Flags()
 	f.StringVar(&resourceFile, "resource", "", "the resource body: a JSON file or inline JSON (type, name, location, properties, tags...)")
 	f.StringVar(&scope, "scope", "", "where the resource would be written: a resource group, subscription or parent resource id (default: the subscription)")
+	f.StringVarP(&rg, "resource-group", "g", "", "the resource group the resource would be written in (instead of --scope)")
 	f.StringVar(&apiVersion, "api-version", "", "the api-version of the resource body (selects alias paths; default: the body's apiVersion, else the aliases' default paths)")
 	return c
 }

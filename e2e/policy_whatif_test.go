@@ -92,7 +92,7 @@ func TestPolicyWhatIfCLI(t *testing.T) {
 	}
 
 	// Allowed: exit 0; ws1's compute cpu satisfies both existence checks.
-	r = policyCLI(t, srv, "what-if", "--resource", allowed, "--scope", rg, "--api-version", "2024-04-01").ok(t, "what-if allowed")
+	r = policyCLI(t, srv, "what-if", "--resource", allowed, "-g", "rg-whatif", "--api-version", "2024-04-01").ok(t, "what-if allowed")
 	for _, want := range []string{"MODIFY  NonCompliant  cost-tag", "AUDITIFNOTEXISTS  Compliant  has-compute", "DEPLOYIFNOTEXISTS  Compliant  deploy-cpu",
 		"existence check: Microsoft.MachineLearningServices/workspaces/computes in resource group rg-whatif: 1 examined",
 		"/computes/cpu: satisfies the existence condition", `"costCenter": "ml"`, "the write would be allowed (1 change(s) by Modify/Append)"} {
@@ -137,6 +137,7 @@ func TestPolicyWhatIfCLI(t *testing.T) {
 	policyCLI(t, srv, "what-if", "--resource", write("notype.json", `{"name":"x"}`), "--scope", rg).failed(t, "no type", `needs its "type"`)
 	policyCLI(t, srv, "what-if", "--resource", filepath.Join(dir, "absent.json")).failed(t, "absent file", "does not exist")
 	policyCLI(t, srv, "what-if", "--resource", allowed, "--scope", "rg-whatif").failed(t, "bad scope", "--scope")
+	policyCLI(t, srv, "what-if", "--resource", allowed, "--scope", rg, "-g", "rg-whatif").failed(t, "both scopes", "not both")
 	policyCLI(t, srv, "what-if", "--resource", write("badname.json", `{"type":"Microsoft.MachineLearningServices/workspaces","name":7}`), "--scope", rg).
 		failed(t, "name not a string", "InvalidCheckRestrictionsRequest", "target: resourceDetails.resourceContent.name")
 }
