@@ -167,9 +167,6 @@ func parseDetails(details value.Value, req *restrictionsRequest, reqScope *arm.I
 			bad("resourceDetails.resourceContent."+k, "The property 'resourceDetails.resourceContent.%s' must be a string, not %s.", k, f.Kind())
 		}
 	}
-	if n := c.Field("name").Str(); n != "" && strings.Contains(n, "/") && !strings.Contains(strings.Trim(typ.Str(), "/")[strings.Index(typ.Str(), "/")+1:], "/") {
-		bad("resourceDetails.resourceContent.name", "The name '%s' has a '/': only a child resource's full name has one.", arm.Clip(n, 100))
-	}
 }
 
 func parsePending(v value.Value, bad func(string, string, ...any)) []pendingField {
@@ -366,26 +363,36 @@ func (g *Governor) checkRestrictions(ctx context.Context, scope *arm.ID, r *reso
 	return &resources.Response{Body: b}, nil
 }
 
-// candidate is the resource the content describes: its ID (under the
-// scope; a placeholder name when the content has none) and body.
+// candidate is the resource the content describes: its ID under the
+// scope (a placeholder name when the content has none) and body. A type
+// under the scope's own (the scope a parent resource) is a child of it;
+// any other is placed at the scope through /providers. A name holds one
+// segment per level of the type placed (a child's full name may also
+// hold its parents' names, as ARM's name property does).
 func candidate(req *restrictionsRequest) (*arm.ID, value.Value, error) {
 	c := req.content
 	typ := strings.Trim(c.Field("type").Str(), "/")
 	name := c.Field("name").Str()
-	if name == "" {
-		name = "checkPolicyRestrictions-resource"
-	}
+	segs := strings.Split(typ, "/") // namespace, type, child types...
 	base := req.scope
-	var path string
+	levels, path := segs[1:], base.String()+"/providers/"+segs[0]
 	if base.IsResource() && len(typ) > len(base.Type()) && strings.EqualFold(typ[:len(base.Type())+1], base.Type()+"/") {
-		rest := strings.Split(typ[len(base.Type())+1:], "/")
-		names := strings.Split(name, "/")
-		path = base.String()
-		for i, t := range rest {
-			path += "/" + t + "/" + names[min(i+len(names)-len(rest), len(names)-1)]
+		levels, path = strings.Split(typ[len(base.Type())+1:], "/"), base.String()
+	}
+	names := strings.Split(name, "/")
+	if name == "" {
+		names = make([]string, len(levels))
+		for i := range names {
+			names[i] = "checkPolicyRestrictions-resource"
 		}
-	} else {
-		path = base.String() + "/providers/" + typ + "/" + name
+	}
+	if len(names) < len(levels) || len(names) > len(segs)-1 {
+		return nil, value.Value{}, badRestrictions("resourceDetails.resourceContent.name", "The name '%s' does not fit the type '%s' at '%s': it needs one segment per level (%d).",
+			arm.Clip(name, 100), arm.Clip(typ, 100), base.String(), len(levels))
+	}
+	names = names[len(names)-len(levels):]
+	for i, t := range levels {
+		path += "/" + t + "/" + names[i]
 	}
 	id, err := arm.ParseID(path)
 	if err != nil || !id.IsResource() {

@@ -268,6 +268,9 @@ func TestCheckPolicyRestrictionsBadRequests(t *testing.T) {
 			{"pending values not strings", `{"resourceDetails":{"resourceContent":` + ws + `},"pendingFields":[{"field":"location","values":[1]}]}`, "pendingFields[0].values[0]", "string"},
 			{"includeAuditEffect not a boolean", `{"resourceDetails":{"resourceContent":` + ws + `},"includeAuditEffect":"yes"}`, "includeAuditEffect", "boolean"},
 			{"scope elsewhere", `{"resourceDetails":{"resourceContent":` + ws + `,"scope":"/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/x"}}`, "resourceDetails.scope", "not under"},
+			{"type with an empty child", `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/"}}}`, "resourceDetails.resourceContent.type", "resource type"},
+			{"name with too many segments", `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces","name":"a/b"}}}`, "resourceDetails.resourceContent.name", "one segment per level"},
+			{"grandchild with one name", `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments","name":"d1"},"scope":"` + wsPath(s, "rg1", "w") + `"}}`, "resourceDetails.resourceContent.name", "one segment per level (2)"},
 			{"unknown alias with values", `{"resourceDetails":{"resourceContent":` + ws + `},"pendingFields":[{"field":"Microsoft.MachineLearningServices/workspaces/noSuchThing","values":["a"]}]}`, "pendingFields[0].field", "cannot be given values"},
 		} {
 			r := s.Do(t, "POST", path+iav, c.body)
@@ -279,6 +282,14 @@ func TestCheckPolicyRestrictionsBadRequests(t *testing.T) {
 			json.Unmarshal(r.Body, &e)
 			if e.Error.Target != c.target {
 				t.Errorf("%s: target %q, want %q", c.name, e.Error.Target, c.target)
+			}
+		}
+		// Nested names: a grandchild of the scope's workspace, its name with
+		// one segment per level (or its full name, with the workspace's).
+		for _, name := range []string{"e1/d1", "w/e1/d1"} {
+			ans := s.checkAt(t, s.RG("rg1"), `{"resourceDetails":{"resourceContent":{"type":"Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments","name":"`+name+`"},"scope":"`+wsPath(s, "rg1", "w")+`"},"mlgov.whatIf":true}`)
+			if got, want := ans["mlgov.resourceId"], wsPath(s, "rg1", "w")+"/onlineEndpoints/e1/deployments/d1"; !strings.EqualFold(got.(string), want) {
+				t.Errorf("name %s: the resource %v, want %s", name, got, want)
 			}
 		}
 		if r := s.Do(t, "POST", path, `{"resourceDetails":{"resourceContent":`+ws+`}}`); r.Status != 400 || r.ErrorCode() != "MissingApiVersionParameter" {
