@@ -243,8 +243,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // Microsoft.PolicyInsights request:
 // {scope}/providers/Microsoft.PolicyInsights/{policyStates|policyEvents}/{resource}/{verb}
 // needs Microsoft.PolicyInsights/{type}/{verb}/read (triggerEvaluation:
-// /action) at the scope.
+// /action) at the scope; checkPolicyRestrictions, its /read.
 func insightsTarget(id *arm.ID) (action, scope string) {
+	if len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "checkPolicyRestrictions") {
+		// {subscription or resource group}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions
+		return "Microsoft.PolicyInsights/checkPolicyRestrictions/read", id.String()
+	}
 	i := len(id.Parts) - 1
 	for i > 0 && id.Parts[i].Namespace == "" {
 		i--

@@ -114,11 +114,14 @@ func (c *armClient) doHeader(ctx context.Context, method, pathOrURL string, body
 		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= 64<<20 {
+		buf.Grow(int(n) + bytes.MinRead) // read at once, not by doubling: less memory to fault in
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return 0, nil, nil, err
 	}
-	return resp.StatusCode, resp.Header, b, nil
+	return resp.StatusCode, resp.Header, buf.Bytes(), nil
 }
 
 // sameOrigin reports whether u has the scheme and host of endpoint (the

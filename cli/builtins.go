@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,10 +65,10 @@ var (
 
 // refPattern is what --ref accepts: a commit, tag or branch name without
 // '/', usable as a folder name.
-var refPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+var refPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`) }) // compiled on first use: the CLI starts faster
 
 func checkRef(ref string) error {
-	if !refPattern.MatchString(ref) || strings.Contains(ref, "..") {
+	if !refPattern().MatchString(ref) || strings.Contains(ref, "..") {
 		return fmt.Errorf("--ref %q: want a commit, tag or branch name of letters, digits, '.', '_' and '-' (no '/')", ref)
 	}
 	return nil

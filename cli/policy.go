@@ -33,7 +33,7 @@ func newPolicyCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "policy", Short: "Evaluate, test and compile Azure Policy definitions locally; manage a server's policy resources"}
 	c.AddCommand(newEvalCmd(e), newTestCmd(e), newCompileCmd(e),
 		newDefinitionCmd(e, kindDefinition), newDefinitionCmd(e, kindSetDefinition), newAssignmentCmd(e), newExemptionCmd(e),
-		newStateCmd(e), newScanCmd(e), newBuiltinsCmd(e))
+		newStateCmd(e), newScanCmd(e), newBuiltinsCmd(e), newWhatIfCmd(e))
 	return c
 }
 

@@ -60,6 +60,8 @@ func (h *Handler) Handle(ctx context.Context, r *resources.Request) (*resources.
 			return nil, err
 		}
 		return h.e.mgr.Handle(ctx, r)
+	case action == "" && r.Method == "PATCH":
+		return nil, arm.Errorf("MethodNotAllowed", "A deployment is not updated: PUT it again to run it again.")
 	case action == "":
 		return h.e.mgr.Handle(ctx, r)
 	case r.Method != "POST":

@@ -50,9 +50,7 @@ func (e *Engine) register(reg *resources.Registry) {
 	reg.Add(&resources.TypeSpec{
 		Type:                TypeOperations,
 		NoProvisioningState: true,
-		Validate: func(value.Value, bool) error {
-			return arm.Errorf("MethodNotAllowed", "Deployment operations are recorded by their deployment; they cannot be written.")
-		},
+		ReadOnly:            "Deployment operations are read-only: their deployment records them, and they are deleted with it.",
 	})
 }
 

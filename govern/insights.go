@@ -39,7 +39,7 @@ import (
 // definitions and set definitions of a subscription (built-ins and the
 // subscription's own).
 func (g *Governor) Serves(id *arm.ID) bool {
-	if _, ok := isDefinitionsList(id); ok {
+	if _, ok := isDefinitionsList(id); ok || IsCheckRestrictions(id) {
 		return true
 	}
 	if len(id.Parts) == 0 {
@@ -49,8 +49,9 @@ func (g *Governor) Serves(id *arm.ID) bool {
 	if !arm.EqualName(last.Namespace, "Microsoft.PolicyInsights") {
 		return false
 	}
-	// The other types (remediations, attestations, ...) are the manager's,
-	// which refuses them as types of a namespace mlgov implements.
+	// The other types are the manager's: remediations (but their
+	// listDeployments) served, the rest (attestations, ...) refused as
+	// types of a namespace mlgov implements.
 	switch strings.ToLower(last.Type) {
 	case "policystates", "policyevents", "asyncoperationresults":
 		return true
@@ -804,6 +805,12 @@ func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources
 			return nil, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 		}
 		return g.listDefinitions(ctx, r, set)
+	}
+	if IsCheckRestrictions(id) {
+		if r.APIVersion == "" {
+			return nil, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+		}
+		return g.checkRestrictions(ctx, &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}, r) // whatif.go
 	}
 	last := id.Parts[len(id.Parts)-1]
 	scope := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts[:len(id.Parts)-1]}

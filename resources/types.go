@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
@@ -32,6 +33,10 @@ type TypeSpec struct {
 	// Defaults completes a body on create or replace (server-set
 	// properties); existing is Undefined on create.
 	Defaults func(c *Ctx, body, existing value.Value) value.Value
+	// ReadOnly types are made by their resource provider alone (a key's
+	// versions, a deployment's operations): a PUT, PATCH or DELETE is
+	// refused with OperationNotSupported and this message.
+	ReadOnly string
 	// DeleteReturnsBody answers a delete with the resource deleted (200),
 	// as Azure does for policy assignments.
 	DeleteReturnsBody bool
@@ -250,11 +255,11 @@ func ValidAPIVersion(v string) bool {
 	return err == nil
 }
 
-var mlNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`)
+var mlNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`) }) // compiled on first use: the CLI starts faster
 
 func mlName(kind string) func(string) error {
 	return func(n string) error {
-		if !mlNameRE.MatchString(n) {
+		if !mlNameRE().MatchString(n) {
 			return arm.Errorf("InvalidResourceName", "The %s name '%s' is invalid: it must be 3 to 33 characters, start with a letter or digit, and contain only letters, digits, '_' and '-'.", kind, n)
 		}
 		return nil

@@ -49,9 +49,7 @@ func vaultKeySpecs() []*TypeSpec {
 			Build: vaultKeyBuild, Mirrors: vaultKeyVersionMirror,
 			Actions: map[string]*ActionSpec{"rotate": {Name: "rotate", Run: rotateVaultKey}}},
 		{Type: typeVaultKeyVersion, APIVersions: keyVaultAPIVersions, NoProvisioningState: true,
-			Validate: func(value.Value, bool) error {
-				return arm.Errorf("OperationNotSupported", "Key versions are read-only: a key's first version is made by its PUT, the next ones by POST {key}/rotate.")
-			}},
+			ReadOnly: "Key versions are read-only: a key's first version is made by its PUT, the next ones by POST {key}/rotate; they are deleted with their key."},
 	}
 }
 

@@ -42,9 +42,6 @@ func (m *Manager) action(ctx context.Context, r *Request) (*Response, error) {
 // checkDelete checks a DELETE's query for the type (computes name what
 // happens to the underlying resource).
 func (s *TypeSpec) checkDelete(r *Request) error {
-	if strings.EqualFold(s.Type, typeVaultKeyVersion) {
-		return arm.Errorf("OperationNotSupported", "Key versions are read-only: they go with their key.")
-	}
 	if strings.EqualFold(s.Type, "Microsoft.MachineLearningServices/workspaces/computes") {
 		a := r.Query.Get("underlyingResourceAction")
 		if !strings.EqualFold(a, "Delete") && !strings.EqualFold(a, "Detach") {

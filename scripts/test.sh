@@ -38,6 +38,7 @@ arm FuzzParseID 400000x
 arm FuzzEqualName 150000x
 activitylog FuzzParseFilter 100000x
 odata FuzzParseFilter 60000x
+govern FuzzCheckRestrictionsRequest 100000x
 internal/armtest FuzzRequestBody 40000x
 cli FuzzH1Response 60000x
 authn FuzzVerify 100000x

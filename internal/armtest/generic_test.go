@@ -31,6 +31,9 @@ type genericCase struct {
 	// readOnly types are made by the resource provider (a key's
 	// versions): createOrUpdateById and deleteById are refused with 400.
 	readOnly bool
+	// noPatch types are not updated (a deployment is PUT again):
+	// updateById is refused with 405.
+	noPatch bool
 }
 
 const mlGenericAV = "2022-10-01" // @azure/arm-machinelearning 2.1.1's
@@ -112,6 +115,9 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Authorization/roleAssignments", path: rg + "/providers/Microsoft.Authorization/roleAssignments/6d1b2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", av: "2022-04-01",
 			body:  `{"properties":{"roleDefinitionId":"` + s.sub() + `/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f","principalId":"` + s.AdminObjectID + `"}}`,
 			patch: `{"properties":{"description":"patched"}}`},
+		{typ: "Microsoft.Resources/deployments", path: rg + "/providers/Microsoft.Resources/deployments/gdep", av: "2026-06-01",
+			body: `{"properties":{"mode":"Incremental","template":{"$schema":"` + rgSchema + `","contentVersion":"1.0.0.0","resources":[]}}}`, noPatch: true},
+		{typ: "Microsoft.Resources/deployments/operations", path: rg + "/providers/Microsoft.Resources/deployments/gdep/operations/0000000000000000", av: "2026-06-01", body: `{"properties":{}}`, readOnly: true},
 		// Last: deleted first, before it would refuse the others' deletes.
 		{typ: "Microsoft.Authorization/locks", path: rg + "/providers/Microsoft.Authorization/locks/glock", av: "2016-09-01",
 			body: `{"properties":{"level":"CanNotDelete"}}`, patch: `{"properties":{"notes":"patched"}}`},
@@ -198,6 +204,10 @@ func TestGenericByID(t *testing.T) {
 			if n := byName(t, c.path); n != "" {
 				wantStatus(t, c.typ+" get (by name)", s.Do(t, "GET", n+q(c), nil), 200)
 				wantStatus(t, c.typ+" checkExistence (by name)", s.Do(t, "HEAD", n+q(c), nil), 204)
+			}
+			if c.noPatch {
+				wantError(t, c.typ+" updateById", s.Do(t, "PATCH", c.path+q(c), `{"tags":{}}`), 405, "MethodNotAllowed", "")
+				continue
 			}
 			r = s.Do(t, "PATCH", c.path+q(c), c.patch)
 			if wantStatus(t, c.typ+" updateById", r, 200, 202) {

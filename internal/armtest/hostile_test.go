@@ -265,7 +265,7 @@ func TestGenericProviders(t *testing.T) {
 	own := func(s *Server) []string {
 		return []string{
 			wsPath(s, "rg1", "ws1") + "/gadgets/g1" + av,
-			s.RG("rg1") + "/providers/Microsoft.Resources/deployments/d1?api-version=2021-04-01",
+			s.RG("rg1") + "/providers/Microsoft.Resources/deploymentStacks/d1?api-version=2024-03-01",
 			"/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Authorization/accessReviewScheduleDefinitions/r1?api-version=2021-12-01-preview",
 			s.RG("rg1") + "/providers/microsoft.policyinsights/attestations/a1?api-version=2022-09-01",
 		}

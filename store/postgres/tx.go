@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +16,7 @@ import (
 // dialect renders the shared statements (store/internal/generic) for
 // PostgreSQL: numbered placeholders, TIMESTAMPTZ, row locks, the
 // resource_seq sequence.
-var dialect = generic.NewDialect(generic.Dialect{
+var dialectConfig = generic.Dialect{
 	Dialect: sqlq.Dialect{
 		Dollar:          true,
 		Time:            func(t time.Time) any { return encTime(t) },
@@ -30,7 +31,10 @@ var dialect = generic.NewDialect(generic.Dialect{
 	NoRows:      pgx.ErrNoRows,
 	ErrReadOnly: errReadOnly,
 	Wrap:        wrapErr,
-})
+}
+
+// dialect is rendered on first use, not at start: the CLI starts faster.
+var dialect = sync.OnceValue(func() *generic.Dialect { return generic.NewDialect(dialectConfig) })
 
 // errReadOnly is returned by the write methods of a Read transaction.
 var errReadOnly = errors.New("postgres: write in a read-only transaction")
@@ -49,7 +53,7 @@ type tx struct {
 
 func newTx(ptx pgx.Tx, writable bool) *tx {
 	t := &tx{tx: ptx}
-	t.Tx = generic.Tx{D: dialect, Q: t, Writable: writable, B: &t.buf}
+	t.Tx = generic.Tx{D: dialect(), Q: t, Writable: writable, B: &t.buf}
 	return t
 }
 
@@ -89,7 +93,7 @@ func (t *tx) AppendEvents(ctx context.Context, evs ...*store.Event) error {
 	}
 	var b pgx.Batch
 	for _, e := range evs {
-		text, args := dialect.InsertEvent(e)
+		text, args := dialect().InsertEvent(e)
 		b.Queue(text, args...)
 	}
 	br := t.tx.SendBatch(ctx, &b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/mlgov/mlgov/store"
@@ -15,7 +16,7 @@ import (
 // SQLite: ? placeholders, times as integer microseconds, no row locks
 // (one write connection serialises all Write transactions), resource_seq
 // allocated by PutResource below.
-var dialect = generic.NewDialect(generic.Dialect{
+var dialectConfig = generic.Dialect{
 	Dialect:     sqlq.Dialect{Time: func(t time.Time) any { return encTime(t) }},
 	Name:        "sqlite",
 	MicroTime:   true,
@@ -23,7 +24,10 @@ var dialect = generic.NewDialect(generic.Dialect{
 	NoRows:      sql.ErrNoRows,
 	ErrReadOnly: errReadOnly,
 	Wrap:        wrapErr,
-})
+}
+
+// dialect is rendered on first use, not at start: the CLI starts faster.
+var dialect = sync.OnceValue(func() *generic.Dialect { return generic.NewDialect(dialectConfig) })
 
 // errReadOnly is returned by the write methods of a Read transaction.
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")
@@ -57,7 +61,7 @@ type tx struct {
 // newReadTx returns a Read's transaction on c.
 func newReadTx(c *conn) *tx {
 	t := &tx{c: c}
-	t.Tx = generic.Tx{D: dialect, Q: t, B: &c.buf}
+	t.Tx = generic.Tx{D: dialect(), Q: t, B: &c.buf}
 	return t
 }
 
@@ -65,7 +69,7 @@ func newReadTx(c *conn) *tx {
 // the group transaction b.
 func newWriteTx(c *conn, cache *resCache, b *batch, seq *int64) *tx {
 	t := &tx{c: c, detached: true, cache: cache, batch: b, seq: seq}
-	t.Tx = generic.Tx{D: dialect, Q: t, Writable: true, B: &c.buf}
+	t.Tx = generic.Tx{D: dialect(), Q: t, Writable: true, B: &c.buf}
 	return t
 }
 
