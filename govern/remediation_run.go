@@ -154,6 +154,9 @@ func (r *Remediator) Run(ctx context.Context, mgr *resources.Manager, owner stri
 		if err := r.RunOnce(ctx, mgr, owner); err != nil && ctx.Err() == nil {
 			log.Warn("remediation failed; it is resumed when its lease ends", "error", err)
 		}
+		if err := r.runAutoDeploys(ctx, mgr); err != nil && ctx.Err() == nil {
+			log.Warn("an automatic DeployIfNotExists deployment failed", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
