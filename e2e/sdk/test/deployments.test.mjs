@@ -6,19 +6,29 @@
 // workspace deploys (beginCreateOrUpdateAndWait), lists its operations,
 // exports its template, validates, answers whatIf; with a Deny assignment
 // (@azure/arm-policy) on the DNS zones the same template is refused with
-// the policy error in the error's details; cancel of a finished
-// deployment is a 409; the list, checkExistence and delete.
+// the policy error in the error's details; "Configure Azure Machine
+// Learning workspace to use private DNS zones" assigned with an identity
+// (@azure/arm-policy, @azure/arm-authorization) and remediated
+// (@azure/arm-policyinsights) gives an endpoint deployed without a zone
+// group its group, through a deployment the deployments client reads,
+// and the endpoint turns Compliant; cancel of a finished deployment is a
+// 409; the list, checkExistence and delete.
 
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 
+import { randomUUID } from "node:crypto";
+
 import { DeploymentsClient } from "@azure/arm-resourcesdeployments";
 import { PolicyClient } from "@azure/arm-policy";
+import { PolicyInsightsClient } from "@azure/arm-policyinsights";
 
 import {
   ARM_SCOPE,
+  LOCATION,
   TEST_TIMEOUT,
   assertRestError,
+  authzClient,
   bootstrap,
   collect,
   createResourceGroup,
@@ -26,6 +36,7 @@ import {
   deleteResourceGroupQuietly,
   lro,
   mlId,
+  resourcesClient,
   rgId,
   sameId,
   scenario,
@@ -44,6 +55,24 @@ function policyClient() {
 }
 
 const ZONE = "privatelink.api.azureml.ms";
+const DNS_DINE = "ee40564d-486e-4f68-a5ca-7a621edae0fb"; // Configure Azure Machine Learning workspace to use private DNS zones
+const CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+
+function insightsClient() {
+  const b = bootstrap();
+  return new PolicyInsightsClient(credential(), b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
+}
+
+/** Polls fn until it returns a truthy value or ms pass. */
+async function eventually(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const template = {
   $schema: "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
@@ -186,6 +215,63 @@ describe("template deployments (@azure/arm-resourcesdeployments)", { timeout: TE
     } finally {
       await pc.policyAssignments.delete(rgId(rg), "no-dns-zones");
       await pc.policyDefinitions.delete(def.name);
+    }
+  });
+
+  test("Configure workspace to use private DNS zones: a remediation gives the endpoint its zone group", async (t) => {
+    if (!s.requires(t, "deployed")) return;
+    // An endpoint to the workspace without a zone group, deployed by a
+    // template without one.
+    const bare = structuredClone(template);
+    bare.resources.splice(4, 1);
+    const d = await client.deployments.beginCreateOrUpdateAndWait(rg, "bare", { properties: { mode: "Incremental", template: bare, parameters: params("rem") } }, lro);
+    assert.equal(d.properties.provisioningState, "Succeeded");
+    const pe = `${rgId(rg)}/providers/Microsoft.Network/privateEndpoints/rem-pe`;
+    // The built-in with an identity, given a role that covers its
+    // deployment (its own, Network Contributor, is not among the built-in
+    // roles of ../shared).
+    const b = bootstrap();
+    const pc = policyClient();
+    const insights = insightsClient();
+    const zoneId = `${rgId(rg)}/providers/Microsoft.Network/privateDnsZones/${ZONE}`;
+    const a = await pc.policyAssignments.create(rgId(rg), "pe-dns", {
+      policyDefinitionId: `/providers/Microsoft.Authorization/policyDefinitions/${DNS_DINE}`,
+      parameters: { privateDnsZoneId: { value: zoneId } },
+      location: LOCATION,
+      identity: { type: "SystemAssigned" },
+    });
+    try {
+      await authzClient().roleAssignments.create(rgId(rg), randomUUID(), {
+        roleDefinitionId: `/subscriptions/${b.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR}`,
+        principalId: a.identity.principalId,
+        principalType: "ServicePrincipal",
+      });
+      const states = () => collect(insights.policyStates.listQueryResultsForResourceGroup("latest", b.subscriptionId, rg, {
+        queryOptions: { filter: `policyAssignmentId eq '${a.id}'` },
+      }));
+      await eventually("rem-pe NonCompliant", async () => (await states()).find((r) => sameId(r.resourceId, pe) && r.complianceState === "NonCompliant"));
+      await insights.remediations.createOrUpdateAtResourceGroup(rg, "fix-dns", { policyAssignmentId: a.id });
+      const done = await eventually("the remediation's end", async () => {
+        const r = await insights.remediations.getAtResourceGroup(rg, "fix-dns");
+        return ["Succeeded", "Complete", "Failed", "Canceled"].includes(r.provisioningState) ? r : undefined;
+      });
+      const deps = await collect(insights.remediations.listDeploymentsAtResourceGroup(rg, "fix-dns"));
+      assert.equal(done.provisioningState, "Succeeded", `remediation ${JSON.stringify(done)}; deployments ${JSON.stringify(deps)}`);
+      const mine = deps.filter((x) => sameId(x.remediatedResourceId, pe));
+      assert.equal(mine.length, 1, JSON.stringify(deps));
+      assert.equal(mine[0].status, "Succeeded");
+      // The deployment it ran, through the deployments client.
+      const depName = mine[0].deploymentId.split("/").pop();
+      const dep = await client.deployments.get(rg, depName);
+      assert.equal(dep.properties.provisioningState, "Succeeded");
+      const ops = await collect(client.deploymentOperations.list(rg, depName));
+      assert.ok(ops.some((o) => sameId(o.properties.targetResource.id, `${pe}/privateDnsZoneGroups/deployedByPolicy`)), JSON.stringify(ops));
+      // The zone group it made, and the endpoint Compliant.
+      const group = await resourcesClient().resources.getById(`${pe}/privateDnsZoneGroups/deployedByPolicy`, "2023-09-01");
+      assert.ok(sameId(group.properties.privateDnsZoneConfigs[0].properties.privateDnsZoneId, zoneId), JSON.stringify(group));
+      await eventually("rem-pe Compliant", async () => (await states()).find((r) => sameId(r.resourceId, pe) && r.complianceState === "Compliant"));
+    } finally {
+      await pc.policyAssignments.delete(rgId(rg), "pe-dns");
     }
   });
 
