@@ -177,6 +177,9 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 						st.Action = strings.ToLower(eff)
 					}
 				}
+				if eff, _ := policy.ParseEffect(effectOf(m, &res)); eff == policy.Manual && state == Unknown {
+					state = s.manualState(key, as, m, &res, now)
+				}
 				st.ComplianceState = state
 				if len(exemptBy) > 0 {
 					st.ComplianceState, st.ExemptionIDs = Exempt, exemptBy

@@ -91,7 +91,10 @@ type snapshot struct {
 	byScope    map[string][]*assigned  // scope key → assignments at it
 	byKey      map[string]*assigned    // assignment key → assignment
 	exemptions map[string][]*exemption // scope key → exemptions at it
-	count      int
+	// attestations of Manual policies by the key of the scope attested
+	// (attestations.go).
+	attestations map[string][]*attestation
+	count        int
 }
 
 // assigned is one compiled assignment.
@@ -321,6 +324,9 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := g.loadAttestations(ctx, s); err != nil {
 		return nil, err
 	}
 	g.compiled = next

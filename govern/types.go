@@ -25,6 +25,7 @@ const (
 var policyTypes = map[string]bool{
 	arm.KeyOf(TypeDefinition): true, arm.KeyOf(TypeSetDefinition): true,
 	arm.KeyOf(TypeAssignment): true, arm.KeyOf(TypeExemption): true,
+	arm.KeyOf(TypeAttestation): true,
 }
 
 type buildFunc func(ctx context.Context, id *arm.ID, body, existing value.Value, r policyres.Resolver, opts policyres.Options) (value.Value, error)
@@ -32,6 +33,7 @@ type buildFunc func(ctx context.Context, id *arm.ID, body, existing value.Value,
 // Register adds the policy types to reg, built with g's built-ins and
 // alias catalog.
 func (g *Governor) Register(reg *resources.Registry) {
+	g.registerAttestations(reg)
 	for _, t := range []struct {
 		typ     string
 		build   buildFunc

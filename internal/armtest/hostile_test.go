@@ -267,7 +267,7 @@ func TestGenericProviders(t *testing.T) {
 			wsPath(s, "rg1", "ws1") + "/gadgets/g1" + av,
 			s.RG("rg1") + "/providers/Microsoft.Resources/deploymentStacks/d1?api-version=2024-03-01",
 			"/subscriptions/" + s.SubscriptionID + "/providers/Microsoft.Authorization/accessReviewScheduleDefinitions/r1?api-version=2021-12-01-preview",
-			s.RG("rg1") + "/providers/microsoft.policyinsights/attestations/a1?api-version=2022-09-01",
+			s.RG("rg1") + "/providers/microsoft.policyinsights/componentPolicyStates/a1?api-version=2022-04-01",
 		}
 	}
 	t.Run("own-namespaces", func(t *testing.T) {
