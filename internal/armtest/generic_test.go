@@ -115,7 +115,7 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Authorization/policyAssignments", path: rg + "/providers/Microsoft.Authorization/policyAssignments/gmanasg", av: "2025-03-01",
 			body: `{"properties":{"policyDefinitionId":"` + s.sub() + `/providers/Microsoft.Authorization/policyDefinitions/gman"}}`, patch: props},
 		{typ: "Microsoft.PolicyInsights/attestations", path: st + "/providers/Microsoft.PolicyInsights/attestations/gatt", av: "2024-10-01",
-			body: `{"properties":{"policyAssignmentId":"` + rg + `/providers/Microsoft.Authorization/policyAssignments/gmanasg","complianceState":"Compliant"}}`,
+			body:  `{"properties":{"policyAssignmentId":"` + rg + `/providers/Microsoft.Authorization/policyAssignments/gmanasg","complianceState":"Compliant"}}`,
 			patch: `{"properties":{"comments":"patched"}}`},
 		{typ: "Microsoft.Authorization/roleDefinitions", path: s.sub() + "/providers/Microsoft.Authorization/roleDefinitions/5c2f6c1e-1f0a-4d5e-9f3b-2a7b8c9d0e1f", av: "2022-04-01",
 			body: `{"properties":{"roleName":"Generic reader","permissions":[{"actions":["*/read"]}],"assignableScopes":["` + s.sub() + `"]}}`, patch: `{"properties":{"description":"patched"}}`},
