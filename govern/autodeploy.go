@@ -14,6 +14,7 @@ import (
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/policyres"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
 )
@@ -26,73 +27,79 @@ import (
 // ended; AfterProvisioningSuccess, AfterProvisioningFailure, or an ISO
 // 8601 duration after the write), as the assignment's managed identity.
 //
-// The compliance follower (Follow) records a task, a store object, for
-// each NonCompliant DeployIfNotExists record of a written resource under
-// an enforced assignment with an identity, when a Deployer is configured.
-// The Remediator's loop runs the due ones: a task is claimed by deleting
-// it (one replica wins), the resource is evaluated again (a resource
-// still provisioning waits for the write that ends it; one that became
-// compliant is left), the deployment runs as a remediation's does
-// (remWork.one: the definition's deployment with its parameters
-// evaluated against the resource, through the Deployer and the write
-// path), and a Policy event "deployIfNotExists" goes to the activity log
-// with the deployment's id. Its name is derived from the resource's entity
-// tag: a task run again after a restart finds the same deployment, and a
-// later write of the resource gets a deployment of its own.
+// A request's PUT or PATCH of a resource under an enforced
+// DeployIfNotExists assignment with an identity (Committed: the request's
+// own resource, not what its write keeps in step, and not writes of
+// resource providers) records a task, a store object, when a Deployer is
+// configured. The Remediator's loop runs the due ones: a task is claimed
+// by deleting it (one replica wins); the resource is evaluated; for each
+// DeployIfNotExists member NonCompliant, of an assignment older than the
+// write, its evaluationDelay decides (a resource still provisioning is
+// looked at again a second later, for an hour at the most); the
+// deployment runs as a remediation's does (remWork.one: the definition's
+// deployment with its parameters evaluated against the resource, through
+// the Deployer and the write path) and a Policy event "deployIfNotExists"
+// names it in the activity log. Its name is derived from the resource's
+// entity tag: a task run again after a restart finds the same
+// deployment, and a later write of the resource gets one of its own.
 
 const kindAutoDeploy = "autoDeploy"
 
+// autoTask is a resource written by a request, to look at.
 type autoTask struct {
-	ResourceKey   string    `json:"resourceKey"`
-	AssignmentKey string    `json:"assignmentKey"`
-	Ref           string    `json:"ref,omitempty"`
-	Due           time.Time `json:"due"`
+	ResourceKey string    `json:"resourceKey"`
+	Written     time.Time `json:"written"`
+	Due         time.Time `json:"due"`
 }
 
-func autoTaskKey(resourceKey, assignmentKey, ref string) string {
-	return resourceKey + "|" + assignmentKey + "|" + ref
-}
+// How long a task waits for a resource's provisioning to end, checking
+// every provisioningPoll.
+const (
+	provisioningPoll = time.Second
+	provisioningWait = time.Hour
+)
 
-// scheduleAutoDeploys records the tasks of the written resources' records
-// rows (from the snapshot s).
-func (g *Governor) scheduleAutoDeploys(ctx context.Context, s *snapshot, rows []*store.PolicyState) error {
+// noteWrite records the task of a request's write (Committed), in the
+// background: Committed must not block.
+func (g *Governor) noteWrite(a *resources.Attributes) {
 	r := g.rem.Load()
-	if r == nil || r.Deployer() == nil {
-		return nil
+	if r == nil || r.Deployer() == nil || a.ID == nil || !a.ID.IsResource() || policyTypes[arm.KeyOf(a.Spec.Type)] {
+		return
 	}
-	var tasks []*store.Object
-	now := g.now()
-	for _, row := range rows {
-		if row.Action != "deployifnotexists" || row.State != "NonCompliant" {
-			continue
+	key, now := policyres.Key(a.ID.String()), a.Now
+	go func() {
+		ctx := context.Background()
+		s, err := g.current(ctx)
+		if err != nil || !s.deploysFor(key) {
+			return
 		}
-		as := s.byKey[row.AssignmentKey]
-		if as == nil || as.err != nil || !as.a.Enforce || as.a.Identity.PrincipalID == "" {
-			continue
+		b, _ := json.Marshal(autoTask{ResourceKey: key, Written: now, Due: now})
+		if err := g.st.Write(ctx, func(tx store.Tx) error {
+			return tx.PutObject(ctx, &store.Object{Kind: kindAutoDeploy, Key: key, Body: b, UpdatedAt: now})
+		}); err == nil {
+			r.Wake()
 		}
-		b, _ := json.Marshal(autoTask{ResourceKey: row.ResourceKey, AssignmentKey: row.AssignmentKey, Ref: row.ReferenceKey, Due: now})
-		tasks = append(tasks, &store.Object{Kind: kindAutoDeploy, Key: autoTaskKey(row.ResourceKey, row.AssignmentKey, row.ReferenceKey), Body: b, UpdatedAt: now})
-	}
-	if len(tasks) == 0 {
-		return nil
-	}
-	err := g.st.Write(ctx, func(tx store.Tx) error {
-		for _, o := range tasks {
-			if _, err := tx.GetObject(ctx, o.Kind, o.Key); err == nil {
-				continue // pending already (another replica's follower, or an earlier write)
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
+	}()
+}
+
+// deploysFor reports whether an enforced assignment with an identity
+// and a DeployIfNotExists member (or one whose effect is a parameter)
+// covers the resource key.
+func (s *snapshot) deploysFor(key string) bool {
+	found := false
+	forScopes(key, func(scope string) {
+		for _, as := range s.byScope[scope] {
+			if found || as.err != nil || !as.a.Enforce || as.a.Identity.PrincipalID == "" {
+				continue
 			}
-			if err := tx.PutObject(ctx, o); err != nil {
-				return err
+			for _, m := range as.members {
+				if !m.static || m.effect == policy.DeployIfNotExists {
+					found = true
+				}
 			}
 		}
-		return nil
 	})
-	if err == nil {
-		r.Wake()
-	}
-	return err
+	return found
 }
 
 // runAutoDeploys runs the due tasks, one after the other.
@@ -151,7 +158,7 @@ func (r *Remediator) later(ctx context.Context, t *autoTask, due time.Time) erro
 	t.Due = due
 	b, _ := json.Marshal(t)
 	return r.st.Write(ctx, func(tx store.Tx) error {
-		return tx.PutObject(ctx, &store.Object{Kind: kindAutoDeploy, Key: autoTaskKey(t.ResourceKey, t.AssignmentKey, t.Ref), Body: b, UpdatedAt: r.now()})
+		return tx.PutObject(ctx, &store.Object{Kind: kindAutoDeploy, Key: t.ResourceKey, Body: b, UpdatedAt: r.now()})
 	})
 }
 
@@ -164,22 +171,12 @@ func provisioning(state string) bool {
 	return false
 }
 
-// autoDeploy runs one task.
+// autoDeploy runs one task: the resource's DeployIfNotExists members
+// that find it NonCompliant, each by its evaluationDelay.
 func (r *Remediator) autoDeploy(ctx context.Context, mgr *resources.Manager, t *autoTask) error {
 	s, err := r.g.current(ctx)
 	if err != nil {
 		return err
-	}
-	as := s.byKey[t.AssignmentKey]
-	if as == nil || as.err != nil || !as.a.Enforce || as.a.Identity.PrincipalID == "" {
-		return nil // unassigned, or no longer enforced, meanwhile
-	}
-	m := as.byRef[t.Ref]
-	if m == nil && t.Ref == "" && len(as.members) > 0 {
-		m = as.members[0]
-	}
-	if m == nil {
-		return nil
 	}
 	rs, err := store.GetResources(ctx, r.st, t.ResourceKey)
 	if err != nil || rs[0] == nil {
@@ -189,47 +186,69 @@ func (r *Remediator) autoDeploy(ctx context.Context, mgr *resources.Manager, t *
 	if err != nil {
 		return nil
 	}
-	w := &remWork{r: r, mgr: mgr, as: as, m: m, ev: r.newEvaluator(ctx),
-		caller: activitylog.Caller{Name: as.a.Identity.PrincipalID, ObjectID: as.a.Identity.PrincipalID, AppID: as.a.Identity.PrincipalID,
-			TenantID: r.tenantID, Type: "ServicePrincipal"}}
-	res, exempt := w.ev.evaluate(as, m, obj, w.apiVersionFor(obj.Field("type").Str()))
-	if exempt || res.Err != nil || res.Effect != policy.DeployIfNotExists {
-		return nil // compliant (or exempt) now
-	}
-	state := obj.Field("properties").Field("provisioningState").Str()
-	switch delay := res.Details.Field("evaluationDelay").Str(); {
-	case delay == "" || strings.EqualFold(delay, "AfterProvisioning"):
-		if provisioning(state) {
-			return nil // the write that ends the provisioning schedules it again
-		}
-	case strings.EqualFold(delay, "AfterProvisioningSuccess"):
-		if !strings.EqualFold(state, "Succeeded") && state != "" {
-			return nil
-		}
-	case strings.EqualFold(delay, "AfterProvisioningFailure"):
-		if !strings.EqualFold(state, "Failed") {
-			return nil
-		}
-	default:
-		d, err := isoDuration(delay)
-		if err != nil {
-			return nil // not a delay mlgov knows: no automatic deployment
-		}
-		if due := rs[0].UpdatedAt.Add(d); due.After(r.now()) {
-			return r.later(ctx, t, due)
-		}
-	}
-	// One deployment per write of the resource (its entity tag).
-	w.corr = "auto:" + t.AssignmentKey + "|" + t.Ref + "|" + rs[0].ETag
-	id := obj.Field("id").Str()
-	d, err := w.one(ctx, remTarget{ID: id, Location: obj.Field("location").Str()}, nil)
+	id, err := arm.ParseID(obj.Field("id").Str())
 	if err != nil {
-		return err
-	}
-	if d.Status == deploymentSkipped {
 		return nil
 	}
-	r.recordAutoDeploy(ctx, as, m, obj, d)
+	p := &parents{ctx: ctx, st: r.st, cache: map[string]value.Value{}}
+	rg, sub := p.of(id)
+	ev := r.newEvaluator(ctx)
+	var retry time.Time
+	for _, st := range r.g.evaluate(s, obj, rg, sub, r.now(), storeLookup{ctx: ctx, st: r.st}, false) {
+		if st.Action != "deployifnotexists" || st.ComplianceState != NonCompliant {
+			continue
+		}
+		as := s.byKey[st.assignmentKey]
+		if as == nil || as.err != nil || !as.a.Enforce || as.a.Identity.PrincipalID == "" || !t.Written.After(as.created) {
+			continue // assigned after the write: what it finds is for remediations
+		}
+		m := as.byRef[strings.ToLower(st.RefID)]
+		if m == nil {
+			continue
+		}
+		w := &remWork{r: r, mgr: mgr, as: as, m: m, ev: ev,
+			caller: activitylog.Caller{Name: as.a.Identity.PrincipalID, ObjectID: as.a.Identity.PrincipalID, AppID: as.a.Identity.PrincipalID,
+				TenantID: r.tenantID, Type: "ServicePrincipal"}}
+		res, exempt := ev.evaluate(as, m, obj, w.apiVersionFor(obj.Field("type").Str()))
+		if exempt || res.Err != nil || res.Effect != policy.DeployIfNotExists {
+			continue
+		}
+		state := obj.Field("properties").Field("provisioningState").Str()
+		switch delay := res.Details.Field("evaluationDelay").Str(); {
+		case provisioning(state):
+			// Every delay waits for the provisioning to end.
+			if r.now().Sub(t.Written) < provisioningWait {
+				retry = r.now().Add(provisioningPoll)
+			}
+			continue
+		case strings.EqualFold(delay, "AfterProvisioningSuccess") && state != "" && !strings.EqualFold(state, "Succeeded"),
+			strings.EqualFold(delay, "AfterProvisioningFailure") && !strings.EqualFold(state, "Failed"):
+			continue
+		case delay != "" && !strings.HasPrefix(strings.ToLower(delay), "afterprovisioning"):
+			d, err := isoDuration(delay)
+			if err != nil {
+				continue // not a delay mlgov knows: no automatic deployment
+			}
+			if due := t.Written.Add(d); due.After(r.now()) {
+				if retry.IsZero() || due.Before(retry) {
+					retry = due
+				}
+				continue
+			}
+		}
+		// One deployment per write of the resource (its entity tag).
+		w.corr = "auto:" + as.key + "|" + m.refID + "|" + rs[0].ETag
+		d, err := w.one(ctx, remTarget{ID: id.String(), Location: obj.Field("location").Str()}, nil)
+		if err != nil {
+			return err
+		}
+		if d.Status != deploymentSkipped {
+			r.recordAutoDeploy(ctx, as, m, obj, d)
+		}
+	}
+	if !retry.IsZero() {
+		return r.later(ctx, t, retry)
+	}
 	return nil
 }
 

@@ -111,6 +111,9 @@ type assigned struct {
 	// key and defKey are the store keys of the assignment and its
 	// definition (or set).
 	key, defKey string
+	// created is when the assignment was first stored: automatic
+	// deployments are for resources written after it (autodeploy.go).
+	created time.Time
 }
 
 type member struct {
@@ -145,6 +148,9 @@ func (g *Governor) Committed(a *resources.Attributes) {
 	g.lastRequest.Store(time.Now().UnixNano())
 	if policyTypes[arm.KeyOf(a.Spec.Type)] {
 		g.Invalidate()
+	}
+	if a.Operation == resources.OpCreate || a.Operation == resources.OpUpdate {
+		g.noteWrite(a) // automatic DeployIfNotExists (autodeploy.go)
 	}
 }
 
@@ -294,6 +300,7 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 			return res, err
 		}}
 		as := g.compile(ctx, r, pa, cache)
+		as.created = res.CreatedAt
 		as.byRef = map[string]*member{}
 		for _, m := range as.members {
 			as.byRef[strings.ToLower(m.refID)] = m

@@ -122,23 +122,16 @@ func (l *memLookup) Related(q *policy.RelatedQuery) ([]value.Value, error) {
 // Reevaluate works out and stores the compliance records of the resources
 // of keys; those that no longer exist lose theirs.
 func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
-	_, _, err := g.reevaluate(ctx, keys)
-	return err
-}
-
-// reevaluate is Reevaluate, returning the records written and the
-// snapshot they were evaluated with.
-func (g *Governor) reevaluate(ctx context.Context, keys []string) ([]*store.PolicyState, *snapshot, error) {
 	if len(keys) == 0 {
-		return nil, nil, nil
+		return nil
 	}
 	s, err := g.current(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	rs, err := store.GetResources(ctx, g.st, keys...)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	p := &parents{ctx: ctx, st: g.st, cache: map[string]value.Value{}}
 	var present []*store.Resource
@@ -150,7 +143,7 @@ func (g *Governor) reevaluate(ctx context.Context, keys []string) ([]*store.Poli
 	start := time.Now()
 	rows := g.evaluateStored(s, p, parseAll(present), g.now(), storeLookup{ctx: ctx, st: g.st})
 	g.yield(ctx, time.Since(start))
-	return rows, s, g.writeRows(ctx, rows, keys)
+	return g.writeRows(ctx, rows, keys)
 }
 
 // maxRowsBusy and maxRowsIdle bound the records one write transaction
@@ -598,15 +591,8 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 			g.Wake()
 		}
 		for i := 0; i < len(keys); i += reevaluateBatch {
-			rows, s, err := g.reevaluate(ctx, keys[i:min(i+reevaluateBatch, len(keys))])
-			if err != nil {
+			if err := g.Reevaluate(ctx, keys[i:min(i+reevaluateBatch, len(keys))]); err != nil {
 				log.Warn("re-evaluating the compliance of written resources", "error", err)
-				continue
-			}
-			// A written resource that a DeployIfNotExists policy finds
-			// without its related resource gets its deployment (autodeploy.go).
-			if err := g.scheduleAutoDeploys(ctx, s, rows); err != nil {
-				log.Warn("scheduling automatic DeployIfNotExists deployments", "error", err)
 			}
 		}
 	})

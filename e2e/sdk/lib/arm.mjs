@@ -16,6 +16,8 @@ import { ClientSecretCredential } from "@azure/identity";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
+import { PolicyClient } from "@azure/arm-policy";
+import { PolicyInsightsClient } from "@azure/arm-policyinsights";
 import { Client as GraphClient } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
@@ -97,6 +99,29 @@ export function authzClient(cred = credential()) {
     baseUri: b.endpoint,
     credentialScopes: [ARM_SCOPE],
   });
+}
+
+/** @azure/arm-policy (modular client, like arm-resources). */
+export function policyClient(cred = credential()) {
+  const b = bootstrap();
+  return new PolicyClient(cred, b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
+}
+
+/** @azure/arm-policyinsights (autorest client, like arm-machinelearning). */
+export function insightsClient(cred = credential()) {
+  const b = bootstrap();
+  return new PolicyInsightsClient(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
+}
+
+/** Polls fn every 100 ms until it returns a truthy value (returned), failing after ms. */
+export async function eventually(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** @microsoft/microsoft-graph-client as a user builds it for a Graph API at a custom host. */

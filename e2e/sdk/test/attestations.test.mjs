@@ -8,9 +8,6 @@
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { PolicyClient } from "@azure/arm-policy";
-import { PolicyInsightsClient } from "@azure/arm-policyinsights";
-
 import {
   ARM_SCOPE,
   TEST_TIMEOUT,
@@ -20,28 +17,21 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  eventually,
+  insightsClient,
   lro,
   mlId,
+  policyClient,
   rgId,
   sameId,
   uniqueName,
 } from "../lib/arm.mjs";
 import { createWorkspace } from "../lib/fixtures.mjs";
 
-async function eventually(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe("attestations (@azure/arm-policyinsights)", { timeout: TEST_TIMEOUT * 5 }, () => {
   const b = bootstrap();
-  const policy = new PolicyClient(credential(), b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
-  const insights = new PolicyInsightsClient(credential(), b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
+  const policy = policyClient(credential());
+  const insights = insightsClient(credential());
   const rg = uniqueName("mlgov-e2e-attest-");
   const ws = uniqueName("ws");
   const defName = uniqueName("manual-review-");

@@ -8,9 +8,6 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { PolicyClient } from "@azure/arm-policy";
-import { PolicyInsightsClient } from "@azure/arm-policyinsights";
-
 import {
   ARM_SCOPE,
   TEST_TIMEOUT,
@@ -19,9 +16,12 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  eventually,
+  insightsClient,
   lro,
   mlClient,
   mlId,
+  policyClient,
   rgId,
   sameId,
   scenario,
@@ -37,20 +37,9 @@ function clients() {
   return {
     b,
     cred,
-    policy: new PolicyClient(cred, b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } }),
-    insights: new PolicyInsightsClient(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] }),
+    policy: policyClient(cred),
+    insights: insightsClient(cred),
   };
-}
-
-/** Polls fn until it returns a truthy value or ms pass. */
-async function eventually(what, fn, ms = 5000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("compliance (@azure/arm-policyinsights)", { timeout: TEST_TIMEOUT * 10 }, () => {

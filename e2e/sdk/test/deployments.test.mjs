@@ -20,8 +20,6 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
 import { DeploymentsClient } from "@azure/arm-resourcesdeployments";
-import { PolicyClient } from "@azure/arm-policy";
-import { PolicyInsightsClient } from "@azure/arm-policyinsights";
 
 import {
   ARM_SCOPE,
@@ -34,8 +32,11 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  eventually,
+  insightsClient,
   lro,
   mlId,
+  policyClient,
   resourcesClient,
   rgId,
   sameId,
@@ -49,30 +50,9 @@ function deploymentsClient() {
   return new DeploymentsClient(credential(), b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
 }
 
-function policyClient() {
-  const b = bootstrap();
-  return new PolicyClient(credential(), b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
-}
-
 const ZONE = "privatelink.api.azureml.ms";
 const DNS_DINE = "ee40564d-486e-4f68-a5ca-7a621edae0fb"; // Configure Azure Machine Learning workspace to use private DNS zones
 const CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c";
-
-function insightsClient() {
-  const b = bootstrap();
-  return new PolicyInsightsClient(credential(), b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
-}
-
-/** Polls fn until it returns a truthy value or ms pass. */
-async function eventually(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const template = {
   $schema: "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",

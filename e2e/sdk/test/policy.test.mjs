@@ -7,8 +7,6 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { PolicyClient } from "@azure/arm-policy";
-
 import {
   ARM_SCOPE,
   LOCATION,
@@ -20,6 +18,7 @@ import {
   deleteResourceGroupQuietly,
   lro,
   mlClient,
+  policyClient,
   rgId,
   sameId,
   scenario,
@@ -31,11 +30,6 @@ import { amlComputeParameters, createWorkspace } from "../lib/fixtures.mjs";
 const LOCAL_AUTH = "e96a9a5f-07ca-471b-9bc5-6a0f33cbd68f"; // Computes should have local authentication methods disabled
 const PNA_MODIFY = "a10ee784-7409-4941-b091-663697637c0f"; // Configure workspaces to disable public network access
 const builtinId = (name) => `/providers/Microsoft.Authorization/policyDefinitions/${name}`;
-
-function policyClient() {
-  const b = bootstrap();
-  return new PolicyClient(credential(), b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
-}
 
 /** The PolicyViolation infos of a RequestDisallowedByPolicy RestError. */
 function violations(err) {

@@ -11,9 +11,6 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { PolicyClient } from "@azure/arm-policy";
-import { PolicyInsightsClient } from "@azure/arm-policyinsights";
-
 import {
   ARM_SCOPE,
   ML,
@@ -23,6 +20,8 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  insightsClient,
+  policyClient,
   rgId,
   sameId,
   scenario,
@@ -37,8 +36,8 @@ function clients() {
   const cred = credential();
   return {
     b,
-    policy: new PolicyClient(cred, b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } }),
-    insights: new PolicyInsightsClient(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] }),
+    policy: policyClient(cred),
+    insights: insightsClient(cred),
   };
 }
 

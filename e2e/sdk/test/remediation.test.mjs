@@ -14,9 +14,6 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { PolicyClient } from "@azure/arm-policy";
-import { PolicyInsightsClient } from "@azure/arm-policyinsights";
-
 import {
   ARM_SCOPE,
   LOCATION,
@@ -28,9 +25,12 @@ import {
   createResourceGroup,
   credential,
   deleteResourceGroupQuietly,
+  eventually,
+  insightsClient,
   lro,
   mlClient,
   mlId,
+  policyClient,
   rgId,
   sameId,
   scenario,
@@ -48,20 +48,9 @@ function clients() {
   const cred = credential();
   return {
     b,
-    policy: new PolicyClient(cred, b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } }),
-    insights: new PolicyInsightsClient(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] }),
+    policy: policyClient(cred),
+    insights: insightsClient(cred),
   };
-}
-
-/** Polls fn until it returns a truthy value or ms pass. */
-async function eventually(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("remediation (@azure/arm-policyinsights)", { timeout: TEST_TIMEOUT * 10 }, () => {
