@@ -130,13 +130,16 @@ type serveConfig struct {
 	maxConnsPerIP                                int
 	readTimeout, writeTimeout                    time.Duration
 	lroLatency                                   time.Duration
-	policyPaths, aliasPaths                      []string
-	policyPathsFrom                              string // where policyPaths come from, for the log
-	roleDefsPath                                 string // the built-in role definitions ("": none)
-	pprofAddr                                    string // hidden --pprof: net/http/pprof on a loopback listener
-	keyLifetime                                  time.Duration
-	scanInterval                                 time.Duration // periodic compliance scan
-	rotateKey                                    bool
+	// certReload is how often --tls-cert and --tls-key are checked for
+	// a change (default 10 s).
+	certReload              time.Duration
+	policyPaths, aliasPaths []string
+	policyPathsFrom         string // where policyPaths come from, for the log
+	roleDefsPath            string // the built-in role definitions ("": none)
+	pprofAddr               string // hidden --pprof: net/http/pprof on a loopback listener
+	keyLifetime             time.Duration
+	scanInterval            time.Duration // periodic compliance scan
+	rotateKey               bool
 	hardeningFlags
 	input *inputOptions // serve_retention.go
 	oidc  *oidcOptions  // serve_oidc.go (nil: none)

@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -353,6 +355,17 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	go eng.Run(ctx)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
+	} else {
+		// A certificate of the operator's: reloaded when its files change
+		// or on SIGHUP, without a restart.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() { <-ctx.Done(); signal.Stop(hup) }()
+		every := cfg.certReload
+		if every <= 0 {
+			every = 10 * time.Second
+		}
+		go reloadCertEvery(ctx, every, servedCert, hup, log)
 	}
 	go mgr.RunRetention(ctx, log)
 	go gov.RunHistoryRetention(ctx, cfg.input.history(), log)

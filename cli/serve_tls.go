@@ -297,3 +297,51 @@ func renewSelfSignedEvery(ctx context.Context, every time.Duration, dir string, 
 		}
 	}
 }
+
+// fileStamp is what changes when a file is replaced or rewritten.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{size: -1}
+	}
+	return fileStamp{size: fi.Size(), mod: fi.ModTime()}
+}
+
+// reloadCertEvery serves the key pair again when its files change
+// (checked every interval) or the process gets SIGHUP, until ctx ends: a
+// renewed certificate (--tls-cert, --tls-key) is served without a
+// restart, to the connections made after it. A pair that does not load
+// (files half-written, a key that does not match) is logged naming the
+// files, and the current one kept.
+func reloadCertEvery(ctx context.Context, every time.Duration, sc *servingCert, hup <-chan os.Signal, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := [2]fileStamp{stampOf(sc.certFile), stampOf(sc.keyFile)}
+	for {
+		forced := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-hup:
+			forced = true
+		}
+		now := [2]fileStamp{stampOf(sc.certFile), stampOf(sc.keyFile)}
+		if now == last && !forced {
+			continue
+		}
+		if err := sc.load(); err != nil {
+			log.Error("reloading the TLS certificate; the current one is kept", "err", err)
+			continue // tried again at the next change or SIGHUP
+		}
+		last = now
+		if leaf, err := x509.ParseCertificate(sc.cur.Load().Certificate[0]); err == nil {
+			log.Info("TLS certificate reloaded", "cert", sc.certFile, "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
+		}
+	}
+}
