@@ -37,10 +37,8 @@ func (e *Engine) register(reg *resources.Registry) {
 		Type:                TypeDeployments,
 		NoProvisioningState: true, // the state is the deployment's own (Accepted, Running, ...)
 		ReadsStore:          true,
-		GlobalLocation:      false,
 		Secrets:             true, // template, parameter values, caller
 		ListAtScopeOnly:     true,
-		Validate:            func(body value.Value, create bool) error { return nil },
 		Build:               e.build,
 		Actions: map[string]*resources.ActionSpec{
 			"cancel":         {Name: "cancel", Run: cancelAction, NoContent: true},

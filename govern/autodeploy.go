@@ -59,20 +59,23 @@ const (
 	provisioningWait = time.Hour
 )
 
-// noteWrite records the task of a request's write (Committed), in the
-// background: Committed must not block.
+// noteWrite records the task of a request's write (Committed). It is on
+// every write's path: the check reads the snapshot in force (never
+// rebuilds it; a policy change's own Committed has rebuilt it) and only a
+// write that some DeployIfNotExists covers writes its task, in the
+// background (Committed must not block).
 func (g *Governor) noteWrite(a *resources.Attributes) {
 	r := g.rem.Load()
 	if r == nil || r.Deployer() == nil || a.ID == nil || !a.ID.IsResource() || policyTypes[arm.KeyOf(a.Spec.Type)] {
 		return
 	}
+	s := g.snap.Load()
 	key, now := policyres.Key(a.ID.String()), a.Now
+	if s == nil || !s.deploysFor(key) {
+		return
+	}
 	go func() {
 		ctx := context.Background()
-		s, err := g.current(ctx)
-		if err != nil || !s.deploysFor(key) {
-			return
-		}
 		b, _ := json.Marshal(autoTask{ResourceKey: key, Written: now, Due: now})
 		if err := g.st.Write(ctx, func(tx store.Tx) error {
 			return tx.PutObject(ctx, &store.Object{Kind: kindAutoDeploy, Key: key, Body: b, UpdatedAt: now})
