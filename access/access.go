@@ -59,6 +59,9 @@ type Config struct {
 	GroupsVersion func() uint64
 	Now           func() time.Time
 	Log           *slog.Logger
+	// Tree is the management-group hierarchy in force (nil: none): the
+	// role assignments at a group apply below it.
+	Tree func() *arm.Tree
 }
 
 // Access decides and serves Azure RBAC.
@@ -116,6 +119,16 @@ type snapshot struct {
 	custom map[string]*rbac.RoleDefinition
 	// callers caches, per object id, the caller's groups and decisions.
 	callers sync.Map // string -> *caller
+	// tree is the hierarchy the decisions were made in.
+	tree *arm.Tree
+}
+
+// tree returns the hierarchy in force.
+func (a *Access) tree() *arm.Tree {
+	if a.cfg.Tree == nil {
+		return nil
+	}
+	return a.cfg.Tree()
 }
 
 // caller is one principal's groups and the decisions made for it.
@@ -144,12 +157,18 @@ const maxDecisions = 1 << 14
 
 // current returns the snapshot, building it whole when it is stale.
 func (a *Access) current(ctx context.Context) (*snapshot, error) {
-	if s := a.snap.Load(); s != nil && !a.stale.Load() {
+	t := a.tree()
+	if s := a.snap.Load(); s != nil && !a.stale.Load() && s.tree == t {
 		return s, nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s := a.snap.Load(); s != nil && !a.stale.Load() {
+		if s.tree != t {
+			// The hierarchy changed: the same assignments, decided anew.
+			s = &snapshot{authz: s.authz, custom: s.custom, tree: t}
+			a.snap.Store(s)
+		}
 		return s, nil
 	}
 	a.stale.Store(false)
@@ -171,7 +190,7 @@ func (a *Access) Load(ctx context.Context) error {
 
 // build reads the custom roles and the role assignments.
 func (a *Access) build(ctx context.Context) (*snapshot, error) {
-	s := &snapshot{custom: map[string]*rbac.RoleDefinition{}}
+	s := &snapshot{custom: map[string]*rbac.RoleDefinition{}, tree: a.tree()}
 	defs := append([]*rbac.RoleDefinition(nil), a.cfg.Roles...)
 	for r, err := range store.ListAll(ctx, a.st, store.ListQuery{TypeKey: arm.KeyOf(TypeRoleDefinition)}) {
 		if err != nil {
@@ -233,7 +252,7 @@ func (a *Access) apply(ctx context.Context, keys []string) error {
 			a.add(authz, rs[i])
 		}
 	}
-	a.snap.Store(&snapshot{authz: authz, custom: old.custom})
+	a.snap.Store(&snapshot{authz: authz, custom: old.custom, tree: old.tree})
 	return nil
 }
 
@@ -370,7 +389,7 @@ func (d *decider) Allowed(action, scope string) bool {
 	if v, ok := d.c.decisions.Load(key); ok {
 		return v.(verdict) != denied
 	}
-	dec, err := d.s.authz.Decide(rbac.Request{Principals: d.c.principals, Action: action, Scope: scope})
+	dec, err := d.s.authz.Decide(rbac.Request{Principals: d.c.principals, Action: action, Scope: scope, Above: d.s.tree.Above(arm.KeyOf(scope))})
 	v := denied
 	switch {
 	case err != nil:
@@ -402,7 +421,7 @@ func (a *Access) authorizeAssignment(ctx context.Context, c *activitylog.Caller,
 	if !ok {
 		return resources.AuthorizationFailed(c, action, scope)
 	}
-	dec, err := cd.s.authz.Decide(rbac.Request{Principals: cd.c.principals, Action: action, Scope: scope, Attributes: at})
+	dec, err := cd.s.authz.Decide(rbac.Request{Principals: cd.c.principals, Action: action, Scope: scope, Above: cd.s.tree.Above(arm.KeyOf(scope)), Attributes: at})
 	if err != nil || !dec.Allowed {
 		return resources.AuthorizationFailed(c, action, scope)
 	}

@@ -173,8 +173,12 @@ func (a *Access) buildAssignment(c *resources.Ctx, obj, body, existing value.Val
 	if !ok {
 		return value.Value{}, arm.Errorf("RoleDefinitionDoesNotExist", "The specified role definition with ID '%s' does not exist.", arm.Clip(roleName(p.RoleDefinitionID), 64))
 	}
-	// The role definition id as Azure stores it: the subscription's form.
-	p.RoleDefinitionID = "/subscriptions/" + c.ID.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role.Name
+	// The role definition id as Azure stores it: the subscription's form
+	// (the tenant's at a management group).
+	p.RoleDefinitionID = "/providers/Microsoft.Authorization/roleDefinitions/" + role.Name
+	if c.ID.SubscriptionID != "" {
+		p.RoleDefinitionID = "/subscriptions/" + c.ID.SubscriptionID + p.RoleDefinitionID
+	}
 	// What rbac.Add checks (assignable scope), on a scratch Authorizer.
 	if err := rbac.New([]*rbac.RoleDefinition{role}).Add(&rbac.Assignment{Scope: scope, RoleDefinitionID: role.Name, PrincipalID: p.PrincipalID}); err != nil {
 		return value.Value{}, err

@@ -237,12 +237,17 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	warnAdminSecretExpiry(ctx, idsvc, bs, time.Now(), log)
 	newID := new(timeUUIDs).next
-	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID, Compliance: cst})
+	// Management groups: the hierarchy above subscriptions, whose policy
+	// and role assignments apply below them.
+	hier := resources.NewHierarchy(st, bs.TenantID)
+	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID, Compliance: cst, Tree: hier.Tree})
 	if err := gov.Refresh(ctx); err != nil {
 		return fmt.Errorf("loading the policy assignments: %w", err)
 	}
+	hier.OnChange(gov.TreeChanged)
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	resources.RegisterManagementGroups(reg, hier)
 	// Remediations: Modify applied, DeployIfNotExists deployed (by the
 	// deployment engine, below) as the assignments' identities.
 	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: bs.TenantID})
@@ -258,7 +263,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		GroupsVersion: idsvc.GroupsVersion,
 		Principal: func(ctx context.Context, oid string) (string, bool, error) {
 			return idsvc.ObjectType(ctx, bs.TenantID, oid)
-		}})
+		},
+		Tree: hier.Tree})
 	if err := acc.Load(ctx); err != nil {
 		return fmt.Errorf("loading the role assignments: %w", err)
 	}
@@ -270,13 +276,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	fd := feed.New(st, feed.Options{Logger: log})
 	gov.Follow(fd, log)
 	acc.Follow(fd)
+	hier.Follow(fd)
 	// ARM template deployments: the engine is built on the manager and
 	// told of the deployments the manager accepts.
 	var eng *deploy.Engine
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
-		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
-		Committers: []resources.Committer{acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, hier},
+		Committers: []resources.Committer{hier, acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			// A write that changes resources' managed identities stops
 			// their tokens at once on this replica (on others after the
 			// principal cache's TTL).
@@ -297,6 +304,12 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	if err := mgr.EnsureSubscription(ctx, bs.SubscriptionID, "mlgov default subscription"); err != nil {
 		return err
+	}
+	if err := mgr.EnsureRootGroup(ctx); err != nil {
+		return err
+	}
+	if err := hier.Load(ctx); err != nil {
+		return fmt.Errorf("loading the management groups: %w", err)
 	}
 	extra := http.NewServeMux()
 	extra.Handle("GET /healthz", healthHandler(dataDir, cfg.diskFree))

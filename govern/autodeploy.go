@@ -90,7 +90,7 @@ func (g *Governor) noteWrite(a *resources.Attributes) {
 // covers the resource key.
 func (s *snapshot) deploysFor(key string) bool {
 	found := false
-	forScopes(key, func(scope string) {
+	forScopes(key, s.above(key), func(scope string) {
 		for _, as := range s.byScope[scope] {
 			if found || as.err != nil || !as.a.Enforce || as.a.Identity.PrincipalID == "" {
 				continue

@@ -137,16 +137,17 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 	}
 	key := policyres.Key(rid)
 	typ, loc := obj.Field("type").Str(), obj.Field("location").Str()
+	above := s.above(key)
 	var exempts []*exemption
-	forScopes(key, func(scope string) { exempts = append(exempts, s.exemptions[scope]...) })
+	forScopes(key, above, func(scope string) { exempts = append(exempts, s.exemptions[scope]...) })
 	reqCtx := value.ObjectValue() // compliance scans have no request: latest alias paths
 	subject := policy.NewSubject(&policy.Input{Resource: obj, ResourceGroup: rg, Subscription: sub, RequestContext: reqCtx, Now: now, Lookup: lookup})
 	defer subject.Close()
 	var out []State
 	var mutators []mutator
-	forScopes(key, func(scope string) {
+	forScopes(key, above, func(scope string) {
 		for _, as := range s.byScope[scope] {
-			if !as.a.AppliesToKey(key, loc, typ) {
+			if !as.a.AppliesToKey(key, above, loc, typ) {
 				continue
 			}
 			if as.err != nil {
@@ -162,7 +163,7 @@ func (g *Governor) evaluate(s *snapshot, obj, rg, sub value.Value, now time.Time
 				}
 				var exemptBy []string
 				for _, x := range exempts {
-					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, loc, typ) {
+					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, above, loc, typ) {
 						exemptBy = append(exemptBy, x.x.ID)
 					}
 				}

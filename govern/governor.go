@@ -33,6 +33,9 @@ type Config struct {
 	Compliance store.Store
 	Now        func() time.Time
 	NewID      func() string
+	// Tree is the management-group hierarchy in force (nil: none): the
+	// assignments at a group apply below it.
+	Tree func() *arm.Tree
 }
 
 // Governor serves the policy types and enforces the assignments: it is
@@ -45,6 +48,7 @@ type Governor struct {
 	catalog  *alias.Catalog
 	now      func() time.Time
 	newID    func() string
+	tree     func() *arm.Tree // the hierarchy in force (nil: none)
 
 	wake    chan struct{} // RunScans: look for scan tasks now
 	pmu     sync.Mutex
@@ -82,7 +86,7 @@ func New(st store.Store, cfg Config) *Governor {
 	if cfg.Compliance == nil {
 		cfg.Compliance = st
 	}
-	return &Governor{st: st, cs: cfg.Compliance, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID, wake: make(chan struct{}, 1)}
+	return &Governor{st: st, cs: cfg.Compliance, builtins: cfg.Builtins, catalog: cfg.Aliases, now: cfg.Now, newID: cfg.NewID, tree: cfg.Tree, wake: make(chan struct{}, 1)}
 }
 
 // snapshot is the assignments and exemptions in force, compiled.
@@ -95,6 +99,8 @@ type snapshot struct {
 	// (attestations.go).
 	attestations map[string][]*attestation
 	count        int
+	// tree is the management-group hierarchy in force (Config.Tree).
+	tree func() *arm.Tree
 }
 
 // assigned is one compiled assignment.
@@ -233,7 +239,7 @@ func (c *compiledAssignment) unchanged(etags map[string]string) bool {
 }
 
 func (g *Governor) build(ctx context.Context) (*snapshot, error) {
-	s := &snapshot{byScope: map[string][]*assigned{}, byKey: map[string]*assigned{}, exemptions: map[string][]*exemption{}}
+	s := &snapshot{byScope: map[string][]*assigned{}, byKey: map[string]*assigned{}, exemptions: map[string][]*exemption{}, tree: g.tree}
 	cache := policy.NewCache()
 	// The current ETags of what the kept compilations read (the custom
 	// definitions and initiatives; built-ins do not change).
@@ -287,7 +293,7 @@ func (g *Governor) build(ctx context.Context) (*snapshot, error) {
 		// from being reused.
 		deps, readOK := map[string]string{}, true
 		get := storeGetter(g.st)
-		r := resolver{b: g.builtins, get: func(ctx context.Context, key string) (*store.Resource, error) {
+		r := resolver{b: g.builtins, tree: g.tree, get: func(ctx context.Context, key string) (*store.Resource, error) {
 			res, err := get(ctx, key)
 			switch {
 			case err != nil:
@@ -432,9 +438,14 @@ func firstLine(err error) string {
 }
 
 // governed reports whether writes of a type are evaluated: resources of
-// Microsoft.Resources are not, except resource groups (Azure's rule).
+// Microsoft.Resources are not, except resource groups (Azure's rule), nor
+// the tenant's own (management groups and where subscriptions are,
+// subscription aliases).
 func governed(typ string) bool {
 	ns, _, _ := strings.Cut(typ, "/")
+	if arm.EqualName(ns, "Microsoft.Management") || arm.EqualName(ns, "Microsoft.Subscription") {
+		return false
+	}
 	return !arm.EqualName(ns, "Microsoft.Resources") || arm.EqualName(typ, "Microsoft.Resources/resourceGroups")
 }
 
@@ -474,13 +485,14 @@ func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *
 		typ = id.Type()
 	}
 	loc := obj.Field("location").Str()
+	above := s.above(key)
 	var exempts []*exemption
-	forScopes(key, func(scope string) {
+	forScopes(key, above, func(scope string) {
 		exempts = append(exempts, s.exemptions[scope]...)
 	})
-	forScopes(key, func(scope string) {
+	forScopes(key, above, func(scope string) {
 		for _, as := range s.byScope[scope] {
-			if !as.a.Enforce || !as.a.AppliesToKey(key, loc, typ) {
+			if !as.a.Enforce || !as.a.AppliesToKey(key, above, loc, typ) {
 				continue
 			}
 			if as.err != nil {
@@ -490,7 +502,7 @@ func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *
 		members:
 			for _, m := range as.members {
 				for _, x := range exempts {
-					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, loc, typ) {
+					if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, above, loc, typ) {
 						continue members
 					}
 				}
@@ -501,14 +513,27 @@ func (s *snapshot) each(id *arm.ID, obj value.Value, now time.Time, fn func(as *
 }
 
 // forScopes calls fn with every scope key that contains the resource key
-// (its prefixes at '/' boundaries, itself included).
-func forScopes(key string, fn func(string)) {
+// (its prefixes at '/' boundaries, itself included, then the management
+// groups above it).
+func forScopes(key string, above []string, fn func(string)) {
 	for i := 1; i < len(key); i++ {
 		if key[i] == '/' {
 			fn(key[:i])
 		}
 	}
 	fn(key)
+	for _, g := range above {
+		fn(g)
+	}
+}
+
+// above returns the keys of the management groups above the resource key
+// in the hierarchy in force.
+func (s *snapshot) above(key string) []string {
+	if s.tree == nil {
+		return nil
+	}
+	return s.tree().Above(key)
 }
 
 // input is the evaluation input of a request (its policy() object

@@ -549,19 +549,22 @@ func (e *evaluator) evaluate(as *assigned, m *member, obj value.Value, apiVersio
 	}
 	key := policyres.Key(id.String())
 	typ, loc := obj.Field("type").Str(), obj.Field("location").Str()
-	if !as.a.AppliesToKey(key, loc, typ) {
+	s, err := e.r.g.current(e.ctx)
+	if err != nil {
+		return policy.Result{Err: err}, false
+	}
+	above := s.above(key)
+	if !as.a.AppliesToKey(key, above, loc, typ) {
 		return policy.Result{}, false
 	}
 	now := e.r.now()
-	if s, err := e.r.g.current(e.ctx); err == nil {
-		forScopes(key, func(scope string) {
-			for _, x := range s.exemptions[scope] {
-				if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, loc, typ) {
-					exempt = true
-				}
+	forScopes(key, above, func(scope string) {
+		for _, x := range s.exemptions[scope] {
+			if x.x.Covers(as.a.ID, m.refID, now) && x.x.AppliesToKey(key, above, loc, typ) {
+				exempt = true
 			}
-		})
-	}
+		}
+	})
 	var rg value.Value
 	if id.ResourceGroup != "" {
 		rg = e.scopeObject(arm.KeyOf("/subscriptions/" + id.SubscriptionID + "/resourceGroups/" + id.ResourceGroup))

@@ -117,8 +117,17 @@ func storeGetter(st store.Store) getter {
 
 // resolver is the policyres.Resolver over built-ins and stored resources.
 type resolver struct {
-	b   *Builtins
-	get getter
+	b    *Builtins
+	get  getter
+	tree func() *arm.Tree // the management-group hierarchy (nil: none)
+}
+
+// GroupsAbove implements policyres.GroupsAbove.
+func (r resolver) GroupsAbove(key string) []string {
+	if r.tree == nil {
+		return nil
+	}
+	return r.tree().Above(key)
 }
 
 var _ policyres.Resolver = resolver{}

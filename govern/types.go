@@ -50,7 +50,7 @@ func (g *Governor) Register(reg *resources.Registry) {
 			// @azure/arm-policy reads it).
 			DeleteReturnsBody: t.typ == TypeAssignment,
 			Build: func(c *resources.Ctx, obj, body, existing value.Value) (value.Value, error) {
-				r := resolver{b: g.builtins, get: txGetter(c.Get)}
+				r := resolver{b: g.builtins, tree: g.tree, get: txGetter(c.Get)}
 				props, err := build(c.Context, c.ID, body, existing, r, policyres.Options{Aliases: g.catalog, Caller: callerID(c), Now: c.Now})
 				if err != nil {
 					return value.Value{}, err

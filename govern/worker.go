@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,7 +303,7 @@ func (g *Governor) StartScan(ctx context.Context, scanID, scope string) error {
 	add := func(s string) {
 		tasks = append(tasks, &store.ScanTask{ScanID: scanID, TaskID: fmt.Sprintf("%04d", len(tasks)), Scope: s})
 	}
-	if id.IsSubscription() {
+	addSubscription := func(id *arm.ID) error {
 		add(id.String())
 		for r, err := range store.ListAll(ctx, g.st, store.ListQuery{ParentKey: id.Key(), TypeKey: arm.KeyOf(typeResourceGroup), Limit: 1000}) {
 			if err != nil {
@@ -310,7 +311,29 @@ func (g *Governor) StartScan(ctx context.Context, scanID, scope string) error {
 			}
 			add(r.ID)
 		}
-	} else {
+		return nil
+	}
+	switch mg := id.ManagementGroup(); {
+	case mg != "":
+		// A group's scan is the scans of the subscriptions below it.
+		var t *arm.Tree
+		if g.tree != nil {
+			t = g.tree()
+		}
+		_, subs := t.Below(mg)
+		for _, s := range subs {
+			if err := addSubscription(&arm.ID{SubscriptionID: s}); err != nil {
+				return err
+			}
+		}
+		if len(tasks) == 0 {
+			return nil
+		}
+	case id.IsSubscription():
+		if err := addSubscription(id); err != nil {
+			return err
+		}
+	default:
 		add(id.String())
 	}
 	err = g.cs.Write(ctx, func(tx store.Tx) error { return tx.CreateScanTasks(ctx, tasks) })
@@ -611,6 +634,9 @@ func scopeOfPolicy(c *store.Change) string {
 	if err != nil {
 		return "/subscriptions/" + strings.TrimPrefix(c.SubscriptionKey, "/subscriptions/")
 	}
+	if mg := id.ManagementGroup(); mg != "" {
+		return arm.ManagementGroupID(mg) // the subscriptions below it
+	}
 	if id.ResourceGroup != "" && c.TypeKey != arm.KeyOf(TypeDefinition) && c.TypeKey != arm.KeyOf(TypeSetDefinition) {
 		return (&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}).String()
 	}
@@ -639,5 +665,31 @@ func (g *Governor) Scan(ctx context.Context, scope string, log *slog.Logger) err
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// TreeChanged re-evaluates, soon, the subscriptions that the new
+// management-group hierarchy puts under other groups (a subscription
+// moved, a group moved): the assignments they inherit changed. It also
+// makes the next write prepared before its lock be prepared again.
+func (g *Governor) TreeChanged(old, new *arm.Tree) {
+	_, subs := new.Below(new.Root())
+	_, was := old.Below(old.Root())
+	subs = append(subs, was...)
+	now := g.now()
+	bucket := now.Truncate(scanDebounce)
+	seen := map[string]bool{}
+	for _, s := range subs {
+		k := "/subscriptions/" + arm.KeyOf(s)
+		if seen[k] || slices.Equal(old.Above(k), new.Above(k)) {
+			continue
+		}
+		seen[k] = true
+		scope := "/subscriptions/" + s
+		g.pendingScan("move-"+strings.ToLower(scope)+"-"+strconv.FormatInt(bucket.UnixMilli(), 10), scope, bucket.Add(scanDebounce))
+	}
+	g.Invalidate()
+	if len(seen) > 0 {
+		g.Wake()
 	}
 }

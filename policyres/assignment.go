@@ -67,7 +67,7 @@ func BuildAssignment(ctx context.Context, id *arm.ID, body, existing value.Value
 			params = d.Parameters
 		}
 	case "set":
-		if !visible(pid, scope) {
+		if !visible(r, pid, scope) {
 			e.add(CodePolicySetDefinitionNotFound, dp, "The policy set definition '%s' could not be found.", arm.Clip(defID, 300))
 			break
 		}

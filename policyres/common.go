@@ -141,6 +141,12 @@ func metadata(p value.Value, existing value.Value, opts *Options, e *errs) value
 	return md
 }
 
+// GroupsAbove is implemented by a Resolver that knows the management-group
+// hierarchy: the keys of the groups above a scope key (arm.Tree.Above).
+type GroupsAbove interface {
+	GroupsAbove(key string) []string
+}
+
 // lookup errors: not found is a refusal, anything else the caller's.
 func notFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
@@ -149,7 +155,7 @@ func notFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // the scope's subscription).
 func resolveDefinition(ctx context.Context, r Resolver, id, scope string, ptr definition.Pointer, e *errs) (*definition.Definition, error) {
 	kind, pid := policyIDKind(id)
-	if kind != "definition" || !visible(pid, scope) {
+	if kind != "definition" || !visible(r, pid, scope) {
 		e.add(CodePolicyDefinitionNotFound, ptr, "The policy definition '%s' could not be found.", arm.Clip(id, 300))
 		return nil, nil
 	}
@@ -164,10 +170,24 @@ func resolveDefinition(ctx context.Context, r Resolver, id, scope string, ptr de
 	return d, nil
 }
 
-// visible: a definition at a subscription is visible only under it; a
-// built-in (tenant) one everywhere. Management-group definitions are not
-// served; they are visible nowhere.
-func visible(pid *arm.ID, scope string) bool {
+// visible: a definition at a subscription is visible only under it; one
+// at a management group at that group and below it (through r's
+// hierarchy: GroupsAbove); a built-in (tenant) one everywhere.
+func visible(r Resolver, pid *arm.ID, scope string) bool {
+	if g := pid.ManagementGroup(); g != "" && len(pid.Parts) == 2 {
+		gk := idKey(arm.ManagementGroupID(g))
+		if keyContains(gk, idKey(scope)) {
+			return true
+		}
+		if h, ok := r.(GroupsAbove); ok {
+			for _, a := range h.GroupsAbove(idKey(scope)) {
+				if a == gk {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	if len(pid.Parts) > 1 {
 		return false
 	}

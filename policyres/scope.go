@@ -21,6 +21,20 @@ func keyContains(s, i string) bool {
 	return i == s || (strings.HasPrefix(i, s) && i[len(s)] == '/')
 }
 
+// inScope is keyContains, or s is one of the management groups above
+// the resource.
+func inScope(s, i string, above []string) bool {
+	if keyContains(s, i) {
+		return true
+	}
+	for _, g := range above {
+		if g == s {
+			return true
+		}
+	}
+	return false
+}
+
 // Key is the comparison key of a resource id: its CanonicalID, lower-cased
 // as arm.KeyOf does.
 func Key(id string) string { return idKey(id) }

@@ -156,18 +156,20 @@ func ParseAssignment(stored value.Value) (*Assignment, error) {
 // below Scope, not at or below any notScope, and selected by the
 // resourceSelectors (any group; location "" for a resource without one).
 func (a *Assignment) AppliesTo(resourceID, location, typ string) bool {
-	return a.AppliesToKey(idKey(resourceID), location, typ)
+	return a.AppliesToKey(idKey(resourceID), nil, location, typ)
 }
 
 // AppliesToKey is AppliesTo for a resource id's key (arm.KeyOf of its
 // CanonicalID), for callers that test many assignments against one
-// resource.
-func (a *Assignment) AppliesToKey(resourceKey, location, typ string) bool {
-	if !keyContains(a.scopeKey, resourceKey) {
+// resource. above are the keys of the management groups above the
+// resource (arm.Tree.Above): a scope or notScope at one of them contains
+// it.
+func (a *Assignment) AppliesToKey(resourceKey string, above []string, location, typ string) bool {
+	if !inScope(a.scopeKey, resourceKey, above) {
 		return false
 	}
 	for _, ns := range a.notScopeKeys {
-		if keyContains(ns, resourceKey) {
+		if inScope(ns, resourceKey, above) {
 			return false
 		}
 	}
@@ -309,13 +311,13 @@ func (x *Exemption) Covers(assignmentID, referenceID string, now time.Time) bool
 // selected by its resourceSelectors. An exemption without a known scope
 // (a stored body without id) applies nowhere.
 func (x *Exemption) AppliesTo(resourceID, location, typ string) bool {
-	return x.AppliesToKey(idKey(resourceID), location, typ)
+	return x.AppliesToKey(idKey(resourceID), nil, location, typ)
 }
 
 // AppliesToKey is AppliesTo for a resource id's key (see
 // Assignment.AppliesToKey).
-func (x *Exemption) AppliesToKey(resourceKey, location, typ string) bool {
-	if x.Scope == "" || !keyContains(x.scopeKey, resourceKey) {
+func (x *Exemption) AppliesToKey(resourceKey string, above []string, location, typ string) bool {
+	if x.Scope == "" || !inScope(x.scopeKey, resourceKey, above) {
 		return false
 	}
 	return selected(x.ResourceSelectors, location, typ)

@@ -53,6 +53,9 @@ type Request struct {
 	// Scope is the target: "/" or a subscription, resource group or
 	// resource id.
 	Scope string
+	// Above are the keys of the management groups above Scope, nearest
+	// first (arm.Tree.Above): their assignments apply to it too.
+	Above []string
 	// Attributes are the request's attributes for role assignment
 	// conditions; nil when the caller does not know them (yet): an
 	// assignment whose condition needs them then grants nothing, and
@@ -209,6 +212,9 @@ func (a *Authorizer) Decide(req Request) (Decision, error) {
 	scopes, err := ancestors(req.Scope)
 	if err != nil {
 		return Decision{}, err
+	}
+	if scopes[len(scopes)-1] != "/" {
+		scopes = append(append(scopes, req.Above...), "/")
 	}
 	action := strings.ToLower(req.Action)
 	principals := make([]string, len(req.Principals))

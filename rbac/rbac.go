@@ -200,25 +200,35 @@ func scopeKey(scope string) (string, error) {
 		return "/", nil
 	}
 	id, err := arm.ParseID(scope)
-	if err != nil || id.Trailing != "" || id.SubscriptionID == "" {
-		return "", arm.Errorf("InvalidScope", "The scope '%s' is not '/' or a subscription, resource group or resource id.", arm.Clip(scope, 300))
+	if err != nil || !validScope(id) {
+		return "", arm.Errorf("InvalidScope", "The scope '%s' is not '/' or a management group, subscription, resource group or resource id.", arm.Clip(scope, 300))
 	}
 	return id.Key(), nil
 }
 
-// ancestors returns the keys of scope and of every scope above it, from
-// the scope itself up to "/".
+// ancestors returns the keys of scope and of every scope above it in its
+// path, from the scope itself up (the management groups above and "/"
+// are added by Decide).
 func ancestors(scope string) ([]string, error) {
 	if scope == "/" || scope == "" {
 		return []string{"/"}, nil
 	}
 	id, err := arm.ParseID(scope)
-	if err != nil || id.Trailing != "" || id.SubscriptionID == "" {
-		return nil, arm.Errorf("InvalidScope", "The scope '%s' is not '/' or a subscription, resource group or resource id.", arm.Clip(scope, 300))
+	if err != nil || !validScope(id) {
+		return nil, arm.Errorf("InvalidScope", "The scope '%s' is not '/' or a management group, subscription, resource group or resource id.", arm.Clip(scope, 300))
 	}
 	var out []string
 	for ; id != nil; id = id.Parent() {
-		out = append(out, id.Key())
+		if k := id.Key(); k != "" {
+			out = append(out, k)
+		}
 	}
-	return append(out, "/"), nil
+	return out, nil
+}
+
+// validScope: a subscription, resource group or resource id, or one at
+// the tenant (a management group, a resource at one, a tenant-level
+// resource); not a collection or action path.
+func validScope(id *arm.ID) bool {
+	return id.Trailing == "" && (id.SubscriptionID != "" || len(id.Parts) > 0)
 }

@@ -272,3 +272,38 @@ func TestCloneIsolated(t *testing.T) {
 		t.Errorf("CountRole(Owner) = %d, want 1", n)
 	}
 }
+
+// TestManagementGroupScopes: an assignment at a management group grants
+// below it when the request names the groups above its scope, and at a
+// group's own resources; nothing without them.
+func TestManagementGroupScopes(t *testing.T) {
+	defs := builtins(t)
+	a := New(defs)
+	mg := arm.ManagementGroupID("corp")
+	who := "00000000-0000-4000-8000-000000000003"
+	if err := a.Add(&Assignment{Scope: mg, RoleDefinitionID: roleID(t, defs, "Reader"), PrincipalID: who}); err != nil {
+		t.Fatal(err)
+	}
+	ws := "/subscriptions/" + sub + "/resourceGroups/rg1" + ml + "/workspaces/ws1"
+	above := []string{arm.ManagementGroupKey("corp"), arm.ManagementGroupKey("root")}
+	for _, c := range []struct {
+		scope, action string
+		above         []string
+		allowed       bool
+	}{
+		{ws, "Microsoft.MachineLearningServices/workspaces/read", above, true},
+		{ws, "Microsoft.MachineLearningServices/workspaces/read", nil, false},
+		{ws, "Microsoft.MachineLearningServices/workspaces/write", above, false},
+		{ws, "Microsoft.MachineLearningServices/workspaces/read", above[1:], false},
+		{mg + "/providers/Microsoft.Authorization/policyAssignments/a", "Microsoft.Authorization/policyAssignments/read", nil, true},
+		{mg, "Microsoft.Management/managementGroups/read", nil, true},
+	} {
+		d, err := a.Decide(Request{Principals: []string{who}, Action: c.action, Scope: c.scope, Above: c.above})
+		if err != nil || d.Allowed != c.allowed {
+			t.Errorf("%s at %s above %v: %+v %v, want %v", c.action, c.scope, c.above, d, err, c.allowed)
+		}
+	}
+	if _, err := a.Decide(Request{Principals: []string{who}, Action: "x/read", Scope: "/providers/Microsoft.Management/managementGroups"}); err == nil {
+		t.Error("a collection path is no scope")
+	}
+}

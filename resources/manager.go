@@ -220,7 +220,7 @@ func (m *Manager) handle(ctx context.Context, r *Request) (*Response, error) {
 			return nil, methodNotAllowed(r)
 		}
 		return m.list(ctx, r, store.ListQuery{TypeKey: arm.KeyOf(typeSubscription)})
-	case id.SubscriptionID == "":
+	case id.SubscriptionID == "" && !m.tenantLevel(id):
 		return nil, arm.Errorf("InvalidResourceId", "The path '%s' is not a subscription, resource group or resource path.", r.Path)
 	}
 	if err := m.checkAPIVersion(r, nil); err != nil {
@@ -316,6 +316,9 @@ func (m *Manager) checkAPIVersion(r *Request, spec *TypeSpec) error {
 }
 
 func (m *Manager) requireSubscription(ctx context.Context, sub string) error {
+	if sub == "" { // a tenant-level path (tenantLevel): no subscription
+		return nil
+	}
 	return m.st.Read(ctx, func(tx store.Tx) error {
 		_, err := tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+sub), false)
 		if errors.Is(err, store.ErrNotFound) {
@@ -352,7 +355,7 @@ func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Resp
 	// One committed state for the resource, its subscription and its
 	// resource group (for the right NotFound); usually from the store's
 	// cache, without a transaction.
-	keys := []string{id.Key(), arm.KeyOf("/subscriptions/" + id.SubscriptionID)}
+	keys := []string{id.Key(), subscriptionKey(id)}
 	var rg *arm.ID
 	if id.ResourceGroup != "" && !id.IsResourceGroup() {
 		rg = &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup}
@@ -363,7 +366,7 @@ func (m *Manager) readOne(ctx context.Context, id *arm.ID, checkSub bool) (*Resp
 		return nil, err
 	}
 	switch {
-	case checkSub && rs[1] == nil:
+	case checkSub && rs[1] == nil && id.SubscriptionID != "":
 		return nil, arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
 	case rs[0] == nil && rg != nil && rs[2] == nil:
 		return nil, notFound(rg)

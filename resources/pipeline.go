@@ -254,8 +254,11 @@ func (m *Manager) attributes(ctx context.Context, r *Request, w *writer) (*Attri
 				return nil, err
 			}
 		}
-		body, err := m.parseBody(r)
-		if err != nil {
+		var body value.Value
+		var err error
+		if spec.EmptyBody && len(bytes.TrimSpace(r.Body)) == 0 {
+			body = value.ObjectValue() // a PUT that carries nothing (a subscription's move)
+		} else if body, err = m.parseBody(r); err != nil {
 			return nil, err
 		}
 		a.Body = body
@@ -377,12 +380,12 @@ func (m *Manager) dryRun(ctx context.Context, a *Attributes, w *writer, now time
 // the write transaction. It returns nil when that fails (the write is
 // then prepared inside, where the error is reported from).
 func (m *Manager) prepareCommitted(ctx context.Context, a *Attributes, w *writer, now time.Time) *Attributes {
-	keys := []string{a.ID.Key(), arm.KeyOf("/subscriptions/" + a.ID.SubscriptionID)}
+	keys := []string{a.ID.Key(), subscriptionKey(a.ID)}
 	if a.ID.ResourceGroup != "" && !a.ID.IsResourceGroup() {
 		keys = append(keys, (&arm.ID{SubscriptionID: a.ID.SubscriptionID, ResourceGroup: a.ID.ResourceGroup}).Key())
 	}
 	rs, err := store.GetResources(ctx, m.st, keys...)
-	if err != nil || rs[1] == nil || (len(rs) > 2 && rs[2] == nil) {
+	if err != nil || (rs[1] == nil && a.ID.SubscriptionID != "") || (len(rs) > 2 && rs[2] == nil) {
 		return nil
 	}
 	p := *a
@@ -448,11 +451,15 @@ func (p *Attributes) sameInputs(b *Attributes, admission uint64) bool {
 // preconditions. A non-nil response ends the write there.
 func (m *Manager) load(ctx context.Context, tx store.Tx, a *Attributes, w *writer) (*Response, error) {
 	id := a.ID
-	sub, err := tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+id.SubscriptionID), false)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
-	} else if err != nil {
-		return nil, err
+	var sub *store.Resource
+	var err error
+	if id.SubscriptionID != "" {
+		sub, err = tx.GetResource(ctx, arm.KeyOf("/subscriptions/"+id.SubscriptionID), false)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, arm.Errorf("SubscriptionNotFound", "The subscription '%s' could not be found.", id.SubscriptionID)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	var rg *store.Resource
 	if id.ResourceGroup != "" && !id.IsResourceGroup() {

@@ -51,6 +51,12 @@ type TypeSpec struct {
 	// the REST specification lists 200 only (workspace connections and
 	// private endpoint connections), and the SDKs refuse another status.
 	CreatedOK bool
+	// EmptyBody: a PUT may carry no body (taken as {}): Azure's client
+	// sends none to move a subscription into a management group.
+	EmptyBody bool
+	// TenantLevel types are at the tenant, not in a subscription
+	// (/providers/NS/type/name: management groups, subscription aliases).
+	TenantLevel bool
 	// ReadsStore is set for types whose hooks read other resources:
 	// their writes are built in the write transaction only.
 	ReadsStore bool

@@ -125,6 +125,9 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Resources/deployments", path: rg + "/providers/Microsoft.Resources/deployments/gdep", av: "2026-06-01",
 			body: `{"properties":{"mode":"Incremental","template":{"$schema":"` + rgSchema + `","contentVersion":"1.0.0.0","resources":[]}}}`, noPatch: true},
 		{typ: "Microsoft.Resources/deployments/operations", path: rg + "/providers/Microsoft.Resources/deployments/gdep/operations/0000000000000000", av: "2026-06-01", body: `{"properties":{}}`, readOnly: true},
+		{typ: "Microsoft.Management/managementGroups", path: mgPath("gen-mg"), av: "2021-04-01", body: `{"properties":{"displayName":"generic"}}`, patch: `{"displayName":"patched"}`},
+		{typ: "Microsoft.Management/managementGroups/subscriptions", path: mgPath("gen-mg") + "/subscriptions/" + s.SubscriptionID, av: "2021-04-01", patch: `{}`},
+		{typ: "Microsoft.Subscription/aliases", path: "/providers/Microsoft.Subscription/aliases/gen-alias", av: "2021-10-01", body: `{"properties":{"displayName":"generic","workload":"DevTest"}}`, patch: `{}`},
 		// Last: deleted first, before it would refuse the others' deletes.
 		{typ: "Microsoft.Authorization/locks", path: rg + "/providers/Microsoft.Authorization/locks/glock", av: "2016-09-01",
 			body: `{"properties":{"level":"CanNotDelete"}}`, patch: `{"properties":{"notes":"patched"}}`},

@@ -129,15 +129,19 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		t.Fatal(err)
 	}
 	bi := loadBuiltins()
-	gov := govern.New(st, govern.Config{Builtins: bi.builtins, Aliases: bi.catalog, NewID: uuidV4})
+	hier := resources.NewHierarchy(st, ten.ID)
+	gov := govern.New(st, govern.Config{Builtins: bi.builtins, Aliases: bi.catalog, NewID: uuidV4, Tree: hier.Tree})
+	hier.OnChange(gov.TreeChanged)
 	reg := resources.NewRegistry()
 	gov.Register(reg)
+	resources.RegisterManagementGroups(reg, hier)
 	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: ten.ID})
 	rem.Register(reg)
 	acc := access.New(st, access.Config{Roles: bi.roles, Admins: []string{sp.ObjectID},
 		MemberOf:      func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, ten.ID, oid) },
 		GroupsVersion: idsvc.GroupsVersion,
-		Principal:     func(ctx context.Context, oid string) (string, bool, error) { return idsvc.ObjectType(ctx, ten.ID, oid) }})
+		Principal:     func(ctx context.Context, oid string) (string, bool, error) { return idsvc.ObjectType(ctx, ten.ID, oid) },
+		Tree:          hier.Tree})
 	if err := acc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +153,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	fd := feed.New(st, feed.Options{Interval: 50 * time.Millisecond})
 	gov.Follow(fd, slog.New(slog.DiscardHandler))
 	acc.Follow(fd)
+	hier.Follow(fd)
 	go fd.Run(wctx)
 	// A write committed before the feed knows where it starts would never
 	// be delivered (no periodic scan here covers it): the server takes
@@ -156,8 +161,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	<-fd.Ready()
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
-		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
-		Committers: []resources.Committer{acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, hier},
+		Committers: []resources.Committer{hier, acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			resources.CommitFunc(func(a *resources.Attributes) {
 				if resources.ChangesManagedIdentities(a) {
 					idsvc.ForgetManagedIdentities()
@@ -187,6 +192,12 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	go eng.Run(wctx)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.EnsureRootGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := hier.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
 	extra := http.NewServeMux()

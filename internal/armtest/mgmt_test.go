@@ -1,0 +1,228 @@
+package armtest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const mgav = "?api-version=2021-04-01"
+
+func mgPath(name string) string { return "/providers/Microsoft.Management/managementGroups/" + name }
+
+// group creates a management group under parent ("" : the root group).
+func (s *Server) group(t *testing.T, name, parent string) map[string]any {
+	t.Helper()
+	body := map[string]any{"properties": map[string]any{"displayName": strings.ToUpper(name)}}
+	if parent != "" {
+		body["properties"].(map[string]any)["details"] = map[string]any{"parent": map[string]any{"id": mgPath(parent)}}
+	}
+	r := s.Do(t, "PUT", mgPath(name)+mgav, body)
+	if r.Status != 200 {
+		t.Fatalf("PUT group %s: %d %s", name, r.Status, r.Body)
+	}
+	return r.JSON()
+}
+
+// newSubscription creates a subscription through an alias, in group
+// (""; the root group), and returns its id.
+func (s *Server) newSubscription(t *testing.T, alias, group string) string {
+	t.Helper()
+	p := map[string]any{"displayName": alias, "workload": "Production"}
+	if group != "" {
+		p["additionalProperties"] = map[string]any{"managementGroupId": mgPath(group)}
+	}
+	r := s.Do(t, "PUT", "/providers/Microsoft.Subscription/aliases/"+alias+"?api-version=2021-10-01", map[string]any{"properties": p})
+	if r.Status != 200 && r.Status != 201 {
+		t.Fatalf("PUT alias %s: %d %s", alias, r.Status, r.Body)
+	}
+	props, _ := r.JSON()["properties"].(map[string]any)
+	sub, _ := props["subscriptionId"].(string)
+	if sub == "" || props["provisioningState"] != "Succeeded" {
+		t.Fatalf("alias %s: %s", alias, r.Body)
+	}
+	return sub
+}
+
+// TestManagementGroups: the root group, a hierarchy, its rules (parent
+// must exist, no cycle, no delete with children, root kept), subscription
+// aliases and moves, descendants.
+func TestManagementGroups(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		root := s.Do(t, "GET", mgPath(s.TenantID)+mgav, nil)
+		if root.Status != 200 || !strings.Contains(string(root.Body), `"Tenant Root Group"`) {
+			t.Fatalf("root group: %d %s", root.Status, root.Body)
+		}
+		platform := s.group(t, "platform", "")
+		details := platform["properties"].(map[string]any)["details"].(map[string]any)
+		if p := details["parent"].(map[string]any); !strings.EqualFold(p["id"].(string), mgPath(s.TenantID)) {
+			t.Fatalf("default parent: %v", p)
+		}
+		s.group(t, "landingzones", "platform")
+		s.group(t, "corp", "landingzones")
+		// Bad parents: missing, itself, below itself; a bad name.
+		for _, c := range []struct{ name, parent, code string }{
+			{"x1", "nosuch", "ParentManagementGroupNotFound"},
+			{"platform", "platform", "InvalidManagementGroupHierarchy"},
+			{"platform", "corp", "InvalidManagementGroupHierarchy"},
+		} {
+			r := s.Do(t, "PUT", mgPath(c.name)+mgav, map[string]any{"properties": map[string]any{"details": map[string]any{"parent": map[string]any{"id": mgPath(c.parent)}}}})
+			if r.Status != 400 || r.ErrorCode() != c.code {
+				t.Errorf("%s under %s: %d %s, want 400 %s", c.name, c.parent, r.Status, r.Body, c.code)
+			}
+		}
+		if r := s.Do(t, "PUT", mgPath("bad.")+mgav, `{}`); r.Status != 400 || r.ErrorCode() != "InvalidResourceName" {
+			t.Errorf("bad name: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "PUT", mgPath("x2")+mgav, `{"properties":{"details":{"parent":{"id":"/subscriptions/x"}}}}`); r.Status != 400 || !strings.Contains(string(r.Body), "properties.details.parent.id") {
+			t.Errorf("parent not a group: %d %s", r.Status, r.Body)
+		}
+
+		// A subscription made by an alias lands in corp; the default
+		// subscription is moved into platform, then back to the root.
+		sub := s.newSubscription(t, "team-a", "corp")
+		if r := s.Do(t, "GET", "/subscriptions/"+sub+"?api-version=2022-12-01", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"team-a"`) {
+			t.Fatalf("the alias's subscription: %d %s", r.Status, r.Body)
+		}
+		if got := names(s.listAll(t, mgPath("corp")+"/subscriptions"+mgav)); len(got) != 1 || got[0] != sub {
+			t.Fatalf("corp's subscriptions: %v", got)
+		}
+		if r := s.Do(t, "PUT", mgPath("platform")+"/subscriptions/"+s.SubscriptionID+mgav, nil); r.Status != 200 {
+			t.Fatalf("move: %d %s", r.Status, r.Body)
+		}
+		desc := names(s.listAll(t, mgPath("platform")+"/descendants"+mgav))
+		want := []string{"corp", "landingzones", sub, s.SubscriptionID}
+		slices.Sort(want)
+		if !slices.Equal(desc, want) {
+			t.Fatalf("descendants of platform: %v", desc)
+		}
+		// update (PATCH) renames a group and moves it.
+		r := s.Do(t, "PATCH", mgPath("corp")+mgav, `{"displayName":"Corp two","parentGroupId":"`+mgPath("platform")+`"}`)
+		if r.Status != 200 || !strings.Contains(string(r.Body), `"Corp two"`) || !strings.Contains(string(r.Body), `"name":"platform"`) {
+			t.Fatalf("PATCH corp: %d %s", r.Status, r.Body)
+		}
+		if got := names(s.listAll(t, mgPath("landingzones")+"/descendants"+mgav)); len(got) != 0 {
+			t.Fatalf("landingzones after corp moved: %v", got)
+		}
+		// Moving it again takes it out of platform.
+		s.put(t, mgPath("landingzones")+"/subscriptions/"+s.SubscriptionID+mgav, "", 200)
+		if got := names(s.listAll(t, mgPath("platform")+"/subscriptions"+mgav)); len(got) != 0 {
+			t.Fatalf("platform still holds %v", got)
+		}
+		if r := s.Do(t, "PUT", mgPath("platform")+"/subscriptions/00000000-0000-0000-0000-00000000dead"+mgav, nil); r.Status != 404 || r.ErrorCode() != "SubscriptionNotFound" {
+			t.Errorf("unknown subscription: %d %s", r.Status, r.Body)
+		}
+		// Deletes: not with children, not the root.
+		if r := s.Do(t, "DELETE", mgPath("landingzones")+mgav, nil); r.Status != 400 || r.ErrorCode() != "ManagementGroupHasChildren" {
+			t.Errorf("delete with children: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "DELETE", mgPath(s.TenantID)+mgav, nil); r.Status != 400 || r.ErrorCode() != "InvalidManagementGroupOperation" {
+			t.Errorf("delete root: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "DELETE", mgPath("landingzones")+"/subscriptions/"+s.SubscriptionID+mgav, nil); r.Status != 200 && r.Status != 204 {
+			t.Errorf("back to root: %d %s", r.Status, r.Body)
+		}
+		all := names(s.listAll(t, "/providers/Microsoft.Management/managementGroups"+mgav))
+		if len(all) != 4 {
+			t.Errorf("groups: %v", all)
+		}
+		// An alias's bad input names the field.
+		for body, field := range map[string]string{
+			`{"properties":{"workload":"Production"}}`:                                                  "properties.displayName",
+			`{"properties":{"displayName":"x","workload":"Gold"}}`:                                      "properties.workload",
+			`{"properties":{"displayName":"x","additionalProperties":{"subscriptionOwnerId":"abc"}}}`:   "subscriptionOwnerId",
+			`{"properties":{"displayName":"x","additionalProperties":{"managementGroupId":"/nosuch"}}}`: "managementGroupId",
+		} {
+			r := s.Do(t, "PUT", "/providers/Microsoft.Subscription/aliases/bad?api-version=2021-10-01", body)
+			if r.Status != 400 || !strings.Contains(string(r.Body), field) {
+				t.Errorf("alias %s: %d %s, want 400 naming %s", body, r.Status, r.Body, field)
+			}
+		}
+	})
+}
+
+// TestManagementGroupInheritance: a policy assignment and a role
+// assignment at a management group apply to the subscriptions moved
+// under it (requests, compliance, RBAC) and stop when one is moved out;
+// a subscription's Owner cannot change the assignments above it.
+func TestManagementGroupInheritance(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		def := mlBuiltin(t, "Workspace_PublicNetworkAccessDisabled_Audit.json")
+		s.group(t, "corp", "")
+		s.group(t, "online", "corp")
+		asg := s.assign(t, mgPath("corp"), "no-public", def, `"parameters":{"effect":{"value":"Deny"}}`)
+		mustCreateRG(t, s, "rg1")
+		public := `{"location":"eastus","properties":{"publicNetworkAccess":"Enabled"}}`
+		before := wsPath(s, "rg1", "before")
+		if r := s.Do(t, "PUT", before+av, public); r.Status >= 300 {
+			t.Fatalf("outside the group: %d %s", r.Status, r.Body)
+		}
+
+		// Under online (below corp): Deny by the group's assignment.
+		s.put(t, mgPath("online")+"/subscriptions/"+s.SubscriptionID+mgav, "", 200)
+		r := s.Do(t, "PUT", wsPath(s, "rg1", "denied")+av, public)
+		if info := violation(t, r); !strings.EqualFold(info["policyAssignmentId"].(string), asg) {
+			t.Fatalf("refused by %v, want %s", info["policyAssignmentId"], asg)
+		}
+		if r := s.Do(t, "PUT", wsPath(s, "rg1", "private")+av, `{"location":"eastus","properties":{"publicNetworkAccess":"Disabled"}}`); r.Status >= 300 {
+			t.Fatalf("private workspace: %d %s", r.Status, r.Body)
+		}
+		// A custom definition at the group, assigned at a subscription
+		// below it (a definition at a group is visible below it only).
+		tagDef := mgPath("corp") + "/providers/Microsoft.Authorization/policyDefinitions/storage-env-tag"
+		s.put(t, tagDef+pav, `{"properties":{"mode":"Indexed","policyRule":{"if":{"allOf":[{"field":"type","equals":"Microsoft.Storage/storageAccounts"},{"field":"tags.env","exists":false}]},"then":{"effect":"deny"}}}}`, 201)
+		s.assign(t, s.sub(), "storage-env", tagDef, "")
+		if r := s.Do(t, "PUT", storagePath(s, "rg1", "st1")+"?api-version=2023-05-01", `{"location":"eastus"}`); r.Status != 403 {
+			t.Fatalf("storage without env tag: %d %s", r.Status, r.Body)
+		}
+		other := s.newSubscription(t, "elsewhere", "")
+		r = s.Do(t, "PUT", "/subscriptions/"+other+"/providers/Microsoft.Authorization/policyAssignments/x"+pav, `{"properties":{"policyDefinitionId":"`+tagDef+`"}}`)
+		if r.Status != 400 || r.ErrorCode() != "PolicyDefinitionNotFound" {
+			t.Fatalf("a group's definition outside the group: %d %s", r.Status, r.Body)
+		}
+		// The workspace written before the move is re-evaluated.
+		s.waitStatesFor(t, 10*time.Second, s.sub(), "", "NonCompliant under the group", func(recs []map[string]any) bool {
+			return stateOf(recs, before, "no-public") == "NonCompliant"
+		})
+
+		// RBAC: Reader at corp reads below; the subscription's Owner
+		// cannot delete or change the group's assignment, nor the group.
+		reader := s.NewPrincipal(t, "mg-reader")
+		s.assignRole(t, mgPath("corp"), roleIDByName(t, s, "Reader"), reader.ObjectID, "ServicePrincipal")
+		if r := s.DoAs(t, reader.Token, "GET", before+av, nil); r.Status != 200 {
+			t.Fatalf("reader at the group: %d %s", r.Status, r.Body)
+		}
+		owner := s.NewPrincipal(t, "sub-owner")
+		s.assignRole(t, s.sub(), roleIDByName(t, s, "Owner"), owner.ObjectID, "ServicePrincipal")
+		for _, c := range []struct{ method, path string }{
+			{"DELETE", asg + pav},
+			{"PUT", mgPath("corp") + "/providers/Microsoft.Authorization/policyAssignments/other" + pav},
+			{"DELETE", mgPath("online") + "/subscriptions/" + s.SubscriptionID + mgav},
+			{"PUT", mgPath("online") + mgav},
+		} {
+			r := s.DoAs(t, owner.Token, c.method, c.path, `{"properties":{"policyDefinitionId":"`+def+`"}}`)
+			if r.Status != 403 || r.ErrorCode() != "AuthorizationFailed" {
+				t.Errorf("owner %s %s: %d %s, want 403", c.method, c.path, r.Status, r.Body)
+			}
+		}
+		if r := s.DoAs(t, owner.Token, "PUT", wsPath(s, "rg1", "owner-public")+av, public); r.Status != 403 || r.ErrorCode() != "RequestDisallowedByPolicy" {
+			t.Errorf("owner's public workspace: %d %s", r.Status, r.Body)
+		}
+
+		s.Do(t, "DELETE", s.sub()+"/providers/Microsoft.Authorization/policyAssignments/storage-env"+pav, nil)
+		// Back to the root group: neither applies any more.
+		if r := s.Do(t, "DELETE", mgPath("online")+"/subscriptions/"+s.SubscriptionID+mgav, nil); r.Status >= 300 {
+			t.Fatalf("move out: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "PUT", wsPath(s, "rg1", "after")+av, public); r.Status >= 300 {
+			t.Fatalf("after the move out: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, reader.Token, "GET", before+av, nil); r.Status != 403 {
+			t.Fatalf("reader after the move out: %d %s", r.Status, r.Body)
+		}
+		s.waitStatesFor(t, 10*time.Second, s.sub(), "", "no records of the group's assignment", func(recs []map[string]any) bool {
+			return stateOf(recs, before, "no-public") == ""
+		})
+	})
+}
