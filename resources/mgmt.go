@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"regexp"
@@ -290,7 +291,7 @@ func (h *Hierarchy) buildGroup(c *Ctx, obj, body, existing value.Value) (value.V
 		return value.Value{}, arm.Errorf("InvalidRequestContent", "properties.displayName must be a string.")
 	}
 	if display == "" {
-		display = cmpOr(existing.Field("properties").Field("displayName").Str(), name)
+		display = cmp.Or(existing.Field("properties").Field("displayName").Str(), name)
 	}
 	parent := value.NullValue()
 	pv := p.Field("details").Field("parent").Field("id")
@@ -381,7 +382,7 @@ func (h *Hierarchy) buildPlacement(c *Ctx, obj, body, existing value.Value) (val
 	}
 	return jsonOf(map[string]any{"id": c.ID.String(), "type": typeMGSubscription, "name": sub,
 		"properties": map[string]any{"tenant": c.TenantID, "displayName": s.Field("displayName").Str(),
-			"parent": map[string]any{"id": c.ID.Parent().String()}, "state": cmpOr(s.Field("state").Str(), "Enabled")}}), nil
+			"parent": map[string]any{"id": c.ID.Parent().String()}, "state": cmp.Or(s.Field("state").Str(), "Enabled")}}), nil
 }
 
 // movePlacement removes the subscription's place in the group it was in
@@ -415,7 +416,7 @@ func (h *Hierarchy) buildAlias(c *Ctx, obj, body, existing value.Value) (value.V
 	if display.Kind() != value.String || strings.TrimSpace(display.Str()) == "" {
 		return value.Value{}, arm.Errorf("InvalidRequestContent", "properties.displayName is required: the new subscription's name.")
 	}
-	workload := cmpOr(p.Field("workload").Str(), "Production")
+	workload := cmp.Or(p.Field("workload").Str(), "Production")
 	if err := oneOf(str(workload), "properties.workload", "Production", "DevTest"); err != nil {
 		return value.Value{}, err
 	}
@@ -461,7 +462,7 @@ func (h *Hierarchy) buildAlias(c *Ctx, obj, body, existing value.Value) (value.V
 		sub = c.NewID()
 	}
 	props := map[string]any{"subscriptionId": sub, "displayName": display.Str(), "workload": workload, "provisioningState": "Succeeded",
-		"acceptOwnershipState": "Completed", "createdTime": cmpOr(existing.Field("properties").Field("createdTime").Str(), timestamp(c.Now).Str())}
+		"acceptOwnershipState": "Completed", "createdTime": cmp.Or(existing.Field("properties").Field("createdTime").Str(), timestamp(c.Now).Str())}
 	if group != "" {
 		props["managementGroupId"] = arm.ManagementGroupID(group)
 	}
@@ -504,11 +505,4 @@ func (h *Hierarchy) aliasMirrors(c *Ctx, obj, old value.Value) []Mirror {
 		}
 	}
 	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
