@@ -148,6 +148,14 @@ type Ctx struct {
 	// Get reads another resource by key in the write transaction (nil,
 	// nil when it does not exist); only for ReadsStore types.
 	Get func(key string) (*store.Resource, error)
+	// Children lists the resources of type typ directly below parent,
+	// in the write transaction; only for ReadsStore types (and in
+	// Mirrors).
+	Children func(parent *arm.ID, typ string) ([]*store.Resource, error)
+	// Body is the request's body as sent (Undefined when none): what
+	// an action's Mirrors carry out (the findings an assessment's
+	// importFindings records as its sub-assessments).
+	Body value.Value
 	// Secrets are the resource's stored secrets, an object (Undefined
 	// when none are stored); only in actions of Secrets types.
 	Secrets value.Value
