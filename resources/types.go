@@ -95,6 +95,10 @@ type TypeSpec struct {
 	// above or below the scope (scopelist.go), with the $filter it
 	// compiles; nil lists those directly at the scope.
 	ScopeList func(filter string) (*ScopeFilter, error)
+	// ScopeListType is the type a scope list lists when it is not Type
+	// (Microsoft.Security/subAssessments lists the subAssessments of
+	// Microsoft.Security/assessments).
+	ScopeListType string
 	// objects are the store object kinds kept per resource of the type
 	// (by its key), deleted with it: KindSecrets for Secrets types, and
 	// what the type's own APIs keep (a workspace's quotas).
