@@ -175,3 +175,66 @@ func TestSecurityFindingsBuiltin(t *testing.T) {
 		state("findings back", "NonCompliant")
 	})
 }
+
+// TestSecurityImportRefusals: importing needs the action (a Reader reads
+// but is refused); bad bodies are refused naming the member; an
+// environment version of a workspace holds its images' findings too.
+func TestSecurityImportRefusals(t *testing.T) {
+	trivy := securityReport(t, "trivy-pytorch.json")
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg1", "ws1")
+		env := ws + "/environments/e1/versions/1"
+		s.put(t, ws+"/environments/e1?api-version=2024-10-01", `{"properties":{}}`, 201)
+		s.put(t, env+"?api-version=2024-10-01", `{"properties":{"image":"acr1.azurecr.io/train/pytorch:2.1"}}`, 201)
+		a := env + "/providers/Microsoft.Security/assessments/" + security.ContainerImageAssessment
+		if got := s.importReport(t, env, trivy); got["status"] != "Unhealthy" {
+			t.Fatalf("import at an environment version: %v", got)
+		}
+		subs := s.subAssessments(t, a)
+		if len(subs) != 5 {
+			t.Fatalf("%d sub-assessments, want 5", len(subs))
+		}
+		for k, it := range subs {
+			rd := it["properties"].(map[string]any)["resourceDetails"].(map[string]any)
+			if !strings.EqualFold(rd["id"].(string), env) {
+				t.Errorf("%s: resourceDetails %v, want the environment version", k, rd)
+			}
+		}
+		if all := s.listAll(t, ws+"/providers/Microsoft.Security/subAssessments"+subAV); len(all) != 5 {
+			t.Errorf("subAssessments at the workspace: %d, want the 5 below it", len(all))
+		}
+
+		reader := s.NewPrincipal(t, "sec-reader")
+		s.assignRole(t, s.RG("rg1"), roleIDByName(t, s, "Reader"), reader.ObjectID, "ServicePrincipal")
+		if r := s.DoAs(t, reader.Token, "GET", a+secAV, nil); r.Status != 200 {
+			t.Errorf("a Reader reads the assessment: %d %s", r.Status, r.Body)
+		}
+		wantError(t, "a Reader's import", s.DoAs(t, reader.Token, "POST", a+"/importFindings"+secAV, security.ImportBody(trivy)), 403, "AuthorizationFailed", "",
+			"Microsoft.Security/assessments/importFindings/action")
+		wantError(t, "a Reader's PUT", s.DoAs(t, reader.Token, "PUT", a+secAV, security.CreateBody("x", trivy)), 403, "AuthorizationFailed", "")
+
+		post := func(body string) *Response { return s.Do(t, "POST", a+"/importFindings"+secAV, body) }
+		wantError(t, "another scanner", post(`{"scanner":"Clair","image":"x:1","findings":[]}`), 400, "InvalidRequestContent", "scanner", "Trivy or Grype")
+		wantError(t, "no image", post(`{"scanner":"Trivy","findings":[]}`), 400, "InvalidRequestContent", "image")
+		wantError(t, "no findings", post(`{"scanner":"Trivy","image":"x:1"}`), 400, "InvalidRequestContent", "findings")
+		wantError(t, "a finding without id", post(`{"scanner":"Trivy","image":"x:1","findings":[{"id":"CVE-1","package":"p","severity":"Low"},{"package":"p","severity":"Low"}]}`),
+			400, "InvalidRequestContent", "findings[1].id")
+		wantError(t, "a scanner's severity", post(`{"scanner":"Trivy","image":"x:1","findings":[{"id":"CVE-1","package":"p","severity":"CRITICAL"}]}`),
+			400, "InvalidRequestContent", "findings[0].severity", "Low, Medium or High")
+		wantError(t, "a bad minimum", post(`{"scanner":"Trivy","image":"x:1","minimumSeverity":"Severe","findings":[]}`), 400, "InvalidRequestContent", "minimumSeverity")
+		wantError(t, "findings of a missing assessment", s.Do(t, "POST", env+"/providers/Microsoft.Security/assessments/other/importFindings"+secAV, security.ImportBody(trivy)), 404, "ResourceNotFound", "")
+
+		put := func(name, body string) *Response {
+			return s.Do(t, "PUT", env+"/providers/Microsoft.Security/assessments/"+name+secAV, body)
+		}
+		wantError(t, "no status", put("c1", `{"properties":{"resourceDetails":{"source":"Azure"}}}`), 400, "InvalidRequestContent", "properties.status")
+		wantError(t, "a bad status code", put("c1", `{"properties":{"resourceDetails":{"source":"Azure"},"status":{"code":"Broken"}}}`), 400, "InvalidRequestContent", "properties.status.code", `"Broken"`)
+		wantError(t, "no resourceDetails", put("c1", `{"properties":{"status":{"code":"Healthy"}}}`), 400, "InvalidRequestContent", "properties.resourceDetails")
+		wantError(t, "findings by PUT", put("c1", `{"findings":[],"properties":{"resourceDetails":{"source":"Azure"},"status":{"code":"Healthy"}}}`), 400, "InvalidRequestContent", "findings")
+		wantError(t, "a sub-assessment PUT", s.Do(t, "PUT", a+"/subAssessments/x"+subAV, `{"properties":{}}`), 400, "OperationNotSupported", "", "read-only")
+		wantError(t, "a $filter", s.Do(t, "GET", ws+"/providers/Microsoft.Security/assessments"+secAV+"&$filter="+urlq("name eq 'x'"), nil), 400, "InvalidFilter", "$filter")
+		if r := s.Do(t, "GET", a+"?api-version=2015-06-01-preview", nil); r.Status != 400 {
+			t.Errorf("an api-version not served: %d %s", r.Status, r.Body)
+		}
+	})
+}
