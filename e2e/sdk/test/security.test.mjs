@@ -136,6 +136,9 @@ describe("security assessments (@azure/arm-security)", { timeout: TEST_TIMEOUT *
     assert.equal(zlib.additionalData.repositoryName, "train/pytorch");
     assert.equal(zlib.additionalData.imageDigest, "sha256:9d2a4f6b");
     assert.equal(zlib.additionalData.cve[0].title, "CVE-2023-45853");
+    // mlgov's members beyond Azure's model: kept by the deserializer.
+    assert.equal(zlib.additionalData.packageName, "zlib1g");
+    assert.equal(zlib.additionalData.scannerSeverity, "CRITICAL");
     assert.equal(zlib.additionalData.cve[0].link, "https://avd.aquasec.com/nvd/cve-2023-45853");
 
     const one = await security.subAssessments.get(acrId(), ACR_ASSESSMENT, zlib.name);
