@@ -2,6 +2,7 @@ package armtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,18 @@ func TestSecurityImportRefusals(t *testing.T) {
 		}
 		if all := s.listAll(t, ws+"/providers/Microsoft.Security/subAssessments"+subAV); len(all) != 5 {
 			t.Errorf("subAssessments at the workspace: %d, want the 5 below it", len(all))
+		}
+
+		// The import is in the activity log, as the action it is.
+		found := false
+		for _, e := range s.Events(t, "resourceGroupName eq 'rg1'", 0) {
+			op, _ := e["operationName"].(map[string]any)
+			if v, _ := op["value"].(string); strings.EqualFold(v, "Microsoft.Security/assessments/importFindings/action") && strings.EqualFold(fmt.Sprint(e["resourceId"]), a) {
+				found = true
+			}
+		}
+		if !found {
+			t.Error("no importFindings event in the activity log")
 		}
 
 		reader := s.NewPrincipal(t, "sec-reader")
