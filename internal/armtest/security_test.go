@@ -168,6 +168,10 @@ func TestSecurityFindingsBuiltin(t *testing.T) {
 			t.Fatalf("clean Grype import: %v", got)
 		}
 		state("every image clean", "Compliant")
+		// A new assignment's scan finds the assessment too.
+		asg2 := s.assign(t, s.RG("rg1"), "acrvuln2", id, "")
+		s.waitStatesFor(t, 10*time.Second, s.RG("rg1"), "&$filter="+urlq("policyAssignmentId eq '"+asg2+"' and resourceType eq 'Microsoft.ContainerRegistry/registries'"), "the scan of a new assignment",
+			func(recs []map[string]any) bool { return len(recs) == 1 && recs[0]["complianceState"] == "Compliant" })
 
 		// The same findings again: reopened.
 		if got := s.importReport(t, acr, trivy); got["status"] != "Unhealthy" || got["opened"] != float64(5) {
