@@ -43,6 +43,10 @@ Microsoft.Security/assessments/write and .../importFindings/action on the resour
 	return c
 }
 
+// maxImportBody is the largest importFindings request (the server's body
+// limit, 4 MiB, less room for its envelope).
+const maxImportBody = 4<<20 - 1024
+
 type securityImportOptions struct {
 	conn                              connOptions
 	resource, assessment, minSeverity string
@@ -69,7 +73,7 @@ func (o *securityImportOptions) run(ctx context.Context, e *env, files []string)
 		return fmt.Errorf("--assessment %q: not a resource name", o.assessment)
 	}
 	// Every report is read before anything is sent.
-	imports := make([]*security.Import, len(files))
+	imports, bodies := make([]*security.Import, len(files)), make([][]byte, len(files))
 	for i, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -81,6 +85,10 @@ func (o *securityImportOptions) run(ctx context.Context, e *env, files []string)
 		}
 		imp.MinimumSeverity = min
 		imports[i] = imp
+		bodies[i] = security.ImportBody(imp)
+		if len(bodies[i]) > maxImportBody {
+			return fmt.Errorf("report %s: its %d findings make a request of %.1f MiB; a server takes 4 MiB at most", f, len(imp.Findings), float64(len(bodies[i]))/(1<<20))
+		}
 	}
 	cl, err := o.conn.open(ctx)
 	if err != nil {
@@ -108,7 +116,7 @@ func (o *securityImportOptions) run(ctx context.Context, e *env, files []string)
 		default:
 			return asARMError("GET", path, st, b)
 		}
-		st, b, err = cl.do(ctx, "POST", path+"/importFindings"+q, security.ImportBody(imp))
+		st, b, err = cl.do(ctx, "POST", path+"/importFindings"+q, bodies[i])
 		if err != nil {
 			return err
 		}

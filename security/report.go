@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Scanners whose reports ParseReport reads.
@@ -263,7 +264,27 @@ func digestOf(s string) string {
 	return s
 }
 
+// Lengths a finding's texts are cut to: a report of thousands of
+// findings stays one request (4 MiB at most).
+const (
+	maxTitle       = 512
+	maxDescription = 1024
+)
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 func dedupe(fs []Finding) []Finding {
+	for i := range fs {
+		fs[i].Title, fs[i].Description = clip(fs[i].Title, maxTitle), clip(fs[i].Description, maxDescription)
+	}
 	sort.SliceStable(fs, func(i, j int) bool {
 		if fs[i].ID != fs[j].ID {
 			return fs[i].ID < fs[j].ID
