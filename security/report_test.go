@@ -156,3 +156,21 @@ func FuzzParseReport(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseReport(b *testing.B) {
+	for _, n := range []string{"trivy-pytorch.json", "grype-api.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(n, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for i := 0; i < b.N; i++ {
+				if _, err := ParseReport(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
