@@ -31,6 +31,7 @@ import (
 	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/feed"
 )
@@ -252,6 +253,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// deployment engine, below) as the assignments' identities.
 	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: bs.TenantID})
 	rem.Register(reg)
+	security.Register(reg) // vulnerability findings: Microsoft.Security/assessments
 	// Azure RBAC: the administrator is Owner at "/"; role assignments
 	// and custom roles decide every other caller.
 	admin, err := idsvc.ServicePrincipal(ctx, bs.TenantID, bs.ClientID)

@@ -608,6 +608,14 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 				seen[c.Key] = true
 				keys = append(keys, c.Key)
 			}
+			// An extension resource (a diagnostic setting, a security
+			// assessment and its sub-assessments) is what the existence
+			// checks of the resource it extends look at: that resource
+			// is evaluated again too.
+			if t := extendedKey(c.Key); t != "" && !seen[t] {
+				seen[t] = true
+				keys = append(keys, t)
+			}
 		}
 		if len(scans) > 0 {
 			g.Invalidate()
@@ -624,6 +632,20 @@ func (g *Governor) Follow(f *feed.Feed, log *slog.Logger) (unsubscribe func()) {
 		once.Do(func() { close(stop) })
 		unsub()
 	}
+}
+
+// extendedKey is the key of the resource an extension resource (or a
+// child of one) extends; "" for other keys.
+func extendedKey(key string) string {
+	id, err := arm.ParseID(key)
+	if err != nil || !id.IsExtension() {
+		return ""
+	}
+	i := len(id.Parts) - 1
+	for i > 0 && id.Parts[i].Namespace == "" {
+		i--
+	}
+	return (&arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts[:i]}).Key()
 }
 
 // scopeOfPolicy is the scope a changed policy resource re-evaluates: an

@@ -84,7 +84,11 @@ func (m *Manager) listAtScope(ctx context.Context, r *Request, spec *TypeSpec) (
 	}
 	key := scope.Key()
 	subKey := arm.KeyOf("/subscriptions/" + scope.SubscriptionID)
-	q := store.ListQuery{TypeKey: arm.KeyOf(spec.Type), KeyPrefix: subKey + "/"}
+	typ := spec.Type
+	if spec.ScopeListType != "" {
+		typ = spec.ScopeListType
+	}
+	q := store.ListQuery{TypeKey: arm.KeyOf(typ), KeyPrefix: subKey + "/"}
 	return m.listFiltered(ctx, r, q, func(it *store.Resource) ([]byte, bool) {
 		at := it.ParentKey == key
 		above := strings.HasPrefix(key, it.ParentKey+"/")

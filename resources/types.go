@@ -101,6 +101,10 @@ type TypeSpec struct {
 	// above or below the scope (scopelist.go), with the $filter it
 	// compiles; nil lists those directly at the scope.
 	ScopeList func(filter string) (*ScopeFilter, error)
+	// ScopeListType is the type a scope list lists when it is not Type
+	// (Microsoft.Security/subAssessments lists the subAssessments of
+	// Microsoft.Security/assessments).
+	ScopeListType string
 	// objects are the store object kinds kept per resource of the type
 	// (by its key), deleted with it: KindSecrets for Secrets types, and
 	// what the type's own APIs keep (a workspace's quotas).
@@ -154,6 +158,14 @@ type Ctx struct {
 	// Get reads another resource by key in the write transaction (nil,
 	// nil when it does not exist); only for ReadsStore types.
 	Get func(key string) (*store.Resource, error)
+	// Children lists the resources of type typ directly below parent,
+	// in the write transaction; only for ReadsStore types (and in
+	// Mirrors).
+	Children func(parent *arm.ID, typ string) ([]*store.Resource, error)
+	// Body is the request's body as sent (Undefined when none): what
+	// an action's Mirrors carry out (the findings an assessment's
+	// importFindings records as its sub-assessments).
+	Body value.Value
 	// Secrets are the resource's stored secrets, an object (Undefined
 	// when none are stored); only in actions of Secrets types.
 	Secrets value.Value

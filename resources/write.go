@@ -99,7 +99,11 @@ func (m *Manager) hookCtx(ctx context.Context, a *Attributes) *Ctx {
 			a.out.secrets = &store.Object{Kind: KindSecrets, Key: a.ID.Key(), Body: []byte(v.JSON()), UpdatedAt: a.Now}
 		}
 	}
+	c.Body = a.Body
 	if tx := a.tx; tx != nil {
+		c.Children = func(parent *arm.ID, typ string) ([]*store.Resource, error) {
+			return tx.ListResources(ctx, store.ListQuery{ParentKey: parent.Key(), TypeKey: arm.KeyOf(typ)})
+		}
 		c.Get = func(key string) (*store.Resource, error) {
 			r, err := tx.GetResource(ctx, key, false)
 			if errors.Is(err, store.ErrNotFound) {
@@ -108,6 +112,14 @@ func (m *Manager) hookCtx(ctx context.Context, a *Attributes) *Ctx {
 			return r, err
 		}
 	} else {
+		c.Children = func(parent *arm.ID, typ string) ([]*store.Resource, error) {
+			var out []*store.Resource
+			err := m.st.Read(ctx, func(tx store.Tx) (err error) {
+				out, err = tx.ListResources(ctx, store.ListQuery{ParentKey: parent.Key(), TypeKey: arm.KeyOf(typ)})
+				return err
+			})
+			return out, err
+		}
 		c.Get = func(key string) (*store.Resource, error) {
 			rs, err := store.GetResources(ctx, m.st, key)
 			if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/feed"
 )
@@ -137,6 +138,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	resources.RegisterManagementGroups(reg, hier)
 	rem := gov.NewRemediator(govern.RemediatorConfig{TenantID: ten.ID})
 	rem.Register(reg)
+	security.Register(reg) // vulnerability findings: Microsoft.Security/assessments
 	acc := access.New(st, access.Config{Roles: bi.roles, Admins: []string{sp.ObjectID},
 		MemberOf:      func(ctx context.Context, oid string) ([]string, error) { return idsvc.MemberOf(ctx, ten.ID, oid) },
 		GroupsVersion: idsvc.GroupsVersion,

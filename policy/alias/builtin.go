@@ -55,6 +55,7 @@ var servedTypes = []servedType{
 	{"Microsoft.Network/virtualNetworks", true, true, shapeVirtualNetwork},
 	{"Microsoft.Network/virtualNetworks/subnets", false, false, shapeSubnet},
 	{"Microsoft.ManagedIdentity/userAssignedIdentities", true, true, shapeUserAssignedIdentity},
+	{"Microsoft.Security/assessments", false, false, shapeSecurityAssessment},
 }
 
 // exception is an alias whose name and path are not related by the shape

@@ -236,3 +236,15 @@ const shapeSubnet = `
 const shapeUserAssignedIdentity = `
 ^properties {tenantId principalId clientId clientSecretUrl}
 `
+
+// Microsoft.Security/assessments (api-version 2021-06-01): the assessment
+// mlgov records from vulnerability scanners' reports (package security).
+const shapeSecurityAssessment = `
+^properties {
+	displayName additionalData
+	status {code cause description}
+	resourceDetails {source @Azure {id}}
+	metadata {displayName description remediationDescription severity assessmentType userImpact implementationEffort categories[] threats[] preview policyDefinitionId}
+	links {azurePortalUri}
+}
+`

@@ -75,6 +75,7 @@ func TestBuiltinTypes(t *testing.T) {
 		{"Microsoft.Network/virtualNetworks", true, true},
 		{"Microsoft.Network/virtualNetworks/subnets", false, false},
 		{"Microsoft.ManagedIdentity/userAssignedIdentities", true, true},
+		{"Microsoft.Security/assessments", false, false},
 	}
 	c := Builtin()
 	for _, tt := range tests {

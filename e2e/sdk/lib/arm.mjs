@@ -18,6 +18,7 @@ import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { PolicyClient } from "@azure/arm-policy";
 import { PolicyInsightsClient } from "@azure/arm-policyinsights";
+import { SecurityCenter } from "@azure/arm-security";
 import { Client as GraphClient } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 
@@ -111,6 +112,12 @@ export function policyClient(cred = credential()) {
 export function insightsClient(cred = credential()) {
   const b = bootstrap();
   return new PolicyInsightsClient(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
+}
+
+/** @azure/arm-security (autorest client, like arm-machinelearning). */
+export function securityClient(cred = credential()) {
+  const b = bootstrap();
+  return new SecurityCenter(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
 }
 
 /** Polls fn every 100 ms until it returns a truthy value (returned), failing after ms. */
