@@ -459,11 +459,16 @@ func ClientAddress(ctx context.Context) string {
 // parsed, a refusal comes back with the request, for the activity log.
 func (s *Server) parse(req *http.Request, caller *activitylog.Caller, corr string, q url.Values) (*resources.Request, *arm.Error) {
 	path := deploymentOperationsPath(req.URL.Path)
-	id, err := arm.ParseID(path)
-	if err != nil {
-		var ae *arm.Error
-		errors.As(err, &ae)
-		return nil, ae
+	var id *arm.ID
+	if strings.EqualFold(strings.TrimSuffix(path, "/"), "/subscriptions") {
+		id = &arm.ID{Trailing: "subscriptions"} // the tenant's subscriptions (subscriptions.list)
+	} else {
+		var err error
+		if id, err = arm.ParseID(path); err != nil {
+			var ae *arm.Error
+			errors.As(err, &ae)
+			return nil, ae
+		}
 	}
 	r := &resources.Request{
 		Method: req.Method, Path: strings.TrimSuffix(path, "/"), ID: id, Query: q,

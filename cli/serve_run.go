@@ -30,6 +30,7 @@ import (
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/landingzone"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
@@ -282,6 +283,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// ARM template deployments: the engine is built on the manager and
 	// told of the deployments the manager accepts.
 	var eng *deploy.Engine
+	var lz *landingzone.Vendor
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, hier},
@@ -294,10 +296,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 					idsvc.ForgetManagedIdentities()
 				}
 			}),
-			resources.CommitFunc(func(a *resources.Attributes) { eng.Committed(a) })},
+			resources.CommitFunc(func(a *resources.Attributes) { eng.Committed(a) }),
+			resources.CommitFunc(func(a *resources.Attributes) { lz.Committed(a) })},
 		Sealer: dataKey, ScoringURL: endpoint,
 	}))
 	eng = deploy.New(mgr, st, deploy.Config{TenantID: bs.TenantID, NewID: newID, Log: log})
+	// Landing zones: vended through the write path and the engine.
+	lz = landingzone.New(mgr, eng, landingzone.Config{RoleID: landingzone.RoleIDs(roles.Definitions()), NewID: newID, Log: log})
 	rem.SetDeployer(eng) // DeployIfNotExists remediations run deployments
 	if n, err := mgr.SealStoredSecrets(ctx); err != nil {
 		return fmt.Errorf("sealing the stored secrets: %w", err)
@@ -368,6 +373,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
 	go rem.Run(ctx, mgr, newID(), time.Second, log)
 	go eng.Run(ctx)
+	go lz.Run(ctx)
 	if selfSigned {
 		go renewSelfSignedEvery(ctx, 12*time.Hour, dataDir, hosts, servedCert, log)
 	} else {

@@ -17,6 +17,12 @@ func (p *planner) order() (*Plan, ErrorList) {
 	for _, in := range p.insts {
 		r := in.res
 		byID[strings.ToLower(r.ID)] = append(byID[strings.ToLower(r.ID)], in)
+		if strings.EqualFold(r.Type, "Microsoft.Resources/resourceGroups") {
+			// subscriptionResourceId() names a resource group in its
+			// provider form, which dependsOn matches as ARM does.
+			alt := strings.Replace(strings.ToLower(r.ID), "/resourcegroups/", "/providers/microsoft.resources/resourcegroups/", 1)
+			byID[alt] = append(byID[alt], in)
+		}
 		byName[strings.ToLower(r.Name)] = append(byName[strings.ToLower(r.Name)], in)
 		tn := strings.ToLower(r.Type + "/" + r.Name)
 		byTypeName[tn] = append(byTypeName[tn], in)

@@ -274,9 +274,15 @@ func TestGenericByID(t *testing.T) {
 // listAll follows a list's nextLinks.
 func (s *Server) listAll(t *testing.T, path string) []map[string]any {
 	t.Helper()
+	return s.listAllAs(t, s.token, path)
+}
+
+// listAllAs is listAll with a caller's token.
+func (s *Server) listAllAs(t *testing.T, token, path string) []map[string]any {
+	t.Helper()
 	var out []map[string]any
 	for pages := 0; path != ""; pages++ {
-		r := s.Do(t, "GET", path, nil)
+		r := s.DoAs(t, token, "GET", path, nil)
 		if r.Status != 200 {
 			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
 		}

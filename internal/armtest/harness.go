@@ -29,6 +29,7 @@ import (
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
 	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/landingzone"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
@@ -112,6 +113,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	url := ts.URL
 	var mgr *resources.Manager
 	var eng *deploy.Engine
+	var lz *landingzone.Vendor
 	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(url), ManagedIdentity: func(ctx context.Context, _, host, rid, oid string) (bool, error) {
 		if mgr == nil {
 			return false, nil
@@ -174,6 +176,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 				if eng != nil {
 					eng.Committed(a)
 				}
+			}),
+			resources.CommitFunc(func(a *resources.Attributes) {
+				if lz != nil {
+					lz.Committed(a)
+				}
 			})}}
 	kek := make([]byte, 32)
 	rand.Read(kek)
@@ -192,6 +199,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	eng = deploy.New(mgr, st, deploy.Config{TenantID: ten.ID, NewID: uuidV4, Poll: 10 * time.Millisecond, Sweep: 200 * time.Millisecond})
 	rem.SetDeployer(eng)
 	go eng.Run(wctx)
+	lz = landingzone.New(mgr, eng, landingzone.Config{RoleID: landingzone.RoleIDs(bi.roles), NewID: uuidV4, Poll: 20 * time.Millisecond})
+	go lz.Run(wctx)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,9 @@ import { ResourceManagementClient } from "@azure/arm-resources";
 import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { PolicyClient } from "@azure/arm-policy";
+import { ManagementGroupsAPI } from "@azure/arm-managementgroups";
+import { SubscriptionClient as ResourceSubscriptionClient } from "@azure/arm-resources-subscriptions";
+import { SubscriptionClient as SubscriptionAliasClient } from "@azure/arm-subscriptions";
 import { PolicyInsightsClient } from "@azure/arm-policyinsights";
 import { SecurityCenter } from "@azure/arm-security";
 import { Client as GraphClient } from "@microsoft/microsoft-graph-client";
@@ -74,18 +77,18 @@ export function credential(secret) {
 }
 
 /** @azure/arm-resources (modular client: `endpoint` + `credentials.scopes`). */
-export function resourcesClient(cred = credential()) {
+export function resourcesClient(cred = credential(), subscriptionId = bootstrap().subscriptionId) {
   const b = bootstrap();
-  return new ResourceManagementClient(cred, b.subscriptionId, {
+  return new ResourceManagementClient(cred, subscriptionId, {
     endpoint: b.endpoint,
     credentials: { scopes: [ARM_SCOPE] },
   });
 }
 
 /** @azure/arm-machinelearning (autorest client: `endpoint`/`baseUri` + `credentialScopes`). */
-export function mlClient(cred = credential()) {
+export function mlClient(cred = credential(), subscriptionId = bootstrap().subscriptionId) {
   const b = bootstrap();
-  return new AzureMachineLearningWorkspaces(cred, b.subscriptionId, {
+  return new AzureMachineLearningWorkspaces(cred, subscriptionId, {
     endpoint: b.endpoint,
     baseUri: b.endpoint,
     credentialScopes: [ARM_SCOPE],
@@ -103,9 +106,9 @@ export function authzClient(cred = credential()) {
 }
 
 /** @azure/arm-policy (modular client, like arm-resources). */
-export function policyClient(cred = credential()) {
+export function policyClient(cred = credential(), subscriptionId = bootstrap().subscriptionId) {
   const b = bootstrap();
-  return new PolicyClient(cred, b.subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
+  return new PolicyClient(cred, subscriptionId, { endpoint: b.endpoint, credentials: { scopes: [ARM_SCOPE] } });
 }
 
 /** @azure/arm-policyinsights (autorest client, like arm-machinelearning). */
@@ -118,6 +121,21 @@ export function insightsClient(cred = credential()) {
 export function securityClient(cred = credential()) {
   const b = bootstrap();
   return new SecurityCenter(cred, b.subscriptionId, { endpoint: b.endpoint, baseUri: b.endpoint, credentialScopes: [ARM_SCOPE] });
+}
+
+/** @azure/arm-managementgroups (autorest client; no subscription). */
+export function managementGroupsClient(cred = credential()) {
+  return new ManagementGroupsAPI(cred, { endpoint: bootstrap().endpoint, credentialScopes: [ARM_SCOPE] });
+}
+
+/** @azure/arm-resources-subscriptions: subscriptions and tenants. */
+export function subscriptionsClient(cred = credential()) {
+  return new ResourceSubscriptionClient(cred, { endpoint: bootstrap().endpoint, credentialScopes: [ARM_SCOPE] });
+}
+
+/** @azure/arm-subscriptions: subscription aliases. */
+export function aliasClient(cred = credential()) {
+  return new SubscriptionAliasClient(cred, { endpoint: bootstrap().endpoint, credentialScopes: [ARM_SCOPE] });
 }
 
 /** Polls fn every 100 ms until it returns a truthy value (returned), failing after ms. */
