@@ -33,7 +33,9 @@ func (o *networkOptions) parse() error {
 			p = p.Masked()
 		} else {
 			var a netip.Addr
-			if a, err = netip.ParseAddr(s); err == nil {
+			if a, err = netip.ParseAddr(s); err == nil && a.Zone() != "" {
+				err = fmt.Errorf("an address with a zone")
+			} else if err == nil {
 				a = a.Unmap()
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
