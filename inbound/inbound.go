@@ -101,6 +101,9 @@ type Checker struct {
 	lim   map[netip.Addr]*window
 }
 
+// maxLimited bounds the client addresses the event limiter tracks.
+const maxLimited = 10000
+
 type window struct {
 	start time.Time
 	n     int
@@ -182,11 +185,16 @@ func (c *Checker) Record(client netip.Addr) bool {
 	defer c.limMu.Unlock()
 	w := c.lim[client]
 	if w == nil || now.Sub(w.start) >= time.Minute {
-		if len(c.lim) > 10000 {
+		if w == nil && len(c.lim) >= maxLimited {
 			for a, x := range c.lim {
 				if now.Sub(x.start) >= time.Minute {
 					delete(c.lim, a)
 				}
+			}
+			if len(c.lim) >= maxLimited {
+				// Refusals from more addresses than this in a minute
+				// are not recorded one by one.
+				return false
 			}
 		}
 		c.lim[client] = &window{start: now, n: 1}

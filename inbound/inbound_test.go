@@ -160,6 +160,18 @@ func TestRecordBounded(t *testing.T) {
 	if !ch.Record(a) {
 		t.Errorf("a new minute records again")
 	}
+	// The addresses tracked are bounded: a flood from many addresses
+	// is not recorded one by one.
+	for i := range 10000 {
+		ch.Record(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+	}
+	if ch.Record(netip.MustParseAddr("198.51.100.1")) {
+		t.Errorf("the 10,001st address in a minute is recorded")
+	}
+	now = now.Add(time.Minute)
+	if !ch.Record(netip.MustParseAddr("198.51.100.1")) {
+		t.Errorf("after the minute, a new address is not recorded")
+	}
 }
 
 // BenchmarkInboundCheck: a warm check of a realistic workspace (five

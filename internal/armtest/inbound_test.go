@@ -217,6 +217,7 @@ func TestInboundBadInput(t *testing.T) {
 			r := s.Do(t, "PUT", c.path, c.body)
 			wantError(t, c.what, r, 400, "InvalidRequestContent", c.target)
 		}
+		wantError(t, "an allowlist entry in a PATCH", s.Do(t, "PATCH", ws+av, `{"properties":{"ipAllowlist":["10.0.0.1/8x"]}}`), 400, "InvalidRequestContent", "properties.ipAllowlist[0]")
 		r := s.Do(t, "PUT", s.RG("rg1")+"/providers/Microsoft.Network/privateEndpoints/pe1"+nav, `{"location":"eastus","properties":{"manualPrivateLinkServiceConnections":[{"properties":{"privateLinkServiceConnectionState":{"status":"Sure"}}}]}}`)
 		if r.Status != 400 || !strings.Contains(r.ErrorMessage(), "privateLinkServiceConnectionState.status") {
 			t.Errorf("a connection state Azure does not have: %d %s", r.Status, r.Body)
