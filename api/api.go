@@ -113,7 +113,7 @@ var statusOf = map[string]int{
 	"KeyVaultKeyDisabled": 409, "KeyVaultKeyExpired": 409, "KeyVaultKeyInUse": 409,
 	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
 	"PreconditionFailed":  412,
-	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403,
+	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403, "LinkedAuthorizationFailed": 403,
 }
 
 // ServeHTTP implements http.Handler.

@@ -272,14 +272,16 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	gov.Follow(fd, log)
 	acc.Follow(fd)
 	// Inbound network checks of the workspaces' data plane.
-	inb := inbound.New(st, inbound.Config{Log: log})
+	inb := inbound.New(st, inbound.Config{Log: log, Authorize: func(ctx context.Context, c *activitylog.Caller, action, scope string) error {
+		return mgr.Authorize(ctx, c, action, scope)
+	}})
 	inb.Follow(fd)
 	// ARM template deployments: the engine is built on the manager and
 	// told of the deployments the manager accepts.
 	var eng *deploy.Engine
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
-		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, inb},
 		Committers: []resources.Committer{acc, gov, rem, inb, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			// A write that changes resources' managed identities stops
 			// their tokens at once on this replica (on others after the

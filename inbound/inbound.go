@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
@@ -88,6 +89,10 @@ type Config struct {
 	// EventsPerMinute bounds the refusals recorded per client address
 	// (0: 10).
 	EventsPerMinute int
+	// Authorize decides whether a caller may perform an action at a
+	// scope (resources.Manager.Authorize): the approval of private
+	// endpoint connections (Validate). nil: not checked.
+	Authorize func(ctx context.Context, c *activitylog.Caller, action, scope string) error
 }
 
 // Checker decides inbound requests; safe for concurrent use.

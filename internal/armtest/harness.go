@@ -155,7 +155,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	fd := feed.New(st, feed.Options{Interval: 50 * time.Millisecond})
 	gov.Follow(fd, slog.New(slog.DiscardHandler))
 	acc.Follow(fd)
-	inb := inbound.New(st, inbound.Config{})
+	inb := inbound.New(st, inbound.Config{Authorize: func(ctx context.Context, c *activitylog.Caller, action, scope string) error {
+		return mgr.Authorize(ctx, c, action, scope)
+	}})
 	inb.Follow(fd)
 	go fd.Run(wctx)
 	// A write committed before the feed knows where it starts would never
@@ -164,7 +166,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	<-fd.Ready()
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
-		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov},
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, inb},
 		Committers: []resources.Committer{acc, gov, rem, inb, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			resources.CommitFunc(func(a *resources.Attributes) {
 				if resources.ChangesManagedIdentities(a) {

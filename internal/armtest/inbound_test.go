@@ -272,3 +272,52 @@ func mustParseID(t *testing.T, p string) *arm.ID {
 	}
 	return id
 }
+
+// TestInboundApproval: a private endpoint's writer needs the approval
+// action on the workspace to make its connection Approved (403
+// LinkedAuthorizationFailed otherwise); a Pending one waits for the
+// workspace's side, whose approval lets its subnet in.
+func TestInboundApproval(t *testing.T) {
+	if len(loadBuiltins().roles) == 0 {
+		t.Skip("the built-in roles are read from ../shared/corpus/rbac (absent)")
+	}
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		ws := s.mustWorkspace(t, "rg1", "ws1")
+		s.put(t, ws+"/datastores/blob1"+av, `{"properties":{"datastoreType":"AzureBlob","accountName":"sa1","containerName":"c","credentials":{"credentialsType":"AccountKey","secrets":{"secretsType":"AccountKey","key":"s3cret"}}}}`, 201)
+		s.mustPut(t, ws+av, `{"location":"eastus","properties":{"publicNetworkAccess":"Disabled"}}`)
+		mustCreateRG(t, s, "rg2")
+		p := s.NewPrincipal(t, "network-admin")
+		s.assignRole(t, s.RG("rg2"), roleIDByName(t, s, "Contributor"), p.ObjectID, "ServicePrincipal")
+		vnet := s.RG("rg2") + "/providers/Microsoft.Network/virtualNetworks/v2"
+		if r := s.DoAs(t, p.Token, "PUT", vnet+nav, `{"location":"eastus","properties":{"subnets":[{"name":"s1","properties":{"addressPrefix":"10.77.1.0/24"}}]}}`); r.Status != 201 {
+			t.Fatalf("the vnet: %d %s", r.Status, r.Body)
+		}
+		pePath := s.RG("rg2") + "/providers/Microsoft.Network/privateEndpoints/pe1"
+		pe := func(status string) string {
+			return `{"location":"eastus","properties":{"subnet":{"id":"` + vnet + `/subnets/s1"},"privateLinkServiceConnections":[{"name":"c","properties":{"privateLinkServiceId":"` + ws + `","groupIds":["amlworkspace"],"privateLinkServiceConnectionState":{"status":"` + status + `"}}}]}}`
+		}
+		r := s.DoAs(t, p.Token, "PUT", pePath+nav, pe("Approved"))
+		if r.Status != 403 || r.ErrorCode() != "LinkedAuthorizationFailed" || !strings.Contains(r.ErrorMessage(), inbound.ApprovalAction) || !strings.Contains(r.ErrorMessage(), ws) {
+			t.Fatalf("a private endpoint approving itself without the approval action: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, p.Token, "PUT", pePath+nav, pe("Pending")); r.Status != 201 {
+			t.Fatalf("a pending private endpoint: %d %s", r.Status, r.Body)
+		}
+		listSecrets := func() *Response {
+			return s.fromAddr(t, "10.77.1.9", s.token, "POST", s.URL+ws+"/datastores/blob1/listSecrets"+av, "")
+		}
+		if r := listSecrets(); r.Status != 403 {
+			t.Errorf("from a pending endpoint's subnet: %d %s", r.Status, r.Body)
+		}
+		if r := s.DoAs(t, p.Token, "PUT", pePath+nav, pe("Approved")); r.Status != 403 || r.ErrorCode() != "LinkedAuthorizationFailed" {
+			t.Errorf("the pending endpoint approving itself: %d %s", r.Status, r.Body)
+		}
+		// The workspace's owner approves it.
+		s.mustPut(t, ws+"/privateEndpointConnections/c1"+av, `{"properties":{"privateEndpoint":{"id":"`+pePath+`"},"privateLinkServiceConnectionState":{"status":"Approved"}}}`)
+		if r := listSecrets(); r.Status != 200 {
+			t.Errorf("from the approved endpoint's subnet: %d %s", r.Status, r.Body)
+		}
+		// The owner may also write it Approved.
+		s.mustPut(t, pePath+nav, pe("Approved"))
+	})
+}
