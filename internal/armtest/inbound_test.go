@@ -2,6 +2,7 @@ package armtest
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/netip"
@@ -319,5 +320,74 @@ func TestInboundApproval(t *testing.T) {
 		}
 		// The owner may also write it Approved.
 		s.mustPut(t, pePath+nav, pe("Approved"))
+
+		// A connection written without a state gets Azure's: an
+		// automatic one Approved when its writer may approve, else
+		// Pending; a manual one Pending; a stored one keeps its own.
+		state := func(path string) string {
+			t.Helper()
+			type conn struct {
+				Properties struct {
+					State struct {
+						Status      string `json:"status"`
+						Description string `json:"description"`
+					} `json:"privateLinkServiceConnectionState"`
+				} `json:"properties"`
+			}
+			var got struct {
+				Properties struct {
+					Auto   []conn `json:"privateLinkServiceConnections"`
+					Manual []conn `json:"manualPrivateLinkServiceConnections"`
+				} `json:"properties"`
+			}
+			r := s.Do(t, "GET", path+nav, nil)
+			if err := json.Unmarshal(r.Body, &got); err != nil {
+				t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+			for _, c := range append(got.Properties.Auto, got.Properties.Manual...) {
+				return c.Properties.State.Status + "/" + c.Properties.State.Description
+			}
+			return ""
+		}
+		noState := func(list, subnet string) string {
+			return `{"location":"eastus","properties":{"subnet":{"id":"` + subnet + `"},"` + list + `":[{"name":"c","properties":{"privateLinkServiceId":"` + ws + `","groupIds":["amlworkspace"]}}]}}`
+		}
+		if r := s.DoAs(t, p.Token, "PUT", vnet+nav, `{"location":"eastus","properties":{"subnets":[{"name":"s1","properties":{"addressPrefix":"10.77.1.0/24"}},{"name":"s2","properties":{"addressPrefix":"10.77.2.0/24"}}]}}`); r.Status != 200 {
+			t.Fatalf("the vnet: %d %s", r.Status, r.Body)
+		}
+		pe2 := s.RG("rg2") + "/providers/Microsoft.Network/privateEndpoints/pe2"
+		if r := s.DoAs(t, p.Token, "PUT", pe2+nav, noState("privateLinkServiceConnections", vnet+"/subnets/s2")); r.Status != 201 {
+			t.Fatalf("an automatic connection without the approval action: %d %s", r.Status, r.Body)
+		}
+		if got := state(pe2); got != "Pending/Awaiting approval" {
+			t.Errorf("an automatic connection without the approval action: %s", got)
+		}
+		if r := s.fromAddr(t, "10.77.2.9", s.token, "POST", s.URL+ws+"/datastores/blob1/listSecrets"+av, ""); r.Status != 403 {
+			t.Errorf("from its subnet: %d %s", r.Status, r.Body)
+		}
+		vnet1 := s.RG("rg1") + "/providers/Microsoft.Network/virtualNetworks/v1"
+		s.mustPut(t, vnet1+nav, `{"location":"eastus","properties":{"subnets":[{"name":"s1","properties":{"addressPrefix":"10.88.1.0/24"}},{"name":"s2","properties":{"addressPrefix":"10.88.2.0/24"}}]}}`)
+		pe3, pe4 := s.RG("rg1")+"/providers/Microsoft.Network/privateEndpoints/pe3", s.RG("rg1")+"/providers/Microsoft.Network/privateEndpoints/pe4"
+		s.mustPut(t, pe3+nav, noState("privateLinkServiceConnections", vnet1+"/subnets/s1"))
+		s.mustPut(t, pe4+nav, noState("manualPrivateLinkServiceConnections", vnet1+"/subnets/s2"))
+		if got := state(pe3); got != "Approved/Auto-Approved" {
+			t.Errorf("an automatic connection of the workspace's owner: %s", got)
+		}
+		if got := state(pe4); got != "Pending/Awaiting approval" {
+			t.Errorf("a manual connection: %s", got)
+		}
+		for client, want := range map[string]int{"10.88.1.9": 200, "10.88.2.9": 403} {
+			if r := s.fromAddr(t, client, s.token, "POST", s.URL+ws+"/datastores/blob1/listSecrets"+av, ""); r.Status != want {
+				t.Errorf("from %s: %d %s, want %d", client, r.Status, r.Body, want)
+			}
+		}
+		// Written again without a state, each keeps its own.
+		if r := s.DoAs(t, p.Token, "PUT", pe2+nav, noState("privateLinkServiceConnections", vnet+"/subnets/s2")); r.Status != 200 || state(pe2) != "Pending/Awaiting approval" {
+			t.Errorf("the pending connection written again: %d %s", r.Status, state(pe2))
+		}
+		s.mustPut(t, pe3+nav, noState("privateLinkServiceConnections", vnet1+"/subnets/s1"))
+		if got := state(pe3); got != "Approved/Auto-Approved" {
+			t.Errorf("the approved connection written again: %s", got)
+		}
 	})
 }
