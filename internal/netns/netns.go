@@ -71,6 +71,14 @@ func New(t testing.TB, n int) *Net {
 	}
 	var b [4]byte
 	rand.Read(b[:])
+	// A third octet no address of the host is in yet (another run's).
+	used, _ := exec.Command("ip", "-o", "-4", "addr", "show").Output()
+	for range 16 {
+		if !strings.Contains(string(used), fmt.Sprintf(" 10.231.%d.", b[3])) {
+			break
+		}
+		rand.Read(b[3:])
+	}
 	nt := &Net{t: t, prefix: "mlgin" + hex.EncodeToString(b[:3]), third: b[3]}
 	t.Cleanup(nt.remove)
 	probe := nt.prefix + "p"
