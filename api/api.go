@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -88,6 +89,13 @@ type Server struct {
 	// Insights serves the Microsoft.PolicyInsights API (nil: not served;
 	// the manager refuses those paths).
 	Insights Insights
+	// TrustedProxies are the prefixes of reverse proxies whose
+	// X-Forwarded-For names the client (serve --trusted-proxy; none:
+	// the TCP peer is the client). See ClientAddr.
+	TrustedProxies []netip.Prefix
+	// Inbound checks the ARM actions of a workspace's data plane
+	// (dataPlaneAction) against its network settings (nil: none).
+	Inbound Inbound
 }
 
 // statusOf maps ARM error codes to HTTP statuses (the one table).
@@ -105,7 +113,7 @@ var statusOf = map[string]int{
 	"KeyVaultKeyDisabled": 409, "KeyVaultKeyExpired": 409, "KeyVaultKeyInUse": 409,
 	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
 	"PreconditionFailed":  412,
-	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403,
+	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403, "LinkedAuthorizationFailed": 403,
 }
 
 // ServeHTTP implements http.Handler.
@@ -129,6 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	collapseSlashes(req.URL)
+	req = s.withClientAddr(req)
 	query, aerr := s.checkRequest(req)
 	if aerr != nil {
 		s.refuse(w, req, aerr)
@@ -213,6 +222,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			s.Manager.RecordFailure(context.WithoutCancel(req.Context()), r, statusFor(aerr.Code), aerr)
 		}
 		s.refuse(w, req, aerr)
+		return
+	}
+	if ws, ok := dataPlaneAction(r); ok && inboundRefused(w, req, s.Inbound, ws, "", s.logger().Error, func(aerr *arm.Error, _ string) {
+		s.Manager.RecordFailure(context.WithoutCancel(req.Context()), r, 403, aerr)
+	}) {
 		return
 	}
 	var resp *resources.Response
@@ -545,6 +559,9 @@ func envelope(e *arm.Error) map[string]any {
 }
 
 func clientIP(req *http.Request) string {
+	if a, ok := req.Context().Value(clientAddrKey{}).(netip.Addr); ok {
+		return clientString(a)
+	}
 	host, _, err := net.SplitHostPort(req.RemoteAddr)
 	if err != nil {
 		return req.RemoteAddr

@@ -31,6 +31,9 @@ type Jobs struct {
 	// ("https://management.azure.com/"); nil: jobs get none.
 	IssueToken func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (token string, expiresOn time.Time, err error)
 	Log        *slog.Logger
+	// Inbound checks each call against the workspace's network settings
+	// before its credentials (nil: none).
+	Inbound Inbound
 }
 
 // Register serves the API under /jobs/ of mux.
@@ -42,6 +45,21 @@ const maxJobBody = 256 << 10
 // ServeHTTP implements http.Handler.
 func (j *Jobs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	seg := strings.Split(strings.TrimPrefix(req.URL.Path, "/jobs/"), "/")
+	if len(seg) >= 4 && !slicesContainsEmpty(seg[:4]) {
+		ws := &arm.ID{SubscriptionID: seg[0], ResourceGroup: seg[1], Parts: []arm.Part{{Namespace: "Microsoft.MachineLearningServices", Type: "workspaces", Name: seg[2]}}}
+		if inboundRefused(w, req, j.Inbound, ws, "", j.logError, func(aerr *arm.Error, rule string) {
+			id, op := ws.Child("jobs", seg[3]), "Microsoft.MachineLearningServices/workspaces/jobs/"
+			if len(seg) == 4 { // claim
+				id = ws
+				op += arm.Clip(seg[3], 100) + "/action"
+			} else {
+				op += arm.Clip(seg[4], 100) + "/action"
+			}
+			refusalEvent(req, w, j.Manager, id, op, aerr, rule)
+		}) {
+			return
+		}
+	}
 	if len(seg) >= 5 && seg[4] == "outputs" && !slicesContainsEmpty(seg) {
 		j.outputs(w, req, seg)
 		return
@@ -162,6 +180,12 @@ func (j *Jobs) fail(w http.ResponseWriter, req *http.Request, err error) {
 			j.Log.Error("job API", "path", req.URL.Path, "error", err)
 		}
 		writeError(w, 500, arm.Errorf("InternalServerError", "The job API call failed."))
+	}
+}
+
+func (j *Jobs) logError(msg string, args ...any) {
+	if j.Log != nil {
+		j.Log.Error(msg, args...)
 	}
 }
 

@@ -28,6 +28,9 @@ type Scoring struct {
 	// Transport sends the forwarded calls (nil: http.DefaultTransport).
 	Transport http.RoundTripper
 	Log       *slog.Logger
+	// Inbound checks each call against the workspace's and the
+	// endpoint's network settings before its credentials (nil: none).
+	Inbound Inbound
 }
 
 // Register serves the gateway under /endpoints/ of mux.
@@ -42,6 +45,11 @@ func (g *Scoring) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if req.Method != "POST" {
 		writeError(w, 405, arm.Errorf("MethodNotAllowed", "Scoring calls are POSTs."))
+		return
+	}
+	if inboundRefused(w, req, g.Inbound, id.Parent(), id.Name(), g.logError, func(aerr *arm.Error, rule string) {
+		refusalEvent(req, w, g.Manager, id, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action", aerr, rule)
+	}) {
 		return
 	}
 	bearer, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
@@ -88,4 +96,18 @@ func (g *Scoring) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		proxy.Transport = &http.Transport{ResponseHeaderTimeout: 90 * time.Second}
 	}
 	proxy.ServeHTTP(w, req)
+}
+
+func (g *Scoring) logError(msg string, args ...any) {
+	if g.Log != nil {
+		g.Log.Error(msg, args...)
+	}
+}
+
+// refusalEvent records a data-plane call refused by its network check:
+// the resource called, the operation, the client's address and the rule.
+func refusalEvent(req *http.Request, w http.ResponseWriter, m *resources.Manager, id *arm.ID, operation string, aerr *arm.Error, rule string) {
+	r := &resources.Request{Method: req.Method, ID: id, CorrelationID: w.Header().Get("x-ms-correlation-request-id"),
+		ClientRequestID: arm.Clip(req.Header.Get("x-ms-client-request-id"), MaxClientRequestID), ClientIP: clientString(requestClient(req))}
+	m.RecordRefusal(context.WithoutCancel(req.Context()), r, operation, 403, aerr, map[string]string{"networkRule": rule})
 }

@@ -50,6 +50,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var policyPaths, aliasPaths []string
 	var roleDefsPath string
 	oidc := new(oidcOptions)
+	network := new(networkOptions)
 	var pprofAddr string
 	input := new(inputOptions)
 	c := &cobra.Command{
@@ -94,9 +95,12 @@ func newServeCmd(e *env) *cobra.Command {
 			if maxConnsPerIP < 0 {
 				return fmt.Errorf("--max-conns-per-ip %d: want a positive number, or 0 for no cap", maxConnsPerIP)
 			}
+			if err := network.parse(); err != nil {
+				return err
+			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc})
+				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc, network: network})
 		},
 	}
 	f := c.Flags()
@@ -118,6 +122,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringArrayVar(&aliasPaths, "aliases", nil, "alias catalog to load besides mlgov's own (repeatable; default: ../shared/corpus/aliases/Microsoft.MachineLearningServices.json when present)")
 	hc.register(c)
 	oidc.register(c)
+	network.register(c)
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
 	input.register(c)
@@ -143,6 +148,8 @@ type serveConfig struct {
 	hardeningFlags
 	input *inputOptions // serve_retention.go
 	oidc  *oidcOptions  // serve_oidc.go (nil: none)
+	// network: --trusted-proxy (serve_network.go; nil: none)
+	network *networkOptions
 }
 
 // publicHost is the host name of an endpoint URL.

@@ -29,6 +29,7 @@ import (
 	"github.com/mlgov/mlgov/deploy"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
+	"github.com/mlgov/mlgov/inbound"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/landingzone"
 	"github.com/mlgov/mlgov/resources"
@@ -280,14 +281,19 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	gov.Follow(fd, log)
 	acc.Follow(fd)
 	hier.Follow(fd)
+	// Inbound network checks of the workspaces' data plane.
+	inb := inbound.New(st, inbound.Config{Log: log, Authorize: func(ctx context.Context, c *activitylog.Caller, action, scope string) error {
+		return mgr.Authorize(ctx, c, action, scope)
+	}})
+	inb.Follow(fd)
 	// ARM template deployments: the engine is built on the manager and
 	// told of the deployments the manager accepts.
 	var eng *deploy.Engine
 	var lz *landingzone.Vendor
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
 		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
-		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, hier},
-		Committers: []resources.Committer{hier, acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov, inb}, Validating: []resources.ValidatingAdmission{acc, gov, inb, hier},
+		Committers: []resources.Committer{hier, acc, gov, rem, inb, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			// A write that changes resources' managed identities stops
 			// their tokens at once on this replica (on others after the
 			// principal cache's TTL).
@@ -338,9 +344,9 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			log.Info("trusting an external issuer's tokens", "issuer", fed.Issuer())
 		}
 	}
-	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log}).Register(extra)
+	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log, Inbound: inb}).Register(extra)
 	// Jobs at run time: runners claim them; jobs call back with their token.
-	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
+	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, Inbound: inb, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
 		tok, err := idsvc.IssueManagedIdentityToken(ctx, bs.TenantID, authn.ManagedIdentity{ResourceID: mi.ResourceID, ObjectID: mi.ObjectID, ClientID: mi.ClientID, Host: mi.Host}, resource)
 		if err != nil {
 			return "", time.Time{}, err
@@ -353,6 +359,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
 	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: auth, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
+		Inbound: inb, TrustedProxies: cfg.network.prefixes(),
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {

@@ -369,5 +369,6 @@ func NewRegistry() *Registry {
 	job := r.types[arm.KeyOf(ml+"workspaces/jobs")]
 	job.objects = append(job.objects, KindJobMetrics, KindJobLogs, KindJobOutputs)
 	job.cleanup = deleteJobOutputs
+	r.networkValidation() // network.go: what the inbound checks read
 	return r
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/mlgov/mlgov/federation"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
+	"github.com/mlgov/mlgov/inbound"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/landingzone"
 	"github.com/mlgov/mlgov/resources"
@@ -53,6 +55,10 @@ type Server struct {
 	Remediator     *govern.Remediator
 	StopRemediator context.CancelFunc
 	Access         *access.Access
+	// Inbound is the inbound network check of the data plane; the
+	// harness trusts loopback as a proxy, so that a request's
+	// X-Forwarded-For header chooses its client address (ClientAs).
+	Inbound *inbound.Checker
 	// Directory is the token service and directory.
 	Directory *authn.Service
 	Store     store.Store
@@ -158,6 +164,10 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	gov.Follow(fd, slog.New(slog.DiscardHandler))
 	acc.Follow(fd)
 	hier.Follow(fd)
+	inb := inbound.New(st, inbound.Config{Authorize: func(ctx context.Context, c *activitylog.Caller, action, scope string) error {
+		return mgr.Authorize(ctx, c, action, scope)
+	}})
+	inb.Follow(fd)
 	go fd.Run(wctx)
 	// A write committed before the feed knows where it starts would never
 	// be delivered (no periodic scan here covers it): the server takes
@@ -165,8 +175,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	<-fd.Ready()
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
-		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov}, Validating: []resources.ValidatingAdmission{acc, gov, hier},
-		Committers: []resources.Committer{hier, acc, gov, rem, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
+		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov, inb}, Validating: []resources.ValidatingAdmission{acc, gov, inb, hier},
+		Committers: []resources.Committer{hier, acc, gov, rem, inb, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			resources.CommitFunc(func(a *resources.Attributes) {
 				if resources.ChangesManagedIdentities(a) {
 					idsvc.ForgetManagedIdentities()
@@ -213,7 +223,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	}
 	extra := http.NewServeMux()
 	extra.Handle("/", oauth.New(idsvc, oauth.Config{BaseURL: url}))
-	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
+	(&api.Jobs{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, Inbound: inb, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
 		tok, err := idsvc.IssueManagedIdentityToken(ctx, ten.ID, authn.ManagedIdentity{ResourceID: mi.ResourceID, ObjectID: mi.ObjectID, ClientID: mi.ClientID, Host: mi.Host}, resource)
 		if err != nil {
 			return "", time.Time{}, err
@@ -221,7 +231,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		return tok.AccessToken, tok.ExpiresOn, nil
 	}}).Register(extra)
 	graph.New(graph.Config{Directory: idsvc, TenantID: ten.ID, PublicURL: url, Admins: []string{sp.ObjectID}}).Register(extra)
-	(&api.Scoring{Manager: mgr, VerifyML: func(ctx context.Context, tok string) (*activitylog.Caller, error) {
+	(&api.Scoring{Manager: mgr, Inbound: inb, VerifyML: func(ctx context.Context, tok string) (*activitylog.Caller, error) {
 		p, err := idsvc.VerifyFor(ctx, tok, authn.MLAudiences)
 		if err == nil {
 			err = idsvc.CheckTenant(p, ten.ID)
@@ -236,8 +246,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	au := &auth{svc: idsvc, tenant: ten.ID, url: url}
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: au, Extra: extra,
 		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
+		Inbound: inb, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Deploy: eng, Directory: idsvc, Store: st, auth: au}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Inbound: inb, Deploy: eng, Directory: idsvc, Store: st, auth: au}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {

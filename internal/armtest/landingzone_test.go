@@ -132,11 +132,11 @@ func TestLandingZone(t *testing.T) {
 
 		// Bad templates: the pointer in the error.
 		for body, target := range map[string]string{
-			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"teamRoles":[1]}}}`:                          "/properties/template/teamRoles/0",
-			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{}}}}`:                                                    "/properties/template/managementGroup/name",
-			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"policyAssignments":[{"name":"a"}]}}}`:       "/properties/template/policyAssignments/0/policyDefinitionId",
-			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"networks":[]}}}`:                            "/properties/template/networks",
-			`{"properties":{"team":"not-a-guid","template":{"managementGroup":{"name":"x"}}}}`:                                            "/properties/team",
+			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"teamRoles":[1]}}}`:                         "/properties/template/teamRoles/0",
+			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{}}}}`:                                                   "/properties/template/managementGroup/name",
+			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"policyAssignments":[{"name":"a"}]}}}`:      "/properties/template/policyAssignments/0/policyDefinitionId",
+			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"networks":[]}}}`:                           "/properties/template/networks",
+			`{"properties":{"team":"not-a-guid","template":{"managementGroup":{"name":"x"}}}}`:                                                 "/properties/team",
 			`{"properties":{"team":"` + g.ObjectID + `","template":{"managementGroup":{"name":"x"},"deployment":{"template":{},"mode":"x"}}}}`: "/properties/template/deployment/mode",
 		} {
 			r := s.Do(t, "PUT", lzPath("bad")+lzav, body)
