@@ -71,7 +71,7 @@ func New(mgr *resources.Manager, dep Deployer, cfg Config) *Vendor {
 	}
 	v := &Vendor{mgr: mgr, dep: dep, cfg: cfg, ctx: context.Background()}
 	mgr.Registry().Add(&resources.TypeSpec{Type: Type, APIVersions: []string{APIVersion}, TenantLevel: true,
-		NoProvisioningState: true, Build: v.build})
+		NoProvisioningState: true, NoPatch: true, Build: v.build})
 	return v
 }
 

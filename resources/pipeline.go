@@ -244,6 +244,9 @@ func (m *Manager) attributes(ctx context.Context, r *Request, w *writer) (*Attri
 	if err := m.Authorize(ctx, &a.Principal, a.Action, a.ID.String()); err != nil {
 		return nil, err
 	}
+	if spec.NoPatch && w == patchWriter {
+		return nil, methodNotAllowed(r)
+	}
 	if spec.ReadOnly != "" && w.op != OpAction {
 		return nil, arm.Errorf("OperationNotSupported", "%s", spec.ReadOnly)
 	}

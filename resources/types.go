@@ -51,6 +51,8 @@ type TypeSpec struct {
 	// the REST specification lists 200 only (workspace connections and
 	// private endpoint connections), and the SDKs refuse another status.
 	CreatedOK bool
+	// NoPatch types are written whole (PUT) only: a PATCH is 405.
+	NoPatch bool
 	// EmptyBody: a PUT may carry no body (taken as {}): Azure's client
 	// sends none to move a subscription into a management group.
 	EmptyBody bool

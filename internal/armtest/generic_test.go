@@ -133,6 +133,8 @@ func genericCases(s *Server) []genericCase {
 		{typ: "Microsoft.Management/managementGroups", path: mgPath("gen-mg"), av: "2021-04-01", body: `{"properties":{"displayName":"generic"}}`, patch: `{"displayName":"patched"}`},
 		{typ: "Microsoft.Management/managementGroups/subscriptions", path: mgPath("gen-mg") + "/subscriptions/" + s.SubscriptionID, av: "2021-04-01", patch: `{}`},
 		{typ: "Microsoft.Subscription/aliases", path: "/providers/Microsoft.Subscription/aliases/gen-alias", av: "2021-10-01", body: `{"properties":{"displayName":"generic","workload":"DevTest"}}`, patch: `{}`},
+		{typ: "Mlgov.Governance/landingZones", path: "/providers/Mlgov.Governance/landingZones/gen-lz", av: "2026-12-01",
+			body: `{"properties":{"team":"` + s.AdminObjectID + `","template":{"managementGroup":{"name":"gen-lz-mg"}}}}`, noPatch: true},
 		// Last: deleted first, before it would refuse the others' deletes.
 		{typ: "Microsoft.Authorization/locks", path: rg + "/providers/Microsoft.Authorization/locks/glock", av: "2016-09-01",
 			body: `{"properties":{"level":"CanNotDelete"}}`, patch: `{"properties":{"notes":"patched"}}`},
