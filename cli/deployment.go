@@ -200,7 +200,15 @@ func (o *deploymentOptions) run(ctx context.Context, e *env, scope, verb string)
 	if o.noWait {
 		return writeJSON(e.stdout, b)
 	}
-	deadline := time.Now().Add(o.timeout)
+	return waitProvisioned(ctx, e, cl, path+q, b, o.timeout, "the deployment "+name, "mlgov deployment ... create --no-wait returns at once")
+}
+
+// waitProvisioned polls a record (b, its first answer; path with its
+// api-version) until its properties.provisioningState ends: Succeeded
+// prints it; Failed or Canceled prints it and its error, exit status 1.
+// what names the record in messages; hint says what to do on a timeout.
+func waitProvisioned(ctx context.Context, e *env, cl *armClient, path string, b []byte, timeout time.Duration, what, hint string) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		var rec struct {
 			Properties struct {
@@ -209,34 +217,35 @@ func (o *deploymentOptions) run(ctx context.Context, e *env, scope, verb string)
 			} `json:"properties"`
 		}
 		if err := json.Unmarshal(b, &rec); err != nil {
-			return fmt.Errorf("the deployment's record is not JSON: %w", err)
+			return fmt.Errorf("the record of %s is not JSON: %w", what, err)
 		}
 		switch rec.Properties.ProvisioningState {
 		case "Succeeded":
 			return writeJSON(e.stdout, b)
 		case "Failed", "Canceled":
 			writeJSON(e.stdout, b)
-			fmt.Fprintf(e.stderr, "error: the deployment %s ended %s\n", name, rec.Properties.ProvisioningState)
+			fmt.Fprintf(e.stderr, "error: %s ended %s\n", what, rec.Properties.ProvisioningState)
 			if len(rec.Properties.Error) > 0 {
 				printDeploymentError(e.stderr, rec.Properties.Error, "")
 			}
 			return &exitError{1}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the deployment %s did not end within %s (state %s); it goes on: mlgov deployment ... create --no-wait returns at once", name, o.timeout, rec.Properties.ProvisioningState)
+			return fmt.Errorf("%s did not end within %s (state %s); it goes on: %s", what, timeout, rec.Properties.ProvisioningState, hint)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
-		st, b, err = cl.do(ctx, "GET", path+q, nil)
+		st, nb, err := cl.do(ctx, "GET", path, nil)
 		if err != nil {
 			return err
 		}
 		if st != 200 {
-			return deploymentError(e.stderr, "get", st, b)
+			return deploymentError(e.stderr, "get", st, nb)
 		}
+		b = nb
 	}
 }
 

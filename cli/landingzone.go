@@ -63,41 +63,7 @@ func newLandingZoneCmd(e *env) *cobra.Command {
 			if noWait {
 				return writeJSON(e.stdout, b)
 			}
-			deadline := time.Now().Add(timeout)
-			for {
-				var rec struct {
-					Properties struct {
-						ProvisioningState string          `json:"provisioningState"`
-						Error             json.RawMessage `json:"error"`
-					} `json:"properties"`
-				}
-				if err := json.Unmarshal(b, &rec); err != nil {
-					return fmt.Errorf("the landing zone's record is not JSON: %w", err)
-				}
-				switch rec.Properties.ProvisioningState {
-				case "Succeeded":
-					return writeJSON(e.stdout, b)
-				case "Failed":
-					writeJSON(e.stdout, b)
-					fmt.Fprintf(e.stderr, "error: the landing zone %s was not vended\n", args[0])
-					printDeploymentError(e.stderr, rec.Properties.Error, "")
-					return &exitError{1}
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("the landing zone %s did not end within %s (state %s); it goes on: mlgov landingzone show %s", args[0], timeout, rec.Properties.ProvisioningState, args[0])
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(200 * time.Millisecond):
-				}
-				if st, b, err = cl.do(ctx, "GET", path, nil); err != nil {
-					return err
-				}
-				if st != 200 {
-					return deploymentError(e.stderr, "landingzone show", st, b)
-				}
-			}
+			return waitProvisioned(ctx, e, cl, path, b, timeout, "the landing zone "+args[0], "mlgov landingzone show "+args[0])
 		})}
 	create.Flags().StringVarP(&tmplFile, "template", "t", "", "the landing zone template, a JSON file (required)")
 	create.Flags().StringVar(&team, "team", "", "the team's group: its object id, or its display name looked up in the directory (required)")
