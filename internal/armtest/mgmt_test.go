@@ -1,10 +1,15 @@
 package armtest
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store/feed"
 )
 
 const mgav = "?api-version=2021-04-01"
@@ -224,5 +229,39 @@ func TestManagementGroupInheritance(t *testing.T) {
 		s.waitStatesFor(t, 10*time.Second, s.sub(), "", "no records of the group's assignment", func(recs []map[string]any) bool {
 			return stateOf(recs, before, "no-public") == ""
 		})
+	})
+}
+
+// TestHierarchyOtherReplica: another replica's Hierarchy, following the
+// change feed, puts a move in force (and tells its listeners).
+func TestHierarchyOtherReplica(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		other := resources.NewHierarchy(s.Store, s.TenantID)
+		changes := make(chan struct{}, 16)
+		other.OnChange(func(old, new *arm.Tree) { changes <- struct{}{} })
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		if err := other.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fd := feed.New(s.Store, feed.Options{Interval: 20 * time.Millisecond})
+		other.Follow(fd)
+		go fd.Run(ctx)
+		<-fd.Ready()
+		s.group(t, "corp", "")
+		s.put(t, mgPath("corp")+"/subscriptions/"+s.SubscriptionID+mgav, "", 200)
+		subKey := "/subscriptions/" + arm.KeyOf(s.SubscriptionID)
+		deadline := time.Now().Add(5 * time.Second)
+		for !slices.Contains(other.Tree().Above(subKey), arm.ManagementGroupKey("corp")) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the other replica's tree: %v above the subscription", other.Tree().Above(subKey))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		select {
+		case <-changes:
+		default:
+			t.Fatal("no listener was told")
+		}
 	})
 }
