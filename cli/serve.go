@@ -52,6 +52,7 @@ func newServeCmd(e *env) *cobra.Command {
 	oidc := new(oidcOptions)
 	var pprofAddr string
 	input := new(inputOptions)
+	egr := new(egressOptions)
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the ARM-compatible control plane over HTTPS",
@@ -96,7 +97,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc})
+				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc, egress: egr})
 		},
 	}
 	f := c.Flags()
@@ -121,6 +122,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
 	input.register(c)
+	egr.register(c)
 	return c
 }
 
@@ -143,6 +145,8 @@ type serveConfig struct {
 	hardeningFlags
 	input *inputOptions // serve_retention.go
 	oidc  *oidcOptions  // serve_oidc.go (nil: none)
+	// egress is the egress proxy's options (serve_egress.go; nil: none).
+	egress *egressOptions
 }
 
 // publicHost is the host name of an endpoint URL.
