@@ -121,8 +121,7 @@ func New(cfg Config) *Proxy {
 			pr.Out.URL = pr.In.URL
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:     p.tr,
-		FlushInterval: -1,
+		Transport: p.tr,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if c, ok := r.Context().Value(connKey{}).(*conn); ok {
 				c.err = err.Error()
