@@ -103,7 +103,10 @@ type workspaceDoc struct {
 }
 
 type ruleDoc struct {
-	Type        string          `json:"type"`
+	Type string `json:"type"`
+	// Fqdns are a PrivateEndpoint rule's host names (newer API
+	// versions), allowed besides the ones PrivateEndpointHosts knows.
+	Fqdns       []string        `json:"fqdns"`
 	Status      string          `json:"status"`
 	Destination json.RawMessage `json:"destination"`
 }
@@ -156,6 +159,11 @@ func Compile(workspace []byte, tags ServiceTags) (*Policy, error) {
 				continue
 			}
 			hosts := PrivateEndpointHosts(d.ServiceResourceID, d.SubresourceTarget)
+			for _, f := range r.Fqdns {
+				if h := NormalizeHost(f); h != "" && !strings.Contains(h, "*") {
+					hosts = append(hosts, h)
+				}
+			}
 			if len(hosts) == 0 {
 				p.skip(name, "mlgov does not know the host names of the private endpoint's target "+d.ServiceResourceID)
 			}
