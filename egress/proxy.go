@@ -67,7 +67,7 @@ type Proxy struct {
 	creds    sync.Map                 // "user\x00pass" → *cachedCred
 	rp       *httputil.ReverseProxy
 	tr       *http.Transport
-	denied   atomic.Int64
+	stored   atomic.Int64 // credentials verified (a sweep every 1024)
 }
 
 type cachedPolicy struct {
@@ -222,7 +222,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !dec.Allowed {
 		c.rec.Decision = Denied
 		p.finish(c, start)
-		p.denied.Add(1)
 		http.Error(w, fmt.Sprintf("mlgov egress: %s:%d is denied (isolation mode %s: %s)", host, port, c.rec.IsolationMode, dec.Reason), http.StatusForbidden)
 		return
 	}
@@ -402,6 +401,14 @@ func (p *Proxy) authenticate(r *http.Request) (jobID, wsID string, ok bool) {
 		return "", "", false
 	}
 	p.creds.Store(key, &cachedCred{jobID: user, wsID: ws, until: now.Add(credTTL)})
+	if p.stored.Add(1)%1024 == 0 { // expired credentials of jobs that no longer call
+		p.creds.Range(func(k, v any) bool {
+			if !now.Before(v.(*cachedCred).until) {
+				p.creds.Delete(k)
+			}
+			return true
+		})
+	}
 	return user, ws, true
 }
 
