@@ -62,12 +62,21 @@ func (r *runner) jobNetwork(ctx context.Context, c *claimed) (*jobNet, error) {
 	n := &jobNet{listen: func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }}
 	eg := c.Egress
 	if eg == nil {
-		return n, nil // a server without egress information: as before
+		eg = &egressInfo{} // a server without egress information
 	}
 	strict := strings.EqualFold(eg.IsolationMode, "AllowOnlyApprovedOutbound")
 	if eg.Proxy == "" {
 		if strict {
 			return nil, errors.New("the workspace allows only approved outbound connections, but the server has no egress proxy (mlgov serve --egress-listen): the job is not run")
+		}
+		if r.cfg.isolate != isolateAlways {
+			return n, nil
+		}
+		// --isolate always without a proxy: a namespace with no way
+		// out but the mlgov endpoint.
+		if err := r.isolate(ctx, c, n, ""); err != nil {
+			n.close()
+			return nil, fmt.Errorf("the job's network namespace could not be made: %w", err)
 		}
 		return n, nil
 	}
@@ -126,8 +135,10 @@ func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr s
 		go relayTCP(ln, to)
 		return nil
 	}
-	if err := relay(fmt.Sprintf("127.0.0.1:%d", nsProxyPort), proxyAddr); err != nil {
-		return err
+	if proxyAddr != "" {
+		if err := relay(fmt.Sprintf("127.0.0.1:%d", nsProxyPort), proxyAddr); err != nil {
+			return err
+		}
 	}
 	// The mlgov endpoint at a loopback address: the same address inside.
 	if eu, err := url.Parse(r.cl.bs.Endpoint); err == nil {
@@ -146,7 +157,11 @@ func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr s
 		}
 	}
 	n.listen = func() (net.Listener, error) { return inNS("127.0.0.1:0") }
-	fmt.Fprintf(r.e.stderr, "runner: job %s: in network namespace %s, out through the egress proxy %s only\n", c.Job.Name, name, proxyAddr)
+	if proxyAddr == "" {
+		fmt.Fprintf(r.e.stderr, "runner: job %s: in network namespace %s, with no way out (the server has no egress proxy)\n", c.Job.Name, name)
+	} else {
+		fmt.Fprintf(r.e.stderr, "runner: job %s: in network namespace %s, out through the egress proxy %s only\n", c.Job.Name, name, proxyAddr)
+	}
 	return nil
 }
 

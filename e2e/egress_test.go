@@ -238,3 +238,70 @@ func TestEgress(t *testing.T) {
 		t.Errorf("a job's network namespace is left: %s", out)
 	}
 }
+
+// TestEgressWithoutProxy: a server without --egress-listen: a job of an
+// AllowOnlyApprovedOutbound workspace is not run (it fails, saying why);
+// with --isolate always a job of another workspace runs in a namespace
+// with no way out but the mlgov endpoint.
+func TestEgressWithoutProxy(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: the egress test makes network namespaces: it needs root")
+	}
+	if err := exec.Command("ip", "netns", "list").Run(); err != nil {
+		t.Skipf("SKIP: ip netns is not available (%v)", err)
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("SKIP: the job of this test uses curl, which is not installed")
+	}
+	_, otherIP := egressTestServers(t)
+	srv, hc, token := serveWithToken(t)
+	b := srv.Bootstrap
+	send := func(method, path, body string, want ...int) map[string]any {
+		t.Helper()
+		st, m := armSend(t, hc, b.Endpoint, token, method, path+"?api-version=2024-04-01", body)
+		for _, w := range want {
+			if st == w {
+				return m
+			}
+		}
+		t.Fatalf("%s %s: %d %v, want %v", method, path, st, m, want)
+		return nil
+	}
+	sub := "/subscriptions/" + b.SubscriptionID
+	if st, m := armSend(t, hc, b.Endpoint, token, "PUT", sub+"/resourceGroups/rg?api-version=2021-04-01", `{"location":"eastus"}`); st != 201 {
+		t.Fatalf("rg: %d %v", st, m)
+	}
+	ml := sub + "/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/"
+	send("PUT", ml+"strict-ws", `{"location":"eastus","properties":{"managedNetwork":{"isolationMode":"AllowOnlyApprovedOutbound"}}}`, 200, 201, 202)
+	send("PUT", ml+"open-ws", `{"location":"eastus"}`, 200, 201, 202)
+	script, _ := json.Marshal(strings.Join([]string{
+		`curl -s -m 5 --noproxy '*' -o /dev/null -w "direct=%{http_code}\n" http://` + otherIP + `/`,
+		`curl -s -o /dev/null -w "callback=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -H "Authorization: Bearer $MLGOV_JOB_TOKEN" "$MLGOV_JOB_API/status"`,
+	}, "\n"))
+	for _, c := range []struct{ ws, isolate, want string }{
+		{"strict-ws", "auto", "runner: job j1: the workspace allows only approved outbound connections, but the server has no egress proxy"},
+		{"open-ws", "always", "runner: job j1: Completed"},
+	} {
+		compute := ml + c.ws + "/computes/c1"
+		send("PUT", compute, `{"location":"eastus","properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_DS3_V2","scaleSettings":{"maxNodeCount":1}}}}`, 200, 201, 202)
+		send("PUT", ml+c.ws+"/jobs/j1", `{"properties":{"jobType":"Command","command":`+string(script)+`,"environmentId":"e","computeId":"`+compute+`"}}`, 201)
+		r := mlgovCLI(t, srv, "runner", "--compute", compute, "--once", "--isolate", c.isolate, "--work-dir", t.TempDir())
+		if !strings.Contains(r.stderr, c.want) {
+			t.Fatalf("%s: runner: exit %d, want %q\n%s%s", c.ws, r.code, c.want, r.stdout, r.stderr)
+		}
+		job := send("GET", ml+c.ws+"/jobs/j1", "", 200)
+		st, m := armSend(t, hc, b.Endpoint+"/jobs/"+b.SubscriptionID+"/rg/"+c.ws+"/j1/", token, "GET", "logs", "")
+		logs, _ := m["logs"].(string)
+		status := job["properties"].(map[string]any)["status"]
+		switch c.ws {
+		case "strict-ws":
+			if status != "Failed" || strings.Contains(logs, "callback=") {
+				t.Errorf("strict-ws: the job ran, or did not fail: %v %d %q", status, st, logs)
+			}
+		default:
+			if status != "Completed" || !strings.Contains(logs, "direct=000") || !strings.Contains(logs, "callback=200") {
+				t.Errorf("open-ws with --isolate always: %v %q", status, logs)
+			}
+		}
+	}
+}
