@@ -138,6 +138,7 @@ func TestEgress(t *testing.T) {
 		`true`,
 	}, "\n")
 	cmdJSON, _ := json.Marshal(script)
+	var namespaces []string // the jobs' namespaces, as the runner names them
 	runJob := func(name string) string {
 		t.Helper()
 		send("PUT", ws+"/jobs/"+name, `{"properties":{"jobType":"Command","command":`+string(cmdJSON)+`,"environmentId":"e","computeId":"`+compute+`"}}`, 201)
@@ -145,6 +146,8 @@ func TestEgress(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stderr, "runner: job "+name+": Completed") || !strings.Contains(r.stderr, "in network namespace mlgeg") {
 			t.Fatalf("runner: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		_, rest, _ := strings.Cut(r.stderr, "in network namespace ")
+		namespaces = append(namespaces, strings.TrimSuffix(strings.Fields(rest)[0], ","))
 		st, m := armSend(t, hc, b.Endpoint+"/jobs/"+b.SubscriptionID+"/rg/ws-egress/"+name+"/", token, "GET", "logs", "")
 		if st != 200 {
 			t.Fatalf("logs: %d %v", st, m)
@@ -232,10 +235,14 @@ func TestEgress(t *testing.T) {
 	if !has(recs, "GET", "other.mlgeg.test", 80, "Allowed", "") || !has(recs, "CONNECT", "other.mlgeg.test", 443, "Allowed", "") || !has(recs, "GET", "allowed.mlgeg.test", 80, "Allowed", "allow-one") {
 		t.Errorf("AllowInternetOutbound: the egress log: %v", recs)
 	}
-	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "mlgeg") {
-		// Only this test's runner (gone now) makes mlgeg namespaces
-		// in this package.
-		t.Errorf("a job's network namespace is left: %s", out)
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, ns := range namespaces {
+		if !strings.HasPrefix(ns, "mlgeg") || strings.Contains(string(out), ns+" ") || strings.Contains(string(out), ns+"\n") {
+			t.Errorf("the job's network namespace %q is left: %s", ns, out)
+		}
+	}
+	if len(namespaces) != 2 || namespaces[0] == namespaces[1] {
+		t.Errorf("the jobs' namespaces: %q", namespaces)
 	}
 }
 
