@@ -121,7 +121,8 @@ func New(cfg Config) *Proxy {
 			pr.Out.URL = pr.In.URL
 			pr.Out.Host = pr.In.Host
 		},
-		Transport: p.tr,
+		Transport:  p.tr,
+		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if c, ok := r.Context().Value(connKey{}).(*conn); ok {
 				c.err = err.Error()
@@ -346,7 +347,13 @@ func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, c *conn, start ti
 }
 
 func pipe(dst net.Conn, src io.Reader) int64 {
-	n, _ := io.Copy(dst, src)
+	if _, ok := src.(*net.TCPConn); ok {
+		n, _ := io.Copy(dst, src) // splice(2) where it can
+		return n
+	}
+	b := buffers.Get().(*[]byte)
+	defer buffers.Put(b)
+	n, _ := io.CopyBuffer(dst, src, *b)
 	return n
 }
 
@@ -452,3 +459,12 @@ func (c *countingWriter) Flush() {
 		f.Flush()
 	}
 }
+
+// bufferPool lends the 32 KiB buffers that copy answers and tunnels (one
+// a request otherwise: most of a request's garbage).
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }

@@ -115,3 +115,17 @@ func FuzzNormalizeHost(f *testing.F) {
 		}
 	})
 }
+
+// TestDecideAllocs: a decision allocates nothing (it runs per request).
+func TestDecideAllocs(t *testing.T) {
+	p, err := Compile([]byte(testWorkspace), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []netip.Addr{netip.MustParseAddr("10.1.2.3")}
+	for _, host := range []string{"pypi.org", "a.b.example.com", "db.internal", "nowhere.org"} {
+		if n := testing.AllocsPerRun(100, func() { p.Decide(host, 443, addrs) }); n != 0 {
+			t.Errorf("Decide(%s) allocates %.0f times", host, n)
+		}
+	}
+}
