@@ -68,6 +68,8 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy
 	tr       *http.Transport
 	stored   atomic.Int64 // credentials verified (a sweep every 1024)
+	dnsMu    sync.Mutex
+	dns      map[string]dnsEntry
 }
 
 type cachedPolicy struct {
@@ -103,7 +105,7 @@ func New(cfg Config) *Proxy {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
-	p := &Proxy{cfg: cfg, always: map[string]bool{}, policies: map[string]*cachedPolicy{}}
+	p := &Proxy{cfg: cfg, always: map[string]bool{}, policies: map[string]*cachedPolicy{}, dns: map[string]dnsEntry{}}
 	for _, a := range cfg.Always {
 		if h, port, err := net.SplitHostPort(a); err == nil {
 			p.always[NormalizeHost(h)+":"+port] = true
@@ -226,6 +228,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("mlgov egress: %s:%d is denied (isolation mode %s: %s)", host, port, c.rec.IsolationMode, dec.Reason), http.StatusForbidden)
 		return
 	}
+	// The proxy's own host and link (loopback, link-local: the metadata
+	// address, the control plane's database) are not "the internet": a
+	// name that resolves there is refused unless a ServiceTag rule's
+	// addresses or the operator's host mapping say it may.
+	if dec.Rule != "mlgov" && !strings.HasPrefix(dec.Reason, "ServiceTag") {
+		if _, mapped := p.cfg.Hosts[host]; !mapped {
+			if c.addrs == nil {
+				var rerr error
+				if c.addrs, rerr = p.resolve(r.Context(), host); rerr != nil {
+					c.rec.Decision, c.err, c.rec.Status = Allowed, rerr.Error(), http.StatusBadGateway
+					p.finish(c, start)
+					http.Error(w, "mlgov egress: "+host+": "+rerr.Error(), http.StatusBadGateway)
+					return
+				}
+			}
+			for _, a := range c.addrs {
+				if internalAddr(a) {
+					c.rec.Decision, c.rec.Rule = Denied, ""
+					c.rec.Reason = "the address " + a.String() + " is the proxy host's own (loopback or link-local)"
+					p.finish(c, start)
+					http.Error(w, fmt.Sprintf("mlgov egress: %s:%d is denied (%s; isolation mode %s)", host, port, c.rec.Reason, c.rec.IsolationMode), http.StatusForbidden)
+					return
+				}
+			}
+		}
+	}
 	c.rec.Decision = Allowed
 	if r.Method == http.MethodConnect {
 		p.tunnel(w, r, c, start)
@@ -268,9 +296,46 @@ func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	if a, ok := p.cfg.Hosts[host]; ok {
 		return a, nil
 	}
+	now := p.cfg.Now()
+	p.dnsMu.Lock()
+	e, ok := p.dns[host]
+	p.dnsMu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.addrs, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
-	return p.cfg.Resolve(ctx, host)
+	addrs, err := p.cfg.Resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("the name has no address")
+	}
+	p.dnsMu.Lock()
+	if len(p.dns) >= maxDNSCache {
+		clear(p.dns)
+	}
+	p.dns[host] = dnsEntry{addrs: addrs, until: now.Add(dnsTTL)}
+	p.dnsMu.Unlock()
+	return addrs, nil
+}
+
+// The proxy's cache of names it resolved (Go's resolver keeps none).
+const (
+	dnsTTL      = 30 * time.Second
+	maxDNSCache = 4096
+)
+
+type dnsEntry struct {
+	addrs []netip.Addr
+	until time.Time
+}
+
+// internalAddr reports whether a is of the proxy's own host or link.
+func internalAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a.IsUnspecified() || a.IsMulticast()
 }
 
 // dial connects to the decided connection's addresses (resolved once,

@@ -163,6 +163,26 @@ func TestProxy(t *testing.T) {
 	if st, body := get(c2, "http://other.test:"+denyPort+"/"); st != 200 || body != "should not be reached" {
 		t.Errorf("AllowInternetOutbound: %d %s", st, body)
 	}
+	// The proxy's own host is not the internet: a loopback address that
+	// neither a ServiceTag rule nor the host mapping names is refused.
+	for _, u := range []string{"http://127.0.0.1:" + denyPort + "/", "http://localhost:" + denyPort + "/", "https://127.0.0.1:" + denyPort + "/"} {
+		if st, body := get(c2, u); st == 200 || strings.Contains(body, "should not be reached") {
+			t.Errorf("AllowInternetOutbound, %s: %d %s", u, st, body)
+		}
+	}
+	if st, body := get(c, "http://127.0.0.1:"+okPort+"/"); st != 200 {
+		t.Errorf("a ServiceTag rule's loopback address: %d %s", st, body)
+	}
+	time.Sleep(50 * time.Millisecond)
+	n := 0
+	for _, r := range rec2.all() {
+		if r.Decision == Denied && strings.Contains(r.Reason, "the proxy host's own") {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d records of loopback refusals, want 3", n)
+	}
 }
 
 // BenchmarkEgressProxy: requests paced at 1,000/s to a local HTTP
