@@ -80,7 +80,7 @@ func newRunnerCmd(e *env) *cobra.Command {
 	c.Flags().StringVar(&cfg.workDir, "work-dir", "mlgov-runs", "directory of the jobs' working directories (one per job)")
 	c.Flags().DurationVar(&cfg.poll, "poll", 2*time.Second, "how often to look for a queued job")
 	c.Flags().BoolVar(&cfg.once, "once", false, "run at most one job, then exit (0 when none is queued)")
-	c.Flags().StringVar(&cfg.isolate, "isolate", isolateAuto, "a network namespace per job whose only way out is the egress proxy: auto (when root on Linux; required for an AllowOnlyApprovedOutbound workspace), always (else the job fails), never (the proxy variables only)")
+	c.Flags().StringVar(&cfg.isolate, "isolate", isolateAuto, "a network namespace per job whose only way out is the egress proxy: auto (when root on Linux and the workspace's isolationMode is not Disabled; required for AllowOnlyApprovedOutbound), always (else the job fails), never (the proxy variables only)")
 	return c
 }
 

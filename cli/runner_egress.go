@@ -89,6 +89,11 @@ func (r *runner) jobNetwork(ctx context.Context, c *claimed) (*jobNet, error) {
 	case isolateAlways:
 		useNS = true
 	case isolateAuto:
+		if m := eg.IsolationMode; m == "" || strings.EqualFold(m, "Disabled") {
+			// No managed network isolation: the proxy variables only
+			// (what goes through the proxy is logged).
+			break
+		}
 		if why := netnsUnavailable(); why != "" {
 			if strict {
 				return nil, fmt.Errorf("the workspace allows only approved outbound connections and the job cannot be isolated (%s): the job is not run (mlgov runner --isolate never runs it with the proxy variables only)", why)
