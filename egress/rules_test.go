@@ -129,3 +129,30 @@ func TestDecideAllocs(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseServiceTags(f *testing.F) {
+	f.Add([]byte(`{"values":[{"name":"Storage","properties":{"addressPrefixes":["10.0.0.0/8","2001:db8::/32","1.2.3.4"]}}]}`))
+	f.Add([]byte(`{"values":[{"name":"x","properties":{"addressPrefixes":["nope"]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tags, err := ParseServiceTags(data)
+		if err == nil {
+			for _, ps := range tags {
+				for _, p := range ps {
+					if !p.IsValid() {
+						t.Errorf("an invalid prefix accepted: %v", p)
+					}
+				}
+			}
+		}
+	})
+}
+
+func FuzzCompile(f *testing.F) {
+	f.Add([]byte(testWorkspace))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Compile(data, nil)
+		if err == nil {
+			p.Decide("a.example.com", 443, nil)
+		}
+	})
+}
