@@ -6,8 +6,11 @@ package e2e
 // only way out is the proxy: it reaches the test server whose name an
 // FQDN rule allows (plain HTTP and CONNECT), is refused the other one,
 // and cannot reach it directly; both decisions are in the egress log
-// (REST and mlgov egress log). With AllowInternetOutbound both servers
-// are reached, and the direct connection still is not.
+// (REST and mlgov egress log); the job API and the managed-identity
+// endpoint still answer inside the namespace (the compute has no
+// identity: 400 from the server, through the runner's endpoint). With
+// AllowInternetOutbound both servers are reached, and the direct
+// connection still is not.
 
 import (
 	"crypto/rand"
@@ -135,6 +138,7 @@ func TestEgress(t *testing.T) {
 		`curl -sk -m 10 -o /dev/null -w "tls-other=%{http_connect}/%{http_code}\n" https://other.mlgeg.test/`,
 		`curl -s -m 5 --noproxy '*' -o /dev/null -w "direct=%{http_code}\n" http://` + otherIP + `/; echo "direct-exit=$?"`,
 		`curl -s -o /dev/null -w "callback=%{http_code}\n" --cacert "$MLGOV_CA_FILE" -H "Authorization: Bearer $MLGOV_JOB_TOKEN" "$MLGOV_JOB_API/status"`,
+		`curl -s -o /dev/null -w "identity=%{http_code}\n" -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?resource=https://management.azure.com/&api-version=2019-08-01"`,
 		`true`,
 	}, "\n")
 	cmdJSON, _ := json.Marshal(script)
@@ -187,7 +191,7 @@ func TestEgress(t *testing.T) {
 	// AllowOnlyApprovedOutbound: the allowed name, not the other, not
 	// around the proxy.
 	logs := runJob("j1")
-	for _, want := range []string{"plain-allowed=200", "hello from allowed", "tls-allowed=200", "plain-other=403", "tls-other=403/000", "direct=000", "callback=200"} {
+	for _, want := range []string{"plain-allowed=200", "hello from allowed", "tls-allowed=200", "plain-other=403", "tls-other=403/000", "direct=000", "callback=200", "identity=400"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("AllowOnlyApprovedOutbound: the job's log lacks %q:\n%s", want, logs)
 		}
