@@ -228,7 +228,17 @@ func TestEgress(t *testing.T) {
 
 	// AllowInternetOutbound: both, still not around the proxy.
 	send("PATCH", ws, `{"properties":{"managedNetwork":{"isolationMode":"AllowInternetOutbound"}}}`, 200, 202)
-	time.Sleep(500 * time.Millisecond) // the change reaches the proxy through the change feed
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		p := send("GET", ws, "", 200)["properties"].(map[string]any)
+		if p["managedNetwork"].(map[string]any)["isolationMode"] == "AllowInternetOutbound" && p["provisioningState"] == "Succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workspace's new mode: %v", p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the change reaches the proxy through the change feed (100 ms polls, and at once on this replica's commits)
 	logs = runJob("j2")
 	for _, want := range []string{"plain-allowed=200", "tls-allowed=200", "plain-other=200", "tls-other=200/200", "direct=000"} {
 		if !strings.Contains(logs, want) {
