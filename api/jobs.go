@@ -34,6 +34,12 @@ type Jobs struct {
 	// Inbound checks each call against the workspace's network settings
 	// before its credentials (nil: none).
 	Inbound Inbound
+	// Egress, when set, tells a runner the egress proxy its jobs go
+	// through and their workspace's isolation mode (docs/egress.md),
+	// with each claimed job ("egress": {"proxy", "isolationMode"}).
+	// (A workspace it cannot read answers AllowOnlyApprovedOutbound: the
+	// runner isolates the job, the proxy decides.)
+	Egress func(ctx context.Context, ws *arm.ID) (proxy, isolationMode string)
 }
 
 // Register serves the API under /jobs/ of mux.
@@ -105,6 +111,13 @@ func (j *Jobs) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		out = c
+		if err == nil && j.Egress != nil {
+			proxy, mode := j.Egress(req.Context(), ws)
+			out = struct {
+				*resources.ClaimedJob
+				Egress map[string]string `json:"egress"`
+			}{c, map[string]string{"proxy": proxy, "isolationMode": mode}}
+		}
 	case len(seg) == 5 && seg[4] == "identity" && req.Method == "GET" && j.IssueToken != nil:
 		// The job's managed identity, in the shape of Azure's managed
 		// identity endpoints (the runner's local endpoint relays it),

@@ -44,6 +44,7 @@ type runnerConfig struct {
 	workDir string
 	poll    time.Duration
 	once    bool
+	isolate string // --isolate: auto, always, never (runner_egress.go)
 }
 
 func newRunnerCmd(e *env) *cobra.Command {
@@ -58,6 +59,9 @@ func newRunnerCmd(e *env) *cobra.Command {
 			var check error
 			if err != nil || len(id.Parts) != 2 || !strings.EqualFold(id.Type(), "Microsoft.MachineLearningServices/workspaces/computes") || id.ResourceGroup == "" {
 				check = fmt.Errorf("--compute %q: give the compute's resource id (/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}/computes/{name})", cfg.compute)
+			}
+			if cfg.isolate != isolateAuto && cfg.isolate != isolateAlways && cfg.isolate != isolateNever {
+				check = errors.Join(check, fmt.Errorf("--isolate %q: auto, always or never", cfg.isolate))
 			}
 			if cfg.poll < 100*time.Millisecond {
 				check = errors.Join(check, fmt.Errorf("--poll %s: at least 100ms", cfg.poll))
@@ -76,6 +80,7 @@ func newRunnerCmd(e *env) *cobra.Command {
 	c.Flags().StringVar(&cfg.workDir, "work-dir", "mlgov-runs", "directory of the jobs' working directories (one per job)")
 	c.Flags().DurationVar(&cfg.poll, "poll", 2*time.Second, "how often to look for a queued job")
 	c.Flags().BoolVar(&cfg.once, "once", false, "run at most one job, then exit (0 when none is queued)")
+	c.Flags().StringVar(&cfg.isolate, "isolate", isolateAuto, "a network namespace per job whose only way out is the egress proxy: auto (when root on Linux and the workspace's isolationMode is not Disabled; required for AllowOnlyApprovedOutbound), always (else the job fails), never (the proxy variables only)")
 	return c
 }
 
@@ -99,9 +104,14 @@ type claimed struct {
 		} `json:"properties"`
 	} `json:"job"`
 	Token string `json:"token"`
+	// Egress is the job's way out (nil: the server says nothing of it).
+	Egress *egressInfo `json:"egress"`
 }
 
 func (r *runner) run(ctx context.Context) error {
+	if n := cleanStaleNetns(); n > 0 {
+		fmt.Fprintf(r.e.stderr, "runner: deleted %d network namespaces of runners that are gone\n", n)
+	}
 	for {
 		job, err := r.claim(ctx)
 		if err != nil {
@@ -203,7 +213,18 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 		return err
 	}
 	fmt.Fprintf(r.e.stderr, "runner: job %s: running in %s\n", c.Job.Name, dir)
+	// Its way out: the egress proxy, and a network namespace
+	// (runner_egress.go).
+	jn, err := r.jobNetwork(ctx, c)
+	if err != nil {
+		report("status", []byte(`{"status":"Failed","error":`+strconv.Quote(err.Error())+`}`))
+		return err
+	}
+	defer jn.close()
 	cmd := exec.Command("sh", "-c", c.Job.Properties.Command)
+	if len(jn.prefix) > 0 {
+		cmd = exec.Command(jn.prefix[0], append(jn.prefix[1:], "sh", "-c", c.Job.Properties.Command)...)
+	}
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	for k, v := range c.Job.Properties.EnvironmentVariables {
@@ -212,9 +233,10 @@ func (r *runner) execute(ctx context.Context, c *claimed) error {
 	cmd.Env = append(cmd.Env, "MLGOV_ENDPOINT="+r.cl.bs.Endpoint, "MLGOV_JOB_ID="+c.Job.ID, "MLGOV_JOB_API="+jobAPI,
 		"MLGOV_JOB_TOKEN="+c.Token, "MLGOV_CA_FILE="+r.cl.bs.CACertFile, "AZUREML_RUN_ID="+c.Job.Name,
 		"MLGOV_OUTPUTS_DIR="+outDir)
+	cmd.Env = append(cmd.Env, jn.env...)
 	// The compute's managed identity, at a local endpoint in the shapes
 	// Azure's SDKs take (App Service's IDENTITY_ENDPOINT, IMDS).
-	mi, err := r.identityEndpoint(ctx, jobAPI, c.Token)
+	mi, err := r.identityEndpoint(ctx, jobAPI, c.Token, jn.listen)
 	if err != nil {
 		return err
 	}
@@ -405,8 +427,8 @@ func (m *identityServer) close() { m.srv.Close() }
 // optional choice of a user-assigned identity (client_id, object_id or
 // principal_id, msi_res_id or mi_res_id). Each asks the job API with the
 // job's token.
-func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string) (*identityServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (r *runner) identityEndpoint(ctx context.Context, jobAPI, token string, listen func() (net.Listener, error)) (*identityServer, error) {
+	ln, err := listen()
 	if err != nil {
 		return nil, err
 	}

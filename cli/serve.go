@@ -53,6 +53,7 @@ func newServeCmd(e *env) *cobra.Command {
 	network := new(networkOptions)
 	var pprofAddr string
 	input := new(inputOptions)
+	egr := new(egressOptions)
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the ARM-compatible control plane over HTTPS",
@@ -100,7 +101,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			hc.storeOnCmdline = cmd.Flags().Changed("store")
 			return serve(ctx, e, serveConfig{dataDir: dataDir, listen: listen, publicURL: publicURL, maxConnsPerIP: maxConnsPerIP, readTimeout: readTimeout, writeTimeout: writeTimeout, storeURL: storeURL, certFile: certFile, keyFile: keyFile, lroLatency: lroLatency,
-				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc, network: network})
+				policyPaths: policyPaths, policyPathsFrom: policyPathsFrom, aliasPaths: aliasPaths, roleDefsPath: roleDefsPath, pprofAddr: pprofAddr, keyLifetime: keyLifetime, scanInterval: scanInterval, rotateKey: rotateKey, hardeningFlags: hc, input: input, oidc: oidc, network: network, egress: egr})
 		},
 	}
 	f := c.Flags()
@@ -126,6 +127,7 @@ func newServeCmd(e *env) *cobra.Command {
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (profiling)")
 	f.MarkHidden("pprof")
 	input.register(c)
+	egr.register(c)
 	return c
 }
 
@@ -150,6 +152,8 @@ type serveConfig struct {
 	oidc  *oidcOptions  // serve_oidc.go (nil: none)
 	// network: --trusted-proxy (serve_network.go; nil: none)
 	network *networkOptions
+	// egress is the egress proxy's options (serve_egress.go; nil: none).
+	egress *egressOptions
 }
 
 // publicHost is the host name of an endpoint URL.

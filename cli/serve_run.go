@@ -345,8 +345,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 	}
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log, Inbound: inb}).Register(extra)
+	// The egress proxy jobs go out through, and its log (serve_egress.go).
+	egr, err := cfg.egress.start(ctx, st, mgr, fd, endpoint, log)
+	if err != nil {
+		return err
+	}
+	egr.register(extra, mgr, auth, endpoint)
 	// Jobs at run time: runners claim them; jobs call back with their token.
-	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, Inbound: inb, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
+	(&api.Jobs{Manager: mgr, Auth: auth, Log: log, Inbound: inb, Egress: egr.claimInfo, IssueToken: func(ctx context.Context, mi *resources.ManagedIdentity, resource string) (string, time.Time, error) {
 		tok, err := idsvc.IssueManagedIdentityToken(ctx, bs.TenantID, authn.ManagedIdentity{ResourceID: mi.ResourceID, ObjectID: mi.ObjectID, ClientID: mi.ClientID, Host: mi.Host}, resource)
 		if err != nil {
 			return "", time.Time{}, err

@@ -350,6 +350,15 @@ func (m *Manager) complete(ctx context.Context, tx store.Tx, op *store.Operation
 				rec.Response = json.RawMessage(out.JSON())
 			}
 			if !nr.IsUndefined() {
+				// What the action changed, its mirrors keep in step (a
+				// provisioned network's rules, as children).
+				if spec.Mirrors != nil {
+					a := &Attributes{Operation: OpAction, ID: rid, Spec: spec, OldObject: cur, Now: now, Principal: rec.Activity.Caller,
+						Request: &Request{Method: "POST", ID: rid, Caller: rec.Activity.Caller}}
+					if err := m.mirror(ctx, tx, a, nr); err != nil {
+						return err
+					}
+				}
 				cur = nr
 			}
 		} else {

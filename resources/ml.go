@@ -109,6 +109,16 @@ func workspaceDefaults(c *Ctx, body, existing value.Value) value.Value {
 	} else if rules.IsUndefined() && outboundRules(existing).Kind() == value.Object {
 		body = set(body, outboundRules(existing), "properties", "managedNetwork", "outboundRules")
 	}
+	// The network's status is the provider's (provisionManagedNetwork),
+	// and the rules' follow it.
+	if mn := get(body, "properties", "managedNetwork"); mn.Kind() == value.Object {
+		if st := get(existing, "properties", "managedNetwork", "status"); !st.IsUndefined() {
+			body = set(body, st, "properties", "managedNetwork", "status")
+		} else {
+			body = set(body, mn.Without("status"), "properties", "managedNetwork")
+		}
+	}
+	body = ruleStatuses(body)
 	if !get(existing, "properties", "privateEndpointConnections").IsUndefined() {
 		body = setDefault(body, get(existing, "properties", "privateEndpointConnections"), "properties", "privateEndpointConnections")
 	}
@@ -117,6 +127,7 @@ func workspaceDefaults(c *Ctx, body, existing value.Value) value.Value {
 
 func provisionManagedNetwork(c *Ctx, r, body value.Value) (value.Value, value.Value, error) {
 	r = set(r, str("Active"), "properties", "managedNetwork", "status", "status")
+	r = ruleStatuses(r) // the rules become Active with the network
 	return r, value.ObjectValue(value.Member{Key: "status", Value: str("Active")}, value.Member{Key: "sparkReady", Value: value.BoolValue(body.Field("includeSpark").Bool())}), nil
 }
 
@@ -497,6 +508,9 @@ func validateOutboundRule(rule value.Value, path string) error {
 	if err := oneOf(rule.Field("type"), path+".type", outboundRuleTypes...); err != nil {
 		return err
 	}
+	if err := validateRuleDestination(rule, rule.Field("type").Str(), path); err != nil {
+		return err
+	}
 	return oneOf(rule.Field("category"), path+".category", "Required", "Recommended", "UserDefined", "Dependency")
 }
 
@@ -578,7 +592,7 @@ func ruleWorkspaceMirror(c *Ctx, obj, old value.Value) []Mirror {
 		if rules.Kind() != value.Object {
 			rules = value.ObjectValue()
 		}
-		return set(ws, rules.Without(memberKey(rules, name)).With(name, obj.Field("properties").Without("provisioningState")), "properties", "managedNetwork", "outboundRules")
+		return set(ws, rules.Without(memberKey(rules, name)).With(name, obj.Field("properties").Without("provisioningState").With("status", str(networkRuleStatus(ws)))), "properties", "managedNetwork", "outboundRules")
 	}}}
 }
 

@@ -325,7 +325,7 @@ func NewRegistry() *Registry {
 	r.add(&TypeSpec{Type: ml + "workspaces/connections", APIVersions: mlAPIVersions, Name: mlName("connection"), Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true,
 		Build: connectionBuild, Secrets: true, Actions: map[string]*ActionSpec{"listsecrets": secretAction("listsecrets", connectionSecrets)}})
 	r.add(&TypeSpec{Type: ml + "workspaces/outboundRules", APIVersions: mlAPIVersions, Name: mlName("outbound rule"),
-		Validate: validateOutboundRuleResource, Defaults: outboundRuleDefaults, Mirrors: ruleWorkspaceMirror, CreatedOK: true})
+		Validate: validateOutboundRuleResource, Defaults: outboundRuleDefaults, Build: outboundRuleBuild, ReadsStore: true, Mirrors: ruleWorkspaceMirror, CreatedOK: true})
 	r.add(&TypeSpec{Type: ml + "workspaces/managedNetworks", APIVersions: mlAPIVersions, Async: true, Validate: requireProperties, Defaults: plainDefaults})
 	r.add(&TypeSpec{Type: ml + "workspaces/privateEndpointConnections", APIVersions: mlAPIVersions, Validate: requireProperties, Defaults: plainDefaults, CreatedOK: true})
 	for _, a := range []struct {

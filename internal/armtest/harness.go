@@ -26,6 +26,7 @@ import (
 	"github.com/mlgov/mlgov/api/oauth"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/deploy"
+	"github.com/mlgov/mlgov/egress"
 	"github.com/mlgov/mlgov/federation"
 	"github.com/mlgov/mlgov/govern"
 	"github.com/mlgov/mlgov/graph"
@@ -231,6 +232,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		return tok.AccessToken, tok.ExpiresOn, nil
 	}}).Register(extra)
 	graph.New(graph.Config{Directory: idsvc, TenantID: ten.ID, PublicURL: url, Admins: []string{sp.ObjectID}}).Register(extra)
+	(&api.EgressLog{Manager: mgr, Auth: &auth{svc: idsvc, tenant: ten.ID, url: url}, PublicURL: url, List: func(ctx context.Context, q egress.Query) ([]*egress.Record, int64, error) {
+		return egress.List(ctx, st, q)
+	}}).Register(extra)
 	(&api.Scoring{Manager: mgr, Inbound: inb, VerifyML: func(ctx context.Context, tok string) (*activitylog.Caller, error) {
 		p, err := idsvc.VerifyFor(ctx, tok, authn.MLAudiences)
 		if err == nil {
