@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -74,7 +76,7 @@ func (r *runner) jobNetwork(ctx context.Context, c *claimed) (*jobNet, error) {
 		}
 		// --isolate always without a proxy: a namespace with no way
 		// out but the mlgov endpoint.
-		if err := r.isolate(ctx, c, n, ""); err != nil {
+		if err := r.isolate(ctx, c, n, "", nil); err != nil {
 			n.close()
 			return nil, fmt.Errorf("the job's network namespace could not be made: %w", err)
 		}
@@ -108,12 +110,28 @@ func (r *runner) jobNetwork(ctx context.Context, c *claimed) (*jobNet, error) {
 		}
 	}
 	proxyHost := pu.Host
-	if useNS {
-		if err := r.isolate(ctx, c, n, pu.Host); err != nil {
+	// The proxy's listener is TLS (https): the job talks to a relay of
+	// the runner's on a loopback address, which carries its connection
+	// to the proxy over TLS (the server's certificate, as for the API).
+	dial := plainDial(pu.Host)
+	if strings.EqualFold(pu.Scheme, "https") {
+		dial = r.tlsDial(pu.Host)
+	}
+	switch {
+	case useNS:
+		if err := r.isolate(ctx, c, n, pu.Host, dial); err != nil {
 			n.close()
 			return nil, fmt.Errorf("the job's network namespace could not be made: %w", err)
 		}
 		proxyHost = fmt.Sprintf("127.0.0.1:%d", nsProxyPort)
+	case strings.EqualFold(pu.Scheme, "https"):
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("the relay to the egress proxy: %w", err)
+		}
+		n.closers = append(n.closers, ln)
+		go relayTCP(ln, dial)
+		proxyHost = ln.Addr().String()
 	}
 	p := url.URL{Scheme: "http", Host: proxyHost, User: url.UserPassword(c.Job.ID, c.Token)}
 	ps := p.String()
@@ -122,8 +140,30 @@ func (r *runner) jobNetwork(ctx context.Context, c *claimed) (*jobNet, error) {
 	return n, nil
 }
 
-// isolate makes the job's namespace and its relays.
-func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr string) error {
+// plainDial dials addr over TCP.
+func plainDial(addr string) func() (net.Conn, error) {
+	return func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }
+}
+
+// tlsDial dials the egress proxy at addr over TLS, trusting what the
+// runner trusts for the mlgov endpoint and checking the certificate
+// for the endpoint's host name: the proxy is the server, under its own
+// certificate, whatever address it listens on.
+func (r *runner) tlsDial(addr string) func() (net.Conn, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t, ok := r.cl.http.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+		cfg = t.TLSClientConfig.Clone()
+	}
+	if eu, err := url.Parse(r.cl.bs.Endpoint); err == nil {
+		cfg.ServerName = eu.Hostname()
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+	return func() (net.Conn, error) { return d.Dial("tcp", addr) }
+}
+
+// isolate makes the job's namespace and its relays (dial: to the egress
+// proxy at proxyAddr; nil: none).
+func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr string, dial func() (net.Conn, error)) error {
 	name, err := newNetns()
 	if err != nil {
 		return err
@@ -131,17 +171,17 @@ func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr s
 	n.cleanups = append(n.cleanups, func() { deleteNetns(name) })
 	n.prefix = []string{"ip", "netns", "exec", name}
 	inNS := func(addr string) (net.Listener, error) { return listenInNetns(name, addr) }
-	relay := func(listenAddr, to string) error {
+	relay := func(listenAddr string, dial func() (net.Conn, error)) error {
 		ln, err := inNS(listenAddr)
 		if err != nil {
 			return err
 		}
 		n.closers = append(n.closers, ln)
-		go relayTCP(ln, to)
+		go relayTCP(ln, dial)
 		return nil
 	}
-	if proxyAddr != "" {
-		if err := relay(fmt.Sprintf("127.0.0.1:%d", nsProxyPort), proxyAddr); err != nil {
+	if dial != nil {
+		if err := relay(fmt.Sprintf("127.0.0.1:%d", nsProxyPort), dial); err != nil {
 			return err
 		}
 	}
@@ -156,7 +196,7 @@ func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr s
 			if h == "localhost" {
 				lh = "127.0.0.1"
 			}
-			if err := relay(net.JoinHostPort(lh, port), net.JoinHostPort(lh, port)); err != nil {
+			if err := relay(net.JoinHostPort(lh, port), plainDial(net.JoinHostPort(lh, port))); err != nil {
 				return err
 			}
 		}
@@ -170,9 +210,9 @@ func (r *runner) isolate(ctx context.Context, c *claimed, n *jobNet, proxyAddr s
 	return nil
 }
 
-// relayTCP relays each connection ln accepts to addr (dialled from the
-// runner's own network).
-func relayTCP(ln net.Listener, addr string) {
+// relayTCP relays each connection ln accepts to what dial connects to
+// (from the runner's own network).
+func relayTCP(ln net.Listener, dial func() (net.Conn, error)) {
 	for {
 		in, err := ln.Accept()
 		if err != nil {
@@ -180,7 +220,7 @@ func relayTCP(ln net.Listener, addr string) {
 		}
 		go func() {
 			defer in.Close()
-			out, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			out, err := dial()
 			if err != nil {
 				return
 			}
@@ -190,8 +230,8 @@ func relayTCP(ln net.Listener, addr string) {
 			go func() {
 				defer wg.Done()
 				io.Copy(out, in)
-				if t, ok := out.(*net.TCPConn); ok {
-					t.CloseWrite()
+				if t, ok := out.(interface{ CloseWrite() error }); ok {
+					t.CloseWrite() // a *tls.Conn sends close_notify
 				}
 			}()
 			io.Copy(in, out)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,7 +50,7 @@ type egressServer struct {
 }
 
 // startEgress starts the proxy when --egress-listen is given.
-func (o *egressOptions) start(ctx context.Context, st store.Store, mgr *resources.Manager, fd *feed.Feed, endpoint string, log *slog.Logger) (*egressServer, error) {
+func (o *egressOptions) start(ctx context.Context, st store.Store, mgr *resources.Manager, fd *feed.Feed, endpoint string, tlsCfg *tls.Config, log *slog.Logger) (*egressServer, error) {
 	es := &egressServer{st: st, log: log}
 	if o == nil || o.listen == "" {
 		return es, nil
@@ -82,7 +83,12 @@ func (o *egressOptions) start(ctx context.Context, st store.Store, mgr *resource
 	if ip, err := netip.ParseAddr(h); err == nil && ip.IsUnspecified() {
 		h = publicHost(endpoint)
 	}
-	es.url = "http://" + net.JoinHostPort(h, port)
+	// TLS, as every listener of serve: the server's certificate (reloaded
+	// with it), HTTP/1.1 (CONNECT); runners relay their jobs to it.
+	pc := tlsCfg.Clone()
+	pc.NextProtos = []string{"http/1.1"}
+	ln = tls.NewListener(ln, pc)
+	es.url = "https://" + net.JoinHostPort(h, port)
 	var always []string
 	if u := endpoint; u != "" {
 		eh := publicHost(u)

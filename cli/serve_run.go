@@ -346,7 +346,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log, Inbound: inb}).Register(extra)
 	// The egress proxy jobs go out through, and its log (serve_egress.go).
-	egr, err := cfg.egress.start(ctx, st, mgr, fd, endpoint, log)
+	egr, err := cfg.egress.start(ctx, st, mgr, fd, endpoint, tlsCfg, log)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,10 @@ package e2e
 // connection still is not.
 
 import (
+	"bufio"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -143,15 +146,18 @@ func TestEgress(t *testing.T) {
 	}, "\n")
 	cmdJSON, _ := json.Marshal(script)
 	var namespaces []string // the jobs' namespaces, as the runner names them
-	runJob := func(name string) string {
+	runJob := func(name string, args ...string) string {
 		t.Helper()
 		send("PUT", ws+"/jobs/"+name, `{"properties":{"jobType":"Command","command":`+string(cmdJSON)+`,"environmentId":"e","computeId":"`+compute+`"}}`, 201)
-		r := mlgovCLI(t, srv, "runner", "--compute", compute, "--once", "--work-dir", t.TempDir())
-		if r.code != 0 || !strings.Contains(r.stderr, "runner: job "+name+": Completed") || !strings.Contains(r.stderr, "in network namespace mlgeg") {
+		r := mlgovCLI(t, srv, append([]string{"runner", "--compute", compute, "--once", "--work-dir", t.TempDir()}, args...)...)
+		isolated := len(args) == 0
+		if r.code != 0 || !strings.Contains(r.stderr, "runner: job "+name+": Completed") || strings.Contains(r.stderr, "in network namespace mlgeg") != isolated {
 			t.Fatalf("runner: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		_, rest, _ := strings.Cut(r.stderr, "in network namespace ")
-		namespaces = append(namespaces, strings.TrimSuffix(strings.Fields(rest)[0], ","))
+		if isolated {
+			_, rest, _ := strings.Cut(r.stderr, "in network namespace ")
+			namespaces = append(namespaces, strings.TrimSuffix(strings.Fields(rest)[0], ","))
+		}
 		st, m := armSend(t, hc, b.Endpoint+"/jobs/"+b.SubscriptionID+"/rg/ws-egress/"+name+"/", token, "GET", "logs", "")
 		if st != 200 {
 			t.Fatalf("logs: %d %v", st, m)
@@ -249,6 +255,18 @@ func TestEgress(t *testing.T) {
 	if !has(recs, "GET", "other.mlgeg.test", 80, "Allowed", "") || !has(recs, "CONNECT", "other.mlgeg.test", 443, "Allowed", "") || !has(recs, "GET", "allowed.mlgeg.test", 80, "Allowed", "allow-one") {
 		t.Errorf("AllowInternetOutbound: the egress log: %v", recs)
 	}
+	// --isolate never: no namespace; the job's proxy variables name the
+	// runner's relay on 127.0.0.1, which carries them to the proxy's TLS
+	// listener (and the job could go around it: the operator's choice).
+	logs = runJob("j3", "--isolate", "never")
+	for _, want := range []string{"plain-allowed=200", "tls-allowed=200", "plain-other=200", "tls-other=200/200"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("--isolate never: the job's log lacks %q:\n%s", want, logs)
+		}
+	}
+	if recs = records("j3", 4); !has(recs, "CONNECT", "other.mlgeg.test", 443, "Allowed", "") || !has(recs, "GET", "allowed.mlgeg.test", 80, "Allowed", "allow-one") {
+		t.Errorf("--isolate never: the egress log: %v", recs)
+	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, ns := range namespaces {
 		if !strings.HasPrefix(ns, "mlgeg") || strings.Contains(string(out), ns+" ") || strings.Contains(string(out), ns+"\n") {
@@ -324,5 +342,65 @@ func TestEgressWithoutProxy(t *testing.T) {
 				t.Errorf("open-ws with --isolate always: %v %q", status, logs)
 			}
 		}
+	}
+}
+
+// TestEgressListenerTLS: the egress proxy's listener speaks TLS 1.2 or
+// newer only, with the server's certificate: a plain-text proxy request
+// and a TLS 1.1 client get no proxy answer; over TLS 1.2 a request
+// without the job's credentials gets 407.
+func TestEgressListenerTLS(t *testing.T) {
+	bin := MLGovBinary(t)
+	RequireServe(t, bin)
+	srv := StartServer(t, ServerOptions{Bin: bin, Args: []string{"--egress-listen", "127.0.0.1:0"}})
+	var proxyURL string
+	for deadline := time.Now().Add(5 * time.Second); proxyURL == ""; {
+		for _, line := range strings.Split(srv.LogTail(200), "\n") {
+			if strings.Contains(line, "egress proxy listening") {
+				if _, u, ok := strings.Cut(line, " url="); ok {
+					proxyURL = strings.Fields(u)[0]
+				}
+			}
+		}
+		if proxyURL == "" && time.Now().After(deadline) {
+			t.Fatalf("no egress proxy in the server's log:\n%s", srv.LogTail(40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.HasPrefix(proxyURL, "https://") {
+		t.Fatalf("the egress proxy's URL %q is not https", proxyURL)
+	}
+	addr := strings.TrimPrefix(proxyURL, "https://")
+	connect := "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+	// Plain text: no proxy answer.
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, connect)
+	got, _ := io.ReadAll(c)
+	c.Close()
+	if strings.HasPrefix(string(got), "HTTP/1.1 407") || strings.HasPrefix(string(got), "HTTP/1.1 200") {
+		t.Errorf("a plain-text proxy request was answered: %q", got)
+	}
+	roots := x509.NewCertPool()
+	pem, err := os.ReadFile(srv.Bootstrap.CACertFile)
+	if err != nil || !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("the server's CA: %v", err)
+	}
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MaxVersion: tls.VersionTLS11}); err == nil {
+		t.Error("a TLS 1.1 client was accepted")
+	}
+	tc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS 1.2: %v", err)
+	}
+	defer tc.Close()
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(tc, connect)
+	line, _ := bufio.NewReader(tc).ReadString('\n')
+	if !strings.HasPrefix(line, "HTTP/1.1 407") {
+		t.Errorf("CONNECT without credentials over TLS: %q, want 407", line)
 	}
 }
