@@ -76,6 +76,22 @@ func egressTestServers(t *testing.T) (allowedIP, otherIP string) {
 	return "", ""
 }
 
+// mlSender sends ML requests (api-version 2024-04-01) and fails the
+// test unless the status is one of want.
+func mlSender(t *testing.T, hc *http.Client, endpoint, token string) func(method, path, body string, want ...int) map[string]any {
+	return func(method, path, body string, want ...int) map[string]any {
+		t.Helper()
+		st, m := armSend(t, hc, endpoint, token, method, path+"?api-version=2024-04-01", body)
+		for _, w := range want {
+			if st == w {
+				return m
+			}
+		}
+		t.Fatalf("%s %s: %d %v, want %v", method, path, st, m, want)
+		return nil
+	}
+}
+
 func TestEgress(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: the egress test makes network namespaces and listens on port 80: it needs root")
@@ -99,17 +115,7 @@ func TestEgress(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("token: %d", st)
 	}
-	send := func(method, path, body string, want ...int) map[string]any {
-		t.Helper()
-		st, m := armSend(t, hc, b.Endpoint, token, method, path+"?api-version=2024-04-01", body)
-		for _, w := range want {
-			if st == w {
-				return m
-			}
-		}
-		t.Fatalf("%s %s: %d %v, want %v", method, path, st, m, want)
-		return nil
-	}
+	send := mlSender(t, hc, b.Endpoint, token)
 	sub := "/subscriptions/" + b.SubscriptionID
 	if st, m := armSend(t, hc, b.Endpoint, token, "PUT", sub+"/resourceGroups/rg?api-version=2021-04-01", `{"location":"eastus"}`); st != 201 {
 		t.Fatalf("rg: %d %v", st, m)
@@ -295,17 +301,7 @@ func TestEgressWithoutProxy(t *testing.T) {
 	_, otherIP := egressTestServers(t)
 	srv, hc, token := serveWithToken(t)
 	b := srv.Bootstrap
-	send := func(method, path, body string, want ...int) map[string]any {
-		t.Helper()
-		st, m := armSend(t, hc, b.Endpoint, token, method, path+"?api-version=2024-04-01", body)
-		for _, w := range want {
-			if st == w {
-				return m
-			}
-		}
-		t.Fatalf("%s %s: %d %v, want %v", method, path, st, m, want)
-		return nil
-	}
+	send := mlSender(t, hc, b.Endpoint, token)
 	sub := "/subscriptions/" + b.SubscriptionID
 	if st, m := armSend(t, hc, b.Endpoint, token, "PUT", sub+"/resourceGroups/rg?api-version=2021-04-01", `{"location":"eastus"}`); st != 201 {
 		t.Fatalf("rg: %d %v", st, m)

@@ -44,28 +44,33 @@ func (c *Checker) Validate(ctx context.Context, a *resources.Attributes) error {
 	return nil
 }
 
+// connections calls fn with the properties of each connection of a
+// private endpoint body (automatic and manual ones), until fn says stop.
+func connections(pe value.Value, fn func(cp value.Value) (stop bool)) {
+	p := pe.Field("properties")
+	for _, list := range []string{"privateLinkServiceConnections", "manualPrivateLinkServiceConnections"} {
+		for _, cn := range p.Field(list).Elems() {
+			if fn(cn.Field("properties")) {
+				return
+			}
+		}
+	}
+}
+
 // approvedWorkspaces are the workspaces (by key) a private endpoint body
 // has an Approved connection to.
 func approvedWorkspaces(pe value.Value) map[string]string {
 	out := map[string]string{}
-	p := pe.Field("properties")
-	for _, list := range []string{"privateLinkServiceConnections", "manualPrivateLinkServiceConnections"} {
-		l := p.Field(list)
-		if l.Kind() != value.Array {
-			continue
+	connections(pe, func(cp value.Value) bool {
+		if !strings.EqualFold(cp.Field("privateLinkServiceConnectionState").Field("status").Str(), "Approved") {
+			return false
 		}
-		for _, cn := range l.Elems() {
-			cp := cn.Field("properties")
-			if !strings.EqualFold(cp.Field("privateLinkServiceConnectionState").Field("status").Str(), "Approved") {
-				continue
-			}
-			id, err := arm.ParseID(cp.Field("privateLinkServiceId").Str())
-			if err != nil || !strings.EqualFold(id.Type(), "Microsoft.MachineLearningServices/workspaces") {
-				continue
-			}
+		id, err := arm.ParseID(cp.Field("privateLinkServiceId").Str())
+		if err == nil && strings.EqualFold(id.Type(), "Microsoft.MachineLearningServices/workspaces") {
 			out[id.Key()] = id.String()
 		}
-	}
+		return false
+	})
 	return out
 }
 
@@ -147,20 +152,15 @@ func (c *Checker) Admit(ctx context.Context, a *resources.Attributes) error {
 // storedState is the state of a stored private endpoint's connection
 // to the workspace of key (Undefined when none).
 func storedState(pe value.Value, key string) value.Value {
-	p := pe.Field("properties")
-	for _, list := range []string{"privateLinkServiceConnections", "manualPrivateLinkServiceConnections"} {
-		l := p.Field(list)
-		if l.Kind() != value.Array {
-			continue
-		}
-		for _, cn := range l.Elems() {
-			cp := cn.Field("properties")
-			if arm.KeyOf(cp.Field("privateLinkServiceId").Str()) == key {
-				if st := cp.Field("privateLinkServiceConnectionState"); st.Field("status").Str() != "" {
-					return st
-				}
+	var out value.Value
+	connections(pe, func(cp value.Value) bool {
+		if arm.KeyOf(cp.Field("privateLinkServiceId").Str()) == key {
+			if st := cp.Field("privateLinkServiceConnectionState"); st.Field("status").Str() != "" {
+				out = st
+				return true
 			}
 		}
-	}
-	return value.Value{}
+		return false
+	})
+	return out
 }
