@@ -389,7 +389,7 @@ func (d *decider) Allowed(action, scope string) bool {
 	if v, ok := d.c.decisions.Load(key); ok {
 		return v.(verdict) != denied
 	}
-	dec, err := d.s.authz.Decide(rbac.Request{Principals: d.c.principals, Action: action, Scope: scope, Above: d.s.tree.Above(arm.KeyOf(scope))})
+	dec, err := d.s.authz.Decide(rbac.Request{Principals: d.c.principals, Action: action, Scope: scope, Above: d.s.tree.AboveID(scope)})
 	v := denied
 	switch {
 	case err != nil:
@@ -421,7 +421,7 @@ func (a *Access) authorizeAssignment(ctx context.Context, c *activitylog.Caller,
 	if !ok {
 		return resources.AuthorizationFailed(c, action, scope)
 	}
-	dec, err := cd.s.authz.Decide(rbac.Request{Principals: cd.c.principals, Action: action, Scope: scope, Above: cd.s.tree.Above(arm.KeyOf(scope)), Attributes: at})
+	dec, err := cd.s.authz.Decide(rbac.Request{Principals: cd.c.principals, Action: action, Scope: scope, Above: cd.s.tree.AboveID(scope), Attributes: at})
 	if err != nil || !dec.Allowed {
 		return resources.AuthorizationFailed(c, action, scope)
 	}

@@ -55,6 +55,7 @@ type Tree struct {
 	names  map[string]string // group key → name as written
 	subs   map[string]string // subscription key → its group's key
 	inRoot []string          // the root group alone
+	bySub  map[string][]string // lower-cased subscription id → above (AboveID)
 }
 
 // NewTree builds the hierarchy: root is the root group's name, groups
@@ -64,7 +65,7 @@ type Tree struct {
 // a subscription not named is in the root group too, but Below lists
 // only those named).
 func NewTree(root string, groups map[string]string, subs map[string]string) *Tree {
-	t := &Tree{root: ManagementGroupKey(root), above: map[string][]string{}, parent: map[string]string{}, names: map[string]string{}, subs: map[string]string{}}
+	t := &Tree{root: ManagementGroupKey(root), above: map[string][]string{}, parent: map[string]string{}, names: map[string]string{}, subs: map[string]string{}, bySub: map[string][]string{}}
 	t.names[t.root] = root
 	t.parent[t.root] = ""
 	t.inRoot = []string{t.root}
@@ -106,6 +107,7 @@ func NewTree(root string, groups map[string]string, subs map[string]string) *Tre
 		sk := "/subscriptions/" + KeyOf(s)
 		t.subs[sk] = gk
 		t.above[sk] = append([]string{gk}, t.above[gk]...)
+		t.bySub[KeyOf(s)] = t.above[sk]
 	}
 	return t
 }
@@ -145,6 +147,30 @@ func (t *Tree) Above(k string) []string {
 			return t.withGroup(g)
 		}
 		return t.above[k]
+	}
+	return nil
+}
+
+// AboveID is Above for a resource id or scope as written (any case):
+// only its subscription id or group name is folded, without allocating
+// when it is already lower case (a GUID).
+func (t *Tree) AboveID(id string) []string {
+	if t == nil {
+		return nil
+	}
+	const sp, gp = "/subscriptions/", "/providers/Microsoft.Management/managementGroups/"
+	switch {
+	case len(id) > len(sp) && strings.EqualFold(id[:len(sp)], sp):
+		rest := id[len(sp):]
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			rest = rest[:i]
+		}
+		if a, ok := t.bySub[KeyOf(rest)]; ok {
+			return a
+		}
+		return t.inRoot
+	case len(id) > len(gp) && strings.EqualFold(id[:len(gp)], gp):
+		return t.Above(KeyOf(id)) // rare (a group's own resources): the plain way
 	}
 	return nil
 }

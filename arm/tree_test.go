@@ -31,6 +31,20 @@ func TestTree(t *testing.T) {
 			t.Errorf("Above(%s) = %v, want %v", c.key, got, c.want)
 		}
 	}
+	for _, c := range []struct{ id, key string }{
+		{"/subscriptions/S1/resourceGroups/RG/providers/X/y/Z", "/subscriptions/s1/resourcegroups/rg/providers/x/y/z"},
+		{"/SUBSCRIPTIONS/s2", "/subscriptions/s2"},
+		{"/subscriptions/unplaced", "/subscriptions/unplaced"},
+		{"/providers/Microsoft.Management/managementGroups/Corp/providers/Microsoft.Authorization/policyAssignments/a", mg("corp") + "/providers/microsoft.authorization/policyassignments/a"},
+		{"/providers/Microsoft.Subscription/aliases/x", "/providers/microsoft.subscription/aliases/x"},
+	} {
+		if got, want := tr.AboveID(c.id), tr.Above(c.key); !slices.Equal(got, want) {
+			t.Errorf("AboveID(%s) = %v, Above of its key %v", c.id, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { tr.AboveID("/subscriptions/s1/resourceGroups/rg") }); n != 0 {
+		t.Errorf("AboveID of a lower-case subscription allocates %v times", n)
+	}
 	if a := tr.Above(mg("a")); len(a) == 0 || a[len(a)-1] != mg("root") {
 		t.Errorf("cycle: %v", a)
 	}
