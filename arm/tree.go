@@ -52,9 +52,9 @@ type Tree struct {
 	above map[string][]string
 	// parent: for a group's key, its parent group's key ("" for the root).
 	parent map[string]string
-	names  map[string]string // group key → name as written
-	subs   map[string]string // subscription key → its group's key
-	inRoot []string          // the root group alone
+	names  map[string]string   // group key → name as written
+	subs   map[string]string   // subscription key → its group's key
+	inRoot []string            // the root group alone
 	bySub  map[string][]string // lower-cased subscription id → above (AboveID)
 }
 
