@@ -155,6 +155,24 @@ func badQuery(err error) error {
 func (g *Governor) scopeQuery(scope *arm.ID) (store.PolicyStateQuery, error) {
 	q := store.PolicyStateQuery{SubscriptionKey: arm.KeyOf(scope.SubscriptionID)}
 	switch {
+	case scope.IsManagementGroup():
+		// The records of the subscriptions below the group.
+		var t *arm.Tree
+		if g.tree != nil {
+			t = g.tree()
+		}
+		if !t.Has(scope.Name()) {
+			return q, arm.Errorf("ResourceNotFound", "The management group '%s' was not found.", scope.Name())
+		}
+		_, subs := t.Below(scope.Name())
+		if len(subs) == 0 {
+			q.Where = "1 = 0"
+			break
+		}
+		q.Where = "subscription_key IN (?" + strings.Repeat(", ?", len(subs)-1) + ")"
+		for _, s := range subs {
+			q.Args = append(q.Args, arm.KeyOf(s))
+		}
 	case scope.IsSubscription():
 		// The subscription's records are those of the keys under it (the
 		// subscription itself is never evaluated: governed): a range of
@@ -536,7 +554,7 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), "")
 		case scope.IsResourceGroup() && iq.q.Where == "":
 			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), arm.KeyOf(scope.ResourceGroup))
-		case arm.EqualName(scope.Type(), TypeAssignment) && iq.q.Where == "":
+		case arm.EqualName(scope.Type(), TypeAssignment) && iq.q.Where == "" && scope.SubscriptionID != "":
 			// An assignment's records are in its subscription: its
 			// totals, and its resources by their rolled-up state under
 			// it as the overall ones.
@@ -817,10 +835,15 @@ func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources
 	if r.APIVersion == "" {
 		return nil, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 	}
-	if id.SubscriptionID == "" {
-		return nil, arm.Errorf("InvalidRequestUri", "PolicyInsights is served at subscription scope and below.")
-	}
 	typ, action := strings.ToLower(last.Type), strings.ToLower(id.Trailing)
+	if id.SubscriptionID == "" {
+		// At a management group: its policy states (of the subscriptions
+		// below it) and those of an assignment at it; the rest is served
+		// at subscription scope and below.
+		if typ != "policystates" || (action != "queryresults" && action != "summarize") || scope.ManagementGroup() == "" {
+			return nil, arm.Errorf("InvalidRequestUri", "PolicyInsights is served at subscription scope and below, and at a management group for policyStates queryResults and summarize.")
+		}
+	}
 	switch {
 	case typ == "asyncoperationresults" && action == "" && len(id.Parts) == 1 && id.ResourceGroup == "":
 		if r.Method != "GET" {

@@ -2,6 +2,7 @@ package armtest
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -262,6 +263,53 @@ func TestHierarchyOtherReplica(t *testing.T) {
 		case <-changes:
 		default:
 			t.Fatal("no listener was told")
+		}
+	})
+}
+
+// TestManagementGroupCompliance: a group's policy states are those of
+// the subscriptions below it (queryResults, $filter, summarize), and an
+// assignment at a group has its own; a group with none answers none.
+func TestManagementGroupCompliance(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		def := mlBuiltin(t, "Workspace_PublicNetworkAccessDisabled_Audit.json")
+		s.group(t, "corp", "")
+		s.group(t, "empty", "")
+		asg := s.assign(t, mgPath("corp"), "audit-public", def, "")
+		s.put(t, mgPath("corp")+"/subscriptions/"+s.SubscriptionID+mgav, "", 200)
+		public := s.mustWorkspace(t, "rg1", "public")
+		other := s.newSubscription(t, "outside", "")
+		s.put(t, "/subscriptions/"+other+"/resourceGroups/rg9?api-version=2021-04-01", `{"location":"eastus"}`, 201)
+		recs := s.waitStatesFor(t, 10*time.Second, mgPath("corp"), "", "the group's records", func(recs []map[string]any) bool {
+			return stateOf(recs, public, "audit-public") == "NonCompliant"
+		})
+		for _, r := range recs {
+			if !strings.HasPrefix(strings.ToLower(r["resourceId"].(string)), strings.ToLower(s.sub())) {
+				t.Errorf("a record outside the group's subscriptions: %v", r["resourceId"])
+			}
+		}
+		if got := s.states(t, asg, ""); stateOf(got, public, "audit-public") != "NonCompliant" {
+			t.Errorf("the group's assignment's records: %v", got)
+		}
+		if got := s.states(t, mgPath("corp"), "&$filter="+url.QueryEscape("complianceState eq 'Compliant'")); stateOf(got, public, "audit-public") != "" {
+			t.Errorf("$filter: %v", got)
+		}
+		if got := s.states(t, mgPath("empty"), ""); len(got) != 0 {
+			t.Errorf("an empty group's records: %v", got)
+		}
+		r := s.Do(t, "POST", mgPath("corp")+"/providers/Microsoft.PolicyInsights/policyStates/latest/summarize"+iav, nil)
+		sum, _ := r.JSON()["value"].([]any)
+		if r.Status != 200 || len(sum) != 1 || !strings.Contains(string(r.Body), `"nonCompliantResources":1`) {
+			t.Errorf("summarize at the group: %d %s", r.Status, r.Body)
+		}
+		for _, p := range []string{
+			mgPath("nosuch") + "/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults" + iav,
+			mgPath("corp") + "/providers/Microsoft.PolicyInsights/policyEvents/default/queryResults" + iav,
+			mgPath("corp") + "/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation" + iav,
+		} {
+			if r := s.Do(t, "POST", p, nil); r.Status < 400 || r.Status == 500 {
+				t.Errorf("POST %s: %d %s", p, r.Status, r.Body)
+			}
 		}
 	})
 }

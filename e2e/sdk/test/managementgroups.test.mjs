@@ -3,7 +3,7 @@
 // subscription's place), @azure/arm-subscriptions (a subscription made by an
 // alias), @azure/arm-resources-subscriptions (the subscription read back),
 // @azure/arm-policy (an assignment at a group, inherited by the subscription
-// moved under it). Then the example ML data landing zone
+// moved under it), @azure/arm-policyinsights (the group's policy states). Then the example ML data landing zone
 // (examples/landingzones/ml-data-landing-zone.json) is vended for a team over
 // REST; the team's principal deploys a private workspace (allowed), is refused
 // a public one, and cannot delete the zone's assignment above its subscription.
@@ -26,7 +26,9 @@ import {
   bootstrap,
   collect,
   credential,
+  eventually,
   graphClient,
+  insightsClient,
   lro,
   managementGroupsClient,
   mlClient,
@@ -122,6 +124,17 @@ describe("management groups and landing zones", { timeout: TEST_TIMEOUT * 10 }, 
     const err = await assertRestError(ml.workspaces.beginCreateOrUpdateAndWait("e2e-ml", "public", wsParams("Enabled"), lro), 403, "RequestDisallowedByPolicy");
     assert.match(err.message, /e2e-no-public/);
     await ml.workspaces.beginCreateOrUpdateAndWait("e2e-ml", "private", wsParams("Disabled"), lro);
+    // Compliance at the group: the workspace written before the move is
+    // re-evaluated under the group's assignment.
+    const insights = insightsClient();
+    const before = await eventually("the group's records", async () => {
+      const recs = await collect(insights.policyStates.listQueryResultsForManagementGroup("latest", child));
+      return recs.find((x) => x.resourceId.endsWith("/workspaces/before") && x.policyAssignmentName === "e2e-no-public");
+    });
+    assert.equal(before.complianceState, "NonCompliant");
+    assert.equal(before.subscriptionId, sub);
+    const summary = await insights.policyStates.summarizeForManagementGroup("latest", child);
+    assert.ok(summary.value[0].results.nonCompliantResources >= 1, JSON.stringify(summary.value[0].results));
 
     // Back to the root: no longer inherited; the group can then go.
     await mg.managementGroupSubscriptions.delete(child, sub);
