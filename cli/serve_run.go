@@ -291,7 +291,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	var eng *deploy.Engine
 	var lz *landingzone.Vendor
 	mgr = resources.New(st, reg, cfg.input.apply(resources.Config{
-		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency,
+		Now: func() time.Time { return time.Now().UTC() }, NewID: newID, TenantID: bs.TenantID, LROLatency: cfg.lroLatency, Tree: hier.Tree,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov, inb}, Validating: []resources.ValidatingAdmission{acc, gov, inb, hier},
 		Committers: []resources.Committer{hier, acc, gov, rem, inb, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			// A write that changes resources' managed identities stops

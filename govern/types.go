@@ -3,6 +3,8 @@ package govern
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/policy/value"
@@ -49,6 +51,7 @@ func (g *Governor) Register(reg *resources.Registry) {
 			// Azure answers an assignment's delete with the assignment (and
 			// @azure/arm-policy reads it).
 			DeleteReturnsBody: t.typ == TypeAssignment,
+			ScopeList:         scopeList(t.typ, g.now),
 			Build: func(c *resources.Ctx, obj, body, existing value.Value) (value.Value, error) {
 				r := resolver{b: g.builtins, tree: g.tree, get: txGetter(c.Get)}
 				props, err := build(c.Context, c.ID, body, existing, r, policyres.Options{Aliases: g.catalog, Caller: callerID(c), Now: c.Now})
@@ -75,4 +78,80 @@ func txGetter(get func(key string) (*store.Resource, error)) getter {
 		}
 		return get(key)
 	}
+}
+
+// policyListFilter compiles the $filter of a list of policy assignments
+// (policyDefinitionId eq '{id}') or exemptions (policyAssignmentId eq
+// '{id}', excludeExpired()), besides atScope() and atExactScope() (the
+// scope list: resources.ScopeFilter). Terms combine with 'and'; any
+// other form is refused, never ignored.
+func policyListFilter(typ string, now func() time.Time) func(string) (*resources.ScopeFilter, error) {
+	field, what := "policyDefinitionId", "policy assignments"
+	if typ == TypeExemption {
+		field, what = "policyAssignmentId", "policy exemptions"
+	}
+	return func(f string) (*resources.ScopeFilter, error) {
+		out := &resources.ScopeFilter{}
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return out, nil
+		}
+		bad := func() error {
+			forms := "atScope(), atExactScope(), " + field + " eq '{id}'"
+			if typ == TypeExemption {
+				forms += ", excludeExpired()"
+			}
+			e := arm.Errorf("InvalidFilter", "The $filter '%s' is not supported on a list of %s: use %s (joined with 'and').", arm.Clip(f, 200), what, forms)
+			e.Target = "$filter"
+			return e
+		}
+		var want string
+		expired := false
+		for _, term := range splitAnd(f) {
+			t := strings.ToLower(strings.ReplaceAll(term, " ", ""))
+			switch {
+			case t == "atscope()" && !out.AtScope && !out.AtExactScope:
+				out.AtScope = true
+			case t == "atexactscope()" && !out.AtScope && !out.AtExactScope:
+				out.AtExactScope = true
+			case t == "excludeexpired()" && typ == TypeExemption && !expired:
+				expired = true
+			default:
+				name, val, ok := eqClause(term)
+				if !ok || !strings.EqualFold(name, field) || want != "" {
+					return nil, bad()
+				}
+				want = arm.KeyOf(policyres.CanonicalID(val))
+			}
+		}
+		if want == "" && !expired {
+			return out, nil
+		}
+		out.Keep = func(body []byte) bool {
+			v, err := value.Parse(body)
+			if err != nil {
+				return false
+			}
+			p := v.Field("properties")
+			if want != "" && arm.KeyOf(policyres.CanonicalID(p.Field(field).Str())) != want {
+				return false
+			}
+			if expired {
+				if t, err := time.Parse(time.RFC3339Nano, p.Field("expiresOn").Str()); err == nil && !t.After(now()) {
+					return false
+				}
+			}
+			return true
+		}
+		return out, nil
+	}
+}
+
+// scopeList is the scope list of the policy types listed at a scope
+// (assignments and exemptions); definitions are listed by listDefinitions.
+func scopeList(typ string, now func() time.Time) func(string) (*resources.ScopeFilter, error) {
+	if typ != TypeAssignment && typ != TypeExemption {
+		return nil
+	}
+	return policyListFilter(typ, now)
 }

@@ -141,6 +141,25 @@ func metadata(p value.Value, existing value.Value, opts *Options, e *errs) value
 	return md
 }
 
+// scopeContainsIn is ScopeContains, or scope is at a management group
+// above id (through r's hierarchy).
+func scopeContainsIn(r Resolver, scope, id string) bool {
+	if ScopeContains(scope, id) {
+		return true
+	}
+	h, ok := r.(GroupsAbove)
+	if !ok {
+		return false
+	}
+	sk := idKey(scope)
+	for _, g := range h.GroupsAbove(idKey(id)) {
+		if g == sk {
+			return true
+		}
+	}
+	return false
+}
+
 // GroupsAbove is implemented by a Resolver that knows the management-group
 // hierarchy: the keys of the groups above a scope key (arm.Tree.Above).
 type GroupsAbove interface {

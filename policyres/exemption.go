@@ -92,7 +92,7 @@ func BuildExemption(ctx context.Context, id *arm.ID, body, existing value.Value,
 	if a.ID == "" {
 		a.ID = aid
 	}
-	if validation == ScopeValidationDefault && !ScopeContains(a.Scope, scope) {
+	if validation == ScopeValidationDefault && !scopeContainsIn(r, a.Scope, scope) {
 		e.add(CodeInvalidCreatePolicyExemptionRequest, ap, "The policy exemption '%s' create request is invalid: the exemption's scope '%s' is not at or under the policy assignment scope '%s'.", id.Name(), scope, a.Scope)
 	}
 	var normRefs []value.Value

@@ -92,6 +92,9 @@ type Config struct {
 	Now      func() time.Time
 	NewID    func() string
 	TenantID string
+	// Tree is the management-group hierarchy in force (Hierarchy.Tree;
+	// nil: none): the lists at a scope hold what is at the groups above.
+	Tree func() *arm.Tree
 	// LROLatency is how long long-running operations stay in progress.
 	LROLatency time.Duration
 	// PageSize is the default list page size.
@@ -722,6 +725,14 @@ func (m *Manager) list(ctx context.Context, r *Request, q store.ListQuery) (*Res
 // stays exact: more items are fetched until the page is full): pick
 // returns whether an item is listed and its body as listed.
 func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuery, pick func(*store.Resource) ([]byte, bool)) (*Response, error) {
+	return m.listPhases(ctx, r, []store.ListQuery{q}, pick)
+}
+
+// listPhases is listFiltered over several queries read one after the
+// other, each of keys all below the next's (a key prefix each): one
+// cursor (the last key listed) pages through all of them.
+func (m *Manager) listPhases(ctx context.Context, r *Request, qs []store.ListQuery, pick func(*store.Resource) ([]byte, bool)) (*Response, error) {
+	q := qs[0]
 	limit, err := ParseTop(r.Query.Get("$top"), r.Query.Has("$top"), m.cfg.PageSize)
 	if err != nil {
 		return nil, err
@@ -773,7 +784,15 @@ func (m *Manager) listFiltered(ctx context.Context, r *Request, q store.ListQuer
 				return nil
 			}
 			if len(batch) == 0 || (len(batch) < q.Limit && batchBytes < q.MaxBytes) {
-				return nil // no more items
+				if len(qs) == 1 {
+					return nil // no more items
+				}
+				// The next phase, from the same cursor.
+				after := q.After
+				qs = qs[1:]
+				q = qs[0]
+				q.After, q.Limit, q.MaxBytes = after, limit+1, m.cfg.PageBytes-size
+				continue
 			}
 			q.After = batch[len(batch)-1].Key
 			q.MaxBytes = m.cfg.PageBytes - size

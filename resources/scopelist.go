@@ -10,18 +10,24 @@ import (
 )
 
 // Lists at a scope of the extension types that set TypeSpec.ScopeList
-// (management locks, role assignments): {scope}/providers/NS/type, where
-// the scope is a subscription, a resource group or a resource. As Azure
-// lists locks (Get-AzResourceLock) and role assignments
-// (RoleAssignments_ListForScope): the resources of the type at, above or
-// below the scope; with $filter=atScope(), those at or above it (the
-// ones that hold for it). A type's other $filter forms narrow the list
-// further; any form it does not know is refused.
+// (management locks, role assignments, policy assignments and
+// exemptions): {scope}/providers/NS/type, where the scope is a
+// management group, a subscription, a resource group or a resource. As
+// Azure lists locks (Get-AzResourceLock), role assignments
+// (RoleAssignments_ListForScope) and policy assignments
+// (PolicyAssignments_List): the resources of the type at, above (the
+// management groups above included) or below the scope (below a
+// management group: not listed); with $filter=atScope(), those at or
+// above it (the ones that hold for it); with atExactScope(), those at it.
+// A type's other $filter forms narrow the list further; any form it does
+// not know is refused.
 
 // ScopeFilter is a compiled $filter of a scope list.
 type ScopeFilter struct {
 	// AtScope keeps the resources at or above the scope only.
 	AtScope bool
+	// AtExactScope keeps the resources at the scope only.
+	AtExactScope bool
 	// Keep, when set, keeps the resources whose body it accepts.
 	Keep func(body []byte) bool
 }
@@ -52,7 +58,7 @@ func atScopeOnly(what, holds string) func(string) (*ScopeFilter, error) {
 // paths.
 func (m *Manager) scopeListRequest(ctx context.Context, r *Request) (ok bool, resp *Response, err error) {
 	id := r.ID
-	if id.SubscriptionID == "" || id.TrailingNamespace == "" {
+	if (id.SubscriptionID == "" && id.ManagementGroup() == "") || id.TrailingNamespace == "" {
 		return false, nil, nil
 	}
 	spec, found := m.reg.Lookup(id.TrailingNamespace + "/" + id.Trailing)
@@ -83,17 +89,34 @@ func (m *Manager) listAtScope(ctx context.Context, r *Request, spec *TypeSpec) (
 		return nil, err
 	}
 	key := scope.Key()
-	subKey := arm.KeyOf("/subscriptions/" + scope.SubscriptionID)
-	typ := spec.Type
+	typ := arm.KeyOf(spec.Type)
 	if spec.ScopeListType != "" {
-		typ = spec.ScopeListType
+		typ = arm.KeyOf(spec.ScopeListType)
 	}
-	q := store.ListQuery{TypeKey: arm.KeyOf(typ), KeyPrefix: subKey + "/"}
-	return m.listFiltered(ctx, r, q, func(it *store.Resource) ([]byte, bool) {
+	// What is at the management groups above the scope (and at the
+	// scope, for a group), then what is in its subscription: keys of
+	// groups sort before those of subscriptions, one cursor pages both.
+	groups := map[string]bool{}
+	if m.cfg.Tree != nil {
+		for _, g := range m.cfg.Tree().Above(key) {
+			groups[g] = true
+		}
+	}
+	var qs []store.ListQuery
+	if len(groups) > 0 || scope.SubscriptionID == "" {
+		qs = append(qs, store.ListQuery{TypeKey: typ, KeyPrefix: arm.ManagementGroupKey("")})
+	}
+	if scope.SubscriptionID != "" {
+		qs = append(qs, store.ListQuery{TypeKey: typ, KeyPrefix: arm.KeyOf("/subscriptions/"+scope.SubscriptionID) + "/"})
+	}
+	return m.listPhases(ctx, r, qs, func(it *store.Resource) ([]byte, bool) {
 		at := it.ParentKey == key
-		above := strings.HasPrefix(key, it.ParentKey+"/")
+		above := groups[it.ParentKey] || strings.HasPrefix(key, it.ParentKey+"/")
 		below := strings.HasPrefix(it.ParentKey, key+"/")
-		if !at && !above && (!below || f.AtScope) {
+		switch {
+		case f.AtExactScope && !at:
+			return nil, false
+		case !at && !above && (!below || f.AtScope):
 			return nil, false
 		}
 		return it.Body, f.Keep == nil || f.Keep(it.Body)

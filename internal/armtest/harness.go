@@ -175,7 +175,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	// requests once the feed is ready, as serve does.
 	<-fd.Ready()
 	go gov.RunScans(wctx, "armtest", 0, 50*time.Millisecond, slog.New(slog.DiscardHandler))
-	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond,
+	cfg := resources.Config{Now: func() time.Time { return time.Now().UTC() }, NewID: uuidV4, TenantID: ten.ID, LROLatency: 50 * time.Millisecond, Tree: hier.Tree,
 		Authorizer: acc, Mutating: []resources.MutatingAdmission{gov, inb}, Validating: []resources.ValidatingAdmission{acc, gov, inb, hier},
 		Committers: []resources.Committer{hier, acc, gov, rem, inb, resources.CommitFunc(func(*resources.Attributes) { fd.Notify() }),
 			resources.CommitFunc(func(a *resources.Attributes) {

@@ -313,3 +313,80 @@ func TestManagementGroupCompliance(t *testing.T) {
 		}
 	})
 }
+
+// TestPolicyAssignmentLists: a list of policy assignments (and
+// exemptions) at a scope holds those at, above (the management groups
+// above included) and below it, as Azure's list does; atScope() those at
+// or above, atExactScope() those at it, policyDefinitionId eq (exemptions:
+// policyAssignmentId eq, excludeExpired()) narrows it; pages cross from
+// the groups' to the subscription's; any other filter is refused.
+func TestPolicyAssignmentLists(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		def := mlBuiltin(t, "Workspace_PublicNetworkAccessDisabled_Audit.json")
+		other := mlBuiltin(t, "DisableLocalAuth_Audit.json")
+		mustCreateRG(t, s, "rg1")
+		s.group(t, "corp", "")
+		s.group(t, "elsewhere", "")
+		s.put(t, mgPath("corp")+"/subscriptions/"+s.SubscriptionID+mgav, "", 200)
+		aMG := s.assign(t, mgPath("corp"), "a-mg", def, "")
+		s.assign(t, mgPath("elsewhere"), "a-elsewhere", def, "")
+		s.assign(t, s.sub(), "a-sub", other, "")
+		aRG := s.assign(t, s.RG("rg1"), "a-rg", def, "")
+		list := func(scope, filter string) string {
+			t.Helper()
+			q := ""
+			if filter != "" {
+				q = "&$filter=" + url.QueryEscape(filter)
+			}
+			return strings.Join(names(s.listAll(t, scope+"/providers/Microsoft.Authorization/policyAssignments"+pav+q)), ",")
+		}
+		for _, c := range []struct{ scope, filter, want string }{
+			{s.sub(), "", "a-mg,a-rg,a-sub"},
+			{s.sub(), "atScope()", "a-mg,a-sub"},
+			{s.sub(), "atExactScope()", "a-sub"},
+			{s.RG("rg1"), "", "a-mg,a-rg,a-sub"},
+			{s.RG("rg1"), "atExactScope()", "a-rg"},
+			{s.RG("rg1"), "policyDefinitionId eq '" + strings.ToUpper(def) + "'", "a-mg,a-rg"},
+			{s.sub(), "atScope() and policyDefinitionId eq '" + other + "'", "a-sub"},
+			{mgPath("corp"), "", "a-mg"},
+			{mgPath("elsewhere"), "atScope()", "a-elsewhere"},
+		} {
+			if got := list(c.scope, c.filter); got != c.want {
+				t.Errorf("%s %q: %s, want %s", c.scope, c.filter, got, c.want)
+			}
+		}
+		// One item a page: the group's, then the subscription's.
+		var paged []string
+		for next := s.sub() + "/providers/Microsoft.Authorization/policyAssignments" + pav + "&$top=1"; next != ""; {
+			r := s.Do(t, "GET", next, nil)
+			m := r.JSON()
+			for _, v := range m["value"].([]any) {
+				paged = append(paged, v.(map[string]any)["name"].(string))
+			}
+			n, _ := m["nextLink"].(string)
+			next = strings.TrimPrefix(n, s.URL)
+		}
+		if strings.Join(paged, ",") != "a-mg,a-rg,a-sub" && strings.Join(paged, ",") != "a-mg,a-sub,a-rg" {
+			t.Errorf("paged: %v", paged)
+		}
+		for _, f := range []string{"x", "atScope() and atExactScope()", "policyAssignmentId eq 'x'", "excludeExpired()", "policyDefinitionId eq 'a' and policyDefinitionId eq 'b'"} {
+			r := s.Do(t, "GET", s.sub()+"/providers/Microsoft.Authorization/policyAssignments"+pav+"&$filter="+url.QueryEscape(f), nil)
+			if r.Status != 400 || r.ErrorCode() != "InvalidFilter" {
+				t.Errorf("$filter %q: %d %s", f, r.Status, r.Body)
+			}
+		}
+		// Exemptions.
+		s.put(t, s.RG("rg1")+"/providers/Microsoft.Authorization/policyExemptions/waive-rg"+pav, `{"properties":{"policyAssignmentId":"`+aRG+`","exemptionCategory":"Waiver"}}`, 201)
+		s.put(t, s.RG("rg1")+"/providers/Microsoft.Authorization/policyExemptions/waive-mg"+pav, `{"properties":{"policyAssignmentId":"`+aMG+`","exemptionCategory":"Waiver"}}`, 201)
+		s.put(t, s.RG("rg1")+"/providers/Microsoft.Authorization/policyExemptions/expired"+pav, `{"properties":{"policyAssignmentId":"`+aMG+`","exemptionCategory":"Waiver","expiresOn":"2020-01-01T00:00:00Z"}}`, 201)
+		ex := func(filter string) string {
+			return strings.Join(names(s.listAll(t, s.RG("rg1")+"/providers/Microsoft.Authorization/policyExemptions?api-version=2022-07-01-preview&$filter="+url.QueryEscape(filter))), ",")
+		}
+		if got := ex("policyAssignmentId eq '" + aMG + "'"); got != "expired,waive-mg" {
+			t.Errorf("exemptions of the group's assignment: %s", got)
+		}
+		if got := ex("excludeExpired()"); got != "waive-mg,waive-rg" {
+			t.Errorf("exemptions not expired: %s", got)
+		}
+	})
+}

@@ -121,6 +121,8 @@ describe("management groups and landing zones", { timeout: TEST_TIMEOUT * 10 }, 
     assert.deepEqual((await collect(mg.managementGroupSubscriptions.listSubscriptionsUnderManagementGroup(parent))).length, 0, "moved out of the parent");
     const desc = await collect(mg.managementGroups.listDescendants(parent));
     assert.ok(desc.some((d) => d.name === child) && desc.some((d) => d.name === sub), "the parent's descendants");
+    const inherited = await collect(policyClient(credential(), sub).policyAssignments.list({ filter: "atScope()" }));
+    assert.deepEqual(inherited.map((a) => a.name), ["e2e-no-public"], "the group's assignment, listed at the subscription");
     const err = await assertRestError(ml.workspaces.beginCreateOrUpdateAndWait("e2e-ml", "public", wsParams("Enabled"), lro), 403, "RequestDisallowedByPolicy");
     assert.match(err.message, /e2e-no-public/);
     await ml.workspaces.beginCreateOrUpdateAndWait("e2e-ml", "private", wsParams("Disabled"), lro);
