@@ -558,6 +558,12 @@ func envelope(e *arm.Error) map[string]any {
 	return m
 }
 
+// ClientIP is the address of req's client as the Server resolved it: the
+// TCP peer, or behind a trusted proxy (Server.TrustedProxies) the client
+// its X-Forwarded-For names; for the handlers below the Server (the
+// token endpoint's per-address throttling).
+func ClientIP(req *http.Request) string { return clientIP(req) }
+
 func clientIP(req *http.Request) string {
 	if a, ok := req.Context().Value(clientAddrKey{}).(netip.Addr); ok {
 		return clientString(a)

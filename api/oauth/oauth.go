@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mlgov/mlgov/api"
 	"github.com/mlgov/mlgov/authn"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/store"
@@ -352,15 +352,11 @@ type errorBody struct {
 	CorrelationID    string `json:"correlation_id"`
 }
 
-// clientAddress is the IP address of the peer (the server trusts no
-// forwarding header: there is no proxy it is told to trust).
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddress is the client's IP address: the TCP peer, or behind a
+// proxy the server trusts (serve --trusted-proxy) the client its
+// X-Forwarded-For names (api.ClientIP), so that failed sign-ins are
+// throttled per client, not per proxy.
+func clientAddress(r *http.Request) string { return api.ClientIP(r) }
 
 // status is the HTTP status of an OAuth error: 429 for a throttled or
 // locked-out client (RetryAfter set), 401 for invalid_client (as Entra

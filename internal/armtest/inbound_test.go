@@ -3,9 +3,11 @@ package armtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -390,4 +392,47 @@ func TestInboundApproval(t *testing.T) {
 			t.Errorf("the approved connection written again: %s", got)
 		}
 	})
+}
+
+// TestSignInThrottleForwarded: behind a trusted proxy, failed sign-ins
+// are throttled per client address as X-Forwarded-For names it, not per
+// proxy: an address that failed too often is refused (429), another
+// client through the same proxy signs in.
+func TestSignInThrottleForwarded(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) { signInThrottleForwarded(t, s) })
+}
+
+func signInThrottleForwarded(t *testing.T, s *Server) {
+	p := s.NewPrincipal(t, "throttled-app")
+	post := func(from string, form url.Values) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.URL+"/"+s.TenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := s.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	form := func(client, secret string) url.Values {
+		return url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secret}, "scope": {"https://management.azure.com/.default"}}
+	}
+	const attacker, other = "203.0.113.7", "198.51.100.9"
+	throttled := false
+	for i := 0; i < 80 && !throttled; i++ {
+		// A different unknown client each time: the address, not a
+		// client id, gathers the failures.
+		throttled = post(attacker, form(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "wrong")) == http.StatusTooManyRequests
+	}
+	if !throttled {
+		t.Fatal("80 failed sign-ins from one forwarded address were not throttled")
+	}
+	if st := post(attacker, form(p.AppID, p.Secret)); st != http.StatusTooManyRequests {
+		t.Errorf("the throttled address signs in: %d", st)
+	}
+	if st := post(other, form(p.AppID, p.Secret)); st != http.StatusOK {
+		t.Errorf("another client through the same proxy: %d, want 200", st)
+	}
 }
