@@ -243,6 +243,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// Management groups: the hierarchy above subscriptions, whose policy
 	// and role assignments apply below them.
 	hier := resources.NewHierarchy(st, bs.TenantID)
+	hier.Log = log
 	gov := govern.New(st, govern.Config{Builtins: pl.builtins, Aliases: pl.catalog, NewID: newID, Compliance: cst, Tree: hier.Tree})
 	if err := gov.Refresh(ctx); err != nil {
 		return fmt.Errorf("loading the policy assignments: %w", err)

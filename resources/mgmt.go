@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,6 +71,9 @@ func subscriptionKey(id *arm.ID) string {
 // subscription's placement or a subscription, and after such a change
 // of another replica (Follow).
 type Hierarchy struct {
+	// Log is told when the tree cannot be read again (nil: not told);
+	// the tree in force stays, and the next change reads it again.
+	Log    *slog.Logger
 	st     store.Store
 	tenant string
 	state  atomic.Pointer[hierState]
@@ -175,7 +179,7 @@ func (h *Hierarchy) Committed(a *Attributes) {
 	if a == nil || a.Spec == nil || !hierarchyTypes[arm.KeyOf(a.Spec.Type)] {
 		return
 	}
-	_ = h.Load(context.Background()) // on failure the tree in force stays; the feed retries
+	h.reload(context.Background())
 }
 
 // Follow keeps the tree current with other replicas' changes.
@@ -183,11 +187,18 @@ func (h *Hierarchy) Follow(f *feed.Feed) (unsubscribe func()) {
 	return f.Subscribe(func(ctx context.Context, batch []*store.Change) {
 		for _, c := range batch {
 			if !c.Filler() && hierarchyTypes[c.TypeKey] {
-				_ = h.Load(ctx)
+				h.reload(ctx)
 				return
 			}
 		}
 	})
+}
+
+// reload is Load, its failure logged.
+func (h *Hierarchy) reload(ctx context.Context) {
+	if err := h.Load(ctx); err != nil && h.Log != nil {
+		h.Log.Warn("the management groups could not be read again; the tree in force stays until the next change", "error", err)
+	}
 }
 
 // Validate implements ValidatingAdmission: the root group is not deleted
