@@ -199,6 +199,16 @@ func TestManagementGroupInheritance(t *testing.T) {
 		if r := s.DoAs(t, reader.Token, "GET", before+av, nil); r.Status != 200 {
 			t.Fatalf("reader at the group: %d %s", r.Status, r.Body)
 		}
+		// The subscription's role assignments that hold for it list the
+		// group's (atScope(): at or above).
+		found := false
+		for _, ra := range s.listAll(t, s.sub()+"/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()") {
+			p, _ := ra["properties"].(map[string]any)
+			found = found || (p["principalId"] == reader.ObjectID && strings.EqualFold(p["scope"].(string), mgPath("corp")))
+		}
+		if !found {
+			t.Error("the group's role assignment is not listed at the subscription with atScope()")
+		}
 		owner := s.NewPrincipal(t, "sub-owner")
 		s.assignRole(t, s.sub(), roleIDByName(t, s, "Owner"), owner.ObjectID, "ServicePrincipal")
 		for _, c := range []struct{ method, path string }{
