@@ -309,7 +309,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}))
 	eng = deploy.New(mgr, st, deploy.Config{TenantID: bs.TenantID, NewID: newID, Log: log})
 	// Landing zones: vended through the write path and the engine.
-	lz = landingzone.New(mgr, eng, landingzone.Config{RoleID: landingzone.RoleIDs(roles.Definitions()), NewID: newID, Log: log})
+	lz = landingzone.New(mgr, st, eng, landingzone.Config{RoleID: landingzone.RoleIDs(roles.Definitions()), NewID: newID, Log: log})
 	rem.SetDeployer(eng) // DeployIfNotExists remediations run deployments
 	if n, err := mgr.SealStoredSecrets(ctx); err != nil {
 		return fmt.Errorf("sealing the stored secrets: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/rbac"
 	"github.com/mlgov/mlgov/resources"
+	"github.com/mlgov/mlgov/store"
 )
 
 // Type is the landing zones' resource type, at the tenant:
@@ -43,11 +44,16 @@ type Config struct {
 	Log     *slog.Logger
 	Poll    time.Duration // how often a deployment is looked at (default 200 ms)
 	Timeout time.Duration // how long a zone's deployment may run (default 30 min)
+	// Sweep is how often zones left Accepted or Running by a stopped
+	// server are looked for (default 1 min).
+	Sweep time.Duration
+	Now   func() time.Time
 }
 
 // Vendor vends landing zones (see the package comment).
 type Vendor struct {
 	mgr *resources.Manager
+	st  store.Store
 	dep Deployer
 	cfg Config
 	mu  sync.Mutex
@@ -56,7 +62,7 @@ type Vendor struct {
 }
 
 // New returns a Vendor over mgr and registers the landing zone type.
-func New(mgr *resources.Manager, dep Deployer, cfg Config) *Vendor {
+func New(mgr *resources.Manager, st store.Store, dep Deployer, cfg Config) *Vendor {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
 	}
@@ -69,19 +75,82 @@ func New(mgr *resources.Manager, dep Deployer, cfg Config) *Vendor {
 	if cfg.NewID == nil {
 		cfg.NewID = uuid.New
 	}
-	v := &Vendor{mgr: mgr, dep: dep, cfg: cfg, ctx: context.Background()}
+	if cfg.Sweep <= 0 {
+		cfg.Sweep = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v := &Vendor{mgr: mgr, st: st, dep: dep, cfg: cfg, ctx: context.Background()}
 	mgr.Registry().Add(&resources.TypeSpec{Type: Type, APIVersions: []string{APIVersion}, TenantLevel: true,
 		NoProvisioningState: true, NoPatch: true, Build: v.build})
 	return v
 }
 
-// Run gives vending its context until ctx ends, then waits for what runs.
+// Run gives vending its context until ctx ends, then waits for what
+// runs; meanwhile it marks the zones a stopped server left being vended
+// Failed (sweep).
 func (v *Vendor) Run(ctx context.Context) {
 	v.mu.Lock()
 	v.ctx = ctx
 	v.mu.Unlock()
-	<-ctx.Done()
-	v.wg.Wait()
+	t := time.NewTicker(v.cfg.Sweep)
+	defer t.Stop()
+	for {
+		v.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			v.wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// staleAfter is how long a zone is vended at most: its deployment's
+// Timeout and the steps before it. One still Accepted or Running after
+// that was interrupted (its server stopped).
+func (v *Vendor) staleAfter() time.Duration { return v.cfg.Timeout + 5*time.Minute }
+
+// sweep marks the interrupted zones Failed, saying to PUT them again
+// (every step of vending is idempotent).
+func (v *Vendor) sweep(ctx context.Context) {
+	var stale []*arm.ID
+	for r, err := range store.ListAll(ctx, v.st, store.ListQuery{TypeKey: arm.KeyOf(Type)}) {
+		if err != nil {
+			v.cfg.Log.Warn("landing zones: looking for interrupted ones", "error", err)
+			return
+		}
+		rec, err := value.Parse(r.Body)
+		if err != nil {
+			continue
+		}
+		p := rec.Field("properties")
+		st := p.Field("provisioningState").Str()
+		started, err := time.Parse(time.RFC3339Nano, p.Field("startedAt").Str())
+		if (st == stateAccepted || st == stateRunning) && err == nil && v.cfg.Now().Sub(started) > v.staleAfter() {
+			if id, err := arm.ParseID(r.ID); err == nil {
+				stale = append(stale, id)
+			}
+		}
+	}
+	for _, id := range stale {
+		err := v.mgr.ProviderWrite(ctx, func(p *resources.ProviderTx) error {
+			cur, ok, err := p.Get(id)
+			if err != nil || !ok {
+				return err
+			}
+			props := cur.Field("properties")
+			if st := props.Field("provisioningState").Str(); st != stateAccepted && st != stateRunning {
+				return nil
+			}
+			e, _ := value.Parse([]byte(`{"code":"LandingZoneInterrupted","message":"Vending the landing zone was interrupted (its server stopped): PUT it again to vend it; every step is idempotent."}`))
+			return p.Put(id, cur.With("properties", props.With("provisioningState", value.StringValue(stateFailed)).With("error", e)))
+		})
+		if err != nil {
+			v.cfg.Log.Warn("landing zones: marking an interrupted one Failed", "landingZone", id.String(), "error", err)
+		}
+	}
 }
 
 const (
@@ -89,10 +158,6 @@ const (
 	stateRunning   = "Running"
 	stateSucceeded = "Succeeded"
 	stateFailed    = "Failed"
-	// staleAfter: a zone still Accepted or Running after this long was
-	// interrupted (its server stopped); a PUT vends it again (every step
-	// is idempotent).
-	staleAfter = 15 * time.Minute
 )
 
 // build checks a landing zone request: properties.template (a template,
@@ -101,7 +166,7 @@ const (
 // that is being vended.
 func (v *Vendor) build(c *resources.Ctx, obj, body, existing value.Value) (value.Value, error) {
 	if st := existing.Field("properties").Field("provisioningState").Str(); st == stateAccepted || st == stateRunning {
-		if t, err := time.Parse(time.RFC3339Nano, existing.Field("properties").Field("startedAt").Str()); err == nil && c.Now.Sub(t) < staleAfter {
+		if t, err := time.Parse(time.RFC3339Nano, existing.Field("properties").Field("startedAt").Str()); err == nil && c.Now.Sub(t) < v.staleAfter() {
 			return value.Value{}, arm.Errorf("Conflict", "The landing zone '%s' is being vended (%s): wait for it to end.", c.ID.Name(), st)
 		}
 	}

@@ -210,7 +210,7 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	eng = deploy.New(mgr, st, deploy.Config{TenantID: ten.ID, NewID: uuidV4, Poll: 10 * time.Millisecond, Sweep: 200 * time.Millisecond})
 	rem.SetDeployer(eng)
 	go eng.Run(wctx)
-	lz = landingzone.New(mgr, eng, landingzone.Config{RoleID: landingzone.RoleIDs(bi.roles), NewID: uuidV4, Poll: 20 * time.Millisecond})
+	lz = landingzone.New(mgr, st, eng, landingzone.Config{RoleID: landingzone.RoleIDs(bi.roles), NewID: uuidV4, Poll: 20 * time.Millisecond, Sweep: 100 * time.Millisecond})
 	go lz.Run(wctx)
 	sub := uuidV4()
 	if err := mgr.EnsureSubscription(ctx, sub, "test"); err != nil {

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/policy/value"
+	"github.com/mlgov/mlgov/resources"
 )
 
 const lzav = "?api-version=2026-12-01"
@@ -152,6 +156,46 @@ func TestLandingZone(t *testing.T) {
 		p = rec["properties"].(map[string]any)
 		if e, _ := p["error"].(map[string]any); p["provisioningState"] != "Failed" || e["target"] != "teamRoles" || !strings.Contains(e["message"].(string), "Chief") {
 			t.Fatalf("failed zone: %v", rec)
+		}
+	})
+}
+
+// TestLandingZoneInterrupted: a zone a stopped server left Running (its
+// vending started longer ago than a vending can last) is marked Failed,
+// saying to PUT it again; a PUT then vends it.
+func TestLandingZoneInterrupted(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		id, err := arm.ParseID(lzPath("stuck"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := `{"managementGroup":{"name":"stuck-mg"}}`
+		rec := `{"id":"` + lzPath("stuck") + `","type":"Mlgov.Governance/landingZones","name":"stuck","properties":{"template":` + tmpl +
+			`,"team":"` + s.AdminObjectID + `","displayName":"stuck","provisioningState":"Running","vendId":"0123456789","startedAt":"` +
+			time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339Nano) + `"}}`
+		v, err := value.Parse([]byte(rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Manager.ProviderWrite(context.Background(), func(p *resources.ProviderTx) error { return p.Put(id, v) }); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p := s.Do(t, "GET", lzPath("stuck")+lzav, nil).JSON()["properties"].(map[string]any)
+			if p["provisioningState"] == "Failed" {
+				if e, _ := p["error"].(map[string]any); e["code"] != "LandingZoneInterrupted" {
+					t.Fatalf("error: %v", p["error"])
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the interrupted zone is still %v", p["provisioningState"])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if rec := s.vend(t, "stuck", json.RawMessage(tmpl), s.AdminObjectID); rec["properties"].(map[string]any)["provisioningState"] != "Succeeded" {
+			t.Fatalf("vended again: %v", rec)
 		}
 	})
 }
