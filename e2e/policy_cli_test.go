@@ -9,8 +9,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,20 +94,7 @@ func TestPolicyCLI(t *testing.T) {
 	b := srv.Bootstrap
 	send := func(method, path, body string) (int, []byte) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequest(method, b.Endpoint+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, raw
+		return armSendRaw(t, hc, b.Endpoint, token, method, path, body)
 	}
 	sub := "/subscriptions/" + b.SubscriptionID
 	rg := sub + "/resourceGroups/rg-cli"

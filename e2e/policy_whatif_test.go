@@ -7,8 +7,6 @@ package e2e
 // allowed, 3 refused, 1 bad input) and that nothing is written.
 
 import (
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,20 +18,8 @@ func TestPolicyWhatIfCLI(t *testing.T) {
 	b := srv.Bootstrap
 	send := func(method, path, body string) (int, string) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequest(method, b.Endpoint+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(raw)
+		st, raw := armSendRaw(t, hc, b.Endpoint, token, method, path, body)
+		return st, string(raw)
 	}
 	must := func(method, path, body string) {
 		t.Helper()

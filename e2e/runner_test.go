@@ -26,6 +26,16 @@ import (
 // armSend sends an ARM request with a token and decodes the answer.
 func armSend(t *testing.T, hc *http.Client, endpoint, token, method, path, body string) (int, map[string]any) {
 	t.Helper()
+	st, raw := armSendRaw(t, hc, endpoint, token, method, path, body)
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return st, m
+}
+
+// armSendRaw sends an ARM request with a bearer token and returns the
+// status and the body as sent.
+func armSendRaw(t *testing.T, hc *http.Client, endpoint, token, method, path, body string) (int, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -35,12 +45,11 @@ func armSend(t *testing.T, hc *http.Client, endpoint, token, method, path, body 
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
 }
 
 func TestRunner(t *testing.T) {
