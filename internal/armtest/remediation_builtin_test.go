@@ -3,7 +3,6 @@ package armtest
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRemediationDiagnosticSettingsBuiltin: the built-in "Configure
@@ -35,14 +34,6 @@ func TestRemediationDiagnosticSettingsBuiltin(t *testing.T) {
 				t.Errorf("%s: the diagnostic setting: %d %s", ws, g.Status, g.Body)
 			}
 		}
-		s.waitStatesFor(t, 10*time.Second, s.sub(), "&$filter="+urlq("policyAssignmentId eq '"+asg+"'"), "compliant after the deployments", func(recs []map[string]any) bool {
-			n := 0
-			for _, rec := range recs {
-				if rec["complianceState"] == "Compliant" {
-					n++
-				}
-			}
-			return len(recs) == 2 && n == 2
-		})
+		s.waitAllCompliant(t, asg, 2)
 	})
 }

@@ -116,6 +116,20 @@ func (s *Server) waitNonCompliant(t *testing.T, assignment string, n int) {
 	})
 }
 
+// waitAllCompliant waits until the assignment has n records, every one
+// Compliant.
+func (s *Server) waitAllCompliant(t *testing.T, assignment string, n int) {
+	t.Helper()
+	s.waitStatesFor(t, 10*time.Second, s.sub(), "&$filter="+urlq("policyAssignmentId eq '"+assignment+"'"), "compliant after the deployments", func(recs []map[string]any) bool {
+		for _, rec := range recs {
+			if rec["complianceState"] != "Compliant" {
+				return false
+			}
+		}
+		return len(recs) == n
+	})
+}
+
 func urlq(s string) string {
 	return strings.NewReplacer(" ", "%20", "'", "%27").Replace(s)
 }
@@ -892,14 +906,6 @@ func TestRemediationDeployIfNotExistsEngine(t *testing.T) {
 				t.Errorf("%s: the datastore: %d %s", ws, g.Status, g.Body)
 			}
 		}
-		s.waitStatesFor(t, 10*time.Second, s.sub(), "&$filter="+urlq("policyAssignmentId eq '"+asg+"'"), "compliant after the deployments", func(recs []map[string]any) bool {
-			n := 0
-			for _, rec := range recs {
-				if rec["complianceState"] == "Compliant" {
-					n++
-				}
-			}
-			return len(recs) == 2 && n == 2
-		})
+		s.waitAllCompliant(t, asg, 2)
 	})
 }
