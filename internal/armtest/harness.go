@@ -349,6 +349,12 @@ func (s *Server) DoAs(t testing.TB, token, method, path string, body any, header
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
+	return s.send(t, req)
+}
+
+// send sends req with the server's client and reads the answer.
+func (s *Server) send(t testing.TB, req *http.Request) *Response {
+	t.Helper()
 	resp, err := s.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -39,13 +39,7 @@ func (s *Server) fromAddr(t *testing.T, client, token, method, url string, body 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("X-Forwarded-For", client)
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return s.send(t, req)
 }
 
 // dataPlane is one call of each data-plane path of a workspace.

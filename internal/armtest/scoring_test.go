@@ -34,13 +34,7 @@ func (s *Server) scoreRaw(t *testing.T, scoringURI, bearer, deployment string) *
 	if deployment != "" {
 		req.Header.Set("azureml-model-deployment", deployment)
 	}
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return s.send(t, req)
 }
 
 // score is scoreRaw with the model server's answer decoded.
