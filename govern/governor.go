@@ -60,6 +60,10 @@ type Governor struct {
 	// the next build while unchanged (under mu).
 	compiled map[string]*compiledAssignment
 	version  atomic.Uint64 // bumped by every change of a policy resource
+	// moves counts the hierarchy's changes: part of the admission
+	// version (a write prepared before one is prepared again), without
+	// compiling the snapshot again (it reads the tree when it decides).
+	moves atomic.Uint64
 	// lastRequest is when a request's write last committed (UnixNano):
 	// compliance yields to requests (yield).
 	lastRequest atomic.Int64
@@ -142,7 +146,7 @@ type exemption struct {
 }
 
 // AdmissionVersion implements resources.AdmissionVersioner.
-func (g *Governor) AdmissionVersion() uint64 { return g.version.Load() }
+func (g *Governor) AdmissionVersion() uint64 { return g.version.Load() + g.moves.Load() }
 
 // Committed implements resources.Committer: a committed write of a
 // policy resource rebuilds the snapshot at once, so that the next

@@ -693,7 +693,8 @@ func (g *Governor) Scan(ctx context.Context, scope string, log *slog.Logger) err
 // TreeChanged re-evaluates, soon, the subscriptions that the new
 // management-group hierarchy puts under other groups (a subscription
 // moved, a group moved): the assignments they inherit changed. It also
-// makes the next write prepared before its lock be prepared again.
+// makes a write prepared before its lock be prepared again (the
+// snapshot itself stays: it reads the tree in force when it decides).
 func (g *Governor) TreeChanged(old, new *arm.Tree) {
 	_, subs := new.Below(new.Root())
 	_, was := old.Below(old.Root())
@@ -710,7 +711,7 @@ func (g *Governor) TreeChanged(old, new *arm.Tree) {
 		scope := "/subscriptions/" + s
 		g.pendingScan("move-"+strings.ToLower(scope)+"-"+strconv.FormatInt(bucket.UnixMilli(), 10), scope, bucket.Add(scanDebounce))
 	}
-	g.Invalidate()
+	g.moves.Add(1)
 	if len(seen) > 0 {
 		g.Wake()
 	}
