@@ -53,6 +53,10 @@ type Config struct {
 	// IssuerAt("https://127.0.0.1:8443"), giving
 	// https://127.0.0.1:8443/{tenant}/v2.0 (Entra's v2 shape).
 	Issuer func(tenantID string) string
+	// DashboardRedirectURI is the web dashboard's redirect URI
+	// ({public URL}/ui/); "": the dashboard client (DashboardClientID)
+	// is not known.
+	DashboardRedirectURI string
 	// TokenLifetime is how long access tokens are valid (default 1h; Entra
 	// reports expires_in 3599 for app tokens); at most MaxTokenLifetime.
 	TokenLifetime time.Duration

@@ -100,7 +100,7 @@ func (s *Service) DeviceAuthorization(ctx context.Context, tenantID, clientID, s
 			}
 			return err
 		}
-		name, app, err := publicClient(ctx, tx, tenantID, clientID)
+		name, app, err := s.publicClient(ctx, tx, tenantID, clientID)
 		if err != nil {
 			return err
 		}
@@ -400,7 +400,7 @@ func (s *Service) sessionTokens(ctx context.Context, tx store.Tx, key *signingKe
 	if out.Scope == "" {
 		out.Scope = aud + "/.default"
 	}
-	name, _, err := publicClient(ctx, tx, tenantID, clientID)
+	name, _, err := s.publicClient(ctx, tx, tenantID, clientID)
 	if err != nil {
 		return nil, err
 	}

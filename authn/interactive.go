@@ -159,12 +159,17 @@ func flowErr(aadsts int, format string, args ...any) *FlowError {
 	return &FlowError{AADSTS: aadsts, Message: fmt.Sprintf(format, args...)}
 }
 
-// publicClientName returns the display name of a public client: a
-// first-party one or an application of the tenant that allows public
-// client flows; "" when the client is none of these.
-func publicClient(ctx context.Context, tx store.Tx, tenantID, clientID string) (name string, app *spRecord, err error) {
+// publicClient returns the display name of a public client: a
+// first-party one, the web dashboard (when it is served: its redirect
+// URI is its only one, as a single-page application's) or an
+// application of the tenant that allows public client flows; "" when
+// the client is none of these.
+func (s *Service) publicClient(ctx context.Context, tx store.Tx, tenantID, clientID string) (name string, app *spRecord, err error) {
 	if n, ok := publicClients[strings.ToLower(clientID)]; ok {
 		return n, nil, nil
+	}
+	if strings.EqualFold(clientID, DashboardClientID) && s.cfg.DashboardRedirectURI != "" {
+		return DashboardName, &spRecord{TenantID: tenantID, AppID: DashboardClientID, DisplayName: DashboardName, SPARedirectURIs: []string{s.cfg.DashboardRedirectURI}}, nil
 	}
 	if !uuid.Valid(clientID) {
 		return "", nil, nil
@@ -261,7 +266,7 @@ func (s *Service) StartAuthorize(ctx context.Context, r AuthorizeRequest) (*Flow
 			return err
 		}
 		var err error
-		name, app, err = publicClient(ctx, tx, tenantID, r.ClientID)
+		name, app, err = s.publicClient(ctx, tx, tenantID, r.ClientID)
 		return err
 	})
 	switch {
@@ -830,7 +835,7 @@ func (s *Service) LogoutRedirectAllowed(ctx context.Context, tenantID, clientID,
 	}
 	var ok bool
 	err := s.st.Read(ctx, func(tx store.Tx) error {
-		name, app, err := publicClient(ctx, tx, strings.ToLower(tenantID), clientID)
+		name, app, err := s.publicClient(ctx, tx, strings.ToLower(tenantID), clientID)
 		ok = err == nil && name != "" && redirectAllowed(app, uri)
 		return err
 	})

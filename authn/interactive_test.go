@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,4 +118,53 @@ func amrOf(p *Principal) []string {
 		}
 	}
 	return out
+}
+
+// TestDashboardClient: the web dashboard's client is known only when the
+// server serves it, redirects only to its one redirect URI (no loopback
+// or other URI, unlike the first-party CLI clients), and its code
+// redeems for tokens that name it.
+func TestDashboardClient(t *testing.T) {
+	ctx := context.Background()
+	const ui = "https://mlgov.example:8443/ui/"
+	const verifier = "dBjftJeZ4CVP-mJ0kZ6KpJ0FjBzX7Ai9WAhT9PJDxEA"
+	challenge := pkceS256(verifier)
+	authorize := func(svc *Service, tenant, redirect string) (*FlowStep, error) {
+		return svc.StartAuthorize(ctx, AuthorizeRequest{TenantID: tenant, ClientID: DashboardClientID, ResponseType: "code", RedirectURI: redirect,
+			Scope: armScope + " openid offline_access", State: "s", CodeChallenge: challenge, CodeChallengeMethod: "S256"})
+	}
+	var fe *FlowError
+	off := newFixture(t, nil)
+	if _, err := authorize(off.svc, off.tenant.ID, ui); !errors.As(err, &fe) || fe.AADSTS != 700016 {
+		t.Errorf("a server without the dashboard: %v, want AADSTS700016 (unknown client)", err)
+	}
+	f := newFixture(t, func(c *Config) { c.DashboardRedirectURI = ui })
+	for _, bad := range []string{"http://localhost:8400/", "https://mlgov.example:8443/ui/x", "https://evil.example/ui/", "https://mlgov.example:8443/ui"} {
+		if _, err := authorize(f.svc, f.tenant.ID, bad); !errors.As(err, &fe) || fe.AADSTS != 50011 {
+			t.Errorf("redirect %s: %v, want AADSTS50011", bad, err)
+		}
+	}
+	const upn, pw = "dana@corp.example", "C0rrect-horse!"
+	if _, err := f.svc.CreateUser(ctx, f.tenant.ID, User{UserPrincipalName: upn, DisplayName: "Dana"}, pw); err != nil {
+		t.Fatal(err)
+	}
+	step, err := authorize(f.svc, f.tenant.ID, ui)
+	if err != nil || step.Stage != "password" || step.ClientName != DashboardName {
+		t.Fatalf("authorize: %v %+v", err, step)
+	}
+	if step, err = f.svc.FlowPassword(ctx, step.FlowID, step.Binding, upn, pw, "10.0.0.1", ""); err != nil || step.Stage != "done" {
+		t.Fatalf("password: %v %+v", err, step)
+	}
+	u, _ := url.Parse(step.Redirect)
+	if !strings.HasPrefix(step.Redirect, ui+"?") || u.Query().Get("code") == "" {
+		t.Fatalf("redirect %q: want the dashboard's URI with a code", step.Redirect)
+	}
+	toks, err := f.svc.CodeGrant(ctx, GrantRequest{TenantID: f.tenant.ID, ClientID: DashboardClientID, Code: u.Query().Get("code"), RedirectURI: ui, CodeVerifier: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Verify(ctx, toks.Token.AccessToken)
+	if err != nil || !strings.EqualFold(p.AppID, DashboardClientID) || toks.RefreshToken == "" {
+		t.Fatalf("the dashboard's token: %v %+v refresh=%v", err, p, toks.RefreshToken != "")
+	}
 }

@@ -341,6 +341,15 @@ var publicClients = map[string]string{
 	"1950a258-227b-4e31-a9cf-717495945fc2": "Microsoft Azure PowerShell",
 }
 
+// The web dashboard (package ui) is a first-party public client of its
+// own: a single-page application that signs users in with the
+// authorization code flow and PKCE and redirects only to
+// Config.DashboardRedirectURI.
+const (
+	DashboardClientID = "3c9f1d62-7a4e-4b0d-9e52-1f6a8c2d7b40"
+	DashboardName     = "mlgov dashboard"
+)
+
 // PasswordGrant signs a user in with the resource owner password grant:
 // throttled like client credentials, logged, and refused when a
 // conditional access policy blocks it or requires multifactor

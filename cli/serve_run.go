@@ -36,6 +36,7 @@ import (
 	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/feed"
+	"github.com/mlgov/mlgov/ui"
 )
 
 // bootstrapState is what the store remembers of the first start (never
@@ -214,7 +215,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		}
 		return mgr.HasManagedIdentity(ctx, host, resourceID, objectID)
 	}
-	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), KeyEncryptionKey: kek, SecretLifetime: secretLifetime(cfg.secretLifetime), ManagedIdentity: hasIdentity})
+	idsvc := authn.New(st, authn.Config{Issuer: authn.IssuerAt(endpoint), DashboardRedirectURI: ui.RedirectURI(endpoint), KeyEncryptionKey: kek, SecretLifetime: secretLifetime(cfg.secretLifetime), ManagedIdentity: hasIdentity})
 	if n, err := idsvc.EncryptStoredKeys(ctx); err != nil {
 		return fmt.Errorf("encrypting the stored signing keys with %s: %w", kekFile, err)
 	} else if n > 0 {
@@ -328,6 +329,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	extra := http.NewServeMux()
 	extra.Handle("GET /healthz", healthHandler(dataDir, cfg.diskFree))
 	extra.Handle("/", newOAuthHandler(idsvc, endpoint, log))
+	// The web dashboard (package ui): its files, on the same origin as
+	// the API it calls; the server's root opens it.
+	dash, err := ui.New(ui.Config{PublicURL: endpoint, TenantID: bs.TenantID, ClientID: authn.DashboardClientID, SubscriptionID: bs.SubscriptionID})
+	if err != nil {
+		return err
+	}
+	extra.Handle(ui.Prefix, dash)
+	extra.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	// The directory as Microsoft Graph serves it, managed by the
 	// administrator.
 	graph.New(graph.Config{Directory: idsvc, TenantID: bs.TenantID, PublicURL: endpoint, Admins: []string{admin.ObjectID}, Log: log}).Register(extra)

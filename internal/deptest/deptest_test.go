@@ -24,6 +24,9 @@ var rules = []struct {
 	// The deployment engine writes through the resource manager and the
 	// store interfaces, never a driver or HTTP.
 	{"./deploy", []string{"github.com/mlgov/mlgov/deploy", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
+	// The web dashboard serves its embedded files and configuration: it
+	// reads no store and decides nothing (the page calls the API).
+	{"./ui", []string{"github.com/mlgov/mlgov/ui"}, []string{"database/sql", "os/exec", "log/slog"}},
 	// Landing zones are vended through the resource manager (requests as
 	// their caller) and a Deployer, never a store or HTTP.
 	{"./landingzone", []string{"github.com/mlgov/mlgov/landingzone", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/rbac", "github.com/mlgov/mlgov/internal/uuid", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
