@@ -101,7 +101,9 @@ func TestHandler(t *testing.T) {
 		{"DELETE", "/ui/config.json", 405, "MethodNotAllowed"},
 	} {
 		w := serve(t, h, c.method, c.path, nil)
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		if json.Unmarshal(w.Body.Bytes(), &body); w.Code != c.status || body.Error.Code != c.code || body.Error.Message == "" {
 			t.Errorf("%s %s: %d %s", c.method, c.path, w.Code, w.Body)
 		}
