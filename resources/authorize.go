@@ -116,6 +116,9 @@ func (m *Manager) authorizeRead(ctx context.Context, r *Request, serve func() (*
 	if d.Allowed(action, s) {
 		return serve()
 	}
+	if narrow := activityLogScope(r); narrow != "" && d.Allowed(action, narrow) {
+		return serve()
+	}
 	f := &itemFilter{d: d}
 	r.items = f
 	resp, err := serve()
@@ -124,6 +127,39 @@ func (m *Manager) authorizeRead(ctx context.Context, r *Request, serve func() (*
 		return nil, AuthorizationFailed(&r.Caller, action, s)
 	}
 	return resp, nil
+}
+
+// isActivityLog reports whether id is a subscription's activity log
+// (/subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values).
+func isActivityLog(id *arm.ID) bool {
+	return len(id.Parts) == 1 && strings.EqualFold(id.Parts[0].Namespace, "Microsoft.Insights") && strings.EqualFold(id.Parts[0].Type, "eventtypes") &&
+		strings.EqualFold(id.Parts[0].Name, "management") && strings.EqualFold(id.Trailing, "values") && id.ResourceGroup == ""
+}
+
+// activityLogScope is the scope a read of the activity log is limited
+// to by its $filter: a resource group (resourceGroupName eq) or a
+// resource of the subscription (resourceUri eq), whose readers may read
+// its events as Azure lets them; "" for any other read.
+func activityLogScope(r *Request) string {
+	if !isActivityLog(r.ID) {
+		return ""
+	}
+	var q store.EventQuery
+	if activitylog.ParseFilter(r.Query.Get("$filter"), &q) != nil {
+		return "" // refused as a whole when it is served
+	}
+	sub := "/subscriptions/" + r.ID.SubscriptionID
+	switch {
+	case q.ResourceKey != "":
+		id, err := arm.ParseID(q.ResourceKey)
+		if err != nil || !arm.EqualName(id.SubscriptionID, r.ID.SubscriptionID) || (q.ResourceGroup != "" && !arm.EqualName(id.ResourceGroup, q.ResourceGroup)) {
+			return ""
+		}
+		return id.String()
+	case q.ResourceGroup != "":
+		return sub + "/resourceGroups/" + q.ResourceGroup
+	}
+	return ""
 }
 
 // itemFilter keeps the items of a list the caller may read; used is

@@ -237,8 +237,7 @@ func (m *Manager) collectionOrAction(ctx context.Context, r *Request) (*Response
 		return nil, err
 	}
 	// Activity log: /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values
-	if len(id.Parts) == 1 && strings.EqualFold(id.Parts[0].Namespace, "Microsoft.Insights") && strings.EqualFold(id.Parts[0].Type, "eventtypes") &&
-		strings.EqualFold(id.Parts[0].Name, "management") && strings.EqualFold(id.Trailing, "values") && id.ResourceGroup == "" {
+	if isActivityLog(id) {
 		return m.listEvents(ctx, r)
 	}
 	ct := id.CollectionType()

@@ -142,13 +142,14 @@ export function parseId(id) {
 const versions = new Map();
 
 // versionOf finds an api-version the server serves for a resource's
-// type (the provider's registration lists them), cached per namespace.
+// type (the tenant's provider lists them; every user may read it),
+// cached per namespace.
 export async function versionOf(id) {
   const p = parseId(id);
   if (!p.provider) return V.resources;
   const ns = p.provider.toLowerCase();
   if (!versions.has(ns)) {
-    versions.set(ns, get(`/subscriptions/${p.subscription}/providers/${p.provider}`, V.resources).then(body => {
+    versions.set(ns, get(`/providers/${p.provider}`, V.resources).then(body => {
       const m = new Map();
       for (const t of body.resourceTypes || []) m.set(t.resourceType.toLowerCase(), (t.apiVersions || [])[0]);
       return m;

@@ -49,6 +49,14 @@ export function fmtPct(p) {
   return p === null || p === undefined || isNaN(p) ? '–' : `${(Math.floor(p * 10) / 10).toFixed(1)}%`;
 }
 
+// breakable renders an id or type with break opportunities after its
+// slashes and dots, so that long ones wrap in narrow columns.
+export function breakable(s) {
+  const out = [];
+  for (const part of String(s ?? '').split(/(?<=[/.])/)) out.push(part, document.createElement('wbr'));
+  return out;
+}
+
 // lastSegment is the name at the end of a resource id.
 export function lastSegment(id) {
   const parts = String(id || '').split('/').filter(Boolean);

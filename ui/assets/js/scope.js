@@ -44,7 +44,13 @@ export async function readableScopes(signal) {
     subs = await all('/subscriptions', V.resources, 1000, signal);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
-    subs = [{subscriptionId: config().subscriptionId, displayName: config().subscriptionId}];
+    subs = [];
+  }
+  // The list holds the subscriptions the user may read; a user with a
+  // role on a resource group only still reads that group's list in the
+  // server's subscription.
+  if (!subs.some(s => s.subscriptionId.toLowerCase() === config().subscriptionId.toLowerCase())) {
+    subs.unshift({subscriptionId: config().subscriptionId, displayName: config().subscriptionId});
   }
   for (const s of subs) {
     out.push({id: '/subscriptions/' + s.subscriptionId, name: s.displayName || s.subscriptionId, kind: 'sub'});
@@ -60,7 +66,14 @@ export async function readableScopes(signal) {
 
 // defaultScope is the widest scope the user may read compliance at: the
 // server's subscription, else the first resource group that answers.
+let chosen = null;
+
 export async function defaultScope(signal) {
+  chosen ??= findDefault(signal).catch(e => { chosen = null; throw e; });
+  return chosen;
+}
+
+async function findDefault(signal) {
   const sub = '/subscriptions/' + config().subscriptionId;
   try {
     await summarize(sub, signal);

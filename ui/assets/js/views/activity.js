@@ -5,12 +5,22 @@
 import {h, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
 import {V, page, sameOrigin} from '../api.js';
 import {config} from '../auth.js';
+import {defaultScope} from '../scope.js';
 
 function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
 const MAX_SCAN = 5000;
 
 export default async function activity(box, params, {signal, link}) {
   const f = Object.fromEntries(['from', 'to', 'rg', 'correlation', 'caller', 'operation', 'status', 'sub'].map(k => [k, params.get(k) || '']));
+  // A user who may read only a resource group reads its events: the
+  // default scope's group is the filter then.
+  if (!f.sub && !f.rg) {
+    const parts = (await defaultScope(signal)).split('/').filter(Boolean);
+    if (parts[0].toLowerCase() === 'subscriptions') {
+      f.sub = parts[1];
+      if (parts.length >= 4) f.rg = parts[3];
+    }
+  }
   const sub = f.sub || config().subscriptionId;
   if (!f.from) f.from = new Date(Date.now() - 7 * 86400000).toISOString().slice(0, 16);
   const serverFilter = () => {

@@ -1,7 +1,7 @@
 // Non-compliant resources at a scope, filtered by assignment, resource
 // type and name, paged on the server; each with the reason as data (the
 // evaluated expressions, the related resources of an existence check).
-import {h, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
+import {h, replace, breakable, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
 import {arm, sameOrigin} from '../api.js';
 import {insights, picker, defaultScope, queryResults} from '../scope.js';
 import {details} from './reason.js';
@@ -39,7 +39,7 @@ export default async function noncompliant(box, params, {signal, link}) {
 
   const cols = [
     {label: 'Resource', key: 'resourceId', render: r => h('a', {href: link('resource', {id: r.resourceId})}, lastSegment(r.resourceId))},
-    {label: 'Type', key: 'resourceType'},
+    {label: 'Type', key: 'resourceType', render: r => breakable(r.resourceType)},
     {label: 'Resource group', key: 'resourceGroup'},
     {label: 'State', key: 'complianceState', render: r => stateBadge(r.complianceState)},
     {label: 'Assignment', key: 'policyAssignmentName', value: r => r.policyAssignmentName || lastSegment(r.policyAssignmentId)},

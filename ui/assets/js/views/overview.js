@@ -1,7 +1,7 @@
 // The compliance overview at a scope: the percentage (Azure's formula over
 // summarize's resource counts), by initiative and assignment, by resource
 // type, by the scopes below, and the trend over time.
-import {h, svg, replace, fmtPct, lastSegment, table, exportButtons, errorBox, fmtTime} from '../dom.js';
+import {h, svg, replace, breakable, fmtPct, lastSegment, table, exportButtons, errorBox, fmtTime} from '../dom.js';
 import {V, get, percentage, countsOf} from '../api.js';
 import {summarize, queryResults, picker, defaultScope, assignmentsAt, label} from '../scope.js';
 
@@ -79,7 +79,7 @@ export default async function overview(box, params, {signal, link}) {
   const drawTypes = async () => {
     const rows = await groupCounts('resourceType');
     const cols = [
-      {label: 'Resource type', key: 'key', render: r => h('a', {href: link('noncompliant', {scope, type: r.key})}, r.key)},
+      {label: 'Resource type', key: 'key', render: r => h('a', {href: link('noncompliant', {scope, type: r.key})}, breakable(r.key))},
       {label: 'Resources', key: 'total'}, {label: 'Non-compliant', key: 'bad'},
       {label: 'Compliance', key: 'pct', value: r => r.pct === null ? '' : r.pct.toFixed(1), render: r => bar(r.pct)}];
     replace(byType, h('h2', {id: 'bt-h'}, 'By resource type'), exportButtons('compliance-by-type', cols, async () => rows),
