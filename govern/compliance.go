@@ -306,9 +306,29 @@ func details(res *policy.Result) value.Value {
 		ms = append(ms, value.Member{Key: "evaluatedExpressions", Value: value.ArrayValue(exprs)})
 	}
 	if ex := res.Existence; ex != nil {
-		ms = append(ms, value.Member{Key: "ifNotExistsDetails", Value: value.ObjectValue(
-			value.Member{Key: "resourceId", Value: value.StringValue(ex.ResourceID)},
-			value.Member{Key: "totalResources", Value: value.IntValue(int64(ex.TotalResources))})})
+		// Azure's two fields, and what the existence check looked for
+		// (the related type and name, where: the resource group or the
+		// subscription) and which related resource satisfied it: the
+		// related resources examined, as data.
+		ine := []value.Member{
+			{Key: "resourceId", Value: value.StringValue(ex.ResourceID)},
+			{Key: "totalResources", Value: value.IntValue(int64(ex.TotalResources))},
+		}
+		if ex.Query.Type != "" {
+			ine = append(ine, value.Member{Key: "relatedResourceType", Value: value.StringValue(ex.Query.Type)})
+			if ex.Query.Name != "" {
+				ine = append(ine, value.Member{Key: "relatedResourceName", Value: value.StringValue(ex.Query.Name)})
+			}
+			scope := "ResourceGroup"
+			if ex.Query.SubscriptionScope {
+				scope = "Subscription"
+			}
+			ine = append(ine, value.Member{Key: "existenceScope", Value: value.StringValue(scope)})
+		}
+		if ex.Matched != "" {
+			ine = append(ine, value.Member{Key: "matchedResourceId", Value: value.StringValue(ex.Matched)})
+		}
+		ms = append(ms, value.Member{Key: "ifNotExistsDetails", Value: value.ObjectValue(ine...)})
 	}
 	if res.Err != nil {
 		ms = append(ms, value.Member{Key: "reason", Value: value.StringValue("The policy could not be evaluated: " + res.Err.Error())})

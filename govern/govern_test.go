@@ -326,6 +326,10 @@ func TestEvaluateCompliance(t *testing.T) {
 	}
 	if s := states(ws)["diag"]; s.ComplianceState != govern.NonCompliant || s.Action != "auditifnotexists" || s.Details.Field("ifNotExistsDetails").IsUndefined() {
 		t.Errorf("ws1 without diagnostic settings: %+v", s)
+	} else if ine := s.Details.Field("ifNotExistsDetails"); !strings.EqualFold(ine.Field("relatedResourceType").Str(), "Microsoft.Insights/diagnosticSettings") ||
+		ine.Field("existenceScope").Str() != "ResourceGroup" || !ine.Field("matchedResourceId").IsUndefined() {
+		// What the check looked for, and that nothing satisfied it.
+		t.Errorf("ws1's existence check: %s", ine.JSON())
 	}
 	if s := states(ws2)["diag"]; s.ComplianceState != govern.Compliant {
 		t.Errorf("ws2 with diagnostic settings: %+v (details %s)", s, s.Details.JSON())
