@@ -463,7 +463,7 @@ func (s *Service) FlowPassword(ctx context.Context, flowID, binding, username, p
 		si = s.interactiveSignIn(f, rec, username, addr, corr, now)
 		if oe := s.checkPasswordAttempt(f.TenantID, rec, username, password, addr, now); oe != nil {
 			si.Status = SignInStatus{ErrorCode: oe.AADSTS, FailureReason: clip(oe.Description)}
-			step = &FlowStep{Stage: "password", Error: oe.Description, Username: username}
+			step = &FlowStep{Stage: "password", Error: oe.Description, Username: username, ClientName: f.ClientName, Resource: resourceAppName(f.Audience)}
 			return nil
 		}
 		f.UserID, f.Username = rec.ObjectID, rec.UserPrincipalName

@@ -4,13 +4,15 @@
 //
 // The SDK compatibility suite (sdk_test.go) runs the Node tests in e2e/sdk,
 // which use the unmodified Azure JavaScript SDK packages; e2e/SDK-CONTRACT.md
-// records what those packages require of the server. serve_test.go holds the
+// records what those packages require of the server. The browser tests
+// (dashboard_browser_test.go) run the Node tests in e2e/ui, which drive
+// Debian's chromium with playwright-core. serve_test.go holds the
 // shared helpers (build, free port, start, wait for bootstrap.json, stop with
 // SIGTERM) for this and later end-to-end tests (crash, race).
 //
 // Invariants: the tests import no mlgov package (only the standard library);
 // every server they start listens on 127.0.0.1 and is stopped by the test
-// that started it; a missing toolchain (node, npm) or a binary without the
+// that started it; a missing toolchain (node, npm, chromium) or a binary without the
 // serve command skips, unless MLGOV_E2E_REQUIRE=1 turns such skips into
 // failures.
 package e2e

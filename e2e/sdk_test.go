@@ -70,20 +70,31 @@ func TestSDKCompatibility(t *testing.T) {
 	srv := StartServer(t, ServerOptions{Bin: bin, Args: builtinArgs(t)})
 	t.Logf("mlgov serve ready at %s (bootstrap %s)", srv.Bootstrap.Endpoint, srv.BootstrapPath)
 
+	runNodeTests(t, node, sdkDir, nodeEnv(srv), strings.Fields(os.Getenv("MLGOV_E2E_SDK_TESTS")), srv)
+}
+
+// runNodeTests runs `node --test` in dir (over files, or node's default
+// test files) with env, turns each Node test into a Go subtest, stops srv
+// when node is done, and fails t with node's output when anything failed.
+// With MLGOV_E2E_VERBOSE=1 node's spec output streams as it runs.
+func runNodeTests(t *testing.T, node, dir string, env, files []string, srv *Server) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), budget(t, 15*time.Minute))
 	defer cancel()
-	// Two reporters: events-reporter.mjs writes one JSON line per finished test
-	// to stdout (each becomes a Go subtest below); spec goes to stderr with
-	// node's own diagnostics, kept for failure reports.
-	args := []string{"--test",
-		"--test-reporter=./lib/events-reporter.mjs", "--test-reporter-destination=stdout",
-		"--test-reporter=spec", "--test-reporter-destination=stderr"}
-	if files := strings.Fields(os.Getenv("MLGOV_E2E_SDK_TESTS")); len(files) > 0 {
-		args = append(args, files...)
+	// Two reporters: events-reporter.mjs writes one JSON line per finished
+	// test to stdout (each becomes a Go subtest below); spec goes to stderr
+	// with node's own diagnostics, kept for failure reports.
+	reporter, err := filepath.Abs(filepath.Join("sdk", "lib", "events-reporter.mjs"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	args := []string{"--test",
+		"--test-reporter=" + reporter, "--test-reporter-destination=stdout",
+		"--test-reporter=spec", "--test-reporter-destination=stderr"}
+	args = append(args, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Dir = sdkDir
-	cmd.Env = nodeEnv(srv)
+	cmd.Dir = dir
+	cmd.Env = env
 	cmd.WaitDelay = 10 * time.Second
 	dieWithParent(cmd)
 	var spec lockedBuffer
@@ -176,11 +187,12 @@ func reportNodeTests(t *testing.T, r io.Reader) map[string]int {
 	return counts
 }
 
-// relevantStack keeps the stack lines that point into the test sources.
+// relevantStack keeps the stack lines that point into the test sources
+// (e2e/sdk, e2e/ui).
 func relevantStack(stack string) string {
 	var keep []string
 	for _, l := range strings.Split(stack, "\n") {
-		if strings.Contains(l, "/e2e/sdk/") && !strings.Contains(l, "/node_modules/") {
+		if (strings.Contains(l, "/e2e/sdk/") || strings.Contains(l, "/e2e/ui/")) && !strings.Contains(l, "/node_modules/") {
 			keep = append(keep, strings.TrimSpace(l))
 		}
 	}

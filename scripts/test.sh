@@ -46,6 +46,11 @@ govern FuzzRemediationFilter 50000x
 TARGETS
 rm -f "$fuzzlog"
 
+# The browser tests (e2e TestDashboardBrowser) drive Debian's chromium:
+# installed here when missing; when it cannot be, they skip and say why.
+echo "== chromium"
+./scripts/install-chromium.sh
+
 echo "== go test"
 log=$(mktemp)
 status=0

@@ -131,7 +131,7 @@ func TestInteractiveSignIn(t *testing.T) {
 		if p.Status != 200 || p.Stage() != "password" {
 			t.Fatalf("authorize: %d %s", p.Status, p.Body)
 		}
-		if q := b.Submit(p, url.Values{"username": {upn}, "password": {"Wr0ng-password!"}}); q.Stage() != "password" || !strings.Contains(q.ErrorText(), "invalid username or password") {
+		if q := b.Submit(p, url.Values{"username": {upn}, "password": {"Wr0ng-password!"}}); q.Stage() != "password" || !strings.Contains(q.ErrorText(), "invalid username or password") || !strings.Contains(q.Body, "Sign in to <b>Microsoft Azure CLI</b>") {
 			t.Errorf("a wrong password: %d %s", q.Status, q.ErrorText())
 		}
 		p = b.Submit(p, url.Values{"username": {upn}, "password": {pw}})
