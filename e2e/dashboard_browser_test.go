@@ -49,6 +49,13 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	installNodeModules(t, npm, uiDir)
+	// The SDK suite's packages: a test creates a compute with
+	// @azure/arm-machinelearning in a process of its own.
+	sdkDir, err := filepath.Abs("sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	installNodeModules(t, npm, sdkDir)
 	shots := os.Getenv("MLGOV_E2E_SCREENSHOTS")
 	if shots == "" {
 		shots = filepath.Join(uiDir, "screenshots")
@@ -80,7 +87,7 @@ func TestDashboardBrowser(t *testing.T) {
 	assignRole(t, hc, b, token, sub, roleOwner, admin.ID)
 	assignRole(t, hc, b, token, sub+"/resourceGroups/"+readerRG, roleReader, reader.ID)
 
-	env := nodeUIEnv(srv, browser, shots, admin, reader, readerRG)
+	env := append(nodeUIEnv(srv, browser, shots, admin, reader, readerRG), "MLGOV_SDK_DIR="+sdkDir, "MLGOV_BOOTSTRAP="+srv.BootstrapPath)
 	runNodeTests(t, node, uiDir, env, strings.Fields(os.Getenv("MLGOV_E2E_UI_TESTS")), srv)
 }
 

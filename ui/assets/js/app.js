@@ -49,6 +49,7 @@ async function render() {
   current?.ctl.abort();
   const ctl = new AbortController();
   current = {ctl, onChange: null};
+  status('');
   drawNav(path);
   if (!route) {
     replace(main, h('h1', {}, 'Not found'), h('p', {}, 'The dashboard has no page ', h('code', {}, path), '. ', h('a', {href: '#/'}, 'Go to the overview.')));

@@ -11,7 +11,7 @@ function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
 
 const section = (id, title) => h('section', {class: 'card', 'aria-labelledby': id}, h('h2', {id}, title), h('p', {class: 'muted'}, 'Loading…'));
 
-export default async function resource(box, params, {signal, link}) {
+export default async function resource(box, params, {signal, link, status}) {
   const id = params.get('id');
   if (!id) {
     box.append(h('h1', {}, 'Resource'), h('p', {}, 'No resource named: open one from a list.'));
@@ -84,7 +84,7 @@ export default async function resource(box, params, {signal, link}) {
         {label: 'Evaluated', key: 'timestamp', value: s => fmtTime(s.timestamp)},
       ], states, {caption: 'Compliance per assignment', empty: 'No assignment applies to this resource.', testid: 'compliance'}),
       bad.map(details),
-      bad.length ? exemptionForm(id, bad, async () => { await drawCompliance(); }) : null);
+      bad.length ? exemptionForm(id, bad, async (name) => { status('Exemption ' + name + ' created.'); await drawCompliance(); }) : null);
   };
 
   const drawAccess = async () => {
@@ -166,8 +166,8 @@ function exemptionForm(id, bad, done) {
       replace(msg, h('p', {class: 'muted'}, 'Saving…'));
       try {
         await arm('PUT', `${id}/providers/Microsoft.Authorization/policyExemptions/${name}`, {version: V.exemptions, body: {properties: props}});
-        replace(msg, h('p', {class: 'ok', role: 'status'}, 'Exemption ' + name + ' created.'));
-        await done();
+        replace(msg);
+        await done(name);
       } catch (err) {
         replace(msg, errorBox(err));
       }
