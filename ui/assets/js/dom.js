@@ -23,6 +23,14 @@ function append(el, children) {
   }
 }
 
+// loaded marks a view as loaded: data-loaded on its box (tests wait for
+// it) and a performance mark, mlgov:loaded:{view}, timed from the
+// navigation (what the performance figures measure).
+export function loaded(box) {
+  box.dataset.loaded = 'true';
+  performance.mark('mlgov:loaded:' + (box.dataset.view || 'view'));
+}
+
 // svg builds an SVG element.
 export function svg(tag, attrs, ...children) {
   const el = document.createElementNS('http://www.w3.org/2000/svg', tag);

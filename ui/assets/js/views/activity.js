@@ -2,7 +2,7 @@
 // group, correlation id (on the server), caller, operation and status
 // (over the pages the server returns). Refused writes (a policy's deny)
 // arrive live.
-import {h, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
 import {V, page, sameOrigin} from '../api.js';
 import {config} from '../auth.js';
 import {defaultScope} from '../scope.js';
@@ -83,7 +83,7 @@ export default async function activity(box, params, {signal, link}) {
       h('div', {class: 'pager'},
         stack.length > 1 ? h('button', {type: 'button', onclick: () => { stack.pop(); load(stack.pop()); }}, 'Newer') : null,
         next ? h('button', {type: 'button', onclick: () => load(next)}, 'Older') : null));
-    box.dataset.loaded = 'true';
+    loaded(box);
   };
   try {
     await load(base);

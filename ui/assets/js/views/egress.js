@@ -1,6 +1,6 @@
 // The egress decisions of a workspace's jobs (what the egress proxy
 // allowed and denied, by which rule).
-import {h, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
 import {arm, sameOrigin, parseId} from '../api.js';
 
 export default async function egress(box, params, {signal, link}) {
@@ -37,7 +37,7 @@ export default async function egress(box, params, {signal, link}) {
     replace(list, exportButtons('egress', cols, async () => rows), table(cols, rows, {caption: 'Egress decisions', empty: 'No egress recorded.', testid: 'egress'}),
       h('div', {class: 'pager'}, stack.length > 1 ? h('button', {type: 'button', onclick: () => { stack.pop(); load(stack.pop()); }}, 'Newer') : null,
         body.nextLink ? h('button', {type: 'button', onclick: () => load(sameOrigin(body.nextLink))}, 'Older') : null));
-    box.dataset.loaded = 'true';
+    loaded(box);
   };
   try {
     await load(base);

@@ -1,7 +1,7 @@
 // Non-compliant resources at a scope, filtered by assignment, resource
 // type and name, paged on the server; each with the reason as data (the
 // evaluated expressions, the related resources of an existence check).
-import {h, replace, breakable, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
+import {h, loaded, replace, breakable, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
 import {arm, sameOrigin} from '../api.js';
 import {insights, picker, defaultScope, queryResults} from '../scope.js';
 import {details} from './reason.js';
@@ -85,7 +85,7 @@ export default async function noncompliant(box, params, {signal, link}) {
       h('div', {class: 'pager'},
         pages.length > 1 ? h('button', {type: 'button', onclick: () => { pages.pop(); load(pages.pop()); }}, 'Previous page') : null,
         next ? h('button', {type: 'button', onclick: () => load(sameOrigin(next))}, 'Next page') : null));
-    box.dataset.loaded = 'true';
+    loaded(box);
   };
   await load(url());
 

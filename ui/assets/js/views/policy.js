@@ -1,7 +1,7 @@
 // Assignments and exemptions at a scope: the assignments that apply, the
 // exemptions (those about to expire first), a compliance scan on demand,
 // and remediations with their progress.
-import {h, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
 import {V, all, arm, request, sameOrigin} from '../api.js';
 import {picker, defaultScope, assignmentsAt} from '../scope.js';
 
@@ -139,7 +139,7 @@ export default async function policy(box, params, {signal, link, status}) {
   const guard = (fn, el) => fn().catch(e => { if (e.name !== 'AbortError') el.append(errorBox(e)); });
   await guard(drawAssignments, assigns);
   await Promise.all([guard(drawExemptions, exemptions), guard(drawRemediations, remediations)]);
-  if (!signal.aborted) box.dataset.loaded = 'true';
+  if (!signal.aborted) loaded(box);
 
   let timer = null;
   return (evt) => {

@@ -2,7 +2,7 @@
 // reason of each record), its activity, its identity, who can do what on
 // it (the role assignments that apply, with the scope each comes from),
 // its vulnerability findings and its network rules.
-import {h, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
+import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
 import {V, get, all, arm, versionOf, parseId} from '../api.js';
 import {queryResults} from '../scope.js';
 import {details} from './reason.js';
@@ -134,7 +134,7 @@ export default async function resource(box, params, {signal, link, status}) {
 
   const guard = (fn, el) => fn().catch(e => { if (e.name !== 'AbortError') el.append(errorBox(e)); });
   await Promise.all([guard(drawResource, props), guard(drawCompliance, compliance), guard(drawAccess, access), guard(drawActivity, activity), guard(drawFindings, findings)]);
-  if (!signal.aborted) box.dataset.loaded = 'true';
+  if (!signal.aborted) loaded(box);
 
   let timer = null;
   return (evt) => {

@@ -1,6 +1,6 @@
 // The sign-in log (Microsoft Graph auditLogs/signIns; the directory's
 // administrators may read it) with filters.
-import {h, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
 import {graph, sameOrigin} from '../api.js';
 
 function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
@@ -42,13 +42,13 @@ export default async function signins(box, params, {signal, link}) {
     replace(list, exportButtons('sign-ins', cols, async () => rows), table(cols, rows, {caption: 'Sign-ins', empty: 'No sign-in matches.', testid: 'signins'}),
       h('div', {class: 'pager'}, stack.length > 1 ? h('button', {type: 'button', onclick: () => { stack.pop(); load(stack.pop()); }}, 'Newer') : null,
         next ? h('button', {type: 'button', onclick: () => load(sameOrigin(next))}, 'Older') : null));
-    box.dataset.loaded = 'true';
+    loaded(box);
   };
   try {
     await load(base);
   } catch (e) {
     if (e.name === 'AbortError') return;
     list.append(e.status === 403 ? h('p', {class: 'muted', dataset: {testid: 'signins-refused'}}, 'Only the directory\u2019s administrators may read the sign-in log.') : errorBox(e));
-    box.dataset.loaded = 'true';
+    loaded(box);
   }
 }
