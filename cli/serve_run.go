@@ -329,19 +329,12 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	extra := http.NewServeMux()
 	extra.Handle("GET /healthz", healthHandler(dataDir, cfg.diskFree))
 	extra.Handle("/", newOAuthHandler(idsvc, endpoint, log))
-	// The web dashboard (package ui): its files, on the same origin as
-	// the API it calls; the server's root opens it.
-	dash, err := ui.New(ui.Config{PublicURL: endpoint, TenantID: bs.TenantID, ClientID: authn.DashboardClientID, SubscriptionID: bs.SubscriptionID})
-	if err != nil {
-		return err
-	}
-	extra.Handle(ui.Prefix, dash)
-	extra.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	// The directory as Microsoft Graph serves it, managed by the
 	// administrator.
 	graph.New(graph.Config{Directory: idsvc, TenantID: bs.TenantID, PublicURL: endpoint, Admins: []string{admin.ObjectID}, Log: log}).Register(extra)
 	// Online endpoints' scoring gateway (their scoringUri).
 	auth := &tokenAuth{svc: idsvc, endpoint: endpoint, tenantID: bs.TenantID}
+	var ext *ui.External // the dashboard's sign-in with the external issuer
 	if cfg.oidc != nil {
 		fed, err := cfg.oidc.build()
 		if err != nil {
@@ -353,7 +346,18 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 			}}
 			log.Info("trusting an external issuer's tokens", "issuer", fed.Issuer())
 		}
+		if ext, err = cfg.oidc.dashboard(ctx, fed); err != nil {
+			return err
+		}
 	}
+	// The web dashboard (package ui): its files, on the same origin as
+	// the API it calls; the server's root opens it.
+	dash, err := ui.New(ui.Config{PublicURL: endpoint, TenantID: bs.TenantID, ClientID: authn.DashboardClientID, SubscriptionID: bs.SubscriptionID, External: ext})
+	if err != nil {
+		return err
+	}
+	extra.Handle(ui.Prefix, dash)
+	extra.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	(&api.Scoring{Manager: mgr, VerifyML: auth.verifyML, Log: log, Inbound: inb}).Register(extra)
 	// The egress proxy jobs go out through, and its log (serve_egress.go).
 	egr, err := cfg.egress.start(ctx, st, mgr, fd, endpoint, tlsCfg, log)

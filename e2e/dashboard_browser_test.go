@@ -25,6 +25,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlgov/mlgov/federation"
+	"github.com/mlgov/mlgov/internal/armtest"
 )
 
 // Built-in role definitions the dashboard's users get.
@@ -39,6 +42,60 @@ type uiUser struct {
 }
 
 func TestDashboardBrowser(t *testing.T) {
+	d := startDashboard(t, nil)
+	runNodeTests(t, d.node, d.uiDir, d.env, strings.Fields(os.Getenv("MLGOV_E2E_UI_TESTS")), d.srv)
+}
+
+// TestDashboardExternalSignIn: with serve --oidc-issuer and
+// --ui-oidc-client-id, a user of the external issuer (a Keycloak-shaped
+// realm that signs anyone in by name) signs in to the dashboard from its
+// "Sign in with …" button and reads what a role for the issuer's mapped
+// principal gives (e2e/ui/external/signin.mjs).
+func TestDashboardExternalSignIn(t *testing.T) {
+	f := armtest.NewFakeIssuer(t)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "issuer-ca.pem")
+	if err := os.WriteFile(ca, f.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const client = "mlgov-dashboard"
+	d := startDashboard(t, []string{"--oidc-issuer", f.Issuer(), "--oidc-audience", "mlgov", "--oidc-ca-file", ca, "--ui-oidc-client-id", client})
+	b := d.srv.Bootstrap
+	f.AllowClient(client, b.Endpoint+"/ui/")
+	const user = "erin"
+	iss, err := federation.New(federation.Config{Issuer: f.Issuer(), Audience: "mlgov"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignRole(t, d.hc, b, d.token, "/subscriptions/"+b.SubscriptionID, roleReader, iss.MappedID(user))
+	// The browser and node trust both servers' certificates.
+	both := filepath.Join(dir, "both.pem")
+	mlgovPEM, err := os.ReadFile(b.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(both, append(append(mlgovPEM, '\n'), f.CertPEM()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(d.env, "MLGOV_CA_CERT="+both, "NODE_EXTRA_CA_CERTS="+both, "MLGOV_EXT_USER="+user, "MLGOV_EXT_ISSUER="+f.Issuer())
+	runNodeTests(t, d.node, d.uiDir, env, []string{"external/signin.mjs"}, d.srv)
+}
+
+// dashboard is a started `mlgov serve` with the browser tests' users
+// and roles, and their environment.
+type dashboard struct {
+	node, uiDir string
+	srv         *Server
+	hc          *http.Client
+	token       string // the administrator's ARM token
+	env         []string
+}
+
+// startDashboard starts mlgov serve (with extra flags) for the browser
+// tests: the npm packages of e2e/ui and e2e/sdk installed, two users made
+// through the Graph API, their roles through ARM.
+func startDashboard(t *testing.T, extra []string) *dashboard {
+	t.Helper()
 	node := lookTool(t, "node")
 	npm := lookTool(t, "npm")
 	checkNodeVersion(t, node)
@@ -67,8 +124,15 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv, hc, token := serveWithToken(t)
+	bin := MLGovBinary(t)
+	RequireServe(t, bin)
+	srv := StartServer(t, ServerOptions{Bin: bin, Args: append(builtinArgs(t), extra...)})
 	b := srv.Bootstrap
+	hc := srv.HTTPClient(t)
+	st, token := clientToken(t, hc, b.AuthorityHost, b, b.ClientSecret)
+	if st != 200 || token == "" {
+		t.Fatalf("token: %d", st)
+	}
 	t.Logf("mlgov serve ready at %s; browser %s; screenshots in %s", b.Endpoint, browser, shots)
 
 	// The platform admin: Owner of the subscription. The team's reader:
@@ -88,7 +152,7 @@ func TestDashboardBrowser(t *testing.T) {
 	assignRole(t, hc, b, token, sub+"/resourceGroups/"+readerRG, roleReader, reader.ID)
 
 	env := append(nodeUIEnv(srv, browser, shots, admin, reader, readerRG), "MLGOV_SDK_DIR="+sdkDir, "MLGOV_BOOTSTRAP="+srv.BootstrapPath)
-	runNodeTests(t, node, uiDir, env, strings.Fields(os.Getenv("MLGOV_E2E_UI_TESTS")), srv)
+	return &dashboard{node: node, uiDir: uiDir, srv: srv, hc: hc, token: token, env: env}
 }
 
 // chromiumPath finds the browser, or skips (fails with MLGOV_E2E_REQUIRE=1).

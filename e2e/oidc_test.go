@@ -48,8 +48,10 @@ func TestServeOIDCIssuer(t *testing.T) {
 	if st, _ := armSend(t, hc, b.Endpoint, bad, "GET", sub+"?api-version=2021-04-01", ""); st != 401 {
 		t.Errorf("a token for another audience: %d", st)
 	}
-	r = runCLI(t, srv, "serve", "--oidc-audience", "x", "--data", t.TempDir())
-	if r.code == 0 || !strings.Contains(r.stderr, "--oidc-issuer") {
-		t.Errorf("--oidc-audience without --oidc-issuer: exit %d\n%s", r.code, r.stderr)
+	for _, flag := range []string{"--oidc-audience", "--ui-oidc-client-id"} {
+		r = runCLI(t, srv, "serve", flag, "x", "--data", t.TempDir())
+		if r.code == 0 || !strings.Contains(r.stderr, "--oidc-issuer") {
+			t.Errorf("%s without --oidc-issuer: exit %d\n%s", flag, r.code, r.stderr)
+		}
 	}
 }

@@ -276,6 +276,37 @@ func (i *Issuer) fetch(ctx context.Context) error {
 	return nil
 }
 
+// Endpoints are the endpoints of the issuer's sign-in (its discovery
+// document): what a browser client of the issuer, such as the web
+// dashboard, signs users in with.
+type Endpoints struct {
+	Authorization string `json:"authorization_endpoint"`
+	Token         string `json:"token_endpoint"`
+	EndSession    string `json:"end_session_endpoint,omitempty"`
+}
+
+// SignInEndpoints reads the issuer's discovery document for the
+// endpoints of its sign-in; both the authorization and the token
+// endpoint must be https URLs.
+func (i *Issuer) SignInEndpoints(ctx context.Context) (*Endpoints, error) {
+	var doc struct {
+		Issuer string `json:"issuer"`
+		Endpoints
+	}
+	if err := i.getJSON(ctx, strings.TrimRight(i.cfg.Issuer, "/")+"/.well-known/openid-configuration", &doc); err != nil {
+		return nil, err
+	}
+	switch {
+	case doc.Issuer != i.cfg.Issuer:
+		return nil, fmt.Errorf("federation: the discovery document of %s names the issuer %q", i.cfg.Issuer, doc.Issuer)
+	case !strings.HasPrefix(doc.Authorization, "https://") || !strings.HasPrefix(doc.Token, "https://"):
+		return nil, fmt.Errorf("federation: the discovery document of %s has no https authorization_endpoint and token_endpoint (%q, %q)", i.cfg.Issuer, doc.Authorization, doc.Token)
+	case doc.EndSession != "" && !strings.HasPrefix(doc.EndSession, "https://"):
+		doc.EndSession = ""
+	}
+	return &doc.Endpoints, nil
+}
+
 func (i *Issuer) getJSON(ctx context.Context, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {

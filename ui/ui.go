@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -50,6 +51,26 @@ type Config struct {
 	// SubscriptionID is the subscription the page opens first (the
 	// server's default one).
 	SubscriptionID string
+	// External is the trusted external OpenID Connect issuer users may
+	// sign in with instead (nil: mlgov's token service only).
+	External *External
+}
+
+// External is an external issuer's sign-in for the page: the
+// authorization code flow with PKCE of a public client registered there
+// with the redirect URI {public URL}/ui/; its access tokens are those
+// serve --oidc-issuer trusts.
+type External struct {
+	// Name is what the sign-in button says ("Sign in with {Name}").
+	Name string `json:"name"`
+	// Issuer is the issuer URL.
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorizationEndpoint"`
+	TokenEndpoint         string `json:"tokenEndpoint"`
+	EndSessionEndpoint    string `json:"endSessionEndpoint,omitempty"`
+	ClientID              string `json:"clientId"`
+	// Scope is asked for (it must give tokens for mlgov's audience).
+	Scope string `json:"scope"`
 }
 
 // RedirectURI is the dashboard's redirect URI at a public URL.
@@ -66,12 +87,13 @@ type file struct {
 type Handler struct {
 	files  map[string]*file // by path below Prefix ("index.html", "assets/app.js")
 	config *file
+	csp    string
 }
 
 // New returns the dashboard's handler. It fails only if the embedded
 // assets are unreadable (a build error).
 func New(cfg Config) (*Handler, error) {
-	h := &Handler{files: map[string]*file{}}
+	h := &Handler{files: map[string]*file{}, csp: contentSecurityPolicy(cfg.External)}
 	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -94,7 +116,9 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("ui: the embedded assets have no index.html")
 	}
 	base := strings.TrimSuffix(cfg.PublicURL, "/")
-	c, err := json.Marshal(map[string]string{
+	c, err := json.Marshal(map[string]any{
+		// An external issuer's sign-in, besides mlgov's (absent: none).
+		"external": cfg.External,
 		"tenantId":       cfg.TenantID,
 		"clientId":       cfg.ClientID,
 		"authority":      base + "/" + cfg.TenantID,
@@ -130,10 +154,19 @@ func newFile(b []byte, ext string) *file {
 	return &file{body: b, ctype: ct, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
-// csp: the page runs its own scripts and styles only, talks to its own
-// origin only, and cannot be framed.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// contentSecurityPolicy: the page runs its own scripts and styles only,
+// talks to its own origin only (and to the external issuer's token
+// endpoint, where it signs in with one), and cannot be framed.
+func contentSecurityPolicy(ext *External) string {
+	connect := "'self'"
+	if ext != nil {
+		if u, err := url.Parse(ext.TokenEndpoint); err == nil && u.Scheme == "https" && u.Host != "" {
+			connect += " https://" + u.Host
+		}
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src " + connect + "; " +
+		"font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}
 
 // ServeHTTP serves GET and HEAD of the dashboard's files; every other
 // path below Prefix is the page itself (its routes are in the fragment,
@@ -143,7 +176,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Content-Security-Policy", csp)
+	hd.Set("Content-Security-Policy", h.csp)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hd.Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The dashboard's files are read with GET or HEAD.")

@@ -138,3 +138,27 @@ func TestAssetsSelfContained(t *testing.T) {
 		return nil
 	})
 }
+
+// TestExternalSignIn: with an external issuer the page's configuration
+// names its sign-in, and the page may talk to its token endpoint (and no
+// other foreign origin).
+func TestExternalSignIn(t *testing.T) {
+	ext := &External{Name: "idp.example", Issuer: "https://idp.example/realms/corp", AuthorizationEndpoint: "https://idp.example/realms/corp/auth",
+		TokenEndpoint: "https://tokens.idp.example:8443/realms/corp/token", ClientID: "mlgov-dashboard", Scope: "openid"}
+	h, err := New(Config{PublicURL: "https://mlgov.example", TenantID: "t1", ClientID: "c1", SubscriptionID: "s1", External: ext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct{ External *External }
+	if err := json.Unmarshal(serve(t, h, "GET", "/ui/config.json", nil).Body.Bytes(), &cfg); err != nil || cfg.External == nil || *cfg.External != *ext {
+		t.Fatalf("config: %v %+v", err, cfg.External)
+	}
+	csp := serve(t, h, "GET", "/ui/", nil).Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' https://tokens.idp.example:8443;") {
+		t.Errorf("CSP %q: want the token endpoint's origin in connect-src", csp)
+	}
+	plain, _ := New(Config{PublicURL: "https://mlgov.example"})
+	if csp := serve(t, plain, "GET", "/ui/", nil).Header().Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self';") {
+		t.Errorf("CSP without an external issuer: %q", csp)
+	}
+}

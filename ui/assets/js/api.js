@@ -103,6 +103,7 @@ export function sameOrigin(link) {
 // graph reads Microsoft Graph (the directory, the sign-in log).
 export async function graph(path, signal) {
   const tok = await graphToken();
+  if (!tok) throw new ApiError(403, 'GraphNotAvailable', 'Microsoft Graph is read with a session of mlgov\u2019s own token service; this one signed in with another issuer.');
   return (await send('GET', path, undefined, tok, signal)).json;
 }
 

@@ -1,7 +1,7 @@
 // The dashboard's shell: sign-in, the navigation, the router (routes are
 // in the fragment: #/route?param=value) and the live updates.
 import {h, replace, errorBox} from './dom.js';
-import {loadConfig, completeSignIn, session, signIn, signOut, forget} from './auth.js';
+import {loadConfig, config, completeSignIn, session, signIn, signOut, forget} from './auth.js';
 import {setOnUnauthorized} from './api.js';
 import * as live from './live.js';
 import overview from './views/overview.js';
@@ -94,7 +94,9 @@ function signedOut(err) {
     h('h1', {}, 'mlgov'),
     h('p', {}, 'Compliance, resources, access and activity of this control plane. Sign in with your account of the tenant.'),
     err ? errorBox(err) : null,
-    h('button', {type: 'button', class: 'primary', onclick: () => signIn(location.hash || '#/')}, 'Sign in')));
+    h('div', {class: 'actions'},
+      h('button', {type: 'button', class: 'primary', onclick: () => signIn(location.hash || '#/')}, 'Sign in'),
+      config().external ? h('button', {type: 'button', onclick: () => signIn(location.hash || '#/', undefined, 'external')}, 'Sign in with ' + config().external.name) : null)));
   document.title = 'Sign in · mlgov';
 }
 

@@ -27,17 +27,30 @@ function random(n) {
   return b64url(crypto.getRandomValues(new Uint8Array(n)));
 }
 
-// signIn sends the browser to the sign-in page; it comes back to the
-// dashboard's redirect URI, at returnTo (a fragment route).
-export async function signIn(returnTo, prompt) {
+// A provider is where users sign in: mlgov's token service, or the
+// external issuer the server trusts (config.external).
+function provider(name) {
+  if (name === 'external' && cfg.external) {
+    const e = cfg.external;
+    return {name, clientId: e.clientId, scope: e.scope, authorize: e.authorizationEndpoint, token: e.tokenEndpoint, endSession: e.endSessionEndpoint};
+  }
+  return {name: 'mlgov', clientId: cfg.clientId, scope: cfg.scope, authorize: cfg.authority + '/oauth2/v2.0/authorize',
+    token: cfg.authority + '/oauth2/v2.0/token', endSession: cfg.authority + '/oauth2/v2.0/logout'};
+}
+
+// signIn sends the browser to the sign-in page of a provider ('mlgov' or
+// 'external'); it comes back to the dashboard's redirect URI, at returnTo
+// (a fragment route).
+export async function signIn(returnTo, prompt, via = 'mlgov') {
+  const p = provider(via);
   const verifier = random(32);
   const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
   const state = random(16);
-  sessionStorage.setItem(PENDING, JSON.stringify({verifier, state, returnTo: returnTo || '#/'}));
-  const q = new URLSearchParams({client_id: cfg.clientId, response_type: 'code', redirect_uri: cfg.redirectUri,
-    response_mode: 'query', scope: cfg.scope, state, code_challenge: challenge, code_challenge_method: 'S256'});
+  sessionStorage.setItem(PENDING, JSON.stringify({verifier, state, returnTo: returnTo || '#/', provider: p.name}));
+  const q = new URLSearchParams({client_id: p.clientId, response_type: 'code', redirect_uri: cfg.redirectUri,
+    response_mode: 'query', scope: p.scope, state, code_challenge: challenge, code_challenge_method: 'S256'});
   if (prompt) q.set('prompt', prompt);
-  location.assign(cfg.authority + '/oauth2/v2.0/authorize?' + q);
+  location.assign(p.authorize + (p.authorize.includes('?') ? '&' : '?') + q);
 }
 
 // completeSignIn redeems the code the sign-in page sent back (when the
@@ -51,16 +64,17 @@ export async function completeSignIn() {
   history.replaceState(null, '', cfg.redirectUri + route);
   if (q.has('error')) throw new Error('Sign-in failed: ' + (q.get('error_description') || q.get('error')));
   if (!pending || pending.state !== q.get('state')) throw new Error('Sign-in failed: the answer does not belong to a sign-in this tab started. Sign in again.');
-  const tok = await tokenRequest({grant_type: 'authorization_code', code: q.get('code'), redirect_uri: cfg.redirectUri,
-    code_verifier: pending.verifier, scope: cfg.scope});
-  save(tok);
+  const p = provider(pending.provider);
+  const tok = await tokenRequest(p, {grant_type: 'authorization_code', code: q.get('code'), redirect_uri: cfg.redirectUri,
+    code_verifier: pending.verifier, scope: p.scope});
+  save(tok, p.name);
   return route;
 }
 
-async function tokenRequest(params) {
-  const r = await fetch(cfg.authority + '/oauth2/v2.0/token', {method: 'POST',
+async function tokenRequest(p, params) {
+  const r = await fetch(p.token, {method: 'POST',
     headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-    body: new URLSearchParams({client_id: cfg.clientId, ...params})});
+    body: new URLSearchParams({client_id: p.clientId, ...params})});
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
     const e = new Error(body.error_description || body.error || ('The token service answered ' + r.status));
@@ -79,13 +93,15 @@ function claims(jwt) {
   }
 }
 
-function save(tok) {
+function save(tok, via) {
   const c = claims(tok.access_token);
   const prev = session() || {};
+  const upn = c.upn || c.unique_name || c.preferred_username || c.email || '';
   sessionStorage.setItem(SESSION, JSON.stringify({
+    provider: via || prev.provider || 'mlgov',
     accessToken: tok.access_token, expiresAt: Date.now() + (Number(tok.expires_in) || 3600) * 1000,
     refreshToken: tok.refresh_token || prev.refreshToken,
-    user: {name: c.name || c.upn || c.unique_name || c.oid, upn: c.upn || c.unique_name || '', oid: c.oid, tid: c.tid},
+    user: {name: c.name || upn || c.oid || c.sub, upn, oid: c.oid || c.sub, tid: c.tid},
     graph: prev.graph,
   }));
 }
@@ -103,8 +119,9 @@ export async function token() {
   if (!s) return null;
   if (s.expiresAt - Date.now() > 60000) return s.accessToken;
   if (!s.refreshToken) return null;
-  refreshing ??= tokenRequest({grant_type: 'refresh_token', refresh_token: s.refreshToken, scope: cfg.scope})
-    .then(save).finally(() => { refreshing = null; });
+  const p = provider(s.provider);
+  refreshing ??= tokenRequest(p, {grant_type: 'refresh_token', refresh_token: s.refreshToken, scope: p.scope})
+    .then(t => save(t, p.name)).finally(() => { refreshing = null; });
   try {
     await refreshing;
   } catch {
@@ -118,9 +135,9 @@ export async function token() {
 // sign-in log is read through Graph).
 export async function graphToken() {
   const s = session();
-  if (!s || !s.refreshToken) return null;
+  if (!s || !s.refreshToken || s.provider === 'external') return null;
   if (s.graph && s.graph.expiresAt - Date.now() > 60000) return s.graph.accessToken;
-  const tok = await tokenRequest({grant_type: 'refresh_token', refresh_token: s.refreshToken, scope: cfg.graphScope});
+  const tok = await tokenRequest(provider('mlgov'), {grant_type: 'refresh_token', refresh_token: s.refreshToken, scope: cfg.graphScope});
   const cur = session();
   cur.graph = {accessToken: tok.access_token, expiresAt: Date.now() + (Number(tok.expires_in) || 3600) * 1000};
   if (tok.refresh_token) cur.refreshToken = tok.refresh_token;
@@ -131,9 +148,14 @@ export async function graphToken() {
 // signOut forgets the tokens and ends the browser's session at the token
 // service, which sends the browser back to the dashboard.
 export function signOut() {
+  const p = provider((session() || {}).provider);
   sessionStorage.removeItem(SESSION);
-  const q = new URLSearchParams({client_id: cfg.clientId, post_logout_redirect_uri: cfg.redirectUri});
-  location.assign(cfg.authority + '/oauth2/v2.0/logout?' + q);
+  if (!p.endSession) {
+    location.assign(cfg.redirectUri);
+    return;
+  }
+  const q = new URLSearchParams({client_id: p.clientId, post_logout_redirect_uri: cfg.redirectUri});
+  location.assign(p.endSession + (p.endSession.includes('?') ? '&' : '?') + q);
 }
 
 export function forget() { sessionStorage.removeItem(SESSION); }

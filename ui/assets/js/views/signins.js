@@ -48,7 +48,8 @@ export default async function signins(box, params, {signal, link}) {
     await load(base);
   } catch (e) {
     if (e.name === 'AbortError') return;
-    list.append(e.status === 403 ? h('p', {class: 'muted', dataset: {testid: 'signins-refused'}}, 'Only the directory\u2019s administrators may read the sign-in log.') : errorBox(e));
+    list.append(e.status === 403 ? h('p', {class: 'muted', dataset: {testid: 'signins-refused'}},
+      e.code === 'GraphNotAvailable' ? e.message : 'Only the directory\u2019s administrators may read the sign-in log.') : errorBox(e));
     loaded(box);
   }
 }
