@@ -257,8 +257,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // Microsoft.PolicyInsights request:
 // {scope}/providers/Microsoft.PolicyInsights/{policyStates|policyEvents}/{resource}/{verb}
 // needs Microsoft.PolicyInsights/{type}/{verb}/read (triggerEvaluation:
-// /action) at the scope; checkPolicyRestrictions, its /read.
+// /action) at the scope; checkPolicyRestrictions, its /read;
+// {scope}/providers/Mlgov.Governance/complianceHistory, summarize's.
 func insightsTarget(id *arm.ID) (action, scope string) {
+	if strings.EqualFold(id.TrailingNamespace, "Mlgov.Governance") && strings.EqualFold(id.Trailing, "complianceHistory") {
+		// The compliance trend: what summarize at the scope needs (it
+		// is summarize's results over time).
+		scopeID := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts}
+		return "Microsoft.PolicyInsights/policyStates/summarize/read", cmp.Or(scopeID.String(), "/")
+	}
 	if len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "checkPolicyRestrictions") {
 		// {subscription or resource group}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions
 		return "Microsoft.PolicyInsights/checkPolicyRestrictions/read", id.String()

@@ -385,6 +385,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	go feed.RunPrune(ctx, st, feed.DefaultKeep, log)
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
+	go gov.RunSnapshots(ctx, govern.SnapshotInterval, log) // the dashboard's compliance trend
 	go rem.Run(ctx, mgr, newID(), time.Second, log)
 	go eng.Run(ctx)
 	go lz.Run(ctx)
