@@ -96,6 +96,9 @@ type Server struct {
 	// Inbound checks the ARM actions of a workspace's data plane
 	// (dataPlaneAction) against its network settings (nil: none).
 	Inbound Inbound
+	// Changes opens the dashboard's change streams (changes.go; nil:
+	// not served).
+	Changes Changes
 }
 
 // statusOf maps ARM error codes to HTTP statuses (the one table).
@@ -114,6 +117,7 @@ var statusOf = map[string]int{
 	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
 	"PreconditionFailed":  412,
 	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403, "LinkedAuthorizationFailed": 403,
+	"TooManyRequests": 429,
 }
 
 // ServeHTTP implements http.Handler.
@@ -188,6 +192,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if id, err := arm.ParseID(req.URL.Path); err == nil {
+		if scope, ok := changesScope(id); ok {
+			if err := s.serveChanges(w, req, caller, id, scope, query); err != nil {
+				bodyUnread(w, req)
+				s.fail(w, corr, err)
+			}
+			return
+		}
 		// Role definitions are read here, by any caller of the tenant
 		// (the built-ins and the custom roles); a custom role is written
 		// through the resource manager (package access).

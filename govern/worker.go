@@ -144,7 +144,13 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 	start := time.Now()
 	rows := g.evaluateStored(s, p, parseAll(present), g.now(), storeLookup{ctx: ctx, st: g.st})
 	g.yield(ctx, time.Since(start))
-	return g.writeRows(ctx, rows, keys)
+	if err := g.writeRows(ctx, rows, keys); err != nil {
+		return err
+	}
+	if fn := g.onCompliance.Load(); fn != nil {
+		(*fn)(keys)
+	}
+	return nil
 }
 
 // maxRowsBusy and maxRowsIdle bound the records one write transaction
