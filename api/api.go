@@ -96,6 +96,9 @@ type Server struct {
 	// Inbound checks the ARM actions of a workspace's data plane
 	// (dataPlaneAction) against its network settings (nil: none).
 	Inbound Inbound
+	// Changes opens the dashboard's change streams (changes.go; nil:
+	// not served).
+	Changes Changes
 }
 
 // statusOf maps ARM error codes to HTTP statuses (the one table).
@@ -114,6 +117,7 @@ var statusOf = map[string]int{
 	"InvalidKeyVaultArmId": 400, "InvalidKeyIdentifier": 400, "KeyVaultNotFound": 400, "KeyVaultKeyNotFound": 400, "KeyVaultKeyOperationsNotAllowed": 400, "InvalidEncryptionChange": 400,
 	"PreconditionFailed":  412,
 	"AuthorizationFailed": 403, "RequestDisallowedByPolicy": 403, "LinkedAuthorizationFailed": 403,
+	"TooManyRequests": 429,
 }
 
 // ServeHTTP implements http.Handler.
@@ -188,6 +192,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if id, err := arm.ParseID(req.URL.Path); err == nil {
+		if scope, ok := changesScope(id); ok {
+			if err := s.serveChanges(w, req, caller, id, scope, query); err != nil {
+				bodyUnread(w, req)
+				s.fail(w, corr, err)
+			}
+			return
+		}
 		// Role definitions are read here, by any caller of the tenant
 		// (the built-ins and the custom roles); a custom role is written
 		// through the resource manager (package access).
@@ -257,8 +268,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // Microsoft.PolicyInsights request:
 // {scope}/providers/Microsoft.PolicyInsights/{policyStates|policyEvents}/{resource}/{verb}
 // needs Microsoft.PolicyInsights/{type}/{verb}/read (triggerEvaluation:
-// /action) at the scope; checkPolicyRestrictions, its /read.
+// /action) at the scope; checkPolicyRestrictions, its /read;
+// {scope}/providers/Mlgov.Governance/complianceHistory, summarize's.
 func insightsTarget(id *arm.ID) (action, scope string) {
+	if strings.EqualFold(id.TrailingNamespace, "Mlgov.Governance") && strings.EqualFold(id.Trailing, "complianceHistory") {
+		// The compliance trend: what summarize at the scope needs (it
+		// is summarize's results over time).
+		scopeID := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts}
+		return "Microsoft.PolicyInsights/policyStates/summarize/read", cmp.Or(scopeID.String(), "/")
+	}
 	if len(id.Parts) == 0 && strings.EqualFold(id.Trailing, "checkPolicyRestrictions") {
 		// {subscription or resource group}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions
 		return "Microsoft.PolicyInsights/checkPolicyRestrictions/read", id.String()

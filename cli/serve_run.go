@@ -32,6 +32,7 @@ import (
 	"github.com/mlgov/mlgov/inbound"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/landingzone"
+	"github.com/mlgov/mlgov/live"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
@@ -280,6 +281,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// others'; it drives live compliance, the policy cache and the role
 	// assignments of every replica.
 	fd := feed.New(st, feed.Options{Logger: log})
+	// The dashboard's change stream: the feed's writes (told before the
+	// compliance they lead to), the compliance records re-evaluated, the
+	// activity log (every replica's).
+	hub := live.New(live.Config{Authorizer: acc, Log: log})
+	hub.Follow(fd)
 	gov.Follow(fd, log)
 	acc.Follow(fd)
 	hier.Follow(fd)
@@ -288,6 +294,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 		return mgr.Authorize(ctx, c, action, scope)
 	}})
 	inb.Follow(fd)
+	gov.OnCompliance(hub.Compliance)
 	// ARM template deployments: the engine is built on the manager and
 	// told of the deployments the manager accepts.
 	var eng *deploy.Engine
@@ -379,7 +386,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	ln := api.NewListener(raw, api.ListenerConfig{TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP, Log: log})
 	srv := newHTTPServer(&api.Server{PublicURL: endpoint, Manager: mgr, Auth: auth, Log: log, Extra: extra, Policies: pl.defs, PolicySets: pl.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
-		Inbound: inb, TrustedProxies: cfg.network.prefixes(),
+		Inbound: inb, TrustedProxies: cfg.network.prefixes(), Changes: func(ctx context.Context, c *activitylog.Caller, scope string) (api.ChangeSubscription, error) {
+			sub, err := hub.Subscribe(ctx, c, scope)
+			if err != nil {
+				return nil, err
+			}
+			return sub, nil
+		},
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: pl.catalog, Locations: mgr.Locations()}}, ln, log, cfg.readTimeout, cfg.writeTimeout)
 	if cfg.pprofAddr != "" {
 		if err := startPprof(ctx, log, cfg.pprofAddr); err != nil {
@@ -398,6 +411,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	}
 	go feed.RunPrune(ctx, st, feed.DefaultKeep, log)
 	go gov.RunScans(ctx, newID(), cfg.scanInterval, time.Second, log)
+	go gov.RunSnapshots(ctx, govern.SnapshotInterval, log) // the dashboard's compliance trend
+	go hub.RunEvents(ctx, st, live.DefaultPoll)
 	go rem.Run(ctx, mgr, newID(), time.Second, log)
 	go eng.Run(ctx)
 	go lz.Run(ctx)

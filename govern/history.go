@@ -43,9 +43,10 @@ func (g *Governor) PruneHistory(ctx context.Context, retention time.Duration) (i
 	}
 }
 
-// RunHistoryRetention prunes the compliance history (PruneHistory) at
-// once and then every resources.PruneInterval of retention until ctx
-// ends; with no retention it returns at once.
+// RunHistoryRetention prunes the compliance history (PruneHistory) and
+// the compliance snapshots of the trend (PruneSnapshots) at once and
+// then every resources.PruneInterval of retention until ctx ends; with
+// no retention it returns at once.
 func (g *Governor) RunHistoryRetention(ctx context.Context, retention time.Duration, log *slog.Logger) {
 	if retention <= 0 {
 		return
@@ -55,6 +56,9 @@ func (g *Governor) RunHistoryRetention(ctx context.Context, retention time.Durat
 	for {
 		if _, err := g.PruneHistory(ctx, retention); err != nil && ctx.Err() == nil {
 			log.Error("pruning the compliance history", "err", err)
+		}
+		if _, err := g.PruneSnapshots(ctx, retention); err != nil && ctx.Err() == nil {
+			log.Error("pruning the compliance snapshots", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ import (
 // definitions and set definitions of a subscription (built-ins and the
 // subscription's own).
 func (g *Governor) Serves(id *arm.ID) bool {
-	if _, ok := isDefinitionsList(id); ok || IsCheckRestrictions(id) {
+	if _, ok := isDefinitionsList(id); ok || IsCheckRestrictions(id) || IsTrend(id) {
 		return true
 	}
 	if len(id.Parts) == 0 {
@@ -546,15 +547,34 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 		// rather than answered with counts of something else.
 		return nil, arm.Errorf("InvalidQueryParameterValue", "summarize supports $filter on the properties the store indexes (%s); this one needs others.", strings.Join(sortedKeys(stateColumns), ", "))
 	}
+	totals, err := g.totals(ctx, scope, iq.q)
+	if err != nil {
+		return nil, err
+	}
+	s, err := g.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(summary(totals, s.ids()))
+	if err != nil {
+		return nil, err
+	}
+	return &resources.Response{Body: b}, nil
+}
+
+// totals are the compliance totals of a scope: the totals the store
+// keeps at a subscription, a resource group or an assignment (when q has
+// no Where), else worked out from the records q selects.
+func (g *Governor) totals(ctx context.Context, scope *arm.ID, q store.PolicyStateQuery) ([]*store.PolicyStateTotal, error) {
 	var totals []*store.PolicyStateTotal
-	err = g.cs.Read(ctx, func(tx store.Tx) error {
+	err := g.cs.Read(ctx, func(tx store.Tx) error {
 		var err error
 		switch {
-		case scope.IsSubscription() && iq.q.Where == "":
+		case scope.IsSubscription() && q.Where == "":
 			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), "")
-		case scope.IsResourceGroup() && iq.q.Where == "":
+		case scope.IsResourceGroup() && q.Where == "":
 			totals, err = tx.SumPolicyStates(ctx, arm.KeyOf(scope.SubscriptionID), arm.KeyOf(scope.ResourceGroup))
-		case arm.EqualName(scope.Type(), TypeAssignment) && iq.q.Where == "" && scope.SubscriptionID != "":
+		case arm.EqualName(scope.Type(), TypeAssignment) && q.Where == "" && scope.SubscriptionID != "":
 			// An assignment's records are in its subscription: its
 			// totals, and its resources by their rolled-up state under
 			// it as the overall ones.
@@ -571,22 +591,28 @@ func (g *Governor) summarize(ctx context.Context, scope *arm.ID, r *resources.Re
 				}
 			}
 		default:
-			totals, err = tx.TotalPolicyStates(ctx, iq.q)
+			totals, err = tx.TotalPolicyStates(ctx, q)
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
+	return totals, err
+}
+
+// CompliancePercentage is Azure's overall compliance percentage of
+// resources counted by their rolled-up state (policy-language.md §16):
+// (compliant + exempt + unknown) / (compliant + exempt + unknown +
+// nonCompliant + conflict + error), in percent, rounded to two decimals;
+// 100 when no resource is counted (nothing is non-compliant). Protected
+// resources are in neither. It is the one formula: summarize's results
+// carry it (compliancePercentage, an mlgov extension) and the
+// compliance history's points are those results.
+func CompliancePercentage(byState map[string]int) float64 {
+	good := byState[Compliant] + byState[Exempt] + byState["Unknown"]
+	all := good + byState[NonCompliant] + byState["Conflict"] + byState["Error"]
+	if all == 0 {
+		return 100
 	}
-	s, err := g.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(summary(totals, s.ids()))
-	if err != nil {
-		return nil, err
-	}
-	return &resources.Response{Body: b}, nil
+	return math.Round(float64(good)*10000/float64(all)) / 100
 }
 
 // summary renders the summarize result of totals.
@@ -672,7 +698,7 @@ func summary(totals []*store.PolicyStateTotal, ids idNames) map[string]any {
 		assignments = append(assignments, map[string]any{
 			"policyAssignmentId": ids.id(a), "policySetDefinitionId": setID,
 			"results": map[string]any{"nonCompliantResources": assignStates[a][NonCompliant], "nonCompliantPolicies": ncPolicies,
-				"resourceDetails": details(assignStates[a])},
+				"resourceDetails": details(assignStates[a]), "compliancePercentage": CompliancePercentage(assignStates[a])},
 			"policyDefinitions": pds, "policyGroups": []any{},
 		})
 	}
@@ -682,6 +708,7 @@ func summary(totals []*store.PolicyStateTotal, ids idNames) map[string]any {
 		"results": map[string]any{
 			"nonCompliantResources": resourceDetails[NonCompliant], "nonCompliantPolicies": nonCompliantPolicies,
 			"resourceDetails": details(resourceDetails), "policyDetails": details(policyDetails), "policyGroupDetails": []any{},
+			"compliancePercentage": CompliancePercentage(resourceDetails),
 		},
 		"policyAssignments": assignments,
 	}
@@ -818,6 +845,9 @@ func (g *Governor) operationResult(ctx context.Context, scanID string) (*resourc
 // Handle serves a PolicyInsights request (Serves).
 func (g *Governor) Handle(ctx context.Context, r *resources.Request) (*resources.Response, error) {
 	id := r.ID
+	if IsTrend(id) {
+		return g.trend(ctx, r) // trend.go
+	}
 	if set, ok := isDefinitionsList(id); ok {
 		if r.APIVersion == "" {
 			return nil, arm.Errorf("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")

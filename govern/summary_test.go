@@ -60,7 +60,7 @@ func TestSummarizeFromTotals(t *testing.T) {
 			if bytes.Contains(resp.Body, []byte(`"policyAssignments":null`)) {
 				t.Errorf("%s: summarize %s counts nothing: %s", step, scope, resp.Body)
 			}
-			if (strings.HasSuffix(scope, "rg001") || strings.HasSuffix(scope, "/set")) && !bytes.Contains(resp.Body, []byte(`policySetDefinitions/ml-set","results":{"nonCompliantPolicies"`)) {
+			if (strings.HasSuffix(scope, "rg001") || strings.HasSuffix(scope, "/set")) && !bytes.Contains(resp.Body, []byte(`policySetDefinitions/ml-set","results":{"compliancePercentage"`)) {
 				t.Errorf("%s: summarize %s has no initiative: %s", step, scope, resp.Body)
 			}
 		}

@@ -144,7 +144,13 @@ func (g *Governor) Reevaluate(ctx context.Context, keys []string) error {
 	start := time.Now()
 	rows := g.evaluateStored(s, p, parseAll(present), g.now(), storeLookup{ctx: ctx, st: g.st})
 	g.yield(ctx, time.Since(start))
-	return g.writeRows(ctx, rows, keys)
+	if err := g.writeRows(ctx, rows, keys); err != nil {
+		return err
+	}
+	if fn := g.onCompliance.Load(); fn != nil {
+		(*fn)(keys)
+	}
+	return nil
 }
 
 // maxRowsBusy and maxRowsIdle bound the records one write transaction
@@ -468,16 +474,27 @@ func (g *Governor) RunScans(ctx context.Context, owner string, interval, poll ti
 	if interval > 0 {
 		next = g.now()
 	}
+	var full []string // the periodic scan's, until it is done
 	for {
 		if interval > 0 && !g.now().Before(next) {
 			bucket := g.now().Truncate(interval).UTC().Format("20060102T150405")
-			if err := g.startFullScan(ctx, "periodic-"+bucket); err != nil {
+			ids, err := g.startFullScan(ctx, "periodic-"+bucket)
+			if err != nil {
 				log.Warn("starting the periodic compliance scan", "error", err)
 			}
+			full = ids
 			next = g.now().Truncate(interval).Add(interval)
 		}
 		g.startDue(ctx, log)
 		g.workers(ctx, owner, log)
+		if len(full) > 0 && g.scansDone(ctx, full) {
+			// The totals after the full scan, for the trend (stamped to
+			// the minute: replicas finishing together record one).
+			full = nil
+			if _, err := g.RecordSnapshots(ctx, g.now().Truncate(time.Minute)); err != nil && ctx.Err() == nil {
+				log.Warn("recording the compliance snapshots after the full scan", "error", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -487,8 +504,20 @@ func (g *Governor) RunScans(ctx context.Context, owner string, interval, poll ti
 	}
 }
 
-// startFullScan starts a scan of every subscription.
-func (g *Governor) startFullScan(ctx context.Context, scanID string) error {
+// scansDone reports whether every scan of ids is done.
+func (g *Governor) scansDone(ctx context.Context, ids []string) bool {
+	for _, id := range ids {
+		done, total, err := g.ScanProgress(ctx, id)
+		if err != nil || done < total {
+			return false
+		}
+	}
+	return true
+}
+
+// startFullScan starts a scan of every subscription and returns the ids
+// of its scans (one per subscription).
+func (g *Governor) startFullScan(ctx context.Context, scanID string) ([]string, error) {
 	var subs []string
 	if err := g.st.Read(ctx, func(tx store.Tx) error {
 		rs, err := tx.ListResources(ctx, store.ListQuery{TypeKey: arm.KeyOf("Microsoft.Resources/subscriptions")})
@@ -497,15 +526,18 @@ func (g *Governor) startFullScan(ctx context.Context, scanID string) error {
 		}
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
+	var ids []string
 	for _, s := range subs {
-		if err := g.StartScan(ctx, scanID+"-"+strings.ToLower(strings.TrimPrefix(s, "/subscriptions/")), s); err != nil {
-			return err
+		id := scanID + "-" + strings.ToLower(strings.TrimPrefix(s, "/subscriptions/"))
+		if err := g.StartScan(ctx, id, s); err != nil {
+			return ids, err
 		}
+		ids = append(ids, id)
 	}
 	g.Wake()
-	return nil
+	return ids, nil
 }
 
 // scanDebounce is how long the policy changes of a scope are gathered

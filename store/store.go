@@ -298,6 +298,16 @@ type PolicyStateTotal struct {
 	Count                                                      int
 }
 
+// ComplianceSnapshot is the compliance totals of one scope at one
+// moment, kept for the trend over time. The store keeps Body as it is.
+type ComplianceSnapshot struct {
+	// ScopeKey is the lower-cased id of the scope (a subscription or a
+	// resource group).
+	ScopeKey string
+	Time     time.Time
+	Body     []byte
+}
+
 // ScanTask is one part of a compliance scan, which replicas sharing the
 // database claim (lease) and complete one at a time.
 type ScanTask struct {
@@ -366,6 +376,14 @@ type Tx interface {
 
 	AppendEvents(ctx context.Context, evs ...*Event) error
 	ListEvents(ctx context.Context, q EventQuery) ([]*Event, error)
+	// EventsAfter returns up to limit events (of every subscription and
+	// log) with Seq greater than afterSeq, ordered by Seq: for following
+	// the events as they are written. As with Changes, on some backends
+	// (PostgreSQL) an event may commit after one with a higher Seq.
+	EventsAfter(ctx context.Context, afterSeq int64, limit int) ([]*Event, error)
+	// LastEventSeq returns the highest Seq of the events the transaction
+	// sees (0 before the first).
+	LastEventSeq(ctx context.Context) (int64, error)
 	// PruneEvents deletes up to limit events (of every subscription)
 	// whose Timestamp is before before, oldest first, and returns how
 	// many it deleted; callers prune in batches, a transaction each.
@@ -415,6 +433,17 @@ type Tx interface {
 	// of PolicyStateGroupBy; none: one row, even over no records),
 	// ordered by them.
 	CountPolicyStates(ctx context.Context, q PolicyStateQuery, groupBy []string) ([]*PolicyStateCount, error)
+
+	// PutComplianceSnapshots inserts the snapshots, replacing those of
+	// the same scope and time.
+	PutComplianceSnapshots(ctx context.Context, snaps []*ComplianceSnapshot) error
+	// ListComplianceSnapshots returns up to limit snapshots of a scope
+	// whose Time is after after and at or before to, ordered by Time.
+	ListComplianceSnapshots(ctx context.Context, scopeKey string, after, to time.Time, limit int) ([]*ComplianceSnapshot, error)
+	// PruneComplianceSnapshots deletes up to limit snapshots (of every
+	// scope) whose Time is before before, oldest first, and returns how
+	// many it deleted.
+	PruneComplianceSnapshots(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// CreateScanTasks inserts pending tasks (Owner, LeaseUntil, Done and
 	// Processed are ignored); ErrConflict if one exists already.

@@ -287,3 +287,16 @@ func (t *memTx) CompleteScanTask(context.Context, string, string, string, int) e
 	return errUnsupported
 }
 func (t *memTx) ScanProgress(context.Context, string) (int, int, error) { return 0, 0, errUnsupported }
+func (t *memTx) EventsAfter(context.Context, int64, int) ([]*store.Event, error) {
+	return nil, errUnsupported
+}
+func (t *memTx) LastEventSeq(context.Context) (int64, error) { return 0, errUnsupported }
+func (t *memTx) PutComplianceSnapshots(context.Context, []*store.ComplianceSnapshot) error {
+	return errUnsupported
+}
+func (t *memTx) ListComplianceSnapshots(context.Context, string, time.Time, time.Time, int) ([]*store.ComplianceSnapshot, error) {
+	return nil, errUnsupported
+}
+func (t *memTx) PruneComplianceSnapshots(context.Context, time.Time, int) (int, error) {
+	return 0, errUnsupported
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/mlgov/mlgov/inbound"
 	"github.com/mlgov/mlgov/internal/uuid"
 	"github.com/mlgov/mlgov/landingzone"
+	"github.com/mlgov/mlgov/live"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/security"
 	"github.com/mlgov/mlgov/store"
@@ -60,6 +61,8 @@ type Server struct {
 	// harness trusts loopback as a proxy, so that a request's
 	// X-Forwarded-For header chooses its client address (ClientAs).
 	Inbound *inbound.Checker
+	// Live is the dashboard's change stream.
+	Live *live.Hub
 	// Directory is the token service and directory.
 	Directory *authn.Service
 	Store     store.Store
@@ -162,6 +165,11 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	wctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	fd := feed.New(st, feed.Options{Interval: 50 * time.Millisecond})
+	// The dashboard's change stream: the feed's writes (told before
+	// the compliance they lead to), the records re-evaluated, the
+	// activity log.
+	hub := live.New(live.Config{Authorizer: acc})
+	hub.Follow(fd)
 	gov.Follow(fd, slog.New(slog.DiscardHandler))
 	acc.Follow(fd)
 	hier.Follow(fd)
@@ -169,6 +177,8 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 		return mgr.Authorize(ctx, c, action, scope)
 	}})
 	inb.Follow(fd)
+	gov.OnCompliance(hub.Compliance)
+	go hub.RunEvents(wctx, st, 50*time.Millisecond)
 	go fd.Run(wctx)
 	// A write committed before the feed knows where it starts would never
 	// be delivered (no periodic scan here covers it): the server takes
@@ -250,9 +260,9 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	au := &auth{svc: idsvc, tenant: ten.ID, url: url}
 	ts.Config.Handler = &api.Server{PublicURL: url, Manager: mgr, Auth: au, Extra: extra,
 		Policies: bi.defs, PolicySets: bi.sets, Roles: roles, Insights: gov, Deployments: eng.Handler(),
-		Inbound: inb, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Inbound: inb, Changes: ChangesOf(hub), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		Providers: &api.Providers{Registry: mgr.Registry(), Catalog: bi.catalog, Locations: mgr.Locations()}}
-	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Inbound: inb, Deploy: eng, Directory: idsvc, Store: st, auth: au}
+	s := &Server{URL: url, TenantID: ten.ID, SubscriptionID: sub, ClientID: sp.AppID, ClientSecret: secret, AdminObjectID: sp.ObjectID, Client: ts.Client(), Manager: mgr, Governor: gov, Remediator: rem, StopRemediator: stopRem, Access: acc, Inbound: inb, Deploy: eng, Live: hub, Directory: idsvc, Store: st, auth: au}
 	s.Client.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS12
 	tok, err := idsvc.TokenForClientSecret(ctx, ten.ID, sp.AppID, secret, "https://management.azure.com/.default")
 	if err != nil {
@@ -260,6 +270,17 @@ func StartWith(t testing.TB, st store.Store, with func(*resources.Config)) *Serv
 	}
 	s.token = tok.AccessToken
 	return s
+}
+
+// ChangesOf is the api.Changes of a hub.
+func ChangesOf(h *live.Hub) api.Changes {
+	return func(ctx context.Context, c *activitylog.Caller, scope string) (api.ChangeSubscription, error) {
+		sub, err := h.Subscribe(ctx, c, scope)
+		if err != nil {
+			return nil, err
+		}
+		return sub, nil
+	}
 }
 
 // Response is a decoded response.

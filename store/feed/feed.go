@@ -3,6 +3,8 @@ package feed
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -239,12 +241,14 @@ func (f *Feed) poll(ctx context.Context) (again bool, err error) {
 	return true, nil
 }
 
-// deliver calls every subscriber with batch.
+// deliver calls every subscriber with batch, in the order they
+// subscribed (the dashboard's stream, subscribed before compliance,
+// tells a write before the records it leads to).
 func (f *Feed) deliver(ctx context.Context, batch []*store.Change) {
 	f.mu.Lock()
 	fns := make([]Func, 0, len(f.subs))
-	for _, fn := range f.subs {
-		fns = append(fns, fn)
+	for _, id := range slices.Sorted(maps.Keys(f.subs)) {
+		fns = append(fns, f.subs[id])
 	}
 	f.mu.Unlock()
 	for _, fn := range fns {

@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"EventConflict", testEventConflict},
 		{"PruneEvents", testPruneEvents},
+		{"EventsAfter", testEventsAfter},
+		{"ComplianceSnapshots", testComplianceSnapshots},
 		{"KeysCompareByBytes", testKeysCompareByBytes},
 		{"Changes", testChanges},
 		{"ChangesRollback", testChangesRollback},

@@ -82,6 +82,9 @@ type statements struct {
 	updateResource, upsertResourceSeq  string
 	upsertResourceNext, deleteResource string
 	insertEvent, pruneEvents, eventTS  string
+	eventsAfter, lastEventSeq          string
+	putSnapshot, listSnapshots         string
+	pruneSnapshots                     string
 	putOperation, getOperation         string
 	dueOperations                      [2][2]string // [limit][lock]
 	ps                                 psStatements
@@ -162,6 +165,14 @@ func NewDialect(d Dialect) *Dialect {
 	s.pruneEvents = r(`DELETE FROM events WHERE seq IN
 		(SELECT seq FROM events WHERE ts < ? ORDER BY ts, seq LIMIT ?)`)
 	s.eventTS = r(`SELECT ts FROM events WHERE seq = ?`)
+	s.eventsAfter = r(eventSelect + ` WHERE seq > ? ORDER BY seq LIMIT ?`)
+	s.lastEventSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
+	s.putSnapshot = r(`INSERT INTO compliance_snapshots (scope_key, ts, body) VALUES (?, ?, ?)
+		ON CONFLICT (scope_key, ts) DO UPDATE SET body = excluded.body`)
+	s.listSnapshots = r(`SELECT ts, body FROM compliance_snapshots
+		WHERE scope_key = ? AND ts > ? AND ts <= ? ORDER BY ts LIMIT ?`)
+	s.pruneSnapshots = r(`DELETE FROM compliance_snapshots WHERE (scope_key, ts) IN
+		(SELECT scope_key, ts FROM compliance_snapshots WHERE ts < ? ORDER BY ts LIMIT ?)`)
 	s.putOperation = r(`INSERT INTO operations (` + operationCols + `)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
@@ -568,6 +579,99 @@ func (t *Tx) PruneEvents(ctx context.Context, before time.Time, limit int) (int,
 	n, err := t.Q.Exec(ctx, t.D.s.pruneEvents, t.buf(t.D.Time(before), limit)...)
 	if err != nil {
 		return 0, t.D.Wrap(ctx, "prune events", err)
+	}
+	return int(n), nil
+}
+
+// EventsAfter returns up to limit events with Seq above afterSeq, by Seq.
+func (t *Tx) EventsAfter(ctx context.Context, afterSeq int64, limit int) ([]*store.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := t.Q.Query(ctx, t.D.s.eventsAfter, t.buf(afterSeq, limit)...)
+	if err != nil {
+		return nil, t.D.Wrap(ctx, "events after", err)
+	}
+	defer rows.Close()
+	var out []*store.Event
+	for rows.Next() {
+		var e store.Event
+		if err := rows.Scan(t.buf(&e.Seq, &e.ID, &e.SubscriptionKey, t.D.timeDest(&e.Timestamp), &e.ResourceGroup, &e.ResourceKey,
+			&e.CorrelationID, &e.OperationID, &e.Body)...); err != nil {
+			return nil, t.D.Wrap(ctx, "events after", err)
+		}
+		t.D.fixTime(&e.Timestamp)
+		out = append(out, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.D.Wrap(ctx, "events after", err)
+	}
+	return out, nil
+}
+
+// LastEventSeq returns the highest event Seq (0: none).
+func (t *Tx) LastEventSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.Q.QueryRow(ctx, t.D.s.lastEventSeq).Scan(t.buf(&n)...); err != nil {
+		return 0, t.D.Wrap(ctx, "last event seq", err)
+	}
+	return n, nil
+}
+
+// PutComplianceSnapshots inserts or replaces the snapshots.
+func (t *Tx) PutComplianceSnapshots(ctx context.Context, snaps []*store.ComplianceSnapshot) error {
+	if !t.Writable {
+		return t.D.ErrReadOnly
+	}
+	for _, s := range snaps {
+		if s.ScopeKey == "" {
+			return fmt.Errorf("%s: put compliance snapshots: empty scope", t.D.Name)
+		}
+		if _, err := t.Q.Exec(ctx, t.D.s.putSnapshot, t.buf(s.ScopeKey, t.D.Time(s.Time), NZ(s.Body))...); err != nil {
+			return t.D.Wrap(ctx, "put compliance snapshots", err)
+		}
+	}
+	return nil
+}
+
+// ListComplianceSnapshots returns up to limit snapshots of scopeKey in
+// (after, to], by time.
+func (t *Tx) ListComplianceSnapshots(ctx context.Context, scopeKey string, after, to time.Time, limit int) ([]*store.ComplianceSnapshot, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := t.Q.Query(ctx, t.D.s.listSnapshots, t.buf(scopeKey, t.D.Time(after), t.D.Time(to), limit)...)
+	if err != nil {
+		return nil, t.D.Wrap(ctx, "list compliance snapshots", err)
+	}
+	defer rows.Close()
+	var out []*store.ComplianceSnapshot
+	for rows.Next() {
+		s := store.ComplianceSnapshot{ScopeKey: scopeKey}
+		if err := rows.Scan(t.buf(t.D.timeDest(&s.Time), &s.Body)...); err != nil {
+			return nil, t.D.Wrap(ctx, "list compliance snapshots", err)
+		}
+		t.D.fixTime(&s.Time)
+		out = append(out, &s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.D.Wrap(ctx, "list compliance snapshots", err)
+	}
+	return out, nil
+}
+
+// PruneComplianceSnapshots deletes up to limit snapshots older than
+// before, oldest first.
+func (t *Tx) PruneComplianceSnapshots(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !t.Writable {
+		return 0, t.D.ErrReadOnly
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := t.Q.Exec(ctx, t.D.s.pruneSnapshots, t.buf(t.D.Time(before), limit)...)
+	if err != nil {
+		return 0, t.D.Wrap(ctx, "prune compliance snapshots", err)
 	}
 	return int(n), nil
 }
