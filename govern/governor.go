@@ -70,17 +70,17 @@ type Governor struct {
 	// rem is the Remediator (NewRemediator), whose deployment records
 	// listDeployments reads.
 	rem atomic.Pointer[Remediator]
-	// onCompliance is told the resources whose records Reevaluate wrote
-	// (OnCompliance; nil: no one).
+	// onCompliance is told the resources whose records Reevaluate or a
+	// scan wrote (OnCompliance; nil: no one).
 	onCompliance atomic.Pointer[func(keys []string)]
 }
 
 // OnCompliance makes fn be told, after each commit, the keys of the
 // resources whose compliance records a re-evaluation of changed
-// resources (Follow, Reevaluate) wrote: the dashboard's live stream.
-// Every replica re-evaluates every changed resource, so each tells its
-// own. The records a scan writes are not told (a scan rewrites every
-// record of its scope). fn must not block.
+// resources (Follow, Reevaluate) or a scan (its batches, on the replica
+// that wrote them: a changed assignment's or exemption's, a full one)
+// wrote: the dashboard's live stream. Every replica re-evaluates every
+// changed resource, so each tells its own. fn must not block.
 func (g *Governor) OnCompliance(fn func(keys []string)) { g.onCompliance.Store(&fn) }
 
 var (

@@ -390,6 +390,8 @@ func (g *Governor) workers(ctx context.Context, owner string, log *slog.Logger) 
 			if err := g.writeRows(ctx, w.rows, w.keys); err != nil {
 				w.task.failed.Store(true)
 				log.Warn("compliance scan task failed; it is retried when its lease ends", "scan", w.task.t.ScanID, "scope", w.task.t.Scope, "error", err)
+			} else if fn := g.onCompliance.Load(); fn != nil {
+				(*fn)(w.keys) // a scan's records too (an exemption's, an assignment's)
 			}
 		}
 	}()

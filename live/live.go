@@ -201,9 +201,21 @@ func (h *Hub) Follow(f *feed.Feed) (unsubscribe func()) {
 	})
 }
 
+// maxComplianceIDs is the most resources a batch of compliance records
+// is published for one by one; a larger batch (a scan's) is published
+// as one event per resource group (or subscription) it touched.
+const maxComplianceIDs = 64
+
 // Compliance publishes that the compliance records of the resources of
-// keys were written (govern.Governor.OnCompliance).
+// keys were written (govern.Governor.OnCompliance): an event per
+// resource, or, for a larger batch, per scope ({"kind":"compliance",
+// "scope":…}, for the readers of the scope), so that a scan does not
+// flood the streams.
 func (h *Hub) Compliance(keys []string) {
+	if len(keys) > maxComplianceIDs {
+		h.Publish(context.Background(), scopeEvents(keys))
+		return
+	}
 	evs := make([]Event, 0, len(keys))
 	for _, k := range keys {
 		id, err := arm.ParseID(k)
@@ -217,6 +229,33 @@ func (h *Hub) Compliance(keys []string) {
 		evs = append(evs, Event{Data: b, Key: k, Action: readAction(id.Type()), Scope: k})
 	}
 	h.Publish(context.Background(), evs)
+}
+
+// scopeEvents are the compliance events of a large batch: one per
+// resource group (or subscription, for resources outside groups) of keys.
+func scopeEvents(keys []string) []Event {
+	seen := map[string]bool{}
+	var evs []Event
+	for _, k := range keys {
+		id, err := arm.ParseID(k)
+		if err != nil {
+			continue
+		}
+		scope, action := "/subscriptions/"+arm.KeyOf(id.SubscriptionID), "Microsoft.Resources/subscriptions/read"
+		if id.ResourceGroup != "" {
+			scope, action = scope+"/resourcegroups/"+arm.KeyOf(id.ResourceGroup), "Microsoft.Resources/subscriptions/resourceGroups/read"
+		}
+		if seen[scope] {
+			continue
+		}
+		seen[scope] = true
+		b, _ := json.Marshal(struct {
+			Kind  string `json:"kind"`
+			Scope string `json:"scope"`
+		}{"compliance", scope})
+		evs = append(evs, Event{Data: b, Key: scope, Action: action, Scope: scope})
+	}
+	return evs
 }
 
 // eventData are the fields of an EventData the stream carries.
@@ -259,11 +298,16 @@ func activity(e *store.Event) *Event {
 		EventTimestamp string `json:"eventTimestamp"`
 	}{"activity", d.OperationName.Value, d.Status.Value, d.Category.Value, d.Level, d.ResourceID, d.CorrelationID, d.Caller, d.EventTimestamp})
 	key := e.ResourceKey
+	scope := "/subscriptions/" + e.SubscriptionKey + "/providers/Microsoft.Insights/eventtypes/management"
 	if key == "" {
 		key = "/subscriptions/" + e.SubscriptionKey
+	} else if strings.HasPrefix(key, "/subscriptions/"+e.SubscriptionKey+"/") {
+		// An event of a resource is read by who may read the log of
+		// that resource (the activity log's resourceUri filter): a
+		// reader of its resource group gets it.
+		scope = key
 	}
-	return &Event{Data: b, Key: key, Action: "Microsoft.Insights/eventtypes/values/read",
-		Scope: "/subscriptions/" + e.SubscriptionKey + "/providers/Microsoft.Insights/eventtypes/management"}
+	return &Event{Data: b, Key: key, Action: "Microsoft.Insights/eventtypes/values/read", Scope: scope}
 }
 
 // RunEvents publishes the activity-log events written from now on (by

@@ -157,6 +157,17 @@ func TestChangeStream(t *testing.T) {
 		if e["status"] != "Failed" || !strings.EqualFold(e["correlationId"].(string), corr) {
 			t.Errorf("the deny event: %v (correlation id %s)", e, corr)
 		}
+		// The reader of rg1 reads rg1's activity log (resourceUri or
+		// resourceGroupName filter): it gets the event too.
+		mine.wait(t, "the denied write, to the reader of rg1", time.Second, func(e map[string]any) bool {
+			return about("activity", bad)(e) && e["operationName"] == "Microsoft.Authorization/policies/deny/action"
+		})
+
+		// An exemption re-evaluates by a scan: the exempted resource's
+		// compliance is told too.
+		s.put(t, c1+"/providers/Microsoft.Authorization/policyExemptions/ex1?api-version=2022-07-01-preview",
+			`{"properties":{"policyAssignmentId":"`+s.sub()+`/providers/Microsoft.Authorization/policyAssignments/idle","exemptionCategory":"Waiver"}}`, 201)
+		admin.wait(t, "the exempted compute's compliance", 5*time.Second, about("compliance", c1))
 
 		// A delete (of a resource deleted at once: a compute's is a
 		// long-running operation).
