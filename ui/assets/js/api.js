@@ -107,12 +107,22 @@ export async function graph(path, signal) {
   return (await send('GET', path, undefined, tok, signal)).json;
 }
 
-// Compliance percentage, as Azure's portal computes it: compliant,
-// exempt and unknown resources over every resource with a state.
-export function percentage(details) {
-  const c = countsOf(details);
-  const total = c.compliant + c.noncompliant + c.exempt + c.conflict + c.unknown;
-  return total ? 100 * (c.compliant + c.exempt + c.unknown) / total : null;
+// percentage is a summarize results object's compliancePercentage
+// (Azure's formula, worked out by the server: govern.CompliancePercentage).
+export function percentage(results) {
+  const p = results && results.compliancePercentage;
+  return typeof p === 'number' ? p : null;
+}
+
+// touches reports whether a live event concerns a resource id: its own
+// events, those of resources below it (its exemptions), and compliance
+// told for a scope above it (a scan's).
+export function touches(evt, id) {
+  const me = String(id).toLowerCase();
+  const of = String(evt.id || evt.resourceId || '').toLowerCase();
+  if (of && (of === me || of.startsWith(me + '/'))) return true;
+  const scope = String(evt.scope || '').toLowerCase();
+  return scope !== '' && (me === scope || me.startsWith(scope + '/'));
 }
 
 // countsOf turns resourceDetails ([{complianceState, count}]) into counts.

@@ -53,8 +53,10 @@ export function fmtTime(s) {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+// fmtPct shows a percentage with one decimal, as the API gives it
+// (rounded).
 export function fmtPct(p) {
-  return p === null || p === undefined || isNaN(p) ? '–' : `${(Math.floor(p * 10) / 10).toFixed(1)}%`;
+  return p === null || p === undefined || isNaN(p) ? '–' : `${Number(p).toFixed(1)}%`;
 }
 
 // breakable renders an id or type with break opportunities after its

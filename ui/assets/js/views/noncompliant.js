@@ -91,7 +91,7 @@ export default async function noncompliant(box, params, {signal, link}) {
 
   let timer = null;
   return (evt) => {
-    if (evt.kind !== 'compliance') return;
+    if (evt.kind !== 'compliance' || pages.length > 1) return; // a later page stays put
     clearTimeout(timer);
     timer = setTimeout(() => { pages.length = 0; load(url()).catch(() => {}); }, 200);
   };

@@ -21,7 +21,7 @@ export default async function overview(box, params, {signal, link}) {
     const s = (sum.value && sum.value[0]) || {};
     const res = s.results || {};
     const c = countsOf(res.resourceDetails);
-    const pct = percentage(res.resourceDetails);
+    const pct = percentage(res);
     replace(headline,
       h('div', {class: 'pct'}, h('span', {class: 'big', dataset: {testid: 'compliance-pct'}}, fmtPct(pct)), h('span', {class: 'muted'}, 'of resources compliant at ' + label(scope))),
       h('ul', {class: 'counts'},
@@ -43,7 +43,7 @@ export default async function overview(box, params, {signal, link}) {
     const rows = (s.policyAssignments || []).map(a => ({
       id: a.policyAssignmentId, name: names.get(String(a.policyAssignmentId).toLowerCase()) || lastSegment(a.policyAssignmentId),
       initiative: a.policySetDefinitionId ? lastSegment(a.policySetDefinitionId) : '',
-      pct: percentage(a.results?.resourceDetails), nonCompliant: a.results?.nonCompliantResources ?? countsOf(a.results?.resourceDetails).noncompliant,
+      pct: percentage(a.results), nonCompliant: a.results?.nonCompliantResources ?? countsOf(a.results?.resourceDetails).noncompliant,
       definitions: a.policyDefinitions || [],
     }));
     rows.sort((x, y) => (x.pct ?? 101) - (y.pct ?? 101));

@@ -3,7 +3,7 @@
 // it (the role assignments that apply, with the scope each comes from),
 // its vulnerability findings and its network rules.
 import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
-import {V, get, all, arm, versionOf, parseId} from '../api.js';
+import {V, get, all, arm, versionOf, parseId, touches} from '../api.js';
 import {queryResults} from '../scope.js';
 import {details} from './reason.js';
 
@@ -137,15 +137,20 @@ export default async function resource(box, params, {signal, link, status}) {
   if (!signal.aborted) loaded(box);
 
   let timer = null;
+  const pending = new Set();
   return (evt) => {
-    if (!evt.id || String(evt.id).toLowerCase() !== id.toLowerCase()) {
-      if (evt.kind !== 'activity' || String(evt.resourceId || '').toLowerCase() !== id.toLowerCase()) return;
-    }
+    if (!touches(evt, id)) return;
+    const own = String(evt.id || '').toLowerCase() === id.toLowerCase();
+    if (evt.kind === 'compliance') pending.add('compliance');
+    else if (evt.kind === 'resource' && own) pending.add('resource');
+    else if (evt.kind === 'activity') pending.add('activity');
+    else return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (evt.kind === 'compliance') guard(drawCompliance, compliance);
-      else if (evt.kind === 'resource') { guard(drawResource, props); guard(drawCompliance, compliance); }
-      guard(drawActivity, activity);
+      if (pending.has('resource')) guard(drawResource, props);
+      if (pending.has('compliance') || pending.has('resource')) guard(drawCompliance, compliance);
+      if (pending.has('activity')) guard(drawActivity, activity);
+      pending.clear();
     }, 150);
   };
 }
