@@ -21,6 +21,15 @@ const historyPruneBatch = 1000
 // retention (nothing when it is 0), historyPruneBatch per transaction,
 // until none is left or ctx ends; it returns how many it deleted.
 func (g *Governor) PruneHistory(ctx context.Context, retention time.Duration) (int, error) {
+	return g.pruneOlder(ctx, retention, func(tx store.Tx, before time.Time) (int, error) {
+		return tx.PrunePolicyStateHistory(ctx, before, historyPruneBatch)
+	})
+}
+
+// pruneOlder runs prune (which deletes at most historyPruneBatch rows
+// older than before) in transactions until it deletes fewer, or ctx
+// ends; nothing when retention is 0. It returns how many were deleted.
+func (g *Governor) pruneOlder(ctx context.Context, retention time.Duration, prune func(tx store.Tx, before time.Time) (int, error)) (int, error) {
 	if retention <= 0 {
 		return 0, nil
 	}
@@ -30,7 +39,7 @@ func (g *Governor) PruneHistory(ctx context.Context, retention time.Duration) (i
 		var n int
 		err := g.cs.Write(ctx, func(tx store.Tx) error {
 			var err error
-			n, err = tx.PrunePolicyStateHistory(ctx, before, historyPruneBatch)
+			n, err = prune(tx, before)
 			return err
 		})
 		total += n

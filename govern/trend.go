@@ -150,26 +150,9 @@ func (g *Governor) RunSnapshots(ctx context.Context, interval time.Duration, log
 // (nothing when it is 0), historyPruneBatch per transaction, and returns
 // how many it deleted.
 func (g *Governor) PruneSnapshots(ctx context.Context, retention time.Duration) (int, error) {
-	if retention <= 0 {
-		return 0, nil
-	}
-	before := g.now().Add(-retention)
-	total := 0
-	for {
-		var n int
-		err := g.cs.Write(ctx, func(tx store.Tx) error {
-			var err error
-			n, err = tx.PruneComplianceSnapshots(ctx, before, historyPruneBatch)
-			return err
-		})
-		total += n
-		if err != nil || n < historyPruneBatch {
-			return total, err
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-	}
+	return g.pruneOlder(ctx, retention, func(tx store.Tx, before time.Time) (int, error) {
+		return tx.PruneComplianceSnapshots(ctx, before, historyPruneBatch)
+	})
 }
 
 // trendFilter is the one $filter complianceHistory takes.

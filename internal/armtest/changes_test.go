@@ -207,12 +207,7 @@ func TestChangeStreamOtherReplica(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, s *Server) {
 		ws := s.mustWorkspace(t, "rg1", "ws1")
 		other := live.New(live.Config{Authorizer: s.Access})
-		fd := feed.New(s.Store, feed.Options{Interval: 20 * time.Millisecond})
-		other.Follow(fd)
-		ctx, stop := context.WithCancel(context.Background())
-		defer stop()
-		go fd.Run(ctx)
-		<-fd.Ready()
+		ctx := s.otherReplica(t, func(fd *feed.Feed) { other.Follow(fd) })
 		go other.RunEvents(ctx, s.Store, 20*time.Millisecond)
 		sub, err := other.Subscribe(ctx, &activitylog.Caller{Name: "admin", ObjectID: s.AdminObjectID, Type: "ServicePrincipal"}, s.sub())
 		if err != nil {

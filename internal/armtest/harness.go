@@ -321,6 +321,21 @@ func (s *Server) Do(t testing.TB, method, path string, body any, headers ...stri
 	return s.DoAs(t, s.token, method, path, body, headers...)
 }
 
+// otherReplica stands for another replica on the test's store: follow
+// subscribes that replica's component to a change feed of its own,
+// which then runs until the test ends. The returned context ends then
+// too; the feed has read where it starts.
+func (s *Server) otherReplica(t testing.TB, follow func(*feed.Feed)) context.Context {
+	t.Helper()
+	fd := feed.New(s.Store, feed.Options{Interval: 20 * time.Millisecond})
+	follow(fd)
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go fd.Run(ctx)
+	<-fd.Ready()
+	return ctx
+}
+
 // Principal is a service principal of the test's tenant and its token.
 type Principal struct {
 	AppID, ObjectID, Secret, Token string

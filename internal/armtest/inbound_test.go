@@ -1,7 +1,6 @@
 package armtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -232,12 +231,7 @@ func TestInboundOtherReplica(t *testing.T) {
 	eachBackend(t, nil, func(t *testing.T, s *Server) {
 		ws := s.mustWorkspace(t, "rg1", "ws1")
 		other := inbound.New(s.Store, inbound.Config{})
-		fd := feed.New(s.Store, feed.Options{Interval: 20 * time.Millisecond})
-		other.Follow(fd)
-		ctx, stop := context.WithCancel(context.Background())
-		defer stop()
-		go fd.Run(ctx)
-		<-fd.Ready()
+		ctx := s.otherReplica(t, func(fd *feed.Feed) { other.Follow(fd) })
 		id := mustParseID(t, ws)
 		client := netip.MustParseAddr("192.0.2.1")
 		if rule, err := other.Check(ctx, id, "", client); err != nil || rule != inbound.Allowed {
