@@ -110,6 +110,13 @@ for (let i = 0; i < runs; i++) {
   await freshNavigation(page, `${s.url}/ui/#/`);
   r.overview = { headlineMs: await markTime(page, "mlgov:overview:headline"), loadedMs: await markTime(page, "mlgov:loaded:overview") };
   r.overview.pct = (await page.getByTestId("compliance-pct").textContent()).trim();
+  // The overview's slowest requests (where its full load goes).
+  r.overview.slowest = await page.evaluate(() =>
+    performance.getEntriesByType("resource")
+      .map((e) => [decodeURIComponent(new URL(e.name).pathname.replace(/^.*\/providers\//, "…/") + new URL(e.name).search).slice(0, 140), Math.round(e.startTime), Math.round(e.duration)])
+      .sort((a, b) => b[2] - a[2])
+      .slice(0, 8),
+  );
   // When input made at the headline would have been handled: at once,
   // unless a long task was running then (its end).
   const busy = await page.evaluate(() => window.__bench.longtasks);
