@@ -60,7 +60,7 @@ func (d *directoryFlags) open(ctx context.Context, e *env, onCmdline bool) (stor
 		return nil, "", err
 	}
 	if storeURL == "" || strings.HasPrefix(storeURL, "sqlite://") {
-		db := filepath.Join(dataDir, "mlgov.db")
+		db := StoreFile(dataDir)
 		if storeURL != "" {
 			db = strings.TrimPrefix(storeURL, "sqlite://")
 		}

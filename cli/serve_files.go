@@ -140,6 +140,12 @@ func redactURLError(err error) error {
 	return err
 }
 
+// StoreFile is the SQLite database serve opens in the data directory
+// dataDir when no --store is given (cmd/mlgov opens it; serve puts the
+// compliance records beside it, in the same name with -compliance before
+// .db). Tools that write into a stopped server's store open this file.
+func StoreFile(dataDir string) string { return filepath.Join(dataDir, "mlgov.db") }
+
 // masterKeyLen is the size of the key-encryption key (AES-256).
 const masterKeyLen = 32
 

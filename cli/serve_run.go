@@ -197,7 +197,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig) error {
 	// writing neither waits for nor holds the requests' write lock.
 	cst := st
 	if storeURL == "" || strings.HasPrefix(storeURL, "sqlite://") {
-		main := filepath.Join(dataDir, "mlgov.db")
+		main := StoreFile(dataDir)
 		if storeURL != "" {
 			main = strings.TrimPrefix(storeURL, "sqlite://")
 		}

@@ -156,7 +156,7 @@ func startDashboard(t *testing.T, extra []string) *dashboard {
 }
 
 // chromiumPath finds the browser, or skips (fails with MLGOV_E2E_REQUIRE=1).
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("MLGOV_E2E_CHROMIUM"); p != "" {
 		if _, err := exec.LookPath(p); err != nil {
@@ -174,7 +174,7 @@ func chromiumPath(t *testing.T) string {
 }
 
 // graphToken is a Graph API token of the server's administrator.
-func graphToken(t *testing.T, hc *http.Client, b Bootstrap) string {
+func graphToken(t testing.TB, hc *http.Client, b Bootstrap) string {
 	t.Helper()
 	st, raw := postForm(t, hc, b.AuthorityHost+"/"+b.TenantID+"/oauth2/v2.0/token", url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {b.ClientID}, "client_secret": {b.ClientSecret},
@@ -189,7 +189,7 @@ func graphToken(t *testing.T, hc *http.Client, b Bootstrap) string {
 }
 
 // createUser makes a user with a password through the Graph API.
-func createUser(t *testing.T, hc *http.Client, b Bootstrap, graphTok, displayName, nick string) uiUser {
+func createUser(t testing.TB, hc *http.Client, b Bootstrap, graphTok, displayName, nick string) uiUser {
 	t.Helper()
 	u := uiUser{UPN: nick + "@ui.example", DisplayName: displayName, Password: "Ui-" + crashHex(8) + "-passw0rd!"}
 	body := mustJSON(map[string]any{"accountEnabled": true, "displayName": displayName, "mailNickname": nick,
@@ -204,7 +204,7 @@ func createUser(t *testing.T, hc *http.Client, b Bootstrap, graphTok, displayNam
 }
 
 // assignRole gives principal the built-in role at scope.
-func assignRole(t *testing.T, hc *http.Client, b Bootstrap, token, scope, role, principal string) {
+func assignRole(t testing.TB, hc *http.Client, b Bootstrap, token, scope, role, principal string) {
 	t.Helper()
 	path := scope + "/providers/Microsoft.Authorization/roleAssignments/" + crashGUID() + "?api-version=2022-04-01"
 	body := mustJSON(map[string]any{"properties": map[string]any{
@@ -241,7 +241,7 @@ func nodeUIEnv(srv *Server, browser, shots string, admin, reader uiUser, readerR
 }
 
 // postForm posts a form and returns the status and body.
-func postForm(t *testing.T, hc *http.Client, u string, form url.Values) (int, []byte) {
+func postForm(t testing.TB, hc *http.Client, u string, form url.Values) (int, []byte) {
 	t.Helper()
 	resp, err := hc.PostForm(u, form)
 	if err != nil {

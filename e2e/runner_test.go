@@ -24,7 +24,7 @@ import (
 )
 
 // armSend sends an ARM request with a token and decodes the answer.
-func armSend(t *testing.T, hc *http.Client, endpoint, token, method, path, body string) (int, map[string]any) {
+func armSend(t testing.TB, hc *http.Client, endpoint, token, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	st, raw := armSendRaw(t, hc, endpoint, token, method, path, body)
 	var m map[string]any
@@ -34,7 +34,7 @@ func armSend(t *testing.T, hc *http.Client, endpoint, token, method, path, body 
 
 // armSendRaw sends an ARM request with a bearer token and returns the
 // status and the body as sent.
-func armSendRaw(t *testing.T, hc *http.Client, endpoint, token, method, path, body string) (int, []byte) {
+func armSendRaw(t testing.TB, hc *http.Client, endpoint, token, method, path, body string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {

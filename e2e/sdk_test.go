@@ -43,7 +43,7 @@ const minNodeMajor = 20
 // builtinArgs loads the Machine Learning built-ins and the ML alias
 // catalog from the reference data beside the checkout (read in place), for
 // the policy tests; without it those tests fail and say why.
-func builtinArgs(t *testing.T) []string {
+func builtinArgs(t testing.TB) []string {
 	shared := filepath.Join(RepoRoot(t), "..", "shared")
 	ml := filepath.Join(shared, "corpus", "azure-policy", "policyDefinitions", "Machine Learning")
 	aliases := filepath.Join(shared, "corpus", "aliases", "Microsoft.MachineLearningServices.json")
@@ -226,7 +226,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // lookTool finds an executable on PATH or skips the test.
-func lookTool(t *testing.T, name string) string {
+func lookTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -235,7 +235,7 @@ func lookTool(t *testing.T, name string) string {
 	return p
 }
 
-func checkNodeVersion(t *testing.T, node string) {
+func checkNodeVersion(t testing.TB, node string) {
 	t.Helper()
 	out, err := exec.Command(node, "--version").Output()
 	if err != nil {
@@ -253,7 +253,7 @@ func checkNodeVersion(t *testing.T, node string) {
 
 // installNodeModules runs `npm ci` (or `npm install` without a lock file) in
 // dir, unless node_modules already matches package.json and the lock file.
-func installNodeModules(t *testing.T, npm, dir string) {
+func installNodeModules(t testing.TB, npm, dir string) {
 	t.Helper()
 	lock := filepath.Join(dir, "package-lock.json")
 	hasLock := true
@@ -287,7 +287,7 @@ func installNodeModules(t *testing.T, npm, dir string) {
 }
 
 // installKey identifies the dependency set: package.json and the lock file.
-func installKey(t *testing.T, dir string, hasLock bool) string {
+func installKey(t testing.TB, dir string, hasLock bool) string {
 	t.Helper()
 	h := sha256.New()
 	files := []string{"package.json"}
@@ -339,9 +339,14 @@ func clientEnv(drop func(k string) bool) []string {
 	return append(env, "NO_PROXY="+noProxy, "no_proxy="+noProxy)
 }
 
-// budget is max, shortened to leave a minute before the go test deadline.
-func budget(t *testing.T, max time.Duration) time.Duration {
-	if d, ok := t.Deadline(); ok {
+// budget is max, shortened to leave a minute before the go test deadline
+// (a test's; a benchmark has none).
+func budget(t testing.TB, max time.Duration) time.Duration {
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		d, ok := dt.Deadline()
+		if !ok {
+			return max
+		}
 		if left := time.Until(d) - time.Minute; left < max {
 			if left < 10*time.Second {
 				left = 10 * time.Second

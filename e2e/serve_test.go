@@ -462,7 +462,7 @@ var _ io.Writer = (*lineLogger)(nil)
 
 // clientToken asks endpoint for a token with a client secret and returns the
 // HTTP status and the access token.
-func clientToken(t *testing.T, hc *http.Client, endpoint string, b Bootstrap, secret string) (int, string) {
+func clientToken(t testing.TB, hc *http.Client, endpoint string, b Bootstrap, secret string) (int, string) {
 	t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {b.ClientID}, "client_secret": {secret},
 		"scope": {"https://management.azure.com/.default"}}

@@ -359,23 +359,14 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 		return nil, err
 	}
 	if iq.apply != nil {
-		rows, err := iq.apply.Run(func(yield func(odata.Record, error) bool) {
-			for s, err := range g.records(ctx, iq, nil) {
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				v, ok := snap.render(s)
-				if !ok {
-					continue
-				}
-				if !yield(stateRecord{v}, nil) {
-					return
-				}
-			}
-		})
+		rows, counted, err := g.countResources(ctx, snap, iq)
 		if err != nil {
-			return nil, badQuery(err)
+			return nil, err
+		}
+		if !counted {
+			if rows, err = g.applyRecords(ctx, snap, iq); err != nil {
+				return nil, err
+			}
 		}
 		if iq.orderBy != nil {
 			iq.orderBy.Sort(rows)
@@ -484,6 +475,30 @@ func (g *Governor) queryResults(ctx context.Context, scope *arm.ID, r *resources
 		next = encodeSkip(t)
 	}
 	return &resources.Response{List: true, OData: true, Items: items, Next: next, NextParam: "$skiptoken"}, nil
+}
+
+// applyRecords runs the $apply of iq over the records it selects, each
+// rendered (the generic path of any $apply).
+func (g *Governor) applyRecords(ctx context.Context, snap *snapshot, iq *insightsQuery) ([]map[string]any, error) {
+	rows, err := iq.apply.Run(func(yield func(odata.Record, error) bool) {
+		for s, err := range g.records(ctx, iq, nil) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			v, ok := snap.render(s)
+			if !ok {
+				continue
+			}
+			if !yield(stateRecord{v}, nil) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, badQuery(err)
+	}
+	return rows, nil
 }
 
 // withDetails adds policyEvaluationDetails to a record that is not

@@ -169,6 +169,16 @@ func BenchmarkScan100k(b *testing.B) {
 	insights("summarize-assignment", "POST", "/subscriptions/"+f.sub+"/providers/Microsoft.Authorization/policyAssignments/all10/providers/Microsoft.PolicyInsights/policyStates/latest/summarize?api-version=2024-10-01")
 	insights("queryResults-page", "POST", sub+"queryResults?api-version=2024-10-01&$top=1000&$filter="+
 		url.QueryEscape("complianceState eq 'NonCompliant' and policyDefinitionAction eq 'audit'"))
+	// The overview's counts of resources by type and by resource group
+	// (the dashboard's four $apply queries, two shown): in the store
+	// (countResources), and the generic path that renders every record
+	// (forced by a $from every record passes).
+	byType := "$apply=" + url.QueryEscape("groupby((resourceId, resourceType))/groupby((resourceType), aggregate($count as count))")
+	byGroupNC := "$apply=" + url.QueryEscape("filter(complianceState eq 'NonCompliant')/groupby((resourceId, resourceGroup))/groupby((resourceGroup), aggregate($count as count))")
+	insights("queryResults-by-type", "POST", sub+"queryResults?api-version=2024-10-01&"+byType)
+	insights("queryResults-by-group-noncompliant", "POST", sub+"queryResults?api-version=2024-10-01&"+byGroupNC)
+	insights("queryResults-by-type-generic", "POST", sub+"queryResults?api-version=2024-10-01&$from=2000-01-01T00:00:00Z&"+byType)
+	insights("queryResults-by-group-noncompliant-generic", "POST", sub+"queryResults?api-version=2024-10-01&$from=2000-01-01T00:00:00Z&"+byGroupNC)
 	insights("queryResults-assignment-page", "POST", "/subscriptions/"+f.sub+"/providers/Microsoft.Authorization/policyAssignments/all10/providers/Microsoft.PolicyInsights/policyStates/latest/queryResults?api-version=2024-10-01&$top=1000")
 	// The records of an assignment that has none: the store has no index
 	// by assignment, so this reads every record (the worst case of a

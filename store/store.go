@@ -211,8 +211,11 @@ type PolicyStateQuery struct {
 	// a range of the key index.
 	Under         string
 	AssignmentKey string
-	DefinitionKey string
-	SetKey        string
+	// AssignmentKeys, when not nil, selects the records of these
+	// assignments only (an empty list: none).
+	AssignmentKeys []string
+	DefinitionKey  string
+	SetKey         string
 	// Where is an extra SQL condition over the columns named in
 	// PolicyStateColumns, with ? placeholders for Args (the store
 	// renumbers them for its database, and encodes time.Time arguments
@@ -247,6 +250,9 @@ type PolicyStateCount struct {
 	// resources among them.
 	Count     int
 	Resources int
+	// FirstResourceKey is the least resource key among them ("" when
+	// there is none): where the group starts in the records' order.
+	FirstResourceKey string
 }
 
 // ComplianceRank orders compliance states for rolling several records up
@@ -431,7 +437,10 @@ type Tx interface {
 	// CountPolicyStates counts the records q selects (q's After, Limit
 	// and MaxBytes are ignored) grouped by the groupBy columns (a subset
 	// of PolicyStateGroupBy; none: one row, even over no records),
-	// ordered by them.
+	// ordered by them. A grouping by the resource's own columns only
+	// (subscription_key, resource_group_key, resource_type_key) counts
+	// per resource in key order, without sorting the records: the
+	// overview's counts of resources by type and by scope.
 	CountPolicyStates(ctx context.Context, q PolicyStateQuery, groupBy []string) ([]*PolicyStateCount, error)
 
 	// PutComplianceSnapshots inserts the snapshots, replacing those of

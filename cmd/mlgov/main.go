@@ -7,7 +7,6 @@ import (
 	"fmt"
 	neturl "net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mlgov/mlgov/cli"
@@ -19,7 +18,7 @@ import (
 func openStore(ctx context.Context, url, dataDir string) (store.Store, error) {
 	switch {
 	case url == "":
-		return sqlite.Open(ctx, filepath.Join(dataDir, "mlgov.db"))
+		return sqlite.Open(ctx, cli.StoreFile(dataDir))
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url)
 	case strings.HasPrefix(url, "sqlite://"):

@@ -334,6 +334,13 @@ func testPolicyStatesList(t *testing.T, open func(t *testing.T) store.Store) {
 
 func countStates(t *testing.T, s store.Store, q store.PolicyStateQuery, groupBy ...string) []string {
 	t.Helper()
+	return countGroups(t, s, q, groupBy, false)
+}
+
+// countGroups is CountPolicyStates as "values=records/resources", with
+// "@first resource key" when withFirst.
+func countGroups(t *testing.T, s store.Store, q store.PolicyStateQuery, groupBy []string, withFirst bool) []string {
+	t.Helper()
 	var out []string
 	read(t, s, func(tx store.Tx) error {
 		cs, err := tx.CountPolicyStates(t.Context(), q, groupBy)
@@ -345,7 +352,11 @@ func countStates(t *testing.T, s store.Store, q store.PolicyStateQuery, groupBy 
 			for i, col := range groupBy {
 				vals[i] = c.Values[col]
 			}
-			out = append(out, fmt.Sprintf("%s=%d/%d", strings.Join(vals, ","), c.Count, c.Resources))
+			if withFirst {
+				out = append(out, fmt.Sprintf("%s=%d/%d@%s", strings.Join(vals, ","), c.Count, c.Resources, c.FirstResourceKey))
+			} else {
+				out = append(out, fmt.Sprintf("%s=%d/%d", strings.Join(vals, ","), c.Count, c.Resources))
+			}
 		}
 		return err
 	})
@@ -362,12 +373,16 @@ func testPolicyStatesCount(t *testing.T, open func(t *testing.T) store.Store) {
 	count := func(filter func(p *store.PolicyState) bool, key func(p *store.PolicyState) string) []string {
 		n := map[string]int{}
 		res := map[string]map[string]bool{}
+		first := map[string]string{}
 		for _, p := range all {
 			if !filter(p) {
 				continue
 			}
 			k := key(p)
 			n[k]++
+			if f, ok := first[k]; !ok || p.ResourceKey < f {
+				first[k] = p.ResourceKey
+			}
 			if res[k] == nil {
 				res[k] = map[string]bool{}
 			}
@@ -375,7 +390,7 @@ func testPolicyStatesCount(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		var out []string
 		for k := range n {
-			out = append(out, fmt.Sprintf("%s=%d/%d", k, n[k], len(res[k])))
+			out = append(out, fmt.Sprintf("%s=%d/%d@%s", k, n[k], len(res[k]), first[k]))
 		}
 		slices.Sort(out)
 		return out
@@ -387,8 +402,8 @@ func testPolicyStatesCount(t *testing.T, open func(t *testing.T) store.Store) {
 		groupBy []string
 		want    []string
 	}{
-		{"total", store.PolicyStateQuery{}, nil, []string{"=12/4"}},
-		{"total of none", store.PolicyStateQuery{AssignmentKey: "nope"}, nil, []string{"=0/0"}},
+		{"total", store.PolicyStateQuery{}, nil, count(every, func(*store.PolicyState) string { return "" })},
+		{"total of none", store.PolicyStateQuery{AssignmentKey: "nope"}, nil, []string{"=0/0@"}},
 		{"by state", store.PolicyStateQuery{}, []string{"state"}, count(every, func(p *store.PolicyState) string { return p.State })},
 		{"by assignment, state", store.PolicyStateQuery{}, []string{"assignment_key", "state"},
 			count(every, func(p *store.PolicyState) string { return p.AssignmentKey + "," + p.State })},
@@ -406,8 +421,20 @@ func testPolicyStatesCount(t *testing.T, open func(t *testing.T) store.Store) {
 		{"by subscription, resource group", store.PolicyStateQuery{AssignmentKey: as1}, []string{"subscription_key", "resource_group_key"},
 			count(func(p *store.PolicyState) bool { return p.AssignmentKey == as1 },
 				func(p *store.PolicyState) string { return p.SubscriptionKey + "," + p.ResourceGroupKey })},
+		// Grouped by the resource's own columns (counted per resource
+		// first): with a condition on a record's column and on a key.
+		{"by type, non-compliant", store.PolicyStateQuery{Where: "state = ?", Args: []any{"NonCompliant"}}, []string{"resource_type_key"},
+			count(func(p *store.PolicyState) bool { return p.State == "NonCompliant" }, func(p *store.PolicyState) string { return p.ResourceTypeKey })},
+		{"by type", store.PolicyStateQuery{KeyPrefix: psSub + "/"}, []string{"resource_type_key"},
+			count(func(p *store.PolicyState) bool { return strings.HasPrefix(p.ResourceKey, psSub+"/") }, func(p *store.PolicyState) string { return p.ResourceTypeKey })},
+		{"by resource group, of an assignment by condition", store.PolicyStateQuery{Where: "assignment_key = ? AND state <> ?", Args: []any{as2, "Compliant"}}, []string{"resource_group_key"},
+			count(func(p *store.PolicyState) bool { return p.AssignmentKey == as2 && p.State != "Compliant" }, func(p *store.PolicyState) string { return p.ResourceGroupKey })},
+		{"by type of none", store.PolicyStateQuery{AssignmentKey: "nope"}, []string{"resource_type_key"}, nil},
+		{"by type, of assignments", store.PolicyStateQuery{AssignmentKeys: []string{as2, "nope"}}, []string{"resource_type_key"},
+			count(func(p *store.PolicyState) bool { return p.AssignmentKey == as2 }, func(p *store.PolicyState) string { return p.ResourceTypeKey })},
+		{"of no assignment", store.PolicyStateQuery{AssignmentKeys: []string{}}, []string{"state"}, nil},
 	} {
-		got := countStates(t, s, tc.q, tc.groupBy...)
+		got := countGroups(t, s, tc.q, tc.groupBy, true)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: CountPolicyStates = %v, want %v", tc.name, got, tc.want)
 		}

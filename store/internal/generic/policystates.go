@@ -876,19 +876,23 @@ func (t *Tx) CountPolicyStates(ctx context.Context, q store.PolicyStateQuery, gr
 	}
 	defer rows.Close()
 	var out []*store.PolicyStateCount
-	dest := make([]any, len(groupBy)+2)
+	dest := make([]any, len(groupBy)+3)
 	for rows.Next() {
 		c := &store.PolicyStateCount{Values: make(map[string]string, len(groupBy))}
 		vals := make([]string, len(groupBy))
 		for i := range groupBy {
 			dest[i] = &vals[i]
 		}
-		dest[len(groupBy)], dest[len(groupBy)+1] = &c.Count, &c.Resources
+		var first *string // NULL: no record
+		dest[len(groupBy)], dest[len(groupBy)+1], dest[len(groupBy)+2] = &c.Count, &c.Resources, &first
 		if err := rows.Scan(dest...); err != nil {
 			return nil, d.Wrap(ctx, op, err)
 		}
 		for i, col := range groupBy {
 			c.Values[col] = vals[i]
+		}
+		if first != nil {
+			c.FirstResourceKey = *first
 		}
 		out = append(out, c)
 	}

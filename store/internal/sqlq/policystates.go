@@ -2,6 +2,7 @@ package sqlq
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,20 @@ func policyStateWhere(b *Builder, q store.PolicyStateQuery) error {
 		b.Write(")")
 	}
 	b.eqID("assignment_id", q.AssignmentKey)
+	if q.AssignmentKeys != nil {
+		if len(q.AssignmentKeys) == 0 {
+			b.Write(" AND 1=0")
+		} else {
+			b.Write(" AND assignment_id IN (")
+			for i, k := range q.AssignmentKeys {
+				if i > 0 {
+					b.Write(", ")
+				}
+				b.Arg(store.PolicyKeyID(k))
+			}
+			b.Write(")")
+		}
+	}
 	b.eqID("definition_id", q.DefinitionKey)
 	b.eqID("set_id", q.SetKey)
 	if q.Where != "" {
@@ -226,10 +241,18 @@ var groupable = func() map[string]bool {
 	return m
 }()
 
+// ofResource are the key columns whose value is the resource's own (every
+// record of a resource has the same), by their id columns.
+var ofResource = map[string]string{
+	"subscription_key": "subscription_id", "resource_group_key": "resource_group_id", "resource_type_key": "resource_type_id",
+}
+
 // CountPolicyStates builds the count of the records q selects grouped by
 // groupBy: the group's columns, then the records and the distinct
 // resources (COUNT(DISTINCT resource_key), or per resource in a subquery
-// with Dialect.CountBySubquery), ordered by the group's columns.
+// with Dialect.CountBySubquery), ordered by the group's columns, and the
+// least resource key of each group. A grouping by columns of ofResource
+// only is countPerResource's.
 func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (string, []any, error) {
 	seen := map[string]bool{}
 	for _, c := range groupBy {
@@ -241,6 +264,9 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 		}
 		seen[c] = true
 	}
+	if len(groupBy) > 0 && !slices.ContainsFunc(groupBy, func(c string) bool { return ofResource[c] == "" }) {
+		return countPerResource(d, q, groupBy)
+	}
 	cols := strings.Join(groupBy, ", ")
 	refs := cols + " " + q.Where
 	sel := "SELECT "
@@ -251,7 +277,7 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 	switch {
 	case seen["resource_key"]:
 		// One resource per group.
-		b = NewBuilder(d, sel+"COUNT(*), 1"+policyStatesFrom(refs))
+		b = NewBuilder(d, sel+"COUNT(*), 1, MIN(resource_key)"+policyStatesFrom(refs))
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err
 		}
@@ -260,13 +286,13 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 		if cols != "" {
 			inner = cols + ", resource_key"
 		}
-		b = NewBuilder(d, sel+"COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT "+inner+", COUNT(*) AS n"+policyStatesFrom(refs))
+		b = NewBuilder(d, sel+"COALESCE(SUM(n), 0), COUNT(*), MIN(resource_key) FROM (SELECT "+inner+", COUNT(*) AS n"+policyStatesFrom(refs))
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err
 		}
 		b.Write(" GROUP BY " + inner + ") AS per_resource")
 	default:
-		b = NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key)"+policyStatesFrom(refs))
+		b = NewBuilder(d, sel+"COUNT(*), COUNT(DISTINCT resource_key), MIN(resource_key)"+policyStatesFrom(refs))
 		if err := policyStateWhere(b, q); err != nil {
 			return "", nil, err
 		}
@@ -274,6 +300,39 @@ func CountPolicyStates(d Dialect, q store.PolicyStateQuery, groupBy []string) (s
 	if cols != "" {
 		b.Write(" GROUP BY " + cols + " ORDER BY " + cols)
 	}
+	text, args := b.SQL()
+	return text, args, nil
+}
+
+// countPerResource is CountPolicyStates grouped by columns that are the
+// resource's own (ofResource): the records are counted per resource
+// first, in the order of the key (a scan of the primary key, no sort of
+// the records), and the resources then per group of ids; the ids are
+// mapped to their keys last, once per group.
+//
+//	SELECT k0.name AS resource_type_key, g.n, g.r, g.f FROM (
+//	  SELECT x0, SUM(n) AS n, COUNT(*) AS r, MIN(resource_key) AS f FROM (
+//	    SELECT resource_key, MIN(resource_type_id) AS x0, COUNT(*) AS n
+//	    FROM policy_states WHERE ... GROUP BY resource_key
+//	  ) AS per_resource GROUP BY x0
+//	) AS g LEFT JOIN policy_keys AS k0 ON k0.id = g.x0 ORDER BY resource_type_key
+func countPerResource(d Dialect, q store.PolicyStateQuery, groupBy []string) (string, []any, error) {
+	var inner, xs, names, joins []string
+	for i, c := range groupBy {
+		x, k := "x"+strconv.Itoa(i), "k"+strconv.Itoa(i)
+		inner = append(inner, "MIN("+ofResource[c]+") AS "+x)
+		xs = append(xs, x)
+		names = append(names, "COALESCE("+k+".name, '') AS "+c)
+		joins = append(joins, " LEFT JOIN policy_keys AS "+k+" ON "+k+".id = g."+x)
+	}
+	b := NewBuilder(d, "SELECT "+strings.Join(names, ", ")+", g.n, g.r, g.f FROM (SELECT "+strings.Join(xs, ", ")+
+		", SUM(n) AS n, COUNT(*) AS r, MIN(resource_key) AS f FROM (SELECT resource_key, "+strings.Join(inner, ", ")+
+		", COUNT(*) AS n"+policyStatesFrom(q.Where))
+	if err := policyStateWhere(b, q); err != nil {
+		return "", nil, err
+	}
+	b.Write(" GROUP BY resource_key) AS per_resource GROUP BY " + strings.Join(xs, ", ") + ") AS g" + strings.Join(joins, "") +
+		" ORDER BY " + strings.Join(groupBy, ", "))
 	text, args := b.SQL()
 	return text, args, nil
 }

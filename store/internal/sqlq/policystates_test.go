@@ -47,18 +47,33 @@ func TestListPolicyStatesWhere(t *testing.T) {
 		t.Error("group by body accepted")
 	}
 	text, _, err := CountPolicyStates(Dialect{Time: micro}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
-	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COUNT(*), COUNT(DISTINCT resource_key) FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COUNT(*), COUNT(DISTINCT resource_key), MIN(resource_key) FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
 		!strings.HasSuffix(text, "AND assignment_id = ? GROUP BY assignment_key, state ORDER BY assignment_key, state") {
 		t.Errorf("count: %s, %v", text, err)
 	}
 	text, _, err = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{AssignmentKey: "a"}, []string{"assignment_key", "state"})
-	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COALESCE(SUM(n), 0), COUNT(*) FROM (SELECT assignment_key, state, resource_key, COUNT(*) AS n FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
+	if err != nil || !strings.HasPrefix(text, "SELECT assignment_key, state, COALESCE(SUM(n), 0), COUNT(*), MIN(resource_key) FROM (SELECT assignment_key, state, resource_key, COUNT(*) AS n FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
 		!strings.HasSuffix(text, "GROUP BY assignment_key, state, resource_key) AS per_resource GROUP BY assignment_key, state ORDER BY assignment_key, state") {
 		t.Errorf("count by subquery: %s, %v", text, err)
 	}
 	text, _, _ = CountPolicyStates(Dialect{Time: micro, CountBySubquery: true}, store.PolicyStateQuery{}, []string{"resource_key", "state"})
-	if text != "SELECT resource_key, state, COUNT(*), 1 FROM policy_states WHERE 1=1 GROUP BY resource_key, state ORDER BY resource_key, state" {
+	if text != "SELECT resource_key, state, COUNT(*), 1, MIN(resource_key) FROM policy_states WHERE 1=1 GROUP BY resource_key, state ORDER BY resource_key, state" {
 		t.Errorf("count by resource by subquery: %s", text)
+	}
+	// Grouped by the resource's own columns: per resource in key order,
+	// the names joined once per group; a condition's keys joined inside.
+	for _, d := range []Dialect{{Time: micro}, {Time: micro, CountBySubquery: true}} {
+		text, _, _ = CountPolicyStates(d, store.PolicyStateQuery{KeyPrefix: "/subscriptions/s/", Where: "state = ?", Args: []any{"NonCompliant"}}, []string{"resource_type_key"})
+		if text != "SELECT COALESCE(k0.name, '') AS resource_type_key, g.n, g.r, g.f FROM (SELECT x0, SUM(n) AS n, COUNT(*) AS r, MIN(resource_key) AS f FROM "+
+			"(SELECT resource_key, MIN(resource_type_id) AS x0, COUNT(*) AS n FROM policy_states WHERE 1=1 AND resource_key >= ? AND resource_key < ? AND (state = ?) "+
+			"GROUP BY resource_key) AS per_resource GROUP BY x0) AS g LEFT JOIN policy_keys AS k0 ON k0.id = g.x0 ORDER BY resource_type_key" {
+			t.Errorf("count per resource: %s", text)
+		}
+	}
+	text, _, _ = CountPolicyStates(Dialect{Time: micro}, store.PolicyStateQuery{Where: "assignment_key = ?", Args: []any{"a"}}, []string{"subscription_key", "resource_group_key"})
+	if !strings.Contains(text, "FROM (SELECT p.*, k0.name AS assignment_key FROM policy_states AS p LEFT JOIN policy_keys AS k0 ON k0.id = p.assignment_id) AS policy_states WHERE") ||
+		!strings.HasSuffix(text, "GROUP BY x0, x1) AS g LEFT JOIN policy_keys AS k0 ON k0.id = g.x0 LEFT JOIN policy_keys AS k1 ON k1.id = g.x1 ORDER BY subscription_key, resource_group_key") {
+		t.Errorf("count per resource by two columns, a key in the condition: %s", text)
 	}
 }
 
