@@ -93,9 +93,29 @@ type SignInStatus struct {
 type SignInQuery struct {
 	AppID    string    // client id (case-insensitive)
 	From, To time.Time // inclusive
+	// CorrelationID: the records of one request (case-insensitive).
+	CorrelationID string
+	// UserPrincipalName and UserID: a user's records
+	// (case-insensitive); Failed: the failed (true) or successful
+	// (false) ones. These are matched on the records read, at most
+	// maxSignInScan of them a call (SignInsPage says where it stopped).
+	UserPrincipalName, UserID string
+	Failed                    *bool
 	// AfterSeq continues after the record of that Seq (paging).
 	AfterSeq int64
 	Limit    int
+}
+
+// maxSignInScan bounds the records one SignInsPage call reads to match
+// the fields the log is not indexed by.
+const maxSignInScan = 20000
+
+// matches reports whether a record has the fields q matches on the
+// records read.
+func (q *SignInQuery) matches(si *SignIn) bool {
+	return (q.UserPrincipalName == "" || strings.EqualFold(si.UserPrincipalName, q.UserPrincipalName)) &&
+		(q.UserID == "" || strings.EqualFold(si.UserID, q.UserID)) &&
+		(q.Failed == nil || *q.Failed == (si.Status.ErrorCode != 0))
 }
 
 // SignInRecord is a stored sign-in and its position in the log.
@@ -104,30 +124,84 @@ type SignInRecord struct {
 	Seq int64 `json:"-"`
 }
 
-// SignIns returns sign-in records of a tenant, oldest first.
+// SignIns returns sign-in records of a tenant, oldest first (at most
+// q.Limit; fewer when the records matched on reading ran out, see
+// SignInsPage).
 func (s *Service) SignIns(ctx context.Context, tenantID string, q SignInQuery) ([]*SignInRecord, error) {
-	eq := store.EventQuery{SubscriptionKey: SignInLogKey(tenantID), From: q.From, To: q.To, AfterSeq: q.AfterSeq, Limit: q.Limit}
+	out, _, err := s.SignInsPage(ctx, tenantID, q)
+	return out, err
+}
+
+// SignInsPage returns up to q.Limit sign-in records of a tenant (every
+// one when it is 0), oldest first, and the Seq to continue after for the next page (0: none is
+// left). Records are read in pages of the index (app, correlation id,
+// time) and matched on the other fields, up to maxSignInScan records a
+// call: a page may then hold fewer than q.Limit with more to come.
+func (s *Service) SignInsPage(ctx context.Context, tenantID string, q SignInQuery) ([]*SignInRecord, int64, error) {
+	eq := store.EventQuery{SubscriptionKey: SignInLogKey(tenantID), From: q.From, To: q.To, AfterSeq: q.AfterSeq, Limit: q.Limit,
+		CorrelationID: strings.ToLower(q.CorrelationID)}
 	if q.AppID != "" {
 		eq.ResourceKey = signInAppKey(q.AppID)
 	}
-	var evs []*store.Event
-	err := s.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		evs, err = tx.ListEvents(ctx, eq)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*SignInRecord, 0, len(evs))
-	for _, e := range evs {
+	var out []*SignInRecord
+	decode := func(e *store.Event) (*SignInRecord, error) {
 		r := &SignInRecord{Seq: e.Seq}
 		if err := json.Unmarshal(e.Body, &r.SignIn); err != nil {
 			return nil, fmt.Errorf("authn: sign-in record %s: %w", e.ID, err)
 		}
-		out = append(out, r)
+		return r, nil
 	}
-	return out, nil
+	if q.Limit <= 0 { // every record (the tests' and tools' reads)
+		err := s.st.Read(ctx, func(tx store.Tx) error {
+			evs, err := tx.ListEvents(ctx, eq)
+			for _, e := range evs {
+				r, err := decode(e)
+				if err != nil {
+					return err
+				}
+				if q.matches(&r.SignIn) {
+					out = append(out, r)
+				}
+			}
+			return err
+		})
+		return out, 0, err
+	}
+	for scanned := 0; ; {
+		var evs []*store.Event
+		err := s.st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			evs, err = tx.ListEvents(ctx, eq)
+			return err
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, e := range evs {
+			r, err := decode(e)
+			if err != nil {
+				return nil, 0, err
+			}
+			if !q.matches(&r.SignIn) {
+				continue
+			}
+			out = append(out, r)
+			if len(out) == q.Limit {
+				if i == len(evs)-1 && len(evs) < eq.Limit {
+					return out, 0, nil // the last record of the log
+				}
+				return out, e.Seq, nil
+			}
+		}
+		scanned += len(evs)
+		if len(evs) < eq.Limit {
+			return out, 0, nil
+		}
+		eq.AfterSeq = evs[len(evs)-1].Seq
+		if scanned >= maxSignInScan {
+			return out, eq.AfterSeq, nil
+		}
+	}
 }
 
 func signInAppKey(appID string) string {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlgov/mlgov/authn"
 )
@@ -29,14 +30,11 @@ func (s *Server) signIns(ctx context.Context, q url.Values) (any, int, error) {
 		}
 		sq.AfterSeq = n
 	}
-	if f := strings.TrimSpace(q.Get("$filter")); f != "" {
-		field, val, err := filter(q, true)
-		if err != nil || field != "appId" {
-			return nil, 0, errf(400, "Request_UnsupportedQuery", "The $filter '%s' is not supported on sign-ins: use appId eq 'value'.", clip(f))
-		}
-		sq.AppID = val
+	f := strings.TrimSpace(q.Get("$filter"))
+	if err := signInFilter(f, &sq); err != nil {
+		return nil, 0, err
 	}
-	recs, err := s.dir.SignIns(ctx, s.cfg.TenantID, sq)
+	recs, next, err := s.dir.SignInsPage(ctx, s.cfg.TenantID, sq)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -54,12 +52,100 @@ func (s *Server) signIns(ctx context.Context, q url.Values) (any, int, error) {
 			"appliedConditionalAccessPolicies": r.AppliedConditionalAccessPolicies})
 	}
 	out := s.collection("auditLogs/signIns", items)
-	if len(recs) == sq.Limit {
-		next := url.Values{"$top": {strconv.Itoa(sq.Limit)}, "$skiptoken": {strconv.FormatInt(recs[len(recs)-1].Seq, 10)}}
-		if sq.AppID != "" {
-			next.Set("$filter", "appId eq '"+sq.AppID+"'")
+	if next != 0 {
+		v := url.Values{"$top": {strconv.Itoa(sq.Limit)}, "$skiptoken": {strconv.FormatInt(next, 10)}}
+		if f != "" {
+			v.Set("$filter", f)
 		}
-		out["@odata.nextLink"] = s.cfg.PublicURL + "/v1.0/auditLogs/signIns?" + next.Encode()
+		out["@odata.nextLink"] = s.cfg.PublicURL + "/v1.0/auditLogs/signIns?" + v.Encode()
 	}
 	return out, 200, nil
+}
+
+// signInFilter parses the $filter of the sign-in log: clauses joined by
+// "and", each once: appId, userPrincipalName, userId or correlationId eq
+// 'value'; createdDateTime ge|gt|le|lt a date-time (unquoted, as Graph
+// writes it); status/errorCode eq|ne 0 (the successful or failed
+// sign-ins).
+func signInFilter(f string, sq *authn.SignInQuery) error {
+	if f == "" {
+		return nil
+	}
+	bad := func(clause, why string) error {
+		return errf(400, "Request_UnsupportedQuery", "The $filter clause '%s' is not supported on sign-ins: %s (appId, userPrincipalName, userId, correlationId eq 'value'; createdDateTime ge|gt|le|lt a date-time; status/errorCode eq|ne 0; joined by and).", clip(clause), why)
+	}
+	seen := map[string]bool{}
+	for _, clause := range splitAnd(f) {
+		field, rest, _ := strings.Cut(clause, " ")
+		op, lit, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		lit = strings.TrimSpace(lit)
+		key := field
+		if field == "createdDateTime" {
+			key += map[string]string{"ge": ">", "gt": ">", "le": "<", "lt": "<"}[op]
+		}
+		if seen[key] {
+			return bad(clause, "each condition may appear once")
+		}
+		seen[key] = true
+		switch field {
+		case "appId", "userPrincipalName", "userId", "correlationId":
+			if op != "eq" || len(lit) < 2 || lit[0] != '\'' || lit[len(lit)-1] != '\'' {
+				return bad(clause, field+" takes eq and a quoted value")
+			}
+			v := strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
+			switch field {
+			case "appId":
+				sq.AppID = v
+			case "userPrincipalName":
+				sq.UserPrincipalName = v
+			case "userId":
+				sq.UserID = v
+			default:
+				sq.CorrelationID = v
+			}
+		case "createdDateTime":
+			t, err := time.Parse(time.RFC3339Nano, lit)
+			if err != nil {
+				return bad(clause, "the date-time is not RFC 3339")
+			}
+			switch op {
+			case "ge":
+				sq.From = t
+			case "gt":
+				sq.From = t.Add(time.Nanosecond)
+			case "le":
+				sq.To = t
+			case "lt":
+				sq.To = t.Add(-time.Nanosecond)
+			default:
+				return bad(clause, "createdDateTime takes ge, gt, le or lt")
+			}
+		case "status/errorCode":
+			if (op != "eq" && op != "ne") || lit != "0" {
+				return bad(clause, "status/errorCode takes eq 0 or ne 0")
+			}
+			failed := op == "ne"
+			sq.Failed = &failed
+		default:
+			return bad(clause, "the field is not one of these")
+		}
+	}
+	return nil
+}
+
+// splitAnd splits a $filter on " and " outside quotes.
+func splitAnd(s string) []string {
+	var out []string
+	inQ, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			inQ = !inQ
+		case !inQ && i+5 <= len(s) && strings.EqualFold(s[i:i+5], " and "):
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 5
+			i += 4
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
 }

@@ -1,9 +1,12 @@
 package armtest
 
 import (
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // userToken signs a user in with the password grant over HTTP, as
@@ -110,6 +113,69 @@ func TestUsers(t *testing.T) {
 		s.graph(t, admin, "GET", "/users/"+aid, nil, 404)
 		if got := s.graph(t, admin, "GET", "/groups/"+g["id"].(string)+"/members", nil, 200)["value"].([]any); len(got) != 0 {
 			t.Errorf("the deleted user is still a member: %v", got)
+		}
+	})
+}
+
+// TestSignInLogFilters: the sign-in log filtered by user, status,
+// correlation id and time (the dashboard's filters), joined by and,
+// paged with the nextLink over records matched on reading; bad clauses
+// named.
+func TestSignInLogFilters(t *testing.T) {
+	eachBackend(t, nil, func(t *testing.T, s *Server) {
+		admin := s.graphToken(t, s.ClientID, s.ClientSecret)
+		const pw = "Str0ng-passw0rd!"
+		for _, u := range []string{"ann@corp.example", "ben@corp.example"} {
+			s.graph(t, admin, "POST", "/users", map[string]any{"displayName": u, "userPrincipalName": u, "passwordProfile": map[string]any{"password": pw}}, 201)
+		}
+		start := time.Now().UTC().Add(-time.Second)
+		for range 3 {
+			if st, _ := s.userToken(t, "ann@corp.example", pw, "https://management.azure.com/.default"); st != 200 {
+				t.Fatalf("ann's sign-in: %d", st)
+			}
+		}
+		if st, _ := s.userToken(t, "ann@corp.example", "wrong", "https://management.azure.com/.default"); st != 400 {
+			t.Fatalf("ann's wrong password: %d", st)
+		}
+		if st, _ := s.userToken(t, "ben@corp.example", pw, "https://management.azure.com/.default"); st != 200 {
+			t.Fatalf("ben's sign-in: %d", st)
+		}
+		list := func(filter string, top int) (upns []string, failed int, pages int) {
+			path := "/auditLogs/signIns?$top=" + fmt.Sprint(top) + "&$filter=" + url.QueryEscape(filter)
+			for path != "" {
+				m := s.graph(t, admin, "GET", path, nil, 200)
+				for _, v := range m["value"].([]any) {
+					r := v.(map[string]any)
+					upns = append(upns, fmt.Sprint(r["userPrincipalName"]))
+					if r["status"].(map[string]any)["errorCode"] != float64(0) {
+						failed++
+					}
+				}
+				pages++
+				next, _ := m["@odata.nextLink"].(string)
+				path = strings.TrimPrefix(next, s.URL+"/v1.0")
+			}
+			return upns, failed, pages
+		}
+		since := "createdDateTime ge " + start.Format(time.RFC3339)
+		if upns, failed, pages := list(since+" and userPrincipalName eq 'ANN@corp.example'", 2); len(upns) != 4 || failed != 1 || pages < 2 || slices.ContainsFunc(upns, func(u string) bool { return u != "ann@corp.example" }) {
+			t.Errorf("ann's sign-ins, two a page: %v (%d failed, %d pages)", upns, failed, pages)
+		}
+		if upns, failed, _ := list("userPrincipalName eq 'ann@corp.example' and status/errorCode ne 0", 10); len(upns) != 1 || failed != 1 {
+			t.Errorf("ann's failed sign-ins: %v", upns)
+		}
+		if upns, failed, _ := list(since+" and status/errorCode eq 0", 10); failed != 0 || !slices.Contains(upns, "ben@corp.example") {
+			t.Errorf("the successful sign-ins: %v (%d failed)", upns, failed)
+		}
+		if upns, _, _ := list("createdDateTime lt "+start.Add(-time.Hour).Format(time.RFC3339)+" and userPrincipalName eq 'ann@corp.example'", 10); len(upns) != 0 {
+			t.Errorf("ann's sign-ins before the test: %v", upns)
+		}
+		for _, bad := range []string{"userPrincipalName ne 'x'", "ipAddress eq '1.2.3.4'", "createdDateTime ge yesterday", "status/errorCode eq 50126",
+			"userId eq 'a' and userId eq 'b'"} {
+			m := s.graph(t, admin, "GET", "/auditLogs/signIns?$filter="+url.QueryEscape(bad), nil, 400)
+			if graphErrorCode(m) != "Request_UnsupportedQuery" {
+				t.Errorf("%s: %v", bad, m)
+			}
 		}
 	})
 }

@@ -10,10 +10,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 
-import { arm, scopeId, server } from "../lib/arm.mjs";
+import { arm, graph, scopeId, server } from "../lib/arm.mjs";
 import { axeCheck, launch, newPage, shoot, signIn } from "../lib/browser.mjs";
 
 const run = promisify(execFile);
@@ -145,12 +146,23 @@ describe("the web dashboard", { timeout: 240_000 }, () => {
     assert.match(await page.getByTestId("by-type").textContent(), /workspaces\/\s*computes/);
     const byScope = await page.getByTestId("by-scope").textContent();
     assert.ok(byScope.includes(TEAM()) && byScope.includes(OTHER), `by scope: ${byScope}`);
+    // The trend ends with the live totals: the headline's percentage.
+    assert.match(await page.locator("figure.trend figcaption").textContent(), new RegExp(`latest ${want.replace(".", "\\.")}`));
     await check(page, "overview");
   });
 
   test("a non-compliant compute shows the expression that failed", async () => {
     await open(page, "noncompliant");
     await check(page, "noncompliant");
+    // The list exports as CSV, every page of it.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    const csv = await readFile(await download.path(), "utf8");
+    const lines = csv.trim().split("\r\n");
+    assert.match(lines[0], /^Resource,Type,Resource group,State,/, `the CSV's header: ${lines[0]}`);
+    assert.equal(lines.length - 1, 2, `one line per non-compliant record: ${csv}`);
+    for (const c of [computeId(TEAM(), "ws-" + TEAM(), "cpu-bad"), computeId(OTHER, "ws-" + OTHER, "cpu-other-bad")]) {
+      assert.ok(lines.some((l) => l.toLowerCase().startsWith(c.toLowerCase() + ",")), `${c} in ${csv}`);
+    }
     await page.getByTestId("noncompliant").getByRole("link", { name: "cpu-bad", exact: true }).click();
     await page.locator('[data-view="resource"][data-loaded="true"]').waitFor({ timeout: 15000 });
     const expr = page.getByTestId("expressions").locator("tr", { hasText: "disableLocalAuth" });
@@ -191,11 +203,27 @@ describe("the web dashboard", { timeout: 240_000 }, () => {
   test("the other views: assignments and exemptions, activity, sign-ins, egress", async () => {
     await open(page, "policy");
     assert.match(await page.getByTestId("exemptions").textContent(), /Waiver for the test cluster/);
+    // A compliance scan on demand, followed to its end.
+    await page.getByRole("button", { name: "Run a compliance scan" }).click();
+    await page.locator("#status", { hasText: "Compliance scan finished." }).waitFor({ timeout: 30000 });
     await check(page, "policy");
     await open(page, "activity");
     assert.match(await page.getByTestId("activity").textContent(), /computes\/write/);
+    // Filtered by status on the page, by correlation id on the server.
+    await page.getByLabel("Status").selectOption("Succeeded");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator('[data-view="activity"][data-loaded="true"]').waitFor();
+    const statuses = await page.getByTestId("activity").locator("td[data-label=Status]").allTextContents();
+    assert.ok(statuses.length > 0 && statuses.every((x) => x === "Succeeded"), `statuses: ${statuses}`);
     await check(page, "activity");
+    // The sign-in log, for a Global Administrator of the directory.
     await open(page, "signins");
+    assert.ok(await page.getByTestId("signins-refused").isVisible(), "refused before the directory role");
+    await graph("POST", "/roleManagement/directory/roleAssignments",
+      { roleDefinitionId: "62e90394-69f5-4237-9190-012177145e10", principalId: server().user.id, directoryScopeId: "/" }, { expect: 201 });
+    await open(page, `signins?user=${encodeURIComponent(server().user.upn)}`);
+    const users = await page.getByTestId("signins").locator("td[data-label=User]").allTextContents();
+    assert.ok(users.length > 0 && users.every((u) => u === server().user.upn), `the filtered sign-ins: ${users}`);
     await check(page, "signins");
     await open(page, `egress?workspace=${encodeURIComponent(wsId(TEAM(), "ws-" + TEAM()))}`);
     await check(page, "egress");

@@ -105,11 +105,11 @@ export default async function overview(box, params, {signal, link}) {
   };
 
   const drawTrend = async () => {
-    const to = new Date();
-    const from = new Date(to.getTime() - 30 * 86400000);
+    const from = new Date(Date.now() - 30 * 86400000);
     let points;
     try {
-      const body = await get(`${scope}/providers/Mlgov.Governance/complianceHistory?$from=${from.toISOString()}&$to=${to.toISOString()}`, V.governance, signal);
+      // No $to: the server's now, so that the last point is the live totals.
+      const body = await get(`${scope}/providers/Mlgov.Governance/complianceHistory?$from=${from.toISOString()}`, V.governance, signal);
       points = (body.value || []).map(p => ({t: new Date(p.timestamp), pct: p.compliancePercentage})).filter(p => p.pct !== null && p.pct !== undefined);
     } catch (e) {
       if (e.name === 'AbortError') throw e;
