@@ -118,7 +118,7 @@ func New(cfg Config) (*Handler, error) {
 	base := strings.TrimSuffix(cfg.PublicURL, "/")
 	c, err := json.Marshal(map[string]any{
 		// An external issuer's sign-in, besides mlgov's (absent: none).
-		"external": cfg.External,
+		"external":       cfg.External,
 		"tenantId":       cfg.TenantID,
 		"clientId":       cfg.ClientID,
 		"authority":      base + "/" + cfg.TenantID,
