@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 
 import { arm, graph, scopeId, server } from "../lib/arm.mjs";
@@ -22,6 +23,10 @@ const ML = "Microsoft.MachineLearningServices";
 const TEAM = () => server().reader.resourceGroup; // the reader's group
 const OTHER = "ui-other";
 const POLICY = "ui-compute-local-auth";
+// The built-in "Configure Azure Machine Learning workspaces to disable
+// public network access" (Modify), and the Contributor role.
+const PNA_MODIFY = "a10ee784-7409-4941-b091-663697637c0f";
+const CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 
 const wsId = (rg, ws) => `${scopeId(rg)}/providers/${ML}/workspaces/${ws}`;
 const computeId = (rg, ws, c) => `${wsId(rg, ws)}/computes/${c}`;
@@ -227,6 +232,34 @@ describe("the web dashboard", { timeout: 240_000 }, () => {
     await check(page, "signins");
     await open(page, `egress?workspace=${encodeURIComponent(wsId(TEAM(), "ws-" + TEAM()))}`);
     await check(page, "egress");
+  });
+
+  test("a remediation started on the page runs, its progress shown to the end", async () => {
+    // The built-in Modify "disable public network access" at the other
+    // group, its identity Contributor there; the workspace is NonCompliant.
+    const rg = scopeId(OTHER);
+    const a = await arm("PUT", `${rg}/providers/Microsoft.Authorization/policyAssignments/no-public-network?api-version=2022-06-01`, {
+      location: "westeurope", identity: { type: "SystemAssigned" },
+      properties: { displayName: "No public network access", policyDefinitionId: `/providers/Microsoft.Authorization/policyDefinitions/${PNA_MODIFY}` },
+    }, { expect: [200, 201] });
+    await arm("PUT", `${rg}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`, {
+      properties: { roleDefinitionId: `${scopeId()}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR}`, principalId: a.body.identity.principalId, principalType: "ServicePrincipal" },
+    }, { expect: 201 });
+    await eventually("the workspace's NonCompliant record", async () =>
+      (await statesOf(rg)).some((r) => r.policyAssignmentName === "no-public-network" && r.complianceState === "NonCompliant"));
+    await open(page, `policy?scope=${encodeURIComponent(rg)}`);
+    await page.getByText("Start a remediation").click();
+    await page.getByLabel("Name", { exact: true }).last().fill("fix-pna");
+    await page.getByLabel("Assignment", { exact: true }).last().selectOption({ label: "No public network access" });
+    await page.getByRole("button", { name: "Start remediation" }).click();
+    await page.locator("#status", { hasText: "Remediation fix-pna started." }).waitFor();
+    // Watched without a reload until it has ended.
+    const row = page.getByTestId("remediations").locator("tr", { hasText: "fix-pna" });
+    await page.waitForFunction(() => /Succeeded/.test(document.querySelector('[data-testid="remediations"]')?.textContent ?? ""), null, { timeout: 30000 });
+    assert.match(await row.textContent(), /1 of 1/, "one deployment done");
+    const w = await arm("GET", `${wsId(OTHER, "ws-" + OTHER)}?api-version=2024-04-01`, undefined, { expect: 200 });
+    assert.equal(w.body.properties.publicNetworkAccess, "Disabled", "the workspace was remediated");
+    await check(page, "remediation");
   });
 
   test("a reader of one resource group sees that group only", async () => {

@@ -123,7 +123,7 @@ export default async function policy(box, params, {signal, link, status}) {
         const body = {properties: {policyAssignmentId: d.get('assignment'), policyDefinitionReferenceId: d.get('ref') || undefined, resourceDiscoveryMode: 'ExistingNonCompliant'}};
         try {
           await arm('PUT', `${scope}/providers/Microsoft.PolicyInsights/remediations/${d.get('name')}`, {version: V.remediations, body});
-          replace(msg, h('p', {class: 'ok', role: 'status'}, 'Remediation started.'));
+          status('Remediation ' + d.get('name') + ' started.');
           await drawRemediations();
         } catch (err) {
           replace(msg, errorBox(err));
@@ -133,8 +133,16 @@ export default async function policy(box, params, {signal, link, status}) {
       field('Assignment', h('select', {name: 'assignment', required: true}, assignments.map(a => h('option', {value: a.id}, a.properties?.displayName || a.name)))),
       field('Policy reference id (initiatives)', h('input', {name: 'ref'})),
       h('button', {type: 'submit', class: 'primary'}, 'Start remediation'), msg)));
+    // Watched while one runs: read again every two seconds until each
+    // has ended.
+    clearTimeout(watch);
+    if (rows.some(r => !['Succeeded', 'Failed', 'Canceled', 'Complete'].includes(r.properties?.provisioningState)) && !signal.aborted) {
+      watch = setTimeout(() => guard(drawRemediations, remediations), 2000);
+    }
     return rows;
   };
+  let watch = null;
+  signal.addEventListener('abort', () => clearTimeout(watch));
 
   const guard = (fn, el) => fn().catch(e => { if (e.name !== 'AbortError') el.append(errorBox(e)); });
   await guard(drawAssignments, assigns);
