@@ -206,6 +206,7 @@ describe("the web dashboard", { timeout: 240_000 }, () => {
   });
 
   test("the other views: assignments and exemptions, activity, sign-ins, egress", async () => {
+    const sub = scopeId();
     await open(page, "policy");
     assert.match(await page.getByTestId("exemptions").textContent(), /Waiver for the test cluster/);
     // A compliance scan on demand, followed to its end.
@@ -221,6 +222,25 @@ describe("the web dashboard", { timeout: 240_000 }, () => {
     const statuses = await page.getByTestId("activity").locator("td[data-label=Status]").allTextContents();
     assert.ok(statuses.length > 0 && statuses.every((x) => x === "Succeeded"), `statuses: ${statuses}`);
     await check(page, "activity");
+    // A write refused by policy appears without a reload.
+    await open(page, "activity");
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await arm("PUT", `${sub}/providers/Microsoft.Authorization/policyDefinitions/ui-no-forbidden?api-version=2021-06-01`, {
+      properties: { displayName: "No computes named forbidden-*", mode: "All", policyType: "Custom",
+        policyRule: { if: { allOf: [{ field: "type", equals: `${ML}/workspaces/computes` }, { field: "name", like: "forbidden-*" }] }, then: { effect: "deny" } } },
+    }, { expect: [200, 201] });
+    await arm("PUT", `${sub}/providers/Microsoft.Authorization/policyAssignments/ui-no-forbidden?api-version=2022-06-01`, {
+      properties: { policyDefinitionId: `${sub}/providers/Microsoft.Authorization/policyDefinitions/ui-no-forbidden` },
+    }, { expect: [200, 201] });
+    const denied = await eventually("the assignment in force", async () => {
+      const r = await arm("PUT", `${computeId(TEAM(), "ws-" + TEAM(), "forbidden-1")}?api-version=2024-04-01`, {
+        location: "westeurope", properties: { computeType: "AmlCompute", disableLocalAuth: true, properties: { vmSize: "STANDARD_DS3_V2" } } });
+      return r.status === 403 ? r : undefined;
+    });
+    assert.equal(denied.body.error.code, "RequestDisallowedByPolicy");
+    const corr = denied.headers.get("x-ms-correlation-request-id");
+    await page.getByTestId("activity").locator("tr", { hasText: "policies/deny/action" }).filter({ hasText: corr }).first().waitFor({ timeout: 5000 });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
     // The sign-in log, for a Global Administrator of the directory.
     await open(page, "signins");
     assert.ok(await page.getByTestId("signins-refused").isVisible(), "refused before the directory role");
