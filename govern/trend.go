@@ -73,7 +73,7 @@ func snapshotOf(totals []*store.PolicyStateTotal, ids idNames) ([]byte, error) {
 }
 
 // RecordSnapshots records, stamped at, the compliance totals of every
-// subscription and resource group (a scope and time recorded again is
+// management group, subscription and resource group (a scope and time recorded again is
 // replaced: replicas recording the same moment record one), and returns
 // how many it recorded.
 func (g *Governor) RecordSnapshots(ctx context.Context, at time.Time) (int, error) {
@@ -93,6 +93,18 @@ func (g *Governor) RecordSnapshots(ctx context.Context, at time.Time) (int, erro
 			}
 		}
 	}
+	// The management groups: their totals are those of the subscriptions
+	// below them.
+	if g.tree != nil {
+		if t := g.tree(); t != nil && t.Root() != "" {
+			groups, _ := t.Below(t.Root())
+			for _, name := range groups {
+				if id, err := arm.ParseID(arm.ManagementGroupID(name)); err == nil {
+					scopes = append(scopes, id)
+				}
+			}
+		}
+	}
 	const batch = 100
 	var out []*store.ComplianceSnapshot
 	n := 0
@@ -106,7 +118,13 @@ func (g *Governor) RecordSnapshots(ctx context.Context, at time.Time) (int, erro
 		return err
 	}
 	for _, scope := range scopes {
-		totals, err := g.totals(ctx, scope, store.PolicyStateQuery{})
+		var q store.PolicyStateQuery
+		if scope.IsManagementGroup() {
+			if q, err = g.scopeQuery(scope); err != nil {
+				continue // removed since the tree was read
+			}
+		}
+		totals, err := g.totals(ctx, scope, q)
 		if err != nil {
 			return n, err
 		}
@@ -179,8 +197,8 @@ func (g *Governor) trend(ctx context.Context, r *resources.Request) (*resources.
 		return nil, e
 	}
 	scope := &arm.ID{SubscriptionID: id.SubscriptionID, ResourceGroup: id.ResourceGroup, Parts: id.Parts}
-	if !scope.IsSubscription() && !scope.IsResourceGroup() {
-		e := arm.Errorf("InvalidRequestUri", "complianceHistory is served at subscription and resource group scope, not at '%s'.", arm.Clip(scope.String(), 300))
+	if !scope.IsSubscription() && !scope.IsResourceGroup() && !scope.IsManagementGroup() {
+		e := arm.Errorf("InvalidRequestUri", "complianceHistory is served at management group, subscription and resource group scope, not at '%s'.", arm.Clip(scope.String(), 300))
 		e.Target = "scope"
 		return nil, e
 	}
@@ -220,7 +238,16 @@ func (g *Governor) trend(ctx context.Context, r *resources.Request) (*resources.
 		}
 		assignment = arm.KeyOf(m[1])
 	}
-	if rs, err := store.GetResources(ctx, g.st, scope.Key()); err != nil {
+	// The records the scope's totals are of: a management group's, those
+	// of the subscriptions below it (and it must exist); the others' are
+	// kept as totals (see totals).
+	var q store.PolicyStateQuery
+	if scope.IsManagementGroup() {
+		var err error
+		if q, err = g.scopeQuery(scope); err != nil {
+			return nil, err
+		}
+	} else if rs, err := store.GetResources(ctx, g.st, scope.Key()); err != nil {
 		return nil, err
 	} else if rs[0] == nil {
 		if scope.IsSubscription() {
@@ -238,7 +265,7 @@ func (g *Governor) trend(ctx context.Context, r *resources.Request) (*resources.
 		if err != nil {
 			return nil, err
 		}
-		totals, err := g.totals(ctx, scope, store.PolicyStateQuery{})
+		totals, err := g.totals(ctx, scope, q)
 		if err != nil {
 			return nil, err
 		}

@@ -116,11 +116,15 @@ func TestComplianceTrend(t *testing.T) {
 			t.Errorf("1 compliant of 3: %+v, %v%%", pts[0], pct)
 		}
 
+		// The subscription in a management group of its own.
+		s.group(t, "trend-mg", "")
+		s.put(t, mgPath("trend-mg")+"/subscriptions/"+s.SubscriptionID+mgav, "", 200)
+
 		// Snapshots at injected times, the compliance changing between.
 		now := time.Now().UTC()
 		t1, t2 := now.Add(-2*time.Hour).Truncate(time.Second), now.Add(-time.Hour).Truncate(time.Second)
-		if n, err := s.Governor.RecordSnapshots(ctx, t1); err != nil || n != 3 {
-			t.Fatalf("RecordSnapshots: %d %v (want the subscription and two resource groups)", n, err)
+		if n, err := s.Governor.RecordSnapshots(ctx, t1); err != nil || n != 5 {
+			t.Fatalf("RecordSnapshots: %d %v (want the root and trend-mg groups, the subscription and two resource groups)", n, err)
 		}
 		ci(ws1, "ci-bad", "PT30M", 200)
 		s.waitStates(t, s.sub(), "", "ci-bad compliant", func(r []map[string]any) bool { return stateOf(r, bad, "idle") == "Compliant" })
@@ -135,6 +139,13 @@ func TestComplianceTrend(t *testing.T) {
 		}
 		if pts[0].CompliancePercentage != 33.33 || pts[1].CompliancePercentage != 66.67 || pts[2].CompliancePercentage != pct || pct != 66.67 {
 			t.Errorf("percentages %v, %v, %v (summarize now %v), want 33.33, 66.67, 66.67", pts[0].CompliancePercentage, pts[1].CompliancePercentage, pts[2].CompliancePercentage, pct)
+		}
+		// The management group's: its subscription's, the live point as
+		// summarize at the group gives it.
+		mg := s.trend(t, s.token, mgPath("trend-mg"), from)
+		mgPct, _ := s.summarizePercentage(t, mgPath("trend-mg"))
+		if len(mg) != 3 || mg[0].CompliancePercentage != 33.33 || mg[1].CompliancePercentage != 66.67 || mg[2].CompliancePercentage != mgPct || mgPct != 66.67 {
+			t.Errorf("trend-mg's points %+v (summarize there %v)", mg, mgPct)
 		}
 		// A resource group's own: rg1 went from 1 of 2 to 2 of 2.
 		rg1 := s.trend(t, s.token, s.RG("rg1"), from)
@@ -193,9 +204,17 @@ func TestComplianceTrend(t *testing.T) {
 		if r := s.Do(t, "GET", path, nil); r.Status != 400 || r.ErrorCode() != "MissingApiVersionParameter" {
 			t.Errorf("no api-version: %d %s", r.Status, r.Body)
 		}
+		// A group with no subscription below: no records, nothing
+		// non-compliant; one that does not exist: 404.
 		s.group(t, "corp", "")
-		if r := s.Do(t, "GET", mgPath("corp")+"/providers/Mlgov.Governance/complianceHistory"+trendAV, nil); r.Status != 400 || r.ErrorCode() != "InvalidRequestUri" {
-			t.Errorf("at a management group: %d %s", r.Status, r.Body)
+		if pts := s.trend(t, s.token, mgPath("corp"), ""); len(pts) != 1 || pts[0].Results.NonCompliantResources != 0 {
+			t.Errorf("at an empty management group: %+v", pts)
+		}
+		if r := s.Do(t, "GET", mgPath("nope")+"/providers/Mlgov.Governance/complianceHistory"+trendAV, nil); r.Status != 404 {
+			t.Errorf("a management group that does not exist: %d %s", r.Status, r.Body)
+		}
+		if r := s.Do(t, "GET", s.RG("rg1")+"/providers/Microsoft.MachineLearningServices/workspaces/ws1/providers/Mlgov.Governance/complianceHistory"+trendAV, nil); r.Status != 400 || r.ErrorCode() != "InvalidRequestUri" {
+			t.Errorf("at a resource: %d %s", r.Status, r.Body)
 		}
 		if r := s.Do(t, "GET", s.RG("nope")+"/providers/Mlgov.Governance/complianceHistory"+trendAV, nil); r.Status != 404 {
 			t.Errorf("a resource group that does not exist: %d %s", r.Status, r.Body)
