@@ -50,9 +50,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/cli"
-	"github.com/mlgov/mlgov/store"
+	"github.com/mlgov/mlgov/internal/benchdata"
 	"github.com/mlgov/mlgov/store/sqlite"
 )
 
@@ -321,70 +320,16 @@ func seedStore(b *testing.B, file, subID string, n, rgs int) int {
 			b.Fatal(err)
 		}
 	}()
-	now := time.Now().UTC()
-	sub := "/subscriptions/" + subID
-	var batch []*store.Resource
-	written := 0
-	flush := func() {
-		if err := st.Write(ctx, func(tx store.Tx) error {
-			for _, r := range batch {
-				if err := tx.PutResource(ctx, r); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		written += len(batch)
-		batch = batch[:0]
-	}
-	add := func(id, body string) {
+	written, err := benchdata.Seed(ctx, st, subID, n, rgs, benchdata.Options{Edit: func(i int, body string) string {
 		// One resource in four has no costCenter tag.
-		if (written+len(batch))%4 != 0 {
-			body = strings.Replace(body, `"tags":{`, `"tags":{"costCenter":"cc`+strconv.Itoa(written%7)+`",`, 1)
+		if i%4 != 0 {
+			body = strings.Replace(body, `"tags":{`, `"tags":{"costCenter":"cc`+strconv.Itoa(i%7)+`",`, 1)
 			body = strings.Replace(body, `,}`, `}`, 1)
 		}
-		pid, err := arm.ParseID(id)
-		if err != nil {
-			b.Fatal(err)
-		}
-		parent := ""
-		if p := pid.Parent(); p != nil {
-			parent = p.Key()
-		}
-		batch = append(batch, &store.Resource{Key: pid.Key(), ID: id, ParentKey: parent, TypeKey: arm.KeyOf(pid.Type()),
-			SubscriptionKey: arm.KeyOf(subID), ResourceGroupKey: arm.KeyOf(pid.ResourceGroup), Body: []byte(body),
-			ETag: `"` + strconv.Itoa(written+len(batch)) + `"`, CreatedAt: now, UpdatedAt: now})
-		if len(batch) == 1000 {
-			flush()
-		}
-	}
-	per := n / rgs
-	for g := 0; g < rgs; g++ {
-		name := fmt.Sprintf("bench-rg%03d", g)
-		rg := sub + "/resourceGroups/" + name
-		add(rg, `{"id":"`+rg+`","name":"`+name+`","type":"Microsoft.Resources/resourceGroups","location":"eastus","tags":{},"properties":{"provisioningState":"Succeeded"}}`)
-		for i := 0; i < per; i++ {
-			ws := fmt.Sprintf("ws%04d", i/10)
-			w := rg + "/providers/Microsoft.MachineLearningServices/workspaces/" + ws
-			if i%10 == 0 {
-				add(w, `{"id":"`+w+`","name":"`+ws+`","type":"Microsoft.MachineLearningServices/workspaces","location":"eastus","tags":{"team":"ml"},`+
-					`"identity":{"type":"SystemAssigned","principalId":"p","tenantId":"t"},"sku":{"name":"Basic","tier":"Basic"},`+
-					`"properties":{"friendlyName":"w","publicNetworkAccess":"Enabled","v1LegacyMode":false,"encryption":{"status":"Disabled"},"managedNetwork":{"isolationMode":"Disabled"},"provisioningState":"Succeeded"}}`)
-				continue
-			}
-			c := fmt.Sprintf("%s/computes/c%d", w, i%10)
-			kind := "AmlCompute"
-			if i%2 == 0 {
-				kind = "ComputeInstance"
-			}
-			add(c, `{"id":"`+c+`","name":"c`+strconv.Itoa(i%10)+`","type":"Microsoft.MachineLearningServices/workspaces/computes","location":"eastus","tags":{},`+
-				`"properties":{"computeType":"`+kind+`","disableLocalAuth":`+strconv.FormatBool(i%3 == 0)+`,"properties":{"vmSize":"STANDARD_DS3_V2","enableNodePublicIp":true,"scaleSettings":{"maxNodeCount":4,"minNodeCount":0}},"provisioningState":"Succeeded"}}`)
-		}
-	}
-	if len(batch) > 0 {
-		flush()
+		return body
+	}})
+	if err != nil {
+		b.Fatal(err)
 	}
 	return written
 }

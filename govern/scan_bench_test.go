@@ -1,7 +1,6 @@
 package govern_test
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,73 +11,19 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/internal/benchdata"
 	"github.com/mlgov/mlgov/policy/definition"
 	"github.com/mlgov/mlgov/resources"
 	"github.com/mlgov/mlgov/store"
 	"github.com/mlgov/mlgov/store/feed"
 )
 
-// seed writes n resources straight into the store: rgs resource groups,
-// each with workspaces of 9 computes (one resource in ten a workspace),
-// the bodies as the control plane stores them.
+// seed writes n resources in rgs resource groups straight into st (see
+// benchdata.Seed), the workspaces' publicNetworkAccess f.publicAccess.
 func (f *fixture) seed(tb testing.TB, st store.Store, n, rgs int) {
 	tb.Helper()
-	ctx := context.Background()
-	now := time.Now().UTC()
-	sub := "/subscriptions/" + f.sub
-	var batch []*store.Resource
-	flush := func() {
-		if err := st.Write(ctx, func(tx store.Tx) error {
-			for _, r := range batch {
-				if err := tx.PutResource(ctx, r); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			tb.Fatal(err)
-		}
-		batch = batch[:0]
-	}
-	add := func(id, body string) {
-		pid, err := arm.ParseID(id)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		parent := ""
-		if p := pid.Parent(); p != nil {
-			parent = p.Key()
-		}
-		typ := pid.Type()
-		batch = append(batch, &store.Resource{Key: pid.Key(), ID: id, ParentKey: parent, TypeKey: arm.KeyOf(typ),
-			SubscriptionKey: arm.KeyOf(f.sub), ResourceGroupKey: arm.KeyOf(pid.ResourceGroup), Body: []byte(body), ETag: "e", CreatedAt: now, UpdatedAt: now})
-		if len(batch) == 1000 {
-			flush()
-		}
-	}
-	per := n / rgs
-	for g := 0; g < rgs; g++ {
-		rg := fmt.Sprintf("%s/resourceGroups/bench-rg%03d", sub, g)
-		add(rg, `{"id":"`+rg+`","name":"bench-rg`+fmt.Sprintf("%03d", g)+`","type":"Microsoft.Resources/resourceGroups","location":"eastus","tags":{},"properties":{"provisioningState":"Succeeded"}}`)
-		for i := 0; i < per; i++ {
-			w := fmt.Sprintf("%s/providers/Microsoft.MachineLearningServices/workspaces/ws%04d", rg, i/10)
-			if i%10 == 0 {
-				add(w, `{"id":"`+w+`","name":"`+w[strings.LastIndexByte(w, '/')+1:]+`","type":"Microsoft.MachineLearningServices/workspaces","location":"eastus","tags":{"team":"ml"},`+
-					`"identity":{"type":"SystemAssigned","principalId":"p","tenantId":"t"},"sku":{"name":"Basic","tier":"Basic"},`+
-					`"properties":{"friendlyName":"w","publicNetworkAccess":"`+cmp.Or(f.publicAccess, "Enabled")+`","v1LegacyMode":false,"encryption":{"status":"Disabled"},"managedNetwork":{"isolationMode":"Disabled"},"provisioningState":"Succeeded"}}`)
-				continue
-			}
-			c := fmt.Sprintf("%s/computes/c%d", w, i%10)
-			kind := "AmlCompute"
-			if i%2 == 0 {
-				kind = "ComputeInstance"
-			}
-			add(c, `{"id":"`+c+`","name":"c`+fmt.Sprint(i%10)+`","type":"Microsoft.MachineLearningServices/workspaces/computes","location":"eastus","tags":{},`+
-				`"properties":{"computeType":"`+kind+`","disableLocalAuth":`+fmt.Sprint(i%3 == 0)+`,"properties":{"vmSize":"STANDARD_DS3_V2","enableNodePublicIp":true,"scaleSettings":{"maxNodeCount":4,"minNodeCount":0}},"provisioningState":"Succeeded"}}`)
-		}
-	}
-	if len(batch) > 0 {
-		flush()
+	if _, err := benchdata.Seed(context.Background(), st, f.sub, n, rgs, benchdata.Options{PublicNetworkAccess: f.publicAccess}); err != nil {
+		tb.Fatal(err)
 	}
 }
 

@@ -24,6 +24,8 @@ var rules = []struct {
 	// The deployment engine writes through the resource manager and the
 	// store interfaces, never a driver or HTTP.
 	{"./deploy", []string{"github.com/mlgov/mlgov/deploy", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http"}},
+	// The benchmarks' resources, written through the store interfaces.
+	{"./internal/benchdata", []string{"github.com/mlgov/mlgov/internal/benchdata", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/store"}, []string{"database/sql", "net/http", "os/exec"}},
 	// The web dashboard serves its embedded files and configuration: it
 	// reads no store and decides nothing (the page calls the API).
 	{"./ui", []string{"github.com/mlgov/mlgov/ui"}, []string{"database/sql", "os/exec", "log/slog"}},
@@ -45,7 +47,7 @@ var rules = []struct {
 	// RBAC decisions, never HTTP (api writes the stream: api.Changes).
 	{"./live/...", []string{"github.com/mlgov/mlgov/live", "github.com/mlgov/mlgov/resources", "github.com/mlgov/mlgov/arm", "github.com/mlgov/mlgov/activitylog", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/policy", "github.com/mlgov/mlgov/odata", "golang.org/x/text"}, []string{"database/sql", "net/http", "os/exec"}},
 	{"./federation/...", []string{"github.com/mlgov/mlgov/federation", "github.com/mlgov/mlgov/internal/uuid", "github.com/go-jose/go-jose"}, []string{"database/sql"}},
-	{"./graph/...", []string{"github.com/mlgov/mlgov/graph", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/internal/uuid", "github.com/go-jose/go-jose", "golang.org/x/crypto", "golang.org/x/sys/cpu"}, []string{"database/sql"}},
+	{"./graph/...", []string{"github.com/mlgov/mlgov/graph", "github.com/mlgov/mlgov/odata", "github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/internal/uuid", "github.com/go-jose/go-jose", "golang.org/x/crypto", "golang.org/x/sys/cpu"}, []string{"database/sql"}},
 	{"./authn/...", []string{"github.com/mlgov/mlgov/authn", "github.com/mlgov/mlgov/store", "github.com/mlgov/mlgov/internal/uuid", "github.com/go-jose/go-jose", "golang.org/x/crypto", "golang.org/x/sys/cpu"}, []string{"database/sql", "net/http"}},
 	// The OData query options of PolicyInsights: standard library only,
 	// rendering SQL as text without a driver.
