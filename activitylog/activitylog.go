@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/odata"
 	"github.com/mlgov/mlgov/store"
 )
 
@@ -219,7 +220,7 @@ func ParseFilter(filter string, q *store.EventQuery) error {
 		return nil
 	}
 	seen := map[string]bool{}
-	for _, clause := range splitAnd(f) {
+	for _, clause := range odata.SplitAnd(f) {
 		parts := strings.Fields(clause)
 		if len(parts) < 3 {
 			return arm.Errorf("InvalidFilter", "The $filter clause '%s' is not valid: expected '<field> <operator> '<value>''.", arm.Clip(clause, 100))
@@ -303,23 +304,4 @@ func unquote(s string) (string, bool) {
 		b.WriteByte(s[i])
 	}
 	return b.String(), true
-}
-
-// splitAnd splits on " and " outside quotes (case-insensitive).
-func splitAnd(s string) []string {
-	var out []string
-	inQ := false
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			inQ = !inQ
-			continue
-		}
-		if !inQ && i+5 <= len(s) && strings.EqualFold(s[i:i+5], " and ") {
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(out, strings.TrimSpace(s[start:]))
 }

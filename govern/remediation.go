@@ -12,6 +12,7 @@ import (
 	"github.com/mlgov/mlgov/activitylog"
 	"github.com/mlgov/mlgov/arm"
 	"github.com/mlgov/mlgov/internal/uuid"
+	"github.com/mlgov/mlgov/odata"
 	"github.com/mlgov/mlgov/policy"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/resources"
@@ -511,7 +512,7 @@ func remediationFilter(f string) (*resources.ScopeFilter, error) {
 		return &resources.ScopeFilter{}, nil
 	}
 	want := map[string]string{}
-	for _, clause := range splitAnd(f) {
+	for _, clause := range odata.SplitAnd(f) {
 		name, val, ok := eqClause(clause)
 		if !ok || (name != "policyassignmentid" && name != "policydefinitionreferenceid") {
 			e := arm.Errorf("InvalidFilter", "The $filter '%s' is not supported on a list of remediations: use PolicyAssignmentId eq '{id}' and PolicyDefinitionReferenceId eq '{id}'.", arm.Clip(f, 200))
@@ -533,23 +534,6 @@ func remediationFilter(f string) (*resources.ScopeFilter, error) {
 		}
 		return true
 	}}, nil
-}
-
-// splitAnd splits a filter at " and " outside quotes.
-func splitAnd(f string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(f); i++ {
-		switch {
-		case f[i] == '\'':
-			quoted = !quoted
-		case !quoted && i+5 <= len(f) && strings.EqualFold(f[i:i+5], " and "):
-			out = append(out, f[start:i])
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(out, f[start:])
 }
 
 // eqClause reads "Name eq 'value'" (” is a quote in the value).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/arm"
+	"github.com/mlgov/mlgov/odata"
 	"github.com/mlgov/mlgov/policy/value"
 	"github.com/mlgov/mlgov/policyres"
 	"github.com/mlgov/mlgov/resources"
@@ -107,7 +108,7 @@ func policyListFilter(typ string, now func() time.Time) func(string) (*resources
 		}
 		var want string
 		expired := false
-		for _, term := range splitAnd(f) {
+		for _, term := range odata.SplitAnd(f) {
 			t := strings.ToLower(strings.ReplaceAll(term, " ", ""))
 			switch {
 			case t == "atscope()" && !out.AtScope && !out.AtExactScope:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlgov/mlgov/authn"
+	"github.com/mlgov/mlgov/odata"
 )
 
 // signIns serves the sign-in log: every attempt at the token endpoint,
@@ -75,7 +76,7 @@ func signInFilter(f string, sq *authn.SignInQuery) error {
 		return errf(400, "Request_UnsupportedQuery", "The $filter clause '%s' is not supported on sign-ins: %s (appId, userPrincipalName, userId, correlationId eq 'value'; createdDateTime ge|gt|le|lt a date-time; status/errorCode eq|ne 0; joined by and).", clip(clause), why)
 	}
 	seen := map[string]bool{}
-	for _, clause := range splitAnd(f) {
+	for _, clause := range odata.SplitAnd(f) {
 		field, rest, _ := strings.Cut(clause, " ")
 		op, lit, _ := strings.Cut(strings.TrimSpace(rest), " ")
 		lit = strings.TrimSpace(lit)
@@ -131,21 +132,4 @@ func signInFilter(f string, sq *authn.SignInQuery) error {
 		}
 	}
 	return nil
-}
-
-// splitAnd splits a $filter on " and " outside quotes.
-func splitAnd(s string) []string {
-	var out []string
-	inQ, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\'':
-			inQ = !inQ
-		case !inQ && i+5 <= len(s) && strings.EqualFold(s[i:i+5], " and "):
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(out, strings.TrimSpace(s[start:]))
 }
