@@ -39,7 +39,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -337,36 +336,19 @@ func seedStore(b *testing.B, file, subID string, n, rgs int) int {
 // scanSubscription triggers an evaluation of the subscription and waits
 // for it (its operation answers 200).
 func scanSubscription(b *testing.B, hc *http.Client, bs Bootstrap, token string) {
-	req, _ := http.NewRequest("POST", bs.Endpoint+"/subscriptions/"+bs.SubscriptionID+"/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation?api-version=2019-10-01", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != 202 || loc == "" {
-		b.Fatalf("triggerEvaluation: %d %s (Location %q)", resp.StatusCode, raw, loc)
-	}
-	if strings.HasPrefix(loc, "/") {
-		loc = bs.Endpoint + loc
+	st, hd, raw := armRequest(b, hc, bs.Endpoint, token, "POST", "/subscriptions/"+bs.SubscriptionID+"/providers/Microsoft.PolicyInsights/policyStates/latest/triggerEvaluation?api-version=2019-10-01", "")
+	loc := strings.TrimPrefix(hd.Get("Location"), bs.Endpoint)
+	if st != 202 || loc == "" {
+		b.Fatalf("triggerEvaluation: %d %s (Location %q)", st, raw, loc)
 	}
 	deadline := time.Now().Add(20 * time.Minute)
 	for {
-		req, _ := http.NewRequest("GET", loc, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		st, _, raw := armRequest(b, hc, bs.Endpoint, token, "GET", loc, "")
 		switch {
-		case resp.StatusCode == 200:
+		case st == 200:
 			return
-		case resp.StatusCode != 202:
-			b.Fatalf("the scan's operation: %d %s", resp.StatusCode, raw)
+		case st != 202:
+			b.Fatalf("the scan's operation: %d %s", st, raw)
 		case time.Now().After(deadline):
 			b.Fatalf("the scan has not ended after 20 minutes")
 		}

@@ -36,6 +36,14 @@ func armSend(t testing.TB, hc *http.Client, endpoint, token, method, path, body 
 // status and the body as sent.
 func armSendRaw(t testing.TB, hc *http.Client, endpoint, token, method, path, body string) (int, []byte) {
 	t.Helper()
+	st, _, raw := armRequest(t, hc, endpoint, token, method, path, body)
+	return st, raw
+}
+
+// armRequest sends one ARM request and returns its status, headers and
+// body.
+func armRequest(t testing.TB, hc *http.Client, endpoint, token, method, path, body string) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -49,7 +57,7 @@ func armSendRaw(t testing.TB, hc *http.Client, endpoint, token, method, path, bo
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	return resp.StatusCode, resp.Header, raw
 }
 
 func TestRunner(t *testing.T) {
