@@ -27,7 +27,7 @@ export class ApiError extends Error {
 }
 
 // onUnauthorized is called when the API refuses the token (set by app.js).
-export let onUnauthorized = () => {};
+let onUnauthorized = () => {};
 export function setOnUnauthorized(fn) { onUnauthorized = fn; }
 
 // withVersion adds api-version to a path that has none.

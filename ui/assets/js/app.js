@@ -22,21 +22,21 @@ const routes = {
   'resource': {title: 'Resource', view: resource},
 };
 
-export function parseRoute(hash = location.hash) {
+function parseRoute(hash = location.hash) {
   const s = hash.replace(/^#\/?/, '');
   const [path, query] = s.split('?');
   return {path: path || '', params: new URLSearchParams(query || '')};
 }
 
 // link builds a route's fragment.
-export function link(path, params = {}) {
+function link(path, params = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const qs = q.toString();
   return '#/' + path + (qs ? '?' + qs : '');
 }
 
-export function status(msg) {
+function status(msg) {
   replace(document.getElementById('status'), msg || '');
 }
 

@@ -138,3 +138,17 @@ export function errorBox(err) {
   const code = err && err.code ? err.code + ': ' : '';
   return h('div', {class: 'error', role: 'alert'}, code + (err && err.message ? err.message : String(err)));
 }
+
+// quote is a string as an OData literal ('' doubles a quote).
+export function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
+
+// card is a titled section of a view, loading until it is drawn.
+export function card(id, title) {
+  return h('section', {class: 'card', 'aria-labelledby': id}, h('h2', {id}, title), h('p', {class: 'muted'}, 'Loading…'));
+}
+
+// drawInto runs a part's draw, showing its error in el (an aborted read,
+// the user gone elsewhere, is no error).
+export function drawInto(fn, el) {
+  return fn().catch(e => { if (e.name !== 'AbortError') el.append(errorBox(e)); });
+}

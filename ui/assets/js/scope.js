@@ -1,7 +1,7 @@
 // Scopes: management groups, subscriptions and resource groups the user
 // may read, and the paths of the APIs at a scope.
 import {h} from './dom.js';
-import {V, get, all, arm} from './api.js';
+import {V, all, arm} from './api.js';
 import {config} from './auth.js';
 
 export function insights(scope, what, extra = '') {
@@ -104,7 +104,6 @@ export async function picker(current, onPick, signal) {
   return h('div', {class: 'field inline'}, h('label', {for: 'scope'}, 'Scope'), sel);
 }
 
-export function forgetScopes() { known = null; }
 
 export async function assignmentsAt(scope, signal) {
   return all(`${scope}/providers/Microsoft.Authorization/policyAssignments?$filter=atScope()`, V.assignments, 5000, signal);

@@ -2,12 +2,11 @@
 // group, correlation id (on the server), caller, operation and status
 // (over the pages the server returns). Refused writes (a policy's deny)
 // arrive live.
-import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field, quote} from '../dom.js';
 import {V, page, sameOrigin} from '../api.js';
 import {config} from '../auth.js';
 import {defaultScope} from '../scope.js';
 
-function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
 const MAX_SCAN = 5000;
 
 export default async function activity(box, params, {signal, link}) {

@@ -1,14 +1,12 @@
 // Non-compliant resources at a scope, filtered by assignment, resource
 // type and name, paged on the server; each with the reason as data (the
 // evaluated expressions, the related resources of an existence check).
-import {h, loaded, replace, breakable, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
+import {h, loaded, replace, breakable, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge, quote} from '../dom.js';
 import {arm, sameOrigin} from '../api.js';
 import {insights, picker, defaultScope, queryResults} from '../scope.js';
 import {details} from './reason.js';
 
 const PAGE = 50;
-
-function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
 
 export default async function noncompliant(box, params, {signal, link}) {
   const scope = params.get('scope') || await defaultScope(signal);

@@ -1,19 +1,18 @@
 // Assignments and exemptions at a scope: the assignments that apply, the
 // exemptions (those about to expire first), a compliance scan on demand,
 // and remediations with their progress.
-import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, card, drawInto} from '../dom.js';
 import {V, all, arm, request, sameOrigin} from '../api.js';
 import {picker, defaultScope, assignmentsAt} from '../scope.js';
 
-const section = (id, title) => h('section', {class: 'card', 'aria-labelledby': id}, h('h2', {id}, title), h('p', {class: 'muted'}, 'Loading…'));
 const SOON = 14 * 86400000;
 
 export default async function policy(box, params, {signal, link, status}) {
   const scope = params.get('scope') || await defaultScope(signal);
   const head = h('div', {class: 'view-head'}, h('h1', {}, 'Assignments and exemptions'));
-  const assigns = section('as-h', 'Assignments');
-  const exemptions = section('ex-h', 'Exemptions');
-  const remediations = section('rem-h', 'Remediations');
+  const assigns = card('as-h', 'Assignments');
+  const exemptions = card('ex-h', 'Exemptions');
+  const remediations = card('rem-h', 'Remediations');
   box.append(head, assigns, exemptions, remediations);
   picker(scope, s => { location.hash = link('policy', {scope: s}); }, signal).then(p => head.append(p)).catch(() => {});
   const sub = scope.split('/').filter(Boolean)[0].toLowerCase() === 'subscriptions' ? '/subscriptions/' + scope.split('/').filter(Boolean)[1] : null;
@@ -137,16 +136,15 @@ export default async function policy(box, params, {signal, link, status}) {
     // has ended.
     clearTimeout(watch);
     if (rows.some(r => !['Succeeded', 'Failed', 'Canceled', 'Complete'].includes(r.properties?.provisioningState)) && !signal.aborted) {
-      watch = setTimeout(() => guard(drawRemediations, remediations), 2000);
+      watch = setTimeout(() => drawInto(drawRemediations, remediations), 2000);
     }
     return rows;
   };
   let watch = null;
   signal.addEventListener('abort', () => clearTimeout(watch));
 
-  const guard = (fn, el) => fn().catch(e => { if (e.name !== 'AbortError') el.append(errorBox(e)); });
-  await guard(drawAssignments, assigns);
-  await Promise.all([guard(drawExemptions, exemptions), guard(drawRemediations, remediations)]);
+  await drawInto(drawAssignments, assigns);
+  await Promise.all([drawInto(drawExemptions, exemptions), drawInto(drawRemediations, remediations)]);
   if (!signal.aborted) loaded(box);
 
   let timer = null;
@@ -155,9 +153,9 @@ export default async function policy(box, params, {signal, link, status}) {
     const t = String(evt.id || evt.resourceId || '').toLowerCase();
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (t.includes('/policyexemptions/')) guard(drawExemptions, exemptions);
-      if (t.includes('/remediations/') || t.includes('microsoft.resources/deployments')) guard(drawRemediations, remediations);
-      if (t.includes('/policyassignments/')) guard(drawAssignments, assigns);
+      if (t.includes('/policyexemptions/')) drawInto(drawExemptions, exemptions);
+      if (t.includes('/remediations/') || t.includes('microsoft.resources/deployments')) drawInto(drawRemediations, remediations);
+      if (t.includes('/policyassignments/')) drawInto(drawAssignments, assigns);
     }, 200);
   };
 }

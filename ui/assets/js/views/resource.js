@@ -2,14 +2,10 @@
 // reason of each record), its activity, its identity, who can do what on
 // it (the role assignments that apply, with the scope each comes from),
 // its vulnerability findings and its network rules.
-import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge} from '../dom.js';
+import {h, loaded, replace, lastSegment, table, exportButtons, errorBox, fmtTime, field, stateBadge, quote, card, drawInto} from '../dom.js';
 import {V, get, all, arm, versionOf, parseId, touches} from '../api.js';
 import {queryResults} from '../scope.js';
 import {details} from './reason.js';
-
-function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
-
-const section = (id, title) => h('section', {class: 'card', 'aria-labelledby': id}, h('h2', {id}, title), h('p', {class: 'muted'}, 'Loading…'));
 
 export default async function resource(box, params, {signal, link, status}) {
   const id = params.get('id');
@@ -20,13 +16,13 @@ export default async function resource(box, params, {signal, link, status}) {
   const p = parseId(id);
   const rgScope = p.resourceGroup ? `/subscriptions/${p.subscription}/resourceGroups/${p.resourceGroup}` : `/subscriptions/${p.subscription}`;
   box.append(h('div', {class: 'view-head'}, h('h1', {}, lastSegment(id)), h('p', {class: 'muted id'}, h('code', {}, id))));
-  const props = section('props-h', 'Properties');
-  const compliance = section('comp-h', 'Compliance');
-  const access = section('access-h', 'Who can do what here');
-  const activity = section('act-h', 'Activity');
-  const identity = section('id-h', 'Identity');
-  const findings = section('find-h', 'Vulnerability findings');
-  const network = section('net-h', 'Network rules');
+  const props = card('props-h', 'Properties');
+  const compliance = card('comp-h', 'Compliance');
+  const access = card('access-h', 'Who can do what here');
+  const activity = card('act-h', 'Activity');
+  const identity = card('id-h', 'Identity');
+  const findings = card('find-h', 'Vulnerability findings');
+  const network = card('net-h', 'Network rules');
   box.append(compliance, h('div', {class: 'grid'}, props, identity, network, findings), access, activity);
 
   let body;
@@ -132,8 +128,7 @@ export default async function resource(box, params, {signal, link, status}) {
     ], rows, {caption: 'Findings', empty: 'No findings.', testid: 'findings'}));
   };
 
-  const guard = (fn, el) => fn().catch(e => { if (e.name !== 'AbortError') el.append(errorBox(e)); });
-  await Promise.all([guard(drawResource, props), guard(drawCompliance, compliance), guard(drawAccess, access), guard(drawActivity, activity), guard(drawFindings, findings)]);
+  await Promise.all([drawInto(drawResource, props), drawInto(drawCompliance, compliance), drawInto(drawAccess, access), drawInto(drawActivity, activity), drawInto(drawFindings, findings)]);
   if (!signal.aborted) loaded(box);
 
   let timer = null;
@@ -147,9 +142,9 @@ export default async function resource(box, params, {signal, link, status}) {
     else return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (pending.has('resource')) guard(drawResource, props);
-      if (pending.has('compliance') || pending.has('resource')) guard(drawCompliance, compliance);
-      if (pending.has('activity')) guard(drawActivity, activity);
+      if (pending.has('resource')) drawInto(drawResource, props);
+      if (pending.has('compliance') || pending.has('resource')) drawInto(drawCompliance, compliance);
+      if (pending.has('activity')) drawInto(drawActivity, activity);
       pending.clear();
     }, 150);
   };

@@ -1,9 +1,7 @@
 // The sign-in log (Microsoft Graph auditLogs/signIns; the directory's
 // administrators may read it) with filters.
-import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field} from '../dom.js';
+import {h, loaded, replace, table, exportButtons, errorBox, fmtTime, field, quote} from '../dom.js';
 import {graph, sameOrigin} from '../api.js';
-
-function quote(s) { return "'" + String(s).replaceAll("'", "''") + "'"; }
 
 export default async function signins(box, params, {signal, link}) {
   const f = Object.fromEntries(['from', 'user', 'app', 'status', 'correlation'].map(k => [k, params.get(k) || '']));
