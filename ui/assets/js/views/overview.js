@@ -128,14 +128,32 @@ export default async function overview(box, params, {signal, link}) {
   const rest = [drawAssignments(s), drawTypes(), drawScopes(), drawTrend()].map(p => guard(p).catch(e => box.append(errorBox(e))));
   Promise.all(rest).then(() => { if (!signal.aborted) loaded(box); });
 
-  let timer = null;
+  // Live: the headline at once; the cards that read every record (by
+  // type, by scope) once at a time, again after the one running if
+  // events came meanwhile, so that a busy server is not asked for them
+  // per write.
+  let timer = null, running = false, again = false;
+  const cards = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await Promise.all([guard(drawTypes()), guard(drawScopes())]).catch(() => {});
+      } while (again && !signal.aborted);
+    } finally {
+      running = false;
+    }
+  };
   return (evt) => {
     if (evt.kind !== 'compliance' && evt.kind !== 'resource') return;
     clearTimeout(timer);
     timer = setTimeout(() => {
       guard(drawSummary().then(drawAssignments)).catch(() => {});
-      guard(drawTypes()).catch(() => {});
-      guard(drawScopes()).catch(() => {});
+      cards();
     }, 150);
   };
 }
